@@ -1,0 +1,253 @@
+"""Command line: ``python -m assets_pipeline optimize|validate|inspect``.
+
+Errors in the input end the command with one line on stderr and exit code 2; nothing is written.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from .errors import AssetError
+
+app = typer.Typer(
+    name="assets_pipeline",
+    help="Phygital asset pipeline: turn any product model (OBJ, STL, PLY, glTF, GLB) into a validated, "
+         "optimized, AR-ready GLB with LODs.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+err = Console(stderr=True)
+out = Console()
+
+
+class Compression(StrEnum):
+    meshopt = "meshopt"
+    none = "none"
+
+
+class TextureFormat(StrEnum):
+    webp = "webp"
+    keep = "keep"
+    png = "png"
+    jpeg = "jpeg"
+
+
+class UnitsChoice(StrEnum):
+    m = "m"
+    cm = "cm"
+    mm = "mm"
+    inch = "in"
+    ft = "ft"
+
+
+class Up(StrEnum):
+    y = "y"
+    z = "z"
+
+
+class Pivot(StrEnum):
+    bottom_center = "bottom-center"
+    center = "center"
+    keep = "keep"
+
+
+def _fail(exc: AssetError) -> None:
+    err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+    raise typer.Exit(2)
+
+
+def _setup_logging(verbose: bool) -> None:
+    from rich.logging import RichHandler
+
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(message)s",
+                        handlers=[RichHandler(console=err, show_path=False)])
+
+
+def _ratios(text: str | None) -> tuple[float, ...]:
+    if not text:
+        return ()
+    try:
+        vals = tuple(float(v) / 100 if float(v) > 1 else float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise typer.BadParameter(f"{text!r}: expected ratios like 0.5,0.25,0.1 or 50,25,10") from None
+    if any(not 0 < v <= 1 for v in vals):
+        raise typer.BadParameter("each LOD ratio must be in (0, 1]")
+    return vals
+
+
+@app.command()
+def optimize(
+    input: Annotated[Path, typer.Argument(help="Model to convert: .obj (+.mtl), .stl, .ply, .gltf or .glb.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="GLB file to write.")],
+    report: Annotated[Path | None, typer.Option(help="Write a JSON report (sizes, triangles, errors, "
+                                                     "timings) to this file.")] = None,
+    ratio: Annotated[float | None, typer.Option(min=0.0, max=1.0,
+                                                help="Simplify to this fraction of triangles.")] = None,
+    error: Annotated[float, typer.Option(min=0.0, help="Largest simplification error, relative to the "
+                                                       "model's size.")] = 0.01,
+    lods: Annotated[str | None, typer.Option(help="Also write LODs next to the output, e.g. "
+                                                  "'0.5,0.25,0.1' -> NAME.lod1.glb ...")] = None,
+    lock_border: Annotated[bool, typer.Option(help="Keep open borders fixed while simplifying.")] = False,
+    normals: Annotated[bool, typer.Option("--normals", help="Generate smooth normals where missing "
+                                                           "(default: viewers shade such meshes flat).")] = False,
+    tangents: Annotated[bool, typer.Option("--tangents", help="Generate tangents where a normal map "
+                                                              "needs them.")] = False,
+    quantize: Annotated[bool, typer.Option(help="Quantize vertex attributes (KHR_mesh_quantization).")] = True,
+    position_bits: Annotated[int, typer.Option(min=8, max=16)] = 14,
+    normal_bits: Annotated[int, typer.Option(min=4, max=16)] = 8,
+    texcoord_bits: Annotated[int, typer.Option(min=8, max=16)] = 12,
+    compression: Annotated[Compression, typer.Option(help="Geometry compression.")] = Compression.meshopt,
+    texture_format: Annotated[TextureFormat, typer.Option(help="Re-encode textures (WebP via "
+                                                               "EXT_texture_webp).")] = TextureFormat.webp,
+    texture_max_size: Annotated[int | None, typer.Option(min=1, help="Resize textures larger than this "
+                                                                     "many pixels.")] = None,
+    texture_quality: Annotated[int, typer.Option(min=1, max=100)] = 80,
+    texture_fallback: Annotated[bool, typer.Option(help="Keep the original images as a fallback for "
+                                                        "viewers without WebP.")] = False,
+    units: Annotated[UnitsChoice, typer.Option(help="Units of the input; the output is in meters.")] = UnitsChoice.m,
+    up: Annotated[Up, typer.Option(help="Up axis of the input; the output is Y-up.")] = Up.y,
+    pivot: Annotated[Pivot, typer.Option(help="Where the model's origin goes.")] = Pivot.bottom_center,
+    weld: Annotated[bool, typer.Option(help="Merge identical vertices.")] = True,
+    keep_attributes: Annotated[bool, typer.Option(help="Keep texture coordinates that no texture reads "
+                                                       "(dropped by default).")] = False,
+    measure: Annotated[bool, typer.Option(help="Measure each output's geometric error.")] = True,
+    max_file_mb: Annotated[float, typer.Option(help="Refuse inputs larger than this.")] = 512.0,
+    validate_output: Annotated[bool, typer.Option("--validate", help="Run the Khronos validator on the "
+                                                                     "outputs.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Optimize a model into an AR-ready GLB (meters, Y-up, pivot at the bottom center)."""
+    _setup_logging(verbose)
+    from .limits import Limits
+    from .pipeline import OptimizeOptions, optimize_file
+    from .transforms.ar_frame import FrameOptions
+    from .transforms.quantize import QuantizeOptions
+    from .transforms.textures import TextureOptions
+
+    options = OptimizeOptions(
+        weld=weld, keep_attributes=keep_attributes, generate_normals=normals, generate_tangents=tangents,
+        ratio=ratio, error=error,
+        lock_border=lock_border, lods=_ratios(lods), quantize=quantize,
+        quantization=QuantizeOptions(position_bits, normal_bits, texcoord_bits),
+        compression=compression.value,  # type: ignore[arg-type]
+        texture=TextureOptions(texture_format.value, texture_max_size, texture_quality,  # type: ignore[arg-type]
+                               texture_fallback),
+        frame=FrameOptions(units.value, up.value, pivot.value),  # type: ignore[arg-type]
+        measure_error=measure,
+    )
+    limits = Limits(max_file_bytes=int(max_file_mb * 1024 * 1024))
+    try:
+        if quiet:
+            result = optimize_file(input, output, options, limits)
+        else:
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+            with Progress(TextColumn("{task.description:<18}"), BarColumn(), TimeElapsedColumn(), console=err,
+                          transient=True) as bar:
+                task = bar.add_task(input.name, total=1)
+
+                def progress(what: str, done: int, total: int) -> None:
+                    bar.update(task, description=what, completed=done - 1, total=total)
+
+                result = optimize_file(input, output, options, limits, progress)
+        if validate_output:
+            from .validation import validate
+
+            for rep in validate([lod.path for lod in result.lods if lod.path]):
+                if rep.errors:
+                    raise AssetError(f"validator found {rep.errors} errors: "
+                                     f"{[m.get('code') for m in rep.messages][:5]}", path=rep.path)
+    except AssetError as exc:
+        _fail(exc)
+        return
+    if report:
+        from .io.atomic import write_bytes_atomic
+
+        write_bytes_atomic(report, json.dumps(result.to_dict(), indent=2).encode())
+    if not quiet:
+        _summary(result)
+
+
+def _summary(result: object) -> None:
+    from rich.table import Table
+
+    from .report import OptimizeReport
+
+    assert isinstance(result, OptimizeReport)
+    table = Table(title=f"{Path(result.input).name} -> {Path(result.output or '').name}", title_justify="left")
+    for col in ("output", "triangles", "bytes", "error (% of diagonal)"):
+        table.add_column(col, justify="right" if col != "output" else "left")
+    table.add_row("input", f"{result.triangles_in:,}", f"{result.bytes_in:,}", "")
+    for lod in result.lods:
+        table.add_row(Path(lod.path or "").name, f"{lod.triangles:,}", f"{lod.bytes:,}",
+                      "" if lod.error is None else f"{lod.error * 100:.4f}")
+    out.print(table)
+    w, h, d = result.dimensions_m or [0.0, 0.0, 0.0]
+    out.print(f"dimensions: {w:.4g} x {h:.4g} x {d:.4g} m (w x h x d)   extensions: "
+              f"{', '.join(result.extensions_used) or 'none'}   time: {result.seconds:.2f} s")
+    for warning in result.warnings:
+        err.print(f"[yellow]warning:[/] {warning}", highlight=False)
+
+
+@app.command()
+def validate(
+    files: Annotated[list[Path], typer.Argument(help="glTF/GLB files to check with the Khronos validator.")],
+) -> None:
+    """Run the Khronos glTF-Validator; exit 1 if any file has errors."""
+    from .validation import validate as run_validator
+
+    try:
+        reports = run_validator(list(files))
+    except AssetError as exc:
+        _fail(exc)
+        return
+    bad = 0
+    for rep in reports:
+        out.print(f"{rep.path}: {rep.errors} errors, {rep.warnings} warnings")
+        for m in rep.messages[:10]:
+            out.print(f"  {m.get('code')}: {m.get('message')} ({m.get('pointer', '')})", highlight=False)
+        bad += rep.errors > 0
+    raise typer.Exit(1 if bad else 0)
+
+
+@app.command()
+def inspect(model: Annotated[Path, typer.Argument(help="Model file to describe.")]) -> None:
+    """Describe a model: meshes, triangles, materials, textures, extensions, dimensions."""
+    from .io.formats import read
+    from .transforms.ar_frame import dimensions
+
+    try:
+        doc = read(model)
+    except AssetError as exc:
+        _fail(exc)
+        return
+    g = doc.gltf
+    info = {
+        "meshes": len(g.get("meshes", [])), "primitives": sum(1 for _ in doc.primitives()),
+        "triangles": doc.triangle_count(), "vertices": sum(
+            doc.accessors[p["attributes"]["POSITION"]].count for _, _, p in doc.primitives()
+            if "POSITION" in p.get("attributes", {})),
+        "materials": len(g.get("materials", [])), "textures": len(g.get("textures", [])),
+        "images": len(doc.images), "nodes": len(g.get("nodes", [])), "skins": len(g.get("skins", [])),
+        "animations": len(g.get("animations", [])), "extensions": g.get("extensionsUsed", []),
+        "dimensions": [round(v, 6) for v in dimensions(doc)], "warnings": doc.warnings,
+    }
+    out.print_json(json.dumps(info))
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)

@@ -1,0 +1,78 @@
+"""Errors raised by the asset pipeline.
+
+Hierarchy::
+
+    AssetError                    base: every problem the pipeline reports to a user
+    ├── InvalidAsset              the input breaks its format's rules (bad header, JSON, ranges, NaN, ...)
+    │   └── UnsafeURI             a resource URI points outside the asset's folder or is absolute
+    ├── UnsupportedFormat         a file type or feature that the pipeline cannot read
+    ├── LimitExceeded             a configured limit (bytes, pixels, counts, depth) would be passed
+    ├── MissingEncoder            an optional codec asked for is not installed
+    └── PipelineFailure           our own failure (a codec crashed, the output did not validate)
+
+Each error keeps structured fields (``path``, ``field``, ``problem``) and renders a single line
+``<file>: <field>: <problem>`` so that every adapter (CLI, HTTP) can show it as it is.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class AssetError(Exception):
+    """Base of every error the asset pipeline raises for a user to read."""
+
+    code = "asset_error"
+    user_error = True
+
+    def __init__(self, problem: str, *, path: str | Path | None = None, field: str | None = None) -> None:
+        self.problem = problem
+        self.path = str(path) if path is not None else None
+        self.field = field
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        parts = [p for p in (self.path and Path(self.path).name, self.field, self.problem) if p]
+        return ": ".join(parts)
+
+    def at(self, path: str | Path) -> AssetError:
+        """Attach the file name if the error does not carry one yet, and return self."""
+        if self.path is None:
+            self.path = str(path)
+            self.args = (str(self),)
+        return self
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {"code": self.code, "message": str(self), "path": self.path, "field": self.field}
+
+
+class InvalidAsset(AssetError):
+    code = "invalid_asset"
+
+
+class UnsafeURI(InvalidAsset):
+    code = "unsafe_uri"
+
+
+class UnsupportedFormat(AssetError):
+    code = "unsupported_format"
+
+
+class LimitExceeded(AssetError):
+    code = "limit_exceeded"
+
+    def __init__(
+        self, what: str, actual: float, limit: float, *, path: str | Path | None = None, field: str | None = None
+    ) -> None:
+        self.actual = actual
+        self.limit = limit
+        super().__init__(f"{what} {actual:g} exceeds the limit of {limit:g}", path=path, field=field)
+
+
+class MissingEncoder(AssetError):
+    code = "missing_encoder"
+
+
+class PipelineFailure(AssetError):
+    code = "pipeline_failure"
+    user_error = False

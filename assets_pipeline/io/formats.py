@@ -1,0 +1,57 @@
+"""Input formats: suffix -> reader. ``read(path)`` is the one entry point for every model file."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from ..document import AssetDocument
+from ..errors import AssetError, InvalidAsset, UnsupportedFormat
+from ..limits import DEFAULT_LIMITS, Limits
+from .resources import read_input
+
+Reader = Callable[[Path, bytes, Limits], AssetDocument]
+
+
+def _gltf(path: Path, data: bytes, limits: Limits) -> AssetDocument:
+    from .gltf import read_gltf
+
+    return read_gltf(path, data, limits)
+
+
+def _obj(path: Path, data: bytes, limits: Limits) -> AssetDocument:
+    from .obj import read_obj
+
+    return read_obj(path, data, limits)
+
+
+def _stl(path: Path, data: bytes, limits: Limits) -> AssetDocument:
+    from .stl import read_stl
+
+    return read_stl(path, data, limits)
+
+
+def _ply(path: Path, data: bytes, limits: Limits) -> AssetDocument:
+    from .ply import read_ply
+
+    return read_ply(path, data, limits)
+
+
+READERS: dict[str, Reader] = {".gltf": _gltf, ".glb": _gltf, ".obj": _obj, ".stl": _stl, ".ply": _ply}
+
+
+def read(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> AssetDocument:
+    """Read any supported model file into an AssetDocument; raises AssetError naming the file."""
+    path = Path(path)
+    reader = READERS.get(path.suffix.lower())
+    if reader is None:
+        raise UnsupportedFormat(
+            f"unknown model type {path.suffix or '(no suffix)'!r}; supported: {', '.join(sorted(READERS))}",
+            path=path)
+    data = read_input(path, limits)
+    try:
+        return reader(path, data, limits)
+    except AssetError as exc:
+        raise exc.at(path) from None
+    except MemoryError:
+        raise InvalidAsset("not enough memory to read the file", path=path) from None

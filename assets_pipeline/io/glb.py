@@ -1,0 +1,241 @@
+"""Write an :class:`AssetDocument` as GLB bytes, laying out buffer views and encoding compressed data.
+
+Compression is decided here, at the edge: transforms only prepare data (quantize, reorder) and the
+writer encodes vertex and index streams with EXT_meshopt_compression (or KHR_draco_mesh_compression).
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from ..document import TRIANGLES, Accessor, AssetDocument
+from .atomic import write_bytes_atomic
+
+Compression = Literal["none", "meshopt", "draco"]
+ARRAY_BUFFER, ELEMENT_ARRAY_BUFFER = 34962, 34963
+
+
+@dataclass(frozen=True, slots=True)
+class WriteOptions:
+    compression: Compression = "meshopt"
+    meshopt_level: int = 2
+
+
+def _align4(n: int) -> int:
+    return (n + 3) & ~3
+
+
+class _Layout:
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
+        self.length = 0
+        self.views: list[dict[str, Any]] = []
+
+    def add(self, data: bytes, **fields: Any) -> int:
+        pad = _align4(self.length) - self.length
+        if pad:
+            self.chunks.append(b"\0" * pad)
+            self.length += pad
+        view = {"buffer": 0, "byteOffset": self.length, "byteLength": len(data), **fields}
+        self.chunks.append(data)
+        self.length += len(data)
+        self.views.append(view)
+        return len(self.views) - 1
+
+    def bytes(self) -> bytes:
+        pad = _align4(self.length) - self.length
+        return b"".join([*self.chunks, b"\0" * pad])
+
+
+def _usage(doc: AssetDocument) -> tuple[set[int], dict[int, bool], set[int], set[int]]:
+    """Accessors used as vertex attributes, as indices (-> is a triangle list), needing min/max, and
+    holding unit vectors (normals, tangents) that the octahedral filter can encode."""
+    attributes: set[int] = set()
+    vectors: set[int] = set()
+    indices: dict[int, bool] = {}
+    bounds: set[int] = set()
+    for _, _, prim in doc.primitives():
+        attributes.update(prim.get("attributes", {}).values())
+        for name in ("NORMAL", "TANGENT"):
+            if name in prim.get("attributes", {}):
+                vectors.add(prim["attributes"][name])
+        for target in prim.get("targets", []):
+            attributes.update(target.values())
+            if "POSITION" in target:
+                bounds.add(target["POSITION"])
+        if "POSITION" in prim.get("attributes", {}):
+            bounds.add(prim["attributes"]["POSITION"])
+        if "indices" in prim:
+            tri = prim.get("mode", TRIANGLES) == TRIANGLES
+            i = prim["indices"]
+            indices[i] = indices.get(i, True) and tri
+    for anim in doc.gltf.get("animations", []):
+        for s in anim.get("samplers", []):
+            bounds.add(s["input"])
+    for _, _, prim in doc.primitives():
+        for target in prim.get("targets", []):
+            vectors.difference_update(target.values())
+    return attributes, indices, bounds, vectors
+
+
+def _rows(acc: Accessor, stride: int) -> np.ndarray:
+    """(count, stride) uint8 rows of the accessor's elements, zero-padded to ``stride`` bytes."""
+    a = np.ascontiguousarray(acc.array)
+    raw = a.reshape(a.shape[0], -1).view(np.uint8) if a.size else np.zeros((a.shape[0], 0), np.uint8)
+    if raw.shape[1] == stride:
+        return raw
+    out = np.zeros((a.shape[0], stride), np.uint8)
+    out[:, : raw.shape[1]] = raw
+    return out
+
+
+def _index_array(acc: Accessor) -> np.ndarray:
+    a = acc.array.reshape(-1)
+    top = int(a.max()) if a.size else 0
+    return a.astype(np.uint16 if top < 65535 else np.uint32)
+
+
+def encode_glb(doc: AssetDocument, options: WriteOptions | None = None) -> bytes:
+    options = options or WriteOptions()
+    gltf: dict[str, Any] = json.loads(json.dumps(doc.gltf))  # deep copy, JSON-clean
+    attributes, indices, bounds, vectors = _usage(doc)
+    meshopt = options.compression == "meshopt" and bool(attributes or indices)
+    if meshopt:
+        from ..codecs import meshopt as mo
+    layout = _Layout()
+    virtual = 0  # meshopt: offsets in the fallback buffer (never stored)
+    accessors_json: list[dict[str, Any]] = []
+    for i, acc in enumerate(doc.accessors):
+        arr = _index_array(acc) if i in indices else acc.array
+        acc_out = Accessor(arr, acc.type, acc.normalized) if arr is not acc.array else acc
+        elem = arr.dtype.itemsize * (arr.shape[1] if arr.ndim == 2 else 1)
+        entry: dict[str, Any] = {"componentType": acc_out.component_type, "count": acc.count, "type": acc.type}
+        if acc.normalized:
+            entry["normalized"] = True
+        if acc.name:
+            entry["name"] = acc.name
+        entry.update(acc.extra)
+        if i in bounds and acc.count:
+            flat = arr.reshape(acc.count, -1)
+            cast = float if arr.dtype.kind == "f" else int
+            entry["min"] = [cast(v) for v in flat.min(axis=0)]
+            entry["max"] = [cast(v) for v in flat.max(axis=0)]
+        if acc.count:
+            if i in attributes:
+                stride = _align4(elem)
+                rows = _rows(acc_out, stride)
+                fields: dict[str, Any] = {"byteStride": stride, "target": ARRAY_BUFFER}
+                oct_filter = (meshopt and i in vectors and acc.normalized and arr.dtype in (np.int8, np.int16)
+                              and acc.type in ("VEC3", "VEC4") and stride == 4 * arr.dtype.itemsize)
+                if oct_filter:
+                    vec = np.ones((acc.count, 4), np.float32)
+                    vec[:, : arr.shape[1]] = acc.as_float()
+                    bits = 8 if arr.dtype == np.int8 else 16
+                    rows = mo.encode_filter_oct(vec, bits).view(np.uint8).reshape(acc.count, stride)
+                if meshopt:
+                    comp = mo.encode_vertex_buffer(rows, options.meshopt_level)
+                    v = _add_meshopt(layout, comp, virtual, rows.size, stride, acc.count, "ATTRIBUTES", fields,
+                                     "OCTAHEDRAL" if oct_filter else None)
+                    virtual = _align4(virtual + rows.size)
+                else:
+                    v = layout.add(rows.tobytes(), **fields)
+            elif i in indices:
+                fields = {"target": ELEMENT_ARRAY_BUFFER}
+                if meshopt:
+                    tri = indices[i] and acc.count % 3 == 0
+                    comp = mo.encode_index_buffer(arr, tri, arr.itemsize)
+                    v = _add_meshopt(layout, comp, virtual, arr.nbytes, arr.itemsize, acc.count,
+                                     "TRIANGLES" if tri else "INDICES", fields)
+                    virtual = _align4(virtual + arr.nbytes)
+                else:
+                    v = layout.add(arr.tobytes(), **fields)
+            else:
+                v = layout.add(np.ascontiguousarray(arr).tobytes())
+            entry["bufferView"] = v
+        accessors_json.append(entry)
+    images_json = []
+    for img in doc.images:
+        entry = {"bufferView": layout.add(img.data), "mimeType": img.mime_type}
+        if img.name:
+            entry["name"] = img.name
+        entry.update(img.extra)
+        images_json.append(entry)
+    binary = layout.bytes()
+    buffers: list[dict[str, Any]] = [{"byteLength": len(binary)}] if binary else []
+    if meshopt and virtual:
+        buffers.append({"byteLength": virtual, "extensions": {"EXT_meshopt_compression": {"fallback": True}}})
+        for k in ("extensionsUsed", "extensionsRequired"):
+            lst = gltf.setdefault(k, [])
+            if "EXT_meshopt_compression" not in lst:
+                lst.append("EXT_meshopt_compression")
+    if accessors_json:
+        gltf["accessors"] = accessors_json
+    if layout.views:
+        gltf["bufferViews"] = layout.views
+    if buffers:
+        gltf["buffers"] = buffers
+    if images_json:
+        gltf["images"] = images_json
+    return pack_glb(_ordered(gltf), binary)
+
+
+def _add_meshopt(layout: _Layout, comp: bytes, virtual: int, raw_len: int, stride: int, count: int, mode: str,
+                 fields: dict[str, Any], filter: str | None = None) -> int:
+    v = layout.add(comp)
+    view = layout.views[v]
+    ext = {"buffer": 0, "byteOffset": view["byteOffset"], "byteLength": len(comp), "byteStride": stride,
+           "mode": mode, "count": count}
+    if filter:
+        ext["filter"] = filter
+    view["extensions"] = {"EXT_meshopt_compression": ext}
+    view.update({"buffer": 1, "byteOffset": virtual, "byteLength": raw_len})
+    if "byteStride" in fields:
+        view["byteStride"] = fields["byteStride"]
+    view["target"] = fields["target"]
+    return v
+
+
+_ORDER = ["asset", "extensionsUsed", "extensionsRequired", "extensions", "scene", "scenes", "nodes", "meshes",
+          "materials", "textures", "images", "samplers", "accessors", "bufferViews", "buffers"]
+
+
+def _ordered(gltf: dict[str, Any]) -> dict[str, Any]:
+    out = {k: gltf[k] for k in _ORDER if k in gltf}
+    out.update({k: v for k, v in gltf.items() if k not in out})
+    for k in ("extensionsUsed", "extensionsRequired"):
+        if k in out and not out[k]:
+            del out[k]
+    return out
+
+
+def pack_glb(gltf: dict[str, Any], binary: bytes) -> bytes:
+    js = json.dumps(gltf, separators=(",", ":"), allow_nan=False).encode()
+    js += b" " * (-len(js) % 4)
+    binary += b"\0" * (-len(binary) % 4)
+    total = 12 + 8 + len(js) + (8 + len(binary) if binary else 0)
+    parts = [struct.pack("<4sII", b"glTF", 2, total), struct.pack("<II", len(js), 0x4E4F534A), js]
+    if binary:
+        parts += [struct.pack("<II", len(binary), 0x004E4942), binary]
+    return b"".join(parts)
+
+
+def glb_json(data: bytes) -> dict[str, Any]:
+    """The JSON chunk of GLB bytes this module wrote."""
+    (length,) = struct.unpack_from("<I", data, 12)
+    return json.loads(data[20: 20 + length])  # type: ignore[no-any-return]
+
+
+def write_glb(doc: AssetDocument, path: str | Path, options: WriteOptions | None = None) -> int:
+    """Encode and write atomically; returns the number of bytes written."""
+    data = encode_glb(doc, options)
+    write_bytes_atomic(Path(path), data)
+    return len(data)
+
+
+__all__ = ["WriteOptions", "encode_glb", "glb_json", "write_glb"]

@@ -1,0 +1,378 @@
+"""Read .gltf and .glb files into an :class:`AssetDocument`.
+
+Every count, offset and index is checked against what the file holds before it is used; Draco and
+meshopt compressed data is decoded here (compression is a property of files, not of documents).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import struct
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..document import COMPONENT_DTYPES, TRIANGLES, TYPE_SIZES, Accessor, AssetDocument, Image
+from ..errors import AssetError, InvalidAsset, LimitExceeded, UnsupportedFormat
+from ..limits import Limits
+from .images import check_image
+from .resources import ResourceResolver
+
+logger = logging.getLogger(__name__)
+
+GLB_MAGIC = b"glTF"
+CHUNK_JSON = 0x4E4F534A
+CHUNK_BIN = 0x004E4942
+DECODED_EXTENSIONS = ("EXT_meshopt_compression", "KHR_draco_mesh_compression")
+
+
+def parse_glb(data: bytes, path: Path) -> tuple[dict[str, Any], bytes | None]:
+    if len(data) < 20:
+        raise InvalidAsset(f"truncated GLB: {len(data)} bytes is shorter than the 20-byte header", path=path)
+    magic, version, length = struct.unpack_from("<4sII", data, 0)
+    if magic != GLB_MAGIC:
+        raise InvalidAsset(f"wrong magic {magic!r}, expected b'glTF'", path=path, field="header")
+    if version != 2:
+        raise UnsupportedFormat(f"GLB version {version} (only version 2 is supported)", path=path, field="header")
+    if length > len(data):
+        raise InvalidAsset(f"truncated GLB: header declares {length} bytes, file has {len(data)}", path=path)
+    offset, chunks = 12, []
+    while offset < length:
+        if offset + 8 > length:
+            raise InvalidAsset(f"truncated chunk header at byte {offset}", path=path)
+        clen, ctype = struct.unpack_from("<II", data, offset)
+        if offset + 8 + clen > length:
+            raise InvalidAsset(f"chunk at byte {offset} declares {clen} bytes past the end of the file", path=path)
+        chunks.append((ctype, data[offset + 8: offset + 8 + clen]))
+        offset += 8 + clen + (-clen % 4 if offset + 8 + clen + (-clen % 4) <= length else 0)
+    if not chunks or chunks[0][0] != CHUNK_JSON:
+        raise InvalidAsset("first chunk is not JSON", path=path, field="chunks")
+    binary = next((c for t, c in chunks[1:] if t == CHUNK_BIN), None)
+    return parse_json(chunks[0][1], path), binary
+
+
+def parse_json(raw: bytes, path: Path, limits: Limits | None = None) -> dict[str, Any]:
+    limits = limits or Limits()
+    if len(raw) > limits.max_json_bytes:
+        raise LimitExceeded("JSON bytes", len(raw), limits.max_json_bytes, path=path)
+    try:
+        text = raw.decode("utf-8-sig").rstrip(" \x00")
+        gltf = json.loads(text)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidAsset(f"invalid JSON ({exc})", path=path) from None
+    except RecursionError:
+        raise LimitExceeded("JSON nesting depth", 1000, limits.max_json_depth, path=path) from None
+    if not isinstance(gltf, dict):
+        raise InvalidAsset("top-level JSON value is not an object", path=path)
+    _check_depth(gltf, limits.max_json_depth, path)
+    version = str(gltf.get("asset", {}).get("version", "")) if isinstance(gltf.get("asset"), dict) else ""
+    if not version.startswith("2."):
+        raise UnsupportedFormat(f"glTF asset.version {version or 'missing'!r} (only 2.x is supported)",
+                                path=path, field="asset.version")
+    return gltf
+
+
+def _check_depth(obj: Any, limit: int, path: Path) -> None:
+    stack = [(obj, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            raise LimitExceeded("JSON nesting depth", depth, limit, path=path)
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values() if isinstance(v, dict | list))
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item if isinstance(v, dict | list))
+
+
+class _Reader:
+    def __init__(self, gltf: dict[str, Any], glb_bin: bytes | None, path: Path, limits: Limits) -> None:
+        self.gltf = gltf
+        self.glb_bin = glb_bin
+        self.path = path
+        self.limits = limits
+        self.resolver = ResourceResolver(path, limits)
+        self.buffers: list[bytes | None] = []
+        self.views: list[bytes | None] = []
+
+    def fail(self, field: str, problem: str) -> InvalidAsset:
+        return InvalidAsset(problem, path=self.path, field=field)
+
+    def _index(self, value: Any, kind: str, field: str) -> int:
+        n = len(self.gltf.get(kind, []))
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < n:
+            raise self.fail(field, f"refers to {kind}[{value}], but the file has {n}")
+        return value
+
+    def load_buffers(self) -> None:
+        for i, buf in enumerate(self._list("buffers")):
+            field = f"buffers[{i}]"
+            length = buf.get("byteLength")
+            if not isinstance(length, int) or length < 0:
+                raise self.fail(field, "byteLength missing or negative")
+            if length > self.limits.max_file_bytes:
+                raise LimitExceeded("buffer byteLength", length, self.limits.max_file_bytes, path=self.path,
+                                    field=field)
+            if "uri" in buf:
+                data, _ = self.resolver.read_uri(str(buf["uri"]), field + ".uri")
+            elif i == 0 and self.glb_bin is not None:
+                data = self.glb_bin
+            elif buf.get("extensions", {}).get("EXT_meshopt_compression", {}).get("fallback"):
+                self.buffers.append(None)  # fallback buffer: only compressed views point at it
+                continue
+            else:
+                raise self.fail(field, "has no data (no uri and no GLB binary chunk)")
+            if len(data) < length:
+                raise self.fail(field, f"byteLength {length} but only {len(data)} bytes are present")
+            self.buffers.append(data)
+
+    def _list(self, key: str) -> list[dict[str, Any]]:
+        value = self.gltf.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+            raise self.fail(key, "must be a list of objects")
+        return value
+
+    def load_views(self) -> None:
+        for i, view in enumerate(self._list("bufferViews")):
+            field = f"bufferViews[{i}]"
+            b = self._index(view.get("buffer"), "buffers", field + ".buffer")
+            offset, length = view.get("byteOffset", 0), view.get("byteLength")
+            if not isinstance(offset, int) or not isinstance(length, int) or offset < 0 or length < 0:
+                raise self.fail(field, "byteOffset/byteLength missing or negative")
+            ext = view.get("extensions", {}).get("EXT_meshopt_compression")
+            if ext is not None:
+                self.views.append(self._decode_meshopt(ext, field, length))
+                continue
+            data = self.buffers[b]
+            if data is None:
+                raise self.fail(field, f"points at fallback buffer {b}, which holds no data")
+            if offset + length > len(data):
+                raise self.fail(field, f"range {offset}..{offset + length} is past the end of buffers[{b}] "
+                                       f"({len(data)} bytes)")
+            self.views.append(data[offset: offset + length])
+
+    def _decode_meshopt(self, ext: dict[str, Any], field: str, length: int) -> bytes:
+        from ..codecs import meshopt
+
+        field += ".extensions.EXT_meshopt_compression"
+        b = self._index(ext.get("buffer"), "buffers", field + ".buffer")
+        src = self.buffers[b]
+        off, blen = ext.get("byteOffset", 0), ext.get("byteLength", -1)
+        count, stride = ext.get("count", -1), ext.get("byteStride", -1)
+        if src is None or not all(isinstance(v, int) and v >= 0 for v in (off, blen, count, stride)):
+            raise self.fail(field, "buffer, byteOffset, byteLength, count or byteStride invalid")
+        if off + blen > len(src):
+            raise self.fail(field, "compressed range is past the end of its buffer")
+        if count * stride > self.limits.max_file_bytes or count * stride > max(length, 0) + 3 * stride:
+            raise self.fail(field, f"decoded size {count}x{stride} does not fit the buffer view")
+        try:
+            return meshopt.decode(src[off: off + blen], count, stride, str(ext.get("mode")),
+                                  str(ext.get("filter", "NONE")))
+        except ValueError as exc:
+            raise self.fail(field, str(exc)) from None
+
+    def read_accessor(self, i: int, acc: dict[str, Any]) -> Accessor:
+        field = f"accessors[{i}]"
+        ctype, atype, count = acc.get("componentType"), acc.get("type"), acc.get("count")
+        if ctype not in COMPONENT_DTYPES:
+            raise self.fail(field + ".componentType", f"unknown component type {ctype!r}")
+        if atype not in TYPE_SIZES:
+            raise self.fail(field + ".type", f"unknown type {atype!r}")
+        if not isinstance(count, int) or count < 0:
+            raise self.fail(field + ".count", "missing or negative")
+        if count > self.limits.max_elements:
+            raise LimitExceeded("accessor count", count, self.limits.max_elements, path=self.path,
+                                field=field + ".count")
+        dtype = COMPONENT_DTYPES[ctype]
+        ncomp = TYPE_SIZES[atype]
+        if atype.startswith("MAT") and dtype.itemsize < 4 and atype != "MAT4":
+            raise UnsupportedFormat(f"{atype} with {dtype} components (padded columns)", path=self.path,
+                                    field=field)
+        elem = dtype.itemsize * ncomp
+        if "bufferView" in acc:
+            v = self._index(acc["bufferView"], "bufferViews", field + ".bufferView")
+            view = self.views[v]
+            assert view is not None
+            stride = self.gltf["bufferViews"][v].get("byteStride") or elem
+            off = acc.get("byteOffset", 0)
+            if not isinstance(off, int) or off < 0 or off % dtype.itemsize:
+                raise self.fail(field + ".byteOffset", f"{off!r} is negative or not aligned to {dtype.itemsize}")
+            if count and off + stride * (count - 1) + elem > len(view):
+                raise self.fail(field, f"{count} elements of {elem} bytes (stride {stride}) from offset {off} "
+                                       f"overrun bufferViews[{v}] ({len(view)} bytes)")
+            raw = np.frombuffer(view, np.uint8, count=stride * (count - 1) + elem if count else 0, offset=off)
+            if stride == elem:
+                arr = raw.view(dtype).reshape(count, ncomp).copy()
+            else:
+                arr = np.lib.stride_tricks.as_strided(raw, (count, elem), (stride, 1)).copy().view(dtype)
+        else:
+            arr = np.zeros((count, ncomp), dtype)
+        if "sparse" in acc:
+            arr = self._apply_sparse(arr, acc["sparse"], field + ".sparse", dtype, ncomp)
+        if ncomp == 1:
+            arr = arr.reshape(count)
+        extra = {k: acc[k] for k in ("extras", "extensions") if k in acc}
+        return Accessor(arr, atype, bool(acc.get("normalized", False)), acc.get("name"), extra)
+
+    def _apply_sparse(self, arr: np.ndarray, sparse: dict[str, Any], field: str, dtype: np.dtype[Any],
+                      ncomp: int) -> np.ndarray:
+        n = sparse.get("count")
+        if not isinstance(n, int) or n < 1 or n > arr.shape[0]:
+            raise self.fail(field + ".count", f"{n!r} is not within 1..{arr.shape[0]}")
+        idx_desc, val_desc = sparse.get("indices", {}), sparse.get("values", {})
+        ict = idx_desc.get("componentType")
+        if ict not in (5121, 5123, 5125):
+            raise self.fail(field + ".indices.componentType", f"{ict!r} is not an unsigned integer type")
+        idx = self._sparse_part(idx_desc, field + ".indices", COMPONENT_DTYPES[ict], n, 1).reshape(n)
+        vals = self._sparse_part(val_desc, field + ".values", dtype, n, ncomp)
+        if idx.size and int(idx.max()) >= arr.shape[0]:
+            raise self.fail(field + ".indices", f"index {int(idx.max())} is past the accessor count {arr.shape[0]}")
+        arr = arr.copy()
+        arr[idx.astype(np.int64)] = vals
+        return arr
+
+    def _sparse_part(self, desc: dict[str, Any], field: str, dtype: np.dtype[Any], n: int, ncomp: int) -> np.ndarray:
+        v = self._index(desc.get("bufferView"), "bufferViews", field + ".bufferView")
+        view = self.views[v]
+        assert view is not None
+        off = desc.get("byteOffset", 0)
+        size = n * ncomp * dtype.itemsize
+        if not isinstance(off, int) or off < 0 or off + size > len(view):
+            raise self.fail(field, f"{n} elements from offset {off} overrun bufferViews[{v}]")
+        return np.frombuffer(view, dtype, count=n * ncomp, offset=off).reshape(n, ncomp).copy()
+
+    def read_images(self) -> list[Image]:
+        images = []
+        for i, img in enumerate(self._list("images")):
+            field = f"images[{i}]"
+            if "uri" in img:
+                data, mime = self.resolver.read_uri(str(img["uri"]), field + ".uri")
+                mime = img.get("mimeType") or mime
+            elif "bufferView" in img:
+                v = self._index(img["bufferView"], "bufferViews", field + ".bufferView")
+                data = self.views[v] or b""
+                mime = img.get("mimeType")
+            else:
+                raise self.fail(field, "has neither uri nor bufferView")
+            mime = check_image(data, self.limits, path=self.path, field=field, declared=mime)
+            extra = {k: img[k] for k in ("extras", "extensions") if k in img}
+            images.append(Image(bytes(data), mime, img.get("name"), extra))
+        return images
+
+
+def read_gltf(path: Path, data: bytes, limits: Limits) -> AssetDocument:
+    if data[:4] == GLB_MAGIC:
+        gltf, glb_bin = parse_glb(data, path)
+    elif path.suffix.lower() == ".glb":
+        raise InvalidAsset(f"wrong magic {data[:4]!r}, expected b'glTF'", path=path, field="header")
+    else:
+        gltf, glb_bin = parse_json(data, path, limits), None
+    for ext in gltf.get("extensionsRequired", []):
+        if ext in ("KHR_texture_basisu",):
+            raise UnsupportedFormat(f"required extension {ext} (no decoder here)", path=path,
+                                    field="extensionsRequired")
+    r = _Reader(gltf, glb_bin, path, limits)
+    try:
+        r.load_buffers()
+        r.load_views()
+        accessors = [r.read_accessor(i, a) for i, a in enumerate(r._list("accessors"))]
+        images = r.read_images()
+    except AssetError:
+        raise
+    except (TypeError, KeyError, ValueError, AttributeError, IndexError) as exc:
+        raise InvalidAsset(f"malformed structure ({type(exc).__name__}: {exc})", path=path) from None
+    body = {k: v for k, v in gltf.items() if k not in ("buffers", "bufferViews", "accessors", "images")}
+    doc = AssetDocument(body, accessors, images, str(path))
+    draco_views = {
+        int(p["extensions"]["KHR_draco_mesh_compression"].get("bufferView", -1)): None
+        for _, _, p in doc.primitives() if "KHR_draco_mesh_compression" in p.get("extensions", {})
+    }
+    for v in draco_views:
+        if not 0 <= v < len(r.views):
+            raise InvalidAsset(f"Draco bufferView {v} is out of range", path=path, field="KHR_draco_mesh_compression")
+    _decode_draco(doc, path, {v: r.views[v] for v in draco_views})
+    for ext in DECODED_EXTENSIONS:
+        doc.drop_extension(ext)
+    check_document(doc, path)
+    return doc
+
+
+def _decode_draco(doc: AssetDocument, path: Path, views: dict[int, bytes | None]) -> None:
+    """Replace Draco-compressed primitives' accessors by the decoded attributes and indices."""
+    draco_prims = [(mi, pi, p) for mi, pi, p in doc.primitives()
+                   if "KHR_draco_mesh_compression" in p.get("extensions", {})]
+    if not draco_prims:
+        return
+    import DracoPy
+
+    for mi, pi, prim in draco_prims:
+        field = f"meshes[{mi}].primitives[{pi}].extensions.KHR_draco_mesh_compression"
+        ext = prim["extensions"].pop("KHR_draco_mesh_compression")
+        if not prim["extensions"]:
+            del prim["extensions"]
+        raw = views.get(ext.get("bufferView", -1))
+        if raw is None:
+            raise InvalidAsset("bufferView of the Draco data is missing", path=path, field=field)
+        try:
+            mesh = DracoPy.decode(raw)
+        except Exception as exc:  # DracoPy raises its own types for corrupt data
+            raise InvalidAsset(f"Draco data could not be decoded ({exc})", path=path, field=field) from None
+        for name, uid in ext.get("attributes", {}).items():
+            if name not in prim.get("attributes", {}):
+                continue
+            attr = mesh.get_attribute_by_unique_id(uid)
+            if attr is None:
+                raise InvalidAsset(f"attribute {name} (id {uid}) not in the Draco data", path=path, field=field)
+            acc = doc.accessors[prim["attributes"][name]]
+            data = np.asarray(attr["data"])
+            ncomp = TYPE_SIZES[acc.type]
+            data = data.reshape(-1, ncomp) if ncomp > 1 else data.reshape(-1)
+            if data.shape[0] != acc.count:
+                raise InvalidAsset(f"Draco {name} has {data.shape[0]} values, the accessor declares {acc.count}",
+                                   path=path, field=field)
+            target = acc.array.dtype
+            doc.accessors[prim["attributes"][name]] = acc.copy_with(data.astype(target))
+        faces = np.asarray(mesh.faces, dtype=np.uint32).reshape(-1)
+        if "indices" in prim:
+            acc = doc.accessors[prim["indices"]]
+            doc.accessors[prim["indices"]] = acc.copy_with(faces)
+        else:
+            prim["indices"] = doc.add_accessor(faces)
+
+
+def check_document(doc: AssetDocument, path: Path) -> None:
+    """References in range, indices within the vertex count, finite positions."""
+    from ..refs import REF_KINDS, refs
+
+    counts = {k: len(doc.gltf.get(k, [])) for k in REF_KINDS}
+    counts["accessors"] = len(doc.accessors)
+    counts["images"] = len(doc.images)
+    for kind in REF_KINDS:
+        for container, key in refs(doc.gltf, kind):
+            value = container[key]
+            if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < counts[kind]:
+                raise InvalidAsset(f"reference {key!r} -> {kind}[{value}] is out of range (0..{counts[kind] - 1})",
+                                   path=path, field=kind)
+    for mi, pi, prim in doc.primitives():
+        field = f"meshes[{mi}].primitives[{pi}]"
+        attrs = prim.get("attributes", {})
+        if "POSITION" not in attrs:
+            continue
+        pos = doc.accessors[attrs["POSITION"]]
+        n = pos.count
+        for name, a in attrs.items():
+            if doc.accessors[a].count != n:
+                raise InvalidAsset(f"attribute {name} has {doc.accessors[a].count} elements, POSITION has {n}",
+                                   path=path, field=field)
+        if pos.array.dtype == np.float32 and not np.isfinite(pos.array).all():
+            raise InvalidAsset("POSITION holds NaN or infinite values", path=path, field=field)
+        if "indices" in prim:
+            idx = doc.accessors[prim["indices"]].array
+            if idx.dtype.kind != "u":
+                raise InvalidAsset("indices must be unsigned integers", path=path, field=field + ".indices")
+            if idx.size and int(idx.max()) >= n:
+                raise InvalidAsset(f"index {int(idx.max())} is past the vertex count {n}", path=path,
+                                   field=field + ".indices")
+        if prim.get("mode", TRIANGLES) not in range(7):
+            raise InvalidAsset(f"unknown primitive mode {prim.get('mode')!r}", path=path, field=field + ".mode")

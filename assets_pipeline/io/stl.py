@@ -1,0 +1,63 @@
+"""STL (binary and ASCII) -> AssetDocument. STL stores every triangle's corners separately; the
+pipeline's weld step joins them."""
+
+from __future__ import annotations
+
+import re
+import struct
+from pathlib import Path
+
+import numpy as np
+
+from ..document import AssetDocument
+from ..errors import InvalidAsset, LimitExceeded
+from ..limits import Limits
+
+_VERTEX = re.compile(rb"vertex\s+(\S+)\s+(\S+)\s+(\S+)")
+
+
+def read_stl(path: Path, data: bytes, limits: Limits) -> AssetDocument:
+    tris = _binary(path, data, limits) if _is_binary(data) else _ascii(path, data, limits)
+    if len(tris) == 0:
+        raise InvalidAsset("no triangles", path=path)
+    if not np.isfinite(tris).all():
+        raise InvalidAsset("vertex coordinates hold NaN or infinite values", path=path, field="vertex")
+    positions = tris.reshape(-1, 3).astype(np.float32)
+    doc = AssetDocument.from_mesh_arrays(positions, np.arange(len(positions), dtype=np.uint32), name=path.stem)
+    doc.source = str(path)
+    return doc
+
+
+def _is_binary(data: bytes) -> bool:
+    if len(data) >= 84:
+        (count,) = struct.unpack_from("<I", data, 80)
+        if 84 + 50 * count == len(data):
+            return True
+    return data.lstrip()[:5].lower() != b"solid"
+
+
+def _binary(path: Path, data: bytes, limits: Limits) -> np.ndarray:
+    if len(data) < 84:
+        raise InvalidAsset(f"truncated binary STL: {len(data)} bytes, the header alone is 84", path=path)
+    (count,) = struct.unpack_from("<I", data, 80)
+    if count * 3 > limits.max_elements:
+        raise LimitExceeded("triangle count", count, limits.max_elements // 3, path=path)
+    if 84 + 50 * count > len(data):
+        raise InvalidAsset(f"truncated binary STL: header declares {count} triangles "
+                           f"({84 + 50 * count} bytes), file has {len(data)}", path=path)
+    rec = np.dtype([("n", "<f4", 3), ("v", "<f4", (3, 3)), ("attr", "<u2")])
+    return np.frombuffer(data, rec, count=count, offset=84)["v"].astype(np.float64)
+
+
+def _ascii(path: Path, data: bytes, limits: Limits) -> np.ndarray:
+    found = _VERTEX.findall(data)
+    if len(found) > limits.max_elements:
+        raise LimitExceeded("vertex count", len(found), limits.max_elements, path=path)
+    if len(found) % 3:
+        raise InvalidAsset(f"{len(found)} vertex lines is not a whole number of triangles", path=path,
+                           field="vertex")
+    try:
+        values = np.array(found, dtype=np.float64)
+    except ValueError:
+        raise InvalidAsset("a vertex coordinate is not a number", path=path, field="vertex") from None
+    return values.reshape(-1, 3, 3)

@@ -1,0 +1,70 @@
+"""Geometric error between two documents: symmetric Hausdorff distance between their surfaces.
+
+Both surfaces are sampled (all vertices plus area-weighted random points) and each sample's exact
+distance to the other surface is found with Open3D's ray-casting scene (point-to-triangle, BVH).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .document import AssetDocument
+from .scene import world_triangles
+
+
+def sample_surface(v: np.ndarray, f: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
+    if len(f) == 0:
+        return v
+    a, b, c = v[f[:, 0]], v[f[:, 1]], v[f[:, 2]]
+    area = np.linalg.norm(np.cross(b - a, c - a), axis=1)
+    total = area.sum()
+    if total <= 0:
+        return v
+    pick = rng.choice(len(f), size=count, p=area / total)
+    r1, r2 = rng.random(count), rng.random(count)
+    s = np.sqrt(r1)
+    pts = (1 - s)[:, None] * a[pick] + (s * (1 - r2))[:, None] * b[pick] + (s * r2)[:, None] * c[pick]
+    return np.concatenate([v[np.unique(f)], pts])
+
+
+def split_long_edges(v: np.ndarray, f: np.ndarray, max_edge: float) -> tuple[np.ndarray, np.ndarray]:
+    """Bisect every triangle's longest edge until no edge is longer than ``max_edge``; the surface is
+    unchanged. Open3D 0.19's closest-point query (Embree) returns wrong answers near long, thin
+    triangles (measured: 0.02 % of the diagonal on a self-comparison of samples/models/display-stand.obj,
+    whose column sides are 88 x 0.8 cm); after splitting the same query agrees to 1e-7."""
+    for _ in range(64):
+        e = np.stack([np.linalg.norm(v[f[:, (k + 1) % 3]] - v[f[:, (k + 2) % 3]], axis=1) for k in range(3)], 1)
+        longest = e.argmax(axis=1)
+        long = e.max(axis=1) > max_edge
+        if not long.any():
+            break
+        fl, kl = f[long], longest[long]
+        rows = np.arange(len(fl))
+        a, b, c = fl[rows, kl], fl[rows, (kl + 1) % 3], fl[rows, (kl + 2) % 3]
+        mid = np.arange(len(v), len(v) + len(fl))
+        v = np.concatenate([v, (v[b] + v[c]) / 2])
+        f = np.concatenate([f[~long], np.stack([a, b, mid], 1), np.stack([a, mid, c], 1)])
+    return v, f
+
+
+def _distances(points: np.ndarray, v: np.ndarray, f: np.ndarray) -> np.ndarray:
+    import open3d as o3d
+
+    v, f = split_long_edges(v, f, 0.02 * float(np.linalg.norm(v.max(axis=0) - v.min(axis=0))))
+    scene = o3d.t.geometry.RaycastingScene()
+    scene.add_triangles(o3d.core.Tensor(v.astype(np.float32)), o3d.core.Tensor(f.astype(np.uint32)))
+    return scene.compute_distance(o3d.core.Tensor(points.astype(np.float32))).numpy()
+
+
+def hausdorff(reference: AssetDocument, other: AssetDocument, samples: int = 200_000, seed: int = 0) -> float:
+    """Symmetric Hausdorff distance between the two documents' triangle surfaces, as a fraction of the
+    reference's bounding-box diagonal."""
+    va, fa = world_triangles(reference)
+    vb, fb = world_triangles(other)
+    if len(fa) == 0 or len(fb) == 0:
+        return 0.0 if len(fa) == len(fb) else float("inf")
+    rng = np.random.default_rng(seed)
+    diag = float(np.linalg.norm(va.max(axis=0) - va.min(axis=0))) or 1.0
+    d_ab = _distances(sample_surface(va, fa, samples, rng), vb, fb).max()
+    d_ba = _distances(sample_surface(vb, fb, samples, rng), va, fa).max()
+    return float(max(d_ab, d_ba)) / diag

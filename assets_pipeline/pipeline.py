@@ -1,0 +1,234 @@
+"""``optimize``: options -> a list of transforms, run on a document; LOD chain; file in, GLBs out.
+
+Order of steps: attributes -> weld -> join -> prune -> [normals] -> [tangents] -> ar_frame ->
+(reference copy taken) -> [simplify] -> quantize -> weld -> reorder -> textures -> prune; compression
+happens in the writer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Literal
+
+from .document import AssetDocument
+from .errors import AssetError, PipelineFailure
+from .io.glb import Compression, WriteOptions, encode_glb, glb_json
+from .limits import DEFAULT_LIMITS, Limits
+from .report import LodReport, OptimizeReport, StepReport
+from .transforms.ar_frame import FrameOptions, Units, ar_frame, dimensions
+from .transforms.attributes import drop_unused_attributes
+from .transforms.base import Transform
+from .transforms.join import join
+from .transforms.normals import normals
+from .transforms.prune import prune
+from .transforms.quantize import QuantizeOptions, quantize
+from .transforms.reorder import reorder
+from .transforms.simplify import SimplifyOptions, simplify
+from .transforms.tangents import tangents
+from .transforms.textures import TextureOptions, textures
+from .transforms.weld import weld
+
+logger = logging.getLogger(__name__)
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class OptimizeOptions:
+    weld: bool = True
+    prune: bool = True
+    join: bool = True
+    """Merge materials that differ only in name and join primitives that share a material."""
+    keep_attributes: bool = False
+    """Keep texture coordinates no texture reads (and tangents without a normal map)."""
+    generate_normals: bool = False
+    generate_tangents: bool = False
+    ratio: float | None = None
+    """Simplify the main output to this fraction of triangles (None: keep every triangle)."""
+    error: float = 0.01
+    lock_border: bool = False
+    lods: tuple[float, ...] = ()
+    """Extra LOD ratios written next to the output (for example 0.5, 0.25, 0.1)."""
+    reorder: bool = True
+    quantize: bool = True
+    quantization: QuantizeOptions = field(default_factory=QuantizeOptions)
+    compression: Compression = "meshopt"
+    texture: TextureOptions = field(default_factory=TextureOptions)
+    frame: FrameOptions = field(default_factory=FrameOptions)
+    measure_error: bool = True
+
+
+DEFAULTS = OptimizeOptions()
+
+
+def base_transforms(options: OptimizeOptions) -> list[Transform]:
+    steps: list[Transform] = []
+    if not options.keep_attributes:
+        steps.append(drop_unused_attributes())
+    if options.weld:
+        steps.append(weld())
+    if options.join:
+        steps.append(join())
+    if options.prune:
+        steps.append(prune())
+    if options.generate_normals:
+        steps.append(normals())
+    if options.generate_tangents:
+        steps.append(tangents())
+    steps.append(ar_frame(options.frame))
+    return steps
+
+
+def finishing_transforms(options: OptimizeOptions, ratio: float | None) -> list[Transform]:
+    from .codecs import images, meshopt
+
+    steps: list[Transform] = []
+    if ratio is not None and ratio < 1.0:
+        steps.append(simplify(SimplifyOptions(ratio, options.error, options.lock_border), meshopt.simplify))
+    if options.quantize:
+        steps.append(quantize(options.quantization))
+        if options.weld:
+            steps.append(weld())  # vertices that became equal on the integer grid
+    if options.reorder:
+        cache = (meshopt.optimize_vertex_cache_strip if options.compression == "meshopt"
+                 else meshopt.optimize_vertex_cache)
+        steps.append(reorder(cache, meshopt.vertex_fetch_remap))
+    if options.texture.format != "keep" or options.texture.max_size:
+        steps.append(textures(options.texture, images.reencode))
+    if options.prune:
+        steps.append(prune())
+    return steps
+
+
+def run(doc: AssetDocument, steps: list[Transform], report: list[StepReport] | None = None) -> None:
+    for step in steps:
+        t0 = time.perf_counter()
+        try:
+            step(doc)
+        except AssetError:
+            raise
+        except Exception as exc:  # a transform failing on valid input is our bug: say which step
+            logger.exception("transform %s failed", step.name)
+            raise PipelineFailure(f"{step.name}: internal error ({type(exc).__name__}: {exc})",
+                                  path=doc.source) from exc
+        if report is not None:
+            report.append(StepReport(step.name, time.perf_counter() - t0, doc.triangle_count()))
+
+
+def optimize_document(doc: AssetDocument, options: OptimizeOptions = DEFAULTS) -> OptimizeReport:
+    """Optimize ``doc`` in place (main output only, no LODs); returns the report."""
+    report = OptimizeReport(doc.source or "", None, 0, triangles_in=doc.triangle_count())
+    run(doc, base_transforms(options), report.steps)
+    report.dimensions_m = dimensions(doc)
+    run(doc, finishing_transforms(options, options.ratio), report.steps)
+    report.warnings = list(doc.warnings)
+    report.extensions_used = list(doc.gltf.get("extensionsUsed", []))
+    return report
+
+
+def lod_path(output: Path, index: int) -> Path:
+    return output.with_name(f"{output.stem}.lod{index}{output.suffix}")
+
+
+def optimize_file(
+    source: str | Path,
+    output: str | Path,
+    options: OptimizeOptions = DEFAULTS,
+    limits: Limits = DEFAULT_LIMITS,
+    progress: Progress | None = None,
+) -> OptimizeReport:
+    """Read ``source``, write the optimized GLB to ``output`` (and ``<name>.lodN.glb`` for each LOD).
+
+    All files are written to temporary names first and renamed only when every one is ready, so a
+    failure leaves nothing behind.
+    """
+    from .io.formats import read
+
+    t_start = time.perf_counter()
+    source, output = Path(source), Path(output)
+    ratios: list[float | None] = [options.ratio, *options.lods]
+    total = 3 + len(ratios) + (1 if options.measure_error else 0)
+    step = 0
+
+    def tick(what: str) -> None:
+        nonlocal step
+        step += 1
+        if progress:
+            progress(what, step, total)
+
+    tick("reading")
+    doc = read(source, limits)
+    report = OptimizeReport(str(source), str(output), source.stat().st_size, triangles_in=doc.triangle_count())
+    tick("preparing")
+    run(doc, base_transforms(options), report.steps)
+    report.dimensions_m = dimensions(doc)
+    reference = doc.clone()
+    outputs: list[tuple[Path, bytes, AssetDocument]] = []
+    write_opts = WriteOptions(compression=options.compression)
+    for i, ratio in enumerate(ratios):
+        tick(f"LOD {i}" if i else "optimizing")
+        lod = doc.clone() if i < len(ratios) - 1 else doc
+        steps = finishing_transforms(options, ratio) if i == 0 else [
+            t for t in finishing_transforms(options, ratio) if t.name != "textures"]
+        if i > 0 and options.texture.format != "keep" and outputs:
+            lod.images = outputs[0][2].images  # LODs share the main output's encoded textures
+            if "textures" in outputs[0][2].gltf:
+                lod.gltf["textures"] = outputs[0][2].gltf["textures"]
+            for ext in ("EXT_texture_webp",):
+                if ext in outputs[0][2].gltf.get("extensionsUsed", []):
+                    lod.use_extension(ext, ext in outputs[0][2].gltf.get("extensionsRequired", []))
+        run(lod, steps, report.steps if i == 0 else None)
+        outputs.append((output if i == 0 else lod_path(output, i), encode_glb(lod, write_opts), lod))
+    if options.measure_error:
+        tick("measuring error")
+    from .metrics import hausdorff
+
+    for i, (path, data, lod) in enumerate(outputs):
+        err = hausdorff(reference, lod, samples=100_000) if options.measure_error else None
+        report.lods.append(LodReport(ratios[i] or 1.0, str(path), lod.triangle_count(), len(data), err))
+    tick("writing")
+    _write_all([(p, d) for p, d, _ in outputs])
+    report.bytes_out = len(outputs[0][1])
+    report.warnings = list(doc.warnings)
+    report.extensions_used = list(glb_json(outputs[0][1]).get("extensionsUsed", []))
+    report.seconds = time.perf_counter() - t_start
+    return report
+
+
+def _write_all(files: list[tuple[Path, bytes]]) -> None:
+    import tempfile
+
+    temps: list[tuple[str, Path]] = []
+    try:
+        for path, data in files:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+            temps.append((tmp, path))
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.chmod(tmp, 0o666 & ~_umask())
+        for tmp, path in temps:
+            os.replace(tmp, path)
+    except BaseException:
+        for tmp, _ in temps:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def with_units(options: OptimizeOptions, units: Units) -> OptimizeOptions:
+    return replace(options, frame=replace(options.frame, units=units))
+
+
+__all__ = ["DEFAULTS", "Literal", "OptimizeOptions", "optimize_document", "optimize_file", "run"]

@@ -1,0 +1,41 @@
+"""Reports returned by the pipeline (data only; the CLI renders them)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(slots=True)
+class StepReport:
+    name: str
+    seconds: float
+    triangles: int
+
+
+@dataclass(slots=True)
+class LodReport:
+    ratio: float
+    path: str | None
+    triangles: int
+    bytes: int = 0
+    error: float | None = None
+    """Symmetric Hausdorff distance to the input, as a fraction of the bounding-box diagonal."""
+
+
+@dataclass(slots=True)
+class OptimizeReport:
+    input: str
+    output: str | None
+    bytes_in: int
+    bytes_out: int = 0
+    triangles_in: int = 0
+    dimensions_m: list[float] = field(default_factory=list)
+    extensions_used: list[str] = field(default_factory=list)
+    lods: list[LodReport] = field(default_factory=list)
+    steps: list[StepReport] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

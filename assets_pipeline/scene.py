@@ -1,0 +1,85 @@
+"""Scene graph geometry: node world matrices, world-space bounds and triangles (pure numpy)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from .document import TRIANGLES, AssetDocument
+
+
+def quat_to_matrix(q: list[float]) -> np.ndarray:
+    x, y, z, w = q
+    return np.array([
+        [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+        [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+        [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
+    ])
+
+
+def local_matrix(node: dict[str, Any]) -> np.ndarray:
+    if "matrix" in node:
+        return np.array(node["matrix"], dtype=np.float64).reshape(4, 4).T
+    m = np.eye(4)
+    s = np.array(node.get("scale", [1.0, 1.0, 1.0]), dtype=np.float64)
+    m[:3, :3] = quat_to_matrix(node.get("rotation", [0.0, 0.0, 0.0, 1.0])) * s
+    m[:3, 3] = node.get("translation", [0.0, 0.0, 0.0])
+    return m
+
+
+def mesh_instances(doc: AssetDocument) -> Iterator[tuple[int, np.ndarray]]:
+    """(mesh index, world matrix) for each node of the default scene that draws a mesh."""
+    nodes = doc.gltf.get("nodes", [])
+    scenes = doc.gltf.get("scenes", [])
+    if not scenes:
+        roots = list(range(len(nodes)))
+    else:
+        roots = scenes[doc.gltf.get("scene", 0) if doc.gltf.get("scene", 0) < len(scenes) else 0].get("nodes", [])
+    stack = [(r, np.eye(4)) for r in roots]
+    visited = 0
+    while stack and visited < 1_000_000:
+        visited += 1
+        n, parent = stack.pop()
+        world = parent @ local_matrix(nodes[n])
+        if "mesh" in nodes[n]:
+            yield nodes[n]["mesh"], world
+        stack.extend((c, world) for c in nodes[n].get("children", []))
+
+
+def world_positions(doc: AssetDocument) -> np.ndarray:
+    """(n, 3) float64: every drawn vertex in world space (skinning and morphs not applied)."""
+    parts = []
+    for mesh, world in mesh_instances(doc):
+        for prim in doc.gltf["meshes"][mesh].get("primitives", []):
+            if "POSITION" in prim.get("attributes", {}):
+                p = doc.accessors[prim["attributes"]["POSITION"]].as_float().astype(np.float64)
+                parts.append(p @ world[:3, :3].T + world[:3, 3])
+    return np.concatenate(parts) if parts else np.zeros((0, 3))
+
+
+def world_triangles(doc: AssetDocument) -> tuple[np.ndarray, np.ndarray]:
+    """(vertices (n, 3) float64, triangles (m, 3) int64) of every triangle primitive, in world space."""
+    verts, tris, base = [], [], 0
+    for mesh, world in mesh_instances(doc):
+        for prim in doc.gltf["meshes"][mesh].get("primitives", []):
+            attrs = prim.get("attributes", {})
+            if prim.get("mode", TRIANGLES) != TRIANGLES or "POSITION" not in attrs:
+                continue
+            p = doc.accessors[attrs["POSITION"]].as_float().astype(np.float64)
+            idx = (doc.accessors[prim["indices"]].array.astype(np.int64) if "indices" in prim
+                   else np.arange(len(p)))
+            verts.append(p @ world[:3, :3].T + world[:3, 3])
+            tris.append(idx.reshape(-1, 3)[: len(idx) // 3] + base)
+            base += len(p)
+    if not verts:
+        return np.zeros((0, 3)), np.zeros((0, 3), np.int64)
+    return np.concatenate(verts), np.concatenate(tris)
+
+
+def bounds(doc: AssetDocument) -> tuple[np.ndarray, np.ndarray]:
+    p = world_positions(doc)
+    if len(p) == 0:
+        return np.zeros(3), np.zeros(3)
+    return p.min(axis=0), p.max(axis=0)

@@ -1,0 +1,71 @@
+"""AR conventions: meters, Y-up, and the pivot at the bottom-center of the bounds, so a product stands
+on the floor or table where an AR app places it. Everything is done by one new root node, so nothing
+inside the model (skins, animations, instancing) changes."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from ..document import AssetDocument
+from ..scene import bounds
+from .base import Transform
+
+NAME = "ar_frame"
+UNIT_SCALE = {"m": 1.0, "cm": 0.01, "mm": 0.001, "in": 0.0254, "ft": 0.3048}
+Units = Literal["m", "cm", "mm", "in", "ft"]
+
+
+@dataclass(frozen=True, slots=True)
+class FrameOptions:
+    units: Units = "m"
+    up: Literal["y", "z"] = "y"
+    pivot: Literal["bottom-center", "center", "keep"] = "bottom-center"
+
+
+DEFAULTS = FrameOptions()
+
+
+def ar_frame(options: FrameOptions = DEFAULTS) -> Transform:
+    def _apply(doc: AssetDocument) -> None:
+        scale = UNIT_SCALE[options.units]
+        # z-up -> y-up: rotate -90 degrees about X
+        rot = [-math.sqrt(0.5), 0.0, 0.0, math.sqrt(0.5)] if options.up == "z" else [0.0, 0.0, 0.0, 1.0]
+        lo, hi = bounds(doc)
+        corners = np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])])
+        if options.up == "z":
+            corners = corners[:, [0, 2, 1]] * [1, 1, -1]
+        corners = corners * scale
+        clo, chi = corners.min(axis=0), corners.max(axis=0)
+        if options.pivot == "bottom-center":
+            pivot = np.array([(clo[0] + chi[0]) / 2, clo[1], (clo[2] + chi[2]) / 2])
+        elif options.pivot == "center":
+            pivot = (clo + chi) / 2
+        else:
+            pivot = np.zeros(3)
+        if scale == 1.0 and options.up == "y" and np.allclose(pivot, 0, atol=1e-9):
+            return
+        scenes = doc.gltf.setdefault("scenes", [{"nodes": []}])
+        nodes = doc.gltf.setdefault("nodes", [])
+        root = {"name": "ar_root"}
+        if not np.allclose(pivot, 0, atol=1e-12):
+            root["translation"] = [float(-v) for v in pivot]
+        if options.up == "z":
+            root["rotation"] = rot
+        if scale != 1.0:
+            root["scale"] = [scale, scale, scale]
+        for scene in scenes:
+            root_i = len(nodes)
+            nodes.append(dict(root, children=list(scene.get("nodes", []))))
+            scene["nodes"] = [root_i]
+
+    return Transform(NAME, _apply)
+
+
+def dimensions(doc: AssetDocument) -> list[float]:
+    """Width, height, depth of the model's bounds (in its units; meters after ar_frame)."""
+    lo, hi = bounds(doc)
+    return [float(v) for v in (hi - lo)]

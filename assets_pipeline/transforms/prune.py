@@ -1,0 +1,94 @@
+"""Prune: drop nodes, meshes, skins, cameras, materials, textures, samplers, images and accessors that
+nothing uses, and merge byte-identical images and accessors."""
+
+from __future__ import annotations
+
+import hashlib
+
+from ..document import AssetDocument
+from ..refs import referenced, refs, remap
+from .base import Transform
+
+NAME = "prune"
+ORDER = ("nodes", "meshes", "skins", "cameras", "materials", "textures", "samplers", "images", "accessors")
+
+
+def _items(doc: AssetDocument, kind: str) -> list[object]:
+    if kind == "accessors":
+        return doc.accessors  # type: ignore[return-value]
+    if kind == "images":
+        return doc.images  # type: ignore[return-value]
+    return doc.gltf.get(kind, [])  # type: ignore[no-any-return]
+
+
+def _set(doc: AssetDocument, kind: str, items: list[object]) -> None:
+    if kind == "accessors":
+        doc.accessors = items  # type: ignore[assignment]
+    elif kind == "images":
+        doc.images = items  # type: ignore[assignment]
+    elif items:
+        doc.gltf[kind] = items
+    else:
+        doc.gltf.pop(kind, None)
+
+
+def _reachable_nodes(doc: AssetDocument) -> set[int]:
+    nodes = doc.gltf.get("nodes", [])
+    seen: set[int] = set()
+    stack = [n for s in doc.gltf.get("scenes", []) for n in s.get("nodes", [])]
+    for skin in doc.gltf.get("skins", []):
+        stack += skin.get("joints", []) + ([skin["skeleton"]] if "skeleton" in skin else [])
+    for anim in doc.gltf.get("animations", []):
+        stack += [c["target"]["node"] for c in anim.get("channels", []) if "node" in c.get("target", {})]
+    while stack:
+        n = stack.pop()
+        if n in seen:
+            continue
+        seen.add(n)
+        stack.extend(nodes[n].get("children", []))
+    return seen
+
+
+def _prune_kind(doc: AssetDocument, kind: str) -> int:
+    items = _items(doc, kind)
+    used = _reachable_nodes(doc) if kind == "nodes" else referenced(doc.gltf, kind)
+    if len(used) == len(items):
+        return 0
+    keep = [i for i in range(len(items)) if i in used]
+    if kind == "nodes":  # drop references held by removed nodes first
+        for i in range(len(items)):
+            if i not in used:
+                items[i] = {}
+    mapping = {old: new for new, old in enumerate(keep)}
+    remap(doc.gltf, kind, mapping)
+    _set(doc, kind, [items[i] for i in keep])
+    return len(items) - len(keep)
+
+
+def _merge_duplicates(doc: AssetDocument, kind: str) -> None:
+    items = _items(doc, kind)
+    seen: dict[bytes, int] = {}
+    mapping: dict[int, int] = {}
+    for i, item in enumerate(items):
+        if kind == "images":
+            key = hashlib.sha256(item.data).digest()  # type: ignore[attr-defined]
+        else:
+            a = item.array  # type: ignore[attr-defined]
+            key = hashlib.sha256(a.tobytes() + str((a.dtype, a.shape, item.type, item.normalized)).encode()).digest()  # type: ignore[attr-defined]
+        mapping[i] = seen.setdefault(key, i)
+    if any(k != v for k, v in mapping.items()):
+        remap(doc.gltf, kind, mapping)
+
+
+def _prune(doc: AssetDocument) -> None:
+    _merge_duplicates(doc, "images")
+    _merge_duplicates(doc, "accessors")
+    for kind in ORDER:
+        _prune_kind(doc, kind)
+
+
+def prune() -> Transform:
+    return Transform(NAME, _prune)
+
+
+__all__ = ["prune", "refs"]

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Sets up everything the project needs on a fresh Debian machine, idempotently:
+# Debian libraries (as root), the virtual environment at .venv with the project installed,
+# and the npm tools (glTF validator, reference optimizers) under tools/node.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+dpkg -s libusb-1.0-0 >/dev/null 2>&1 || need_apt+=(libusb-1.0-0)
+dpkg -s libgl1 >/dev/null 2>&1 || need_apt+=(libgl1)
+dpkg -s libgomp1 >/dev/null 2>&1 || need_apt+=(libgomp1)
+if [ "${#need_apt[@]}" -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "setup: installing Debian packages: ${need_apt[*]}"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  else
+    echo "setup: please install these Debian packages (as root): ${need_apt[*]}" >&2
+    exit 1
+  fi
+fi
+
+PY=${PYTHON:-python3.11}
+if [ ! -x .venv/bin/python ]; then
+  echo "setup: creating .venv with $PY"
+  "$PY" -m venv .venv
+fi
+stamp=.venv/.phygital-installed
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  echo "setup: installing the project into .venv (first time takes a few minutes)"
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -e '.[dev]'
+  touch "$stamp"
+fi
+
+if [ ! -d tools/node/node_modules/gltf-validator ] || [ tools/node/package-lock.json -nt tools/node/node_modules ]; then
+  echo "setup: installing node tools (npm ci in tools/node)"
+  (cd tools/node && npm ci --no-audit --no-fund --silent)
+fi
+echo "setup: ready"
