@@ -31,6 +31,7 @@ out = Console()
 
 class Compression(StrEnum):
     meshopt = "meshopt"
+    draco = "draco"
     none = "none"
 
 

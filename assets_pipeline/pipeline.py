@@ -90,7 +90,7 @@ def finishing_transforms(options: OptimizeOptions, ratio: float | None) -> list[
     steps: list[Transform] = []
     if ratio is not None and ratio < 1.0:
         steps.append(simplify(SimplifyOptions(ratio, options.error, options.lock_border), meshopt.simplify))
-    if options.quantize:
+    if options.quantize and options.compression != "draco":  # Draco quantizes on its own
         steps.append(quantize(options.quantization))
         if options.weld:
             steps.append(weld())  # vertices that became equal on the integer grid

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import json
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
 from ..document import TRIANGLES, Accessor, AssetDocument
+from ..refs import referenced, remap
+from .draco import DracoOptions
 from .atomic import write_bytes_atomic
 
 Compression = Literal["none", "meshopt", "draco"]
@@ -25,6 +27,7 @@ ARRAY_BUFFER, ELEMENT_ARRAY_BUFFER = 34962, 34963
 class WriteOptions:
     compression: Compression = "meshopt"
     meshopt_level: int = 2
+    draco: DracoOptions = field(default_factory=DracoOptions)
 
 
 def _align4(n: int) -> int:
@@ -111,7 +114,17 @@ def encode_glb(doc: AssetDocument, options: WriteOptions | None = None) -> bytes
     layout = _Layout()
     virtual = 0  # meshopt: offsets in the fallback buffer (never stored)
     accessors_json: list[dict[str, Any]] = []
+    draco_entries: list[dict[str, Any]] = []
+    if options.compression == "draco":
+        from .draco import compress_primitives
+
+        draco_entries = compress_primitives(doc, gltf, layout.add, len(doc.accessors), options.draco)
+    live = referenced(gltf, "accessors")
+    mapping: dict[int, int] = {}
     for i, acc in enumerate(doc.accessors):
+        if i not in live:
+            continue
+        mapping[i] = len(accessors_json)
         arr = _index_array(acc) if i in indices else acc.array
         acc_out = Accessor(arr, acc.type, acc.normalized) if arr is not acc.array else acc
         elem = arr.dtype.itemsize * (arr.shape[1] if arr.ndim == 2 else 1)
@@ -159,6 +172,10 @@ def encode_glb(doc: AssetDocument, options: WriteOptions | None = None) -> bytes
                 v = layout.add(np.ascontiguousarray(arr).tobytes())
             entry["bufferView"] = v
         accessors_json.append(entry)
+    for j, entry in enumerate(draco_entries):
+        mapping[len(doc.accessors) + j] = len(accessors_json)
+        accessors_json.append(entry)
+    remap(gltf, "accessors", mapping)
     images_json = []
     for img in doc.images:
         entry = {"bufferView": layout.add(img.data), "mimeType": img.mime_type}
