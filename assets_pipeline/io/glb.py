@@ -16,8 +16,8 @@ import numpy as np
 
 from ..document import TRIANGLES, Accessor, AssetDocument
 from ..refs import referenced, remap
-from .draco import DracoOptions
 from .atomic import write_bytes_atomic
+from .draco import DracoOptions
 
 Compression = Literal["none", "meshopt", "draco"]
 ARRAY_BUFFER, ELEMENT_ARRAY_BUFFER = 34962, 34963

@@ -179,11 +179,12 @@ class MaterialBuilder:
 def _looks_like_normal_map(data: bytes) -> bool:
     from PIL import Image as PILImage
 
+    import numpy as np
+
     with PILImage.open(io.BytesIO(data)) as im:
-        small = im.convert("RGB").resize((32, 32))
-    px = list(small.getdata())
-    mean = [sum(p[i] for p in px) / len(px) / 255.0 for i in range(3)]
-    return mean[2] > 0.7 and abs(mean[0] - 0.5) < 0.15 and abs(mean[1] - 0.5) < 0.15
+        small = np.asarray(im.convert("RGB").resize((32, 32)), np.float64) / 255.0
+    mean = small.reshape(-1, 3).mean(axis=0)
+    return bool(mean[2] > 0.7 and abs(mean[0] - 0.5) < 0.15 and abs(mean[1] - 0.5) < 0.15)
 
 
 def _to_png(data: bytes) -> bytes:

@@ -1,0 +1,84 @@
+"""OBJ/MTL reading on the obj2gltf edge cases and the corpus models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from assets_pipeline.errors import InvalidAsset
+from assets_pipeline.io.formats import read
+
+from .geometry import area, volume
+
+
+@pytest.fixture(scope="module")
+def edge(corpus: Path) -> Path:
+    return corpus / "obj_edge_cases"
+
+
+def test_negative_indices_give_the_whole_box(edge: Path) -> None:
+    doc = read(edge / "box-negative-indices" / "box-negative-indices.obj")
+    assert doc.triangle_count() == 12
+    assert volume(doc) == pytest.approx(8.0, rel=1e-6)  # a 2 x 2 x 2 cube, not half of it
+
+
+def test_concave_faces_are_ear_clipped(edge: Path) -> None:
+    doc = read(edge / "concave" / "concave.obj")
+    # a prism over a concave pentagon: 4 minus the notch triangle, times the height
+    notch = 0.5 * 2.0 * (0.541850 + 0.336510)
+    height = 2 * 0.363522
+    assert volume(doc) == pytest.approx((4.0 - notch) * height, rel=1e-4)
+
+
+def test_windows_paths_and_texture_options(edge: Path) -> None:
+    doc = read(edge / "box-windows-paths" / "box-windows-paths.obj")
+    assert len(doc.images) == 1 and doc.images[0].mime_type == "image/png"
+    assert doc.gltf["materials"][0]["pbrMetallicRoughness"]["baseColorTexture"] == {"index": 0}
+    doc = read(edge / "box-texture-options" / "box-texture-options.obj")
+    mat = doc.gltf["materials"][0]
+    assert "baseColorTexture" in mat["pbrMetallicRoughness"] and "emissiveTexture" in mat
+    assert mat["alphaMode"] == "BLEND" and mat["pbrMetallicRoughness"]["baseColorFactor"][3] == pytest.approx(0.9)
+    assert any("height (bump) map" in w for w in doc.warnings)
+
+
+def test_mtllib_names_with_spaces(edge: Path) -> None:
+    doc = read(edge / "box-mtllib-spaces" / "box mtllib.obj")
+    colors = {m["name"]: m["pbrMetallicRoughness"]["baseColorFactor"][:3] for m in doc.gltf["materials"]}
+    assert set(colors) == {"Red", "Green", "Blue"}
+    assert colors["Red"][0] > 0.5 and colors["Red"][1] < 0.1
+    assert not doc.warnings
+
+
+def test_incomplete_attributes(edge: Path) -> None:
+    folder = edge / "box-incomplete-attributes"
+    with pytest.raises(InvalidAsset, match="refers to vertex 8, but only 1 vertices"):
+        read(folder / "box-incomplete-positions.obj")
+    normals = read(folder / "box-incomplete-normals.obj")
+    assert any("normals" in w and "dropped" in w for w in normals.warnings)
+    assert all("NORMAL" not in p["attributes"] for _, _, p in normals.primitives())
+    uvs = read(folder / "box-incomplete-uvs.obj")
+    assert any("texture coordinates" in w for w in uvs.warnings)
+    assert volume(uvs) == pytest.approx(8.0, rel=1e-6)
+
+
+def test_groups_and_multiple_materials(edge: Path) -> None:
+    doc = read(edge / "box-groups" / "box-groups.obj")
+    assert doc.triangle_count() == 36 and len(doc.gltf["materials"]) == 3
+    doc = read(edge / "box-multiple-materials" / "box-multiple-materials.obj")
+    assert len(list(doc.primitives())) == len(doc.gltf["materials"]) > 1
+
+
+def test_corpus_obj_counts(corpus: Path) -> None:
+    bunny = read(corpus / "models" / "stanford-bunny.obj")
+    assert bunny.triangle_count() == 69451
+    beast = read(corpus / "models" / "beast.obj")  # quads with texture coordinates
+    assert beast.triangle_count() == 64618 and "TEXCOORD_0" in next(beast.primitives())[2]["attributes"]
+    assert area(beast) > 0
+
+
+def test_nan_vertex_is_refused(tmp_path: Path) -> None:
+    bad = tmp_path / "nan.obj"
+    bad.write_text("v 0 0 0\nv 1 0 nan\nv 0 1 0\nf 1 2 3\n")
+    with pytest.raises(InvalidAsset, match="nan.obj: v: v holds NaN"):
+        read(bad)
