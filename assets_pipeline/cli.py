@@ -120,7 +120,9 @@ def optimize(
     weld: Annotated[bool, typer.Option(help="Merge identical vertices.")] = True,
     keep_attributes: Annotated[bool, typer.Option(help="Keep texture coordinates that no texture reads "
                                                        "(dropped by default).")] = False,
-    measure: Annotated[bool, typer.Option(help="Measure each output's geometric error.")] = True,
+    measure: Annotated[bool | None, typer.Option(
+        "--measure/--no-measure", help="Measure each output's geometric error (default: when simplifying).",
+        show_default=False)] = None,
     max_file_mb: Annotated[float, typer.Option(help="Refuse inputs larger than this.")] = 512.0,
     validate_output: Annotated[bool, typer.Option("--validate", help="Run the Khronos validator on the "
                                                                      "outputs.")] = False,

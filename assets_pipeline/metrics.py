@@ -61,6 +61,13 @@ def hausdorff(reference: AssetDocument, other: AssetDocument, samples: int = 200
     reference's bounding-box diagonal."""
     va, fa = world_triangles(reference)
     vb, fb = world_triangles(other)
+    return surface_hausdorff(va, fa, vb, fb, samples, seed)
+
+
+def surface_hausdorff(va: np.ndarray, fa: np.ndarray, vb: np.ndarray, fb: np.ndarray, samples: int = 200_000,
+                      seed: int = 0) -> float:
+    """Symmetric Hausdorff distance between two triangle surfaces (vertices (n, 3), triangles (m, 3)), as a
+    fraction of the first one's bounding-box diagonal."""
     if len(fa) == 0 or len(fb) == 0:
         return 0.0 if len(fa) == len(fb) else float("inf")
     rng = np.random.default_rng(seed)

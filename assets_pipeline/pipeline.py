@@ -16,6 +16,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
+
 from .document import AssetDocument
 from .errors import AssetError, PipelineFailure
 from .io.glb import Compression, WriteOptions, encode_glb, glb_json
@@ -60,7 +62,14 @@ class OptimizeOptions:
     compression: Compression = "meshopt"
     texture: TextureOptions = field(default_factory=TextureOptions)
     frame: FrameOptions = field(default_factory=FrameOptions)
-    measure_error: bool = True
+    measure_error: bool | None = None
+    """Measure each output's symmetric Hausdorff error against the input (needs Open3D, whose import
+    alone takes 1.5-6 s). None: only when simplifying (a ratio or LODs are asked for)."""
+
+    def measures(self) -> bool:
+        if self.measure_error is None:
+            return self.ratio is not None or bool(self.lods)
+        return self.measure_error
 
 
 DEFAULTS = OptimizeOptions()
@@ -89,7 +98,14 @@ def finishing_transforms(options: OptimizeOptions, ratio: float | None) -> list[
 
     steps: list[Transform] = []
     if ratio is not None and ratio < 1.0:
-        steps.append(simplify(SimplifyOptions(ratio, options.error, options.lock_border), meshopt.simplify))
+        from .codecs.simplifier import best_simplifier
+        from .metrics import surface_hausdorff
+
+        def score(pos: np.ndarray, before: np.ndarray, after: np.ndarray) -> float:
+            return surface_hausdorff(pos, before, pos, after, samples=50_000)
+
+        steps.append(simplify(SimplifyOptions(ratio, options.error, options.lock_border), best_simplifier(),
+                              score))
     if options.quantize and options.compression != "draco":  # Draco quantizes on its own
         steps.append(quantize(options.quantization))
         if options.weld:
@@ -152,7 +168,8 @@ def optimize_file(
     t_start = time.perf_counter()
     source, output = Path(source), Path(output)
     ratios: list[float | None] = [options.ratio, *options.lods]
-    total = 3 + len(ratios) + (1 if options.measure_error else 0)
+    measure = options.measures()
+    total = 3 + len(ratios) + (1 if measure else 0)
     step = 0
 
     def tick(what: str) -> None:
@@ -184,12 +201,11 @@ def optimize_file(
                     lod.use_extension(ext, ext in outputs[0][2].gltf.get("extensionsRequired", []))
         run(lod, steps, report.steps if i == 0 else None)
         outputs.append((output if i == 0 else lod_path(output, i), encode_glb(lod, write_opts), lod))
-    if options.measure_error:
+    if measure:
         tick("measuring error")
-    from .metrics import hausdorff
-
+        from .metrics import hausdorff
     for i, (path, data, lod) in enumerate(outputs):
-        err = hausdorff(reference, lod, samples=100_000) if options.measure_error else None
+        err = hausdorff(reference, lod, samples=100_000) if measure else None
         report.lods.append(LodReport(ratios[i] or 1.0, str(path), lod.triangle_count(), len(data), err))
     tick("writing")
     _write_all([(p, d) for p, d, _ in outputs])

@@ -28,7 +28,7 @@ CHUNK_BIN = 0x004E4942
 DECODED_EXTENSIONS = ("EXT_meshopt_compression", "KHR_draco_mesh_compression")
 
 
-def parse_glb(data: bytes, path: Path) -> tuple[dict[str, Any], bytes | None]:
+def parse_glb(data: bytes, path: Path, limits: Limits | None = None) -> tuple[dict[str, Any], bytes | None]:
     if len(data) < 20:
         raise InvalidAsset(f"truncated GLB: {len(data)} bytes is shorter than the 20-byte header", path=path)
     magic, version, length = struct.unpack_from("<4sII", data, 0)
@@ -50,7 +50,7 @@ def parse_glb(data: bytes, path: Path) -> tuple[dict[str, Any], bytes | None]:
     if not chunks or chunks[0][0] != CHUNK_JSON:
         raise InvalidAsset("first chunk is not JSON", path=path, field="chunks")
     binary = next((c for t, c in chunks[1:] if t == CHUNK_BIN), None)
-    return parse_json(chunks[0][1], path), binary
+    return parse_json(chunks[0][1], path, limits), binary
 
 
 def parse_json(raw: bytes, path: Path, limits: Limits | None = None) -> dict[str, Any]:
@@ -59,7 +59,7 @@ def parse_json(raw: bytes, path: Path, limits: Limits | None = None) -> dict[str
         raise LimitExceeded("JSON bytes", len(raw), limits.max_json_bytes, path=path)
     try:
         text = raw.decode("utf-8-sig").rstrip(" \x00")
-        gltf = json.loads(text)
+        gltf = json.loads(text, parse_constant=_reject_constant)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InvalidAsset(f"invalid JSON ({exc})", path=path) from None
     except RecursionError:
@@ -72,6 +72,10 @@ def parse_json(raw: bytes, path: Path, limits: Limits | None = None) -> dict[str
         raise UnsupportedFormat(f"glTF asset.version {version or 'missing'!r} (only 2.x is supported)",
                                 path=path, field="asset.version")
     return gltf
+
+
+def _reject_constant(name: str) -> None:
+    raise json.JSONDecodeError(f"{name} is not a JSON number", name, 0)
 
 
 def _check_depth(obj: Any, limit: int, path: Path) -> None:
@@ -140,6 +144,9 @@ class _Reader:
             offset, length = view.get("byteOffset", 0), view.get("byteLength")
             if not isinstance(offset, int) or not isinstance(length, int) or offset < 0 or length < 0:
                 raise self.fail(field, "byteOffset/byteLength missing or negative")
+            stride = view.get("byteStride")
+            if stride is not None and (not _is_int(stride) or not 4 <= stride <= 252 or stride % 4):
+                raise self.fail(field + ".byteStride", f"{stride!r} is not a multiple of 4 in 4..252")
             ext = view.get("extensions", {}).get("EXT_meshopt_compression")
             if ext is not None:
                 self.views.append(self._decode_meshopt(ext, field, length))
@@ -160,15 +167,34 @@ class _Reader:
         src = self.buffers[b]
         off, blen = ext.get("byteOffset", 0), ext.get("byteLength", -1)
         count, stride = ext.get("count", -1), ext.get("byteStride", -1)
-        if src is None or not all(isinstance(v, int) and v >= 0 for v in (off, blen, count, stride)):
+        if src is None or not all(_is_int(v) and v >= 0 for v in (off, blen, count, stride)):
             raise self.fail(field, "buffer, byteOffset, byteLength, count or byteStride invalid")
+        mode, filt = ext.get("mode"), ext.get("filter", "NONE")
+        # the C decoders only assert these in debug builds: a wrong stride would write past the output
+        if mode == "ATTRIBUTES":
+            if not 4 <= stride <= 256 or stride % 4:
+                raise self.fail(field + ".byteStride", f"{stride} is not a multiple of 4 in 4..256")
+            allowed = {"NONE": True, "OCTAHEDRAL": stride in (4, 8), "QUATERNION": stride == 8,
+                       "EXPONENTIAL": stride % 4 == 0}
+            if filt not in allowed:
+                raise self.fail(field + ".filter", f"unknown filter {filt!r}")
+            if not allowed[filt]:
+                raise self.fail(field + ".byteStride", f"{stride} does not suit the {filt} filter")
+        elif mode in ("TRIANGLES", "INDICES"):
+            if stride not in (2, 4):
+                raise self.fail(field + ".byteStride", f"{stride} must be 2 or 4 for {mode}")
+            if mode == "TRIANGLES" and count % 3:
+                raise self.fail(field + ".count", f"{count} is not a multiple of 3 for TRIANGLES")
+            if filt != "NONE":
+                raise self.fail(field + ".filter", f"filter {filt!r} is only allowed for ATTRIBUTES")
+        else:
+            raise self.fail(field + ".mode", f"unknown mode {mode!r}")
         if off + blen > len(src):
             raise self.fail(field, "compressed range is past the end of its buffer")
         if count * stride > self.limits.max_file_bytes or count * stride > max(length, 0) + 3 * stride:
             raise self.fail(field, f"decoded size {count}x{stride} does not fit the buffer view")
         try:
-            return meshopt.decode(src[off: off + blen], count, stride, str(ext.get("mode")),
-                                  str(ext.get("filter", "NONE")))
+            return meshopt.decode(src[off: off + blen], count, stride, mode, filt)
         except ValueError as exc:
             raise self.fail(field, str(exc)) from None
 
@@ -195,6 +221,9 @@ class _Reader:
             view = self.views[v]
             assert view is not None
             stride = self.gltf["bufferViews"][v].get("byteStride") or elem
+            if stride < elem:
+                raise self.fail(field, f"byteStride {stride} of bufferViews[{v}] is smaller than the "
+                                       f"{elem}-byte element")
             off = acc.get("byteOffset", 0)
             if not isinstance(off, int) or off < 0 or off % dtype.itemsize:
                 raise self.fail(field + ".byteOffset", f"{off!r} is negative or not aligned to {dtype.itemsize}")
@@ -263,25 +292,32 @@ class _Reader:
 
 def read_gltf(path: Path, data: bytes, limits: Limits) -> AssetDocument:
     if data[:4] == GLB_MAGIC:
-        gltf, glb_bin = parse_glb(data, path)
+        gltf, glb_bin = parse_glb(data, path, limits)
     elif path.suffix.lower() == ".glb":
+        if len(data) < 4 and GLB_MAGIC.startswith(data):
+            raise InvalidAsset(f"truncated GLB: {len(data)} bytes is shorter than the 20-byte header", path=path)
         raise InvalidAsset(f"wrong magic {data[:4]!r}, expected b'glTF'", path=path, field="header")
     else:
         gltf, glb_bin = parse_json(data, path, limits), None
+    check_structure(gltf, path)
+    try:
+        return _read_document(gltf, glb_bin, path, limits)
+    except AssetError:
+        raise
+    except (TypeError, KeyError, ValueError, AttributeError, IndexError) as exc:
+        raise InvalidAsset(f"malformed structure ({type(exc).__name__}: {exc})", path=path) from None
+
+
+def _read_document(gltf: dict[str, Any], glb_bin: bytes | None, path: Path, limits: Limits) -> AssetDocument:
     for ext in gltf.get("extensionsRequired", []):
         if ext in ("KHR_texture_basisu",):
             raise UnsupportedFormat(f"required extension {ext} (no decoder here)", path=path,
                                     field="extensionsRequired")
     r = _Reader(gltf, glb_bin, path, limits)
-    try:
-        r.load_buffers()
-        r.load_views()
-        accessors = [r.read_accessor(i, a) for i, a in enumerate(r._list("accessors"))]
-        images = r.read_images()
-    except AssetError:
-        raise
-    except (TypeError, KeyError, ValueError, AttributeError, IndexError) as exc:
-        raise InvalidAsset(f"malformed structure ({type(exc).__name__}: {exc})", path=path) from None
+    r.load_buffers()
+    r.load_views()
+    accessors = [r.read_accessor(i, a) for i, a in enumerate(r._list("accessors"))]
+    images = r.read_images()
     body = {k: v for k, v in gltf.items() if k not in ("buffers", "bufferViews", "accessors", "images")}
     doc = AssetDocument(body, accessors, images, str(path))
     draco_views = {
@@ -341,9 +377,151 @@ def _decode_draco(doc: AssetDocument, path: Path, views: dict[int, bytes | None]
             prim["indices"] = doc.add_accessor(faces)
 
 
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_num(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+_TOP_LISTS = ("accessors", "animations", "buffers", "bufferViews", "cameras", "images", "materials", "meshes",
+              "nodes", "samplers", "scenes", "skins", "textures")
+_NODE_VECTORS = {"matrix": 16, "translation": 3, "rotation": 4, "scale": 3}
+ATTRIBUTE_TYPES = {"POSITION": ("VEC3",), "NORMAL": ("VEC3",), "TANGENT": ("VEC4",), "TEXCOORD": ("VEC2",),
+                   "COLOR": ("VEC3", "VEC4"), "JOINTS": ("VEC4",), "WEIGHTS": ("VEC4",)}
+TARGET_TYPES = {"POSITION": ("VEC3",), "NORMAL": ("VEC3",), "TANGENT": ("VEC3",)}
+
+
+def check_structure(gltf: dict[str, Any], path: Path) -> None:
+    """The JSON types of everything the pipeline walks (lists, objects, indices, node vectors), so that
+    later code can index without guarding; ranges are checked later by :func:`check_document`."""
+
+    def fail(field: str, problem: str) -> InvalidAsset:
+        return InvalidAsset(problem, path=path, field=field)
+
+    def objects(value: Any, field: str, *, nonempty: bool = False) -> list[dict[str, Any]]:
+        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value) or (nonempty and not value):
+            raise fail(field, "must be a non-empty list of objects" if nonempty else "must be a list of objects")
+        return value
+
+    def int_list(value: Any, field: str) -> None:
+        if not isinstance(value, list) or not all(_is_int(v) for v in value):
+            raise fail(field, "must be a list of integers")
+
+    def int_map(value: Any, field: str, *, nonempty: bool = False) -> None:
+        if not isinstance(value, dict) or not all(isinstance(k, str) and _is_int(v) for k, v in value.items()):
+            raise fail(field, "must map names to accessor indices")
+        if nonempty and not value:
+            raise fail(field, "must name at least one attribute")
+
+    def ints(obj: dict[str, Any], keys: tuple[str, ...], field: str) -> None:
+        for k in keys:
+            if k in obj and not _is_int(obj[k]):
+                raise fail(f"{field}.{k}", f"{obj[k]!r} is not an integer index")
+
+    def extensions(obj: dict[str, Any], field: str) -> dict[str, Any]:
+        ext = obj.get("extensions", {})
+        if not isinstance(ext, dict) or not all(isinstance(v, dict) for v in ext.values()):
+            raise fail(f"{field}.extensions", "must be an object of extension objects")
+        return ext
+
+    for key in _TOP_LISTS:
+        objects(gltf.get(key, []), key)
+    for key in ("extensionsUsed", "extensionsRequired"):
+        value = gltf.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise fail(key, "must be a list of extension names")
+    if "scene" in gltf and not _is_int(gltf["scene"]):
+        raise fail("scene", f"{gltf['scene']!r} is not an integer index")
+    extensions(gltf, "glTF")
+    for mi, mesh in enumerate(gltf.get("meshes", [])):
+        field = f"meshes[{mi}]"
+        for pi, prim in enumerate(objects(mesh.get("primitives"), field + ".primitives", nonempty=True)):
+            pf = f"{field}.primitives[{pi}]"
+            int_map(prim.get("attributes"), pf + ".attributes", nonempty=True)
+            ints(prim, ("indices", "material", "mode"), pf)
+            for ti, target in enumerate(objects(prim.get("targets", []), pf + ".targets")):
+                int_map(target, f"{pf}.targets[{ti}]")
+            ext = extensions(prim, pf)
+            variants = ext.get("KHR_materials_variants", {})
+            for vi, mapping in enumerate(objects(variants.get("mappings", []), pf + ".KHR_materials_variants")):
+                ints(mapping, ("material",), f"{pf}.KHR_materials_variants.mappings[{vi}]")
+        weights = mesh.get("weights", [])
+        if not isinstance(weights, list) or not all(_is_num(w) for w in weights):
+            raise fail(field + ".weights", "must be a list of numbers")
+    for ni, node in enumerate(gltf.get("nodes", [])):
+        field = f"nodes[{ni}]"
+        int_list(node.get("children", []), field + ".children")
+        ints(node, ("mesh", "skin", "camera"), field)
+        for key, n in _NODE_VECTORS.items():
+            value = node.get(key)
+            if value is not None and (not isinstance(value, list) or len(value) != n
+                                      or not all(_is_num(v) for v in value)):
+                raise fail(f"{field}.{key}", f"must be a list of {n} numbers")
+        inst = extensions(node, field).get("EXT_mesh_gpu_instancing", {})
+        int_map(inst.get("attributes", {}), field + ".extensions.EXT_mesh_gpu_instancing.attributes")
+    for si, scene in enumerate(gltf.get("scenes", [])):
+        int_list(scene.get("nodes", []), f"scenes[{si}].nodes")
+    for si, skin in enumerate(gltf.get("skins", [])):
+        int_list(skin.get("joints", []), f"skins[{si}].joints")
+        ints(skin, ("inverseBindMatrices", "skeleton"), f"skins[{si}]")
+    for ai, anim in enumerate(gltf.get("animations", [])):
+        field = f"animations[{ai}]"
+        for i, sampler in enumerate(objects(anim.get("samplers", []), field + ".samplers")):
+            ints(sampler, ("input", "output"), f"{field}.samplers[{i}]")
+        for i, channel in enumerate(objects(anim.get("channels", []), field + ".channels")):
+            ints(channel, ("sampler",), f"{field}.channels[{i}]")
+            target = channel.get("target", {})
+            if not isinstance(target, dict):
+                raise fail(f"{field}.channels[{i}].target", "must be an object")
+            ints(target, ("node",), f"{field}.channels[{i}].target")
+    for ti, tex in enumerate(gltf.get("textures", [])):
+        ints(tex, ("source", "sampler"), f"textures[{ti}]")
+        for name, ext in extensions(tex, f"textures[{ti}]").items():
+            ints(ext, ("source",), f"textures[{ti}].extensions.{name}")
+    for i, mat in enumerate(gltf.get("materials", [])):
+        extensions(mat, f"materials[{i}]")
+
+
+def _check_hierarchy(gltf: dict[str, Any], path: Path) -> None:
+    """Nodes form a forest: one parent at most, no cycles, scenes list root nodes only."""
+    nodes = gltf.get("nodes", [])
+    parent: dict[int, int] = {}
+    for i, node in enumerate(nodes):
+        for c in node.get("children", []):
+            if c in parent:
+                raise InvalidAsset(f"nodes[{c}] has two parents (nodes[{parent[c]}] and nodes[{i}])", path=path,
+                                   field="nodes")
+            parent[c] = i
+    state = [0] * len(nodes)  # 0 unseen, 1 on the current parent chain, 2 done
+    for i in range(len(nodes)):
+        chain: list[int] = []
+        j: int | None = i
+        while j is not None and state[j] == 0:
+            state[j] = 1
+            chain.append(j)
+            j = parent.get(j)
+        if j is not None and state[j] == 1:
+            raise InvalidAsset(f"nodes[{j}] is its own ancestor (a cycle in the node hierarchy)", path=path,
+                               field="nodes")
+        for k in chain:
+            state[k] = 2
+    for si, scene in enumerate(gltf.get("scenes", [])):
+        for n in scene.get("nodes", []):
+            if n in parent:
+                raise InvalidAsset(f"lists nodes[{n}], which is a child of nodes[{parent[n]}], as a root",
+                                   path=path, field=f"scenes[{si}].nodes")
+
+
+def _attribute_types(name: str, table: dict[str, tuple[str, ...]]) -> tuple[str, ...] | None:
+    return table.get(name.split("_")[0] if name[-1:].isdigit() else name)
+
+
 def check_document(doc: AssetDocument, path: Path) -> None:
-    """References in range, indices within the vertex count, finite positions."""
+    """References in range, a node forest, attribute types, indices within the vertex count, finite values."""
     from ..refs import REF_KINDS, refs
+    from ..scene import world_positions
 
     counts = {k: len(doc.gltf.get(k, [])) for k in REF_KINDS}
     counts["accessors"] = len(doc.accessors)
@@ -354,6 +532,11 @@ def check_document(doc: AssetDocument, path: Path) -> None:
             if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < counts[kind]:
                 raise InvalidAsset(f"reference {key!r} -> {kind}[{value}] is out of range (0..{counts[kind] - 1})",
                                    path=path, field=kind)
+    scene, n_scenes = doc.gltf.get("scene"), len(doc.gltf.get("scenes", []))
+    if scene is not None and not 0 <= scene < n_scenes:
+        raise InvalidAsset(f"default scene refers to scenes[{scene}], but the file has {n_scenes}", path=path,
+                           field="scene")
+    _check_hierarchy(doc.gltf, path)
     for mi, pi, prim in doc.primitives():
         field = f"meshes[{mi}].primitives[{pi}]"
         attrs = prim.get("attributes", {})
@@ -361,14 +544,25 @@ def check_document(doc: AssetDocument, path: Path) -> None:
             continue
         pos = doc.accessors[attrs["POSITION"]]
         n = pos.count
-        for name, a in attrs.items():
-            if doc.accessors[a].count != n:
-                raise InvalidAsset(f"attribute {name} has {doc.accessors[a].count} elements, POSITION has {n}",
+        streams = [(name, a, ATTRIBUTE_TYPES) for name, a in attrs.items()]
+        streams += [(name, a, TARGET_TYPES) for t in prim.get("targets", []) for name, a in t.items()]
+        for name, a, table in streams:
+            acc = doc.accessors[a]
+            allowed = _attribute_types(name, table)
+            if allowed and acc.type not in allowed:
+                raise InvalidAsset(f"attribute {name} is {acc.type}, expected {' or '.join(allowed)}", path=path,
+                                   field=field)
+            if acc.count != n:
+                raise InvalidAsset(f"attribute {name} has {acc.count} elements, POSITION has {n}",
                                    path=path, field=field)
         if pos.array.dtype == np.float32 and not np.isfinite(pos.array).all():
             raise InvalidAsset("POSITION holds NaN or infinite values", path=path, field=field)
         if "indices" in prim:
-            idx = doc.accessors[prim["indices"]].array
+            idx_acc = doc.accessors[prim["indices"]]
+            idx = idx_acc.array
+            if idx_acc.type != "SCALAR":
+                raise InvalidAsset(f"indices must be SCALAR, not {idx_acc.type}", path=path,
+                                   field=field + ".indices")
             if idx.dtype.kind != "u":
                 raise InvalidAsset("indices must be unsigned integers", path=path, field=field + ".indices")
             if idx.size and int(idx.max()) >= n:
@@ -376,3 +570,8 @@ def check_document(doc: AssetDocument, path: Path) -> None:
                                    field=field + ".indices")
         if prim.get("mode", TRIANGLES) not in range(7):
             raise InvalidAsset(f"unknown primitive mode {prim.get('mode')!r}", path=path, field=field + ".mode")
+    for i, acc in enumerate(doc.accessors):
+        if acc.array.dtype.kind == "f" and not np.isfinite(acc.array).all():
+            raise InvalidAsset("holds NaN or infinite values", path=path, field=f"accessors[{i}]")
+    if not np.isfinite(world_positions(doc)).all():
+        raise InvalidAsset("node transforms move vertices to infinity", path=path, field="nodes")

@@ -177,9 +177,8 @@ class MaterialBuilder:
 
 
 def _looks_like_normal_map(data: bytes) -> bool:
-    from PIL import Image as PILImage
-
     import numpy as np
+    from PIL import Image as PILImage
 
     with PILImage.open(io.BytesIO(data)) as im:
         small = np.asarray(im.convert("RGB").resize((32, 32)), np.float64) / 255.0

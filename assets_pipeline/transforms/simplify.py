@@ -17,6 +17,8 @@ from .base import Transform
 
 NAME = "simplify"
 Simplifier = Callable[..., tuple[np.ndarray, float]]
+Scorer = Callable[[np.ndarray, np.ndarray, np.ndarray], float]
+"""score(positions, original triangles, simplified triangles) -> error (lower is better)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,12 +28,16 @@ class SimplifyOptions:
     error: float = 0.01
     """Largest error allowed, relative to the mesh's extent (0.01 = 1 %)."""
     lock_border: bool = False
+    candidates: int = 3
+    """With a scorer: simplify this many triangle orders and keep the result with the lowest error.
+    The simplifier's greedy choices depend on the order; on stanford-bunny at 50 % the symmetric Hausdorff
+    error varied between 0.053 % and 0.064 % of the diagonal over six orders."""
 
 
 DEFAULTS = SimplifyOptions()
 
 
-def simplify(options: SimplifyOptions, simplifier: Simplifier) -> Transform:
+def simplify(options: SimplifyOptions, simplifier: Simplifier, scorer: Scorer | None = None) -> Transform:
     def _apply(doc: AssetDocument) -> None:
         flags = 1 if options.lock_border else 0
         for _, _, prim in doc.primitives():
@@ -46,6 +52,17 @@ def simplify(options: SimplifyOptions, simplifier: Simplifier) -> Transform:
                 continue
             pos = doc.accessors[attrs["POSITION"]].as_float()
             out, _err = simplifier(idx, pos, target, options.error, flags)
+            if scorer is not None and options.candidates > 1:
+                rng = np.random.default_rng(len(idx))  # deterministic: same input, same output
+                tris = idx.reshape(-1, 3)
+                best = (scorer(pos, tris, out.reshape(-1, 3)), out)
+                for _ in range(options.candidates - 1):
+                    shuffled = tris[rng.permutation(len(tris))].reshape(-1)
+                    cand, _ = simplifier(shuffled, pos, target, options.error, flags)
+                    score = scorer(pos, tris, cand.reshape(-1, 3))
+                    if score < best[0]:
+                        best = (score, cand)
+                out = best[1]
             if len(out) == 0:
                 out = idx[:0]
             prim["indices"] = doc.add_accessor(out.astype(np.uint32))

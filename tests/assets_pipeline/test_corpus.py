@@ -37,7 +37,7 @@ def outcomes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Outcome]:
     for f in FILES:
         dst = out / f"{f.parent.name}__{f.stem}.glb"
         try:
-            rep = optimize_file(f, dst, OptimizeOptions())
+            rep = optimize_file(f, dst, OptimizeOptions(measure_error=True))
             results[f.name] = Outcome(f, dst, rep, None)
         except AssetError as exc:
             results[f.name] = Outcome(f, None, None, exc)

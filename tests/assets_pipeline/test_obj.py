@@ -80,5 +80,5 @@ def test_corpus_obj_counts(corpus: Path) -> None:
 def test_nan_vertex_is_refused(tmp_path: Path) -> None:
     bad = tmp_path / "nan.obj"
     bad.write_text("v 0 0 0\nv 1 0 nan\nv 0 1 0\nf 1 2 3\n")
-    with pytest.raises(InvalidAsset, match="nan.obj: v: v holds NaN"):
+    with pytest.raises(InvalidAsset, match=r"nan\.obj: v: v holds NaN"):
         read(bad)

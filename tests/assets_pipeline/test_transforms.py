@@ -1,0 +1,187 @@
+"""Each transform on real corpus models: what it changes and what it must not change."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image as PILImage
+
+from assets_pipeline.codecs import images, meshopt
+from assets_pipeline.codecs.simplifier import best_simplifier
+from assets_pipeline.document import AssetDocument
+from assets_pipeline.io.formats import read
+from assets_pipeline.metrics import hausdorff
+from assets_pipeline.pipeline import DEFAULTS, optimize_file, run
+from assets_pipeline.scene import bounds, world_triangles
+from assets_pipeline.transforms.ar_frame import FrameOptions, ar_frame
+from assets_pipeline.transforms.attributes import drop_unused_attributes
+from assets_pipeline.transforms.join import join
+from assets_pipeline.transforms.normals import normals
+from assets_pipeline.transforms.prune import prune
+from assets_pipeline.transforms.quantize import quantize
+from assets_pipeline.transforms.simplify import SimplifyOptions, simplify
+from assets_pipeline.transforms.tangents import tangents
+from assets_pipeline.transforms.textures import TextureOptions, textures
+from assets_pipeline.transforms.weld import weld
+
+from .conftest import validate_ok
+from .geometry import area
+
+
+def _vertex_count(doc: AssetDocument) -> int:
+    return sum(doc.accessors[p["attributes"]["POSITION"]].count for _, _, p in doc.primitives())
+
+
+def test_weld_joins_stl_corners_without_changing_geometry(corpus: Path) -> None:
+    doc = read(corpus / "models" / "teapot_binary.stl")
+    before = doc.clone()
+    assert _vertex_count(doc) == 3 * doc.triangle_count()
+    run(doc, [weld(), prune()])
+    assert _vertex_count(doc) < _vertex_count(before) / 4
+    va, fa = world_triangles(before)
+    vb, fb = world_triangles(doc)
+    np.testing.assert_array_equal(va[fa], vb[fb])  # same triangles, same order, same corners
+
+
+def test_prune_drops_what_nothing_uses(corpus: Path) -> None:
+    doc = read(corpus / "models" / "DamagedHelmet.glb")
+    doc.gltf["materials"].append({"name": "unused"})
+    doc.gltf["nodes"].append({"name": "orphan"})
+    doc.images.append(doc.images[0])  # duplicate image bytes
+    doc.gltf["textures"].append({"source": len(doc.images) - 1})
+    n_acc = len(doc.accessors)
+    doc.add_accessor(np.zeros((3, 3), np.float32))
+    run(doc, [prune()])
+    assert len(doc.gltf["materials"]) == 1 and len(doc.gltf["nodes"]) == 1
+    assert len(doc.images) == 5 and len(doc.accessors) == n_acc
+
+
+def test_normals_are_unit_and_face_outwards(corpus: Path) -> None:
+    doc = read(corpus / "models" / "stanford-bunny.obj")
+    run(doc, [normals()])
+    prim = next(doc.primitives())[2]
+    n = doc.accessors[prim["attributes"]["NORMAL"]].array
+    np.testing.assert_allclose(np.linalg.norm(n, axis=1), 1.0, atol=1e-5)
+    face = np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]])
+    agree = (np.einsum("ij,ij->i", face, n[f[:, 0]]) > 0).mean()
+    assert agree > 0.97
+
+
+def test_tangents_follow_the_normal_map(corpus: Path) -> None:
+    doc = read(corpus / "models" / "DamagedHelmet.glb")
+    run(doc, [tangents()])
+    prim = next(doc.primitives())[2]
+    t = doc.accessors[prim["attributes"]["TANGENT"]].array
+    n = doc.accessors[prim["attributes"]["NORMAL"]].as_float()
+    assert set(np.unique(t[:, 3])) <= {-1.0, 1.0}
+    assert np.abs(np.einsum("ij,ij->i", t[:, :3], n)).max() < 1e-3
+
+
+@pytest.mark.parametrize("name", ["stanford-bunny.obj", "DamagedHelmet.glb"])
+def test_simplify_reaches_the_ratio_with_small_error(corpus: Path, name: str) -> None:
+    doc = read(corpus / "models" / name)
+    ref = doc.clone()
+    run(doc, [simplify(SimplifyOptions(ratio=0.5, error=0.05), best_simplifier())])
+    assert doc.triangle_count() == pytest.approx(ref.triangle_count() * 0.5, rel=0.05)
+    assert hausdorff(ref, doc) < 0.005
+
+
+def test_simplify_keeps_uv_seams(corpus: Path) -> None:
+    doc = read(corpus / "models" / "spot.obj")  # textured: UV seams split vertices
+    run(doc, [weld(), simplify(SimplifyOptions(ratio=0.25, error=0.05), meshopt.simplify)])
+    _v, _f = world_triangles(doc)
+    assert doc.triangle_count() < 0.3 * 5856
+    assert area(doc) == pytest.approx(area(read(corpus / "models" / "spot.obj")), rel=0.02)  # no holes
+
+
+def test_quantize_error_is_within_half_a_step(corpus: Path) -> None:
+    doc = read(corpus / "models" / "beast.obj")
+    ref = doc.clone()
+    run(doc, [quantize()])
+    assert "KHR_mesh_quantization" in doc.gltf["extensionsRequired"]
+    va, _fa = world_triangles(ref)
+    vb, _ = world_triangles(doc)
+    step = (va.max(axis=0) - va.min(axis=0)).max() / 16383
+    assert np.abs(va - vb).max() <= step / 2 * 1.001
+
+
+def test_uv_quantization_uses_texture_transform(corpus: Path) -> None:
+    doc = read(corpus / "models" / "DamagedHelmet.glb")
+    uv_before = doc.accessors[next(doc.primitives())[2]["attributes"]["TEXCOORD_0"]].array
+    run(doc, [quantize()])
+    prim = next(doc.primitives())[2]
+    q = doc.accessors[prim["attributes"]["TEXCOORD_0"]].array
+    assert q.dtype == np.uint16 and q.max() <= 4095
+    tt = doc.gltf["materials"][0]["pbrMetallicRoughness"]["baseColorTexture"]["extensions"]["KHR_texture_transform"]
+    uv = q * np.array(tt["scale"]) + np.array(tt["offset"])
+    assert np.abs(uv - uv_before).max() <= 0.5 / 4095 * (uv_before.max() - uv_before.min()) * 1.01
+
+
+def test_join_merges_same_looking_materials(corpus: Path) -> None:
+    doc = read(corpus / "models" / "pirate.obj")  # its MTL is missing: seven default materials
+    assert len(list(doc.primitives())) == 7
+    run(doc, [weld(), join(), prune()])
+    assert len(list(doc.primitives())) == 1 and doc.triangle_count() == 5010
+
+
+def test_unused_uvs_are_dropped(corpus: Path) -> None:
+    doc = read(corpus / "models" / "spot.obj")  # UVs but no material
+    run(doc, [drop_unused_attributes()])
+    assert "TEXCOORD_0" not in next(doc.primitives())[2]["attributes"]
+    helmet = read(corpus / "models" / "DamagedHelmet.glb")
+    run(helmet, [drop_unused_attributes()])
+    assert "TEXCOORD_0" in next(helmet.primitives())[2]["attributes"]
+
+
+def test_ar_frame_units_up_axis_and_pivot(corpus: Path) -> None:
+    doc = read(corpus / "models" / "teapot.obj")
+    lo, hi = bounds(doc)
+    run(doc, [ar_frame(FrameOptions(units="cm", up="z"))])
+    lo2, hi2 = bounds(doc)
+    size = (hi - lo) * 0.01
+    np.testing.assert_allclose(hi2 - lo2, [size[0], size[2], size[1]], rtol=1e-6)
+    assert lo2[1] == pytest.approx(0.0, abs=1e-9)
+    assert (lo2[0] + hi2[0]) / 2 == pytest.approx(0.0, abs=1e-9)
+
+
+def test_textures_webp_resize_and_fallback(corpus: Path) -> None:
+    src = read(corpus / "models" / "DamagedHelmet.glb")
+    doc = src.clone()
+    run(doc, [textures(TextureOptions("webp", max_size=512), images.reencode)])
+    assert all(i.mime_type == "image/webp" for i in doc.images)
+    with PILImage.open(io.BytesIO(doc.images[0].data)) as im:
+        assert max(im.size) == 512
+    assert "EXT_texture_webp" in doc.gltf["extensionsRequired"]
+    assert all("source" not in t for t in doc.gltf["textures"])
+    fb = src.clone()
+    run(fb, [textures(TextureOptions("webp", fallback=True), images.reencode)])
+    assert "EXT_texture_webp" not in fb.gltf.get("extensionsRequired", [])
+    assert all("source" in t and "EXT_texture_webp" in t["extensions"] for t in fb.gltf["textures"])
+
+
+def test_lod_chain_and_report(corpus: Path, tmp_path: Path) -> None:
+    out = tmp_path / "bunny.glb"
+    rep = optimize_file(corpus / "models" / "stanford-bunny.obj", out, replace(DEFAULTS, lods=(0.5, 0.25, 0.1)))
+    files = [out, *(tmp_path / f"bunny.lod{i}.glb" for i in (1, 2, 3))]
+    assert all(f.is_file() for f in files)
+    validate_ok(files)
+    tris = [lod.triangles for lod in rep.lods]
+    errors = [lod.error for lod in rep.lods]
+    assert tris[0] == 69451 and tris[1] == pytest.approx(34725, rel=0.02) and tris[3] == pytest.approx(6945, rel=0.05)
+    assert errors == sorted(errors) and errors[0] < 5e-5 and errors[3] < 0.01  # type: ignore[type-var]
+    assert [s.name for s in rep.steps][:3] == ["attributes", "weld", "join"]
+    assert rep.dimensions_m == pytest.approx([0.1557, 0.1543, 0.1207], abs=1e-3)
+
+
+def test_draco_option_round_trips(corpus: Path, tmp_path: Path) -> None:
+    out = tmp_path / "helmet.glb"
+    optimize_file(corpus / "models" / "DamagedHelmet.glb", out,
+                  replace(DEFAULTS, compression="draco", frame=FrameOptions(pivot="keep")))
+    validate_ok([out])
+    back = read(out)
+    assert back.triangle_count() == 15452
+    assert hausdorff(read(corpus / "models" / "DamagedHelmet.glb"), back) < 0.0002  # 14-bit Draco positions
