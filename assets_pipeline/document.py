@@ -136,6 +136,10 @@ class AssetDocument:
         return doc
 
     def add_accessor(self, array: np.ndarray, type: str | None = None, normalized: bool = False) -> int:
+        if array.dtype == np.float64:
+            array = array.astype(np.float32)
+        if array.dtype not in DTYPE_COMPONENTS:
+            raise TypeError(f"glTF accessors cannot hold {array.dtype} values")
         if type is None:
             type = "SCALAR" if array.ndim == 1 else SIZE_TYPES[array.shape[1]]
         self.accessors.append(Accessor(np.ascontiguousarray(array), type, normalized))

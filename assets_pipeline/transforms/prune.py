@@ -65,8 +65,19 @@ def _prune_kind(doc: AssetDocument, kind: str) -> int:
     return len(items) - len(keep)
 
 
+def _accessor_roles(doc: AssetDocument) -> dict[int, str]:
+    """How each accessor is used (vertex data, indices, animation input or output, ...): accessors are
+    only merged within one role, since the validator forbids one accessor serving two."""
+    roles: dict[int, str] = {}
+    for container, key in refs(doc.gltf, "accessors"):
+        role = key if key in ("indices", "input", "output", "inverseBindMatrices") else "vertex"
+        roles.setdefault(container[key], role)
+    return roles
+
+
 def _merge_duplicates(doc: AssetDocument, kind: str) -> None:
     items = _items(doc, kind)
+    roles = _accessor_roles(doc) if kind == "accessors" else {}
     seen: dict[bytes, int] = {}
     mapping: dict[int, int] = {}
     for i, item in enumerate(items):
@@ -74,7 +85,8 @@ def _merge_duplicates(doc: AssetDocument, kind: str) -> None:
             key = hashlib.sha256(item.data).digest()  # type: ignore[attr-defined]
         else:
             a = item.array  # type: ignore[attr-defined]
-            key = hashlib.sha256(a.tobytes() + str((a.dtype, a.shape, item.type, item.normalized)).encode()).digest()  # type: ignore[attr-defined]
+            meta = str((a.dtype, a.shape, item.type, item.normalized, roles.get(i)))  # type: ignore[attr-defined]
+            key = hashlib.sha256(a.tobytes() + meta.encode()).digest()  # type: ignore[attr-defined]
         mapping[i] = seen.setdefault(key, i)
     if any(k != v for k, v in mapping.items()):
         remap(doc.gltf, kind, mapping)

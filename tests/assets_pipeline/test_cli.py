@@ -1,0 +1,74 @@
+"""The optimize/validate/inspect commands, run as a user runs them (a subprocess)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from .conftest import validate_ok
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def cli(*args: str | Path, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "assets_pipeline", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd, timeout=300, check=False, env={**os.environ, "COLUMNS": "200", "NO_COLOR": "1"})
+
+
+def test_help_explains_the_commands() -> None:
+    r = cli("--help")
+    assert r.returncode == 0
+    for word in ("optimize", "validate", "inspect"):
+        assert word in r.stdout
+    r = cli("optimize", "--help")
+    assert r.returncode == 0 and "--lods" in r.stdout and "--texture-format" in r.stdout and "--units" in r.stdout
+
+
+def test_optimize_sample_with_lods_and_report(tmp_path: Path) -> None:
+    out = tmp_path / "stand.glb"
+    report = tmp_path / "stand.json"
+    r = cli("optimize", ROOT / "samples" / "models" / "display-stand.obj", "-o", out, "--units", "cm", "--up", "z",
+            "--lods", "50,25", "--report", report)
+    assert r.returncode == 0, r.stderr
+    assert "display-stand" in r.stdout and "dimensions: 0.4 x 0.92 x 0.4 m" in r.stdout
+    data = json.loads(report.read_text())
+    assert [lod["triangles"] for lod in data["lods"]] == [480, 240, 120]
+    assert data["dimensions_m"] == [0.4, 0.92, 0.4] or all(
+        abs(a - b) < 1e-6 for a, b in zip(data["dimensions_m"], [0.4, 0.92, 0.4], strict=True))
+    assert all(lod["error"] is not None for lod in data["lods"]) and data["lods"][0]["error"] < 5e-5
+    assert {s["name"] for s in data["steps"]} >= {"weld", "ar_frame", "quantize", "reorder"}
+    validate_ok([out, tmp_path / "stand.lod1.glb", tmp_path / "stand.lod2.glb"])
+
+
+def test_quiet_prints_nothing(tmp_path: Path, corpus: Path) -> None:
+    r = cli("optimize", corpus / "models" / "suzanne.obj", "-o", tmp_path / "s.glb", "--quiet")
+    assert r.returncode == 0 and r.stdout == "" and r.stderr == ""
+
+
+def test_bad_input_is_one_line_exit_2_and_no_output(tmp_path: Path) -> None:
+    bad = tmp_path / "broken.glb"
+    bad.write_bytes(b"glTF\x02\x00\x00\x00\xff\xff\x00\x00")
+    r = cli("optimize", bad, "-o", tmp_path / "out" / "x.glb")
+    assert r.returncode == 2
+    assert r.stderr.strip().count("\n") == 0 and "broken.glb" in r.stderr and "truncated" in r.stderr
+    assert "Traceback" not in r.stderr
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
+
+
+def test_missing_file_and_unknown_type(tmp_path: Path) -> None:
+    r = cli("optimize", tmp_path / "nope.obj", "-o", tmp_path / "x.glb")
+    assert r.returncode == 2 and "nope.obj: file not found" in r.stderr
+    (tmp_path / "model.fbx").write_bytes(b"Kaydara FBX Binary")
+    r = cli("optimize", tmp_path / "model.fbx", "-o", tmp_path / "x.glb")
+    assert r.returncode == 2 and "unknown model type '.fbx'" in r.stderr
+
+
+def test_validate_and_inspect(tmp_path: Path, corpus: Path) -> None:
+    r = cli("validate", corpus / "models" / "BoxVertexColors.glb")
+    assert r.returncode == 0 and "0 errors" in r.stdout
+    r = cli("inspect", corpus / "models" / "DamagedHelmet.glb")
+    info = json.loads(r.stdout)
+    assert info["triangles"] == 15452 and info["textures"] == 5
