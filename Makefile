@@ -5,7 +5,7 @@ setup:
 	@bash scripts/setup.sh
 
 run: setup
-	.venv/bin/python -m assets_pipeline optimize samples/models/display-stand.obj -o out/display-stand.glb --lods 0.5,0.25,0.1 --report out/display-stand.json
+	.venv/bin/python -m assets_pipeline optimize samples/models/display-stand.obj -o out/display-stand.glb --units cm --up z --lods 0.5,0.25,0.1 --report out/display-stand.json
 
 test: setup
 	bash scripts/services.sh

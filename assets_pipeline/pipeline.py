@@ -126,10 +126,10 @@ def run(doc: AssetDocument, steps: list[Transform], report: list[StepReport] | N
         t0 = time.perf_counter()
         try:
             step(doc)
-        except AssetError:
-            raise
+        except AssetError as exc:
+            raise (exc.at(doc.source) if doc.source else exc) from None
         except Exception as exc:  # a transform failing on valid input is our bug: say which step
-            logger.exception("transform %s failed", step.name)
+            logger.debug("transform %s failed", step.name, exc_info=True)
             raise PipelineFailure(f"{step.name}: internal error ({type(exc).__name__}: {exc})",
                                   path=doc.source) from exc
         if report is not None:

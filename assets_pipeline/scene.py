@@ -19,6 +19,59 @@ def quat_to_matrix(q: list[float]) -> np.ndarray:
     ])
 
 
+def quat_mul(a: list[float], b: list[float]) -> list[float]:
+    """Hamilton product a * b of (x, y, z, w) quaternions."""
+    ax, ay, az, aw = a
+    bx, by, bz, bw = b
+    return [aw * bx + ax * bw + ay * bz - az * by, aw * by - ax * bz + ay * bw + az * bx,
+            aw * bz + ax * by - ay * bx + az * bw, aw * bw - ax * bx - ay * by - az * bz]
+
+
+def animated_nodes(gltf: dict[str, Any]) -> set[int]:
+    return {c["target"]["node"] for a in gltf.get("animations", []) for c in a.get("channels", [])
+            if "node" in c.get("target", {})}
+
+
+def prepend_transform(node: dict[str, Any], translation: np.ndarray, rotation: list[float], scale: float) -> None:
+    """node.local = (T * R * uniform S) @ node.local, written back as TRS (or as a matrix if it had one)."""
+    if "matrix" in node:
+        a = np.eye(4)
+        a[:3, :3] = quat_to_matrix(rotation) * scale
+        a[:3, 3] = translation
+        node["matrix"] = [float(v) for v in (a @ local_matrix(node)).T.reshape(-1)]
+        return
+    t = np.array(node.get("translation", [0.0, 0.0, 0.0]), np.float64)
+    node["translation"] = [float(v) for v in translation + quat_to_matrix(rotation) @ (scale * t)]
+    node["rotation"] = quat_mul(rotation, node.get("rotation", [0.0, 0.0, 0.0, 1.0]))
+    node["scale"] = [float(scale * v) for v in node.get("scale", [1.0, 1.0, 1.0])]
+    _drop_identity(node)
+
+
+def append_transform(node: dict[str, Any], translation: np.ndarray, scale: float) -> None:
+    """node.local = node.local @ (T * uniform S): folds a child-side transform into a leaf node."""
+    if "matrix" in node:
+        a = np.eye(4) * scale
+        a[3, 3] = 1.0
+        a[:3, 3] = translation
+        node["matrix"] = [float(v) for v in (local_matrix(node) @ a).T.reshape(-1)]
+        return
+    r = quat_to_matrix(node.get("rotation", [0.0, 0.0, 0.0, 1.0]))
+    s = np.array(node.get("scale", [1.0, 1.0, 1.0]), np.float64)
+    t = np.array(node.get("translation", [0.0, 0.0, 0.0]), np.float64)
+    node["translation"] = [float(v) for v in t + r @ (s * translation)]
+    node["scale"] = [float(v * scale) for v in s]
+    _drop_identity(node)
+
+
+def _drop_identity(node: dict[str, Any]) -> None:
+    if "rotation" in node and np.allclose(node["rotation"], [0, 0, 0, 1], atol=0):
+        del node["rotation"]
+    if "translation" in node and not any(node["translation"]):
+        del node["translation"]
+    if "scale" in node and node["scale"] == [1.0, 1.0, 1.0]:
+        del node["scale"]
+
+
 def local_matrix(node: dict[str, Any]) -> np.ndarray:
     if "matrix" in node:
         return np.array(node["matrix"], dtype=np.float64).reshape(4, 4).T

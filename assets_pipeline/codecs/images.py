@@ -5,19 +5,23 @@ from __future__ import annotations
 import io
 import shutil
 
-from ..errors import MissingEncoder
+from ..errors import InvalidAsset, MissingEncoder
 
 MIME = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp", "ktx2": "image/ktx2"}
 
 
-def reencode(data: bytes, fmt: str, max_size: int | None, quality: int, lossless: bool = False) -> bytes:
+def reencode(data: bytes, fmt: str, max_size: int | None, quality: int, lossless: bool = False,
+             name: str | None = None) -> bytes:
     from PIL import Image as PILImage
 
     if fmt == "ktx2" and shutil.which("toktx") is None:
         raise MissingEncoder("KTX2 needs the 'toktx' encoder (KTX-Software), which is not installed",
                              field="texture_format")
-    with PILImage.open(io.BytesIO(data)) as src:
-        im = src.copy()
+    try:
+        with PILImage.open(io.BytesIO(data)) as src:
+            im = src.copy()
+    except (OSError, SyntaxError, ValueError) as exc:  # corrupt pixel data behind a valid header
+        raise InvalidAsset(f"image could not be decoded ({exc})", field=name or "images") from None
     if max_size and max(im.size) > max_size:
         ratio = max_size / max(im.size)
         im = im.resize((max(1, round(im.width * ratio)), max(1, round(im.height * ratio))), PILImage.LANCZOS)

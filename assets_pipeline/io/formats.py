@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable
 from pathlib import Path
 
@@ -55,3 +56,6 @@ def read(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> AssetDocument:
         raise exc.at(path) from None
     except MemoryError:
         raise InvalidAsset("not enough memory to read the file", path=path) from None
+    except (ValueError, TypeError, IndexError, KeyError, OverflowError, struct.error) as exc:
+        # a reader met data its own checks did not foresee: still the input's fault, said in one line
+        raise InvalidAsset(f"malformed data ({type(exc).__name__}: {exc})", path=path) from None

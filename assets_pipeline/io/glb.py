@@ -105,7 +105,19 @@ def _index_array(acc: Accessor) -> np.ndarray:
 
 
 def encode_glb(doc: AssetDocument, options: WriteOptions | None = None) -> bytes:
+    """GLB bytes of the document. With meshopt compression on a small model, the uncompressed encoding is
+    written instead when it is smaller (the codec's headers outweigh its gains below a few KB: BoxVertexColors
+    is 2,700 bytes compressed and 2,048 plain)."""
     options = options or WriteOptions()
+    data = _encode(doc, options)
+    if options.compression == "meshopt" and len(data) < 16384:
+        plain = _encode(doc, WriteOptions("none"))
+        if len(plain) < len(data):
+            return plain
+    return data
+
+
+def _encode(doc: AssetDocument, options: WriteOptions) -> bytes:
     gltf: dict[str, Any] = json.loads(json.dumps(doc.gltf))  # deep copy, JSON-clean
     attributes, indices, bounds, vectors = _usage(doc)
     meshopt = options.compression == "meshopt" and bool(attributes or indices)
@@ -121,6 +133,7 @@ def encode_glb(doc: AssetDocument, options: WriteOptions | None = None) -> bytes
         draco_entries = compress_primitives(doc, gltf, layout.add, len(doc.accessors), options.draco)
     live = referenced(gltf, "accessors")
     mapping: dict[int, int] = {}
+    groups: dict[tuple[str, int, str | None], list[tuple[dict[str, Any], np.ndarray]]] = {}
     for i, acc in enumerate(doc.accessors):
         if i not in live:
             continue
@@ -143,7 +156,6 @@ def encode_glb(doc: AssetDocument, options: WriteOptions | None = None) -> bytes
             if i in attributes:
                 stride = _align4(elem)
                 rows = _rows(acc_out, stride)
-                fields: dict[str, Any] = {"byteStride": stride, "target": ARRAY_BUFFER}
                 oct_filter = (meshopt and i in vectors and acc.normalized and arr.dtype in (np.int8, np.int16)
                               and acc.type in ("VEC3", "VEC4") and stride == 4 * arr.dtype.itemsize)
                 if oct_filter:
@@ -151,27 +163,40 @@ def encode_glb(doc: AssetDocument, options: WriteOptions | None = None) -> bytes
                     vec[:, : arr.shape[1]] = acc.as_float()
                     bits = 8 if arr.dtype == np.int8 else 16
                     rows = mo.encode_filter_oct(vec, bits).view(np.uint8).reshape(acc.count, stride)
-                if meshopt:
-                    comp = mo.encode_vertex_buffer(rows, options.meshopt_level)
-                    v = _add_meshopt(layout, comp, virtual, rows.size, stride, acc.count, "ATTRIBUTES", fields,
-                                     "OCTAHEDRAL" if oct_filter else None)
-                    virtual = _align4(virtual + rows.size)
-                else:
-                    v = layout.add(rows.tobytes(), **fields)
+                groups.setdefault(("ATTRIBUTES", stride, "OCTAHEDRAL" if oct_filter else None), []).append(
+                    (entry, rows))
             elif i in indices:
-                fields = {"target": ELEMENT_ARRAY_BUFFER}
-                if meshopt:
-                    tri = indices[i] and acc.count % 3 == 0
-                    comp = mo.encode_index_buffer(arr, tri, arr.itemsize)
-                    v = _add_meshopt(layout, comp, virtual, arr.nbytes, arr.itemsize, acc.count,
-                                     "TRIANGLES" if tri else "INDICES", fields)
-                    virtual = _align4(virtual + arr.nbytes)
-                else:
-                    v = layout.add(arr.tobytes(), **fields)
+                tri = indices[i] and acc.count % 3 == 0
+                groups.setdefault(("TRIANGLES" if tri else "INDICES", arr.itemsize, None), []).append((entry, arr))
             else:
-                v = layout.add(np.ascontiguousarray(arr).tobytes())
-            entry["bufferView"] = v
+                entry["bufferView"] = layout.add(np.ascontiguousarray(arr).tobytes())
         accessors_json.append(entry)
+    # One buffer view per kind of stream (vertex data of one stride and filter; indices of one size): fewer
+    # views in the JSON and longer streams for the codec. Accessors address their part by byteOffset.
+    for (mode, stride, filter_), members in groups.items():
+        offset = 0
+        for entry, part in members:
+            entry["byteOffset"] = offset
+            offset += part.nbytes
+        data = np.concatenate([part.reshape(-1).view(np.uint8) for _, part in members])
+        if mode == "ATTRIBUTES":
+            fields: dict[str, Any] = {"byteStride": stride, "target": ARRAY_BUFFER}
+            count = data.size // stride
+        else:
+            fields = {"target": ELEMENT_ARRAY_BUFFER}
+            count = data.size // stride
+        if meshopt:
+            if mode == "ATTRIBUTES":
+                comp = mo.encode_vertex_buffer(data.reshape(count, stride), options.meshopt_level)
+            else:
+                comp = mo.encode_index_buffer(data.view(np.uint16 if stride == 2 else np.uint32), mode == "TRIANGLES",
+                                              stride)
+            v = _add_meshopt(layout, comp, virtual, data.size, stride, count, mode, fields, filter_)
+            virtual = _align4(virtual + data.size)
+        else:
+            v = layout.add(data.tobytes(), **fields)
+        for entry, _ in members:
+            entry["bufferView"] = v
     for j, entry in enumerate(draco_entries):
         mapping[len(doc.accessors) + j] = len(accessors_json)
         accessors_json.append(entry)

@@ -61,7 +61,9 @@ def _header(path: Path, data: bytes) -> tuple[str, list[_Element], int]:
 def read_ply(path: Path, data: bytes, limits: Limits) -> AssetDocument:
     fmt, elements, offset = _header(path, data)
     for el in elements:
-        if el.count < 0 or el.count > limits.max_elements:
+        if el.count < 0:
+            raise InvalidAsset(f"element {el.name!r} has a negative count {el.count}", path=path, field="header")
+        if el.count > limits.max_elements:
             raise LimitExceeded(f"element {el.name!r} count", el.count, limits.max_elements, path=path)
     values: dict[str, dict[str, Any]] = {}
     if fmt == "ascii":
@@ -84,7 +86,8 @@ def read_ply(path: Path, data: bytes, limits: Limits) -> AssetDocument:
     if len(tris) == 0:
         raise InvalidAsset("no faces: a point cloud is not a model (use 'scanning mesh' to mesh it)", path=path)
     if tris.min() < 0 or tris.max() >= n:
-        raise InvalidAsset(f"a face refers to vertex {int(tris.max())}, but only {n} vertices exist", path=path,
+        bad = int(tris.min()) if tris.min() < 0 else int(tris.max())
+        raise InvalidAsset(f"a face refers to vertex {bad}, but only {n} vertices exist (0..{n - 1})", path=path,
                            field="face")
     normals = colors = texcoords = None
     if {"nx", "ny", "nz"} <= vertex.keys():
@@ -116,12 +119,12 @@ def _faces(values: dict[str, dict[str, Any]], positions: np.ndarray, path: Path)
         tris: list[list[int]] = []
         for poly in lists:
             p = [int(i) for i in poly]
+            bad = [i for i in p if not 0 <= i < len(positions)]
+            if bad:
+                raise InvalidAsset(f"a face refers to vertex {bad[0]}, but only {len(positions)} vertices exist "
+                                   f"(0..{len(positions) - 1})", path=path, field="face")
             if len(p) >= 3:
-                tris.extend([p[a], p[b], p[c]] for a, b, c in triangulate(p, positions)
-                            if max(p) < len(positions) and min(p) >= 0)
-                if max(p) >= len(positions) or min(p) < 0:
-                    raise InvalidAsset(f"a face refers to vertex {max(p)}, but only {len(positions)} exist",
-                                       path=path, field="face")
+                tris.extend([p[a], p[b], p[c]] for a, b, c in triangulate(p, positions))
         return np.array(tris, np.int64).reshape(-1, 3)
     if "tristrips" in values:
         strips = next(iter(values["tristrips"].values()))

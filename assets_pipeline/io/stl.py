@@ -50,6 +50,8 @@ def _binary(path: Path, data: bytes, limits: Limits) -> np.ndarray:
 
 
 def _ascii(path: Path, data: bytes, limits: Limits) -> np.ndarray:
+    if not re.search(rb"endsolid", data[-4096:]):
+        raise InvalidAsset("truncated ASCII STL: no 'endsolid' at the end", path=path)
     found = _VERTEX.findall(data)
     if len(found) > limits.max_elements:
         raise LimitExceeded("vertex count", len(found), limits.max_elements, path=path)

@@ -11,7 +11,7 @@ from typing import Literal
 import numpy as np
 
 from ..document import AssetDocument
-from ..scene import bounds
+from ..scene import animated_nodes, bounds, prepend_transform
 from .base import Transform
 
 NAME = "ar_frame"
@@ -50,6 +50,12 @@ def ar_frame(options: FrameOptions = DEFAULTS) -> Transform:
             return
         scenes = doc.gltf.setdefault("scenes", [{"nodes": []}])
         nodes = doc.gltf.setdefault("nodes", [])
+        roots = {n for scene in scenes for n in scene.get("nodes", [])}
+        if roots and not roots & animated_nodes(doc.gltf) and not any("camera" in nodes[r] for r in roots):
+            # fold the frame into the scene's root nodes: no extra node in the output
+            for r in roots:
+                prepend_transform(nodes[r], -pivot, rot, scale)
+            return
         root = {"name": "ar_root"}
         if not np.allclose(pivot, 0, atol=1e-12):
             root["translation"] = [float(-v) for v in pivot]

@@ -49,6 +49,12 @@ def _join(doc: AssetDocument) -> None:
             if len(members) < 2:
                 continue
             first = prims[members[0]]
+            if all(prims[i]["attributes"] == first["attributes"] for i in members):
+                # the members already share their vertices: only their triangles need joining
+                first["indices"] = doc.add_accessor(np.concatenate(
+                    [doc.accessors[prims[i]["indices"]].array.reshape(-1).astype(np.uint32) for i in members]))
+                drop.update(members[1:])
+                continue
             names = list(first["attributes"])
             arrays: dict[str, list[np.ndarray]] = {n: [] for n in names}
             indices, base = [], 0

@@ -176,10 +176,17 @@ def _quantize_uv_set(doc: AssetDocument, name: str, bits: int, done: dict[int, i
 
 
 def _attach_dequantization(doc: AssetDocument, mesh: int, offset: np.ndarray, scale: float) -> None:
+    """Leaf nodes take the dequantization into their own transform; others get a child node for it."""
+    from ..scene import animated_nodes, append_transform
+
     nodes = doc.gltf.setdefault("nodes", [])
+    animated = animated_nodes(doc.gltf)
     for i in range(len(nodes)):
         node = nodes[i]
         if node.get("mesh") != mesh:
+            continue
+        if not node.get("children") and i not in animated and "camera" not in node and not node.get("extensions"):
+            append_transform(node, offset.astype(np.float64), scale)
             continue
         child = {"mesh": mesh, "translation": [float(v) for v in offset], "scale": [scale, scale, scale]}
         if "name" in node:

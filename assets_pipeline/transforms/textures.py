@@ -14,7 +14,8 @@ from ..document import AssetDocument, Image
 from .base import Transform
 
 NAME = "textures"
-Encoder = Callable[[bytes, str, int | None, int], bytes]
+Encoder = Callable[..., bytes]
+"""encoder(data, format, max_size, quality, name=...) -> encoded bytes; raises AssetError for bad images."""
 MIME = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
 
 
@@ -49,7 +50,8 @@ def textures(options: TextureOptions, encoder: Encoder) -> Transform:
             return
         with ThreadPoolExecutor(max(1, options.workers)) as pool:
             results = dict(zip(jobs, pool.map(
-                lambda i: encoder(doc.images[i].data, jobs[i], options.max_size, options.quality), jobs),
+                lambda i: encoder(doc.images[i].data, jobs[i], options.max_size, options.quality,
+                                  name=f"images[{i}]"), jobs),
                 strict=True))
         webp_images: dict[int, int] = {}
         for i, data in results.items():
