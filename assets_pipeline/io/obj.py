@@ -54,7 +54,9 @@ def read_obj(path: Path, data: bytes, limits: Limits) -> AssetDocument:
     v_lines: list[str] = []
     vt_lines: list[str] = []
     vn_lines: list[str] = []
-    faces: list[tuple[list[str], int, int, int, int]] = []  # tokens, nv, nvt, nvn, material slot
+    faces: list[str] = []
+    slot_changes: list[tuple[int, int]] = [(0, 0)]  # (first face, material slot)
+    relative: dict[int, tuple[int, int, int]] = {}  # face -> (nv, nvt, nvn) where negative indices appear
     mtllibs: list[str] = []
     mat_names: list[str | None] = [None]
     mat_slot = 0
@@ -74,7 +76,9 @@ def read_obj(path: Path, data: bytes, limits: Limits) -> AssetDocument:
                 vn_lines.append(line[3:])
             continue
         if c0 == "f" and line[1:2] in (" ", "\t"):
-            faces.append((line[2:].split(), len(v_lines), len(vt_lines), len(vn_lines), mat_slot))
+            if "-" in line:
+                relative[len(faces)] = (len(v_lines), len(vt_lines), len(vn_lines))
+            faces.append(line[2:])
             continue
         parts = line.strip().split(None, 1)
         if not parts:
@@ -85,6 +89,7 @@ def read_obj(path: Path, data: bytes, limits: Limits) -> AssetDocument:
             if mname not in mat_names:
                 mat_names.append(mname)
             mat_slot = mat_names.index(mname)
+            slot_changes.append((len(faces), mat_slot))
         elif key == "mtllib":
             mtllibs.extend(m.strip() for m in _MTL_NAMES.findall(rest.strip()) or [rest.strip()])
         elif key == "o" and name is None:
@@ -104,7 +109,10 @@ def read_obj(path: Path, data: bytes, limits: Limits) -> AssetDocument:
     colors = verts[:, 3:6] if verts.shape[1] >= 6 else None
     uvs = _floats(vt_lines, path, "vt", (2, 3))[:, :2]
     normals = _floats(vn_lines, path, "vn", (3,))
-    corners, counts, slots = _corners(faces, path)
+    corners, counts = _corners(faces, relative, path)
+    slots = np.zeros(len(faces), np.int64)
+    for first, slot in slot_changes:
+        slots[first:] = slot
     nv, nt, nn = len(positions), len(uvs), len(normals)
     vi, ti, ni = corners[:, 0], corners[:, 1], corners[:, 2]
     if vi.min(initial=0) < 0 or vi.max(initial=0) >= nv:
@@ -119,8 +127,17 @@ def read_obj(path: Path, data: bytes, limits: Limits) -> AssetDocument:
     if has_n and ((ni == -2).any() or ni.min() < 0 or ni.max() >= nn):
         doc.warn(f"{path.name}: normals are missing or out of range for some faces; dropped")
         has_n = False
-    key = corners[:, [0] + ([1] if has_t else []) + ([2] if has_n else [])]
-    uniq, inverse = np.unique(key, axis=0, return_inverse=True)
+    cols = [0] + ([1] if has_t else []) + ([2] if has_n else [])
+    # one int64 key per (v, vt, vn) corner: a 1-D unique is several times faster than a row-wise one
+    sizes = [max((nv, nt, nn)[c], 1) for c in cols]
+    if float(np.prod(sizes, dtype=np.float64)) < 2.0**62:
+        key = np.zeros(len(corners), np.int64)
+        for c, size in zip(cols, sizes, strict=True):
+            key = key * size + corners[:, c]
+        _, first_corner, inverse = np.unique(key, return_index=True, return_inverse=True)
+        uniq = corners[first_corner][:, cols]
+    else:
+        uniq, inverse = np.unique(corners[:, cols], axis=0, return_inverse=True)
     inverse = inverse.reshape(-1)
     pos = positions[uniq[:, 0]].astype(np.float32)
     tris = _triangles(counts, inverse, pos)
@@ -183,45 +200,51 @@ def _load_materials(names: list[str], resolver: ResourceResolver, doc: AssetDocu
     return out
 
 
-def _corners(faces: list[tuple[list[str], int, int, int, int]], path: Path) -> tuple[np.ndarray, np.ndarray,
-                                                                                     np.ndarray]:
-    """(corners (k, 3) int64 zero-based v/vt/vn, -2 = absent), corner count per face, material per face."""
-    counts = np.fromiter((len(f[0]) for f in faces), np.int64, len(faces))
+def _corners(faces: list[str], relative: dict[int, tuple[int, int, int]], path: Path) -> tuple[np.ndarray,
+                                                                                               np.ndarray]:
+    """(corners (k, 3) int64 zero-based v/vt/vn, -2 = absent) and the corner count of each face."""
+    joined = re.sub(r"[ \t]+", " ", "\n".join(faces))
+    lines = re.sub(r" ?\n ?", "\n", joined).strip(" ").split("\n")
+    counts = np.fromiter((ln.count(" ") + 1 if ln else 0 for ln in lines), np.int64, len(lines))
     if counts.min() < 3:
         raise InvalidAsset("a face has fewer than 3 corners", path=path, field="f")
-    tokens = [t for f in faces for t in f[0]]
-    slashes = tokens[0].count("/")
-    double = "//" in tokens[0]
-    joined = " ".join(tokens)
-    uniform = joined.count("/") == slashes * len(tokens) and joined.count("//") == (len(tokens) if double else 0)
+    tokens_text = " ".join(lines)
+    first = tokens_text[: tokens_text.find(" ")]
+    n_tokens = int(counts.sum())
+    slashes = first.count("/")
+    double = "//" in first
+    uniform = (tokens_text.count("/") == slashes * n_tokens
+               and tokens_text.count("//") == (n_tokens if double else 0))
     try:
         if uniform:
-            flat = np.array(joined.replace("//", "/").replace("/", " ").split(), dtype=np.int64)
+            flat = np.array(tokens_text.replace("//", "/").replace("/", " ").split(), dtype=np.int64)
             width = slashes + 1 - (1 if double else 0)
-            vals = flat.reshape(len(tokens), width)
-            corners = np.full((len(tokens), 3), 0, np.int64)
+            vals = flat.reshape(n_tokens, width)
+            corners = np.zeros((n_tokens, 3), np.int64)
             if width == 1:
                 corners[:, 0] = vals[:, 0]
             elif double:
                 corners[:, 0], corners[:, 2] = vals[:, 0], vals[:, 1]
             else:
-                corners[:, : width] = vals
+                corners[:, :width] = vals
         else:
-            corners = np.zeros((len(tokens), 3), np.int64)
-            for k, t in enumerate(tokens):
+            corners = np.zeros((n_tokens, 3), np.int64)
+            for k, t in enumerate(tokens_text.split()):
                 for j, part in enumerate(t.split("/")[:3]):
                     if part:
                         corners[k, j] = int(part)
     except ValueError:
         raise InvalidAsset("a face index is not an integer", path=path, field="f") from None
-    # resolve 1-based and negative (relative) indices against the counts at each face line
-    totals = np.array([[f[1], f[2], f[3]] for f in faces], np.int64)
-    per_corner = np.repeat(totals, counts, axis=0)
     absent = corners == 0
-    out = np.where(corners > 0, corners - 1, per_corner + corners)
+    out = corners - 1
+    if relative:  # negative indices count back from the elements defined before their face
+        totals = np.zeros((len(faces), 3), np.int64)
+        for face, counts_then in relative.items():
+            totals[face] = counts_then
+        per_corner = np.repeat(totals, counts, axis=0)
+        out = np.where(corners > 0, corners - 1, per_corner + corners)
     out[absent] = -2
-    slots = np.fromiter((f[4] for f in faces), np.int64, len(faces))
-    return out, counts, slots
+    return out, counts
 
 
 def _triangles(counts: np.ndarray, inverse: np.ndarray, positions: np.ndarray) -> np.ndarray:

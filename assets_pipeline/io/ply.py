@@ -143,20 +143,17 @@ def _fan(lists: np.ndarray) -> np.ndarray:
 
 
 def _unstrip(strip: np.ndarray) -> np.ndarray:
-    """Triangle strips with -1 restarts -> triangle list (alternate triangles flipped, degenerates dropped)."""
-    cuts = np.flatnonzero(strip < 0)
-    bounds = np.concatenate([[-1], cuts, [len(strip)]])
-    out = []
-    for s, e in zip(bounds[:-1] + 1, bounds[1:], strict=True):
-        seg = strip[s:e]
-        if len(seg) < 3:
-            continue
-        a, b, c = seg[:-2], seg[1:-1], seg[2:]
-        odd = (np.arange(len(a)) % 2).astype(bool)
-        tri = np.stack([a, np.where(odd, c, b), np.where(odd, b, c)], axis=1)
-        keep = (tri[:, 0] != tri[:, 1]) & (tri[:, 1] != tri[:, 2]) & (tri[:, 0] != tri[:, 2])
-        out.append(tri[keep])
-    return np.concatenate(out) if out else np.zeros((0, 3), np.int64)
+    """Triangle strips with -1 restarts -> triangle list (every second triangle flipped to keep the winding,
+    degenerate ones dropped), vectorized over the whole strip."""
+    if len(strip) < 3:
+        return np.zeros((0, 3), np.int64)
+    pos = np.arange(len(strip))
+    last_restart = np.maximum.accumulate(np.where(strip < 0, pos, -1))
+    parity = ((pos - last_restart - 1) % 2).astype(bool)[:-2]
+    a, b, c = strip[:-2], strip[1:-1], strip[2:]
+    tri = np.stack([a, np.where(parity, c, b), np.where(parity, b, c)], axis=1)
+    keep = (a >= 0) & (b >= 0) & (c >= 0) & (a != b) & (b != c) & (a != c)
+    return tri[keep]
 
 
 def _read_binary(el: _Element, data: bytes, offset: int, order: str, path: Path) -> tuple[dict[str, Any], int]:
