@@ -1,0 +1,78 @@
+"""The MediaPipe adapter on real images: faces found far from the camera, crop path vs full frame, pose."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import mediapipe as mp
+import numpy as np
+import pytest
+
+from tests.tryon.conftest import load_rgb
+from tryon.providers.mediapipe import MediaPipeProvider
+
+
+@pytest.mark.parametrize(("name", "count"), [("face_man_suit.jpg", 1), ("faces_three_women.jpg", 3), ("astronaut", 1)])
+def test_face_counts(provider: MediaPipeProvider, images: dict[str, np.ndarray], name: str, count: int) -> None:
+    faces = provider.faces(images[name])
+    assert len(faces) == count
+    h, w = images[name].shape[:2]
+    for f in faces:
+        assert f.points.shape == (478, 2) and f.points.dtype == np.float32
+        assert 0 <= f.center[0] < w and 0 <= f.center[1] < h
+        # refined iris points sit between the eye corners
+        assert min(f.points[33, 0], f.points[133, 0]) < f.points[468, 0] < max(f.points[33, 0], f.points[133, 0])
+
+
+def test_crop_path_matches_full_frame_face_mesh(provider: MediaPipeProvider, astronaut: np.ndarray) -> None:
+    """Differential: detector + crop against face mesh run directly on the whole (close-up) image."""
+    with mp.solutions.face_mesh.FaceMesh(static_image_mode=True, refine_landmarks=True) as fm:
+        lms = fm.process(astronaut).multi_face_landmarks[0]
+    direct = np.array([(p.x * 512 - 0.5, p.y * 512 - 0.5) for p in lms.landmark])
+    ours = provider.faces(astronaut)[0].points
+    err = np.linalg.norm(direct - ours, axis=1)
+    assert err.mean() < 1.5 and np.percentile(err, 95) < 3.0
+
+
+def test_video_mode_tracks(astronaut: np.ndarray) -> None:
+    with MediaPipeProvider("video") as p:
+        runs = [p.faces(astronaut, i / 30)[0].points for i in range(8)]
+    # the first frame comes from detection; tracking then settles on the same face
+    assert all(np.abs(r - runs[0]).max() < 6 for r in runs)
+    assert all(np.abs(a - b).mean() < 0.3 for a, b in itertools.pairwise(runs[4:]))
+
+
+def test_pose_feet_and_segmentation(corpus: Path) -> None:
+    frame = load_rgb(corpus / "images" / "person_standing_shoes.jpg")
+    with MediaPipeProvider("image") as p:
+        pose = p.pose(frame)
+    assert pose is not None and pose.points.shape == (33, 2)
+    assert pose.segmentation is not None and pose.segmentation.shape == frame.shape[:2]
+    assert len(pose.feet) >= 1
+    for foot in pose.feet:
+        assert foot.side in ("left", "right")
+        assert np.linalg.norm(foot.toe - foot.heel) > 3
+        x, y = np.round(foot.ankle).astype(int)
+        assert pose.segmentation[max(0, y - 15) : y + 15, max(0, x - 15) : x + 15].max() > 0.3  # on the person
+
+
+def test_no_person(provider: MediaPipeProvider) -> None:
+    assert provider.faces(np.full((200, 200, 3), 40, np.uint8)) == []
+    with MediaPipeProvider("image") as p:
+        assert p.pose(np.full((200, 200, 3), 40, np.uint8)) is None
+
+
+def test_video_mode_follows_small_faces(images: dict[str, np.ndarray]) -> None:
+    """Face mesh tracking misses the three small faces; the detector finds them and re-cropping follows them."""
+    img = images["faces_three_women.jpg"]
+    rng = np.random.default_rng(0)
+    centers = []
+    with MediaPipeProvider("video") as p:
+        for i in range(20):
+            frame = np.clip(img + rng.normal(0, 4, img.shape), 0, 255).astype(np.uint8)
+            faces = p.faces(frame, i / 30)
+            assert len(faces) == 3, i
+            centers.append(sorted(tuple(f.center) for f in faces))
+    arr = np.array(centers)  # (frames, 3, 2)
+    assert arr[5:].std(axis=0).max() < 0.6  # each face stays put, no jumps between faces

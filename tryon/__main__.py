@@ -1,0 +1,13 @@
+"""``python -m tryon``: virtual try-on of makeup and shoes on images and videos."""
+
+from __future__ import annotations
+
+from tryon.cli import app
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,187 @@
+"""Command line: ``python -m tryon image|video``.
+
+Bad input (missing or corrupt file, invalid look) exits with status 2 and one line on stderr.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from tryon.errors import InvalidInput, TryOnError
+from tryon.settings import TryOnSettings
+
+app = typer.Typer(
+    help="Virtual try-on: apply a look (lipstick, eye makeup, blush, foundation, shoes) to photos and videos.\n\n"
+    "A look is a JSON list of products, e.g. samples/looks/red_matte_lipstick.json.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    add_completion=False,
+)
+err = Console(stderr=True)
+out = Console()
+logger = logging.getLogger("tryon.cli")
+
+LookOpt = Annotated[Path, typer.Option("--look", "-l", help="look JSON: a list of products")]
+OutOpt = Annotated[Path, typer.Option("--output", "-o", help="output file")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="only errors on stderr, no progress")]
+
+
+VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="debug logging, and MediaPipe's native log lines")]
+
+
+def _setup_logging(quiet: bool, verbose: bool) -> None:
+    """Log through rich on a duplicate of stderr, so native log lines can be silenced separately."""
+    global err
+    err = Console(file=os.fdopen(os.dup(2), "w", buffering=1), stderr=True)
+    level = logging.ERROR if quiet else logging.DEBUG if verbose else logging.WARNING
+    handler = RichHandler(console=err, show_path=False)
+    logging.basicConfig(level=level, handlers=[handler], format="%(message)s", force=True)
+
+
+@contextlib.contextmanager
+def _native_logs(show: bool) -> Iterator[None]:
+    """MediaPipe and TFLite print INFO/WARNING lines straight to file descriptor 2; drop them unless ``show``.
+
+    Our own messages are unaffected: they go to ``err``, a duplicate of the original stderr.
+    """
+    if show:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _fail(exc: Exception, code: int) -> typer.Exit:
+    err.print(f"error: {exc}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def _input(path: Path) -> None:
+    if not path.exists():
+        raise InvalidInput("file not found", path=str(path))
+    if not path.is_file():
+        raise InvalidInput("is not a file", path=str(path))
+
+
+@app.command()
+def image(
+    source: Annotated[Path, typer.Argument(help="input image (JPEG, PNG...)")],
+    look: LookOpt,
+    output: OutOpt,
+    compare: Annotated[bool, typer.Option("--compare", help="write before and after side by side")] = False,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Apply a look to one image."""
+    _setup_logging(quiet, verbose)
+    try:
+        from tryon import media
+        from tryon.factory import create_tryon
+
+        settings = TryOnSettings()
+        _input(source)
+        the_look = media.read_look(look)
+        frame = media.read_image(source)
+        tryon = create_tryon(the_look, settings, "image", look_dir=look.parent)
+        try:
+            with _native_logs(verbose):
+                result = tryon.process(frame)
+        finally:
+            tryon.provider.close()
+        picture = np.concatenate([frame, result.frame], axis=1) if compare else result.frame
+        media.write_image(output, picture, settings.jpeg_quality)
+    except TryOnError as exc:
+        raise _fail(exc, 2 if isinstance(exc, InvalidInput) else 1) from None
+    if not quiet:
+        for note in result.notes:
+            err.print(f"note: {note}", highlight=False)
+        t = result.timings
+        out.print(
+            f"wrote {output} ({len(result.faces)} face(s), {len(result.shoes_placed)} shoe(s); "
+            f"landmarks {t.landmarks:.1f} ms, masks {t.masks:.1f} ms, render {t.render:.1f} ms)",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+@app.command()
+def video(
+    source: Annotated[Path, typer.Argument(help="input video (AVI, MP4...)")],
+    look: LookOpt,
+    output: OutOpt,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="process at most this many frames")] = None,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Apply a look to every frame of a video (tracking + smoothing), writing MP4."""
+    _setup_logging(quiet, verbose)
+    try:
+        from tryon import media
+        from tryon.factory import create_tryon
+
+        settings = TryOnSettings()
+        _input(source)
+        the_look = media.read_look(look)
+        info = media.video_info(source)
+        total = min(info.frames, limit) if limit else info.frames
+        tryon = create_tryon(the_look, settings, "video", look_dir=look.parent)
+        frames = with_face = shoes = 0
+        ms = 0.0
+        progress = Progress(
+            TextColumn("[bold]try-on"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+            console=err, disable=quiet,
+        )  # fmt: skip
+        try:
+            with (
+                _native_logs(verbose),
+                progress,
+                media.VideoWriter(output, info.fps, (info.width, info.height)) as writer,
+            ):
+                task = progress.add_task("frames", total=total or None)
+                for t, frame in media.read_video(source, limit):
+                    result = tryon.process(frame, t)
+                    writer.write(result.frame)
+                    frames += 1
+                    with_face += bool(result.faces)
+                    shoes += len(result.shoes_placed)
+                    ms += result.timings.total
+                    progress.advance(task)
+        finally:
+            tryon.provider.close()
+    except TryOnError as exc:
+        raise _fail(exc, 2 if isinstance(exc, InvalidInput) else 1) from None
+    if not quiet:
+        out.print(
+            f"wrote {output}: {frames} frames, faces in {with_face}, {shoes} shoe placements, "
+            f"{ms / max(frames, 1):.1f} ms/frame",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,46 @@
+"""Builds a ready :class:`tryon.pipeline.TryOn` from a look and settings (used by the CLI and live router)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tryon.landmarks import LandmarkProvider
+from tryon.look import Look
+from tryon.pipeline import TryOn
+from tryon.settings import TryOnSettings
+from tryon.smoothing import FaceSmoother
+
+
+def mediapipe_provider(settings: TryOnSettings, mode: str) -> LandmarkProvider:
+    from tryon.providers.mediapipe import MediaPipeProvider  # heavy import, kept out of --help
+
+    return MediaPipeProvider(
+        "video" if mode == "video" else "image",
+        max_faces=settings.max_faces,
+        min_face_confidence=settings.min_face_confidence,
+        min_pose_confidence=settings.min_pose_confidence,
+    )
+
+
+def create_tryon(
+    look: Look,
+    settings: TryOnSettings,
+    mode: str = "image",
+    *,
+    look_dir: Path | None = None,
+    provider: LandmarkProvider | None = None,
+) -> TryOn:
+    """A TryOn for stills (``mode="image"``) or streams (``"video"``: tracking + One Euro smoothing)."""
+    from tryon.shoes.render import ShoeRenderer
+
+    smoother = None
+    if mode == "video" and settings.smoothing:
+        smoother = FaceSmoother(settings.smoothing_min_cutoff, settings.smoothing_beta)
+    shoes = ShoeRenderer.from_look(look, look_dir) if look.shoes else None
+    return TryOn(
+        provider or mediapipe_provider(settings, mode),
+        look,
+        smoother=smoother,
+        min_image_side=settings.min_image_side,
+        shoes=shoes,
+    )

@@ -1,0 +1,194 @@
+"""Live try-on over WebSocket for the mirror and phones: ``router`` is mounted by the session server.
+
+Protocol on ``/tryon/live``:
+
+- client -> server, binary: one JPEG frame. Frames are numbered by arrival, from 1 (``seq``).
+- client -> server, text: ``{"type": "look", "products": [...]}`` switches the look (a look JSON).
+- server -> client, for each rendered frame: a text message
+  ``{"type": "frame", "seq", "latency_ms", "faces", "shoes", "dropped", "timings", "notes"}``
+  immediately followed by a binary message with the rendered JPEG. ``latency_ms`` runs from the
+  frame's arrival to the moment its result is sent.
+- server -> client on bad input: ``{"type": "error", "code", "message"}``; the connection stays open.
+  Codes: ``bad_frame`` (not a decodable image), ``too_large``, ``bad_look``, ``bad_message``,
+  ``internal`` (details are logged, not sent).
+
+Newest frame wins: one slot holds the latest unprocessed frame; a frame arriving while another is
+being rendered replaces the waiting one (counted in ``dropped``), so a fast client never builds a
+queue and always gets its most recent picture back. Frames are never stored or logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, WebSocket, WebSocketDisconnect
+
+from tryon.errors import InvalidInput, TryOnError
+from tryon.look import Look, parse_look
+from tryon.pipeline import TryOn
+from tryon.settings import TryOnSettings
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter()
+
+DEFAULT_LOOK = '[{"kind": "lipstick", "shade": "#A3162B", "finish": "matte", "intensity": 0.85}]'
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> TryOnSettings:
+    """Settings dependency; override with ``app.dependency_overrides[get_settings]``."""
+    return TryOnSettings()
+
+
+def default_look(settings: TryOnSettings) -> Look:
+    if settings.live_default_look is not None:
+        from tryon.media import read_look
+
+        return read_look(settings.live_default_look)
+    return parse_look(DEFAULT_LOOK, "default look")
+
+
+@dataclass
+class _Pending:
+    data: bytes
+    seq: int
+    received: float
+
+
+class LiveSession:
+    """State of one connection: the newest waiting frame, the look, and the try-on pipeline."""
+
+    def __init__(self, ws: WebSocket, settings: TryOnSettings) -> None:
+        self.ws = ws
+        self.settings = settings
+        self.look = default_look(settings)
+        self.tryon: TryOn | None = None
+        self.pending: _Pending | None = None
+        self.ready = asyncio.Event()
+        self.seq = 0
+        self.dropped = 0
+        self.send_lock = asyncio.Lock()
+        self.start = time.monotonic()
+
+    async def send_json(self, payload: dict[str, Any]) -> None:
+        async with self.send_lock:
+            await self.ws.send_text(json.dumps(payload))
+
+    async def error(self, code: str, message: str) -> None:
+        await self.send_json({"type": "error", "code": code, "message": message})
+
+    async def receive_loop(self) -> None:
+        while True:
+            msg = await self.ws.receive()
+            if msg["type"] == "websocket.disconnect":
+                return
+            if msg.get("bytes") is not None:
+                await self._on_frame(msg["bytes"])
+            elif msg.get("text") is not None:
+                await self._on_text(msg["text"])
+
+    async def _on_frame(self, data: bytes) -> None:
+        self.seq += 1
+        if len(data) > self.settings.live_max_frame_bytes:
+            await self.error(
+                "too_large", f"frame {self.seq}: {len(data)} bytes exceeds {self.settings.live_max_frame_bytes}"
+            )
+            return
+        if self.pending is not None:
+            self.dropped += 1
+        self.pending = _Pending(data, self.seq, time.monotonic())
+        self.ready.set()
+
+    async def _on_text(self, text: str) -> None:
+        try:
+            msg = json.loads(text)
+        except json.JSONDecodeError:
+            await self.error("bad_message", "text messages must be JSON")
+            return
+        if not isinstance(msg, dict) or msg.get("type") != "look":
+            await self.error("bad_message", 'unknown message; expected {"type": "look", "products": [...]}')
+            return
+        try:
+            look = parse_look(json.dumps(msg.get("products")), "look")
+        except InvalidInput as exc:
+            await self.error("bad_look", str(exc))
+            return
+        self.look = look  # the pipeline is rebuilt with it on the next frame
+        await self.send_json({"type": "look", "products": len(look.products)})
+
+    async def render_loop(self) -> None:
+        while True:
+            await self.ready.wait()
+            self.ready.clear()
+            job, self.pending = self.pending, None
+            if job is None:
+                continue
+            try:
+                meta, jpeg = await asyncio.to_thread(self._render, job)
+            except InvalidInput as exc:
+                await self.error("bad_frame", f"frame {job.seq}: {exc.problem}")
+                continue
+            except Exception:
+                logger.exception("live frame %d failed", job.seq)
+                await self.error("internal", f"frame {job.seq} could not be processed")
+                continue
+            meta["latency_ms"] = round((time.monotonic() - job.received) * 1e3, 2)
+            meta["dropped"] = self.dropped
+            async with self.send_lock:
+                await self.ws.send_text(json.dumps(meta))
+                await self.ws.send_bytes(jpeg)
+
+    def _render(self, job: _Pending) -> tuple[dict[str, Any], bytes]:
+        from tryon import media
+        from tryon.factory import create_tryon
+
+        frame = media.decode_image(job.data, "frame")
+        if self.tryon is None or self.tryon.look is not self.look:
+            if self.tryon is not None:
+                self.tryon.provider.close()
+            self.tryon = create_tryon(self.look, self.settings, "video")
+        result = self.tryon.process(frame, job.received - self.start)
+        t = result.timings
+        meta = {
+            "type": "frame",
+            "seq": job.seq,
+            "faces": len(result.faces),
+            "shoes": len(result.shoes_placed),
+            "timings": {k: round(getattr(t, k), 2) for k in ("landmarks", "masks", "render", "pose", "shoes")},
+            "notes": list(result.notes),
+        }
+        return meta, media.encode_jpeg(result.frame, self.settings.jpeg_quality)
+
+    def close(self) -> None:
+        if self.tryon is not None:
+            self.tryon.provider.close()
+            self.tryon = None
+
+
+@router.websocket("/tryon/live")
+async def live(ws: WebSocket, settings: Annotated[TryOnSettings, Depends(get_settings)]) -> None:
+    await ws.accept()
+    try:
+        session = LiveSession(ws, settings)
+    except TryOnError as exc:
+        logger.error("live try-on cannot start: %s", exc)
+        await ws.close(code=1011)
+        return
+    renderer = asyncio.create_task(session.render_loop())
+    try:
+        await session.receive_loop()
+    except WebSocketDisconnect:
+        pass
+    finally:
+        renderer.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await renderer
+        await asyncio.to_thread(session.close)

@@ -1,0 +1,105 @@
+"""Products and looks: what the shopper tries on.
+
+A look is a JSON list of products, for example::
+
+    [{"kind": "lipstick", "shade": "#B0102A", "finish": "matte", "intensity": 0.85}]
+
+Makeup kinds map to face regions; ``shoes`` places a shoe sprite on each visible foot.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError, field_validator
+
+from tryon.color import hex_to_srgb
+from tryon.errors import InvalidLook
+from tryon.finishes import Finish
+
+ProductKind = Literal["lipstick", "eyeshadow", "eyeliner", "blush", "brows", "foundation", "shoes"]
+
+REGION_OF_KIND: dict[str, str] = {
+    "lipstick": "lips",
+    "eyeshadow": "eyeshadow",
+    "eyeliner": "eyeliner",
+    "blush": "blush",
+    "brows": "brows",
+    "foundation": "foundation",
+}
+
+
+class Product(BaseModel):
+    """One catalog product as the try-on needs it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: ProductKind
+    shade: str = Field(description="sRGB colour as #RRGGBB")
+    finish: Finish = "matte"
+    intensity: float = Field(0.8, ge=0.0, le=1.0)
+    name: str | None = None
+    sku: str | None = None
+    wing: bool = Field(False, description="eyeliner only: draw a wing at the outer corner")
+    style: Literal["sneaker", "boot"] = Field("sneaker", description="shoes only: shape of the generated sprite")
+    image: str | None = Field(None, description="shoes only: side-view product image with transparency (PNG)")
+    model: str | None = Field(None, description="shoes only: 3D model (GLB) the views are rendered from")
+    toe_axis: Literal["+x", "-x", "+y", "-y", "+z", "-z"] = Field("+z", description="shoes only: model heel->toe")
+    up_axis: Literal["+x", "-x", "+y", "-y", "+z", "-z"] = Field("+y", description="shoes only: model sole->opening")
+
+    @field_validator("shade")
+    @classmethod
+    def _hex(cls, v: str) -> str:
+        hex_to_srgb(v)  # raises ValueError with a clear message
+        return v if v.startswith("#") else f"#{v}"
+
+    @property
+    def region(self) -> str | None:
+        return REGION_OF_KIND.get(self.kind)
+
+
+class Look(RootModel[list[Product]]):
+    """A list of products applied together, painted base layers first."""
+
+    @field_validator("root")
+    @classmethod
+    def _not_empty(cls, v: list[Product]) -> list[Product]:
+        if not v:
+            raise ValueError("a look needs at least one product")
+        return v
+
+    @property
+    def products(self) -> list[Product]:
+        return self.root
+
+    @property
+    def makeup(self) -> list[Product]:
+        return [p for p in self.root if p.region is not None]
+
+    @property
+    def shoes(self) -> list[Product]:
+        return [p for p in self.root if p.kind == "shoes"]
+
+
+def _loc(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return out.lstrip(".") or "(root)"
+
+
+def parse_look(text: str | bytes, source: str = "look") -> Look:
+    """Validate look JSON; raises :class:`InvalidLook` naming the source and the first bad field."""
+    try:
+        data = json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InvalidLook(f"is not valid JSON ({exc})", path=source) from None
+    if isinstance(data, dict) and "products" in data:
+        data = data["products"]
+    try:
+        return Look.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = tuple(p for p in err["loc"] if p != "root")
+        raise InvalidLook(err["msg"].removeprefix("Value error, "), path=source, field=_loc(loc)) from None

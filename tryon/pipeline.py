@@ -1,0 +1,144 @@
+"""The try-on pipeline: landmarks -> region masks -> rendering (+ shoes), per frame, with stage timings.
+
+``TryOn(provider, look).process(frame, t)`` takes an RGB uint8 frame and returns a
+:class:`TryOnResult`; it does no file I/O. Frames it cannot work on (too small, no face) come back
+unchanged with a note saying why.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from tryon.errors import InvalidMedia
+from tryon.landmarks import FaceLandmarks, LandmarkProvider, PoseLandmarks
+from tryon.look import Look, Product
+from tryon.masks import Mask, rasterize
+from tryon.regions import REGION_NAMES, region
+from tryon.render import Paint, render
+from tryon.shoes.render import PlacedShoe, ShoeRenderer
+from tryon.smoothing import FaceSmoother
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class StageTimings:
+    """Milliseconds spent per stage of one frame."""
+
+    landmarks: float = 0.0
+    masks: float = 0.0
+    render: float = 0.0
+    pose: float = 0.0
+    shoes: float = 0.0
+
+    @property
+    def total(self) -> float:
+        return self.landmarks + self.masks + self.render + self.pose + self.shoes
+
+
+@dataclass(frozen=True, slots=True)
+class TryOnResult:
+    """frame : (h, w, 3) uint8 RGB, the input unchanged when nothing could be applied."""
+
+    frame: np.ndarray
+    timings: StageTimings
+    faces: tuple[FaceLandmarks, ...] = ()
+    pose: PoseLandmarks | None = None
+    shoes_placed: tuple[PlacedShoe, ...] = ()
+    notes: tuple[str, ...] = field(default=())
+
+
+def as_rgb(frame: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Accept RGB, RGBA, (h, w) or (h, w, 1) grayscale uint8 frames; return RGB and notes on conversions."""
+    if not isinstance(frame, np.ndarray):
+        raise InvalidMedia(f"frame must be a numpy array, got {type(frame).__name__}", field="frame")
+    if frame.dtype != np.uint8:
+        raise InvalidMedia(f"frame must be uint8, got {frame.dtype}", field="frame")
+    if frame.ndim == 2 or (frame.ndim == 3 and frame.shape[2] == 1):
+        gray = frame.reshape(frame.shape[0], frame.shape[1])
+        return np.repeat(gray[:, :, None], 3, axis=2), ["grayscale frame converted to RGB"]
+    if frame.ndim == 3 and frame.shape[2] == 4:
+        return np.ascontiguousarray(frame[:, :, :3]), ["alpha channel dropped"]
+    if frame.ndim == 3 and frame.shape[2] == 3:
+        return np.ascontiguousarray(frame), []
+    raise InvalidMedia(f"frame must be (h, w, 3) RGB, got shape {frame.shape}", field="frame")
+
+
+def face_layers(
+    faces: list[FaceLandmarks], products: list[Product], shape: tuple[int, ...]
+) -> list[tuple[Mask, Paint]]:
+    """Masks and paints for every face and product, base regions first."""
+    order = {name: i for i, name in enumerate(REGION_NAMES)}
+    ranked = sorted(products, key=lambda p: order[p.region or "lips"])
+    layers = []
+    for face in faces:
+        for product in ranked:
+            assert product.region is not None
+            mask = rasterize(region(face, product.region, wing=product.wing), shape)
+            if mask is not None:
+                layers.append((mask, Paint.from_hex(product.shade, product.finish, product.intensity)))
+    return layers
+
+
+class TryOn:
+    """Applies a look to frames. Use one instance per stream: video providers and smoothing keep state."""
+
+    def __init__(
+        self,
+        provider: LandmarkProvider,
+        look: Look,
+        *,
+        smoother: FaceSmoother | None = None,
+        min_image_side: int = 48,
+        shoes: ShoeRenderer | None = None,
+    ) -> None:
+        self.provider = provider
+        self.look = look
+        self.smoother = smoother
+        self.min_image_side = min_image_side
+        self.shoes = shoes
+
+    def process(self, frame: np.ndarray, t: float | None = None) -> TryOnResult:
+        """Apply the look to an RGB uint8 frame taken at time ``t`` seconds (None for a still image)."""
+        rgb, notes = as_rgb(frame)
+        h, w = rgb.shape[:2]
+        if min(h, w) < self.min_image_side:
+            notes.append(f"frame {w}x{h} is smaller than {self.min_image_side} px: returned unchanged")
+            return TryOnResult(rgb, StageTimings(), notes=tuple(notes))
+        out = rgb
+        t_lm = t_mask = t_render = 0.0
+        faces: list[FaceLandmarks] = []
+        if self.look.makeup:
+            t0 = time.perf_counter()
+            faces = self.provider.faces(rgb, t)
+            if self.smoother is not None and t is not None:
+                faces = self.smoother(faces, t)
+            t1 = time.perf_counter()
+            layers = face_layers(faces, self.look.makeup, rgb.shape)
+            t2 = time.perf_counter()
+            if layers:
+                out = render(rgb, layers)
+            t3 = time.perf_counter()
+            t_lm, t_mask, t_render = (t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3
+            if not faces:
+                notes.append("no face found: makeup not applied")
+        t_pose = t_shoes = 0.0
+        pose: PoseLandmarks | None = None
+        placed: list[PlacedShoe] = []
+        if self.shoes is not None:
+            t0 = time.perf_counter()
+            pose = self.provider.pose(rgb, t)
+            t1 = time.perf_counter()
+            if pose is None:
+                notes.append("no person found: shoes not placed")
+            elif not pose.feet:
+                notes.append("no foot visible: shoes not placed")
+            else:
+                out, placed = self.shoes.apply(out, pose)
+            t_pose, t_shoes = (t1 - t0) * 1e3, (time.perf_counter() - t1) * 1e3
+        timings = StageTimings(landmarks=t_lm, masks=t_mask, render=t_render, pose=t_pose, shoes=t_shoes)
+        return TryOnResult(out, timings, faces=tuple(faces), pose=pose, shoes_placed=tuple(placed), notes=tuple(notes))

@@ -1,0 +1,1 @@
+"""Landmark providers: adapters from a landmark model to :mod:`tryon.landmarks` types."""
