@@ -1,0 +1,102 @@
+"""``python -m session_server``: ``serve`` (default) runs the server; ``token`` mints a join token."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.logging import RichHandler
+
+from .protocol import auth
+from .protocol.errors import ProtocolError
+from .settings import SessionSettings
+
+app = typer.Typer(
+    help="Phygital session server: shared AR sessions over WebSocket (see session_server/PROTOCOL.md).",
+    pretty_exceptions_show_locals=False,
+    no_args_is_help=False,
+    add_completion=False,
+)
+err = Console(stderr=True)
+
+
+def _settings() -> SessionSettings:
+    try:
+        return SessionSettings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"])
+        sys.stderr.write(f"error: setting PHYGITAL_SESSION_{field.upper()}: {first['msg']}\n")
+        raise typer.Exit(2) from None
+
+
+def _logging(quiet: bool, verbose: bool) -> None:
+    level = logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO
+    logging.basicConfig(level=level, format="%(message)s", handlers=[RichHandler(console=err, show_path=False)])
+
+
+@app.callback(invoke_without_command=True)
+def _default(ctx: typer.Context) -> None:
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(serve)
+
+
+def default_routers() -> list[Any]:
+    """What the server mounts besides ``/ws``: the live try-on endpoint for mirrors and phones."""
+    from tryon.live import router as tryon_router
+
+    return [tryon_router]
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="bind address (default from settings: 127.0.0.1)")] = None,
+    port: Annotated[int | None, typer.Option(min=0, max=65535, help="port (default from settings: 8700)")] = None,
+    redis_url: Annotated[str | None, typer.Option(help="share rooms through this Redis (scale-out)")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="warnings and errors only")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="debug logging")] = False,
+) -> None:
+    """Run the session server (in-memory rooms unless a Redis URL is configured)."""
+    settings = _settings()
+    overrides = {k: v for k, v in {"host": host, "port": port, "redis_url": redis_url}.items() if v is not None}
+    settings = settings.model_copy(update=overrides)
+    _logging(quiet, verbose)
+    from .server.app import create_app
+    from .server.runner import make_server
+
+    server = make_server(create_app(settings, routers=default_routers()), settings,
+                         log_level="warning" if quiet else "info")
+    server.run()
+
+
+@app.command()
+def token(
+    room: Annotated[str, typer.Argument(help="room id the token is valid for")],
+    participant: Annotated[str, typer.Argument(help="participant id")],
+    role: Annotated[str, typer.Option(help=f"one of: {', '.join(auth.ROLES)}")] = "phone",
+    ttl: Annotated[float, typer.Option(min=1, help="seconds until the token expires")] = 3600.0,
+) -> None:
+    """Mint a signed join token with the configured secret (for development and tests)."""
+    settings = _settings()
+    try:
+        tok = auth.sign(
+            auth.Claims(room, participant, role, time.time() + ttl),
+            settings.token_secret.get_secret_value().encode(),
+        )
+    except ProtocolError as exc:
+        sys.stderr.write(f"error: --role: {exc.message}\n")
+        raise typer.Exit(2) from None
+    sys.stdout.write(tok + "\n")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

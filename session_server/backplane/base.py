@@ -1,0 +1,84 @@
+"""Backplane: where a room's changes are ordered and fanned out between server processes.
+
+Primitives every implementation provides (one contract suite tests them all):
+
+* lease: ``acquire(room)`` takes or renews the room's lease for this node; one node at a time.
+* log + state: ``commit(room, deltas, checkpoint, cursor)`` appends deltas (revisions must follow
+  on), stores the inbox cursor and, when given, a checkpoint of the room, atomically and only while
+  holding the lease (else ``LeaseLost``); ``load(room)`` returns the last checkpoint and cursor
+  (the log after the checkpoint is replayed on top);
+  ``read_log(room, after, block_ms)`` returns deltas with revision > ``after`` in order.
+* inbox: ``submit(room, item)`` from any node; the lease holder reads ``read_inbox(room, cursor)``.
+* replies: ``reply(node, item)`` / ``read_replies(block_ms)`` for this node.
+* presence: ``publish_presence(room, item)`` / ``read_presence(room, cursor, block_ms)``; lossy.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any
+
+from ..protocol.errors import ProtocolError
+
+
+class LeaseLost(ProtocolError):
+    def __init__(self, room: str) -> None:
+        super().__init__("lease_lost", f"room {room!r}: this process no longer holds the lease")
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    blob: dict[str, Any]
+    cursor: str
+
+
+class Backplane(ABC):
+    node_id: str
+    distributed: bool = False
+    start_cursor: str = "0"
+
+    async def start(self) -> None:  # noqa: B027 - optional hook
+        pass
+
+    async def close(self) -> None:  # noqa: B027 - optional hook
+        pass
+
+    @abstractmethod
+    async def acquire(self, room: str) -> bool: ...
+
+    @abstractmethod
+    async def release(self, room: str) -> None: ...
+
+    @abstractmethod
+    async def commit(
+        self, room: str, deltas: list[dict[str, Any]], checkpoint: dict[str, Any] | None, cursor: str
+    ) -> None: ...
+
+    @abstractmethod
+    async def load(self, room: str) -> Stored | None: ...
+
+    @abstractmethod
+    async def read_log(self, room: str, after: int, block_ms: int = 0, limit: int = 1000) -> list[dict[str, Any]]: ...
+
+    @abstractmethod
+    async def submit(self, room: str, item: dict[str, Any]) -> None: ...
+
+    @abstractmethod
+    async def read_inbox(self, room: str, cursor: str, block_ms: int) -> list[tuple[str, dict[str, Any]]]: ...
+
+    @abstractmethod
+    async def reply(self, node: str, item: dict[str, Any]) -> None: ...
+
+    @abstractmethod
+    async def read_replies(self, block_ms: int) -> list[dict[str, Any]]: ...
+
+    @abstractmethod
+    async def publish_presence(self, room: str, item: dict[str, Any]) -> None: ...
+
+    @abstractmethod
+    async def read_presence(self, room: str, cursor: str, block_ms: int) -> tuple[str, list[dict[str, Any]]]: ...
+
+    @abstractmethod
+    async def forget(self, room: str) -> None:
+        """Delete everything stored for a room (after its last participant left)."""

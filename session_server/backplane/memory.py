@@ -1,0 +1,174 @@
+"""In-process backplane (the default).  Several ``MemoryBackplane`` nodes may share one
+``MemoryStore`` (tests use that to run the contract suite with two nodes)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import deque
+from typing import Any
+
+from .base import Backplane, LeaseLost, Stored
+
+LOG_KEEP = 20_000
+INBOX_KEEP = 20_000
+PRESENCE_KEEP = 64
+
+
+class _Stream:
+    def __init__(self, keep: int) -> None:
+        self.items: deque[Any] = deque(maxlen=keep)
+        self.next_id = 0  # id of the next item appended
+        self.waiters: list[asyncio.Future[None]] = []
+
+    def add(self, item: Any) -> int:
+        self.items.append(item)
+        self.next_id += 1
+        waiters, self.waiters = self.waiters, []
+        for w in waiters:
+            if not w.done():
+                w.set_result(None)
+        return self.next_id - 1
+
+    def after(self, cursor: int) -> list[tuple[int, Any]]:
+        first = self.next_id - len(self.items)
+        start = max(cursor + 1, first)
+        return [(i, self.items[i - first]) for i in range(start, self.next_id)]
+
+    async def wait(self, block_ms: int) -> None:
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.waiters.append(fut)
+        try:
+            async with asyncio.timeout(block_ms / 1000):  # no extra task per wait (wait_for makes one)
+                await fut
+        except TimeoutError:
+            pass
+        finally:
+            with contextlib.suppress(ValueError):  # a timed-out waiter must not pile up in an idle stream
+                self.waiters.remove(fut)
+
+
+class MemoryStore:
+    def __init__(self) -> None:
+        self.leases: dict[str, tuple[str, float]] = {}
+        self.blobs: dict[str, Stored] = {}
+        self.logs: dict[str, _Stream] = {}
+        self.streams: dict[str, _Stream] = {}
+
+    def stream(self, key: str, keep: int) -> _Stream:
+        s = self.streams.get(key)
+        if s is None:
+            s = self.streams[key] = _Stream(keep)
+        return s
+
+
+class MemoryBackplane(Backplane):
+    distributed = False
+    start_cursor = "-1"
+
+    def __init__(self, node_id: str = "local", store: MemoryStore | None = None, lease_ms: int = 3000) -> None:
+        self.node_id = node_id
+        self.store = store or MemoryStore()
+        self.lease_ms = lease_ms
+        self.distributed = store is not None
+
+    def _now(self) -> float:
+        return asyncio.get_running_loop().time()
+
+    async def acquire(self, room: str) -> bool:
+        holder = self.store.leases.get(room)
+        now = self._now()
+        if holder is None or holder[0] == self.node_id or holder[1] <= now:
+            self.store.leases[room] = (self.node_id, now + self.lease_ms / 1000)
+            return True
+        return False
+
+    async def release(self, room: str) -> None:
+        holder = self.store.leases.get(room)
+        if holder is not None and holder[0] == self.node_id:
+            del self.store.leases[room]
+
+    async def commit(
+        self, room: str, deltas: list[dict[str, Any]], checkpoint: dict[str, Any] | None, cursor: str
+    ) -> None:
+        holder = self.store.leases.get(room)
+        if holder is None or holder[0] != self.node_id or holder[1] <= self._now():
+            raise LeaseLost(room)
+        log = self.store.logs.setdefault(room, _Stream(LOG_KEEP))
+        last = log.items[-1]["rev"] if log.items else None
+        for d in deltas:
+            if last is not None and d["rev"] != last + 1:
+                raise LeaseLost(room)
+            last = d["rev"]
+        for d in deltas:
+            log.add(d)
+        old = self.store.blobs.get(room)
+        if checkpoint is not None:
+            # callers hand over a fresh structure (Room.dump builds one) and never mutate it afterwards;
+            # a deepcopy here cost ~1.5 % of the server's CPU at 50 clients (profiled)
+            self.store.blobs[room] = Stored(checkpoint, cursor)
+        elif old is not None:
+            self.store.blobs[room] = Stored(old.blob, cursor)
+        else:
+            raise ValueError(f"room {room!r}: the first commit must carry a checkpoint")
+
+    async def load(self, room: str) -> Stored | None:
+        stored = self.store.blobs.get(room)
+        return stored
+
+    async def read_log(self, room: str, after: int, block_ms: int = 0, limit: int = 1000) -> list[dict[str, Any]]:
+        log = self.store.logs.setdefault(room, _Stream(LOG_KEEP))
+        found = self._log_after(log, after, limit)
+        if not found and block_ms > 0:
+            await log.wait(block_ms)
+            found = self._log_after(log, after, limit)
+        return found
+
+    @staticmethod
+    def _log_after(log: _Stream, after: int, limit: int) -> list[dict[str, Any]]:
+        if not log.items:
+            return []
+        start = max(0, after + 1 - log.items[0]["rev"])
+        return [log.items[i] for i in range(start, min(len(log.items), start + limit))]
+
+    async def submit(self, room: str, item: dict[str, Any]) -> None:
+        self.store.stream(f"inbox:{room}", INBOX_KEEP).add(item)
+
+    async def read_inbox(self, room: str, cursor: str, block_ms: int) -> list[tuple[str, dict[str, Any]]]:
+        s = self.store.stream(f"inbox:{room}", INBOX_KEEP)
+        items = s.after(int(cursor))
+        if not items and block_ms > 0:
+            await s.wait(block_ms)
+            items = s.after(int(cursor))
+        return [(str(i), it) for i, it in items]
+
+    async def reply(self, node: str, item: dict[str, Any]) -> None:
+        self.store.stream(f"reply:{node}", INBOX_KEEP).add(item)
+
+    async def read_replies(self, block_ms: int) -> list[dict[str, Any]]:
+        s = self.store.stream(f"reply:{self.node_id}", INBOX_KEEP)
+        if not s.items and block_ms > 0:
+            await s.wait(block_ms)
+        out = list(s.items)
+        s.items.clear()
+        return out
+
+    async def publish_presence(self, room: str, item: dict[str, Any]) -> None:
+        self.store.stream(f"presence:{room}", PRESENCE_KEEP).add({**item, "node": self.node_id})
+
+    async def read_presence(self, room: str, cursor: str, block_ms: int) -> tuple[str, list[dict[str, Any]]]:
+        s = self.store.stream(f"presence:{room}", PRESENCE_KEEP)
+        if cursor == "$":
+            cursor = str(s.next_id - 1)
+        items = s.after(int(cursor))
+        if not items and block_ms > 0:
+            await s.wait(block_ms)
+            items = s.after(int(cursor))
+        return (str(items[-1][0]) if items else cursor), [it for _, it in items]
+
+    async def forget(self, room: str) -> None:
+        self.store.blobs.pop(room, None)
+        self.store.logs.pop(room, None)
+        for key in (f"inbox:{room}", f"presence:{room}"):
+            self.store.streams.pop(key, None)
+        self.store.leases.pop(room, None)

@@ -1,0 +1,80 @@
+"""Room tokens: HMAC-SHA256 signed claims (room, participant, role, exp).  Key and clock are passed in.
+
+Format: ``base64url(json claims) + "." + base64url(hmac_sha256(key, first part))``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass
+from typing import Literal, get_args
+
+from .errors import AuthError
+
+Role = Literal["phone", "headset", "mirror", "staff", "viewer"]
+ROLES: tuple[str, ...] = get_args(Role)
+MAX_TOKEN_CHARS = 2048
+
+
+@dataclass(frozen=True, slots=True)
+class Claims:
+    room: str
+    participant: str
+    role: str
+    exp: float
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def sign(claims: Claims, key: bytes) -> str:
+    if claims.role not in ROLES:
+        raise AuthError("bad_token", f"role must be one of {', '.join(ROLES)}", field="role")
+    body = json.dumps(
+        {"room": claims.room, "participant": claims.participant, "role": claims.role, "exp": claims.exp},
+        separators=(",", ":"),
+        sort_keys=True,
+    ).encode()
+    head = _b64(body)
+    mac = hmac.new(key, head.encode("ascii"), hashlib.sha256).digest()
+    return f"{head}.{_b64(mac)}"
+
+
+def verify(token: str, key: bytes, now: float, room: str | None = None) -> Claims:
+    """Check signature, expiry and (when given) the room; return the claims or raise AuthError."""
+    if not isinstance(token, str) or len(token) > MAX_TOKEN_CHARS or token.count(".") != 1:
+        raise AuthError("bad_token", "token is malformed", field="token")
+    head, mac_text = token.split(".")
+    try:
+        mac = _unb64(mac_text)
+        expected = hmac.new(key, head.encode("ascii"), hashlib.sha256).digest()
+    except (binascii.Error, ValueError, UnicodeEncodeError) as exc:
+        raise AuthError("bad_token", "token is malformed", field="token") from exc
+    if not hmac.compare_digest(mac, expected):
+        raise AuthError("bad_token", "token signature is wrong", field="token")
+    try:
+        raw = json.loads(_unb64(head))
+        claims = Claims(
+            room=str(raw["room"]),
+            participant=str(raw["participant"]),
+            role=str(raw["role"]),
+            exp=float(raw["exp"]),
+        )
+    except (ValueError, KeyError, TypeError, binascii.Error) as exc:
+        raise AuthError("bad_token", "token claims are malformed", field="token") from exc
+    if claims.role not in ROLES:
+        raise AuthError("bad_token", f"token role {claims.role!r} is not known", field="token")
+    if claims.exp <= now:
+        raise AuthError("token_expired", "token has expired", field="token")
+    if room is not None and claims.room != room:
+        raise AuthError("wrong_room", "token names another room", field="room")
+    return claims

@@ -1,0 +1,81 @@
+"""Per-connection state machine (sans-I/O): size and rate limits, then parse, then phase checks.
+
+Phases: ``connected`` -> ``joining`` -> ``joined`` -> ``closed``; the table ``_ALLOWED`` says which
+message types each phase accepts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import LimitExceeded, ProtocolError
+from .limits import Limits, TokenBucket, check_size
+from .messages import _Msg, parse
+
+_ALLOWED: dict[str, frozenset[str] | None] = {
+    "connected": frozenset({"join", "resume", "ping"}),
+    "joining": frozenset({"ping"}),
+    "joined": None,  # everything except join/resume
+    "closed": frozenset(),
+}
+
+
+@dataclass(slots=True)
+class Identity:
+    room: str
+    participant: str
+    role: str
+    session: str = ""
+
+
+class Connection:
+    def __init__(self, limits: Limits, now: float) -> None:
+        self.limits = limits
+        self.phase = "connected"
+        self.identity: Identity | None = None
+        self.last_received = now
+        self._bucket = TokenBucket(limits.messages_per_second, limits.message_burst, now)
+        self._strikes = 0
+
+    def receive(self, data: str | bytes, now: float) -> _Msg:
+        """Return the typed message or raise ProtocolError (check ``close_code`` to know whether to close)."""
+        self.last_received = now
+        check_size(len(data), self.limits)
+        if not self._bucket.take(now):
+            self._strikes += 1
+            if self._strikes > self.limits.rate_strikes_before_close:
+                raise LimitExceeded("rate_abuse", limit=self.limits.messages_per_second)
+            raise LimitExceeded(
+                "rate_limited",
+                "too many messages per second; message dropped",
+                limit=self.limits.messages_per_second,
+            )
+        msg = parse(data, self.limits)
+        kind = msg.type  # type: ignore[attr-defined]
+        allowed = _ALLOWED[self.phase]
+        if allowed is None:
+            if kind in ("join", "resume"):
+                raise ProtocolError("already_joined", "this connection has already joined a room", field="type")
+        elif kind not in allowed:
+            if self.phase == "closed":
+                raise ProtocolError("not_joined", "connection is closed")
+            if self.phase == "joining":
+                raise ProtocolError("not_joined", "wait for the welcome before sending", field="type")
+            raise ProtocolError("not_joined", f"join first; {kind!r} needs a joined connection", field="type")
+        return msg
+
+    def start_join(self) -> None:
+        self.phase = "joining"
+
+    def joined(self, identity: Identity) -> None:
+        self.identity = identity
+        self.phase = "joined"
+
+    def join_failed(self) -> None:
+        self.phase = "connected"
+
+    def close(self) -> None:
+        self.phase = "closed"
+
+    def idle(self, now: float, timeout: float) -> bool:
+        return now - self.last_received > timeout

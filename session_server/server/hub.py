@@ -1,0 +1,450 @@
+"""RoomHub: one room on one server process.
+
+* follows the room's ordered log from the backplane into a local mirror (``deltas.apply``) and fans
+  each delta out to this process's clients, encoded once;
+* competes for the room's lease and, while holding it, runs the sans-I/O ``Room`` on the requests
+  in the room's inbox (from every process), commits the resulting deltas and routes the replies;
+* coalesces presence and sends one frame per client per tick.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ..backplane.base import Backplane, LeaseLost
+from ..protocol import messages as m
+from ..protocol.auth import Claims
+from ..protocol.deltas import Delta, DeltaLog, apply
+from ..protocol.errors import ProtocolError
+from ..protocol.presence import PresenceTable, PresenceTick, merge
+from ..protocol.room import DropCmd, Emit, JoinCmd, LeaveCmd, Reply, ResumeCmd, Room, RoomConfig, Seen
+from ..protocol.state import RoomState, from_snapshot, public_snapshot
+
+if TYPE_CHECKING:
+    from .sender import Sender
+
+logger = logging.getLogger(__name__)
+CHECKPOINT_EVERY_S = 2.0
+CHECKPOINT_EVERY_REVS = 1000
+ROOM_TICK_S = 0.25
+RESUME_PREFILL = 5000
+
+
+class Link(Protocol):
+    """What the hub needs from a client connection (implemented by server.ws.ClientLink)."""
+
+    participant: str
+    session: str
+    role: str
+    sender: Sender
+
+    def welcomed(self, participant: str, role: str, session: str) -> None: ...
+    def fail(self, exc: ProtocolError, ref: str | None = None) -> None: ...
+    def close(self, code: str) -> None: ...
+
+
+def public_delta(delta: Delta) -> dict[str, Any]:
+    """Wire form of a delta for clients: participants' session ids stay on the server."""
+    data = delta.data
+    if "session" in data:
+        data = {k: v for k, v in data.items() if k != "session"}
+    return {"rev": delta.rev, "op": delta.op, "data": data}
+
+
+def _rebuild(item: dict[str, Any]) -> object:
+    kind = item["kind"]
+    if kind == "join":
+        return JoinCmd(item["role"], item["session"], item.get("ref"))
+    if kind == "resume":
+        return ResumeCmd(item["role"], item["session"], item["revision"], item["new_session"], item.get("ref"))
+    if kind == "drop":
+        return DropCmd(item["session"])
+    if kind == "leave":
+        return LeaveCmd(item["session"])
+    msg = item["msg"]
+    if isinstance(msg, m._Msg):
+        return msg
+    return m.CLIENT_TYPES[msg["type"]].model_validate(msg)
+
+
+class RoomHub:
+    def __init__(self, room_id: str, backplane: Backplane, config: RoomConfig, clock: Any = time.time) -> None:
+        self.room_id = room_id
+        self.bp = backplane
+        self.config = config
+        self.clock = clock
+        self.clients: dict[str, Link] = {}
+        self.pending: dict[str, Link] = {}
+        self._waiting: list[tuple[dict[str, Any], Link]] = []
+        self.mirror = RoomState(room_id, chat_limit=config.limits.chat_log_length)
+        self.log = DeltaLog(config.limits.delta_log_length)
+        self.presence = PresenceTable()
+        self._remote: PresenceTick | None = None
+        self.known_poses: dict[str, list[float]] = {}
+        self.leader: Room | None = None
+        self._cursor = backplane.start_cursor
+        self._tasks: list[asyncio.Task[None]] = []
+        self._running = False
+        self._last_checkpoint = 0.0
+        self._checkpoint_rev = 0
+        self.idle_since: float | None = None
+        self.lead = True
+
+    # ---- lifecycle ---------------------------------------------------------------------------
+    async def start(self) -> None:
+        stored = await self.bp.load(self.room_id)
+        if stored is not None:
+            self.mirror = from_snapshot(stored.blob["state"])
+            self.log.reset(self.mirror.revision)
+            await self._prefill_log()
+        self._running = True
+        self._tasks = [
+            asyncio.create_task(self._follow(), name=f"follow:{self.room_id}"),
+            asyncio.create_task(self._lead(), name=f"lead:{self.room_id}"),
+        ]
+        if self.bp.distributed:
+            self._tasks.append(asyncio.create_task(self._follow_presence(), name=f"presence:{self.room_id}"))
+
+    async def _prefill_log(self) -> None:
+        """Keep the deltas before the checkpoint too, so this process can serve a resume with exactly
+        the missed deltas to a client that was connected elsewhere."""
+        keep = min(self.config.limits.delta_log_length, RESUME_PREFILL)
+        base = max(0, self.mirror.revision - keep)
+        raws = await self.bp.read_log(self.room_id, base, limit=keep)
+        if not raws or int(raws[0]["rev"]) != base + 1:
+            return  # trimmed: resumes from before the checkpoint get a snapshot
+        self.log.reset(base)
+        for raw in raws:
+            delta = Delta.from_wire(raw)
+            if delta.rev > self.mirror.revision:
+                break
+            self.log.append(delta)
+
+    async def stop(self, forget: bool = False) -> None:
+        self._running = False
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.leader is not None:
+            try:
+                if forget and self.leader.empty:
+                    await self.bp.forget(self.room_id)
+                else:
+                    await self._commit([], force_checkpoint=True)
+                    await self.bp.release(self.room_id)
+            except (LeaseLost, OSError, ConnectionError) as exc:
+                logger.warning("room %s: final checkpoint failed: %s", self.room_id, exc)
+            self.leader = None
+
+    @property
+    def local_count(self) -> int:
+        return len(self.clients) + len(self.pending)
+
+    # ---- requests from local connections --------------------------------------------------------
+    async def _submit(self, item: dict[str, Any]) -> None:
+        item["node"] = self.bp.node_id
+        await self.bp.submit(self.room_id, item)
+
+    async def join(self, link: Link, claims: Claims, msg: m.Join | m.Resume) -> None:
+        old = self.pending.pop(claims.participant, None) or self.clients.pop(claims.participant, None)
+        if old is not None and old is not link:
+            old.close("replaced")
+        self.pending[claims.participant] = link
+        new_session = uuid.uuid4().hex
+        if isinstance(msg, m.Resume):
+            await self._submit(
+                {
+                    "kind": "resume",
+                    "participant": claims.participant,
+                    "role": claims.role,
+                    "session": msg.session,
+                    "revision": msg.revision,
+                    "new_session": new_session,
+                    "ref": msg.id,
+                }
+            )
+        else:
+            await self._submit(
+                {
+                    "kind": "join",
+                    "participant": claims.participant,
+                    "role": claims.role,
+                    "session": new_session,
+                    "ref": msg.id,
+                }
+            )
+
+    async def request(self, link: Link, msg: m._Msg) -> None:
+        payload: Any = msg if not self.bp.distributed else msg.model_dump(mode="json")
+        await self._submit({"kind": "msg", "participant": link.participant, "msg": payload})
+
+    async def gone(self, link: Link, leave: bool) -> None:
+        """The connection ended: drop (resumable) or leave."""
+        pid = link.participant
+        if self.clients.get(pid) is link:
+            del self.clients[pid]
+        elif self.pending.get(pid) is link:
+            del self.pending[pid]
+        else:
+            return
+        self.presence.remove(pid)
+        await self._submit({"kind": "leave" if leave else "drop", "participant": pid, "session": link.session})
+
+    async def attendance(self) -> None:
+        if self.clients:
+            await self._submit({"kind": "seen", "participants": list(self.clients)})
+
+    # ---- presence ------------------------------------------------------------------------------
+    def update_presence(self, pid: str, pose: list[float]) -> None:
+        self.presence.update(pid, pose)
+        self.known_poses[pid] = pose
+
+    async def tick_presence(self, t: float) -> int:
+        local = self.presence.tick()
+        if local is not None:
+            for pid in local.gone:
+                self.known_poses.pop(pid, None)
+            if self.bp.distributed:
+                await self.bp.publish_presence(self.room_id, {"poses": local.poses, "gone": list(local.gone)})
+        tick = local
+        if self._remote is not None:
+            tick = self._remote if tick is None else merge(self._remote, tick)
+            self._remote = None
+        if tick is None or not self.clients:
+            return 0
+        text = m.encode(m.server_frame("presence", t=round(t, 4), poses=tick.poses, gone=list(tick.gone)))
+        for link in self.clients.values():
+            link.sender.send_presence(tick, text, t)
+        return len(self.clients)
+
+    async def _follow_presence(self) -> None:
+        cursor = "$"
+        while self._running:
+            try:
+                cursor, items = await self.bp.read_presence(self.room_id, cursor, 500)
+            except (OSError, ConnectionError) as exc:
+                logger.warning("room %s: presence read failed: %s", self.room_id, exc)
+                await asyncio.sleep(0.5)
+                continue
+            for item in items:
+                if item.get("node") == self.bp.node_id:
+                    continue
+                tick = PresenceTick(
+                    {k: v for k, v in item["poses"].items() if k not in self.clients},
+                    tuple(item.get("gone", ())),
+                )
+                self.known_poses.update(tick.poses)
+                self._remote = tick if self._remote is None else merge(self._remote, tick)
+
+    # ---- the ordered log -------------------------------------------------------------------------
+    async def _follow(self) -> None:
+        while self._running:
+            try:
+                raws = await self.bp.read_log(self.room_id, self.mirror.revision, block_ms=500)
+            except (OSError, ConnectionError) as exc:
+                logger.warning("room %s: log read failed: %s", self.room_id, exc)
+                await asyncio.sleep(0.5)
+                continue
+            try:
+                for raw in raws:
+                    self._apply(Delta.from_wire(raw))
+            except ProtocolError:
+                await self._resync()
+            if self._waiting:
+                self._complete_waiting()
+
+    def _apply(self, delta: Delta) -> None:
+        if delta.rev <= self.mirror.revision:
+            return
+        try:
+            self.mirror = apply(self.mirror, delta)
+        except ProtocolError:
+            logger.exception("room %s: mirror out of step at revision %d", self.room_id, delta.rev)
+            raise
+        self.log.append(delta)
+        text = m.encode(m.server_frame("delta", **public_delta(delta)))
+        for link in self.clients.values():
+            link.sender.send(text)
+        if delta.op == "participant.status" and "session" in delta.data:
+            link = self.clients.get(delta.data["participant"])
+            if link is not None and link.session != delta.data["session"]:
+                del self.clients[link.participant]
+                link.close("replaced")
+
+    async def _resync(self) -> None:
+        """The log skipped ahead of the mirror (trimmed while we lagged): rebuild from the backplane and
+        send every local client a fresh snapshot (a ``welcome`` with ``resumed: false``)."""
+        stored = await self.bp.load(self.room_id)
+        state = RoomState(self.room_id, chat_limit=self.config.limits.chat_log_length)
+        if stored is not None:
+            state = from_snapshot(stored.blob["state"])
+        raws = await self.bp.read_log(self.room_id, state.revision, limit=10**9)
+        for raw in raws:
+            state = apply(state, Delta.from_wire(raw))
+        self.mirror = state
+        self.log.reset(state.revision)
+        for link in self.clients.values():
+            link.sender.send(
+                m.encode(
+                    m.server_frame(
+                        "welcome",
+                        ref=None,
+                        room=self.room_id,
+                        participant=link.participant,
+                        role=link.role,
+                        session=link.session,
+                        resumed=False,
+                        revision=state.revision,
+                        state=public_snapshot(state),
+                        presence=dict(self.known_poses),
+                    )
+                )
+            )
+        logger.warning("room %s: resynchronised at revision %d", self.room_id, state.revision)
+
+    # ---- replies ---------------------------------------------------------------------------------
+    def on_reply(self, pid: str, frame: dict[str, Any]) -> None:
+        if frame["type"] == "welcome":
+            link = self.pending.get(pid)
+            if link is None:
+                return
+            if self.mirror.revision >= frame["revision"]:
+                self._welcome(frame, link)
+            else:
+                self._waiting.append((frame, link))
+            return
+        link = self.clients.get(pid) or self.pending.get(pid)
+        if link is None:
+            return
+        if frame["type"] == "error":
+            code = frame["code"]
+            if link is self.pending.get(pid):
+                del self.pending[pid]
+                link.fail(ProtocolError(code, frame["message"], field=frame.get("field")), frame.get("ref"))
+                return
+        link.sender.send(m.encode(frame))
+
+    def _complete_waiting(self) -> None:
+        ready = [(f, lk) for f, lk in self._waiting if self.mirror.revision >= f["revision"]]
+        self._waiting = [(f, lk) for f, lk in self._waiting if self.mirror.revision < f["revision"]]
+        for frame, link in ready:
+            if self.pending.get(frame["participant"]) is link:
+                self._welcome(frame, link)
+
+    def _welcome(self, frame: dict[str, Any], link: Link) -> None:
+        pid = frame["participant"]
+        del self.pending[pid]
+        body = dict(frame)
+        body["revision"] = self.mirror.revision
+        body["presence"] = dict(self.known_poses)
+        missed = self.log.since(body.pop("from_revision")) if frame["resumed"] and "from_revision" in frame else None
+        if missed is not None:
+            body["deltas"] = [public_delta(d) for d in missed]
+        else:
+            body["resumed"] = False
+            body["state"] = public_snapshot(self.mirror)
+        link.welcomed(pid, frame["role"], frame["session"])
+        link.sender.send(m.encode(body))
+        self.clients[pid] = link
+
+    # ---- leadership ------------------------------------------------------------------------------
+    async def _lead(self) -> None:
+        lease_s = getattr(self.bp, "lease_ms", 3000) / 1000
+        last_renew = 0.0
+        last_tick = 0.0
+        while self._running:
+            mono = time.monotonic()
+            try:
+                if self.leader is None:
+                    if not self.lead or not await self.bp.acquire(self.room_id):
+                        await asyncio.sleep(lease_s / 4)
+                        continue
+                    await self._take_over()
+                    last_renew = mono
+                elif mono - last_renew > lease_s / 3:
+                    if not await self.bp.acquire(self.room_id):
+                        logger.warning("room %s: lease lost to another process", self.room_id)
+                        self.leader = None
+                        continue
+                    last_renew = mono
+                items = await self.bp.read_inbox(self.room_id, self._cursor, block_ms=int(lease_s * 1000 / 4))
+                await self._process(items, tick=mono - last_tick > ROOM_TICK_S)
+                if mono - last_tick > ROOM_TICK_S:
+                    last_tick = mono
+            except LeaseLost:
+                logger.warning("room %s: lease lost while committing", self.room_id)
+                self.leader = None
+            except (OSError, ConnectionError) as exc:
+                logger.warning("room %s: backplane error: %s", self.room_id, exc)
+                self.leader = None
+                await asyncio.sleep(0.2)
+
+    async def _take_over(self) -> None:
+        now = self.clock()
+        stored = await self.bp.load(self.room_id)
+        if stored is None:
+            self.leader = Room(self.room_id, self.config, now)
+            self._cursor = self.bp.start_cursor
+        else:
+            room = Room.load(stored.blob, self.config, now)
+            raws = await self.bp.read_log(self.room_id, room.state.revision, limit=10**9)
+            room.replay([Delta.from_wire(r) for r in raws])
+            self.leader = room
+            self._cursor = stored.cursor
+        self._checkpoint_rev = self.leader.state.revision
+        logger.info("room %s: leading at revision %d", self.room_id, self.leader.state.revision)
+
+    async def _process(self, items: list[tuple[str, dict[str, Any]]], tick: bool) -> None:
+        room = self.leader
+        assert room is not None
+        now = self.clock()
+        outs: list[Any] = []
+        nodes: dict[str, str] = {}
+        for cursor, item in items:
+            self._cursor = cursor
+            if item["kind"] == "seen":
+                for pid in item["participants"]:
+                    room.handle(pid, Seen(), now)
+                continue
+            pid = item["participant"]
+            nodes[pid] = item.get("node", self.bp.node_id)
+            try:
+                cmd = _rebuild(item)
+                outs.extend(room.handle(pid, cmd, now))
+            except (KeyError, ValueError) as exc:  # a malformed inbox item: never trust the wire twice
+                logger.warning("room %s: dropped malformed inbox item: %s", self.room_id, exc)
+            except Exception:  # a bug must not stop the room; the state is unchanged by a failed handle
+                logger.exception("room %s: unexpected error handling an inbox item", self.room_id)
+        if tick:
+            outs.extend(room.tick(now))
+        deltas = [o.delta.to_wire() for o in outs if isinstance(o, Emit)]
+        if items or deltas:
+            await self._commit(deltas)
+        for o in outs:
+            if isinstance(o, Reply):
+                node = nodes.get(o.participant)
+                if node is None:
+                    continue
+                if node == self.bp.node_id:
+                    self.on_reply(o.participant, o.frame)
+                else:
+                    await self.bp.reply(node, {"room": self.room_id, "participant": o.participant, "frame": o.frame})
+
+    async def _commit(self, deltas: list[dict[str, Any]], force_checkpoint: bool = False) -> None:
+        room = self.leader
+        assert room is not None
+        mono = time.monotonic()
+        checkpoint = None
+        if (
+            force_checkpoint
+            or mono - self._last_checkpoint > CHECKPOINT_EVERY_S
+            or room.state.revision - self._checkpoint_rev > CHECKPOINT_EVERY_REVS
+        ):
+            checkpoint = room.dump()
+            self._last_checkpoint = mono
+            self._checkpoint_rev = room.state.revision
+        await self.bp.commit(self.room_id, deltas, checkpoint, self._cursor)

@@ -1,0 +1,136 @@
+"""SessionNode: this process's rooms, its presence ticker, housekeeping and graceful drain."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from typing import Any
+
+from ..backplane.base import Backplane
+from ..protocol.errors import LimitExceeded
+from ..protocol.room import RoomConfig
+from ..settings import SessionSettings
+from .hub import RoomHub
+
+logger = logging.getLogger(__name__)
+HUB_LINGER_S = 5.0
+
+
+class SessionNode:
+    def __init__(self, settings: SessionSettings, backplane: Backplane, clock: Any = time.time) -> None:
+        self.settings = settings
+        self.bp = backplane
+        self.clock = clock
+        self.limits = settings.limits.to_limits()
+        self.config = RoomConfig(
+            limits=self.limits,
+            resume_window=settings.resume_window_s,
+            lock_ttl=settings.lock_ttl_s,
+            quiet_timeout=settings.quiet_timeout_s,
+        )
+        self.key = settings.token_secret.get_secret_value().encode()
+        self.hubs: dict[str, RoomHub] = {}
+        self.links: set[Any] = set()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.draining = False
+        self.ticks = 0
+        self.tick_lag_ms = 0.0
+
+    @staticmethod
+    def new_node_id() -> str:
+        return uuid.uuid4().hex[:12]
+
+    async def start(self) -> None:
+        await self.bp.start()
+        self._tasks = [
+            asyncio.create_task(self._ticker(), name="presence-ticker"),
+            asyncio.create_task(self._housekeeping(), name="housekeeping"),
+        ]
+        if self.bp.distributed:
+            self._tasks.append(asyncio.create_task(self._replies(), name="replies"))
+
+    async def get_hub(self, room: str) -> RoomHub:
+        hub = self.hubs.get(room)
+        if hub is None:
+            if len(self.hubs) >= self.limits.max_rooms:
+                raise LimitExceeded("too_many_rooms", limit=self.limits.max_rooms, actual=len(self.hubs) + 1)
+            hub = RoomHub(room, self.bp, self.config, self.clock)
+            self.hubs[room] = hub
+            await hub.start()
+        hub.idle_since = None
+        return hub
+
+    async def _ticker(self) -> None:
+        period = 1.0 / self.settings.tick_hz
+        loop = asyncio.get_running_loop()
+        next_at = loop.time()
+        while True:
+            next_at += period
+            now = self.clock()
+            for hub in list(self.hubs.values()):
+                try:
+                    await hub.tick_presence(now)
+                except (OSError, ConnectionError) as exc:
+                    logger.warning("room %s: presence tick failed: %s", hub.room_id, exc)
+            self.ticks += 1
+            delay = next_at - loop.time()
+            self.tick_lag_ms = max(0.0, -delay * 1000) * 0.1 + self.tick_lag_ms * 0.9  # smoothed
+            if delay < -period:  # fell behind: skip missed ticks instead of bursting
+                next_at = loop.time()
+                delay = 0.0
+            await asyncio.sleep(max(0.0, delay))
+
+    async def _housekeeping(self) -> None:
+        interval = min(1.0, self.settings.quiet_timeout_s / 4, self.settings.idle_timeout_s / 4)
+        last_seen_sent = 0.0
+        while True:
+            await asyncio.sleep(interval)
+            mono = time.monotonic()
+            for link in list(self.links):
+                link.check_idle(mono)
+            send_seen = mono - last_seen_sent > self.settings.quiet_timeout_s / 3
+            if send_seen:
+                last_seen_sent = mono
+            for room, hub in list(self.hubs.items()):
+                try:
+                    if send_seen:
+                        await hub.attendance()
+                    if hub.local_count == 0:
+                        if hub.idle_since is None:
+                            hub.idle_since = mono
+                        elif mono - hub.idle_since > HUB_LINGER_S and (hub.leader is None or hub.leader.empty):
+                            del self.hubs[room]
+                            await hub.stop(forget=True)
+                except (OSError, ConnectionError) as exc:
+                    logger.warning("room %s: housekeeping failed: %s", room, exc)
+
+    async def _replies(self) -> None:
+        while True:
+            try:
+                items = await self.bp.read_replies(500)
+            except (OSError, ConnectionError) as exc:
+                logger.warning("reading replies failed: %s", exc)
+                await asyncio.sleep(0.5)
+                continue
+            for item in items:
+                hub = self.hubs.get(item["room"])
+                if hub is not None:
+                    hub.on_reply(item["participant"], item["frame"])
+
+    async def drain(self, timeout: float = 2.0) -> None:
+        """Tell every client to reconnect elsewhere, close them, hand the rooms over."""
+        if self.draining:
+            return
+        self.draining = True
+        links = list(self.links)
+        logger.info("draining %d connections", len(links))
+        await asyncio.gather(*(link.shutdown(timeout) for link in links), return_exceptions=True)
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for hub in list(self.hubs.values()):
+            await hub.stop()
+        self.hubs.clear()
+        await self.bp.close()

@@ -1,0 +1,65 @@
+"""SessionSettings: read once at the entry point (``PHYGITAL_SESSION_*``) and passed down."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .protocol.limits import DEFAULT_LIMITS, Limits
+
+DEV_SECRET = "phygital-dev-secret-change-me"
+
+
+class LimitSettings(BaseModel):
+    """Mirror of ``protocol.limits.Limits``; defaults come from there (one place)."""
+
+    max_message_bytes: int = Field(DEFAULT_LIMITS.max_message_bytes, gt=0)
+    max_json_depth: int = Field(DEFAULT_LIMITS.max_json_depth, gt=0)
+    messages_per_second: float = Field(DEFAULT_LIMITS.messages_per_second, gt=0)
+    message_burst: int = Field(DEFAULT_LIMITS.message_burst, gt=0)
+    rate_strikes_before_close: int = Field(DEFAULT_LIMITS.rate_strikes_before_close, ge=0)
+    max_participants_per_room: int = Field(DEFAULT_LIMITS.max_participants_per_room, gt=0)
+    max_objects_per_room: int = Field(DEFAULT_LIMITS.max_objects_per_room, gt=0)
+    max_anchors_per_room: int = Field(DEFAULT_LIMITS.max_anchors_per_room, gt=0)
+    max_rooms: int = Field(DEFAULT_LIMITS.max_rooms, gt=0)
+    max_chat_chars: int = Field(DEFAULT_LIMITS.max_chat_chars, gt=0)
+    chat_log_length: int = Field(DEFAULT_LIMITS.chat_log_length, ge=0)
+    max_id_chars: int = Field(DEFAULT_LIMITS.max_id_chars, gt=0)
+    delta_log_length: int = Field(DEFAULT_LIMITS.delta_log_length, gt=0)
+
+    def to_limits(self) -> Limits:
+        return Limits(**self.model_dump())
+
+
+assert set(LimitSettings.model_fields) == set(asdict(DEFAULT_LIMITS))
+
+
+class SessionSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PHYGITAL_SESSION_", env_nested_delimiter="__", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = Field(8700, ge=0, le=65535)
+    token_secret: SecretStr = SecretStr(DEV_SECRET)
+    token_ttl_s: float = Field(12 * 3600, gt=0)
+    open_rooms: list[str] = Field(default_factory=list, description='rooms joinable without a token; "*" = all')
+    redis_url: str | None = None
+    redis_prefix: str = "phygital:session"
+    node_id: str | None = None
+    resume_window_s: float = Field(60.0, gt=0)
+    lock_ttl_s: float = Field(15.0, gt=0)
+    idle_timeout_s: float = Field(30.0, gt=0)
+    quiet_timeout_s: float = Field(30.0, gt=0)
+    tick_hz: float = Field(30.0, gt=0, le=240)
+    send_queue_bytes: int = Field(256 * 1024, gt=0)
+    send_timeout_s: float = Field(10.0, gt=0)
+    ws_ping_interval_s: float = Field(20.0, gt=0)
+    lease_ms: int = Field(3000, ge=200)
+    ws_impl: Literal["auto", "websockets", "websockets-sansio"] = "auto"
+    shutdown_retry_after_ms: int = Field(500, ge=0)
+    limits: LimitSettings = Field(default_factory=LimitSettings)
+
+    def room_open(self, room: str) -> bool:
+        return "*" in self.open_rooms or room in self.open_rooms

@@ -1,0 +1,188 @@
+"""One contract for every backplane: [memory (two nodes on one store), redis (two nodes, real Redis)]."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+from redis.asyncio import Redis
+
+from session_server.backplane.base import Backplane, LeaseLost
+from session_server.backplane.memory import MemoryBackplane, MemoryStore
+from session_server.backplane.redis import RedisBackplane
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+LEASE_MS = 400
+Pair = tuple[Backplane, Backplane]
+
+
+async def _redis_pair(prefix: str) -> Pair:
+    a = RedisBackplane(REDIS_URL, "node-a", prefix=prefix, lease_ms=LEASE_MS)
+    b = RedisBackplane(REDIS_URL, "node-b", prefix=prefix, lease_ms=LEASE_MS)
+    await a.start()
+    await b.start()
+    return a, b
+
+
+async def _cleanup(prefix: str) -> None:
+    r = Redis.from_url(REDIS_URL)
+    keys = [k async for k in r.scan_iter(match=f"{prefix}:*")]
+    if keys:
+        await r.delete(*keys)
+    await r.aclose()
+
+
+@pytest.fixture(params=["memory", "redis"])
+def contract(request: pytest.FixtureRequest) -> Callable[[Callable[[Backplane, Backplane], Awaitable[None]]], None]:
+    def runner(body: Callable[[Backplane, Backplane], Awaitable[None]]) -> None:
+        async def main() -> None:
+            if request.param == "memory":
+                store = MemoryStore()
+                a: Backplane = MemoryBackplane("node-a", store, lease_ms=LEASE_MS)
+                b: Backplane = MemoryBackplane("node-b", store, lease_ms=LEASE_MS)
+                await body(a, b)
+                return
+            prefix = f"phygital-test:{uuid.uuid4().hex}"
+            a, b = await _redis_pair(prefix)
+            try:
+                await body(a, b)
+            finally:
+                await a.close()
+                await b.close()
+                await _cleanup(prefix)
+
+        asyncio.run(asyncio.wait_for(main(), 30))
+
+    return runner
+
+
+def delta(rev: int, text: str = "x") -> dict[str, Any]:
+    return {"rev": rev, "op": "chat", "data": {"participant": "p", "kind": "text", "text": text, "at": 0.0}}
+
+
+CKPT = {"state": {"room": "r", "revision": 0}, "done": {}}
+
+
+def test_lease_is_exclusive_renewable_and_expires(contract: Any) -> None:
+    async def body(a: Backplane, b: Backplane) -> None:
+        assert await a.acquire("r")
+        assert not await b.acquire("r")
+        await asyncio.sleep(LEASE_MS / 2000)
+        assert await a.acquire("r")  # renew
+        await asyncio.sleep(LEASE_MS / 2000 + 0.05)
+        assert not await b.acquire("r")  # renewed, so still a's
+        await a.release("r")
+        assert await b.acquire("r")
+        await asyncio.sleep(LEASE_MS / 1000 + 0.1)
+        assert await a.acquire("r")  # b's lease expired
+
+    contract(body)
+
+
+def test_commit_needs_the_lease_and_keeps_order(contract: Any) -> None:
+    async def body(a: Backplane, b: Backplane) -> None:
+        assert await a.acquire("r")
+        await a.commit("r", [delta(1), delta(2)], CKPT, a.start_cursor)
+        with pytest.raises(LeaseLost):
+            await b.commit("r", [delta(3)], None, b.start_cursor)
+        with pytest.raises(LeaseLost):
+            await a.commit("r", [delta(5)], None, a.start_cursor)  # gap
+        with pytest.raises(LeaseLost):
+            await a.commit("r", [delta(2)], None, a.start_cursor)  # replay of an old revision
+        await a.commit("r", [delta(3, "three")], None, a.start_cursor)
+        log = await b.read_log("r", 0)
+        assert [d["rev"] for d in log] == [1, 2, 3] and log[2]["data"]["text"] == "three"
+        assert [d["rev"] for d in await b.read_log("r", 2)] == [3]
+        assert [d["rev"] for d in await b.read_log("r", 0, limit=2)] == [1, 2]
+
+    contract(body)
+
+
+def test_checkpoint_and_cursor_are_stored(contract: Any) -> None:
+    async def body(a: Backplane, b: Backplane) -> None:
+        assert await b.load("r") is None
+        assert await a.acquire("r")
+        await a.submit("r", {"kind": "x", "n": 1})
+        items = await a.read_inbox("r", a.start_cursor, 0)
+        await a.commit("r", [delta(1)], {"state": {"revision": 1}}, items[-1][0])
+        await a.commit("r", [delta(2)], None, items[-1][0])
+        stored = await b.load("r")
+        assert stored is not None and stored.blob == {"state": {"revision": 1}} and stored.cursor == items[-1][0]
+        assert await b.read_inbox("r", stored.cursor, 0) == []
+
+    contract(body)
+
+
+def test_blocking_reads_wake_up(contract: Any) -> None:
+    async def body(a: Backplane, b: Backplane) -> None:
+        assert await a.acquire("r")
+        reader = asyncio.create_task(b.read_log("r", 0, block_ms=3000))
+        inbox = asyncio.create_task(a.read_inbox("r", a.start_cursor, 3000))
+        await asyncio.sleep(0.05)
+        await b.submit("r", {"kind": "msg", "n": 7})
+        await a.commit("r", [delta(1)], CKPT, a.start_cursor)
+        got = await asyncio.wait_for(reader, 2)
+        assert [d["rev"] for d in got] == [1]
+        assert [it["n"] for _, it in await asyncio.wait_for(inbox, 2)] == [7]
+        assert await b.read_log("r", 1, block_ms=100) == []  # times out empty
+
+    contract(body)
+
+
+def test_inbox_keeps_submission_order_across_nodes(contract: Any) -> None:
+    async def body(a: Backplane, b: Backplane) -> None:
+        for i in range(20):
+            await (a if i % 2 else b).submit("r", {"n": i})
+        items = await a.read_inbox("r", a.start_cursor, 0)
+        assert [it["n"] for _, it in items] == list(range(20))
+        rest = await a.read_inbox("r", items[9][0], 0)
+        assert [it["n"] for _, it in rest] == list(range(10, 20))
+
+    contract(body)
+
+
+def test_replies_reach_only_their_node(contract: Any) -> None:
+    async def body(a: Backplane, b: Backplane) -> None:
+        await a.reply("node-b", {"frame": 1})
+        await a.reply("node-b", {"frame": 2})
+        assert await a.read_replies(50) == []
+        assert await b.read_replies(500) == [{"frame": 1}, {"frame": 2}]
+        assert await b.read_replies(50) == []
+
+    contract(body)
+
+
+def test_presence_is_published_to_other_nodes(contract: Any) -> None:
+    async def body(a: Backplane, b: Backplane) -> None:
+        cursor, items = await b.read_presence("r", "$", 0)
+        await a.publish_presence("r", {"poses": {"ana": [1.0]}, "gone": []})
+        cursor, items = await b.read_presence("r", cursor, 500)
+        assert items and items[-1]["poses"] == {"ana": [1.0]} and items[-1]["node"] == "node-a"
+        cursor, items = await b.read_presence("r", cursor, 50)
+        assert items == []
+
+    contract(body)
+
+
+def test_forget_removes_the_room(contract: Any) -> None:
+    async def body(a: Backplane, b: Backplane) -> None:
+        assert await a.acquire("r")
+        await a.commit("r", [delta(1)], CKPT, a.start_cursor)
+        await a.forget("r")
+        assert await b.load("r") is None and await b.read_log("r", 0) == []
+        assert await b.acquire("r")
+
+    contract(body)
+
+
+def test_idle_memory_waits_do_not_pile_up() -> None:
+    async def main() -> None:
+        bp = MemoryBackplane("n")
+        for _ in range(20):
+            await bp.read_inbox("r", bp.start_cursor, 1)
+        assert bp.store.stream("inbox:r", 10).waiters == []
+
+    asyncio.run(main())

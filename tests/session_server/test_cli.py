@@ -1,0 +1,98 @@
+"""python -m session_server: help, token minting, bad settings, serve + graceful SIGTERM."""
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from websockets.asyncio.client import connect
+
+from session_server.protocol import auth
+from tests.conftest import TIME_FACTOR
+
+from .conftest import SECRET, free_port, make_token
+
+ROOT = Path(__file__).resolve().parents[2]
+ENV = {**os.environ, "PHYGITAL_SESSION_TOKEN_SECRET": SECRET, "PYTHONPATH": str(ROOT)}
+
+
+def cli(*args: str, env: dict[str, str] = ENV) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "session_server", *args], env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_help_explains_commands() -> None:
+    out = cli("--help")
+    assert out.returncode == 0 and "serve" in out.stdout and "token" in out.stdout
+    assert "--port" in cli("serve", "--help").stdout
+
+
+def test_token_is_valid_for_the_server_secret() -> None:
+    out = cli("token", "store-1", "ana", "--role", "staff", "--ttl", "60")
+    assert out.returncode == 0
+    claims = auth.verify(out.stdout.strip(), SECRET.encode(), time.time(), room="store-1")
+    assert claims.participant == "ana" and claims.role == "staff"
+
+
+def test_bad_role_and_bad_setting_exit_2_with_one_line() -> None:
+    out = cli("token", "store-1", "ana", "--role", "king")
+    assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1 and "role" in out.stderr
+    out = cli("serve", env={**ENV, "PHYGITAL_SESSION_TICK_HZ": "fast"})
+    assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1
+    assert "PHYGITAL_SESSION_TICK_HZ" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_default_command_serves_and_drains_on_sigterm() -> None:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "session_server"],
+        env={**ENV, "PHYGITAL_SESSION_PORT": str(port)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 20 * TIME_FACTOR
+        while True:
+            try:
+                assert httpx.get(f"http://127.0.0.1:{port}/health").json()["status"] == "ok"
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline and proc.poll() is None, proc.stderr
+                time.sleep(0.1)
+
+        async def main() -> dict[str, object]:
+            ws = await connect(f"ws://127.0.0.1:{port}/ws")
+            await ws.send(json.dumps({"v": 1, "type": "join", "id": "j", "room": "r", "token": make_token("r", "ana")}))
+            assert json.loads(await ws.recv())["type"] == "welcome"
+            proc.send_signal(signal.SIGTERM)
+            frame = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            return frame
+
+        frame = asyncio.run(main())
+        assert frame["type"] == "shutdown" and frame["reconnect"] is True
+        # uvicorn re-raises the caught SIGTERM after its shutdown completes
+        assert proc.wait(20 * TIME_FACTOR) in (0, -signal.SIGTERM)
+        assert "Traceback" not in proc.stderr.read()
+    finally:
+        proc.kill()
+
+
+def test_served_app_mounts_the_live_tryon_endpoint() -> None:
+    from session_server.__main__ import default_routers
+    from session_server.server.app import create_app
+    from session_server.settings import SessionSettings
+
+    from fastapi.testclient import TestClient
+
+    app = create_app(SessionSettings(), routers=default_routers())
+    with TestClient(app) as client, client.websocket_connect("/tryon/live") as ws:
+        ws.send_text('{"type": "nope"}')
+        reply = ws.receive_json()
+    assert reply["type"] == "error" and reply["code"] == "bad_message"
