@@ -1,0 +1,229 @@
+"""Command line: ``python -m scanning fuse|mesh|synth``.
+
+Bad input ends the command with one line on stderr and exit code 2; outputs are written atomically, so a
+failure leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from scanning.errors import ScanError
+
+app = typer.Typer(
+    name="scanning",
+    help="Phygital scanning: turn an RGB-D capture folder or a point cloud into a clean, correctly sized, "
+         "AR-ready GLB product model (Open3D fusion + the asset pipeline's optimize).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    pretty_exceptions_show_locals=False,
+    add_completion=False,
+)
+err = Console(stderr=True)
+out = Console()
+
+
+class PoseChoice(StrEnum):
+    auto = "auto"
+    given = "given"
+    estimate = "estimate"
+
+
+class MethodChoice(StrEnum):
+    carve = "carve"
+    scalable = "scalable"
+
+
+class PathChoice(StrEnum):
+    turntable = "turntable"
+    handheld = "handheld"
+
+
+class UpChoice(StrEnum):
+    x = "x"
+    y = "y"
+    z = "z"
+
+
+class _RichProgress:
+    """Adapter from the library's Progress protocol to a rich progress bar."""
+
+    def __init__(self, quiet: bool) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.progress = Progress(TextColumn("{task.description:<8}"), BarColumn(), MofNCompleteColumn(),
+                                 TimeElapsedColumn(), console=err, disable=quiet, transient=False)
+        self.task: Any = None
+
+    def start(self, stage: str, total: int | None) -> None:
+        if self.task is not None:
+            t = self.progress.tasks[-1]
+            self.progress.update(self.task, completed=t.total if t.total is not None else 1, total=t.total or 1)
+        self.task = self.progress.add_task(stage, total=total)
+
+    def advance(self, amount: int = 1) -> None:
+        if self.task is not None:
+            self.progress.advance(self.task, amount)
+
+    def __enter__(self) -> _RichProgress:
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.task is not None and not any(exc):
+            t = self.progress.tasks[-1]
+            self.progress.update(self.task, completed=t.total if t.total is not None else 1, total=t.total or 1)
+        self.progress.__exit__(None, None, None)
+
+
+def _logging(verbose: bool, quiet: bool) -> None:
+    from rich.logging import RichHandler
+
+    level = logging.DEBUG if verbose else logging.ERROR if quiet else logging.WARNING
+    logging.basicConfig(level=level, format="%(message)s", handlers=[RichHandler(console=err, show_path=False)],
+                        force=True)
+
+
+def _fail(exc: BaseException) -> typer.Exit:
+    if isinstance(exc, ScanError):
+        err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        return typer.Exit(2)
+    logging.getLogger("scanning").debug("internal error", exc_info=exc)
+    err.print(f"internal error: {type(exc).__name__} (run with --verbose for details)", markup=False)
+    return typer.Exit(1)
+
+
+def _finish(mesh: Any, report: Any, output: Path, report_path: Path | None, quiet: bool, name: str) -> None:
+    from scanning.handoff import write_product
+    from scanning.reconstruct import write_report
+
+    handoff = write_product(mesh, output, name=name)
+    report.output = {"path": str(output), "bytes": handoff.bytes, "triangles": handoff.triangles,
+                     "dimensions_m": handoff.dimensions_m}
+    if report_path is not None:
+        write_report(report, report_path)
+    if not quiet:
+        dims = " x ".join(f"{d * 100:.1f}" for d in report.dimensions_m)
+        out.print(f"{output}: {handoff.triangles} triangles, {dims} cm, "
+                  f"{'watertight' if report.watertight else 'not watertight'}, {handoff.bytes} bytes, "
+                  f"{report.seconds.get('total', 0):.1f} s", markup=False, highlight=False)
+
+
+@app.command()
+def fuse(
+    folder: Annotated[Path, typer.Argument(help="capture folder: our layout, TUM RGB-D or Open3D/Redwood")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="GLB to write")],
+    report: Annotated[Path | None, typer.Option("--report", help="also write a JSON report here")] = None,
+    poses: Annotated[PoseChoice, typer.Option(help="auto: use poses when the capture has them")] = PoseChoice.auto,
+    method: Annotated[MethodChoice, typer.Option(help="carve: watertight; scalable: Open3D's volume")] =
+        MethodChoice.carve,
+    voxels: Annotated[int | None, typer.Option(help="fusion voxels across the object's diagonal")] = None,
+    triangles: Annotated[int | None, typer.Option(help="simplify to about this many triangles")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress, no summary")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="debug logging")] = False,
+) -> None:
+    """Fuse an RGB-D capture folder into a watertight, colored product GLB."""
+    from scanning.cleanup import CleanupOptions
+    from scanning.fusion import FusionOptions
+    from scanning.reconstruct import CaptureOptions, reconstruct_capture
+    from scanning.settings import ScanSettings
+
+    _logging(verbose, quiet)
+    try:
+        settings = ScanSettings()
+        opts = CaptureOptions(
+            poses=poses.value,  # type: ignore[arg-type]
+            fusion=FusionOptions(voxels_across=voxels or settings.voxels_across, method=method.value),  # type: ignore[arg-type]
+            cleanup=CleanupOptions(target_triangles=triangles or settings.target_triangles),
+            max_frames=settings.max_frames,
+        )
+        with _RichProgress(quiet) as progress:
+            mesh, rep = reconstruct_capture(folder, opts, progress)
+        _finish(mesh, rep, output, report, quiet, folder.resolve().name or "scan")
+    except Exception as exc:
+        raise _fail(exc) from None
+
+
+@app.command()
+def mesh(
+    cloud: Annotated[Path, typer.Argument(help="point cloud: .ply, .pcd or .xyz, with or without normals")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="GLB to write")],
+    report: Annotated[Path | None, typer.Option("--report", help="also write a JSON report here")] = None,
+    up: Annotated[UpChoice, typer.Option(help="the cloud's up axis when no table plane is found")] = UpChoice.y,
+    scale: Annotated[float, typer.Option(help="multiply coordinates by this to get meters")] = 1.0,
+    triangles: Annotated[int | None, typer.Option(help="simplify to about this many triangles")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress, no summary")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="debug logging")] = False,
+) -> None:
+    """Surface a point cloud (Poisson, density trimming, cleanup) into a product GLB."""
+    from scanning.cleanup import CleanupOptions
+    from scanning.reconstruct import CloudOptions, reconstruct_cloud
+    from scanning.settings import ScanSettings
+    from scanning.surface import SurfaceOptions
+
+    _logging(verbose, quiet)
+    try:
+        if not scale > 0:
+            raise ScanError("must be a positive number", field="--scale")
+        settings = ScanSettings()
+        opts = CloudOptions(surface=SurfaceOptions(depth=settings.poisson_depth),
+                            cleanup=CleanupOptions(target_triangles=triangles or settings.target_triangles),
+                            up=up.value, scale=scale, max_points=settings.max_cloud_points)  # type: ignore[arg-type]
+        with _RichProgress(quiet) as progress:
+            m, rep = reconstruct_cloud(cloud, opts, progress)
+        _finish(m, rep, output, report, quiet, cloud.stem)
+    except Exception as exc:
+        raise _fail(exc) from None
+
+
+@app.command()
+def synth(
+    model: Annotated[Path, typer.Argument(help="mesh to scan (OBJ, PLY, STL, GLB), Y-up")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="capture folder to create (must not exist)")],
+    views: Annotated[int, typer.Option(min=2, max=720, help="number of frames")] = 36,
+    width: Annotated[int, typer.Option(min=16, max=4096)] = 640,
+    height: Annotated[int, typer.Option(min=16, max=4096)] = 480,
+    path: Annotated[PathChoice, typer.Option(help="camera path")] = PathChoice.turntable,
+    size: Annotated[float, typer.Option(help="object's largest side in meters")] = 0.2,
+    noise: Annotated[float, typer.Option(help="depth noise multiplier (0: exact depth)")] = 1.0,
+    no_poses: Annotated[bool, typer.Option("--no-poses", help="leave poses.json out")] = False,
+    seed: Annotated[int, typer.Option()] = 0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+) -> None:
+    """Render a synthetic RGB-D capture of a mesh on a table (with truth.ply), for trying and benchmarking."""
+    from scanning.synthetic import NoiseModel, SynthOptions, synthesize
+
+    _logging(False, quiet)
+    try:
+        if not (size > 0 and noise >= 0):
+            raise ScanError("size must be positive and noise non-negative", field="--size/--noise")
+        nm = NoiseModel(scale=noise) if noise > 0 else NoiseModel.none()
+        opts = SynthOptions(views=views, width=width, height=height, path=path.value,  # type: ignore[arg-type]
+                            object_size=size, noise=nm, seed=seed)
+        with _RichProgress(quiet) as progress:
+            progress.start("render", views)
+            cap = synthesize(model, opts, lambda n: progress.advance(n))
+        cap.write(output, with_poses=not no_poses)
+        if not quiet:
+            out.print(f"{output}: {views} frames {width}x{height}, poses {'omitted' if no_poses else 'written'}",
+                      markup=False, highlight=False)
+    except Exception as exc:
+        raise _fail(exc) from None
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+
+
+__all__ = ["app", "main"]

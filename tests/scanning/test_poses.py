@@ -1,0 +1,80 @@
+"""Pose estimation on small synthetic captures: accuracy against the known poses, and refusals."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from scanning.errors import PoseError
+from scanning.frames import Frame
+from scanning.fusion import fuse
+from scanning.metrics import compare, is_watertight
+from scanning.poses import depth_noise, estimate_poses
+from scanning.region import find_region
+from scanning.synthetic import NoiseModel, SyntheticCapture, SynthOptions, synthesize
+
+from .conftest import truth_in
+
+
+def _frames(cap: SyntheticCapture) -> list[Frame]:
+    return [Frame(i, c, d, None, f"{i:06d}") for i, (c, d) in enumerate(zip(cap.colors, cap.depths, strict=True))]
+
+
+@pytest.fixture(scope="module")
+def estimated(bunny_capture: SyntheticCapture) -> list[Frame]:
+    return estimate_poses(_frames(bunny_capture), bunny_capture.intrinsics)
+
+
+def test_estimated_poses_match_the_truth(estimated: list[Frame], bunny_capture: SyntheticCapture) -> None:
+    gt0 = bunny_capture.poses[0]
+    for f, gt in zip(estimated, bunny_capture.poses, strict=True):
+        assert f.pose is not None
+        world = gt0 @ f.pose
+        assert np.linalg.norm(world[:3, 3] - gt[:3, 3]) < 0.006  # meters, cameras ~0.5 m away
+        cos = (np.trace(world[:3, :3].T @ gt[:3, :3]) - 1) / 2
+        assert np.degrees(np.arccos(np.clip(cos, -1, 1))) < 1.0
+
+
+def test_fusion_with_estimated_poses(estimated: list[Frame], bunny_capture: SyntheticCapture) -> None:
+    region = find_region(estimated, bunny_capture.intrinsics)
+    mesh = fuse(estimated, bunny_capture.intrinsics, region)
+    assert is_watertight(mesh.triangles)
+    truth = truth_in(region.to_object, bunny_capture, np.linalg.inv(bunny_capture.poses[0]))
+    cams = np.array([(region.to_object @ f.pose)[:3, 3] for f in estimated])  # type: ignore[operator]
+    acc = compare(mesh.vertices, mesh.triangles, truth, bunny_capture.truth_triangles, samples=30_000,
+                  cameras=cams, table_z=0.0)
+    assert acc.fscore_1 >= 0.95
+    assert acc.dimension_error <= 0.015
+
+
+def test_frames_that_do_not_overlap(bunny_capture: SyntheticCapture) -> None:
+    frames = _frames(bunny_capture)
+    opposite = [frames[0], replace(frames[8], index=1)]  # 180 degrees apart: only the table is shared
+    opposite[1] = replace(opposite[1], depth=np.where(np.arange(opposite[1].depth.shape[0])[:, None] < 130,
+                                                      opposite[1].depth, 0.0).astype(np.float32))
+    with pytest.raises(PoseError, match="could not be registered"):
+        estimate_poses(opposite, bunny_capture.intrinsics)
+
+
+def test_too_much_noise_is_refused_not_a_wrong_model(corpus: Path) -> None:
+    cap = synthesize(corpus / "models" / "stanford-bunny.obj",
+                     SynthOptions(views=6, width=320, height=240, noise=NoiseModel(scale=30.0)))
+    with pytest.raises(PoseError, match="too noisy"):
+        estimate_poses(_frames(cap), cap.intrinsics)
+
+
+def test_single_frame_is_refused(bunny_capture: SyntheticCapture) -> None:
+    with pytest.raises(PoseError, match="at least 2 frames"):
+        estimate_poses(_frames(bunny_capture)[:1], bunny_capture.intrinsics)
+
+
+@pytest.mark.parametrize("sigma", [0.0005, 0.002, 0.008])
+def test_depth_noise_estimate(sigma: float) -> None:
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:240, 0:320]
+    depth = 0.5 + 0.001 * xx + 0.0005 * yy + rng.normal(0, sigma, xx.shape)  # a tilted plane
+    depth[:, 150:160] = 0.0  # a hole: no measurement
+    assert depth_noise(depth.astype(np.float32)) == pytest.approx(sigma, rel=0.1)
