@@ -85,11 +85,11 @@ def test_default_command_serves_and_drains_on_sigterm() -> None:
 
 
 def test_served_app_mounts_the_live_tryon_endpoint() -> None:
+    from fastapi.testclient import TestClient
+
     from session_server.__main__ import default_routers
     from session_server.server.app import create_app
     from session_server.settings import SessionSettings
-
-    from fastapi.testclient import TestClient
 
     app = create_app(SessionSettings(), routers=default_routers())
     with TestClient(app) as client, client.websocket_connect("/tryon/live") as ws:
