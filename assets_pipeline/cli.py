@@ -23,6 +23,7 @@ app = typer.Typer(
          "optimized, AR-ready GLB with LODs.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    pretty_exceptions_show_locals=False,
     add_completion=False,
 )
 err = Console(stderr=True)
