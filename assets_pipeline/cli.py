@@ -255,3 +255,4 @@ def main() -> None:
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)
+from . import cli_catalog as _cli_catalog  # noqa: E402,F401  (registers upload/list/show/rollback/delete/...)

@@ -76,3 +76,32 @@ class MissingEncoder(AssetError):
 class PipelineFailure(AssetError):
     code = "pipeline_failure"
     user_error = False
+
+
+# --- store, catalog and HTTP API (issue 3) ----------------------------------------------------------------------
+#     AssetError
+#     ├── NotFound                  an unknown SKU, version or stored object
+#     ├── Conflict                  a request that contradicts the catalog (same SKU, another category)
+#     ├── Unauthorized              a missing, wrong or expired API token
+#     ├── Forbidden                 a valid token without the role the request needs
+#     └── StorageError              the object store is unreachable, refuses the credentials or corrupts data
+
+
+class NotFound(AssetError):
+    code = "not_found"
+
+
+class Conflict(AssetError):
+    code = "conflict"
+
+
+class Unauthorized(AssetError):
+    code = "unauthorized"
+
+
+class Forbidden(AssetError):
+    code = "forbidden"
+
+
+class StorageError(AssetError):
+    code = "storage_error"

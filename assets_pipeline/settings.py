@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
+from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .limits import Limits
@@ -16,6 +18,36 @@ class AssetSettings(BaseSettings):
     max_image_pixels: int = 8192 * 8192
     node_tools: Path | None = None
     """Folder holding the npm tools (gltf-validator); default: tools/node of the checkout."""
+
+    # --- store and catalog (publish, CLI upload/list/show, HTTP API) ---
+    store: Literal["local", "s3"] = "local"
+    """Where published objects go: a local folder (default) or an S3-compatible bucket."""
+    store_path: Path = Path(".phygital/objects")
+    """Folder of the local store."""
+    s3_bucket: str = ""
+    s3_prefix: str = "phygital/"
+    s3_region: str | None = None
+    s3_endpoint_url: str | None = None
+    """For MinIO, moto or any S3-compatible service, e.g. http://127.0.0.1:9000."""
+    s3_access_key_id: str | None = None
+    """Default: boto3's usual chain (AWS_ACCESS_KEY_ID, ~/.aws, instance role)."""
+    s3_secret_access_key: SecretStr | None = None
+    s3_multipart_threshold_mb: float = 16.0
+    s3_part_size_mb: float = 8.0
+    s3_max_attempts: int = 5
+    s3_connect_timeout_s: float = 5.0
+    presign_seconds: int = 3600
+    catalog_url: str | None = None
+    """SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db. Default: SQLite at ``catalog_path``."""
+    catalog_path: Path = Path(".phygital/catalog.sqlite")
+    api_token_secret: SecretStr | None = None
+    """HMAC secret for API tokens (``python -m assets_pipeline token``). Unset: HTTP uploads are refused."""
+    api_read_token_required: bool = False
+    """Ask for a token (any role) on reads too."""
+    max_upload_mb: float = 256.0
+
+    def catalog_database_url(self) -> str:
+        return self.catalog_url or f"sqlite:///{self.catalog_path}"
 
     def limits(self) -> Limits:
         return Limits(max_file_bytes=int(self.max_file_mb * 1024 * 1024), max_image_pixels=self.max_image_pixels)

@@ -47,10 +47,11 @@ def _default(ctx: typer.Context) -> None:
 
 
 def default_routers() -> list[Any]:
-    """What the server mounts besides ``/ws``: the live try-on endpoint for mirrors and phones."""
+    """What the server mounts besides ``/ws``: the live try-on endpoint, the product catalog API."""
+    from assets_pipeline.api import router as catalog_router
     from tryon.live import router as tryon_router
 
-    return [tryon_router]
+    return [tryon_router, catalog_router]
 
 
 @app.command()

@@ -30,3 +30,6 @@ def validate_ok(paths: list[Path]) -> list[ValidationReport]:
 @pytest.fixture(scope="session")
 def validator() -> object:
     return validate_ok
+
+
+from .catalog_fixtures import catalog_url, moto_url, pg_available, pg_database  # noqa: E402,F401  (store/catalog tests)

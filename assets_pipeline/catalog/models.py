@@ -1,0 +1,113 @@
+"""SQLAlchemy 2 models of the catalog: product -> versions (immutable, numbered) -> assets and variants.
+
+The schema itself is created and evolved by the Alembic migrations in ``migrations/``; these classes
+must match the head revision (a test compares them).
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+
+from sqlalchemy import JSON, DateTime, Enum, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class Category(enum.StrEnum):
+    shoes = "shoes"
+    apparel = "apparel"
+    makeup = "makeup"
+    furniture = "furniture"
+    accessory = "accessory"
+
+
+class AssetFormat(enum.StrEnum):
+    glb = "glb"
+    usdz = "usdz"
+    png = "png"
+
+
+CONTENT_TYPES = {AssetFormat.glb: "model/gltf-binary", AssetFormat.usdz: "model/vnd.usdz+zip",
+                 AssetFormat.png: "image/png"}
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Product(Base):
+    __tablename__ = "products"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sku: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    category: Mapped[Category] = mapped_column(Enum(Category, native_enum=False, length=16,
+                                                    validate_strings=True, name="category"))
+    width_m: Mapped[float | None] = mapped_column(Float)
+    height_m: Mapped[float | None] = mapped_column(Float)
+    depth_m: Mapped[float | None] = mapped_column(Float)
+    current_version: Mapped[int | None] = mapped_column(Integer)
+    """Number of the version apps get (the latest publish, or the one rolled back to)."""
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+    versions: Mapped[list[Version]] = relationship(back_populates="product", cascade="all, delete-orphan",
+                                                   order_by="Version.number")
+
+
+class Version(Base):
+    __tablename__ = "versions"
+    __table_args__ = (UniqueConstraint("product_id", "number", name="uq_versions_product_number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    source_name: Mapped[str] = mapped_column(String(255))
+    source_sha256: Mapped[str] = mapped_column(String(64))
+    width_m: Mapped[float] = mapped_column(Float)
+    height_m: Mapped[float] = mapped_column(Float)
+    depth_m: Mapped[float] = mapped_column(Float)
+    warnings: Mapped[list[str]] = mapped_column(JSON, default=list)
+    note: Mapped[str | None] = mapped_column(Text)
+    """Free text from the artist (added by migration 0002)."""
+
+    product: Mapped[Product] = relationship(back_populates="versions")
+    assets: Mapped[list[Asset]] = relationship(back_populates="version", cascade="all, delete-orphan",
+                                               order_by="(Asset.format, Asset.lod)")
+    variants: Mapped[list[Variant]] = relationship(back_populates="version", cascade="all, delete-orphan",
+                                                   order_by="Variant.position")
+
+
+class Asset(Base):
+    __tablename__ = "assets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("versions.id", ondelete="CASCADE"), index=True)
+    format: Mapped[AssetFormat] = mapped_column(Enum(AssetFormat, native_enum=False, length=8,
+                                                     validate_strings=True, name="asset_format"))
+    lod: Mapped[int] = mapped_column(Integer)
+    bytes: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    storage_key: Mapped[str] = mapped_column(String(200))
+    triangles: Mapped[int | None] = mapped_column(Integer)
+
+    version: Mapped[Version] = relationship(back_populates="assets")
+
+
+class Variant(Base):
+    __tablename__ = "variants"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("versions.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(100))
+    value: Mapped[str | None] = mapped_column(String(200))
+    """What the artist wrote after ``NAME=`` (a KHR variant name, a color...)."""
+    khr_index: Mapped[int | None] = mapped_column(Integer)
+    """Index into the model's KHR_materials_variants list, when the model has that variant."""
+
+    version: Mapped[Version] = relationship(back_populates="variants")

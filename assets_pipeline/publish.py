@@ -1,0 +1,217 @@
+"""Publish a model as a new immutable product version, all or nothing.
+
+Order: check the SKU -> optimize (GLB + LOD chain) -> USDZ per LOD -> PNG thumbnail -> put every object
+into the store (content-addressed by sha256; bytes the store already holds are not sent again) -> commit the
+catalog version last.  A failure or a kill before the commit leaves at most unreferenced objects in the
+store and no catalog row, so the catalog never points at a missing object; running the same publish again
+reuses what was stored and completes.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .catalog.models import CONTENT_TYPES, AssetFormat, Category
+from .catalog.repository import Catalog, NewAsset, NewVariant, NewVersion, find_usdz_for
+from .errors import InvalidAsset, LimitExceeded, MissingEncoder, NotFound
+from .limits import Limits
+from .report import OptimizeReport
+from .store.base import AssetStore, file_sha256
+
+logger = logging.getLogger(__name__)
+SKU = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+DEFAULT_LODS = (0.5, 0.25, 0.1)
+
+
+@dataclass(frozen=True, slots=True)
+class PublishOptions:
+    lods: tuple[float, ...] = DEFAULT_LODS
+    thumbnail_size: int = 512
+    texture_format: str = "webp"
+    """Passed to optimize: webp (default), keep, png or jpeg."""
+    measure_error: bool = False
+    """Measure each LOD's Hausdorff error (needs Open3D; slower)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PublishRequest:
+    source: Path
+    sku: str
+    category: Category
+    name: str | None = None
+    variants: Sequence[str] = ()
+    """``NAME=VALUE`` strings; VALUE may name one of the model's KHR_materials_variants."""
+    note: str | None = None
+    source_name: str | None = None
+    """Name to record for the source (the HTTP upload passes the client's file name)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PublishHooks:
+    """Progress callbacks: optimization steps, then transfer (total bytes once, then increments)."""
+
+    step: Callable[[str, int, int], None] | None = None
+    transfer_start: Callable[[int], None] | None = None
+    transfer: Callable[[int], None] | None = None
+
+
+@dataclass(slots=True)
+class PublishedObject:
+    format: str
+    lod: int
+    key: str
+    sha256: str
+    bytes: int
+    created: bool
+    triangles: int | None = None
+
+
+@dataclass(slots=True)
+class PublishReport:
+    sku: str
+    version: int
+    store: str
+    dimensions_m: list[float]
+    objects: list[PublishedObject] = field(default_factory=list)
+    variants: list[dict[str, object]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def bytes_uploaded(self) -> int:
+        return sum(o.bytes for o in self.objects if o.created)
+
+    @property
+    def bytes_reused(self) -> int:
+        return sum(o.bytes for o in self.objects if not o.created)
+
+
+def check_sku(sku: str) -> str:
+    if not SKU.match(sku):
+        raise InvalidAsset(f"{sku!r} is not a valid SKU (letters, digits, '.', '_', '-'; at most 64)", field="sku")
+    return sku
+
+
+def parse_variants(specs: Sequence[str], khr_names: Sequence[str]) -> list[NewVariant]:
+    """``NAME=VALUE`` (or ``NAME``) -> variants, mapped to the model's KHR_materials_variants by name.
+
+    Without ``--variant`` a model's own KHR variants are all published.
+    """
+    if not specs:
+        return [NewVariant(n, None, i) for i, n in enumerate(khr_names)]
+    out: list[NewVariant] = []
+    seen: set[str] = set()
+    for spec in specs:
+        name, sep, value = spec.partition("=")
+        name, value = name.strip(), value.strip()
+        if not name or (sep and not value) or len(name) > 100 or len(value) > 200:
+            raise InvalidAsset(f"{spec!r}: expected NAME=VALUE", field="variant")
+        if name in seen:
+            raise InvalidAsset(f"{name!r} is given twice", field="variant")
+        seen.add(name)
+        index = next((i for i, n in enumerate(khr_names) if n in (value, name)), None)
+        out.append(NewVariant(name, value or None, index))
+    return out
+
+
+def _khr_variant_names(gltf: dict[str, object]) -> list[str]:
+    ext = gltf.get("extensions")
+    variants = ext.get("KHR_materials_variants", {}).get("variants", []) if isinstance(ext, dict) else []
+    return [str(v.get("name", f"variant{i}")) for i, v in enumerate(variants) if isinstance(v, dict)]
+
+
+def publish(request: PublishRequest, store: AssetStore, catalog: Catalog, *, limits: Limits,
+            options: PublishOptions = PublishOptions(), hooks: PublishHooks = PublishHooks()) -> PublishReport:
+    """Optimize ``request.source`` and publish it as the next version of ``request.sku``."""
+    from .io.formats import read
+    from .pipeline import OptimizeOptions, optimize_file
+    from .transforms.textures import TextureOptions
+
+    t0 = time.perf_counter()
+    source = Path(request.source)
+    check_sku(request.sku)
+    if not source.is_file():
+        raise NotFound("no such file", path=source)
+    size = source.stat().st_size
+    if size > limits.max_file_bytes:
+        raise LimitExceeded("file size", size, limits.max_file_bytes, path=source)
+    parse_variants(request.variants, [])  # syntax errors before any work
+    catalog.check_product(request.sku, request.category)
+    try:
+        from .io.usdz import write_usdz
+        from .thumbnail import render_thumbnail
+    except ImportError as exc:
+        raise MissingEncoder(f"the USDZ writer or thumbnail renderer is not available ({exc.name})") from None
+
+    with tempfile.TemporaryDirectory(prefix="phygital-publish-") as tmp:
+        work = Path(tmp)
+        opt = OptimizeOptions(lods=tuple(options.lods), measure_error=options.measure_error,
+                              texture=TextureOptions(format=options.texture_format))  # type: ignore[arg-type]
+        rep: OptimizeReport = optimize_file(source, work / "model.glb", opt, limits, hooks.step)
+        files: list[tuple[AssetFormat, int, Path, int | None]] = []
+        khr_names: list[str] = []
+        reused: list[PublishedObject] = []
+        n_steps = 2 * len(rep.lods) + 1
+        for i, lod in enumerate(rep.lods):
+            glb = Path(lod.path or "")
+            files.append((AssetFormat.glb, i, glb, lod.triangles))
+            if hooks.step:
+                hooks.step(f"USDZ LOD {i}", 2 * i + 1, n_steps)
+            doc = read(glb, limits)
+            if i == 0:
+                khr_names = _khr_variant_names(doc.gltf)
+                if hooks.step:
+                    hooks.step("thumbnail", 2, n_steps)
+                png = work / "thumbnail.png"
+                png.write_bytes(render_thumbnail(doc, options.thumbnail_size))
+                files.append((AssetFormat.png, 0, png, None))
+            earlier = find_usdz_for(catalog, file_sha256(glb))
+            if earlier is not None and store.exists(earlier.storage_key):
+                # the same GLB was converted before: reuse that USDZ (the writer's zip carries timestamps,
+                # so converting again would store new bytes for the same model)
+                reused.append(PublishedObject(AssetFormat.usdz.value, i, earlier.storage_key, earlier.sha256,
+                                              earlier.bytes, False, lod.triangles))
+                continue
+            usdz = work / f"model.lod{i}.usdz"
+            write_usdz(doc, usdz)
+            files.append((AssetFormat.usdz, i, usdz, lod.triangles))
+        variants = parse_variants(request.variants, khr_names)
+
+        if hooks.transfer_start:
+            hooks.transfer_start(sum(p.stat().st_size for _, _, p, _ in files))
+        objects: list[PublishedObject] = list(reused)
+        for fmt, lod_index, path, tris in files:
+            stored = store.put(path, content_type=CONTENT_TYPES[fmt], progress=hooks.transfer)
+            objects.append(PublishedObject(fmt.value, lod_index, stored.key, stored.sha256, stored.bytes,
+                                           stored.created, tris))
+            logger.debug("%s lod %d -> %s (%s)", fmt.value, lod_index, stored.key,
+                         "new" if stored.created else "already stored")
+
+        objects.sort(key=lambda o: (o.lod, o.format))
+        dims = rep.dimensions_m or [0.0, 0.0, 0.0]
+        warnings = list(rep.warnings)
+        new = NewVersion(
+            source_name=request.source_name or source.name, source_sha256=file_sha256(source),
+            dimensions_m=(float(dims[0]), float(dims[1]), float(dims[2])),
+            assets=[NewAsset(AssetFormat(o.format), o.lod, o.bytes, o.sha256, o.key, o.triangles) for o in objects],
+            variants=variants, warnings=warnings, note=request.note)
+        version = catalog.add_version(request.sku, request.name, request.category, new)  # the commit point
+    return PublishReport(
+        sku=request.sku, version=version.number, store=store.describe(), dimensions_m=[float(d) for d in dims],
+        objects=objects, warnings=warnings,
+        variants=[{"name": v.name, "value": v.value, "khr_index": v.khr_index} for v in variants],
+        seconds=time.perf_counter() - t0)
+
+
+def delete_product(sku: str, store: AssetStore, catalog: Catalog) -> int:
+    """Remove a product from the catalog first, then the objects nothing else references; returns that count."""
+    orphans = catalog.delete(sku)
+    for key in sorted(orphans):
+        store.delete(key)
+    return len(orphans)
