@@ -8,7 +8,12 @@ Hierarchy::
     ├── UnsupportedFormat         a file type or feature that the pipeline cannot read
     ├── LimitExceeded             a configured limit (bytes, pixels, counts, depth) would be passed
     ├── MissingEncoder            an optional codec asked for is not installed
-    └── PipelineFailure           our own failure (a codec crashed, the output did not validate)
+    ├── PipelineFailure           our own failure (a codec crashed, the output did not validate)
+    ├── NotFound                  an unknown SKU, version or stored object
+    ├── Conflict                  a request that contradicts the catalog (same SKU, another category)
+    ├── Unauthorized              a missing, wrong or expired API token
+    ├── Forbidden                 a valid token without the role the request needs
+    └── StorageError              the object store is unreachable, refuses the credentials or corrupts data
 
 Each error keeps structured fields (``path``, ``field``, ``problem``) and renders a single line
 ``<file>: <field>: <problem>`` so that every adapter (CLI, HTTP) can show it as it is.
@@ -76,15 +81,6 @@ class MissingEncoder(AssetError):
 class PipelineFailure(AssetError):
     code = "pipeline_failure"
     user_error = False
-
-
-# --- store, catalog and HTTP API (issue 3) ----------------------------------------------------------------------
-#     AssetError
-#     ├── NotFound                  an unknown SKU, version or stored object
-#     ├── Conflict                  a request that contradicts the catalog (same SKU, another category)
-#     ├── Unauthorized              a missing, wrong or expired API token
-#     ├── Forbidden                 a valid token without the role the request needs
-#     └── StorageError              the object store is unreachable, refuses the credentials or corrupts data
 
 
 class NotFound(AssetError):
