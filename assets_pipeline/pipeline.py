@@ -7,23 +7,21 @@ happens in the writer.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 
 from .document import AssetDocument
 from .errors import AssetError, PipelineFailure
+from .io.atomic import write_files_atomic
 from .io.glb import Compression, WriteOptions, encode_glb, glb_json
 from .limits import DEFAULT_LIMITS, Limits
 from .report import LodReport, OptimizeReport, StepReport
-from .transforms.ar_frame import FrameOptions, Units, ar_frame, dimensions
+from .transforms.ar_frame import FrameOptions, ar_frame, dimensions
 from .transforms.attributes import drop_unused_attributes
 from .transforms.base import Transform
 from .transforms.join import join
@@ -192,13 +190,13 @@ def optimize_file(
         lod = doc.clone() if i < len(ratios) - 1 else doc
         steps = finishing_transforms(options, ratio) if i == 0 else [
             t for t in finishing_transforms(options, ratio) if t.name != "textures"]
-        if i > 0 and options.texture.format != "keep" and outputs:
-            lod.images = outputs[0][2].images  # LODs share the main output's encoded textures
-            if "textures" in outputs[0][2].gltf:
-                lod.gltf["textures"] = outputs[0][2].gltf["textures"]
-            for ext in ("EXT_texture_webp",):
-                if ext in outputs[0][2].gltf.get("extensionsUsed", []):
-                    lod.use_extension(ext, ext in outputs[0][2].gltf.get("extensionsRequired", []))
+        if i > 0:  # LODs share the main output's encoded textures instead of encoding them again
+            main = outputs[0][2]
+            lod.images = main.images
+            if "textures" in main.gltf:
+                lod.gltf["textures"] = main.gltf["textures"]
+            if "EXT_texture_webp" in main.gltf.get("extensionsUsed", []):
+                lod.use_extension("EXT_texture_webp", "EXT_texture_webp" in main.gltf.get("extensionsRequired", []))
         run(lod, steps, report.steps if i == 0 else None)
         outputs.append((output if i == 0 else lod_path(output, i), encode_glb(lod, write_opts), lod))
     if measure:
@@ -208,7 +206,7 @@ def optimize_file(
         err = hausdorff(reference, lod, samples=100_000) if measure else None
         report.lods.append(LodReport(ratios[i] or 1.0, str(path), lod.triangle_count(), len(data), err))
     tick("writing")
-    _write_all([(p, d) for p, d, _ in outputs])
+    write_files_atomic([(p, d) for p, d, _ in outputs])
     report.bytes_out = len(outputs[0][1])
     report.warnings = list(doc.warnings)
     report.extensions_used = list(glb_json(outputs[0][1]).get("extensionsUsed", []))
@@ -216,35 +214,4 @@ def optimize_file(
     return report
 
 
-def _write_all(files: list[tuple[Path, bytes]]) -> None:
-    import tempfile
-
-    temps: list[tuple[str, Path]] = []
-    try:
-        for path, data in files:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-            temps.append((tmp, path))
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-            os.chmod(tmp, 0o666 & ~_umask())
-        for tmp, path in temps:
-            os.replace(tmp, path)
-    except BaseException:
-        for tmp, _ in temps:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def with_units(options: OptimizeOptions, units: Units) -> OptimizeOptions:
-    return replace(options, frame=replace(options.frame, units=units))
-
-
-__all__ = ["DEFAULTS", "Literal", "OptimizeOptions", "optimize_document", "optimize_file", "run"]
+__all__ = ["DEFAULTS", "OptimizeOptions", "optimize_document", "optimize_file", "run"]

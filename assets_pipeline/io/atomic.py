@@ -1,34 +1,42 @@
-"""Write files all-or-nothing: a temporary file in the target folder, renamed over the target at the end."""
+"""Write files all-or-nothing: temporary files in the target folders, renamed over the targets only when
+every one of them is complete; on any failure the temporary files are removed and no target changes."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
 
 
-@contextlib.contextmanager
-def atomic_writer(path: Path) -> Iterator[BinaryIO]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def write_files_atomic(files: list[tuple[Path, bytes]]) -> None:
+    """Write several files together (an output and its LODs): all of them appear, or none."""
+    temps: list[tuple[str, Path]] = []
+    mode = 0o666 & ~_umask()
     try:
-        with os.fdopen(fd, "wb") as fh:
-            yield fh
-            fh.flush()
-            os.fsync(fh.fileno())
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)
-        os.replace(tmp, path)
+        for path, data in files:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+            temps.append((tmp, path))
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.chmod(tmp, mode)
+        for tmp, path in temps:
+            os.replace(tmp, path)
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+        for tmp, _ in temps:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
         raise
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:
-    with atomic_writer(path) as fh:
-        fh.write(data)
+    write_files_atomic([(path, data)])

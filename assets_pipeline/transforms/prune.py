@@ -103,4 +103,3 @@ def prune() -> Transform:
     return Transform(NAME, _prune)
 
 
-__all__ = ["prune", "refs"]
