@@ -70,8 +70,9 @@ def serve(
     from .server.app import create_app
     from .server.runner import make_server
 
-    server = make_server(create_app(settings, routers=default_routers()), settings,
-                         log_level="warning" if quiet else "info")
+    server = make_server(
+        create_app(settings, routers=default_routers()), settings, log_level="warning" if quiet else "info"
+    )
     server.run()
 
 

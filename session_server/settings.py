@@ -57,7 +57,9 @@ class SessionSettings(BaseSettings):
     send_timeout_s: float = Field(10.0, gt=0)
     ws_ping_interval_s: float = Field(20.0, gt=0)
     lease_ms: int = Field(3000, ge=200)
-    ws_impl: Literal["auto", "websockets", "websockets-sansio"] = "auto"
+    ws_impl: Literal["fast", "auto", "websockets", "websockets-sansio"] = Field(
+        "fast", description='"fast": /ws without the ASGI layer (server.fastws); others: uvicorn ASGI implementations'
+    )
     shutdown_retry_after_ms: int = Field(500, ge=0)
     limits: LimitSettings = Field(default_factory=LimitSettings)
 

@@ -290,7 +290,10 @@ def _diagnose(data: str | bytes, limits: Limits, exc: ValidationError) -> None:
 
 def pose_list(pose: Pose) -> list[float]:
     """Compact wire form [x, y, z, qx, qy, qz, qw] rounded to 0.1 mm / 1e-5."""
-    return [round(c, 4) for c in pose.p] + [round(c, 5) for c in pose.q]
+    p, q = pose.p, pose.q  # unrolled: this runs for every presence message (30 Hz per client)
+    return [
+        round(p[0], 4), round(p[1], 4), round(p[2], 4), round(q[0], 5), round(q[1], 5), round(q[2], 5), round(q[3], 5)
+    ]  # fmt: skip
 
 
 def server_frame(kind: str, **fields: Any) -> dict[str, Any]:

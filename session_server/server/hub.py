@@ -23,9 +23,10 @@ from ..protocol.errors import ProtocolError
 from ..protocol.presence import PresenceTable, PresenceTick, merge
 from ..protocol.room import DropCmd, Emit, JoinCmd, LeaveCmd, Reply, ResumeCmd, Room, RoomConfig, Seen
 from ..protocol.state import RoomState, from_snapshot, public_snapshot
+from .sender import Outgoing
 
 if TYPE_CHECKING:
-    from .sender import Sender
+    from .link import Sender
 
 logger = logging.getLogger(__name__)
 CHECKPOINT_EVERY_S = 2.0
@@ -35,7 +36,7 @@ RESUME_PREFILL = 5000
 
 
 class Link(Protocol):
-    """What the hub needs from a client connection (implemented by server.ws.ClientLink)."""
+    """What the hub needs from a client connection (implemented by server.link.ClientLink)."""
 
     participant: str
     session: str
@@ -216,9 +217,9 @@ class RoomHub:
             self._remote = None
         if tick is None or not self.clients:
             return 0
-        text = m.encode(m.server_frame("presence", t=round(t, 4), poses=tick.poses, gone=list(tick.gone)))
+        frame = Outgoing(m.encode(m.server_frame("presence", t=round(t, 4), poses=tick.poses, gone=list(tick.gone))))
         for link in self.clients.values():
-            link.sender.send_presence(tick, text, t)
+            link.sender.send_presence(tick, frame, t)
         return len(self.clients)
 
     async def _follow_presence(self) -> None:
@@ -266,9 +267,9 @@ class RoomHub:
             logger.exception("room %s: mirror out of step at revision %d", self.room_id, delta.rev)
             raise
         self.log.append(delta)
-        text = m.encode(m.server_frame("delta", **public_delta(delta)))
+        frame = Outgoing(m.encode(m.server_frame("delta", **public_delta(delta))))
         for link in self.clients.values():
-            link.sender.send(text)
+            link.sender.send(frame)
         if delta.op == "participant.status" and "session" in delta.data:
             link = self.clients.get(delta.data["participant"])
             if link is not None and link.session != delta.data["session"]:

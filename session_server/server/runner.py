@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import socket
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
 
 from ..settings import SessionSettings
+from .fastws import fast_websocket_class
 
 
 class GracefulServer(uvicorn.Server):
@@ -25,6 +27,8 @@ class GracefulServer(uvicorn.Server):
 
 
 def make_server(app: FastAPI, settings: SessionSettings, log_level: str = "info") -> GracefulServer:
+    fast = settings.ws_impl == "fast"
+    ws: Any = fast_websocket_class(app.state.session_node) if fast else settings.ws_impl
     config = uvicorn.Config(
         app,
         host=settings.host,
@@ -35,6 +39,7 @@ def make_server(app: FastAPI, settings: SessionSettings, log_level: str = "info"
         ws_max_size=settings.limits.max_message_bytes * 4,
         timeout_graceful_shutdown=5,
         lifespan="on",
-        ws=settings.ws_impl,
+        ws=ws,
+        ws_per_message_deflate=not fast,  # the fast path sends every recipient the same frame bytes
     )
     return GracefulServer(config)

@@ -16,6 +16,8 @@ import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
 
+from websockets.frames import Frame, Opcode
+
 from ..protocol.messages import PROTOCOL_VERSION, encode, server_frame
 from ..protocol.presence import PresenceTick, merge
 
@@ -23,7 +25,36 @@ logger = logging.getLogger(__name__)
 BATCH_BYTES = 256 * 1024
 
 
+class Outgoing:
+    """A server frame encoded once for all its recipients: the JSON text and, on first use, the
+    WebSocket frame bytes (server frames are unmasked and uncompressed, so every client gets the
+    same bytes)."""
+
+    __slots__ = ("_wire", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._wire: bytes | None = None
+
+    @property
+    def wire(self) -> bytes:
+        if self._wire is None:
+            self._wire = wire_frame(self.text)
+        return self._wire
+
+
+def wire_frame(text: str) -> bytes:
+    """One unmasked WebSocket text frame."""
+    return Frame(Opcode.TEXT, text.encode()).serialize(mask=False, extensions=[])
+
+
+def text_of(frame: str | Outgoing) -> str:
+    return frame if isinstance(frame, str) else frame.text
+
+
 class Sender:
+    """The send queue for adapters whose sends are awaitable (any ASGI server)."""
+
     def __init__(
         self,
         send: Callable[[str], Awaitable[None]],
@@ -46,9 +77,10 @@ class Sender:
         self.sent_frames = 0
         self.batched = 0
 
-    def send(self, text: str) -> None:
+    def send(self, frame: str | Outgoing) -> None:
         if self.failed:
             return
+        text = text_of(frame)
         self.queued_bytes += len(text)
         if self.queued_bytes > self.max_bytes and self._queue:  # a lone big frame (a welcome) may pass
             self._fail("slow_consumer")
@@ -56,11 +88,11 @@ class Sender:
         self._queue.append(text)
         self._wake.set()
 
-    def send_presence(self, tick: PresenceTick, text: str, t: float) -> None:
+    def send_presence(self, tick: PresenceTick, frame: str | Outgoing, t: float) -> None:
         if self.failed:
             return
         if self._presence is None:
-            self._presence, self._presence_text = tick, text
+            self._presence, self._presence_text = tick, text_of(frame)
         else:
             self._presence = merge(self._presence, tick)
             self._presence_text = None
@@ -92,6 +124,9 @@ class Sender:
             return parts[0]
         self.batched += len(parts)
         return f'{{"v":{PROTOCOL_VERSION},"type":"batch","frames":[{",".join(parts)}]}}'
+
+    def check(self, mono: float) -> None:
+        """Nothing to do: :meth:`run` times each send itself."""
 
     def _fail(self, reason: str) -> None:
         if self.failed is None:

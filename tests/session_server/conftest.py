@@ -58,10 +58,17 @@ def make_token(room: str, participant: str, role: str = "phone", ttl: float = 60
 
 
 @pytest.fixture
-def start_server() -> Iterator[Callable[..., RunningServer]]:
+def ws_impl() -> str:
+    """Which adapter serves /ws: the fast path by default; test_ws.py runs both."""
+    return "fast"
+
+
+@pytest.fixture
+def start_server(ws_impl: str) -> Iterator[Callable[..., RunningServer]]:
     started: list[RunningServer] = []
 
     def start(**overrides: Any) -> RunningServer:
+        overrides.setdefault("ws_impl", ws_impl)
         settings = SessionSettings(
             _env_file=None,
             port=free_port(),

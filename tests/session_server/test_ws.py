@@ -26,6 +26,12 @@ from .helpers import pose
 ROOM = "store-1"
 
 
+@pytest.fixture(params=["fast", "websockets-sansio"])
+def ws_impl(request: pytest.FixtureRequest) -> str:
+    """Every test here runs against both /ws adapters: the fast path and the ASGI route."""
+    return str(request.param)
+
+
 async def joined(srv: RunningServer, pid: str, role: str = "phone", room: str = ROOM, **kw: Any) -> SessionClient:
     c = SessionClient(srv.url, room, make_token(room, pid, role), **kw)
     await c.connect()

@@ -1,0 +1,242 @@
+"""The fast path for ``/ws`` under uvicorn: the same ClientLink, without the ASGI layer.
+
+Profiling the ASGI route at 200 clients showed most of the server's time outside our code: uvicorn
+pauses and resumes reading around every received message (two epoll_ctl calls each), every send
+goes through Starlette and ASGI message dicts, and each client needs a sender task with a timeout
+per frame.  Here uvicorn still accepts the connection and parses HTTP, and its sans-I/O WebSocket
+protocol class is extended: a handshake for ``/ws`` is answered directly and frames go straight to
+:meth:`ClientLink.feed`; sends are synchronous writes into the transport's buffer, written once per
+event-loop turn, with frames broadcast to a room encoded once (:class:`~.sender.Outgoing`).  Every
+other WebSocket path (for example ``/tryon/live``) goes through ASGI as before.
+
+Backpressure: the transport's buffer is the send queue.  Above its high-water mark presence is held
+in one slot and merged (latest pose wins) until the buffer drains; reliable frames are appended, and
+a client whose buffer passes ``send_queue_bytes``, or stays above the mark for ``send_timeout_s``, is
+disconnected with ``slow_consumer``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.http11 import Request
+
+from ..protocol import messages as m
+from ..protocol.presence import PresenceTick, merge
+from .link import ClientLink
+from .sender import Outgoing, wire_frame
+
+if TYPE_CHECKING:
+    from .node import SessionNode
+
+HIGH_WATER = 64 * 1024
+"""Transport buffer above which presence is coalesced instead of written."""
+
+
+class Corker:
+    """Collects the senders written to in this event-loop turn and flushes them all in one callback."""
+
+    def __init__(self) -> None:
+        self._dirty: list[TransportSender] = []
+
+    def add(self, sender: TransportSender) -> None:
+        if not self._dirty:
+            asyncio.get_running_loop().call_soon(self._flush)
+        self._dirty.append(sender)
+
+    def _flush(self) -> None:
+        dirty, self._dirty = self._dirty, []
+        for sender in dirty:
+            sender.flush_now()
+
+
+class TransportSender:
+    """Sends for one fast-path client: no task, no await; frames written in one loop turn leave as one write."""
+
+    def __init__(self, proto: FastWebSocket, corker: Corker, max_bytes: int, send_timeout: float) -> None:
+        self.proto = proto
+        self.corker = corker
+        self.max_bytes = max_bytes
+        self.send_timeout = send_timeout
+        self.failed: str | None = None
+        self.blocked_since: float | None = None
+        self.coalesced = 0
+        self._out: list[bytes] = []
+        self._pending = 0
+        self._scheduled = False
+        self._presence: PresenceTick | None = None
+        self._presence_t = 0.0
+
+    @property
+    def queued_bytes(self) -> int:
+        transport = self.proto.transport
+        return self._pending + (transport.get_write_buffer_size() if transport is not None else 0)
+
+    def send(self, frame: str | Outgoing) -> None:
+        if self.failed:
+            return
+        wire = frame.wire if isinstance(frame, Outgoing) else wire_frame(frame)
+        self._out.append(wire)
+        self._pending += len(wire)
+        self._schedule()
+
+    def send_presence(self, tick: PresenceTick, frame: str | Outgoing, t: float) -> None:
+        if self.failed:
+            return
+        if self.blocked_since is None and self._presence is None:
+            self.send(frame)
+            return
+        self._presence = tick if self._presence is None else merge(self._presence, tick)
+        self._presence_t = t
+        self.coalesced += 1
+
+    def _schedule(self) -> None:
+        if not self._scheduled:
+            self._scheduled = True
+            self.corker.add(self)
+
+    def flush_now(self) -> None:
+        """Write what this loop turn queued."""
+        self._scheduled = False
+        if self.failed or not self._out:
+            return
+        transport = self.proto.transport
+        if transport.is_closing():
+            self._out.clear()
+            self._pending = 0
+            self.failed = "gone"
+            return
+        before = transport.get_write_buffer_size()
+        transport.write(self._out[0] if len(self._out) == 1 else b"".join(self._out))
+        self._out.clear()
+        self._pending = 0
+        if before > 0 and transport.get_write_buffer_size() > self.max_bytes:  # a lone big welcome may pass
+            self.fail("slow_consumer")
+
+    def writable(self) -> None:
+        """The buffer drained below the low-water mark: send the coalesced presence."""
+        self.blocked_since = None
+        if self._presence is not None and not self.failed:
+            tick, self._presence = self._presence, None
+            frame = m.server_frame("presence", t=self._presence_t, poses=tick.poses, gone=list(tick.gone))
+            self.send(m.encode(frame))
+
+    def check(self, mono: float) -> None:
+        if self.blocked_since is not None and mono - self.blocked_since > self.send_timeout:
+            self.fail("slow_consumer")
+
+    def fail(self, reason: str) -> None:
+        if self.failed is None:
+            self.failed = reason
+            self._out.clear()
+            self._presence = None
+            self.proto.sender_failed(reason)
+
+    async def flush(self, timeout: float) -> None:
+        """Wait until everything sent so far has left the transport's buffer (or timeout)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not self.failed and self.queued_bytes > 0 and loop.time() < deadline:
+            await asyncio.sleep(0.01)
+
+
+class FastWebSocket(WebSocketsSansIOProtocol):
+    """uvicorn's sans-I/O WebSocket protocol, serving ``path`` natively; see the module docstring."""
+
+    node: ClassVar[SessionNode]
+    corker: ClassVar[Corker]
+    path: ClassVar[str] = "/ws"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.link: ClientLink | None = None
+        self.sender: TransportSender | None = None
+        self._lost: asyncio.Future[None] = self.loop.create_future()
+
+    # ---- handshake ---------------------------------------------------------------------------
+    def handle_connect(self, event: Request) -> None:
+        if event.path.partition("?")[0] != self.path:
+            super().handle_connect(event)
+            return
+        self.request = event
+        self.handshake_initiated = True
+        self.handshake_complete = True
+        node = self.node
+        response = self.conn.accept(event)
+        if response.status_code == 101 and node.draining:
+            response = self.conn.reject(503, "server is shutting down; reconnect elsewhere\n")
+        self.conn.send_response(response)
+        self.transport.write(b"".join(self.conn.data_to_send()))
+        if response.status_code != 101:
+            self.close_sent = True
+            self.transport.close()
+            return
+        self.transport.set_write_buffer_limits(high=HIGH_WATER)
+        self.start_keepalive()
+        settings = node.settings
+        self.sender = TransportSender(self, self.corker, settings.send_queue_bytes, settings.send_timeout_s)
+        self.link = ClientLink(node, self.sender, self)
+        node.links.add(self.link)
+
+    # ---- receiving -----------------------------------------------------------------------------
+    def send_receive_event_to_app(self) -> None:
+        if self.link is None:
+            super().send_receive_event_to_app()
+            return
+        data = self.frames[0] if len(self.frames) == 1 else b"".join(self.frames)
+        self.frames = []
+        if not self.close_sent:
+            self.link.feed(data if isinstance(data, bytes) else bytes(data))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        if not self._lost.done():
+            self._lost.set_result(None)
+        link = self.link
+        if link is not None:
+            self.link = None
+            if self.sender is not None and self.sender.failed is None:
+                self.sender.failed = "gone"
+            self.node.links.discard(link)
+            task = self.loop.create_task(link.ended())
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+
+    # ---- flow control --------------------------------------------------------------------------
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        if self.sender is not None and self.sender.blocked_since is None:
+            self.sender.blocked_since = time.monotonic()
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        if self.sender is not None:
+            self.sender.writable()
+
+    # ---- what ClientLink needs (the Socket protocol) -------------------------------------------
+    def sender_failed(self, reason: str) -> None:
+        link = self.link
+        if link is not None:
+            link.sender_failed(reason)
+
+    async def close(self, code: int) -> None:
+        if not self.close_sent and not self.transport.is_closing():
+            if self.sender is not None:
+                self.sender.flush_now()
+            self.conn.send_close(code)
+            self.transport.write(b"".join(self.conn.data_to_send()))
+            self.close_sent = True
+            self.close_timer = self.loop.call_later(self.close_timeout, self.transport.abort)
+        await asyncio.shield(self._lost)
+
+    def abort(self) -> None:
+        if not self._lost.done():
+            self.transport.abort()
+
+
+def fast_websocket_class(node: SessionNode) -> type[FastWebSocket]:
+    """A protocol class bound to this process's SessionNode (uvicorn's ``ws`` setting takes a class)."""
+    return type("SessionFastWebSocket", (FastWebSocket,), {"node": node, "corker": Corker()})

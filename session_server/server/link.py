@@ -1,0 +1,216 @@
+"""ClientLink: one client connection's protocol logic, whatever carries its frames.
+
+A transport adapter (``server.ws`` for any ASGI server, ``server.fastws`` for the built-in fast path)
+feeds every received frame to :meth:`ClientLink.feed`, gives the link a sender (something with
+``send``/``send_presence``/``flush``/``queued_bytes``/``failed``) and a :class:`Socket` it can close,
+and calls :meth:`ClientLink.ended` once when the connection is gone.
+
+``feed`` is synchronous: size and rate checks, parsing, presence (the 30 Hz hot path) and pings are
+handled at once; requests that need the room (join, object edits, chat...) queue in arrival order and
+one task per burst works through them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+import uuid
+from collections import deque
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ..protocol import auth
+from ..protocol import messages as m
+from ..protocol.connection import Connection, Identity
+from ..protocol.errors import CLOSE_NORMAL, ERROR_CODES, ProtocolError, ServerError
+
+if TYPE_CHECKING:
+    from .hub import RoomHub
+    from .node import SessionNode
+
+logger = logging.getLogger(__name__)
+
+
+class Socket(Protocol):
+    """What a link needs from its transport besides the sender."""
+
+    async def close(self, code: int) -> None:
+        """Start the closing handshake with ``code`` and wait (bounded) for it."""
+
+    def abort(self) -> None:
+        """Stop reading now (a peer that never answers a close must not keep its seat)."""
+
+
+class Sender(Protocol):
+    queued_bytes: int
+    failed: str | None
+
+    def send(self, frame: Any) -> None: ...
+    def send_presence(self, tick: Any, frame: Any, t: float) -> None: ...
+    async def flush(self, timeout: float) -> None: ...
+    def check(self, mono: float) -> None:
+        """Housekeeping: fail a sender that has been blocked longer than its timeout."""
+
+
+class ClientLink:
+    def __init__(self, node: SessionNode, sender: Sender, socket: Socket) -> None:
+        self.node = node
+        self.sender = sender
+        self.socket = socket
+        self.conn = Connection(node.limits, node.clock())
+        self.participant = ""
+        self.session = ""
+        self.role = ""
+        self.hub: RoomHub | None = None
+        self.last_received = time.monotonic()
+        self.closing = False
+        self.left = False
+        self._inbox: deque[m._Msg] = deque()
+        self._worker: asyncio.Task[None] | None = None
+        self._close_task: asyncio.Task[None] | None = None
+
+    # ---- hub callbacks -----------------------------------------------------------------------
+    def welcomed(self, participant: str, role: str, session: str) -> None:
+        self.participant, self.role, self.session = participant, role, session
+        assert self.hub is not None
+        self.conn.joined(Identity(self.hub.room_id, participant, role, session))
+
+    def fail(self, exc: ProtocolError, ref: str | None = None) -> None:
+        self.sender.send(m.encode(m.server_frame("error", **exc.to_wire(ref))))
+        if exc.close_code is not None:
+            self.close(exc.code, send_frame=False)
+        elif self.conn.phase == "joining":
+            self.conn.join_failed()
+
+    def close(self, code: str, send_frame: bool = True) -> None:
+        """Send an error frame for ``code`` (if it can) and close with the table's close code."""
+        if self.closing:
+            return
+        self.closing = True
+        self._close_task = asyncio.get_running_loop().create_task(self._close(code, send_frame))
+
+    async def _close(self, code: str, send_frame: bool) -> None:
+        spec = ERROR_CODES[code]
+        if send_frame and code != "slow_consumer":
+            self.sender.send(m.encode(m.server_frame("error", code=code, message=spec.description)))
+        if code != "slow_consumer":
+            await self.sender.flush(1.0)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.socket.close(spec.close_code or CLOSE_NORMAL), 2.0)
+        self.socket.abort()
+
+    def sender_failed(self, reason: str) -> None:
+        logger.info(
+            "room %s participant %s: disconnecting (%s)",
+            self.hub.room_id if self.hub else "-",
+            self.participant or "-",
+            reason,
+        )
+        self.close(reason)
+
+    def check_idle(self, mono: float) -> None:
+        if self.closing:
+            return
+        if mono - self.last_received > self.node.settings.idle_timeout_s:
+            self.close("idle_timeout")
+        else:
+            self.sender.check(mono)
+
+    async def shutdown(self, timeout: float) -> None:
+        self.closing = True
+        self.sender.send(
+            m.encode(
+                m.server_frame(
+                    "shutdown",
+                    reason="server is shutting down",
+                    reconnect=True,
+                    retry_after_ms=self.node.settings.shutdown_retry_after_ms,
+                )
+            )
+        )
+        await self.sender.flush(timeout)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.socket.close(ERROR_CODES["shutdown"].close_code or 1012), timeout)
+
+    async def ended(self) -> None:
+        """The connection is gone: leave (after ``leave``) or drop (resumable)."""
+        if self._worker is not None and not self._worker.done():
+            self._worker.cancel()
+        if self.hub is not None and not self.node.draining:
+            with contextlib.suppress(Exception):
+                await self.hub.gone(self, leave=self.left)
+
+    # ---- receiving -----------------------------------------------------------------------------
+    def feed(self, data: str | bytes) -> None:
+        """One received frame."""
+        self.last_received = time.monotonic()
+        if self.closing:
+            return
+        now = self.node.clock()
+        try:
+            msg = self.conn.receive(data, now)
+        except ProtocolError as exc:
+            self.fail(exc, _peek_id(data, self.node.limits.max_message_bytes))
+            return
+        kind = msg.type  # type: ignore[attr-defined]
+        if kind == "presence":
+            if self.hub is not None:
+                self.hub.update_presence(self.participant, m.pose_list(msg.pose))  # type: ignore[attr-defined]
+        elif kind == "ping":
+            self.sender.send(m.encode(m.server_frame("pong", t=now)))
+        else:
+            self._inbox.append(msg)
+            if self._worker is None or self._worker.done():
+                self._worker = asyncio.get_running_loop().create_task(self._work())
+
+    async def _work(self) -> None:
+        while self._inbox and not self.closing:
+            await self._handle(self._inbox.popleft())
+
+    async def _handle(self, msg: m._Msg) -> None:
+        kind = msg.type  # type: ignore[attr-defined]
+        try:
+            if kind in ("join", "resume"):
+                await self._join(msg, self.node.clock())  # type: ignore[arg-type]
+            elif kind == "leave":
+                self.left = True
+                self.closing = True
+                await self.sender.flush(1.0)
+                await self.socket.close(CLOSE_NORMAL)
+            else:
+                assert self.hub is not None
+                await self.hub.request(self, msg)
+        except ProtocolError as exc:
+            self.fail(exc, msg.id)
+        except Exception:  # a bug: log it, tell the client nothing more than "internal"
+            logger.exception("room %s: unexpected error handling %s", self.hub.room_id if self.hub else "-", kind)
+            self.fail(ServerError(), msg.id)
+
+    async def _join(self, msg: m.Join | m.Resume, now: float) -> None:
+        settings = self.node.settings
+        if msg.token is None:
+            if not settings.room_open(msg.room):
+                raise ProtocolError("auth_required", f"room {msg.room!r} needs a token", field="token")
+            claims = auth.Claims(msg.room, f"guest-{uuid.uuid4().hex[:8]}", "phone", now + settings.token_ttl_s)
+        else:
+            claims = auth.verify(msg.token, self.node.key, now, room=msg.room)
+        self.conn.start_join()
+        hub = await self.node.get_hub(msg.room)
+        self.hub = hub
+        self.participant = claims.participant
+        self.session = msg.session if isinstance(msg, m.Resume) else ""
+        await hub.join(self, claims, msg)
+
+
+def _peek_id(data: str | bytes, max_bytes: int) -> str | None:
+    """The request id of a refused frame, if it has a readable one (so the client can match the error)."""
+    if len(data) > max_bytes:
+        return None
+    try:
+        raw = json.loads(data)
+    except (ValueError, RecursionError):
+        return None
+    rid = raw.get("id") if isinstance(raw, dict) else None
+    return rid if isinstance(rid, str) and 0 < len(rid) <= 64 else None
