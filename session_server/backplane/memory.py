@@ -13,22 +13,34 @@ from .base import Backplane, LeaseLost, Stored
 LOG_KEEP = 20_000
 INBOX_KEEP = 20_000
 PRESENCE_KEEP = 64
+LOG_RETENTION_S = 120.0
+"""Committed deltas older than this and covered by a checkpoint are dropped (resume needs 60 s)."""
 
 
 class _Stream:
     def __init__(self, keep: int) -> None:
         self.items: deque[Any] = deque(maxlen=keep)
+        self.times: deque[float] = deque(maxlen=keep)
         self.next_id = 0  # id of the next item appended
         self.waiters: list[asyncio.Future[None]] = []
 
-    def add(self, item: Any) -> int:
+    def add(self, item: Any, now: float = 0.0) -> int:
         self.items.append(item)
+        self.times.append(now)
         self.next_id += 1
         waiters, self.waiters = self.waiters, []
         for w in waiters:
             if not w.done():
                 w.set_result(None)
         return self.next_id - 1
+
+    def trim(self, through: int, before: float = float("inf")) -> None:
+        """Drop items with id <= ``through`` that were added before ``before``."""
+        first = self.next_id - len(self.items)
+        while self.items and first <= through and self.times[0] < before:
+            self.items.popleft()
+            self.times.popleft()
+            first += 1
 
     def after(self, cursor: int) -> list[tuple[int, Any]]:
         first = self.next_id - len(self.items)
@@ -100,10 +112,15 @@ class MemoryBackplane(Backplane):
             if last is not None and d["rev"] != last + 1:
                 raise LeaseLost(room)
             last = d["rev"]
+        now = self._now()
         for d in deltas:
-            log.add(d)
+            log.add(d, now)
+        # what a takeover or a resume can still ask for stays; the rest is only memory
+        self.store.stream(f"inbox:{room}", INBOX_KEEP).trim(int(cursor))
         old = self.store.blobs.get(room)
         if checkpoint is not None:
+            covered = int(checkpoint["state"]["revision"])
+            log.trim(log.next_id - 1 - (last - covered if last is not None else 0), now - LOG_RETENTION_S)
             # callers hand over a fresh structure (Room.dump builds one) and never mutate it afterwards;
             # a deepcopy here cost ~1.5 % of the server's CPU at 50 clients (profiled)
             self.store.blobs[room] = Stored(checkpoint, cursor)

@@ -176,24 +176,41 @@ def apply_all(state: RoomState, deltas: Iterable[Delta]) -> RoomState:
 
 
 class DeltaLog:
-    """Ring of the most recent deltas, for resume.  ``since(rev)`` is None when ``rev`` fell out."""
+    """Ring of the most recent deltas, for resume.  ``since(rev)`` is None when ``rev`` fell out.
 
-    def __init__(self, maxlen: int, start_revision: int = 0) -> None:
+    Bounded in count (``maxlen``) and, when ``max_age`` is given, in age: a delta appended with a time
+    is dropped once it is older than ``max_age`` (a client away longer than the resume window gets a
+    snapshot anyway, so older deltas are only memory)."""
+
+    def __init__(self, maxlen: int, start_revision: int = 0, max_age: float | None = None) -> None:
         self._ring: deque[Delta] = deque(maxlen=maxlen)
+        self._times: deque[float] = deque(maxlen=maxlen)
         self._last = start_revision
+        self.max_age = max_age
 
     @property
     def last(self) -> int:
         return self._last
 
-    def append(self, delta: Delta) -> None:
+    def append(self, delta: Delta, now: float = float("inf")) -> None:
+        """Add the next delta; ``now`` (seconds, any clock) ages it out after ``max_age``."""
         if delta.rev != self._last + 1:
             raise ProtocolError("bad_delta", f"log expects revision {self._last + 1}, got {delta.rev}")
         self._ring.append(delta)
+        self._times.append(now)
         self._last = delta.rev
+        if self.max_age is not None and now != float("inf"):
+            horizon = now - self.max_age
+            while self._times and self._times[0] < horizon:
+                self._times.popleft()
+                self._ring.popleft()
+
+    def __len__(self) -> int:
+        return len(self._ring)
 
     def reset(self, revision: int) -> None:
         self._ring.clear()
+        self._times.clear()
         self._last = revision
 
     def since(self, rev: int) -> list[Delta] | None:

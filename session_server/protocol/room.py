@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import messages as m
-from .deltas import Delta, DeltaLog, apply
+from .deltas import Delta, apply
 from .errors import AuthError, Conflict, LimitExceeded, ProtocolError
 from .limits import DEFAULT_LIMITS, Limits
 from .state import RoomState, from_snapshot, snapshot
@@ -87,7 +87,6 @@ class Room:
     def __init__(self, room: str, config: RoomConfig = RoomConfig(), now: float = 0.0) -> None:
         self.config = config
         self.state = RoomState(room=room, chat_limit=config.limits.chat_log_length)
-        self.log = DeltaLog(config.limits.delta_log_length)
         self._done: dict[str, OrderedDict[str, dict[str, Any]]] = {}
         self._lock_touch: dict[str, float] = {}
         self._seen: dict[str, float] = {}
@@ -102,7 +101,6 @@ class Room:
     def load(cls, data: dict[str, Any], config: RoomConfig, now: float) -> Room:
         room = cls(data["state"]["room"], config, now)
         room.state = from_snapshot(data["state"])
-        room.log.reset(room.state.revision)
         room._done = {p: OrderedDict((k, v) for k, v in items) for p, items in data.get("done", {}).items()}
         for oid in room.state.locks:
             room._lock_touch[oid] = now
@@ -114,7 +112,6 @@ class Room:
         """Apply deltas committed after the loaded checkpoint and rebuild the idempotency cache."""
         for delta in deltas:
             self.state = apply(self.state, delta)
-            self.log.append(delta)
             by, req = delta.data.get("by"), delta.data.get("req")
             if isinstance(by, str) and isinstance(req, str):
                 done = self._done.setdefault(by, OrderedDict())
@@ -134,7 +131,6 @@ class Room:
             data = {**data, "by": self._current[0], "req": self._current[1]}
         delta = Delta(self.state.revision + 1, op, data)
         self.state = apply(self.state, delta)
-        self.log.append(delta)
         out.append(Emit(delta))
         return delta
 

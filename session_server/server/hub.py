@@ -33,6 +33,8 @@ CHECKPOINT_EVERY_S = 2.0
 CHECKPOINT_EVERY_REVS = 1000
 ROOM_TICK_S = 0.25
 RESUME_PREFILL = 5000
+LOG_MARGIN_S = 10.0
+"""Deltas stay in the resume log this much longer than the resume window."""
 
 
 class Link(Protocol):
@@ -82,7 +84,7 @@ class RoomHub:
         self.pending: dict[str, Link] = {}
         self._waiting: list[tuple[dict[str, Any], Link]] = []
         self.mirror = RoomState(room_id, chat_limit=config.limits.chat_log_length)
-        self.log = DeltaLog(config.limits.delta_log_length)
+        self.log = DeltaLog(config.limits.delta_log_length, max_age=config.resume_window + LOG_MARGIN_S)
         self.presence = PresenceTable()
         self._remote: PresenceTick | None = None
         self.known_poses: dict[str, list[float]] = {}
@@ -123,7 +125,7 @@ class RoomHub:
             delta = Delta.from_wire(raw)
             if delta.rev > self.mirror.revision:
                 break
-            self.log.append(delta)
+            self.log.append(delta, time.monotonic())
 
     async def stop(self, forget: bool = False) -> None:
         self._running = False
@@ -266,7 +268,7 @@ class RoomHub:
         except ProtocolError:
             logger.exception("room %s: mirror out of step at revision %d", self.room_id, delta.rev)
             raise
-        self.log.append(delta)
+        self.log.append(delta, time.monotonic())
         frame = Outgoing(m.encode(m.server_frame("delta", **public_delta(delta))))
         for link in self.clients.values():
             link.sender.send(frame)

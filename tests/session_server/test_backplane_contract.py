@@ -186,3 +186,26 @@ def test_idle_memory_waits_do_not_pile_up() -> None:
         assert bp.store.stream("inbox:r", 10).waiters == []
 
     asyncio.run(main())
+
+
+def test_memory_backplane_drops_what_no_takeover_or_resume_can_ask_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    from session_server.backplane import memory
+
+    monkeypatch.setattr(memory, "LOG_RETENTION_S", 0.0)
+
+    async def main() -> None:
+        bp = MemoryBackplane("solo", lease_ms=LEASE_MS)
+        assert await bp.acquire("r")
+        await bp.commit("r", [], {"state": {"revision": 0}}, "-1")
+        for rev in range(1, 201):
+            await bp.submit("r", {"kind": "msg", "n": rev})
+            items = await bp.read_inbox("r", str(rev - 2), 0)
+            checkpoint = {"state": {"revision": rev - 50}} if rev % 50 == 0 else None
+            await bp.commit("r", [delta(rev)], checkpoint, items[-1][0])
+        inbox = bp.store.stream("inbox:r", memory.INBOX_KEEP)
+        assert len(inbox.items) == 0  # every submitted item was processed (the cursor passed it)
+        log = await bp.read_log("r", 0, limit=1000)
+        # the last checkpoint covers revision 150: later deltas stay, covered ones past retention go
+        assert [d["rev"] for d in log] == list(range(151, 201))
+
+    asyncio.run(main())

@@ -149,11 +149,14 @@ def test_leave_removes_participant_and_locks() -> None:
 
 
 def test_log_replay_and_dump_load_reproduce_state() -> None:
-    room = make_room()
-    place(room)
-    room.handle("ana", msg("object.lock", object="sofa"), 1.0)
-    room.handle("ana", msg("object.variant", object="sofa", variant="blue"), 1.0)
-    replayed = deltas.apply_all(from_snapshot(snapshot(Room("store-1").state)), room.log.since(0) or [])
+    room = Room("store-1", RoomConfig(), now=0.0)
+    log = emitted(room.handle("ana", JoinCmd("phone", "s-ana"), 0.0))
+    log += emitted(room.handle("ben", JoinCmd("headset", "s-ben"), 0.0))
+    log += emitted(room.handle("ana", msg("object.place", object="sofa", sku="SKU-1", pose=pose(1)), 1.0))
+    log += emitted(room.handle("ana", msg("object.lock", object="sofa"), 1.0))
+    log += emitted(room.handle("ana", msg("object.variant", object="sofa", variant="blue"), 1.0))
+    assert [d.rev for d in log] == list(range(1, room.state.revision + 1))
+    replayed = deltas.apply_all(from_snapshot(snapshot(Room("store-1").state)), log)
     assert snapshot(replayed) == snapshot(room.state)
     loaded = Room.load(room.dump(), room.config, 5.0)
     assert snapshot(loaded.state) == snapshot(room.state)
