@@ -53,6 +53,7 @@ class SessionSettings(BaseSettings):
     idle_timeout_s: float = Field(30.0, gt=0)
     quiet_timeout_s: float = Field(30.0, gt=0)
     tick_hz: float = Field(30.0, gt=0, le=240)
+    presence_radius_m: float = Field(0.0, ge=0, description="send each device the poses within ~this radius; 0 = all")
     send_queue_bytes: int = Field(256 * 1024, gt=0)
     send_timeout_s: float = Field(10.0, gt=0)
     ws_ping_interval_s: float = Field(20.0, gt=0)

@@ -3,10 +3,12 @@
 ``update`` overwrites a participant's pose; ``tick`` returns the poses that changed since the last
 tick (and who went away), or None when nothing changed.  Nothing queues: a pose superseded before
 the tick is simply never sent.  ``merge`` coalesces two pending frames for a slow recipient.
+``Nearby`` splits a tick by distance, so that in a big room each device hears only those near it.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 
@@ -47,3 +49,43 @@ def merge(older: PresenceTick, newer: PresenceTick) -> PresenceTick:
     poses.update(newer.poses)
     gone = (set(older.gone) - set(newer.poses)) | set(newer.gone)
     return PresenceTick(poses, tuple(sorted(gone)))
+
+
+class Nearby:
+    """One tick split by a grid of ``radius``-sized cells on the floor plane (x, z; y is up).
+
+    A recipient in cell (i, j) gets the changed poses of the 3 x 3 cells around it: everyone within
+    ``radius`` of it, and some up to 2.9 ``radius`` away; a recipient with no pose of its own (a
+    viewer, a mirror) gets the whole tick.  ``gone`` always reaches everyone.  One frame per occupied
+    cell, not per recipient, so the frame is still encoded once for everyone in a cell.
+    """
+
+    def __init__(self, tick: PresenceTick, positions: dict[str, list[float]], radius: float) -> None:
+        self.tick = tick
+        self.positions = positions
+        self.radius = radius
+        self._cells: dict[tuple[int, int], dict[str, list[float]]] = {}
+        for pid, pose in tick.poses.items():
+            self._cells.setdefault(self._cell(pose), {})[pid] = pose
+
+    def _cell(self, pose: list[float]) -> tuple[int, int]:
+        return math.floor(pose[0] / self.radius), math.floor(pose[2] / self.radius)
+
+    def cell_of(self, participant: str) -> tuple[int, int] | None:
+        pose = self.positions.get(participant)
+        return None if pose is None else self._cell(pose)
+
+    def tick_for(self, cell: tuple[int, int] | None) -> PresenceTick | None:
+        """What a recipient in ``cell`` gets (None: nothing to send)."""
+        if cell is None:
+            return self.tick
+        ci, cj = cell
+        poses: dict[str, list[float]] = {}
+        for di in (-1, 0, 1):
+            for dj in (-1, 0, 1):
+                near = self._cells.get((ci + di, cj + dj))
+                if near:
+                    poses.update(near)
+        if not poses and not self.tick.gone:
+            return None
+        return PresenceTick(poses, self.tick.gone)

@@ -30,6 +30,8 @@ class RoomConfig:
     resume_window: float = 60.0
     lock_ttl: float = 15.0
     quiet_timeout: float = 30.0
+    presence_radius: float = 0.0
+    """Send each device only the poses within about this many meters (0: everyone's)."""
 
 
 # ---- commands the adapter sends on behalf of a connection (not wire messages) ---------------

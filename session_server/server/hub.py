@@ -20,7 +20,7 @@ from ..protocol import messages as m
 from ..protocol.auth import Claims
 from ..protocol.deltas import Delta, DeltaLog, apply
 from ..protocol.errors import ProtocolError
-from ..protocol.presence import PresenceTable, PresenceTick, merge
+from ..protocol.presence import Nearby, PresenceTable, PresenceTick, merge
 from ..protocol.room import DropCmd, Emit, JoinCmd, LeaveCmd, Reply, ResumeCmd, Room, RoomConfig, Seen
 from ..protocol.state import RoomState, from_snapshot, public_snapshot
 from .sender import Outgoing
@@ -219,10 +219,28 @@ class RoomHub:
             self._remote = None
         if tick is None or not self.clients:
             return 0
-        frame = Outgoing(m.encode(m.server_frame("presence", t=round(t, 4), poses=tick.poses, gone=list(tick.gone))))
-        for link in self.clients.values():
-            link.sender.send_presence(tick, frame, t)
-        return len(self.clients)
+        t = round(t, 4)
+        if self.config.presence_radius <= 0:
+            frame = Outgoing(m.encode(m.server_frame("presence", t=t, poses=tick.poses, gone=list(tick.gone))))
+            for link in self.clients.values():
+                link.sender.send_presence(tick, frame, t)
+            return len(self.clients)
+        nearby = Nearby(tick, self.known_poses, self.config.presence_radius)
+        frames: dict[tuple[int, int] | None, tuple[PresenceTick, Outgoing] | None] = {}
+        sent = 0
+        for pid, link in self.clients.items():
+            cell = nearby.cell_of(pid)
+            if cell not in frames:
+                part = nearby.tick_for(cell)
+                frames[cell] = None
+                if part is not None:
+                    text = m.encode(m.server_frame("presence", t=t, poses=part.poses, gone=list(part.gone)))
+                    frames[cell] = (part, Outgoing(text))
+            entry = frames[cell]
+            if entry is not None:
+                link.sender.send_presence(entry[0], entry[1], t)
+                sent += 1
+        return sent
 
     async def _follow_presence(self) -> None:
         cursor = "$"

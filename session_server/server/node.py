@@ -29,6 +29,7 @@ class SessionNode:
             resume_window=settings.resume_window_s,
             lock_ttl=settings.lock_ttl_s,
             quiet_timeout=settings.quiet_timeout_s,
+            presence_radius=settings.presence_radius_m,
         )
         self.key = settings.token_secret.get_secret_value().encode()
         self.hubs: dict[str, RoomHub] = {}

@@ -332,6 +332,28 @@ def test_resume_after_window_gets_a_fresh_snapshot(start_server: Any) -> None:
     run(main())
 
 
+def test_presence_radius_limits_who_hears_whom(start_server: Any) -> None:
+    srv = start_server(tick_hz=20, presence_radius_m=5.0)
+
+    async def main() -> None:
+        heard: dict[str, set[str]] = {p: set() for p in ("ana", "ben", "cid", "dan")}
+        clients = {
+            pid: await joined(srv, pid, on_presence=lambda f, pid=pid: heard[pid].update(f["poses"])) for pid in heard
+        }
+        where = {"ana": [0.5, 1.6, 0.5], "ben": [2.0, 1.6, -1.0], "cid": [40.0, 1.6, 0.0]}  # dan only watches
+        for _ in range(3):
+            for pid, p in where.items():
+                await clients[pid].send_presence(p)
+            await asyncio.sleep(0.15)
+        assert heard["ana"] == heard["ben"] == {"ana", "ben"}
+        assert heard["cid"] == {"cid"}
+        assert heard["dan"] == {"ana", "ben", "cid"}
+        for c in clients.values():
+            await c.close()
+
+    run(main())
+
+
 def test_presence_is_coalesced_into_ticks(start_server: Any) -> None:
     srv = start_server(tick_hz=10, limits={"messages_per_second": 1000, "message_burst": 1000})
 
