@@ -36,7 +36,7 @@ FRAGMENT_BATCH = 1 << 21
 
 
 @dataclass
-class _Item:
+class MeshItem:
     """One drawn primitive instance in world space."""
 
     points: np.ndarray
@@ -63,7 +63,7 @@ def render_thumbnail(doc: AssetDocument, size: int = 512) -> bytes:
 
 
 # --- scene -> items ----------------------------------------------------------------------------------------
-def _items(doc: AssetDocument) -> list[_Item]:
+def _items(doc: AssetDocument) -> list[MeshItem]:
     materials = doc.gltf.get("materials", [])
     images: dict[int, np.ndarray | None] = {}
     items = []
@@ -76,8 +76,11 @@ def _items(doc: AssetDocument) -> list[_Item]:
             if prim.get("mode", TRIANGLES) != TRIANGLES or "POSITION" not in attrs:
                 continue
             points = doc.accessors[attrs["POSITION"]].as_float().astype(np.float64) @ world[:3, :3].T + world[:3, 3]
-            idx = (doc.accessors[prim["indices"]].array.astype(np.int64).reshape(-1) if "indices" in prim
-                   else np.arange(len(points)))
+            idx = (
+                doc.accessors[prim["indices"]].array.astype(np.int64).reshape(-1)
+                if "indices" in prim
+                else np.arange(len(points))
+            )
             tris = idx[: len(idx) // 3 * 3].reshape(-1, 3)
             if len(tris) == 0:
                 continue
@@ -85,8 +88,9 @@ def _items(doc: AssetDocument) -> list[_Item]:
             if "NORMAL" in attrs:
                 normals = doc.accessors[attrs["NORMAL"]].as_float().astype(np.float64) @ np.linalg.inv(world[:3, :3])
                 normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
-            colors = doc.accessors[attrs["COLOR_0"]].as_float()[:, :3].astype(np.float32) if "COLOR_0" in attrs \
-                else None
+            colors = (
+                doc.accessors[attrs["COLOR_0"]].as_float()[:, :3].astype(np.float32) if "COLOR_0" in attrs else None
+            )
             mat = materials[prim["material"]] if 0 <= prim.get("material", -1) < len(materials) else {}
             pbr = mat.get("pbrMetallicRoughness", {})
             factor = np.array(pbr.get("baseColorFactor", [1.0, 1.0, 1.0, 1.0])[:3], np.float32)
@@ -101,7 +105,7 @@ def _items(doc: AssetDocument) -> list[_Item]:
                     uv = texture_uv(doc, prim, info) if texture is not None else None
             if not materials and colors is None:
                 factor = np.array([0.8, 0.8, 0.8], np.float32)
-            items.append(_Item(points, tris, normals, uv, colors, factor, texture if uv is not None else None, wrap))
+            items.append(MeshItem(points, tris, normals, uv, colors, factor, texture if uv is not None else None, wrap))
     return items
 
 
@@ -136,7 +140,7 @@ def _decode(doc: AssetDocument, src: int) -> np.ndarray | None:
 
 
 # --- camera ------------------------------------------------------------------------------------------------
-def _camera(items: list[_Item]) -> tuple[np.ndarray, np.ndarray]:
+def _camera(items: list[MeshItem]) -> tuple[np.ndarray, np.ndarray]:
     """(eye, 3x3 rows: right, up, forward) for the three-quarter view of all items."""
     pts = np.concatenate([it.points for it in items])
     lo, hi = pts.min(axis=0), pts.max(axis=0)
@@ -153,7 +157,7 @@ def _camera(items: list[_Item]) -> tuple[np.ndarray, np.ndarray]:
 
 
 # --- rasterization -----------------------------------------------------------------------------------------
-def _render(items: list[_Item], size: int) -> np.ndarray:
+def _render(items: list[MeshItem], size: int) -> np.ndarray:
     out = np.zeros((size, size, 4), np.uint8)
     if not items:
         return out
@@ -184,15 +188,16 @@ def _render(items: list[_Item], size: int) -> np.ndarray:
     zbuf = np.full(s * s, np.inf)
     tri_buf = np.full(s * s, -1, np.int64)
     bary_buf = np.zeros((s * s, 3))
-    _rasterize(xy, z, t, s, zbuf, tri_buf, bary_buf)
+    rasterize(xy, z, t, s, zbuf, tri_buf, bary_buf)
 
     covered = np.nonzero(tri_buf >= 0)[0]
     color = np.zeros((s * s, 3), np.float32)
     if len(covered):
-        color[covered] = _shade(items, t, tri_owner, tri_buf[covered], bary_buf[covered], xy, basis)
+        color[covered] = shade(items, t, tri_owner, tri_buf[covered], bary_buf[covered], xy, basis)
     alpha = (tri_buf >= 0).astype(np.float32)
-    img = np.concatenate([color * alpha[:, None], alpha[:, None]], axis=1).reshape(size, SUPERSAMPLE, size,
-                                                                                     SUPERSAMPLE, 4)
+    img = np.concatenate([color * alpha[:, None], alpha[:, None]], axis=1).reshape(
+        size, SUPERSAMPLE, size, SUPERSAMPLE, 4
+    )
     img = img.mean(axis=(1, 3))
     a = img[..., 3:4]
     rgb = np.where(a > 0, img[..., :3] / np.maximum(a, 1e-6), 0.0)
@@ -201,8 +206,9 @@ def _render(items: list[_Item], size: int) -> np.ndarray:
     return out
 
 
-def _rasterize(xy: np.ndarray, z: np.ndarray, t: np.ndarray, s: int, zbuf: np.ndarray, tri_buf: np.ndarray,
-               bary_buf: np.ndarray) -> None:
+def rasterize(
+    xy: np.ndarray, z: np.ndarray, t: np.ndarray, s: int, zbuf: np.ndarray, tri_buf: np.ndarray, bary_buf: np.ndarray
+) -> None:
     """Fill the z-buffer: nearest triangle per pixel center and its perspective-correct barycentrics."""
     a, b, c = xy[t[:, 0]], xy[t[:, 1]], xy[t[:, 2]]
     area = (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
@@ -232,7 +238,7 @@ def _rasterize(xy: np.ndarray, z: np.ndarray, t: np.ndarray, s: int, zbuf: np.nd
         qx, qy = (ox + 0.5).astype(np.float32)[None, :], (oy + 0.5).astype(np.float32)[None, :]
         per_batch = max(FRAGMENT_BATCH // (kx * ky), 1)
         for start in range(0, len(ids), per_batch):
-            tri = ids[start:start + per_batch]
+            tri = ids[start : start + per_batch]
             px = x0[tri, None] + ox[None, :]
             py = y0[tri, None] + oy[None, :]
             (a0, b0, c0), (a1, b1, c1) = ((ea[tri, None], eb[tri, None], ec[tri, None]) for ea, eb, ec in coef)
@@ -259,8 +265,15 @@ def _rasterize(xy: np.ndarray, z: np.ndarray, t: np.ndarray, s: int, zbuf: np.nd
             bary_buf[pix] = bw[sel] / iz[sel, None]
 
 
-def _shade(items: list[_Item], t: np.ndarray, tri_owner: np.ndarray, tri_ids: np.ndarray, bary: np.ndarray,
-           xy: np.ndarray, basis: np.ndarray) -> np.ndarray:
+def shade(
+    items: list[MeshItem],
+    t: np.ndarray,
+    tri_owner: np.ndarray,
+    tri_ids: np.ndarray,
+    bary: np.ndarray,
+    xy: np.ndarray,
+    basis: np.ndarray,
+) -> np.ndarray:
     right, up, forward = basis
     light = -forward * 0.55 + up * 0.65 - right * 0.35
     light /= np.linalg.norm(light)

@@ -8,7 +8,9 @@ Supersampling is what makes masks move with the face by fractions of a pixel. Me
 astronaut's lips (IoU of a shifted mask against the mask of shifted landmarks, threshold 0.5):
 OpenCV's anti-aliased fill at 1x gives 0.80-0.89 for sub-pixel shifts (its coverage is coarse, and it
 fills every pixel an edge touches, half a pixel too far); 2x gives 0.92-0.98, 4x 0.95-1.0.
-Soft regions are then averaged down to a coarser grid for the blur, which is their main cost.
+Soft regions are then averaged down to a coarser grid for the blur, which is their main cost. The canvas
+is averaged down as bytes before turning into floats (1/255 steps, far below what the feather leaves
+visible), not converted to floats at its supersampled size.
 """
 
 from __future__ import annotations
@@ -87,7 +89,7 @@ def rasterize(shape: RegionShape, frame_shape: tuple[int, ...]) -> Mask | None:
     # frame pixel centre x maps to (x - x0 + 0.5) * up - 0.5 on the canvas
     offset = (np.array([x0, y0], dtype=np.float64) - 0.5) * up + 0.5
     for layer in shape.layers:
-        color = round(255 * float(np.clip(layer.value, 0.0, 1.0)))
+        color = round(255 * min(max(float(layer.value), 0.0), 1.0))
         pts = np.round((layer.points.astype(np.float64) * up - offset) * _ONE).astype(np.int32)
         if layer.kind == "fill":
             if len(pts) >= 3:
@@ -96,9 +98,10 @@ def rasterize(shape: RegionShape, frame_shape: tuple[int, ...]) -> Mask | None:
             axes = (max(1, round(layer.axes[0] * up * _ONE)), max(1, round(layer.axes[1] * up * _ONE)))
             cv2.ellipse(canvas, (int(pts[0, 0]), int(pts[0, 1])), axes, layer.angle, 0, 360, color,
                         thickness=-1, lineType=cv2.LINE_AA, shift=SHIFT)  # fmt: skip
-    alpha = canvas.astype(np.float32) * (1.0 / 255.0)
     if up * down > 1:
-        alpha = cv2.resize(alpha, (cw, ch), interpolation=cv2.INTER_AREA)
+        canvas = cv2.resize(canvas, (cw, ch), interpolation=cv2.INTER_AREA)
+    alpha = canvas.astype(np.float32)
+    alpha *= np.float32(1.0 / 255.0)
     if shape.feather > 0:
         alpha = cv2.GaussianBlur(alpha, (0, 0), shape.feather / down, borderType=cv2.BORDER_REPLICATE)
     if down > 1:  # back to full resolution, pixel centres aligned, then cut to the box

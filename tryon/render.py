@@ -5,19 +5,26 @@ product's finish (:mod:`tryon.finishes`), which returns the coloured body and an
 the result is mixed with the skin by ``mask * intensity``. Because the body colour is the shade
 *times the skin's own shading*, creases, pores and lip lines stay visible, unlike a flat RGB alpha
 blend (rejected: it looks painted on and loses the lips' highlights).
+
+The union box of the masks is converted once to linear light as three contiguous colour planes: every
+operation is then a 2-D array operation (numpy broadcasting a (h, w) map over an interleaved (h, w, 3) image
+is about 20 times slower than the same work on planes).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
+import cv2
 import numpy as np
 
-from tryon.color import LUMA, hex_to_linear, linear_to_u8, u8_to_linear
+from tryon.color import LUMA, U8_TO_LINEAR, hex_to_linear, linear_to_u8
 from tryon.finishes import FINISHES
 from tryon.masks import Mask, union_box
 
 MIN_REFERENCE_LUMINANCE = 1e-3
+_LUMA = tuple(float(v) for v in LUMA)
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,25 +37,38 @@ class Paint:
 
     @classmethod
     def from_hex(cls, shade: str, finish: str = "matte", intensity: float = 1.0) -> Paint:
-        return cls(hex_to_linear(shade), finish, intensity)
+        return _paint(shade, finish, float(intensity))
 
 
-def paint_linear(linear: np.ndarray, alpha: np.ndarray, paint: Paint) -> None:
-    """Paint into ``linear`` (h, w, 3) float32 in place, weighted by ``alpha`` (h, w) float32."""
-    weight = alpha * np.float32(paint.intensity)
+@lru_cache(maxsize=256)
+def _paint(shade: str, finish: str, intensity: float) -> Paint:
+    """Paints are made per product, not per frame: the colour conversion is cached."""
+    color = hex_to_linear(shade)
+    color.setflags(write=False)
+    return Paint(color, finish, intensity)
+
+
+def paint_planes(planes: np.ndarray, alpha: np.ndarray, paint: Paint) -> None:
+    """Paint into ``planes`` (3, h, w) float32 linear RGB in place, weighted by ``alpha`` (h, w) float32."""
     total = float(alpha.sum())
     if total <= 1e-6 or paint.intensity <= 0:
         return
-    luma = linear @ LUMA
+    r, g, b = planes
+    luma = cv2.addWeighted(r, _LUMA[0], g, _LUMA[1], 0.0)
+    luma = cv2.scaleAdd(b, _LUMA[2], luma)
     ref = max(float(np.dot(luma.ravel(), alpha.ravel())) / total, MIN_REFERENCE_LUMINANCE)
     luma *= np.float32(1.0 / ref)  # now the relative shading
-    body, spec = FINISHES[paint.finish](luma, paint.color)
-    w3 = weight[..., None]
-    if spec is not None:
-        body += spec
-    body -= linear
-    body *= w3
-    linear += body
+    shading = FINISHES[paint.finish](luma, paint.color)
+    weight = alpha * np.float32(paint.intensity)
+    keep = np.float32(1.0) - weight
+    body = cv2.multiply(shading.body, weight)
+    high = None if shading.highlight is None else cv2.multiply(shading.highlight, weight)
+    for c in range(3):  # skin * (1 - w) + w * (body + highlight), per colour plane
+        plane = planes[c]  # a view into the frame's planes: OpenCV writes through dst in place
+        cv2.multiply(plane, keep, dst=plane)
+        cv2.scaleAdd(body, float(shading.color[c]), plane, dst=plane)
+        if high is not None and shading.highlight_color is not None:
+            cv2.scaleAdd(high, float(shading.highlight_color[c]), plane, dst=plane)
 
 
 def render(frame: np.ndarray, layers: list[tuple[Mask, Paint]]) -> np.ndarray:
@@ -61,10 +81,11 @@ def render(frame: np.ndarray, layers: list[tuple[Mask, Paint]]) -> np.ndarray:
     if not layers:
         return out
     x0, y0, x1, y1 = union_box([m for m, _ in layers])
-    linear = u8_to_linear(frame[y0:y1, x0:x1])
+    planes = np.empty((3, y1 - y0, x1 - x0), np.float32)
+    for c, channel in enumerate(cv2.split(np.ascontiguousarray(frame[y0:y1, x0:x1]))):
+        planes[c] = cv2.LUT(channel, U8_TO_LINEAR)
     for mask, paint in layers:
         mx0, my0, mx1, my1 = mask.box
-        view = linear[my0 - y0 : my1 - y0, mx0 - x0 : mx1 - x0]
-        paint_linear(view, mask.alpha, paint)
-    out[y0:y1, x0:x1] = linear_to_u8(linear)
+        paint_planes(planes[:, my0 - y0 : my1 - y0, mx0 - x0 : mx1 - x0], mask.alpha, paint)
+    out[y0:y1, x0:x1] = cv2.merge(list(linear_to_u8(planes)))
     return out

@@ -1,4 +1,5 @@
-"""Try-on speed at 1280x720 on one core: landmark, mask and render time per frame; shoes on the street video.
+"""Try-on speed at 1280x720 on one core: landmark, mask and render time per frame; shoes on the street video;
+shoe views rendered from the corpus 3D models (once per product, not per frame).
 
 Run: ``.venv/bin/python tests/benchmarks/bench_tryon.py [--frames 150] [--all-cores]``. Prints markdown tables.
 The process is pinned to one CPU core unless ``--all-cores`` is given.
@@ -24,8 +25,11 @@ from tests.conftest import corpus_dir  # noqa: E402
 from tryon import media  # noqa: E402
 from tryon.factory import create_tryon  # noqa: E402
 from tryon.settings import TryOnSettings  # noqa: E402
+from tryon.shoes.views import front_winding, model_item, render_views  # noqa: E402
 
 LOOKS = ROOT / "samples" / "looks"
+VIEW_MODELS = ("chr_knight.glb", "BoxVertexColors.glb", "DamagedHelmet.glb", "DenseSphere.glb", "stanford-bunny.obj")
+"""Corpus models the view tests use, plus two dense ones (31k and 69k triangles)."""
 
 
 def mirror_frame(face_width: float = 240.0) -> np.ndarray:
@@ -129,6 +133,28 @@ def bench_shoes(limit: int | None) -> tuple[dict[str, float | str], list[str]]:
     return row, lines
 
 
+def bench_views(repeats: int = 5) -> list[dict[str, float | str]]:
+    """Time per view (side, front and back rendered together, divided by 3) at the default 256 px sprite."""
+    rows: list[dict[str, float | str]] = []
+    for name in VIEW_MODELS:
+        mesh = media.read_model(corpus_dir() / "models" / name)
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            render_views(mesh)
+            times.append((time.perf_counter() - t0) * 1e3 / 3)
+        rows.append(
+            {
+                "model": name,
+                "triangles": str(len(mesh.faces)),  # type: ignore[attr-defined]
+                "back faces skipped": "yes" if front_winding(mesh, model_item(mesh)) else "no",
+                "ms per view (median)": f"{statistics.median(times):.1f}",
+                "best": f"{min(times):.1f}",
+            }
+        )
+    return rows
+
+
 def codec_row(frame: np.ndarray, n: int = 50) -> str:
     jpeg = media.encode_jpeg(frame)
     t0 = time.perf_counter()
@@ -152,12 +178,16 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--frames", type=int, default=150, help="timed frames per face look")
     ap.add_argument("--shoe-frames", type=int, default=None, help="street video frames (default: all 205)")
+    ap.add_argument("--views-only", action="store_true", help="only the shoe views from 3D models")
     ap.add_argument("--all-cores", action="store_true", help="do not pin to one core")
     args = ap.parse_args()
     if not args.all_cores and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
         cv2.setNumThreads(1)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    if args.views_only:
+        print(table(bench_views()))
+        return
     print(f"### Try-on speed, 1280x720, {cores} core(s), mediapipe video (tracking) mode\n")
     rows = [bench_face(name, args.frames) for name in ("red_matte_lipstick", "glossy_lipstick", "full_face")]
     print(table(rows))
@@ -168,6 +198,9 @@ def main() -> None:
     print("\n".join(shoe_lines))
     print()
     print(codec_row(mirror_frame()))
+    print()
+    print("### Shoe views from 3D models (256 px sprites, rendered once per product)\n")
+    print(table(bench_views()))
 
 
 if __name__ == "__main__":

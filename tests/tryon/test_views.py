@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,15 @@ from tryon import media
 from tryon.errors import InvalidLook, InvalidMedia
 from tryon.landmarks import FootLandmarks, PoseLandmarks
 from tryon.shoes.render import ShoeRenderer
-from tryon.shoes.views import render_view, render_views
+from tryon.shoes.views import (
+    closed_winding,
+    front_winding,
+    model_item,
+    render_view,
+    render_views,
+    simplified,
+    single_sided,
+)
 
 
 def silhouette(rgba: np.ndarray) -> tuple[int, int]:
@@ -73,3 +82,46 @@ def test_look_with_a_model_places_rendered_views(corpus: Path, tmp_path: Path) -
         frame, PoseLandmarks(np.zeros((33, 2), np.float32), np.ones(33, np.float32), (foot,), None)
     )
     assert len(placed) == 1 and np.any(out != frame)
+
+
+def test_views_are_rotations_not_mirrors() -> None:
+    """Every camera is a proper rotation, so textures and lettering are not mirrored."""
+    from tryon.shoes.views import _axis, _camera
+
+    for toe, up in (("+z", "+y"), ("+x", "+z"), ("-y", "+z")):
+        for view in ("side", "front", "back"):
+            assert np.linalg.det(_camera(_axis(toe), _axis(up), view)) == pytest.approx(1.0)
+
+
+def test_skipping_back_faces_of_a_closed_model_changes_nothing(corpus: Path) -> None:
+    """Back faces are skipped for single-sided glTF materials and closed surfaces, and change nothing there."""
+    assert single_sided(media.read_model(corpus / "models" / "DamagedHelmet.glb"))
+    spot = media.read_model(corpus / "models" / "spot.obj")  # open where its texture seams split vertices
+    assert not single_sided(spot) and front_winding(spot, model_item(spot)) == 0
+    mesh = media.read_model(corpus / "models" / "DenseSphere.glb")
+    item = model_item(mesh)
+    assert closed_winding(item.points, item.triangles) == 1
+    assert closed_winding(item.points, item.triangles[:, ::-1]) == -1  # wound inside out
+    assert closed_winding(item.points, item.triangles[1:]) == 0  # a hole
+    for view in ("side", "front"):
+        culled = render_view(mesh, view, winding=1).rgba.astype(int)
+        full = render_view(mesh, view, winding=0).rgba.astype(int)
+        assert np.array_equal(culled[..., 3], full[..., 3])
+        assert np.mean(np.abs(culled - full)) < 0.5
+        flipped = replace(item, triangles=item.triangles[:, ::-1].copy())
+        assert np.array_equal(render_view(mesh, view, item=flipped, winding=-1).rgba[..., 3], culled[..., 3])
+
+
+def test_dense_models_are_simplified_without_visible_change(corpus: Path) -> None:
+    """stanford-bunny (69k triangles) is drawn from at most 16k at 256 px; its silhouette stays the same."""
+    mesh = media.read_model(corpus / "models" / "stanford-bunny.obj")
+    item = model_item(mesh)
+    small = simplified(item, "+z", "+y", 256)
+    assert len(small.triangles) <= 256 * 256 // 4 < len(item.triangles)
+    assert simplified(small, "+z", "+y", 256) is small  # under the budget: left as it is
+    for view in ("side", "front"):
+        full = render_view(mesh, view, item=item).rgba
+        fast = render_view(mesh, view, item=small).rgba
+        a, b = full[..., 3] > 0, fast[..., 3] > 0
+        assert (a & b).sum() / (a | b).sum() > 0.995
+        assert np.abs(full.astype(int) - fast.astype(int)).mean() < 3

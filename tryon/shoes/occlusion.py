@@ -21,8 +21,10 @@ def leg_mask(
     """
     x0, y0, x1, y1 = box
     seg = segmentation[y0:y1, x0:x1]
-    ys, xs = np.mgrid[y0:y1, x0:x1]
-    line_pt = collar
-    dist = (xs - line_pt[0]) * foot.up[0] + (ys - line_pt[1]) * foot.up[1]
-    above = np.clip(dist / RAMP_PX + 0.5, 0.0, 1.0).astype(np.float32)
-    return np.clip((seg - 0.3) / 0.4, 0.0, 1.0).astype(np.float32) * above
+    # signed distance across the collar line, in ramp widths, as a row term plus a column term (float32)
+    k = np.float32(1.0 / RAMP_PX)
+    across = (np.arange(x0, x1, dtype=np.float32) - np.float32(collar[0])) * np.float32(foot.up[0] * k)
+    down = (np.arange(y0, y1, dtype=np.float32) - np.float32(collar[1])) * np.float32(foot.up[1] * k) + 0.5
+    above = np.clip(down[:, None] + across[None, :], 0.0, 1.0)
+    person = np.clip((seg.astype(np.float32, copy=False) - 0.3) * np.float32(2.5), 0.0, 1.0)
+    return person * above
