@@ -1,24 +1,35 @@
 """Side-by-side load benchmark: the session server against a bare ``websockets`` reference server.
 
-Loopback only, bounded in clients and time.  One load generator (this process, pinned to core 0)
-drives both servers (each a subprocess pinned to core 1) with the same load:
+Loopback only, bounded in clients and time.  One load generator, pinned to core 0, drives both
+servers (each a subprocess pinned to core 1) with the same load:
 
 * one room, N = 10, 50, 200 clients, each sending presence at 30 Hz and an object move every second;
-* rooms of 10 clients, 100 up to 1,000 clients on one server core;
-* 5 of 200 clients stalled (they stop reading) for 20 s: server memory growth and the others' p99.
+* rooms of 10 clients, 100, 500, 800 and 1,000 clients on one server core;
+* 5 of 200 clients stalled (they stop reading) for 20 s: server memory growth against the same run with
+  none stalled, and the others' p99.
+
+The load generator is ``tools/node/loadgen.mjs`` (Node + the ``ws`` package, as in issue #4; needs
+``npm ci`` in ``tools/node``, which ``make setup`` runs).  ``--generator python`` uses the asyncio
+``websockets`` clients of this file instead; they need about twice the CPU, and near a full core at
+N = 200 they inflate the p99 they measure.
 
 The reference keeps each client's latest presence message and broadcasts one batched frame per room
 to everyone at 30 Hz (``websockets.broadcast``); moves are relayed at once.  Our server runs its
 normal path: token join, validation, ordered deltas, coalesced presence ticks.
 
-Measured: delivered presence updates per second (other clients' poses received; estimated from
-probe clients that parse every frame, the others only count frames), p50/p99 latency from send to
-receipt (probes), frames and MB per second received, server CPU (% of one core) and RSS, and the
-load generator's own CPU (a generator near 100 % means the figures are generator-bound).
+Measured over the window after a 2 s warm-up: delivered presence updates per second (other clients'
+poses received; estimated from probe clients that parse every frame, the others only count frames),
+p50/p99 latency from send to receipt (probes), frames and MB per second received, server CPU (% of
+one core) and RSS, and the load generator's own CPU (a generator near 100 % means the figures are
+generator-bound).  Listed under the tables: connection failures, closes, error frames, a generator
+that fell behind its send schedule, and CPU contention (time the server or the generator was runnable
+but waiting for a CPU: other load on the machine; such rows are not worth comparing).
 
 Usage::
 
     .venv/bin/python tests/benchmarks/bench_session.py [--quick] [--seconds 6] [--out FILE.md]
+        [--generator node|python] [--only-kinds reference,ours,ours+redis] [--sizes 10,50,200]
+        [--rooms 100,500,800,1000] [--no-one-room] [--no-rooms] [--no-stall]
 """
 
 from __future__ import annotations
@@ -30,11 +41,14 @@ import json
 import os
 import platform
 import random
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,7 +65,10 @@ from session_server.protocol import auth  # noqa: E402
 SECRET = "bench-secret-" + uuid.uuid4().hex
 PRESENCE_HZ = 30.0
 PROBES_PER_RUN = 10
+WARMUP_S = 2.0
 MOD = 1_000_000.0  # timestamps travel as ms modulo 1e6 inside the pose (fits the pose limits)
+LOADGEN = ROOT / "tools" / "node" / "loadgen.mjs"
+KINDS = ("reference", "ours", "ours+redis")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -105,6 +122,16 @@ async def reference_server(port: int) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
+def pinned(core: int) -> Callable[[], None] | None:
+    """A ``preexec_fn`` pinning a child (all its threads) to one core, when there are two or more.
+
+    Server and generator also start in sessions of their own: with the kernel's autogroup scheduling a
+    session shares one CPU weight, so in ours they would split it with each other and this process."""
+    if (psutil.cpu_count() or 1) < 2 or not hasattr(os, "sched_setaffinity"):
+        return None
+    return lambda: os.sched_setaffinity(0, {core})
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -148,23 +175,249 @@ def start_server(kind: str, redis_prefix: str | None = None) -> Server:
         if redis_prefix:
             env["PHYGITAL_SESSION_REDIS_URL"] = "redis://127.0.0.1:6379/0"
             env["PHYGITAL_SESSION_REDIS_PREFIX"] = redis_prefix
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=pinned(1), start_new_session=True
+    )
     ps = psutil.Process(proc.pid)
-    with contextlib.suppress(AttributeError, psutil.Error):
-        if psutil.cpu_count() and psutil.cpu_count() > 1:
-            ps.cpu_affinity([1])
     deadline = time.monotonic() + 30
-    while True:
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
-            break
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"{kind} server did not start")
+    while not any(c.laddr.port == port and c.status == psutil.CONN_LISTEN for c in ps.net_connections("tcp")):
+        if proc.poll() is not None or time.monotonic() > deadline:  # e.g. someone else took the port
+            raise RuntimeError(f"{kind} server did not start listening on port {port}")
         time.sleep(0.1)
     return Server(kind, port, proc, ps)
 
 
 # ---------------------------------------------------------------------------------------------
-# load generator
+# load plan and the measured window (shared by both generators)
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClientSpec:
+    room: str
+    pid: str
+    probe: bool
+    stall: bool
+
+
+def plan(clients: int, room_size: int, stall: int = 0) -> list[ClientSpec]:
+    """Clients spread over rooms of ``room_size``; every k-th is a probe; the first ``stall`` others stall."""
+    rooms = max(1, clients // room_size)
+    probe_every = max(1, clients // PROBES_PER_RUN)
+    specs: list[ClientSpec] = []
+    stalled = 0
+    for i in range(clients):
+        probe = i % probe_every == 0
+        stall_me = not probe and stalled < stall
+        stalled += stall_me
+        specs.append(ClientSpec(f"room-{i % rooms}", f"c{i}", probe, stall_me))
+    return specs
+
+
+def token(spec: ClientSpec) -> str:
+    return auth.sign(auth.Claims(spec.room, spec.pid, "phone", time.time() + 3600), SECRET.encode())
+
+
+@dataclass
+class Totals:
+    """What a generator counted over its measured window (stalled clients left out)."""
+
+    frames: int
+    bytes: int
+    probe_updates: int
+    moves: int
+    errors: int
+    p50: float
+    p99: float
+    elapsed: float
+    notes: list[str] = field(default_factory=list)
+
+
+def _cpu(ps: psutil.Process) -> float:
+    t = ps.cpu_times()
+    return float(t.user + t.system)
+
+
+def _waited(ps: psutil.Process) -> float:
+    """Seconds the process's threads have spent runnable but waiting for a CPU (Linux schedstat; else 0)."""
+    total = 0
+    for task in Path(f"/proc/{ps.pid}/task").glob("*"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            total += int((task / "schedstat").read_text().split()[1])
+    return total / 1e9
+
+
+def _redis_process() -> psutil.Process | None:
+    for proc in psutil.process_iter(["name"]):
+        if (proc.info.get("name") or "").startswith("redis-server"):
+            return proc
+    return None
+
+
+def _connections(server: Server) -> int | None:
+    """Open connections as the server itself counts them (ours only: /health)."""
+    if not server.kind.startswith("ours"):
+        return None
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/health", timeout=5) as resp:
+        return int(json.loads(resp.read())["connections"])
+
+
+class Window:
+    """Server CPU and RSS, generator CPU over the measured window; with ``count_connections``, also the
+    server's open connections at both ends (a /health request: only for the stall runs)."""
+
+    def __init__(self, server: Server, generator: psutil.Process, count_connections: bool) -> None:
+        self.server, self.generator, self.count_connections = server, generator, count_connections
+        self.redis = _redis_process() if server.kind == "ours+redis" else None
+        self.started = self.stopped = False
+
+    def start(self) -> None:
+        self.t0 = time.monotonic()
+        self.cpu0, self.gen0 = _cpu(self.server.ps), _cpu(self.generator)
+        self.wait0, self.gen_wait0 = _waited(self.server.ps), _waited(self.generator)
+        self.red0 = _cpu(self.redis) if self.redis else 0.0
+        self.rss_before = self.rss_peak = self.server.ps.memory_info().rss
+        self.conns_before = _connections(self.server) if self.count_connections else None
+        self.started = True
+
+    def sample(self) -> None:
+        if self.started and not self.stopped:
+            self.rss_peak = max(self.rss_peak, self.server.ps.memory_info().rss)
+
+    def stop(self) -> None:
+        self.sample()
+        self.elapsed = time.monotonic() - self.t0
+        self.server_cpu = (_cpu(self.server.ps) - self.cpu0) / self.elapsed * 100
+        self.gen_cpu = (_cpu(self.generator) - self.gen0) / self.elapsed * 100
+        self.server_wait = (_waited(self.server.ps) - self.wait0) / self.elapsed * 100
+        self.gen_wait = (_waited(self.generator) - self.gen_wait0) / self.elapsed * 100
+        self.redis_cpu = (_cpu(self.redis) - self.red0) / self.elapsed * 100 if self.redis else None
+        self.rss_after = self.server.ps.memory_info().rss
+        self.load = os.getloadavg()[0]
+        self.conns_after = _connections(self.server) if self.count_connections else None
+        self.stopped = True
+
+
+# ---------------------------------------------------------------------------------------------
+# node load generator (default): tools/node/loadgen.mjs, pinned to core 0
+# ---------------------------------------------------------------------------------------------
+
+
+def node_ready() -> str | None:
+    """Why the node generator cannot run, or None."""
+    if shutil.which("node") is None:
+        return "the node generator needs node on PATH (or use --generator python)"
+    if not (LOADGEN.parent / "node_modules" / "ws").is_dir():
+        return f"the node generator needs 'npm ci' in {LOADGEN.parent} (run 'make setup'; or use --generator python)"
+    return None
+
+
+async def run_node(
+    server: Server, specs: list[ClientSpec], seconds: float, stall_seconds: float
+) -> tuple[Totals, Window]:
+    ours = server.kind.startswith("ours")
+    config = {
+        "kind": "ours" if ours else "reference",
+        "url": server.url,
+        "clients": [
+            {"room": s.room, "pid": s.pid, "probe": s.probe, "stall": s.stall} | ({"token": token(s)} if ours else {})
+            for s in specs
+        ],
+        "presence_hz": PRESENCE_HZ,
+        "move_interval": 1.0,
+        "warmup": WARMUP_S,
+        "seconds": seconds,
+        "stall_seconds": stall_seconds,
+        "hold": True,  # stay connected after MEASURE_END until we have looked at the server
+    }
+    with tempfile.NamedTemporaryFile("w", prefix="bench-session-", suffix=".json", delete=False) as f:
+        json.dump(config, f)
+    config_file = Path(f.name)
+    proc = await asyncio.create_subprocess_exec(
+        shutil.which("node") or "node",
+        str(LOADGEN),
+        str(config_file),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        preexec_fn=pinned(0),
+        start_new_session=True,
+    )
+    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+    window = Window(server, psutil.Process(proc.pid), count_connections=stall_seconds > 0)
+    log: list[str] = []
+    try:
+        stdout = asyncio.create_task(proc.stdout.read())
+        deadline = time.monotonic() + WARMUP_S + seconds + stall_seconds + 45  # the generator stops itself at +30
+        while time.monotonic() < deadline:
+            try:
+                line = await asyncio.wait_for(proc.stderr.readline(), 0.5)
+            except TimeoutError:
+                window.sample()
+                continue
+            if not line:  # the generator has exited
+                break
+            text = line.decode(errors="replace").rstrip()
+            if text == "MEASURE_START":
+                window.start()
+            elif text == "MEASURE_END":
+                window.stop()
+                proc.stdin.write(b"done\n")
+                await proc.stdin.drain()
+            else:
+                log.append(text)
+        try:
+            out = json.loads((await asyncio.wait_for(stdout, 10)) or b"null")
+            await asyncio.wait_for(proc.wait(), 10)
+        except TimeoutError:
+            out = None
+    finally:
+        config_file.unlink()
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    if proc.returncode == 3:
+        raise RuntimeError("the load generator hit its hard deadline (server not answering?)")
+    if not window.stopped or not isinstance(out, dict):
+        raise RuntimeError(f"load generator failed (exit {proc.returncode}): {' / '.join(log[-3:]) or 'no output'}")
+    if not out["connected"]:
+        raise RuntimeError(f"no client could connect (first: {out['connect_errors'][0]})")
+    lat = out["latency"]
+    nan = float("nan")
+    totals = Totals(
+        frames=out["frames"],
+        bytes=out["bytes"],
+        probe_updates=out["probe_updates"],
+        moves=out["moves"],
+        errors=out["errors"],
+        p50=nan if lat["p50"] is None else lat["p50"],
+        p99=nan if lat["p99"] is None else lat["p99"],
+        elapsed=out["elapsed"],
+    )
+    expected = out["connected"] * PRESENCE_HZ * out["elapsed"]
+    if out["sent"] < 0.9 * expected or out["loop_lag_ms"]["p99"] > 40:
+        totals.notes.append(
+            f"generator fell behind (figures may be generator-bound): sent {out['sent'] / expected:.0%} of the "
+            f"presence due, event-loop lag p99 {out['loop_lag_ms']['p99']:.0f} ms, "
+            f"{out['cpu_s'] / out['elapsed'] * 100:.0f} % of a core used"
+        )
+    if out["connect_failed"]:
+        totals.notes.append(f"{out['connect_failed']} clients failed to connect (first: {out['connect_errors'][0]})")
+    for key, what in (
+        ("closed", "connections closed by the server"),
+        ("ws_errors", "socket errors"),
+        ("errors", "error frames seen by probes"),
+        ("send_skipped", "presence sends skipped (server not reading)"),
+    ):
+        if out[key]:
+            totals.notes.append(f"{out[key]} {what}")
+    return totals, window
+
+
+# ---------------------------------------------------------------------------------------------
+# python load generator (--generator python): asyncio websockets clients in this process
 # ---------------------------------------------------------------------------------------------
 
 
@@ -190,28 +443,30 @@ def lat_ms(sent: float) -> float:
 
 
 class Bot:
-    def __init__(self, kind: str, url: str, room: str, pid: str, probe: bool, stats: Stats) -> None:
-        self.kind, self.url, self.room, self.pid, self.probe, self.stats = kind, url, room, pid, probe, stats
+    def __init__(self, kind: str, url: str, spec: ClientSpec, stats: Stats) -> None:
+        self.kind, self.url, self.spec, self.stats = kind, url, spec, stats
+        self.pid, self.probe = spec.pid, spec.probe
         self.ws: ClientConnection | None = None
         self.measuring = False
         self.stalled = asyncio.Event()
         self.seq = 0
         # the reference cannot tell who sent a batched message, so its bots name themselves
-        tail = "}" if kind.startswith("ours") else f',"from":"{pid}"}}'
+        tail = "}" if kind.startswith("ours") else f',"from":"{self.pid}"}}'
         self.presence_text = '{"v":1,"type":"presence","pose":{"p":[%.4f,%d,0],"q":[0,0,0,1]}' + tail
 
-    async def open(self, stall_capable: bool) -> None:
+    async def open(self) -> None:
         self.ws = await connect(
             self.url,
             max_size=None,
             compression=None,
-            max_queue=4 if stall_capable else 64,
+            max_queue=4 if self.spec.stall else 64,
             open_timeout=30,
             ping_interval=None,
         )
         if self.kind.startswith("ours"):
-            tok = auth.sign(auth.Claims(self.room, self.pid, "phone", time.time() + 3600), SECRET.encode())
-            await self.ws.send(json.dumps({"v": 1, "type": "join", "id": "j", "room": self.room, "token": tok}))
+            await self.ws.send(
+                json.dumps({"v": 1, "type": "join", "id": "j", "room": self.spec.room, "token": token(self.spec)})
+            )
             while json.loads(await self.ws.recv())["type"] != "welcome":
                 pass
             await self.ws.send(
@@ -228,7 +483,7 @@ class Bot:
             )
             await self.ws.send(json.dumps({"v": 1, "type": "object.lock", "id": "l", "object": self.pid}))
         else:
-            await self.ws.send(json.dumps({"room": self.room, "id": self.pid}))
+            await self.ws.send(json.dumps({"room": self.spec.room, "id": self.pid}))
             await self.ws.recv()
 
     async def send_loop(self, stop: float) -> None:
@@ -304,21 +559,57 @@ class Bot:
                 await asyncio.wait_for(self.ws.close(), 2)
 
 
-def _redis_process() -> psutil.Process | None:
-    for proc in psutil.process_iter(["name"]):
-        if (proc.info.get("name") or "").startswith("redis-server"):
-            return proc
-    return None
+async def run_python(
+    server: Server, specs: list[ClientSpec], seconds: float, stall_seconds: float
+) -> tuple[Totals, Window]:
+    stats = Stats()
+    bots = [Bot(server.kind, server.url, s, stats) for s in specs]
+    for start in range(0, len(bots), 50):  # connect in waves
+        await asyncio.gather(*(b.open() for b in bots[start : start + 50]))
+    loop = asyncio.get_running_loop()
+    stop = loop.time() + WARMUP_S + stall_seconds + seconds
+    tasks = [asyncio.create_task(b.recv_loop()) for b in bots] + [asyncio.create_task(b.send_loop(stop)) for b in bots]
+    window = Window(server, psutil.Process(), count_connections=stall_seconds > 0)
+    await asyncio.sleep(WARMUP_S)
+    stalled = [b for b in bots if b.spec.stall]
+    window.start()
+    for b in bots:
+        b.measuring = not b.spec.stall
+    for b in stalled:
+        b.stalled.set()
+    while loop.time() < stop - 0.05:
+        await asyncio.sleep(min(0.5, stop - loop.time()))
+        window.sample()
+        if time.monotonic() - window.t0 >= stall_seconds:
+            for b in stalled:
+                b.stalled.clear()
+    window.stop()
+    for b in bots:
+        b.measuring = False
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await asyncio.gather(*(b.close() for b in bots))
+    lat = sorted(stats.latencies) or [float("nan")]
+    totals = Totals(
+        frames=stats.frames,
+        bytes=stats.bytes,
+        probe_updates=stats.probe_updates,
+        moves=stats.moves,
+        errors=stats.errors,
+        p50=lat[len(lat) // 2],
+        p99=lat[min(len(lat) - 1, int(len(lat) * 0.99))],
+        elapsed=window.elapsed,
+    )
+    totals.notes += [
+        f"{n} {what}" for n, what in ((stats.closed, "connections closed"), (stats.errors, "error frames")) if n
+    ]
+    return totals, window
 
 
-def _connections(server: Server) -> int | None:
-    """Open connections as the server itself counts them (ours only: /health)."""
-    if not server.kind.startswith("ours"):
-        return None
-    import urllib.request
-
-    with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/health", timeout=5) as resp:
-        return int(json.loads(resp.read())["connections"])
+# ---------------------------------------------------------------------------------------------
+# one run, and the driver
+# ---------------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -344,83 +635,42 @@ async def run_load(
     clients: int,
     room_size: int,
     seconds: float,
-    warmup: float = 2.0,
+    generator: str = "node",
     stall: int = 0,
     stall_seconds: float = 0.0,
 ) -> Result:
-    stats = Stats()
-    rooms = max(1, clients // room_size)
-    bots: list[Bot] = []
-    probe_every = max(1, clients // PROBES_PER_RUN)
-    for i in range(clients):
-        room = f"room-{i % rooms}"
-        bots.append(Bot(server.kind, server.url, room, f"c{i}", i % probe_every == 0, stats))
-    stalled = [b for b in bots if not b.probe][:stall]
-    for start in range(0, clients, 50):  # connect in waves
-        await asyncio.gather(*(b.open(b in stalled) for b in bots[start : start + 50]))
-    loop = asyncio.get_running_loop()
-    total = warmup + seconds + stall_seconds
-    stop = loop.time() + total
-    tasks = [asyncio.create_task(b.recv_loop()) for b in bots] + [asyncio.create_task(b.send_loop(stop)) for b in bots]
-    me = psutil.Process()
-    await asyncio.sleep(warmup)
-    rss_before = server.ps.memory_info().rss
-    rss_peak = rss_before
-    for b in bots:
-        b.measuring = True
-    redis_ps = _redis_process() if server.kind == "ours+redis" else None
-    red0 = redis_ps.cpu_times() if redis_ps else None
-    cpu0, gen0, t0 = server.ps.cpu_times(), me.cpu_times(), time.monotonic()
-    for b in stalled:
-        b.stalled.set()
-    conns_before = _connections(server)
-    while loop.time() < stop - 0.05:
-        await asyncio.sleep(0.5)
-        rss_peak = max(rss_peak, server.ps.memory_info().rss)
-    elapsed = time.monotonic() - t0
-    cpu1, gen1 = server.ps.cpu_times(), me.cpu_times()
-    conns_after = _connections(server)
-    load = os.getloadavg()[0]
-    redis_cpu = None
-    if redis_ps is not None and red0 is not None:
-        red1 = redis_ps.cpu_times()
-        redis_cpu = (red1.user + red1.system - red0.user - red0.system) / elapsed * 100
-    for b in bots:
-        b.measuring = False
-    for t in tasks:
-        t.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
-    await asyncio.gather(*(b.close() for b in bots))
-    probes = sum(1 for b in bots if b.probe)
-    lat = sorted(stats.latencies) or [float("nan")]
-    server_cpu = (cpu1.user + cpu1.system - cpu0.user - cpu0.system) / elapsed * 100
-    gen_cpu = (gen1.user + gen1.system - gen0.user - gen0.system) / elapsed * 100
+    specs = plan(clients, room_size, stall)
+    run = run_node if generator == "node" else run_python
+    t, w = await run(server, specs, seconds, stall_seconds)
+    if max(w.server_wait, w.gen_wait) > 10:
+        t.notes.append(
+            f"CPU contention: runnable but waiting for a CPU {w.server_wait:.0f} % of the window (server), "
+            f"{w.gen_wait:.0f} % (generator)"
+        )
+    probes = sum(s.probe for s in specs)
+    per_client_s = sum(not s.stall for s in specs) / max(1, probes) / t.elapsed  # probe counts -> everyone, per s
     return Result(
         label=f"{clients}",
         server=server.kind,
         clients=clients,
-        updates_per_s=stats.probe_updates / max(1, probes) * (clients - len(stalled)) / elapsed,
-        p50=lat[len(lat) // 2],
-        p99=lat[min(len(lat) - 1, int(len(lat) * 0.99))],
-        frames_per_s=stats.frames / elapsed,
-        mb_per_s=stats.bytes / elapsed / 1e6,
-        moves_per_s=stats.moves / max(1, probes) * (clients - len(stalled)) / elapsed,
-        cpu=server_cpu,
-        rss_mib=server.ps.memory_info().rss / 2**20,
-        gen_cpu=gen_cpu,
-        errors=stats.errors,
+        updates_per_s=t.probe_updates * per_client_s,
+        p50=t.p50,
+        p99=t.p99,
+        frames_per_s=t.frames / t.elapsed,
+        mb_per_s=t.bytes / t.elapsed / 1e6,
+        moves_per_s=t.moves * per_client_s,
+        cpu=w.server_cpu,
+        rss_mib=w.rss_after / 2**20,
+        gen_cpu=w.gen_cpu,
+        errors=t.errors,
         extra={
-            "rss_growth_mib": (rss_peak - rss_before) / 2**20,
-            "load": load,
-            "redis_cpu": redis_cpu,
-            "closed": "n/a" if conns_before is None or conns_after is None else conns_before - conns_after,
+            "rss_growth_mib": (w.rss_peak - w.rss_before) / 2**20,
+            "load": w.load,
+            "redis_cpu": w.redis_cpu,
+            "closed": "n/a" if w.conns_before is None or w.conns_after is None else w.conns_before - w.conns_after,
+            "notes": t.notes,
         },
     )
-
-
-# ---------------------------------------------------------------------------------------------
-# driver
-# ---------------------------------------------------------------------------------------------
 
 
 def row(r: Result, ref: Result | None = None) -> str:
@@ -438,84 +688,155 @@ HEADER = (
 )
 
 
-async def measure(kind: str, clients: int, room_size: int, seconds: float, **kw: Any) -> Result:
-    prefix = f"phygital-bench:{uuid.uuid4().hex}" if kind == "ours+redis" else None
-    server = start_server(kind, prefix)
-    try:
-        return await run_load(server, clients, room_size, seconds, **kw)
-    finally:
-        server.stop()
-        if prefix:
-            from redis import Redis
+class Bench:
+    """Runs servers one at a time under the chosen generator; keeps the notes for under the tables."""
 
-            r = Redis.from_url("redis://127.0.0.1:6379/0")
-            keys = list(r.scan_iter(match=f"{prefix}:*"))
-            if keys:
-                r.delete(*keys)
-            r.close()
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.notes: list[str] = []
+
+    async def measure(self, kind: str, clients: int, room_size: int, seconds: float, **kw: Any) -> Result | None:
+        what = f"{kind}, {clients} clients in rooms of {room_size}" + (f", {kw['stall']} stalled" if kw else "")
+        prefix = f"phygital-bench:{uuid.uuid4().hex}" if kind == "ours+redis" else None
+        server = start_server(kind, prefix)
+        try:
+            r = await run_load(server, clients, room_size, seconds, self.args.generator, **kw)
+        except RuntimeError as exc:
+            self.note(f"{what}: run failed: {exc}")
+            return None
+        finally:
+            server.stop()
+            if prefix:
+                from redis import Redis
+
+                red = Redis.from_url("redis://127.0.0.1:6379/0")
+                keys = list(red.scan_iter(match=f"{prefix}:*"))
+                if keys:
+                    red.delete(*keys)
+                red.close()
+        for n in r.extra["notes"]:
+            self.note(f"{what}: {n}")
+        return r
+
+    def note(self, text: str) -> None:
+        self.notes.append(f"- {text}")
+        print(self.notes[-1], file=sys.stderr, flush=True)
+
+
+def _generator_info(generator: str) -> str:
+    if generator == "python":
+        return f"generator: Python {platform.python_version()} websockets"
+    node = subprocess.run(["node", "--version"], capture_output=True, text=True, check=False).stdout.strip()
+    ws = json.loads((LOADGEN.parent / "node_modules" / "ws" / "package.json").read_text())["version"]
+    return f"generator: node {node} loadgen.mjs (ws {ws})"
 
 
 async def main(args: argparse.Namespace) -> str:
     with contextlib.suppress(AttributeError, OSError):
         if (psutil.cpu_count() or 1) > 1:
             os.sched_setaffinity(0, {0})
+    bench = Bench(args)
     out: list[str] = []
     info = (
         f"{platform.node()} · Python {platform.python_version()} · {psutil.cpu_count()} cores · "
-        f"load average {os.getloadavg()[0]:.1f} at start · {args.seconds:.0f} s per run after 2 s warm-up"
+        f"{_generator_info(args.generator)} · load average {os.getloadavg()[0]:.1f} at start · "
+        f"{args.seconds:g} s per run after {WARMUP_S:g} s warm-up"
     )
     out.append(f"Run: {time.strftime('%Y-%m-%d %H:%M')} · {info}\n")
 
-    sizes = [10, 50] if args.quick else [10, 50, 200]
-    out.append("### One room, presence at 30 Hz + one move per second per client\n")
-    out.append(HEADER)
+    def emit(line: str) -> None:
+        out.append(line)
+        print(line, file=sys.stderr, flush=True)
+
+    kinds: list[str] = args.only_kinds or list(KINDS)
+    pair = args.only_kinds or ["reference", "ours"]  # rooms and stall: Redis only when asked for
     one_room: dict[int, dict[str, Result]] = {}
-    for n in sizes:
-        kinds = ["reference", "ours"] + (["ours+redis"] if n == 50 else [])
-        one_room[n] = {}
-        for kind in kinds:
-            r = await measure(kind, n, n, args.seconds)
-            one_room[n][kind] = r
-            out.append(row(r, one_room[n].get("reference")))
-            print(out[-1], file=sys.stderr, flush=True)
+    if not args.no_one_room:
+        sizes = args.sizes or ([10, 50] if args.quick else [10, 50, 200])
+        out.append("### One room, presence at 30 Hz + one move per second per client\n")
+        out.append(HEADER)
+        for n in sizes:
+            one_room[n] = {}
+            for kind in kinds:
+                if kind == "ours+redis" and n != 50 and not args.sizes:
+                    continue
+                r = await bench.measure(kind, n, n, args.seconds)
+                if r is not None:
+                    one_room[n][kind] = r
+                    emit(row(r, one_room[n].get("reference")))
 
-    if 50 in one_room and "ours+redis" in one_room[50]:
-        mem, red = one_room[50]["ours"], one_room[50]["ours+redis"]
-        rc = red.extra.get("redis_cpu")
+        if 50 in one_room and "ours" in one_room[50] and "ours+redis" in one_room[50]:
+            mem, red = one_room[50]["ours"], one_room[50]["ours+redis"]
+            rc = red.extra.get("redis_cpu")
+            out.append(
+                "\nRedis hop at N = 50 (same run): p50 "
+                f"{red.p50 - mem.p50:+.1f} ms, p99 {red.p99 - mem.p99:+.1f} ms, "
+                f"server CPU {red.cpu - mem.cpu:+.0f} points"
+                + (
+                    f", redis-server {rc:.0f} % of a core (shared with anything else using it)"
+                    if rc is not None
+                    else ""
+                )
+            )
+
+    if not args.no_rooms:
+        totals = args.rooms or ([100, 500] if args.quick else [100, 500, 800, 1000])
+        out.append("\n### Rooms of 10 clients on one server core\n")
+        out.append(HEADER)
+        for n in totals:
+            ref: Result | None = None
+            for kind in pair:
+                r = await bench.measure(kind, n, 10, args.seconds)
+                if r is not None:
+                    ref = ref or r
+                    emit(row(r, ref))
+
+    if not args.no_stall:
+        n_stall = 50 if args.quick else 200
+        stall_s = 8.0 if args.quick else 20.0
+        out.append(f"\n### {n_stall} clients in one room, 5 of them stop reading for {stall_s:.0f} s\n")
         out.append(
-            "\nRedis hop at N = 50 (same run): p50 "
-            f"{red.p50 - mem.p50:+.1f} ms, p99 {red.p99 - mem.p99:+.1f} ms, server CPU {red.cpu - mem.cpu:+.0f} points"
-            + (f", redis-server {rc:.0f} % of a core (shared with anything else using it)" if rc is not None else "")
+            "Each server runs the same load twice for the same time, once with no client stalled (its memory "
+            "grows by itself too: the resume log keeps every delta of the last minute), once with 5 stalled; "
+            "the stall's cost is the difference.\n"
         )
-
-    totals = [100, 500] if args.quick else [100, 500, 1000]
-    out.append("\n### Rooms of 10 clients on one server core\n")
-    out.append(HEADER)
-    for n in totals:
-        ref = None
-        for kind in ("reference", "ours"):
-            r = await measure(kind, n, 10, args.seconds)
-            ref = ref or r
-            out.append(row(r, ref))
-            print(out[-1], file=sys.stderr, flush=True)
-
-    n_stall = 50 if args.quick else 200
-    stall_s = 8.0 if args.quick else 20.0
-    out.append(f"\n### {n_stall} clients in one room, 5 of them stop reading for {stall_s:.0f} s\n")
-    out.append(
-        "| server | RSS growth during stall MiB | others' p99 ms | p99 without stall ms | change | "
-        "stalled clients closed by server |\n|---|---|---|---|---|---|"
-    )
-    for kind in ("reference", "ours"):
-        base = one_room.get(n_stall, {}).get(kind) or await measure(kind, n_stall, n_stall, args.seconds)
-        r = await measure(kind, n_stall, n_stall, 0.0, stall=5, stall_seconds=stall_s)
-        change = (r.p99 / base.p99 - 1) * 100 if base.p99 > 0 else float("nan")
         out.append(
-            f"| {kind} | {r.extra['rss_growth_mib']:.1f} | {r.p99:.1f} | {base.p99:.1f} | {change:+.0f} % | "
-            f"{r.extra['closed']} |"
+            "| server | RSS growth, 5 stalled MiB | RSS growth, none stalled MiB | stall's cost MiB | others' p99 ms "
+            "| p99 none stalled ms | change | stalled clients closed by server | generator CPU |\n"
+            "|---|---|---|---|---|---|---|---|---|"
         )
-        print(out[-1], file=sys.stderr, flush=True)
+        for kind in pair:
+            calm = await bench.measure(kind, n_stall, n_stall, stall_s)
+            r = await bench.measure(kind, n_stall, n_stall, 0.0, stall=5, stall_seconds=stall_s)
+            if calm is None or r is None:
+                continue
+            change = (r.p99 / calm.p99 - 1) * 100 if calm.p99 > 0 else float("nan")
+            grown, calm_grown = r.extra["rss_growth_mib"], calm.extra["rss_growth_mib"]
+            emit(
+                f"| {kind} | {grown:.1f} | {calm_grown:.1f} | {grown - calm_grown:+.1f} | {r.p99:.1f} | "
+                f"{calm.p99:.1f} | {change:+.0f} % | {r.extra['closed']} | {r.gen_cpu:.0f} % |"
+            )
+    if bench.notes:
+        out.append("\nNotes:\n")
+        out.extend(bench.notes)
     return "\n".join(out) + "\n"
+
+
+def _ints(text: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        values = []
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected comma-separated positive integers, got {text!r}")
+    return values
+
+
+def _kinds(text: str) -> list[str]:
+    kinds = {k.strip() for k in text.split(",") if k.strip()}
+    if not kinds or not kinds <= set(KINDS):
+        raise argparse.ArgumentTypeError(f"expected a comma-separated subset of {','.join(KINDS)}, got {text!r}")
+    return [k for k in KINDS if k in kinds]  # the reference first: the others are compared with it
 
 
 def cli() -> None:
@@ -523,12 +844,22 @@ def cli() -> None:
     p.add_argument("--quick", action="store_true", help="smaller sizes and shorter stall")
     p.add_argument("--seconds", type=float, default=6.0, help="measured seconds per run")
     p.add_argument("--out", type=Path, default=None, help="also write the markdown here")
+    p.add_argument("--generator", choices=("node", "python"), default="node", help="load generator (default node)")
+    p.add_argument("--only-kinds", type=_kinds, default=None, help=f"servers to run, subset of {','.join(KINDS)}")
+    p.add_argument("--sizes", type=_ints, default=None, help="one-room sizes, e.g. 10,50,200")
+    p.add_argument("--rooms", type=_ints, default=None, help="client totals in rooms of 10, e.g. 100,500,1000")
+    p.add_argument("--no-one-room", action="store_true", help="skip the one-room runs")
+    p.add_argument("--no-rooms", action="store_true", help="skip the rooms-of-10 runs")
+    p.add_argument("--no-stall", action="store_true", help="skip the stall scenario")
     p.add_argument("--reference-server", type=int, default=None, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.reference_server is not None:
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(reference_server(args.reference_server))
         return
+    if args.generator == "node" and (why := node_ready()):
+        print(f"bench_session: {why}", file=sys.stderr)
+        sys.exit(2)
     table = asyncio.run(main(args))
     print(table)
     if args.out:

@@ -1,0 +1,357 @@
+// WebSocket load generator for tests/benchmarks/bench_session.py (loopback only, bounded in time).
+//
+//   node loadgen.mjs CONFIG.json      (or "-" / no argument: the config on stdin)
+//
+// Config: {"kind": "ours" | "reference", "url": "ws://127.0.0.1:PORT/...",
+//          "clients": [{"room", "pid", "probe", "token" (ours), "stall"}, ...],
+//          "presence_hz": 30, "move_interval": 1, "warmup": 2, "seconds": 6, "stall_seconds": 0,
+//          "concurrency": 50, "connect_timeout": 20, "hold": false}
+//
+// Each client joins (ours: token join, waits for the welcome, places and locks its own object;
+// reference: a hello naming room and id), then sends presence at presence_hz (the send time as ms
+// modulo 1e6 in pose p[0]) and one object move every move_interval. Probe clients parse every frame
+// (batch frames included) and time the other clients' poses; the others only count frames and bytes.
+// Stalled clients stop reading (socket paused, so TCP backpressure builds on the server) for the
+// first stall_seconds of the measured window and are left out of the counts.
+//
+// "MEASURE_START" and "MEASURE_END" lines on stderr bracket the measured window of
+// stall_seconds + seconds after warmup; with "hold" (config from a file) the clients stay connected
+// after MEASURE_END until a line arrives on stdin (at most 10 s), so that the caller can look at the
+// server first. At the end one JSON object goes to stdout (counts over the measured window, latency
+// p50/p99 in ms, own CPU seconds, event-loop lag). Exit 2 on a bad config, 3 when the hard deadline
+// (warmup + seconds + stall_seconds + 30 s from the start) cut the run short.
+import { readFileSync } from "node:fs";
+import { monitorEventLoopDelay, performance } from "node:perf_hooks";
+import WebSocket from "ws";
+
+const MOD = 1e6; // timestamps travel as ms modulo 1e6 inside the pose (fits the pose limits)
+const SEND_BUFFER_LIMIT = 1 << 20; // a server that stops reading costs us at most this per client
+const LOOPBACK = new Set(["127.0.0.1", "localhost", "[::1]"]);
+const LOOP_SAMPLE_MS = 10; // event-loop lag sampling interval
+
+// Cheap clients, like the Python ones (which skip decoding): no UTF-8 check of what arrives, and a
+// zero mask on what leaves (masking is still on the wire, so servers do their usual work).
+const WS_OPTIONS = (cfg) => ({
+  perMessageDeflate: false,
+  handshakeTimeout: cfg.connect_timeout * 1000,
+  skipUTF8Validation: true,
+  generateMask: (mask) => mask.fill(0),
+});
+
+const nowMs = () => (performance.timeOrigin + performance.now()) % MOD;
+const latMs = (sent) => {
+  const d = nowMs() - sent;
+  return d < -MOD / 2 ? d + MOD : d;
+};
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// resolves on a line (or the end) on stdin, or after ms
+function stdinLine(ms) {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      process.stdin.pause();
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    process.stdin.once("data", done).once("end", done).resume();
+  });
+}
+
+function fail(message) {
+  process.stderr.write(`loadgen: ${message}\n`);
+  process.exit(2);
+}
+
+function readConfig(arg) {
+  const source = arg && arg !== "-" ? arg : "stdin";
+  let cfg;
+  try {
+    cfg = JSON.parse(readFileSync(source === "stdin" ? 0 : source, "utf8"));
+  } catch (err) {
+    fail(`${source}: cannot read the config: ${err.message}`);
+  }
+  const defaults = {
+    presence_hz: 30,
+    move_interval: 1,
+    warmup: 2,
+    seconds: 6,
+    stall_seconds: 0,
+    concurrency: 50,
+    connect_timeout: 20,
+  };
+  cfg = { ...defaults, ...cfg };
+  if (cfg.kind !== "ours" && cfg.kind !== "reference") fail(`${source}: field kind must be "ours" or "reference"`);
+  let url;
+  try {
+    url = new URL(cfg.url);
+  } catch {
+    fail(`${source}: field url is not a URL`);
+  }
+  if (url.protocol !== "ws:" || !LOOPBACK.has(url.hostname)) fail(`${source}: field url must be ws:// on loopback`);
+  for (const key of Object.keys(defaults)) {
+    if (typeof cfg[key] !== "number" || !(cfg[key] >= 0)) fail(`${source}: field ${key} must be a number >= 0`);
+  }
+  if (!(cfg.presence_hz > 0 && cfg.move_interval > 0 && cfg.concurrency >= 1)) {
+    fail(`${source}: fields presence_hz, move_interval and concurrency must be positive`);
+  }
+  if (!Array.isArray(cfg.clients) || cfg.clients.length === 0) {
+    fail(`${source}: field clients must be a non-empty list`);
+  }
+  cfg.clients.forEach((c, i) => {
+    if (typeof c?.room !== "string" || typeof c.pid !== "string") {
+      fail(`${source}: clients[${i}] needs room and pid strings`);
+    }
+    if (cfg.kind === "ours" && typeof c.token !== "string") fail(`${source}: clients[${i}].token is required for ours`);
+  });
+  return cfg;
+}
+
+const stats = {
+  frames: 0,
+  bytes: 0,
+  probe_frames: 0,
+  probe_updates: 0,
+  moves: 0,
+  errors: 0, // error frames received by probes
+  ws_errors: 0, // socket-level errors after the join
+  closed: 0, // connections closed by the server during the run
+  sent: 0, // presence messages sent during the measured window
+  send_skipped: 0, // presence not sent: more than SEND_BUFFER_LIMIT waiting on the socket
+};
+const latencies = [];
+let measuring = false;
+let shuttingDown = false;
+let stopAt = Infinity; // performance.now() when clients stop sending: the end of the measured window
+
+class Client {
+  constructor(spec, cfg) {
+    this.cfg = cfg;
+    this.room = spec.room;
+    this.pid = spec.pid;
+    this.token = spec.token;
+    this.probe = Boolean(spec.probe);
+    this.stall = Boolean(spec.stall);
+    this.ours = cfg.kind === "ours";
+    this.seq = 0;
+    this.ws = null;
+    this.timer = null;
+    // the reference cannot tell who sent a batched message, so its clients name themselves
+    this.tail = this.ours ? "}" : `,"from":"${spec.pid}"}`;
+  }
+
+  open() {
+    return new Promise((resolve, reject) => {
+      let ready = false;
+      const ws = new WebSocket(this.cfg.url, WS_OPTIONS(this.cfg));
+      this.ws = ws;
+      const timer = setTimeout(() => {
+        ws.terminate();
+        reject(new Error(`${this.pid}: no ${this.ours ? "welcome" : "answer"} within ${this.cfg.connect_timeout} s`));
+      }, this.cfg.connect_timeout * 1000);
+      const joined = () => {
+        ready = true;
+        clearTimeout(timer);
+        resolve();
+      };
+      ws.on("open", () => {
+        if (this.ours) {
+          ws.send(JSON.stringify({ v: 1, type: "join", id: "j", room: this.room, token: this.token }));
+        } else {
+          ws.send(JSON.stringify({ room: this.room, id: this.pid }));
+        }
+      });
+      ws.on("message", (data) => {
+        if (ready) return this.receive(data);
+        if (!this.ours) return joined();
+        const frame = JSON.parse(data.toString());
+        if (frame.type === "error") {
+          clearTimeout(timer);
+          ws.terminate();
+          reject(new Error(`${this.pid}: join refused: ${frame.code ?? ""} ${frame.message ?? ""}`.trim()));
+        } else if (frame.type === "welcome") {
+          const pose = { p: [0, 0, 0] };
+          ws.send(JSON.stringify({ v: 1, type: "object.place", id: "p", object: this.pid, sku: "BENCH", pose }));
+          ws.send(JSON.stringify({ v: 1, type: "object.lock", id: "l", object: this.pid }));
+          joined();
+        }
+      });
+      ws.on("error", (err) => {
+        if (ready) stats.ws_errors += 1;
+        else {
+          clearTimeout(timer);
+          reject(new Error(`${this.pid}: ${err.message}`));
+        }
+      });
+      ws.on("close", (code) => {
+        if (ready && !shuttingDown) stats.closed += 1;
+        if (!ready) {
+          clearTimeout(timer);
+          reject(new Error(`${this.pid}: closed during the join (code ${code})`));
+        }
+      });
+    });
+  }
+
+  receive(data) {
+    if (!measuring || this.stall) return;
+    stats.frames += 1;
+    stats.bytes += data.length;
+    if (!this.probe) return;
+    const frame = JSON.parse(data.toString());
+    if (frame.type === "batch") for (const f of frame.frames) this.count(f);
+    else this.count(frame);
+  }
+
+  count(frame) {
+    if (frame.type === "presence") {
+      stats.probe_frames += 1;
+      if (this.ours) {
+        for (const [pid, pose] of Object.entries(frame.poses)) {
+          if (pid === this.pid) continue;
+          stats.probe_updates += 1;
+          latencies.push(latMs(pose[0]));
+        }
+      } else {
+        for (const msg of frame.msgs) {
+          if (msg.from === this.pid) continue;
+          stats.probe_updates += 1;
+          latencies.push(latMs(msg.pose.p[0]));
+        }
+      }
+    } else if (frame.type === "delta" || frame.type === "object.move") {
+      stats.moves += 1;
+    } else if (frame.type === "error") {
+      stats.errors += 1;
+    }
+  }
+
+  // presence at presence_hz from a random phase, a move every move_interval, until stopAt
+  start() {
+    const period = 1000 / this.cfg.presence_hz;
+    const moveEvery = this.cfg.move_interval * 1000;
+    let nextAt = performance.now() + Math.random() * period;
+    let nextMove = performance.now() + Math.random() * moveEvery;
+    const tick = () => {
+      const ws = this.ws;
+      if (performance.now() >= stopAt || ws.readyState !== WebSocket.OPEN) return;
+      nextAt += period;
+      this.seq += 1;
+      if (ws.bufferedAmount < SEND_BUFFER_LIMIT) {
+        if (measuring) stats.sent += 1;
+        const p = `[${nowMs().toFixed(4)},${this.seq % 100000},0]`;
+        ws.send(`{"v":1,"type":"presence","pose":{"p":${p},"q":[0,0,0,1]}${this.tail}`);
+      } else {
+        stats.send_skipped += 1;
+      }
+      if (performance.now() >= nextMove) {
+        nextMove += moveEvery;
+        const move = this.ours
+          ? { v: 1, type: "object.move", id: `m${this.seq}`, object: this.pid, pose: { p: [nowMs(), 0, 0] } }
+          : { v: 1, type: "object.move", object: this.pid, t: nowMs() };
+        ws.send(JSON.stringify(move));
+      }
+      this.timer = setTimeout(tick, Math.max(0, nextAt - performance.now()));
+    };
+    this.timer = setTimeout(tick, Math.max(0, nextAt - performance.now()));
+  }
+
+  stop() {
+    clearTimeout(this.timer);
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.close();
+  }
+}
+
+async function connectAll(clients, limit) {
+  const failures = [];
+  const connected = [];
+  let next = 0;
+  const worker = async () => {
+    while (next < clients.length) {
+      const client = clients[next++];
+      try {
+        await client.open();
+        connected.push(client);
+      } catch (err) {
+        failures.push(err.message);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, clients.length) }, worker));
+  return { connected, failures };
+}
+
+function percentile(sorted, q) {
+  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))] : null;
+}
+
+function report(extra) {
+  const sorted = Float64Array.from(latencies).sort();
+  const cpu = process.cpuUsage();
+  const out = {
+    ...stats,
+    latency: { count: sorted.length, p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99) },
+    ...extra,
+    cpu_total_s: (cpu.user + cpu.system) / 1e6,
+  };
+  return JSON.stringify(out) + "\n";
+}
+
+async function main() {
+  const cfg = readConfig(process.argv[2]);
+  const startedAt = performance.now();
+  const result = { connected: 0, connect_failed: 0, connect_errors: [], timed_out: false, cpu_s: null, elapsed: null };
+  const deadline = setTimeout(
+    () => {
+      result.timed_out = true;
+      process.stdout.write(report(result), () => process.exit(3));
+    },
+    (cfg.warmup + cfg.seconds + cfg.stall_seconds + 30) * 1000,
+  );
+
+  const clients = cfg.clients.map((spec) => new Client(spec, cfg));
+  const { connected, failures } = await connectAll(clients, cfg.concurrency);
+  result.connected = connected.length;
+  result.connect_failed = failures.length;
+  result.connect_errors = failures.slice(0, 5);
+
+  for (const c of connected) c.start();
+  await sleep(cfg.warmup * 1000);
+
+  const stalled = connected.filter((c) => c.stall);
+  measuring = true;
+  for (const c of stalled) c.ws.pause();
+  process.stderr.write("MEASURE_START\n");
+  const cpu0 = process.cpuUsage();
+  const loopDelay = monitorEventLoopDelay({ resolution: LOOP_SAMPLE_MS });
+  loopDelay.enable();
+  const m0 = performance.now();
+  stopAt = m0 + (cfg.stall_seconds + cfg.seconds) * 1000;
+  await sleep(cfg.stall_seconds * 1000);
+  for (const c of stalled) c.ws.resume();
+  await sleep(Math.max(0, stopAt - performance.now()));
+  measuring = false;
+  const cpu = process.cpuUsage(cpu0);
+  result.elapsed = (performance.now() - m0) / 1000;
+  result.cpu_s = (cpu.user + cpu.system) / 1e6;
+  loopDelay.disable();
+  const lag = (ns) => Math.max(0, ns / 1e6 - LOOP_SAMPLE_MS); // the histogram holds interval + lag
+  result.loop_lag_ms = { p50: lag(loopDelay.percentile(50)), p99: lag(loopDelay.percentile(99)) };
+  process.stderr.write("MEASURE_END\n");
+  if (cfg.hold) await stdinLine(10000);
+
+  shuttingDown = true;
+  for (const c of connected) c.stop();
+  const closing = performance.now();
+  const open = () => connected.some((c) => c.ws.readyState !== WebSocket.CLOSED);
+  while (open() && performance.now() - closing < 2000) await sleep(50);
+  for (const c of connected) c.ws.terminate();
+  clearTimeout(deadline);
+  result.run_s = (performance.now() - startedAt) / 1000;
+  process.stdout.write(report(result), () => process.exit(0));
+}
+
+main().catch((err) => {
+  process.stderr.write(`loadgen: ${err.stack ?? err}\n`);
+  process.exit(1);
+});
