@@ -379,6 +379,7 @@ def test_stalled_client_is_disconnected_and_others_are_not_slowed(start_server: 
     srv = start_server(
         send_queue_bytes=256 * 1024,
         send_timeout_s=1.0,
+        tick_hz=200,  # replies go out with the tick: 400 requests in series need a fast one
         limits={
             "messages_per_second": 100_000,
             "message_burst": 100_000,
