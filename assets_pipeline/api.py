@@ -124,6 +124,8 @@ class ProductSummary(BaseModel):
     category: str
     current_version: int | None
     dimensions_m: Dimensions | None
+    tryon: dict[str, Any] | None = None
+    """Try-on attributes (kind, shade, finish, intensity; shoes: style, toe_axis, up_axis), if any."""
 
 
 class VersionSummary(BaseModel):
@@ -200,7 +202,7 @@ def _dims(w: float | None, h: float | None, d: float | None) -> Dimensions | Non
 
 def _summary(p: Product) -> ProductSummary:
     return ProductSummary(sku=p.sku, name=p.name, category=p.category.value, current_version=p.current_version,
-                          dimensions_m=_dims(p.width_m, p.height_m, p.depth_m))
+                          dimensions_m=_dims(p.width_m, p.height_m, p.depth_m), tryon=p.tryon)
 
 
 def _version(v: Version) -> VersionSummary:

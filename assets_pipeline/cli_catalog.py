@@ -1,4 +1,5 @@
-"""Catalog commands on the ``assets_pipeline`` CLI: upload, list, show, rollback, delete, token, serve, init-store.
+"""Catalog commands on the ``assets_pipeline`` CLI: upload, tryon, list, show, rollback, delete, token, serve,
+init-store.
 
 Store and catalog come from the settings (``PHYGITAL_ASSETS_STORE``, ``..._STORE_PATH``, ``..._S3_*``,
 ``..._CATALOG_URL``/``..._CATALOG_PATH``). Bad input ends with one stderr line and exit code 2.
@@ -173,7 +174,7 @@ def list_products(
     if json_out:
         sys.stdout.write(json.dumps({"total": total, "items": [
             {"sku": p.sku, "name": p.name, "category": p.category.value, "current_version": p.current_version,
-             "dimensions_m": [p.width_m, p.height_m, p.depth_m]} for p in rows]}) + "\n")
+             "dimensions_m": [p.width_m, p.height_m, p.depth_m], "tryon": p.tryon} for p in rows]}) + "\n")
         return
     table = Table(title=f"{total} product(s)", title_justify="left")
     for col in ("sku", "name", "category", "version", "w x h x d (m)"):
@@ -207,10 +208,16 @@ def show(
                              "key": a.storage_key} for a in v.assets]} for v in product.versions]
     if json_out:
         sys.stdout.write(json.dumps({"sku": product.sku, "name": product.name, "category": product.category.value,
-                                     "current_version": product.current_version, "versions": versions}) + "\n")
+                                     "current_version": product.current_version, "tryon": product.tryon,
+                                     "versions": versions}) + "\n")
         return
     out.print(f"[bold]{product.sku}[/]  {product.name}  ({product.category.value})  current version: "
               f"{product.current_version}", highlight=False)
+    if product.tryon:
+        out.print(f"try-on: {_tryon_text(product.tryon)}", highlight=False)
+    if not versions:
+        out.print("no published 3D model", highlight=False)
+        return
     table = Table(title_justify="left")
     for col in ("version", "created", "source", "w x h x d (m)", "objects", "bytes", "variants"):
         table.add_column(col)
@@ -221,6 +228,51 @@ def show(
                       f"{w:.3g} x {h:.3g} x {d:.3g}", str(len(v["assets"])),  # type: ignore[arg-type]
                       f"{sum(a['bytes'] for a in v['assets']):,}", ", ".join(v["variants"]))  # type: ignore
     out.print(table)
+
+
+def _tryon_text(attrs: dict[str, object]) -> str:
+    return "  ".join(f"{k}={v}" for k, v in attrs.items())
+
+
+@app.command("tryon")
+def tryon_attributes(
+    sku: Annotated[str, typer.Argument(help="Product SKU; a new SKU becomes a product without a 3D model.")],
+    kind: Annotated[str | None, typer.Option(
+        help="lipstick|eyeshadow|eyeliner|blush|brows|foundation|shoes")] = None,
+    shade: Annotated[str | None, typer.Option(help="sRGB colour as #RRGGBB.")] = None,
+    finish: Annotated[str | None, typer.Option(help="matte|gloss|shimmer|metallic")] = None,
+    intensity: Annotated[float | None, typer.Option(help="0 to 1.")] = None,
+    wing: Annotated[bool | None, typer.Option("--wing/--no-wing", help="Eyeliner: draw a wing.")] = None,
+    style: Annotated[str | None, typer.Option(help="Shoes without a model: sneaker|boot.")] = None,
+    toe_axis: Annotated[str | None, typer.Option(help="Shoes: the model's heel-to-toe axis (+x..-z).")] = None,
+    up_axis: Annotated[str | None, typer.Option(help="Shoes: the model's sole-to-opening axis (+x..-z).")] = None,
+    name: Annotated[str | None, typer.Option(help="Product name (new products: default the SKU).")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the product's attributes as JSON.")] = False,
+) -> None:
+    """Set a product's try-on attributes (merged into what it has); a new SKU is created as makeup or shoes."""
+    from .publish import check_sku
+
+    given = {"kind": kind, "shade": shade, "finish": finish, "intensity": intensity, "wing": wing, "style": style,
+             "toe_axis": toe_axis, "up_axis": up_axis}
+    attrs = {k: v for k, v in given.items() if v is not None}
+    try:
+        check_sku(sku)
+    except AssetError as exc:
+        _fail(exc)
+        return
+    service = _open()
+    try:
+        product = service.catalog.set_tryon(sku, attrs, name)
+    except AssetError as exc:
+        _fail(exc)
+        return
+    finally:
+        service.close()
+    if json_out:
+        sys.stdout.write(json.dumps({"sku": product.sku, "category": product.category.value,
+                                     "tryon": product.tryon}) + "\n")
+        return
+    out.print(f"{product.sku} ({product.category.value}): {_tryon_text(product.tryon or {})}", highlight=False)
 
 
 @app.command()

@@ -53,7 +53,7 @@ def render_thumbnail(doc: AssetDocument, size: int = 512) -> bytes:
     """PNG bytes (RGBA, transparent background) of ``doc`` seen from a three-quarter view, ``size`` pixels square."""
     if not 16 <= size <= 4096:
         raise InvalidAsset(f"thumbnail size {size} is outside 16..4096", path=doc.source, field="size")
-    items = _items(doc)
+    items = mesh_items(doc)
     rgba = _render(items, size)
     from PIL import Image as PILImage
 
@@ -63,7 +63,8 @@ def render_thumbnail(doc: AssetDocument, size: int = 512) -> bytes:
 
 
 # --- scene -> items ----------------------------------------------------------------------------------------
-def _items(doc: AssetDocument) -> list[MeshItem]:
+def mesh_items(doc: AssetDocument) -> list[MeshItem]:
+    """Every drawn primitive of the scene in world space, with its material (also used by tryon's shoe views)."""
     materials = doc.gltf.get("materials", [])
     images: dict[int, np.ndarray | None] = {}
     items = []

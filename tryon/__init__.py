@@ -24,6 +24,7 @@ _EXPORTS = {
     "Look": "tryon.look",
     "Product": "tryon.look",
     "parse_look": "tryon.look",
+    "ProductCatalog": "tryon.catalog",
     "TryOnSettings": "tryon.settings",
     "TryOnError": "tryon.errors",
     "InvalidInput": "tryon.errors",

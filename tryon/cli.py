@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import numpy as np
 import typer
@@ -21,6 +21,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from tryon.errors import InvalidInput, TryOnError
 from tryon.settings import TryOnSettings
+
+if TYPE_CHECKING:
+    from tryon.look import Look
 
 app = typer.Typer(
     help="Virtual try-on: apply a look (lipstick, eye makeup, blush, foundation, shoes) to photos and videos.\n\n"
@@ -36,6 +39,14 @@ logger = logging.getLogger("tryon.cli")
 LookOpt = Annotated[Path, typer.Option("--look", "-l", help="look JSON: a list of products")]
 OutOpt = Annotated[Path, typer.Option("--output", "-o", help="output file")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="only errors on stderr, no progress")]
+CatalogOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--catalog",
+        help="product catalog database URL for look entries naming a SKU "
+        "(default: PHYGITAL_ASSETS_CATALOG_URL, else PHYGITAL_ASSETS_CATALOG_PATH)",
+    ),
+]
 
 
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="debug logging, and MediaPipe's native log lines")]
@@ -77,6 +88,20 @@ def _fail(exc: Exception, code: int) -> typer.Exit:
     return typer.Exit(code)
 
 
+def _read_look(path: Path, catalog_url: str | None, settings: TryOnSettings) -> Look:
+    """The look file, its SKU entries resolved against the catalog (opened only if the look has some)."""
+    from tryon import media
+    from tryon.catalog import ProductCatalog
+
+    asset_settings = None
+    if catalog_url is not None:
+        from assets_pipeline.settings import AssetSettings
+
+        asset_settings = AssetSettings(catalog_url=catalog_url)
+    with ProductCatalog(asset_settings, settings.cache_dir) as catalog:
+        return media.read_look(path, catalog)
+
+
 def _input(path: Path) -> None:
     if not path.exists():
         raise InvalidInput("file not found", path=str(path))
@@ -90,6 +115,7 @@ def image(
     look: LookOpt,
     output: OutOpt,
     compare: Annotated[bool, typer.Option("--compare", help="write before and after side by side")] = False,
+    catalog: CatalogOpt = None,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
@@ -101,7 +127,7 @@ def image(
 
         settings = TryOnSettings()
         _input(source)
-        the_look = media.read_look(look)
+        the_look = _read_look(look, catalog, settings)
         frame = media.read_image(source)
         tryon = create_tryon(the_look, settings, "image", look_dir=look.parent)
         try:
@@ -131,6 +157,7 @@ def video(
     look: LookOpt,
     output: OutOpt,
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="process at most this many frames")] = None,
+    catalog: CatalogOpt = None,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
@@ -142,7 +169,7 @@ def video(
 
         settings = TryOnSettings()
         _input(source)
-        the_look = media.read_look(look)
+        the_look = _read_look(look, catalog, settings)
         info = media.video_info(source)
         total = min(info.frames, limit) if limit else info.frames
         tryon = create_tryon(the_look, settings, "video", look_dir=look.parent)

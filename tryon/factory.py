@@ -36,7 +36,7 @@ def create_tryon(
     smoother = None
     if mode == "video" and settings.smoothing:
         smoother = FaceSmoother(settings.smoothing_min_cutoff, settings.smoothing_beta)
-    shoes = ShoeRenderer.from_look(look, look_dir) if look.shoes else None
+    shoes = ShoeRenderer.from_look(look, look_dir, settings.cache_dir) if look.shoes else None
     return TryOn(
         provider or mediapipe_provider(settings, mode),
         look,

@@ -3,7 +3,8 @@
 Protocol on ``/tryon/live``:
 
 - client -> server, binary: one JPEG frame. Frames are numbered by arrival, from 1 (``seq``).
-- client -> server, text: ``{"type": "look", "products": [...]}`` switches the look (a look JSON).
+- client -> server, text: ``{"type": "look", "products": [...]}`` switches the look (a look JSON; entries
+  naming only a ``sku`` are looked up in the product catalog of the ``PHYGITAL_ASSETS_*`` settings).
 - server -> client, for each rendered frame: a text message
   ``{"type": "frame", "seq", "latency_ms", "faces", "shoes", "dropped", "timings", "notes"}``
   immediately followed by a binary message with the rendered JPEG. ``latency_ms`` runs from the
@@ -50,9 +51,11 @@ def get_settings() -> TryOnSettings:
 
 def default_look(settings: TryOnSettings) -> Look:
     if settings.live_default_look is not None:
+        from tryon.catalog import ProductCatalog
         from tryon.media import read_look
 
-        return read_look(settings.live_default_look)
+        with ProductCatalog(cache_dir=settings.cache_dir) as catalog:
+            return read_look(settings.live_default_look, catalog)
     return parse_look(DEFAULT_LOOK, "default look")
 
 
@@ -117,12 +120,19 @@ class LiveSession:
             await self.error("bad_message", 'unknown message; expected {"type": "look", "products": [...]}')
             return
         try:
-            look = parse_look(json.dumps(msg.get("products")), "look")
+            look = await asyncio.to_thread(self._parse_look, msg.get("products"))  # may query the catalog
         except InvalidInput as exc:
             await self.error("bad_look", str(exc))
             return
         self.look = look  # the pipeline is rebuilt with it on the next frame
         await self.send_json({"type": "look", "products": len(look.products)})
+
+    def _parse_look(self, products: object) -> Look:
+        """The look; SKU entries are looked up in the product catalog (opened only for them)."""
+        from tryon.catalog import ProductCatalog
+
+        with ProductCatalog(cache_dir=self.settings.cache_dir) as catalog:
+            return parse_look(json.dumps(products), "look", catalog)
 
     async def render_loop(self) -> None:
         while True:

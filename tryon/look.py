@@ -5,12 +5,17 @@ A look is a JSON list of products, for example::
     [{"kind": "lipstick", "shade": "#B0102A", "finish": "matte", "intensity": 0.85}]
 
 Makeup kinds map to face regions; ``shoes`` places a shoe sprite on each visible foot.
+
+An entry with a ``sku`` and no ``kind`` is a catalog product: its try-on attributes (and, for shoes, its
+published 3D model) come from the product catalog, and the entry's own fields override them::
+
+    [{"sku": "LIP-RED-01"}, {"sku": "EYE-SMOKY-02", "intensity": 0.5}]
 """
 
 from __future__ import annotations
 
 import json
-from typing import Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError, field_validator
 
@@ -82,6 +87,41 @@ class Look(RootModel[list[Product]]):
         return [p for p in self.root if p.kind == "shoes"]
 
 
+class ProductSource(Protocol):
+    """Where catalog products come from (:class:`tryon.catalog.ProductCatalog`)."""
+
+    def product(self, sku: str) -> dict[str, Any]:
+        """Product fields of a SKU; raises :class:`InvalidLook` (field ``sku``) when it cannot be tried on."""
+        ...
+
+
+def is_catalog_entry(entry: object) -> bool:
+    """A look entry that names a catalog product (a ``sku`` and no ``kind``)."""
+    return isinstance(entry, dict) and "sku" in entry and "kind" not in entry
+
+
+def _resolve(entries: list[Any], source: str, catalog: ProductSource | None) -> list[Any]:
+    """Catalog entries replaced by the catalog's fields, overridden by the entry's own."""
+    own = None
+    if catalog is None:  # the catalog of the PHYGITAL_ASSETS_* settings, opened only for this look
+        from tryon.catalog import ProductCatalog
+
+        catalog = own = ProductCatalog()
+    try:
+        out = []
+        for i, entry in enumerate(entries):
+            if is_catalog_entry(entry):
+                try:
+                    entry = {**catalog.product(str(entry["sku"])), **entry}
+                except InvalidLook as exc:
+                    raise InvalidLook(exc.problem, path=source, field=f"[{i}].sku") from None
+            out.append(entry)
+        return out
+    finally:
+        if own is not None:
+            own.close()
+
+
 def _loc(loc: tuple[int | str, ...]) -> str:
     out = ""
     for part in loc:
@@ -89,14 +129,20 @@ def _loc(loc: tuple[int | str, ...]) -> str:
     return out.lstrip(".") or "(root)"
 
 
-def parse_look(text: str | bytes, source: str = "look") -> Look:
-    """Validate look JSON; raises :class:`InvalidLook` naming the source and the first bad field."""
+def parse_look(text: str | bytes, source: str = "look", catalog: ProductSource | None = None) -> Look:
+    """Validate look JSON; raises :class:`InvalidLook` naming the source and the first bad field.
+
+    Catalog entries (a ``sku``, no ``kind``) are looked up in ``catalog``; without one, in the catalog the
+    ``PHYGITAL_ASSETS_*`` settings name (opened only when the look has such entries).
+    """
     try:
         data = json.loads(text)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InvalidLook(f"is not valid JSON ({exc})", path=source) from None
     if isinstance(data, dict) and "products" in data:
         data = data["products"]
+    if isinstance(data, list) and any(is_catalog_entry(e) for e in data):
+        data = _resolve(data, source, catalog)
     try:
         return Look.model_validate(data)
     except ValidationError as exc:

@@ -7,17 +7,25 @@ the target folder and renamed into place, so a failure never leaves a half-writt
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import os
+import uuid
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from tryon.errors import InvalidLook, InvalidMedia, ProcessingError
-from tryon.look import Look, parse_look
+from tryon.look import Look, ProductSource, parse_look
+
+if TYPE_CHECKING:
+    from assets_pipeline.document import AssetDocument
+    from tryon.shoes.sprite import ShoeViews
 
 logger = logging.getLogger(__name__)
 
@@ -78,13 +86,66 @@ def write_image(path: Path, frame: np.ndarray, quality: int = 90) -> None:
             tmp.unlink()
 
 
-def read_look(path: Path) -> Look:
-    """Read and validate a look JSON file."""
+def read_look(path: Path, catalog: ProductSource | None = None) -> Look:
+    """Read and validate a look JSON file; entries naming only a SKU are resolved against ``catalog``."""
     if not path.is_file():
         raise InvalidLook("file not found", path=str(path))
     if path.stat().st_size > MAX_LOOK_BYTES:
         raise InvalidLook(f"is larger than {MAX_LOOK_BYTES} bytes", path=str(path))
-    return parse_look(path.read_bytes(), str(path))
+    return parse_look(path.read_bytes(), str(path), catalog)
+
+
+def write_file(path: Path, data: bytes) -> None:
+    """Write bytes atomically (temp file + rename), creating the folder; concurrent writers of the same
+    content are harmless (the last rename wins)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def file_sha256(path: Path) -> str:
+    """Hex sha256 of a file's bytes (the asset store's own helper)."""
+    from assets_pipeline.store.base import file_sha256 as sha256_of
+
+    _existing(path)
+    return sha256_of(path)
+
+
+_VIEW_NAMES = ("side", "front", "back")
+_SPRITE_ARRAYS = ("rgba", "anchor", "collar", "sole_center", "span")
+
+
+def write_views(path: Path, views: ShoeViews) -> None:
+    """Save rendered shoe views as one ``.npz`` (atomic)."""
+    arrays = {
+        f"{name}.{field}": np.asarray(getattr(views.get(name), field))  # type: ignore[arg-type]
+        for name in _VIEW_NAMES
+        for field in _SPRITE_ARRAYS
+    }
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)  # type: ignore[arg-type]
+    write_file(path, buf.getvalue())
+
+
+def read_views(path: Path) -> ShoeViews | None:
+    """Shoe views saved by :func:`write_views`; None if the file is missing or unreadable (then re-render)."""
+    from tryon.shoes.sprite import ShoeSprite, ShoeViews
+
+    try:
+        with np.load(io.BytesIO(path.read_bytes()), allow_pickle=False) as z:
+            parts = [{field: z[f"{name}.{field}"] for field in _SPRITE_ARRAYS} for name in _VIEW_NAMES]
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+        logger.warning("ignoring an unreadable shoe view cache file %s", path)
+        return None
+    sprites = [ShoeSprite(name, **{**p, "span": float(p["span"])}) for name, p in zip(_VIEW_NAMES, parts, strict=True)]
+    return ShoeViews(*sprites)
 
 
 def read_sprite(path: Path) -> np.ndarray:
@@ -113,6 +174,18 @@ def read_model(path: Path) -> object:
     if not hasattr(mesh, "faces") or len(mesh.faces) == 0:
         raise InvalidMedia("has no triangles", path=str(path))
     return mesh
+
+
+def read_document(path: Path) -> AssetDocument:
+    """Read a glTF/GLB model with the asset pipeline's reader (any extension its publishing writes)."""
+    _existing(path)
+    from assets_pipeline.errors import AssetError
+    from assets_pipeline.io.formats import read
+
+    try:
+        return read(path)
+    except AssetError as exc:
+        raise InvalidMedia(f"is not a readable 3D model ({exc.problem})", path=str(path)) from None
 
 
 @dataclass(frozen=True, slots=True)

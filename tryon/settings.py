@@ -23,3 +23,8 @@ class TryOnSettings(BaseSettings):
     jpeg_quality: int = Field(85, ge=10, le=100, description="JPEG quality of written and live frames")
     live_max_frame_bytes: int = Field(4_000_000, ge=1024, description="largest JPEG accepted by /tryon/live")
     live_default_look: Path | None = Field(None, description="look JSON used by /tryon/live until a client sends one")
+    cache_dir: Path | None = Field(
+        Path(".phygital/tryon-cache"),
+        description="shoe views rendered from 3D models and catalog models fetched from the asset store, kept "
+        "across processes (None: in memory only)",
+    )

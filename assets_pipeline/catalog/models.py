@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import JSON, DateTime, Enum, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -53,6 +54,9 @@ class Product(Base):
     current_version: Mapped[int | None] = mapped_column(Integer)
     """Number of the version apps get (the latest publish, or the one rolled back to)."""
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    tryon: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    """Try-on attributes (kind, shade, finish, intensity; shoes: style, toe_axis, up_axis), added by migration
+    0003; checked by :func:`.tryon_attributes.check_tryon`. None: the product cannot be tried on."""
 
     versions: Mapped[list[Version]] = relationship(back_populates="product", cascade="all, delete-orphan",
                                                    order_by="Version.number")

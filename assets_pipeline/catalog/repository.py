@@ -7,9 +7,10 @@ the product's ``current_version`` moves to it in that same commit, so readers se
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Engine, func, or_, select
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -180,6 +181,32 @@ class Catalog:
             s.flush()
             s.refresh(version, ["assets", "variants"])
             return version
+
+    def set_tryon(self, sku: str, attrs: Mapping[str, Any], name: str | None = None) -> Product:
+        """Merge ``attrs`` into the product's try-on attributes and check the result (see ``tryon_attributes``).
+
+        A SKU the catalog does not know becomes a product without a 3D model (makeup has none), of the category
+        its kind implies; an existing product keeps its versions and must be of that category.
+        """
+        from .tryon_attributes import category_of_kind, check_tryon
+
+        try:
+            with self.session() as s:
+                product = s.scalar(select(Product).where(Product.sku == sku))
+                merged = check_tryon({**((product.tryon or {}) if product is not None else {}), **attrs})
+                category = category_of_kind(merged["kind"])
+                if product is None:
+                    product = Product(sku=sku, name=name or sku, category=category)
+                    s.add(product)
+                elif product.category != category:
+                    raise Conflict(f"SKU {sku!r} is a {product.category.value} product; kind {merged['kind']!r} "
+                                   f"needs a {category.value} product", field="tryon.kind")
+                elif name:
+                    product.name = name
+                product.tryon = merged
+        except IntegrityError:  # another writer created the SKU first
+            raise Conflict(f"SKU {sku!r} is being written concurrently; try again", field="sku") from None
+        return self.get(sku)
 
     def rollback(self, sku: str, number: int) -> Version:
         """Make an earlier (or any existing) version current again; versions themselves never change."""

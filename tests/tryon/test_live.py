@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -31,9 +32,16 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
+    with live_server(TryOnSettings(live_max_frame_bytes=2_000_000)) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def live_server(settings: TryOnSettings) -> Iterator[str]:
+    """The live router alone on a free loopback port, in a thread; yields its WebSocket URL."""
     app = FastAPI()
     app.include_router(router)
-    app.dependency_overrides[get_settings] = lambda: TryOnSettings(live_max_frame_bytes=2_000_000)
+    app.dependency_overrides[get_settings] = lambda: settings
     port = free_port()
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)

@@ -38,14 +38,17 @@ class PlacedShoe:
 class ShoeRenderer:
     """Renders one shoe product; views are prepared once at construction."""
 
-    def __init__(self, views: ShoeViews, product: Product | None = None) -> None:
+    def __init__(self, views: ShoeViews, product: Product | None = None, source: str = "drawn") -> None:
         self.views = views
         self.product = product
+        self.source = source
+        """How the views were made: ``drawn``, or for a 3D model ``rendered``, ``memory`` or ``disk`` (cached)."""
 
     @classmethod
-    def from_look(cls, look: Look, look_dir: Path | None = None) -> ShoeRenderer:
-        """Views for the look's (first) shoe product: rendered from its 3D model, else its side image
-        (front and back drawn), else drawn from its shade."""
+    def from_look(cls, look: Look, look_dir: Path | None = None, cache_dir: Path | None = None) -> ShoeRenderer:
+        """Views for the look's (first) shoe product: rendered from its 3D model (once per model and axes,
+        cached in memory and in ``cache_dir``, see :mod:`tryon.shoes.cache`), else its side image (front and
+        back drawn), else drawn from its shade."""
         from tryon import media
 
         product = look.shoes[0]
@@ -55,14 +58,22 @@ class ShoeRenderer:
             return path if path.is_absolute() or look_dir is None else look_dir / path
 
         if product.model:
-            from tryon.shoes.views import render_views
+            from tryon.shoes.cache import cached_views
+            from tryon.shoes.views import render_document_views, render_views
 
-            mesh = media.read_model(resolve(product.model))
-            try:
-                views = render_views(mesh, toe_axis=product.toe_axis, up_axis=product.up_axis)
-            except ValueError as exc:
-                raise InvalidLook(str(exc), path=product.model, field="toe_axis/up_axis") from None
-            return cls(views, product)
+            path = resolve(product.model)
+            axes = {"toe_axis": product.toe_axis, "up_axis": product.up_axis}
+
+            def render() -> ShoeViews:
+                try:
+                    if path.suffix.lower() in (".glb", ".gltf"):  # the asset pipeline's reader: published GLBs too
+                        return render_document_views(media.read_document(path), **axes)
+                    return render_views(media.read_model(path), **axes)
+                except ValueError as exc:
+                    raise InvalidLook(str(exc), path=product.model, field="toe_axis/up_axis") from None
+
+            views, source = cached_views(path, product.toe_axis, product.up_axis, render, cache_dir)
+            return cls(views, product, source)
         views = procedural_views(product.shade, product.style)
         if product.image:
             views = ShoeViews(side_from_image(media.read_sprite(resolve(product.image))), views.front, views.back)

@@ -3,11 +3,14 @@
 The rasterizer is the project's own numpy z-buffer from :mod:`assets_pipeline.thumbnail` (triangles in
 vectorized batches grouped by screen size, then per-pixel shading: Lambert from a key light plus ambient,
 times the base colour factor, the base colour texture and vertex colours); this module only adds the
-orthographic side, front and back cameras and turns the picture into a :class:`ShoeSprite`. Faces are flat
-shaded. Triangles facing away from the camera are skipped (a third to a half of the raster work) when the
-model's material is single-sided (glTF's ``doubleSided: false``, the default), as glTF viewers do, or when the
-drawn triangles form a closed surface (every edge shared by two triangles wound in opposite directions), whose
-back faces are always hidden; other models (open OBJ or STL meshes) are drawn two-sided.
+orthographic side, front and back cameras and turns the picture into a :class:`ShoeSprite`. Looks read glTF/GLB
+models with the asset pipeline's reader (:func:`render_document_views`; published GLBs use meshopt compression,
+quantized attributes and WebP textures, which trimesh does not read) and shade them with their normals; other
+formats are read with trimesh (:func:`render_views`) and flat shaded. Triangles facing away from the camera are
+skipped (a third to a half of the raster work) when the model's material is single-sided (glTF's
+``doubleSided: false``, the default), as glTF viewers do, or when the drawn triangles form a closed surface
+(every edge shared by two triangles wound in opposite directions), whose back faces are always hidden; other
+models (open OBJ or STL meshes) are drawn two-sided.
 
 Models with more triangles than the sprite has room for (``size``² / 4, 16k at 256 px) are first simplified
 with the project's meshoptimizer simplifier (:mod:`assets_pipeline.codecs.meshopt`, positions only: texture and
@@ -28,14 +31,18 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import replace
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import cv2
 import numpy as np
 
 from assets_pipeline.thumbnail import MeshItem, rasterize, shade
 from tryon.shoes.sprite import ShoeSprite, ShoeViews, View, _premultiply
+
+if TYPE_CHECKING:
+    from assets_pipeline.document import AssetDocument
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +59,11 @@ def _axis(a: str) -> np.ndarray:
     v = np.zeros(3)
     v["xyz".index(a[1])] = 1.0 if a[0] == "+" else -1.0
     return v
+
+
+def _check_axes(toe_axis: str, up_axis: str) -> None:
+    if abs(float(np.dot(_axis(toe_axis), _axis(up_axis)))) > 0.5:
+        raise ValueError(f"toe axis {toe_axis} and up axis {up_axis} must differ")
 
 
 def _camera(toe: np.ndarray, up: np.ndarray, view: View) -> np.ndarray:
@@ -187,7 +199,7 @@ def render_view(
     toe_axis: Axis = "+z",
     up_axis: Axis = "+y",
     size: int = 256,
-    item: MeshItem | None = None,
+    item: MeshItem | Sequence[MeshItem] | None = None,
     winding: int | None = None,
 ) -> ShoeSprite:
     """Render one view of ``mesh`` (a trimesh.Trimesh) as a premultiplied RGBA sprite.
@@ -195,24 +207,24 @@ def render_view(
     ``item`` (:func:`model_item`) and ``winding`` (:func:`front_winding`: back faces are skipped unless it is
     0) are computed when not given; :func:`render_views` makes them once for the three views.
     """
+    _check_axes(toe_axis, up_axis)
     toe, up = _axis(toe_axis), _axis(up_axis)
-    if abs(float(np.dot(toe, up))) > 0.5:
-        raise ValueError(f"toe axis {toe_axis} and up axis {up_axis} must differ")
-    item = item if item is not None else model_item(mesh)
-    winding = winding if winding is not None else front_winding(mesh, item)
+    items = [model_item(mesh)] if item is None else [item] if isinstance(item, MeshItem) else list(item)
+    winding = winding if winding is not None else front_winding(mesh, items[0])
+    points, tris, owner = _merged(items)
     basis = _camera(toe, up, view)
-    cam = item.points @ basis.T
+    cam = points @ basis.T
     lo, hi = cam.min(axis=0), cam.max(axis=0)
     scale = (size - 2 * MARGIN) / max(hi[0] - lo[0], hi[1] - lo[1], 1e-9)
     w = int(np.ceil((hi[0] - lo[0]) * scale)) + 2 * MARGIN
     h = int(np.ceil((hi[1] - lo[1]) * scale)) + 2 * MARGIN
     # screen coordinates with pixel (i, j) centred on (i + 0.5, j + 0.5), as the rasterizer samples
     xy = np.column_stack([(cam[:, 0] - lo[0]) * scale + MARGIN, (hi[1] - cam[:, 1]) * scale + MARGIN])
-    tris = item.triangles
     if winding:  # keep triangles facing the camera (counter-clockwise: negative area on screen, y points down)
         a, b, c = xy[tris[:, 0]], xy[tris[:, 1]], xy[tris[:, 2]]
         signed = (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
-        tris = tris[signed * winding < 0]
+        facing = signed * winding < 0
+        tris, owner = tris[facing], owner[facing]
     # The rasterizer keeps the smallest 1 / (interpolated 1 / z): with z = 1 / nearness, that is the
     # largest linearly interpolated nearness, an orthographic z-buffer.
     depth = hi[2] - lo[2]
@@ -228,7 +240,7 @@ def render_view(
     hit = tri_buf[covered]
     bary = bary_buf[covered] / nearness[tris[hit]]  # back to affine (orthographic) barycentrics
     bary /= bary.sum(axis=1, keepdims=True)
-    rgb = shade([item], tris, np.zeros(len(tris), np.int32), hit, bary, xy, basis * np.array([[1], [1], [-1]]))
+    rgb = shade(items, tris, owner, hit, bary, xy, basis * np.array([[1], [1], [-1]]))
     canvas = np.zeros((side * side, 4), np.uint8)
     canvas[covered, :3] = np.clip(rgb * 255 + 0.5, 0, 255).astype(np.uint8)
     canvas[covered, 3] = 255
@@ -250,17 +262,52 @@ def render_view(
     )  # fmt: skip
 
 
-def render_views(mesh: object, *, toe_axis: Axis = "+z", up_axis: Axis = "+y", size: int = 256) -> ShoeViews:
-    """Side, front and back views of a shoe model; logs the time taken (done once per product)."""
+def _merged(items: Sequence[MeshItem]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Points, triangles (indices into those points) and each triangle's item, of several items drawn together."""
+    offsets = np.cumsum([0] + [len(it.points) for it in items])
+    points = np.concatenate([it.points for it in items])
+    tris = np.concatenate([it.triangles + off for it, off in zip(items, offsets, strict=False)])
+    owner = np.concatenate([np.full(len(it.triangles), i, np.int32) for i, it in enumerate(items)])
+    return points, tris, owner
+
+
+def _views(items: list[MeshItem], winding: int, toe_axis: Axis, up_axis: Axis, size: int) -> ShoeViews:
     t0 = time.perf_counter()
-    full = model_item(mesh)
-    winding = front_winding(mesh, full)  # of the model as made: simplifying may leave a few non-manifold edges
-    item = simplified(full, toe_axis, up_axis, size)
+    items = [simplified(it, toe_axis, up_axis, size) for it in items]
     views = ShoeViews(
         *(
-            render_view(mesh, v, toe_axis=toe_axis, up_axis=up_axis, size=size, item=item, winding=winding)
+            render_view(None, v, toe_axis=toe_axis, up_axis=up_axis, size=size, item=items, winding=winding)
             for v in ("side", "front", "back")
         )
     )
     logger.info("rendered 3 shoe views in %.0f ms", (time.perf_counter() - t0) * 1e3)
     return views
+
+
+def render_views(mesh: object, *, toe_axis: Axis = "+z", up_axis: Axis = "+y", size: int = 256) -> ShoeViews:
+    """Side, front and back views of a shoe model (a trimesh.Trimesh), done once per product."""
+    _check_axes(toe_axis, up_axis)
+    full = model_item(mesh)
+    winding = front_winding(mesh, full)  # of the model as made: simplifying may leave a few non-manifold edges
+    return _views([full], winding, toe_axis, up_axis, size)
+
+
+def render_document_views(
+    doc: AssetDocument, *, toe_axis: Axis = "+z", up_axis: Axis = "+y", size: int = 256
+) -> ShoeViews:
+    """Side, front and back views of a glTF model read by the asset pipeline (:mod:`assets_pipeline.io`), which
+    also reads what its publishing writes and trimesh does not (meshopt compression, quantized attributes,
+    texture transforms, WebP textures). Each primitive keeps its own material; back faces are skipped unless a
+    material is double-sided and the surface is open."""
+    from assets_pipeline.thumbnail import mesh_items  # the scene as world-space items
+
+    _check_axes(toe_axis, up_axis)
+    items = mesh_items(doc)
+    if not items:
+        raise ValueError("the model has no triangles")
+    materials = doc.gltf.get("materials", [])
+    winding = 1
+    if any(m.get("doubleSided", False) for m in materials):
+        points, tris, _ = _merged(items)
+        winding = closed_winding(points, tris)
+    return _views(items, winding, toe_axis, up_axis, size)
