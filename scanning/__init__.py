@@ -6,9 +6,10 @@ pipeline's optimize -> GLB). ``synthetic`` renders benchmark captures from real 
 
 Library use::
 
-    from scanning import reconstruct_capture, write_product
+    from scanning import publish_product, reconstruct_capture, write_product
     mesh, report = reconstruct_capture("capture/")
     write_product(mesh, "product.glb")
+    publish_product("product.glb", "SKU-123")                # catalog + asset store (PHYGITAL_ASSETS_*)
 
 Open3D is imported on first use, so ``python -m scanning --help`` stays fast.
 """
@@ -25,7 +26,7 @@ from scanning.errors import (
     ScanError,
 )
 from scanning.frames import Frame, Intrinsics, RGBDSequence, read_sequence, write_sequence
-from scanning.handoff import write_product
+from scanning.handoff import publish_product, write_product
 from scanning.mesh import Mesh
 from scanning.reconstruct import (
     CaptureOptions,
@@ -53,6 +54,7 @@ __all__ = [
     "ScanError",
     "ScanReport",
     "ScanSettings",
+    "publish_product",
     "read_sequence",
     "reconstruct_capture",
     "reconstruct_cloud",

@@ -1,7 +1,9 @@
 """Command line: ``python -m scanning fuse|mesh|synth``.
 
 Bad input ends the command with one line on stderr and exit code 2; outputs are written atomically, so a
-failure leaves nothing behind.
+failure leaves nothing behind. With ``--sku`` the GLB is then published through ``assets_pipeline.publish``;
+a bad SKU or category is refused before any work, and a catalog or store failure after the GLB was written
+says so (``written, but not published: ...``) and keeps the GLB.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from scanning.errors import ScanError
 app = typer.Typer(
     name="scanning",
     help="Phygital scanning: turn an RGB-D capture folder or a point cloud into a clean, correctly sized, "
-         "AR-ready GLB product model (Open3D fusion + the asset pipeline's optimize).",
+    "AR-ready GLB product model (Open3D fusion + the asset pipeline's optimize).",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     pretty_exceptions_show_locals=False,
@@ -52,14 +54,48 @@ class UpChoice(StrEnum):
     z = "z"
 
 
+SkuOption = Annotated[
+    str | None,
+    typer.Option(
+        help="also publish the GLB as the next version of this product SKU (LODs, USDZ, thumbnail into the asset "
+        "store and catalog chosen by the PHYGITAL_ASSETS_* settings)"
+    ),
+]
+CategoryOption = Annotated[
+    str | None,
+    typer.Option(
+        help="category when publishing: shoes|apparel|makeup|furniture|accessory (default: the product's own, "
+        "else accessory)"
+    ),
+]
+TextureOption = Annotated[
+    int | None,
+    typer.Option(
+        "--texture-size",
+        min=64,
+        max=4096,
+        help="also bake the vertex colors into a texture atlas of this many pixels a side (UV charting takes "
+        "20-30 s); for viewers and formats that ignore vertex colors",
+    ),
+]
+NameOption = Annotated[str | None, typer.Option("--name", help="product name when publishing (default: the SKU)")]
+
+
 class _RichProgress:
     """Adapter from the library's Progress protocol to a rich progress bar."""
 
     def __init__(self, quiet: bool) -> None:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-        self.progress = Progress(TextColumn("{task.description:<8}"), BarColumn(), MofNCompleteColumn(),
-                                 TimeElapsedColumn(), console=err, disable=quiet, transient=False)
+        self.progress = Progress(
+            TextColumn("{task.description:<8}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            disable=quiet,
+            transient=False,
+        )
         self.task: Any = None
 
     def start(self, stage: str, total: int | None) -> None:
@@ -87,8 +123,9 @@ def _logging(verbose: bool, quiet: bool) -> None:
     from rich.logging import RichHandler
 
     level = logging.DEBUG if verbose else logging.ERROR if quiet else logging.WARNING
-    logging.basicConfig(level=level, format="%(message)s", handlers=[RichHandler(console=err, show_path=False)],
-                        force=True)
+    logging.basicConfig(
+        level=level, format="%(message)s", handlers=[RichHandler(console=err, show_path=False)], force=True
+    )
 
 
 def _fail(exc: BaseException) -> typer.Exit:
@@ -100,20 +137,72 @@ def _fail(exc: BaseException) -> typer.Exit:
     return typer.Exit(1)
 
 
-def _finish(mesh: Any, report: Any, output: Path, report_path: Path | None, quiet: bool, name: str) -> None:
-    from scanning.handoff import write_product
+def _check_publish(sku: str | None, category: str | None) -> None:
+    """Refuse a bad --sku/--category before the reconstruction starts."""
+    from scanning.handoff import check_publish_target
+
+    if sku is not None:
+        check_publish_target(sku, category)
+    elif category is not None:
+        raise ScanError("only applies with --sku", field="--category")
+
+
+def _finish(
+    mesh: Any,
+    report: Any,
+    output: Path,
+    report_path: Path | None,
+    quiet: bool,
+    name: str,
+    texture_size: int | None = None,
+    sku: str | None = None,
+    category: str | None = None,
+    product_name: str | None = None,
+) -> None:
+    from scanning.errors import HandoffError
+    from scanning.handoff import publish_product, write_product
     from scanning.reconstruct import write_report
 
-    handoff = write_product(mesh, output, name=name)
-    report.output = {"path": str(output), "bytes": handoff.bytes, "triangles": handoff.triangles,
-                     "dimensions_m": handoff.dimensions_m}
+    handoff = write_product(mesh, output, name=name, texture_size=texture_size)
+    report.output = {
+        "path": str(output),
+        "bytes": handoff.bytes,
+        "triangles": handoff.triangles,
+        "dimensions_m": handoff.dimensions_m,
+        "texture_size": texture_size,
+    }
+    published = None
+    if sku is not None:
+        try:
+            published = publish_product(output, sku, category, product_name)
+        except HandoffError as exc:
+            raise HandoffError(f"written, but not published: {exc}", file=output) from None
+        report.output["published"] = {
+            "sku": published.sku,
+            "version": published.version,
+            "store": published.store,
+            "objects": [{"format": o.format, "lod": o.lod, "key": o.key, "bytes": o.bytes} for o in published.objects],
+        }
     if report_path is not None:
         write_report(report, report_path)
     if not quiet:
         dims = " x ".join(f"{d * 100:.1f}" for d in report.dimensions_m)
-        out.print(f"{output}: {handoff.triangles} triangles, {dims} cm, "
-                  f"{'watertight' if report.watertight else 'not watertight'}, {handoff.bytes} bytes, "
-                  f"{report.seconds.get('total', 0):.1f} s", markup=False, highlight=False)
+        out.print(
+            f"{output}: {handoff.triangles} triangles, {dims} cm, "
+            f"{'watertight' if report.watertight else 'not watertight'}, {handoff.bytes} bytes, "
+            f"{report.seconds.get('total', 0):.1f} s",
+            markup=False,
+            highlight=False,
+        )
+        if published is not None:
+            formats = ", ".join(sorted({o.format for o in published.objects}))
+            out.print(
+                f"published {published.sku} version {published.version}: {len(published.objects)} objects "
+                f"({formats}) in {published.store}",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
 
 
 @app.command()
@@ -122,10 +211,15 @@ def fuse(
     output: Annotated[Path, typer.Option("-o", "--output", help="GLB to write")],
     report: Annotated[Path | None, typer.Option("--report", help="also write a JSON report here")] = None,
     poses: Annotated[PoseChoice, typer.Option(help="auto: use poses when the capture has them")] = PoseChoice.auto,
-    method: Annotated[MethodChoice, typer.Option(help="carve: watertight; scalable: Open3D's volume")] =
-        MethodChoice.carve,
+    method: Annotated[
+        MethodChoice, typer.Option(help="carve: watertight; scalable: Open3D's volume")
+    ] = MethodChoice.carve,
     voxels: Annotated[int | None, typer.Option(help="fusion voxels across the object's diagonal")] = None,
     triangles: Annotated[int | None, typer.Option(help="simplify to about this many triangles")] = None,
+    texture_size: TextureOption = None,
+    sku: SkuOption = None,
+    category: CategoryOption = None,
+    name: NameOption = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress, no summary")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="debug logging")] = False,
 ) -> None:
@@ -137,6 +231,7 @@ def fuse(
 
     _logging(verbose, quiet)
     try:
+        _check_publish(sku, category)
         settings = ScanSettings()
         opts = CaptureOptions(
             poses=poses.value,  # type: ignore[arg-type]
@@ -146,7 +241,7 @@ def fuse(
         )
         with _RichProgress(quiet) as progress:
             mesh, rep = reconstruct_capture(folder, opts, progress)
-        _finish(mesh, rep, output, report, quiet, folder.resolve().name or "scan")
+        _finish(mesh, rep, output, report, quiet, folder.resolve().name or "scan", texture_size, sku, category, name)
     except Exception as exc:
         raise _fail(exc) from None
 
@@ -159,6 +254,10 @@ def mesh(
     up: Annotated[UpChoice, typer.Option(help="the cloud's up axis when no table plane is found")] = UpChoice.y,
     scale: Annotated[float, typer.Option(help="multiply coordinates by this to get meters")] = 1.0,
     triangles: Annotated[int | None, typer.Option(help="simplify to about this many triangles")] = None,
+    texture_size: TextureOption = None,
+    sku: SkuOption = None,
+    category: CategoryOption = None,
+    name: NameOption = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress, no summary")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="debug logging")] = False,
 ) -> None:
@@ -172,13 +271,18 @@ def mesh(
     try:
         if not scale > 0:
             raise ScanError("must be a positive number", field="--scale")
+        _check_publish(sku, category)
         settings = ScanSettings()
-        opts = CloudOptions(surface=SurfaceOptions(depth=settings.poisson_depth),
-                            cleanup=CleanupOptions(target_triangles=triangles or settings.target_triangles),
-                            up=up.value, scale=scale, max_points=settings.max_cloud_points)  # type: ignore[arg-type]
+        opts = CloudOptions(
+            surface=SurfaceOptions(depth=settings.poisson_depth),
+            cleanup=CleanupOptions(target_triangles=triangles or settings.target_triangles),
+            up=up.value,
+            scale=scale,
+            max_points=settings.max_cloud_points,
+        )  # type: ignore[arg-type]
         with _RichProgress(quiet) as progress:
             m, rep = reconstruct_cloud(cloud, opts, progress)
-        _finish(m, rep, output, report, quiet, cloud.stem)
+        _finish(m, rep, output, report, quiet, cloud.stem, texture_size, sku, category, name)
     except Exception as exc:
         raise _fail(exc) from None
 
@@ -205,15 +309,25 @@ def synth(
         if not (size > 0 and noise >= 0):
             raise ScanError("size must be positive and noise non-negative", field="--size/--noise")
         nm = NoiseModel(scale=noise) if noise > 0 else NoiseModel.none()
-        opts = SynthOptions(views=views, width=width, height=height, path=path.value,  # type: ignore[arg-type]
-                            object_size=size, noise=nm, seed=seed)
+        opts = SynthOptions(
+            views=views,
+            width=width,
+            height=height,
+            path=path.value,  # type: ignore[arg-type]
+            object_size=size,
+            noise=nm,
+            seed=seed,
+        )
         with _RichProgress(quiet) as progress:
             progress.start("render", views)
             cap = synthesize(model, opts, lambda n: progress.advance(n))
         cap.write(output, with_poses=not no_poses)
         if not quiet:
-            out.print(f"{output}: {views} frames {width}x{height}, poses {'omitted' if no_poses else 'written'}",
-                      markup=False, highlight=False)
+            out.print(
+                f"{output}: {views} frames {width}x{height}, poses {'omitted' if no_poses else 'written'}",
+                markup=False,
+                highlight=False,
+            )
     except Exception as exc:
         raise _fail(exc) from None
 

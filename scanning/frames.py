@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from scanning.errors import FrameError
+from scanning.parallel import map_threads, thread_safe
 
 logger = logging.getLogger(__name__)
 
@@ -72,8 +73,12 @@ class Intrinsics:
     def scaled(self, factor: float) -> Intrinsics:
         """Intrinsics of the same camera with images resized by ``factor``."""
         return Intrinsics(
-            round(self.width * factor), round(self.height * factor),
-            self.fx * factor, self.fy * factor, (self.cx + 0.5) * factor - 0.5, (self.cy + 0.5) * factor - 0.5,
+            round(self.width * factor),
+            round(self.height * factor),
+            self.fx * factor,
+            self.fy * factor,
+            (self.cx + 0.5) * factor - 0.5,
+            (self.cy + 0.5) * factor - 0.5,
         )
 
     def to_open3d(self) -> Any:
@@ -82,8 +87,7 @@ class Intrinsics:
         return o3d.camera.PinholeCameraIntrinsic(self.width, self.height, self.fx, self.fy, self.cx, self.cy)
 
     def to_dict(self) -> dict[str, float | int]:
-        return {"width": self.width, "height": self.height, "fx": self.fx, "fy": self.fy,
-                "cx": self.cx, "cy": self.cy}
+        return {"width": self.width, "height": self.height, "fx": self.fx, "fy": self.fy, "cx": self.cx, "cy": self.cy}
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,12 +144,14 @@ class RGBDSequence:
         if color.shape[:2] != depth.shape:
             raise FrameError(
                 f"color is {color.shape[1]}x{color.shape[0]} but depth {ref.depth.name} is "
-                f"{depth.shape[1]}x{depth.shape[0]}", file=ref.color,
+                f"{depth.shape[1]}x{depth.shape[0]}",
+                file=ref.color,
             )
         if depth.shape != (self.intrinsics.height, self.intrinsics.width):
             raise FrameError(
                 f"image is {depth.shape[1]}x{depth.shape[0]} but the intrinsics say "
-                f"{self.intrinsics.width}x{self.intrinsics.height}", file=ref.depth,
+                f"{self.intrinsics.width}x{self.intrinsics.height}",
+                file=ref.depth,
             )
         if self.depth_trunc is not None:
             depth[depth > self.depth_trunc] = 0.0
@@ -156,17 +162,21 @@ class RGBDSequence:
         return Frame(index, color, depth, pose, ref.color.stem)
 
     def load_all(self, progress: Any = None) -> list[Frame]:
-        """Every usable frame; raises FrameError when fewer than two remain."""
-        frames: list[Frame] = []
-        for i in range(len(self.frames)):
+        """Every usable frame, in order (decoded on threads: image decoding releases the GIL); raises
+        FrameError when fewer than two remain."""
+        tick = thread_safe(progress)
+
+        def one(i: int) -> Frame | None:
             frame = self.load(i)
-            if frame is not None:
-                frames.append(frame)
-            if progress is not None:
-                progress(1)
+            if tick is not None:
+                tick(1)
+            return frame
+
+        frames = [f for f in map_threads(one, range(len(self.frames))) if f is not None]
         if len(frames) < 2:
             raise FrameError(
-                f"needs at least 2 usable frames, found {len(frames)} of {len(self.frames)}", file=self.root,
+                f"needs at least 2 usable frames, found {len(frames)} of {len(self.frames)}",
+                file=self.root,
             )
         return frames
 
@@ -188,7 +198,8 @@ def read_sequence(folder: str | Path, max_frames: int = 2000) -> RGBDSequence:
     else:
         raise FrameError(
             "no capture found: expected intrinsics.json + color/ + depth/ (our layout), rgb.txt + depth.txt (TUM) "
-            "or color/ + depth/ (Open3D/Redwood)", file=root,
+            "or color/ + depth/ (Open3D/Redwood)",
+            file=root,
         )
     if len(seq.frames) > max_frames:
         raise FrameError(f"{len(seq.frames)} frames exceeds the limit of {max_frames}", file=root)
@@ -206,8 +217,14 @@ def read_intrinsics(path: Path) -> tuple[Intrinsics, dict[str, Any]]:
         m = data["intrinsic_matrix"]
         if not isinstance(m, list) or len(m) != 9:
             raise FrameError("must be a list of 9 numbers", file=path, field="intrinsic_matrix")
-        values = {"width": data.get("width"), "height": data.get("height"),
-                  "fx": m[0], "fy": m[4], "cx": m[6], "cy": m[7]}
+        values = {
+            "width": data.get("width"),
+            "height": data.get("height"),
+            "fx": m[0],
+            "fy": m[4],
+            "cx": m[6],
+            "cy": m[7],
+        }
     else:
         values = {k: data.get(k) for k in ("width", "height", "fx", "fy", "cx", "cy")}
     for key in ("width", "height"):
@@ -226,8 +243,9 @@ def read_intrinsics(path: Path) -> tuple[Intrinsics, dict[str, Any]]:
     if values["fx"] <= 0 or values["fy"] <= 0:
         raise FrameError("focal lengths must be positive", file=path, field="fx" if values["fx"] <= 0 else "fy")
     if not (0 <= values["cx"] <= w and 0 <= values["cy"] <= h):
-        raise FrameError(f"principal point ({values['cx']}, {values['cy']}) is outside the {w}x{h} image",
-                         file=path, field="cx")
+        raise FrameError(
+            f"principal point ({values['cx']}, {values['cy']}) is outside the {w}x{h} image", file=path, field="cx"
+        )
     intr = Intrinsics(w, h, float(values["fx"]), float(values["fy"]), float(values["cx"]), float(values["cy"]))
     return intr, data
 
@@ -246,8 +264,11 @@ def validate_poses(poses: Any, count: int, file: Path | str) -> np.ndarray:
         if not np.all(np.isfinite(m)):
             raise FrameError("contains NaN or infinity", file=file, field=f"poses[{i}]")
         r = m[:3, :3]
-        if not np.allclose(m[3], [0, 0, 0, 1], atol=1e-6) or not np.allclose(r.T @ r, np.eye(3), atol=1e-3) \
-                or np.linalg.det(r) < 0:
+        if (
+            not np.allclose(m[3], [0, 0, 0, 1], atol=1e-6)
+            or not np.allclose(r.T @ r, np.eye(3), atol=1e-3)
+            or np.linalg.det(r) < 0
+        ):
             raise FrameError("is not a rigid transform (rotation + translation)", file=file, field=f"poses[{i}]")
     return arr
 
@@ -348,11 +369,13 @@ def _quat_to_matrix(x: float, y: float, z: float, w: float) -> np.ndarray:
     if n == 0 or not np.isfinite(n):
         return np.eye(3)
     x, y, z, w = x / n, y / n, z / n, w / n
-    return np.array([
-        [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-        [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-        [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
-    ])
+    return np.array(
+        [
+            [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+            [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+            [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
+        ]
+    )
 
 
 def _read_tum_list(path: Path) -> list[tuple[float, str]]:
@@ -391,8 +414,7 @@ def _pair_folders(color_dir: Path, depth_dir: Path) -> list[FrameRef]:
     colors = sorted(p for p in color_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     depths = sorted(p for p in depth_dir.iterdir() if p.suffix.lower() in DEPTH_SUFFIXES)
     if len(colors) != len(depths):
-        raise FrameError(f"{len(colors)} color images but {len(depths)} depth images in {depth_dir}",
-                         file=color_dir)
+        raise FrameError(f"{len(colors)} color images but {len(depths)} depth images in {depth_dir}", file=color_dir)
     return [FrameRef(c, d) for c, d in zip(colors, depths, strict=True)]
 
 

@@ -28,6 +28,7 @@ import numpy as np
 from scanning.errors import ReconstructionError
 from scanning.frames import Frame, Intrinsics
 from scanning.mesh import Mesh
+from scanning.parallel import WORKERS, map_threads, thread_safe
 from scanning.region import ObjectRegion
 
 logger = logging.getLogger(__name__)
@@ -98,12 +99,24 @@ class _Volume:
         return out
 
 
-def _integrate(pts: np.ndarray, frames: Sequence[Frame], intr: Intrinsics, to_world: np.ndarray, trunc: float,
-               colors: bool, progress: Callable[[int], object] | None) -> _Volume:
+def _integrate(
+    pts: np.ndarray,
+    frames: Sequence[Frame],
+    intr: Intrinsics,
+    to_world: np.ndarray,
+    trunc: float,
+    colors: bool,
+    progress: Callable[[int], object] | None,
+) -> _Volume:
     """Integrate every frame into the voxels at ``pts`` (n, 3) float32 (object frame)."""
     n = len(pts)
-    vol = _Volume(np.zeros(n, np.float32), np.zeros(n, np.float32), np.zeros(n, np.uint16),
-                  np.zeros((n, 3), np.float32) if colors else None, np.zeros(n, np.float32) if colors else None)
+    vol = _Volume(
+        np.zeros(n, np.float32),
+        np.zeros(n, np.float32),
+        np.zeros(n, np.uint16),
+        np.zeros((n, 3), np.float32) if colors else None,
+        np.zeros(n, np.float32) if colors else None,
+    )
     h, w = intr.height, intr.width
     for f in frames:
         assert f.pose is not None
@@ -138,6 +151,38 @@ def _integrate(pts: np.ndarray, frames: Sequence[Frame], intr: Intrinsics, to_wo
     return vol
 
 
+def _integrate_parts(
+    pts: np.ndarray,
+    frames: Sequence[Frame],
+    intr: Intrinsics,
+    to_world: np.ndarray,
+    trunc: float,
+    colors: bool,
+    progress: Callable[[int], object] | None,
+    parts: int = WORKERS,
+) -> _Volume:
+    """:func:`_integrate` on ``parts`` contiguous groups of frames in threads (numpy releases the GIL), merged.
+
+    Each voxel's TSDF is the plain mean of its observations and the other fields are sums, so the merge gives
+    the serial result up to float rounding; the split is fixed, so the result does not depend on threads.
+    """
+    groups = [g for g in np.array_split(np.arange(len(frames)), parts) if len(g)]
+    if len(groups) < 2 or len(pts) < 100_000:
+        return _integrate(pts, frames, intr, to_world, trunc, colors, progress)
+    tick = thread_safe(progress)
+    vols = map_threads(
+        lambda g: _integrate(pts, [frames[i] for i in g], intr, to_world, trunc, colors, tick), groups, parts
+    )
+    weight = np.sum([v.weight for v in vols], axis=0)
+    tsdf = np.sum([v.tsdf * v.weight for v in vols], axis=0) / np.maximum(weight, 1.0)
+    behind = np.sum([v.behind for v in vols], axis=0, dtype=np.uint32)
+    out = _Volume(tsdf.astype(np.float32), weight, np.minimum(behind, 65535).astype(np.uint16), None, None)
+    if colors:
+        out.csum = np.sum([v.csum for v in vols], axis=0)
+        out.cw = np.sum([v.cw for v in vols], axis=0)
+    return out
+
+
 def _grid_points(lo: np.ndarray, voxel: float, shape: tuple[int, int, int]) -> np.ndarray:
     axes = [(lo[k] + voxel * np.arange(shape[k])).astype(np.float32) for k in range(3)]
     gx, gy, gz = np.meshgrid(*axes, indexing="ij")
@@ -145,7 +190,10 @@ def _grid_points(lo: np.ndarray, voxel: float, shape: tuple[int, int, int]) -> n
 
 
 def _fuse_carve(
-    frames: Sequence[Frame], intr: Intrinsics, region: ObjectRegion, options: FusionOptions,
+    frames: Sequence[Frame],
+    intr: Intrinsics,
+    region: ObjectRegion,
+    options: FusionOptions,
     progress: Callable[[int], object] | None,
 ) -> Mesh:
     # Coarse-to-fine: a pass at COARSE x the voxel size classifies space; only coarse cells near the surface
@@ -162,8 +210,15 @@ def _fuse_carve(
     cshape = tuple(s // COARSE for s in shape)
     cvox = voxel * COARSE
     clo = lo + 0.5 * (cvox - voxel)
-    coarse = _integrate(_grid_points(clo, cvox, cshape), frames, intr, region.to_world,  # type: ignore[arg-type]
-                        max(trunc, 2.0 * cvox), False, None)
+    coarse = _integrate_parts(
+        _grid_points(clo, cvox, cshape),
+        frames,
+        intr,
+        region.to_world,  # type: ignore[arg-type]
+        max(trunc, 2.0 * cvox),
+        False,
+        None,
+    )
     csigned = coarse.signed().reshape(cshape)
     band = binary_dilation(np.abs(csigned) < 1.0, iterations=1)
     # fine voxel (i, j, k) belongs to coarse cell (i // C, j // C, k // C)
@@ -172,7 +227,7 @@ def _fuse_carve(
     sign[sign == 0] = 1.0
     sel = np.nonzero(fine_band)[0]
     all_pts = _grid_points(lo, voxel, shape)  # type: ignore[arg-type]
-    fine = _integrate(all_pts[sel], frames, intr, region.to_world, trunc, True, progress)
+    fine = _integrate_parts(all_pts[sel], frames, intr, region.to_world, trunc, True, progress)
     del all_pts
     values = sign
     values[sel] = fine.signed()
@@ -190,8 +245,9 @@ def _fuse_carve(
         raise ReconstructionError("fusion found no surface: the frames do not see a common object")
     from skimage.measure import marching_cubes
 
-    verts, faces, _, _ = marching_cubes(vol, 0.0, spacing=(voxel, voxel, voxel), gradient_direction="ascent",
-                                        allow_degenerate=False)
+    verts, faces, _, _ = marching_cubes(
+        vol, 0.0, spacing=(voxel, voxel, voxel), gradient_direction="ascent", allow_degenerate=False
+    )
     verts = verts + (lo - voxel)
     colors = _sample_colors(verts, lo, voxel, shape, csum, cw)  # type: ignore[arg-type]
     faces = faces.astype(np.int64)
@@ -203,8 +259,9 @@ def _fuse_carve(
     return Mesh(verts.astype(np.float64), faces, colors, voxel)
 
 
-def _sample_colors(verts: np.ndarray, lo: np.ndarray, voxel: float, shape: tuple[int, int, int],
-                   csum: np.ndarray, cw: np.ndarray) -> np.ndarray:
+def _sample_colors(
+    verts: np.ndarray, lo: np.ndarray, voxel: float, shape: tuple[int, int, int], csum: np.ndarray, cw: np.ndarray
+) -> np.ndarray:
     """Weighted trilinear average of the voxel colors around each vertex; (v, 3) float64 0..1."""
     g = (verts - lo) / voxel
     base = np.floor(g).astype(np.int64)
@@ -216,8 +273,11 @@ def _sample_colors(verts: np.ndarray, lo: np.ndarray, voxel: float, shape: tuple
             for dz in (0, 1):
                 ix = np.clip(base + np.array([dx, dy, dz]), 0, np.array(shape) - 1)
                 flat = (ix[:, 0] * shape[1] + ix[:, 1]) * shape[2] + ix[:, 2]
-                tri = (np.where(dx, frac[:, 0], 1 - frac[:, 0]) * np.where(dy, frac[:, 1], 1 - frac[:, 1])
-                       * np.where(dz, frac[:, 2], 1 - frac[:, 2]))
+                tri = (
+                    np.where(dx, frac[:, 0], 1 - frac[:, 0])
+                    * np.where(dy, frac[:, 1], 1 - frac[:, 1])
+                    * np.where(dz, frac[:, 2], 1 - frac[:, 2])
+                )
                 acc += tri[:, None] * csum[flat]
                 wsum += tri * cw[flat]
     out = np.full((len(verts), 3), 0.5)
@@ -233,8 +293,7 @@ def _signed_volume(v: np.ndarray, f: np.ndarray) -> float:
     return float(np.sum(np.einsum("ij,ij->i", a, np.cross(b, c))) / 6.0)
 
 
-def region_mask(depth: np.ndarray, pose: np.ndarray, intr: Intrinsics, region: ObjectRegion,
-                pad: float) -> np.ndarray:
+def region_mask(depth: np.ndarray, pose: np.ndarray, intr: Intrinsics, region: ObjectRegion, pad: float) -> np.ndarray:
     """(h, w) bool: pixels whose point lies inside the region's box grown by ``pad`` meters."""
     from scanning.region import backproject
 
@@ -248,7 +307,10 @@ def region_mask(depth: np.ndarray, pose: np.ndarray, intr: Intrinsics, region: O
 
 
 def _fuse_scalable(
-    frames: Sequence[Frame], intr: Intrinsics, region: ObjectRegion, options: FusionOptions,
+    frames: Sequence[Frame],
+    intr: Intrinsics,
+    region: ObjectRegion,
+    options: FusionOptions,
     progress: Callable[[int], object] | None,
 ) -> Mesh:
     import open3d as o3d
@@ -257,14 +319,19 @@ def _fuse_scalable(
     trunc = options.trunc_voxels * voxel
     pad = options.margin * region.size
     volume = o3d.pipelines.integration.ScalableTSDFVolume(
-        voxel_length=voxel, sdf_trunc=trunc, color_type=o3d.pipelines.integration.TSDFVolumeColorType.RGB8)
+        voxel_length=voxel, sdf_trunc=trunc, color_type=o3d.pipelines.integration.TSDFVolumeColorType.RGB8
+    )
     o3d_intr = intr.to_open3d()
     for f in frames:
         assert f.pose is not None
         depth = np.where(region_mask(f.depth, f.pose, intr, region, pad), f.depth, 0.0).astype(np.float32)
         rgbd = o3d.geometry.RGBDImage.create_from_color_and_depth(
-            o3d.geometry.Image(f.color), o3d.geometry.Image(depth), depth_scale=1.0, depth_trunc=1e3,
-            convert_rgb_to_intensity=False)
+            o3d.geometry.Image(f.color),
+            o3d.geometry.Image(depth),
+            depth_scale=1.0,
+            depth_trunc=1e3,
+            convert_rgb_to_intensity=False,
+        )
         volume.integrate(rgbd, o3d_intr, np.linalg.inv(f.pose))
         if progress is not None:
             progress(1)

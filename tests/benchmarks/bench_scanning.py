@@ -3,6 +3,8 @@
     .venv/bin/python tests/benchmarks/bench_scanning.py            # full: 36 views 640x480, bunny + spot
     .venv/bin/python tests/benchmarks/bench_scanning.py --quick    # 16 views 320x240
     .venv/bin/python tests/benchmarks/bench_scanning.py --image docs/images/scan_bunny.png
+    .venv/bin/python tests/benchmarks/bench_scanning.py --noise-sweep    # where estimated poses are refused
+    .venv/bin/python tests/benchmarks/bench_scanning.py --symmetric      # a cylinder and a sphere: refused
 
 For each model and camera path, a capture is rendered with Kinect-like noise (scanning.synthetic), written to
 disk, and reconstructed with ``reconstruct_capture`` exactly as ``python -m scanning fuse`` does, once with the
@@ -37,12 +39,15 @@ CORPUS = ROOT.parent / "shared" / "corpus" / "models"
 Z_UP = np.array([[1.0, 0, 0], [0, 0, -1], [0, 1, 0]])  # glTF y-up -> z-up, for the floor-aware metrics
 
 
-def run_case(model: str, path: str, poses: str, views: int, width: int, height: int,
-             workdir: Path, noise: float = 1.0) -> tuple[dict[str, object], object]:
-    cap = synthesize(CORPUS / f"{model}.obj", SynthOptions(views=views, width=width, height=height,
-                                                          path=path, noise=NoiseModel(scale=noise)))  # type: ignore[arg-type]
+def run_case(
+    model: str | Path, path: str, poses: str, views: int, width: int, height: int, workdir: Path, noise: float = 1.0
+) -> tuple[dict[str, object], object]:
+    source = model if isinstance(model, Path) else CORPUS / f"{model}.obj"
+    cap = synthesize(
+        source, SynthOptions(views=views, width=width, height=height, path=path, noise=NoiseModel(scale=noise))
+    )  # type: ignore[arg-type]
     workdir.mkdir(parents=True, exist_ok=True)
-    folder = cap.write(workdir / f"{model}_{path}_{poses}", with_poses=poses == "given")
+    folder = cap.write(workdir / f"{source.stem}_{path}_{poses}", with_poses=poses == "given")
     t0 = time.perf_counter()
     mesh, rep = reconstruct_capture(folder, CaptureOptions(poses="given" if poses == "given" else "estimate"))
     seconds = time.perf_counter() - t0
@@ -55,11 +60,19 @@ def run_case(model: str, path: str, poses: str, views: int, width: int, height: 
     vis = compare(pv, mesh.triangles, tv, cap.truth_triangles, cameras=cv, table_z=0.0)
     full = compare(pv, mesh.triangles, tv, cap.truth_triangles)
     row = {
-        "model": model, "path": path, "poses": poses, "frames": f"{views} x {width}x{height}",
-        "F@0.5%": f"{vis.fscore_05:.3f}", "F@1%": f"{vis.fscore_1:.3f}", "F@1% all": f"{full.fscore_1:.3f}",
-        "Chamfer mm": f"{vis.chamfer * 1000:.2f}", "dim err": f"{full.dimension_error * 100:.2f} %",
-        "watertight": "yes" if is_watertight(mesh.triangles) else "no", "triangles": str(len(mesh.triangles)),
-        "time s": f"{seconds:.1f}", "poses s": f"{rep.seconds.get('poses', 0.0):.1f}",
+        "model": source.stem,
+        "path": path,
+        "poses": poses,
+        "frames": f"{views} x {width}x{height}",
+        "F@0.5%": f"{vis.fscore_05:.3f}",
+        "F@1%": f"{vis.fscore_1:.3f}",
+        "F@1% all": f"{full.fscore_1:.3f}",
+        "Chamfer mm": f"{vis.chamfer * 1000:.2f}",
+        "dim err": f"{full.dimension_error * 100:.2f} %",
+        "watertight": "yes" if is_watertight(mesh.triangles) else "no",
+        "triangles": str(len(mesh.triangles)),
+        "time s": f"{seconds:.1f}",
+        "poses s": f"{rep.seconds.get('poses', 0.0):.1f}",
         "fusion s": f"{rep.seconds.get('fusion', 0.0):.1f}",
     }
     return row, (cap, mesh)
@@ -103,8 +116,11 @@ def picture(cap: object, mesh: object, out: Path) -> None:
     ax[0].set_title(f"input color (1 of {len(cap.colors)})")  # type: ignore[attr-defined]
     ax[1].imshow(np.where(cap.depths[0] > 0, cap.depths[0], np.nan), cmap="viridis")  # type: ignore[attr-defined]
     ax[1].set_title("input depth (noisy)")
-    ax[2].add_collection(PolyCollection(tri[order][:, :, :2], facecolors=col[order], edgecolors=col[order],
-                                      linewidths=0.4, antialiased=False))
+    ax[2].add_collection(
+        PolyCollection(
+            tri[order][:, :, :2], facecolors=col[order], edgecolors=col[order], linewidths=0.4, antialiased=False
+        )
+    )
     ax[2].set_xlim(p[:, 0].min() - 0.01, p[:, 0].max() + 0.01)
     ax[2].set_ylim(p[:, 1].min() - 0.01, p[:, 1].max() + 0.01)
     ax[2].set_aspect("equal")
@@ -125,8 +141,16 @@ def main() -> None:
     ap.add_argument("--models", default="stanford-bunny,spot")
     ap.add_argument("--paths", default="turntable,handheld")
     ap.add_argument("--image", type=Path, help="also write a picture of the first reconstruction here")
-    ap.add_argument("--noise-sweep", action="store_true",
-                    help="instead: estimated poses on the bunny at growing noise; shows where the scan is refused")
+    ap.add_argument(
+        "--noise-sweep",
+        action="store_true",
+        help="instead: estimated poses on the bunny at growing noise; shows where the scan is refused",
+    )
+    ap.add_argument(
+        "--symmetric",
+        action="store_true",
+        help="instead: estimated poses on a cylinder and a sphere, which ICP cannot tell apart",
+    )
     args = ap.parse_args()
     views, width, height = (16, 320, 240) if args.quick else (36, 640, 480)
     rows = []
@@ -134,13 +158,40 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             for k, scale in enumerate((1.0, 3.0, 6.0, 10.0, 20.0, 30.0)):
                 try:
-                    row, _ = run_case("stanford-bunny", "turntable", "estimated", views, width, height,
-                                      Path(tmp) / str(k), noise=scale)
+                    row, _ = run_case(
+                        "stanford-bunny",
+                        "turntable",
+                        "estimated",
+                        views,
+                        width,
+                        height,
+                        Path(tmp) / str(k),
+                        noise=scale,
+                    )
                     result = f"F@1% {row['F@1%']}, dim err {row['dim err']}"
                 except ScanError as exc:
                     result = f"refused: {exc}"
                 sigma = NoiseModel(scale=scale).sigma(np.array(0.5))
                 print(f"| {scale:g} | {float(sigma) * 1000:.1f} | {result} |", flush=True)
+        return
+    if args.symmetric:
+        import trimesh
+
+        with tempfile.TemporaryDirectory() as tmp:
+            for name, shape in (
+                ("cylinder", trimesh.creation.cylinder(0.5, 1.0, sections=64)),
+                ("sphere", trimesh.creation.icosphere(4)),
+            ):
+                shape.apply_transform(trimesh.transformations.rotation_matrix(-np.pi / 2, [1, 0, 0]))  # Y-up file
+                shape.export(Path(tmp) / f"{name}.obj")
+                try:
+                    row, _ = run_case(
+                        Path(tmp) / f"{name}.obj", "turntable", "estimated", views, width, height, Path(tmp) / name
+                    )
+                    result = f"F@1% {row['F@1%']}, dim err {row['dim err']}"
+                except ScanError as exc:
+                    result = f"refused: {exc}"
+                print(f"| {name} | {result} |", flush=True)
         return
     with tempfile.TemporaryDirectory() as tmp:
         for model in args.models.split(","):

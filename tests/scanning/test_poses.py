@@ -12,7 +12,7 @@ from scanning.errors import PoseError
 from scanning.frames import Frame
 from scanning.fusion import fuse
 from scanning.metrics import compare, is_watertight
-from scanning.poses import depth_noise, estimate_poses
+from scanning.poses import color_residual, depth_noise, estimate_poses
 from scanning.region import find_region
 from scanning.synthetic import NoiseModel, SyntheticCapture, SynthOptions, synthesize
 
@@ -44,8 +44,9 @@ def test_fusion_with_estimated_poses(estimated: list[Frame], bunny_capture: Synt
     assert is_watertight(mesh.triangles)
     truth = truth_in(region.to_object, bunny_capture, np.linalg.inv(bunny_capture.poses[0]))
     cams = np.array([(region.to_object @ f.pose)[:3, 3] for f in estimated])  # type: ignore[operator]
-    acc = compare(mesh.vertices, mesh.triangles, truth, bunny_capture.truth_triangles, samples=30_000,
-                  cameras=cams, table_z=0.0)
+    acc = compare(
+        mesh.vertices, mesh.triangles, truth, bunny_capture.truth_triangles, samples=30_000, cameras=cams, table_z=0.0
+    )
     assert acc.fscore_1 >= 0.95
     assert acc.dimension_error <= 0.015
 
@@ -53,15 +54,19 @@ def test_fusion_with_estimated_poses(estimated: list[Frame], bunny_capture: Synt
 def test_frames_that_do_not_overlap(bunny_capture: SyntheticCapture) -> None:
     frames = _frames(bunny_capture)
     opposite = [frames[0], replace(frames[8], index=1)]  # 180 degrees apart: only the table is shared
-    opposite[1] = replace(opposite[1], depth=np.where(np.arange(opposite[1].depth.shape[0])[:, None] < 130,
-                                                      opposite[1].depth, 0.0).astype(np.float32))
+    opposite[1] = replace(
+        opposite[1],
+        depth=np.where(np.arange(opposite[1].depth.shape[0])[:, None] < 130, opposite[1].depth, 0.0).astype(np.float32),
+    )
     with pytest.raises(PoseError, match="could not be registered"):
         estimate_poses(opposite, bunny_capture.intrinsics)
 
 
 def test_too_much_noise_is_refused_not_a_wrong_model(corpus: Path) -> None:
-    cap = synthesize(corpus / "models" / "stanford-bunny.obj",
-                     SynthOptions(views=6, width=320, height=240, noise=NoiseModel(scale=30.0)))
+    cap = synthesize(
+        corpus / "models" / "stanford-bunny.obj",
+        SynthOptions(views=6, width=320, height=240, noise=NoiseModel(scale=30.0)),
+    )
     with pytest.raises(PoseError, match="too noisy"):
         estimate_poses(_frames(cap), cap.intrinsics)
 
@@ -78,3 +83,31 @@ def test_depth_noise_estimate(sigma: float) -> None:
     depth = 0.5 + 0.001 * xx + 0.0005 * yy + rng.normal(0, sigma, xx.shape)  # a tilted plane
     depth[:, 150:160] = 0.0  # a hole: no measurement
     assert depth_noise(depth.astype(np.float32)) == pytest.approx(sigma, rel=0.1)
+
+
+def test_rotationally_symmetric_object_is_refused_not_a_wrong_model(tmp_path: Path) -> None:
+    # A cylinder on the table slides into itself under ICP: the poses came out wrong (cameras hardly moving)
+    # while every geometric check passed. The colors of matched points tell.
+    import trimesh
+
+    can = trimesh.creation.cylinder(0.5, 1.0, sections=64)
+    can.apply_transform(trimesh.transformations.rotation_matrix(-np.pi / 2, [1, 0, 0]))  # files are Y-up
+    can.export(tmp_path / "can.obj")
+    cap = synthesize(tmp_path / "can.obj", SynthOptions(views=16, width=320, height=240))
+    with pytest.raises(PoseError, match="cannot be told from the object's shape"):
+        estimate_poses(_frames(cap), cap.intrinsics)
+
+
+def test_color_residual_needs_texture() -> None:
+    import open3d as o3d
+
+    g = np.arange(20) * 0.005
+    pts = np.stack(np.meshgrid(g, g, g, indexing="ij"), -1).reshape(-1, 3)  # 5 mm grid
+    pc = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(pts))
+    pc.colors = o3d.utility.Vector3dVector(np.full((len(pts), 3), 0.5))
+    assert color_residual(pc, pc, np.eye(4), 0.002) is None  # untextured: cannot tell
+    pc.colors = o3d.utility.Vector3dVector(np.random.default_rng(1).random((len(pts), 3)))
+    assert color_residual(pc, pc, np.eye(4), 0.002) == pytest.approx(0.0, abs=1e-9)
+    shifted = np.eye(4)
+    shifted[0, 3] = 0.005  # one grid step: every point meets its neighbour's unrelated color
+    assert color_residual(pc, pc, shifted, 0.002) > 0.5  # type: ignore[operator]

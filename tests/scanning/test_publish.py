@@ -1,0 +1,197 @@
+"""Publishing a scan with --sku: the GLB goes through assets_pipeline.publish into a local store + SQLite catalog."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from assets_pipeline.publish import PublishOptions
+from assets_pipeline.service import AssetService
+from assets_pipeline.settings import AssetSettings
+from scanning.cli import app
+from scanning.errors import HandoffError
+from scanning.handoff import publish_product
+
+runner = CliRunner()
+
+
+@pytest.fixture()
+def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AssetSettings:
+    """The local store and SQLite catalog the CLI will use, in tmp_path (as PHYGITAL_ASSETS_* settings)."""
+    monkeypatch.setenv("PHYGITAL_ASSETS_STORE", "local")
+    monkeypatch.setenv("PHYGITAL_ASSETS_STORE_PATH", str(tmp_path / "objects"))
+    monkeypatch.setenv("PHYGITAL_ASSETS_CATALOG_PATH", str(tmp_path / "catalog.sqlite"))
+    monkeypatch.delenv("PHYGITAL_ASSETS_CATALOG_URL", raising=False)
+    return AssetSettings()
+
+
+def _assets(settings: AssetSettings, sku: str) -> tuple[str, int, list[tuple[str, int, str]]]:
+    service = AssetService.open(settings)
+    try:
+        product = service.catalog.get(sku)
+        current = next(v for v in product.versions if v.number == product.current_version)
+        assets = sorted((a.format.value, a.lod, a.storage_key) for a in current.assets)
+        for _, _, key in assets:
+            assert service.store.exists(key)
+        return product.category.value, product.current_version or 0, assets
+    finally:
+        service.close()
+
+
+def test_fuse_with_sku_publishes_glb_lods_usdz_and_thumbnail(
+    bunny_folder: Path, settings: AssetSettings, tmp_path: Path
+) -> None:
+    out, rep = tmp_path / "bunny.glb", tmp_path / "report.json"
+    res = runner.invoke(
+        app,
+        [
+            "fuse",
+            str(bunny_folder),
+            "-o",
+            str(out),
+            "--report",
+            str(rep),
+            "--triangles",
+            "6000",
+            "--sku",
+            "SCAN-BUNNY-1",
+            "--name",
+            "Scanned bunny",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    assert "published SCAN-BUNNY-1 version 1" in res.output
+    category, version, assets = _assets(settings, "SCAN-BUNNY-1")
+    assert (category, version) == ("accessory", 1)
+    formats = [(f, lod) for f, lod, _ in assets]
+    lods = sorted(lod for f, lod in formats if f == "glb")
+    assert lods == [0, 1, 2, 3]  # the full model and publish's default LOD chain
+    assert sorted(lod for f, lod in formats if f == "usdz") == lods
+    assert ("png", 0) in formats
+    published = json.loads(rep.read_text())["output"]["published"]
+    assert published["sku"] == "SCAN-BUNNY-1" and published["version"] == 1
+    assert sorted((o["format"], o["lod"], o["key"]) for o in published["objects"]) == assets
+    # the catalog records the scan under its name, with the dimensions of the GLB written next to it
+    report = json.loads(rep.read_text())
+    service = AssetService.open(settings)
+    try:
+        product = service.catalog.get("SCAN-BUNNY-1")
+        assert product.name == "Scanned bunny"
+        dims = [product.width_m, product.height_m, product.depth_m]
+    finally:
+        service.close()
+    assert np.allclose(dims, report["output"]["dimensions_m"], rtol=0.01)
+
+
+@pytest.fixture(scope="module")
+def ball_cloud(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = np.random.default_rng(0).normal(size=(3000, 3))
+    d /= np.linalg.norm(d, axis=1, keepdims=True)
+    cloud = tmp_path_factory.mktemp("ball") / "ball.xyz"
+    np.savetxt(cloud, np.hstack([0.05 * d, d]))  # meters, with normals
+    return cloud
+
+
+@pytest.fixture(scope="module")
+def ball_glb(ball_cloud: Path) -> Path:
+    out = ball_cloud.with_suffix(".glb")
+    res = runner.invoke(app, ["mesh", str(ball_cloud), "-o", str(out), "--triangles", "2000", "-q"])
+    assert res.exit_code == 0, res.output
+    return out
+
+
+def test_mesh_with_sku_and_category_then_a_second_version(
+    ball_cloud: Path, settings: AssetSettings, tmp_path: Path
+) -> None:
+    out = tmp_path / "ball.glb"
+    res = runner.invoke(
+        app,
+        [
+            "mesh",
+            str(ball_cloud),
+            "-o",
+            str(out),
+            "--triangles",
+            "2000",
+            "-q",
+            "--sku",
+            "BALL-7",
+            "--category",
+            "furniture",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    assert _assets(settings, "BALL-7")[:2] == ("furniture", 1)
+    # without a category the product keeps its own; publish options pass through (one LOD here)
+    report = publish_product(out, "BALL-7", settings=settings, options=PublishOptions(lods=(0.5,)))
+    assert report.version == 2
+    category, version, assets = _assets(settings, "BALL-7")
+    assert (category, version) == ("furniture", 2)
+    assert sorted((f, lod) for f, lod, _ in assets) == [("glb", 0), ("glb", 1), ("png", 0), ("usdz", 0), ("usdz", 1)]
+
+
+def test_bad_sku_is_refused_before_any_work(bunny_folder: Path, settings: AssetSettings, tmp_path: Path) -> None:
+    out = tmp_path / "x.glb"
+    res = runner.invoke(app, ["fuse", str(bunny_folder), "-o", str(out), "--sku", "no spaces", "-q"])
+    assert res.exit_code == 2
+    lines = res.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: --sku: 'no spaces' is not a valid SKU")
+    assert not out.exists()
+    res = runner.invoke(app, ["fuse", str(bunny_folder), "-o", str(out), "--sku", "OK-1", "--category", "hats", "-q"])
+    assert res.exit_code == 2 and "error: --category: 'hats' is not one of" in res.output
+    res = runner.invoke(app, ["fuse", str(bunny_folder), "-o", str(out), "--category", "shoes", "-q"])
+    assert res.exit_code == 2 and "error: --category: only applies with --sku" in res.output
+    assert not out.exists()
+
+
+def test_catalog_conflict_keeps_the_glb_and_says_so(
+    ball_cloud: Path, ball_glb: Path, settings: AssetSettings, tmp_path: Path
+) -> None:
+    publish_product(ball_glb, "CONFLICT-1", "shoes", settings=settings, options=PublishOptions(lods=()))
+    with pytest.raises(HandoffError, match="already exists as shoes, not furniture"):
+        publish_product(ball_glb, "CONFLICT-1", "furniture", settings=settings)
+    out = tmp_path / "ball.glb"
+    res = runner.invoke(
+        app,
+        [
+            "mesh",
+            str(ball_cloud),
+            "-o",
+            str(out),
+            "--triangles",
+            "2000",
+            "-q",
+            "--sku",
+            "CONFLICT-1",
+            "--category",
+            "makeup",
+        ],
+    )
+    assert res.exit_code == 2
+    assert res.output.strip().splitlines() == [
+        f"error: {out}: written, but not published: publishing CONFLICT-1: category: SKU 'CONFLICT-1' already "
+        "exists as shoes, not makeup"
+    ]
+    assert out.is_file()
+    assert _assets(settings, "CONFLICT-1")[1] == 1
+
+
+def test_bad_asset_settings_name_the_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PHYGITAL_ASSETS_STORE", "ftp")
+    glb = tmp_path / "x.glb"
+    glb.write_bytes(b"not used")
+    with pytest.raises(HandoffError, match=r"^PHYGITAL_ASSETS_STORE: "):
+        publish_product(glb, "OK-1")
+
+
+def test_catalog_folder_that_cannot_be_made_is_one_line(ball_glb: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    blocker = ball_glb.parent / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("PHYGITAL_ASSETS_STORE_PATH", str(ball_glb.parent / "objects"))
+    monkeypatch.setenv("PHYGITAL_ASSETS_CATALOG_PATH", str(blocker / "catalog.sqlite"))
+    with pytest.raises(HandoffError, match="publishing OK-1: "):
+        publish_product(ball_glb, "OK-1")
