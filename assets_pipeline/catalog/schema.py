@@ -25,7 +25,14 @@ def make_engine(url: str) -> Engine:
     except ArgumentError:
         raise StorageError(f"{url!r} is not a database URL", field="PHYGITAL_ASSETS_CATALOG_URL") from None
     if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        folder = Path(parsed.database).parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(
+                f"cannot create the catalog folder {str(folder)!r}: {exc.strerror or exc}",
+                field="PHYGITAL_ASSETS_CATALOG_URL",
+            ) from None
     engine = create_engine(parsed, pool_pre_ping=True)
     if parsed.get_backend_name() == "sqlite":
 

@@ -92,6 +92,8 @@ def test_bad_input_one_line_exit_2(tmp_path: Path, corpus: Path) -> None:
                        PHYGITAL_ASSETS_S3_MAX_ATTEMPTS="1", PHYGITAL_ASSETS_S3_ACCESS_KEY_ID="x",
                        PHYGITAL_ASSETS_S3_SECRET_ACCESS_KEY="y"), "cannot reach the S3 endpoint")
     one_error_line(cli(tmp_path, "list", PHYGITAL_ASSETS_STORE="ftp"), "PHYGITAL_ASSETS_STORE")
+    one_error_line(cli(tmp_path, "list", PHYGITAL_ASSETS_CATALOG_URL=f"sqlite:///{text}/sub/catalog.sqlite"),
+                   "cannot create the catalog folder", "readme.txt")
     assert json.loads(cli(tmp_path, "list", "--json").stdout)["total"] == 0  # nothing half-written
     assert cli(tmp_path, "upload", model, "--sku", "A", "--category", "shoes", "--lods", "0.5", "-q").returncode == 0
     one_error_line(cli(tmp_path, "upload", model, "--sku", "A", "--category", "makeup", "--lods", "0.5"),
