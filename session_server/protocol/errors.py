@@ -102,15 +102,21 @@ class ProtocolError(Exception):
     def close_code(self) -> int | None:
         return ERROR_CODES[self.code].close_code
 
+    def detail(self) -> str:
+        """The message with the limit, without the field (the wire carries the field on its own)."""
+        if self.limit is None:
+            return self.message
+        return (
+            f"{self.message} (limit {self.limit}, got {self.actual})"
+            if self.actual is not None
+            else (f"{self.message} (limit {self.limit})")
+        )
+
     def __str__(self) -> str:
-        where = f"{self.field}: " if self.field else ""
-        extra = ""
-        if self.limit is not None:
-            extra = f" (limit {self.limit}, got {self.actual})" if self.actual is not None else f" (limit {self.limit})"
-        return f"{where}{self.message}{extra}"
+        return f"{self.field}: {self.detail()}" if self.field else self.detail()
 
     def to_wire(self, request_id: str | None = None) -> dict[str, Any]:
-        out: dict[str, Any] = {"code": self.code, "message": str(self)}
+        out: dict[str, Any] = {"code": self.code, "message": self.detail()}
         if self.field is not None:
             out["field"] = self.field
         if request_id is not None:
