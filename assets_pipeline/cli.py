@@ -5,6 +5,7 @@ Errors in the input end the command with one line on stderr and exit code 2; not
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import sys
@@ -124,7 +125,8 @@ def optimize(
     measure: Annotated[bool | None, typer.Option(
         "--measure/--no-measure", help="Measure each output's geometric error (default: when simplifying).",
         show_default=False)] = None,
-    max_file_mb: Annotated[float, typer.Option(help="Refuse inputs larger than this.")] = 512.0,
+    max_file_mb: Annotated[float | None, typer.Option(
+        help="Refuse inputs larger than this (default: PHYGITAL_ASSETS_MAX_FILE_MB, 512).", show_default=False)] = None,
     validate_output: Annotated[bool, typer.Option("--validate", help="Run the Khronos validator on the "
                                                                      "outputs.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
@@ -132,7 +134,6 @@ def optimize(
 ) -> None:
     """Optimize a model into an AR-ready GLB (meters, Y-up, pivot at the bottom center)."""
     _setup_logging(verbose)
-    from .limits import Limits
     from .pipeline import OptimizeOptions, optimize_file
     from .transforms.ar_frame import FrameOptions
     from .transforms.quantize import QuantizeOptions
@@ -149,7 +150,11 @@ def optimize(
         frame=FrameOptions(units.value, up.value, pivot.value),  # type: ignore[arg-type]
         measure_error=measure,
     )
-    limits = Limits(max_file_bytes=int(max_file_mb * 1024 * 1024))
+    from .cli_catalog import _settings  # one reading of PHYGITAL_ASSETS_* for every command
+
+    limits = _settings().limits()
+    if max_file_mb is not None:
+        limits = dataclasses.replace(limits, max_file_bytes=int(max_file_mb * 1024 * 1024))
     try:
         if quiet:
             result = optimize_file(input, output, options, limits)

@@ -71,7 +71,12 @@ class LimitExceeded(AssetError):
     ) -> None:
         self.actual = actual
         self.limit = limit
-        super().__init__(f"{what} {actual:g} exceeds the limit of {limit:g}", path=path, field=field)
+        super().__init__(f"{what} {_number(actual)} exceeds the limit of {_number(limit)}", path=path, field=field)
+
+
+def _number(value: float) -> str:
+    """3773916 -> '3,773,916'; 0.5 -> '0.5' (limits are mostly byte and element counts)."""
+    return f"{int(value):,}" if float(value).is_integer() else f"{value:g}"
 
 
 class MissingEncoder(AssetError):

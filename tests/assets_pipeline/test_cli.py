@@ -72,3 +72,17 @@ def test_validate_and_inspect(tmp_path: Path, corpus: Path) -> None:
     r = cli("inspect", corpus / "models" / "DamagedHelmet.glb")
     info = json.loads(r.stdout)
     assert info["triangles"] == 15452 and info["textures"] == 5
+
+
+def test_optimize_reads_the_limit_settings_and_the_option_overrides(tmp_path: Path, corpus: Path) -> None:
+    model = corpus / "models" / "DamagedHelmet.glb"
+    out = tmp_path / "h.glb"
+    env = {**os.environ, "PHYGITAL_ASSETS_MAX_FILE_MB": "1"}
+    refused = subprocess.run([sys.executable, "-m", "assets_pipeline", "optimize", str(model), "-o", str(out), "-q"],
+                             capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
+    assert refused.returncode == 2 and not out.exists()
+    assert refused.stderr.strip() == "error: DamagedHelmet.glb: file bytes 3,773,916 exceeds the limit of 1,048,576"
+    env["PHYGITAL_ASSETS_MAX_IMAGE_PIXELS"] = "100"
+    pixels = subprocess.run([sys.executable, "-m", "assets_pipeline", "optimize", str(model), "-o", str(out), "-q",
+                             "--max-file-mb", "10"], capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
+    assert pixels.returncode == 2 and "exceeds the limit of 100" in pixels.stderr and not out.exists()

@@ -571,7 +571,7 @@ def test_mtl_texture_outside_folder_is_never_read(corpus: Path, tmp_path: Path, 
 def test_file_over_size_limit(box_glb: bytes, tmp_path: Path, opened: list[str]) -> None:
     path = write(tmp_path / "box.glb", box_glb)
     opened.clear()
-    exc = refuse(path, LimitExceeded, "file bytes", "2880", limits=Limits(max_file_bytes=1000))
+    exc = refuse(path, LimitExceeded, "file bytes", "2,880", limits=Limits(max_file_bytes=1000))
     assert isinstance(exc, LimitExceeded) and exc.limit == 1000
     assert str(path.resolve()) not in opened, "the file was read before its size was checked"
 

@@ -153,7 +153,7 @@ def test_bad_input_is_refused_before_anything_is_written(corpus: Path, tmp_path:
         run(text)
     with pytest.raises(InvalidAsset, match=r"fake\.glb"):
         run(fake)
-    with pytest.raises(LimitExceeded, match=r"BoxVertexColors\.glb: file size 2880 exceeds the limit of 1000"):
+    with pytest.raises(LimitExceeded, match=r"BoxVertexColors\.glb: file size 2,880 exceeds the limit of 1,000"):
         run(box, limits=Limits(max_file_bytes=1000))
     with pytest.raises(InvalidAsset, match="not a valid SKU"):
         run(box, sku="../x")
