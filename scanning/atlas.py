@@ -44,12 +44,27 @@ def bake_atlas(mesh: Mesh, normals: np.ndarray, size: int = 1024) -> TexturedMes
         raise HandoffError(f"must be between {MIN_SIZE} and {MAX_SIZE}, got {size}", field="texture size")
     if mesh.colors is None:
         raise HandoffError("the mesh has no vertex colors to bake", field="texture")
+    legacy = o3d.geometry.TriangleMesh(
+        o3d.utility.Vector3dVector(mesh.vertices), o3d.utility.Vector3iVector(mesh.triangles.astype(np.int32))
+    )
+    if not (legacy.is_edge_manifold(allow_boundary_edges=True) and legacy.is_vertex_manifold()):
+        # checked first: Open3D's UVAtlas raises on some non-manifold meshes and crashes the process on others
+        raise HandoffError(
+            "UV charting failed: the mesh is not manifold; run without --texture-size to keep vertex colors",
+            field="texture",
+        )
     t = o3d.t.geometry.TriangleMesh()
     t.vertex.positions = o3d.core.Tensor(mesh.vertices.astype(np.float32))
     t.triangle.indices = o3d.core.Tensor(mesh.triangles.astype(np.int32))
     t.vertex.colors = o3d.core.Tensor(np.clip(mesh.colors, 0, 1).astype(np.float32))
     with o3d.utility.VerbosityContextManager(o3d.utility.VerbosityLevel.Warning):
-        t.compute_uvatlas(size=size, gutter=2.0, max_stretch=1 / 6, parallel_partitions=1, nthreads=1)
+        try:
+            t.compute_uvatlas(size=size, gutter=2.0, max_stretch=1 / 6, parallel_partitions=1, nthreads=1)
+        except RuntimeError as exc:  # UVAtlas refuses non-manifold meshes (Poisson surfaces of open clouds)
+            reason = "the mesh is not manifold" if "manifold" in str(exc).lower() else str(exc).strip()
+            raise HandoffError(
+                f"UV charting failed: {reason}; run without --texture-size to keep vertex colors", field="texture"
+            ) from None
         baked = t.bake_vertex_attr_textures(size, {"colors"}, margin=2.0, fill=0.0, update_material=False)
     corner_uv = t.triangle.texture_uvs.numpy().reshape(-1, 2).astype(np.float64)  # (3t, 2), origin bottom-left
     if not np.all(np.isfinite(corner_uv)):

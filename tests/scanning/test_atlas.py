@@ -97,3 +97,14 @@ def test_mesh_command_with_texture_size(tmp_path: Path) -> None:
     doc = read(out, Limits())
     assert len(doc.images) == 1 and "TEXCOORD_0" in doc.gltf["meshes"][0]["primitives"][0]["attributes"]
     assert json.loads(rep.read_text())["output"]["texture_size"] == 256
+
+
+def test_a_non_manifold_mesh_is_a_clear_error(ball: Mesh) -> None:
+    # a fin: a third triangle on one of the ball's edges (Poisson surfaces of open clouds have such edges;
+    # Open3D's UVAtlas crashes the process on this one, so it must be caught before charting)
+    a, b = ball.triangles[0][:2]
+    v = np.vstack([ball.vertices, (ball.vertices[a] + ball.vertices[b]) / 2 + 0.03])
+    t = np.vstack([ball.triangles, [[a, b, len(ball.vertices)]]])
+    mesh = Mesh(v, t, np.clip(0.5 + 4 * v, 0, 1), 0.005)
+    with pytest.raises(HandoffError, match="texture: UV charting failed: the mesh is not manifold; run without"):
+        bake_atlas(mesh, vertex_normals(v, t), 256)
