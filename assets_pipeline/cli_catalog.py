@@ -211,8 +211,8 @@ def show(
                                      "current_version": product.current_version, "tryon": product.tryon,
                                      "versions": versions}) + "\n")
         return
-    out.print(f"[bold]{product.sku}[/]  {product.name}  ({product.category.value})  current version: "
-              f"{product.current_version}", highlight=False)
+    current = f"  current version: {product.current_version}" if product.current_version is not None else ""
+    out.print(f"[bold]{product.sku}[/]  {product.name}  ({product.category.value}){current}", highlight=False)
     if product.tryon:
         out.print(f"try-on: {_tryon_text(product.tryon)}", highlight=False)
     if not versions:
