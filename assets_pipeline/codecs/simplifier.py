@@ -9,13 +9,17 @@ to the bundled library (``codecs.meshopt.simplify``) otherwise, with a warning i
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import json
 import logging
 import shutil
 import struct
 import subprocess
+import threading
 from functools import cache
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 
@@ -31,6 +35,73 @@ def available(tools: Path = NODE_TOOLS) -> bool:
     return shutil.which("node") is not None and (tools / "node_modules" / "meshoptimizer").is_dir()
 
 
+class _Worker:
+    """One node process for every simplification of this Python process (starting node costs ~0.1 s, and
+    an optimize with LODs simplifies dozens of times: six candidate orders per primitive and LOD)."""
+
+    def __init__(self, tools: Path) -> None:
+        self.tools = tools
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.lock = threading.Lock()
+
+    def call(self, payload: bytes) -> bytes:
+        with self.lock:
+            try:
+                proc = self._started()
+                assert proc.stdin is not None and proc.stdout is not None
+                proc.stdin.write(struct.pack("<I", len(payload)) + payload)
+                proc.stdin.flush()
+                size = struct.unpack("<I", _read_exactly(proc.stdout, 4))[0]
+                return _read_exactly(proc.stdout, size)
+            except (OSError, EOFError, struct.error) as exc:
+                detail = self._stop()
+                raise PipelineFailure(f"simplifier failed: {detail or exc}", field="simplify") from None
+
+    def _started(self) -> subprocess.Popen[bytes]:
+        if self.proc is None or self.proc.poll() is not None:
+            node = shutil.which("node") or "node"
+            self.proc = subprocess.Popen([node, str(self.tools / "simplify.mjs")], stdin=subprocess.PIPE,
+                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=self.tools)
+        return self.proc
+
+    def _stop(self) -> str:
+        proc, self.proc = self.proc, None
+        if proc is None:
+            return ""
+        with contextlib.suppress(OSError):
+            proc.kill()
+        try:
+            _, err = proc.communicate(timeout=5)
+        except (OSError, ValueError, subprocess.TimeoutExpired):
+            return ""
+        return err.decode(errors="replace").strip()[-300:]
+
+    def close(self) -> None:
+        with self.lock:
+            proc, self.proc = self.proc, None
+            if proc is not None and proc.stdin is not None:
+                with contextlib.suppress(OSError):
+                    proc.stdin.close()
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(timeout=5)
+
+
+def _read_exactly(stream: IO[bytes], n: int) -> bytes:
+    data = stream.read(n)
+    if data is None or len(data) != n:
+        raise EOFError(f"node ended the answer after {0 if data is None else len(data)} of {n} bytes")
+    return data
+
+
+_WORKERS: dict[Path, _Worker] = {}
+
+
+@atexit.register
+def _close_workers() -> None:
+    for worker in _WORKERS.values():
+        worker.close()
+
+
 def simplify(indices: np.ndarray, positions: np.ndarray, target_index_count: int, target_error: float,
              options: int = 0, tools: Path = NODE_TOOLS) -> tuple[np.ndarray, float]:
     """Same contract as :func:`codecs.meshopt.simplify`: (indices, relative error reached)."""
@@ -39,14 +110,12 @@ def simplify(indices: np.ndarray, positions: np.ndarray, target_index_count: int
     req = json.dumps({"indexCount": int(idx.size), "vertexCount": int(pos.shape[0]),
                       "targetIndexCount": int(target_index_count), "targetError": float(target_error),
                       "flagNames": [n for bit, n in FLAG_NAMES.items() if options & bit]}).encode()
-    payload = struct.pack("<I", len(req)) + req + idx.tobytes() + pos.tobytes()
-    node = shutil.which("node") or "node"
-    proc = subprocess.run([node, str(tools / "simplify.mjs")], input=payload, capture_output=True, timeout=600,
-                          check=False, cwd=tools)
-    if proc.returncode != 0 or len(proc.stdout) < 8:
-        raise PipelineFailure(f"simplifier failed: {proc.stderr.decode(errors='replace')[-300:]}", field="simplify")
-    count, error = struct.unpack_from("<If", proc.stdout, 0)
-    out = np.frombuffer(proc.stdout, np.uint32, count=count, offset=8).copy()
+    worker = _WORKERS.setdefault(tools, _Worker(tools))
+    answer = worker.call(struct.pack("<I", len(req)) + req + idx.tobytes() + pos.tobytes())
+    if len(answer) < 8:
+        raise PipelineFailure("simplifier failed: short answer", field="simplify")
+    count, error = struct.unpack_from("<If", answer, 0)
+    out = np.frombuffer(answer, np.uint32, count=count, offset=8).copy()
     return out, float(error)
 
 
