@@ -50,13 +50,44 @@ def split_long_edges(v: np.ndarray, f: np.ndarray, max_edge: float) -> tuple[np.
     return v, f
 
 
-def _distances(points: np.ndarray, v: np.ndarray, f: np.ndarray) -> np.ndarray:
+def _scene(v: np.ndarray, f: np.ndarray) -> object:
     import open3d as o3d
 
     v, f = split_long_edges(v, f, 0.02 * float(np.linalg.norm(v.max(axis=0) - v.min(axis=0))))
     scene = o3d.t.geometry.RaycastingScene()
     scene.add_triangles(o3d.core.Tensor(v.astype(np.float32)), o3d.core.Tensor(f.astype(np.uint32)))
-    return scene.compute_distance(o3d.core.Tensor(points.astype(np.float32))).numpy()
+    return scene
+
+
+def _distances(points: np.ndarray, scene: object) -> np.ndarray:
+    import open3d as o3d
+
+    return scene.compute_distance(o3d.core.Tensor(points.astype(np.float32))).numpy()  # type: ignore[attr-defined]
+
+
+class SurfaceReference:
+    """One surface measured against many others (the simplifier's candidates): its samples and its
+    distance scene are built once. Results are the same as :func:`surface_hausdorff` for each pair."""
+
+    def __init__(self, v: np.ndarray, f: np.ndarray, samples: int = 200_000, seed: int = 0) -> None:
+        self.v, self.f, self.samples = v, f, samples
+        rng = np.random.default_rng(seed)
+        self.diag = (float(np.linalg.norm(v.max(axis=0) - v.min(axis=0))) if len(v) else 0.0) or 1.0
+        self.points = sample_surface(v, f, samples, rng) if len(f) else v
+        self._rng_state = rng.bit_generator.state  # the other surface's samples continue this stream
+        self._scene: object | None = None
+
+    def hausdorff(self, vb: np.ndarray, fb: np.ndarray) -> float:
+        """Symmetric Hausdorff distance to (vb, fb), as a fraction of this surface's bounding-box diagonal."""
+        if len(self.f) == 0 or len(fb) == 0:
+            return 0.0 if len(self.f) == len(fb) else float("inf")
+        rng = np.random.default_rng()
+        rng.bit_generator.state = self._rng_state
+        if self._scene is None:
+            self._scene = _scene(self.v, self.f)
+        d_ab = _distances(self.points, _scene(vb, fb)).max()
+        d_ba = _distances(sample_surface(vb, fb, self.samples, rng), self._scene).max()
+        return float(max(d_ab, d_ba)) / self.diag
 
 
 def hausdorff(reference: AssetDocument, other: AssetDocument, samples: int = 200_000, seed: int = 0) -> float:
@@ -71,10 +102,4 @@ def surface_hausdorff(va: np.ndarray, fa: np.ndarray, vb: np.ndarray, fb: np.nda
                       seed: int = 0) -> float:
     """Symmetric Hausdorff distance between two triangle surfaces (vertices (n, 3), triangles (m, 3)), as a
     fraction of the first one's bounding-box diagonal."""
-    if len(fa) == 0 or len(fb) == 0:
-        return 0.0 if len(fa) == len(fb) else float("inf")
-    rng = np.random.default_rng(seed)
-    diag = float(np.linalg.norm(va.max(axis=0) - va.min(axis=0))) or 1.0
-    d_ab = _distances(sample_surface(va, fa, samples, rng), vb, fb).max()
-    d_ba = _distances(sample_surface(vb, fb, samples, rng), va, fa).max()
-    return float(max(d_ab, d_ba)) / diag
+    return SurfaceReference(va, fa, samples, seed).hausdorff(vb, fb)

@@ -97,10 +97,15 @@ def finishing_transforms(options: OptimizeOptions, ratio: float | None) -> list[
     steps: list[Transform] = []
     if ratio is not None and ratio < 1.0:
         from .codecs.simplifier import best_simplifier
-        from .metrics import surface_hausdorff
+        from .metrics import SurfaceReference
+
+        last: list[tuple[np.ndarray, np.ndarray, SurfaceReference]] = []
 
         def score(pos: np.ndarray, before: np.ndarray, after: np.ndarray) -> float:
-            return surface_hausdorff(pos, before, pos, after, samples=50_000)
+            # the candidates of one primitive share ``before``: sample it and build its scene once
+            if not last or last[0][0] is not pos or last[0][1] is not before:
+                last[:] = [(pos, before, SurfaceReference(pos, before, samples=50_000))]
+            return last[0][2].hausdorff(pos, after)
 
         steps.append(simplify(SimplifyOptions(ratio, options.error, options.lock_border), best_simplifier(),
                               score))
