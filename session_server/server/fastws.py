@@ -188,8 +188,17 @@ class FastWebSocket(WebSocketsSansIOProtocol):
             return
         data = self.frames[0] if len(self.frames) == 1 else b"".join(self.frames)
         self.frames = []
-        if not self.close_sent:
-            self.link.feed(data if isinstance(data, bytes) else bytes(data))
+        if self.close_sent:
+            return
+        data = data if isinstance(data, bytes) else bytes(data)
+        if self.curr_msg_data_type == "text":
+            try:
+                data.decode()
+            except UnicodeDecodeError:  # RFC 6455: a text frame must be UTF-8; fail the connection (1007)
+                self.conn.send_close(1007, "text frame is not valid UTF-8")
+                self.handle_parser_exception()
+                return
+        self.link.feed(data)
 
     def connection_lost(self, exc: Exception | None) -> None:
         super().connection_lost(exc)

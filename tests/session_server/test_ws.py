@@ -192,6 +192,22 @@ def test_bad_input_is_answered_and_changes_nothing(server: RunningServer, data: 
     run(main())
 
 
+def test_fragmented_binary_and_non_utf8_frames(server: RunningServer) -> None:
+    async def main() -> None:
+        ws = await raw_join(server, "ana")
+        await ws.send(['{"v": 1,', ' "type": "ping"', "}"])  # one message in three WebSocket fragments
+        await next_of(ws, "pong")
+        await ws.send(b'{"v": 1, "type": "ping"}')  # JSON in a binary frame is read the same
+        await next_of(ws, "pong")
+        ws.protocol.send_text(b'{"v": 1, "type": "\xff"}')  # a text frame that is not UTF-8
+        ws.send_data()
+        with pytest.raises(ConnectionClosed) as info:
+            await next_of(ws, "never")
+        assert info.value.rcvd is not None and info.value.rcvd.code == 1007  # RFC 6455: fail the connection
+
+    run(main())
+
+
 @pytest.mark.parametrize(
     ("token_kind", "code"),
     [
