@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -36,6 +38,18 @@ def _settings() -> AssetSettings:
         field = ".".join(str(p) for p in first["loc"])
         err.print(f"[bold red]error:[/] setting PHYGITAL_ASSETS_{field.upper()}: {first['msg']}", highlight=False)
         raise typer.Exit(2) from None
+
+
+@contextmanager
+def _service() -> Iterator[AssetService]:
+    """The store and catalog for one command; an AssetError ends it with one line and exit code 2."""
+    service = _open()
+    try:
+        yield service
+    except AssetError as exc:
+        _fail(exc)
+    finally:
+        service.close()
 
 
 def _open() -> AssetService:
@@ -82,18 +96,12 @@ def upload(
     except AssetError as exc:
         _fail(exc)
         return
-    service = _open()
-    try:
+    with _service() as service:
         if quiet or json_out:
             report = publish(request, service.store, service.catalog, limits=service.settings.limits(),
                              options=options)
         else:
             report = _publish_with_progress(request, service, options)
-    except AssetError as exc:
-        _fail(exc)
-        return
-    finally:
-        service.close()
     if json_out:
         from dataclasses import asdict
 
@@ -162,15 +170,9 @@ def list_products(
 
     from .catalog.repository import parse_category
 
-    service = _open()
-    try:
+    with _service() as service:
         rows, total = service.catalog.search(query, parse_category(category) if category else None,
                                              limit=limit, offset=offset)
-    except AssetError as exc:
-        _fail(exc)
-        return
-    finally:
-        service.close()
     if json_out:
         sys.stdout.write(json.dumps({"total": total, "items": [
             {"sku": p.sku, "name": p.name, "category": p.category.value, "current_version": p.current_version,
@@ -193,14 +195,8 @@ def show(
     """Show a product: its versions and the objects of the current one."""
     from rich.table import Table
 
-    service = _open()
-    try:
+    with _service() as service:
         product = service.catalog.get(sku)
-    except AssetError as exc:
-        _fail(exc)
-        return
-    finally:
-        service.close()
     versions = [{"number": v.number, "created_at": v.created_at.isoformat(), "source": v.source_name,
                  "dimensions_m": [v.width_m, v.height_m, v.depth_m], "note": v.note,
                  "variants": [x.name for x in v.variants],
@@ -260,14 +256,8 @@ def tryon_attributes(
     except AssetError as exc:
         _fail(exc)
         return
-    service = _open()
-    try:
+    with _service() as service:
         product = service.catalog.set_tryon(sku, attrs, name)
-    except AssetError as exc:
-        _fail(exc)
-        return
-    finally:
-        service.close()
     if json_out:
         sys.stdout.write(json.dumps({"sku": product.sku, "category": product.category.value,
                                      "tryon": product.tryon}) + "\n")
@@ -281,14 +271,8 @@ def rollback(
     version: Annotated[int, typer.Argument(min=1, help="Version number to make current again.")],
 ) -> None:
     """Make an earlier version of a product current again (versions themselves never change)."""
-    service = _open()
-    try:
+    with _service() as service:
         service.catalog.rollback(sku, version)
-    except AssetError as exc:
-        _fail(exc)
-        return
-    finally:
-        service.close()
     out.print(f"{sku}: current version is now {version}", highlight=False)
 
 
@@ -300,17 +284,11 @@ def delete(
     """Delete a product and every version; objects no other product uses are removed from the store."""
     from .publish import delete_product
 
-    service = _open()
-    try:
+    with _service() as service:
         service.catalog.get(sku)
         if not yes and not typer.confirm(f"delete {sku} and all its versions?", err=True):
             raise typer.Exit(1)
         removed = delete_product(sku, service.store, service.catalog)
-    except AssetError as exc:
-        _fail(exc)
-        return
-    finally:
-        service.close()
     out.print(f"deleted {sku}; removed {removed} object(s) from the store", highlight=False)
 
 
