@@ -11,8 +11,9 @@ import numpy as np
 from tryon.errors import InvalidLook
 from tryon.landmarks import PoseLandmarks
 from tryon.look import Look, Product
+from tryon.shoes.erase import erase_box, erase_real_shoe
 from tryon.shoes.feet import foot_frame
-from tryon.shoes.occlusion import leg_mask
+from tryon.shoes.occlusion import above_collar, leg_mask
 from tryon.shoes.placement import Placement, place
 from tryon.shoes.sprite import ShoeViews, procedural_views, side_from_image
 
@@ -38,11 +39,15 @@ class PlacedShoe:
 class ShoeRenderer:
     """Renders one shoe product; views are prepared once at construction."""
 
-    def __init__(self, views: ShoeViews, product: Product | None = None, source: str = "drawn") -> None:
+    def __init__(
+        self, views: ShoeViews, product: Product | None = None, source: str = "drawn", erase: bool = True
+    ) -> None:
         self.views = views
         self.product = product
         self.source = source
         """How the views were made: ``drawn``, or for a 3D model ``rendered``, ``memory`` or ``disk`` (cached)."""
+        self.erase = erase
+        """Fill the real shoe (the person mask under each new shoe's collar) with background first."""
 
     @classmethod
     def from_look(cls, look: Look, look_dir: Path | None = None, cache_dir: Path | None = None) -> ShoeRenderer:
@@ -80,20 +85,27 @@ class ShoeRenderer:
         return cls(views, product)
 
     def apply(self, frame: np.ndarray, pose: PoseLandmarks) -> tuple[np.ndarray, list[PlacedShoe]]:
-        """Return a copy of the RGB frame with a shoe on each visible foot, and where they went."""
-        out = frame
-        placed: list[PlacedShoe] = []
+        """Return a copy of the RGB frame with a shoe on each visible foot, and where they went.
+
+        Both real shoes are erased before either new shoe is drawn, so crossing feet never erase a new shoe.
+        """
+        placements: list[Placement] = []
         for foot in pose.feet:
             ff = foot_frame(foot)
-            if ff is None:
-                continue
-            placement = place(self.views.get(ff.view), ff, frame.shape)
-            if placement is None:
-                continue
-            if out is frame:
-                out = frame.copy()
-            placed.append(self._composite(out, placement, pose.segmentation))
-        return out, placed
+            placement = None if ff is None else place(self.views.get(ff.view), ff, frame.shape)
+            if placement is not None:
+                placements.append(placement)
+        if not placements:
+            return frame, []
+        out = frame.copy()
+        seg = pose.segmentation
+        if seg is None or seg.shape[:2] != out.shape[:2]:
+            seg = None
+        if seg is not None and self.erase:
+            for p in placements:
+                box = erase_box(p.box, p.frame.span, out.shape)
+                erase_real_shoe(out, seg, above_collar(p.frame, _collar(p), box) == 0.0, box)
+        return out, [self._composite(out, p, seg) for p in placements]
 
     def _composite(self, out: np.ndarray, p: Placement, seg: np.ndarray | None) -> PlacedShoe:
         x0, y0, x1, y1 = p.box
@@ -102,16 +114,18 @@ class ShoeRenderer:
         warped = cv2.warpAffine(p.sprite.rgba, m, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR,
                                 borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0, 0))  # fmt: skip
         alpha = warped[..., 3].astype(np.float32) * (1.0 / 255.0)
-        cover = np.ones_like(alpha)
-        if seg is not None and seg.shape[:2] == out.shape[:2]:
-            collar = p.matrix[:, :2] @ p.sprite.collar.astype(np.float64) + p.matrix[:, 2]
-            cover = 1.0 - leg_mask(seg, p.frame, collar, p.box)
+        cover = np.ones_like(alpha) if seg is None else 1.0 - leg_mask(seg, p.frame, _collar(p), p.box)
         region = out[y0:y1, x0:x1].astype(np.float32)
         region *= (1.0 - SHADOW_STRENGTH * _contact_shadow(p, (x0, y0), alpha.shape))[..., None]
         color = warped[..., :3].astype(np.float32)  # premultiplied
         blended = region * (1.0 - alpha * cover)[..., None] + color * cover[..., None]
         out[y0:y1, x0:x1] = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
         return PlacedShoe(p.frame.side, p.frame.view, _sole_center(alpha, p, (x0, y0)), p.frame.origin.copy(), p.box)
+
+
+def _collar(p: Placement) -> np.ndarray:
+    """(2,) frame pixel of the placed shoe's opening."""
+    return p.matrix[:, :2] @ p.sprite.collar.astype(np.float64) + p.matrix[:, 2]
 
 
 def _contact_shadow(p: Placement, origin: tuple[int, int], shape: tuple[int, ...]) -> np.ndarray:

@@ -1,0 +1,111 @@
+"""Erasing the shopper's real shoe before the virtual one is drawn (synthetic foot and street video frames)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from tryon import media
+from tryon.landmarks import FootLandmarks, PoseLandmarks
+from tryon.providers.mediapipe import MediaPipeProvider
+from tryon.shoes.erase import erase_box, erase_real_shoe
+from tryon.shoes.feet import foot_frame
+from tryon.shoes.occlusion import above_collar
+from tryon.shoes.placement import Placement, place
+from tryon.shoes.render import ShoeRenderer
+from tryon.shoes.sprite import procedural_views
+
+
+def placements(r: ShoeRenderer, pose: PoseLandmarks, shape: tuple[int, ...]) -> list[Placement]:
+    out = []
+    for foot in pose.feet:
+        ff = foot_frame(foot)
+        p = None if ff is None else place(r.views.get(ff.view), ff, shape)
+        if p is not None:
+            out.append(p)
+    return out
+
+
+def below_collar(p: Placement, box: tuple[int, int, int, int]) -> np.ndarray:
+    collar = p.matrix[:, :2] @ p.sprite.collar.astype(np.float64) + p.matrix[:, 2]
+    return above_collar(p.frame, collar, box) == 0.0
+
+
+def real_shoe_left(out: np.ndarray, frame: np.ndarray, seg: np.ndarray, p: Placement) -> int:
+    """Person pixels under the collar line, outside the new shoe, still showing the (white) real shoe."""
+    x0, y0, x1, y1 = p.box
+    m = p.matrix.copy()
+    m[:, 2] -= (x0, y0)
+    alpha = cv2.warpAffine(p.sprite.rgba[..., 3], m, (x1 - x0, y1 - y0))
+    o, f = out[y0:y1, x0:x1].astype(np.int16), frame[y0:y1, x0:x1].astype(np.int16)
+    real = (seg[y0:y1, x0:x1] > 0.5) & (alpha == 0) & below_collar(p, p.box) & (f.min(axis=2) > 150)
+    return int((real & (np.abs(o - f).max(axis=2) < 12)).sum())
+
+
+def test_real_shoe_outside_the_new_one_is_filled_with_background() -> None:
+    frame = np.full((300, 300, 3), 90, np.uint8)
+    frame[:190, 95:120] = 30  # dark leg
+    frame[185:222, 80:190] = 250  # the real shoe, larger than the new one
+    seg = np.zeros((300, 300), np.float32)
+    seg[:190, 95:120] = 1.0
+    seg[185:222, 80:190] = 1.0
+    a = lambda v: np.array(v, np.float32)  # noqa: E731
+    f = FootLandmarks("left", a((110, 80)), a((105, 170)), a((100, 200)), a((160, 200)), 0.9, False)
+    pose = PoseLandmarks(np.zeros((33, 2), np.float32), np.ones(33, np.float32), (f,), seg)
+    views = procedural_views("#C8102E")
+    erased, placed = ShoeRenderer(views).apply(frame, pose)
+    kept, _ = ShoeRenderer(views, erase=False).apply(frame, pose)
+    (p,) = placements(ShoeRenderer(views), pose, frame.shape)
+    assert real_shoe_left(kept, frame, seg, p) > 300
+    assert real_shoe_left(erased, frame, seg, p) == 0
+    untouched = np.all(kept == frame, axis=2) & (frame[..., 0] == 250)  # real shoe the new one does not cover
+    assert np.abs(erased[untouched].astype(int) - 90).max() < 25  # now ground
+    assert np.array_equal(erased[120:160], kept[120:160])  # the leg above the collar is kept
+    assert len(placed) == 1 and np.array_equal(frame[200, 100], (250, 250, 250))  # input untouched
+
+
+def test_erase_without_person_or_below_the_collar_changes_nothing() -> None:
+    frame = np.full((50, 50, 3), 200, np.uint8)
+    seg = np.zeros((50, 50), np.float32)
+    below = np.ones((20, 20), bool)
+    assert erase_real_shoe(frame, seg, below, (10, 10, 30, 30)) == 0
+    seg[15:25, 15:25] = 1.0
+    assert erase_real_shoe(frame, seg, ~below, (10, 10, 30, 30)) == 0
+    assert (frame == 200).all()
+    assert 10 * 10 < erase_real_shoe(frame, seg, below, (10, 10, 30, 30)) < 16 * 16  # dilated by 3 px (disc)
+    assert np.abs(frame[10:30, 10:30].astype(int) - 200).max() <= 5 and (frame[:8] == 200).all()  # ground fill
+
+
+def test_street_video_real_shoes_are_erased_and_far_pixels_kept(corpus: Path) -> None:
+    """Every 10th of the first 81 street frames, pose tracked as in video try-on."""
+    views = procedural_views("#C8102E")
+    on, off = ShoeRenderer(views), ShoeRenderer(views, erase=False)
+    left_on = left_off = checked = 0
+    provider = MediaPipeProvider("video")
+    try:
+        for i, (t, frame) in enumerate(media.read_video(corpus / "images" / "street_walking_720p50.avi", limit=81)):
+            pose = provider.pose(frame, t)
+            if i % 10:
+                continue
+            assert pose is not None and pose.segmentation is not None and len(pose.feet) == 2
+            erased, _ = on.apply(frame, pose)
+            kept, _ = off.apply(frame, pose)
+            near = np.zeros(frame.shape[:2], bool)  # the erased boxes
+            erasable = np.zeros(frame.shape[:2], bool)  # their parts under a collar line
+            for p in placements(on, pose, frame.shape):
+                left_on += real_shoe_left(erased, frame, pose.segmentation, p)
+                left_off += real_shoe_left(kept, frame, pose.segmentation, p)
+                x0, y0, x1, y1 = box = erase_box(p.box, p.frame.span, frame.shape)
+                near[y0:y1, x0:x1] = True
+                erasable[y0:y1, x0:x1] |= below_collar(p, box)
+            assert np.array_equal(erased[~near], frame[~near])  # far from the feet: bit-identical
+            assert np.array_equal(erased[~erasable], kept[~erasable])  # the leg above the collar: drawn as before
+            assert np.any(erased[near] != kept[near])
+            checked += 1
+    finally:
+        provider.close()
+    assert checked == 9
+    assert left_off > 2000  # 4120 at the time of writing, 581 left after erasing
+    assert left_on < 0.3 * left_off
