@@ -56,8 +56,9 @@ class Nearby:
 
     A recipient in cell (i, j) gets the changed poses of the 3 x 3 cells around it: everyone within
     ``radius`` of it, and some up to 2.9 ``radius`` away; a recipient with no pose of its own (a
-    viewer, a mirror) gets the whole tick.  ``gone`` always reaches everyone.  One frame per occupied
-    cell, not per recipient, so the frame is still encoded once for everyone in a cell.
+    viewer, a mirror), or any recipient when ``radius`` is 0 (no filtering), gets the whole tick.
+    ``gone`` always reaches everyone.  One frame per occupied cell, not per recipient, so the frame is
+    still encoded once for everyone in a cell.
     """
 
     def __init__(self, tick: PresenceTick, positions: dict[str, list[float]], radius: float) -> None:
@@ -65,14 +66,14 @@ class Nearby:
         self.positions = positions
         self.radius = radius
         self._cells: dict[tuple[int, int], dict[str, list[float]]] = {}
-        for pid, pose in tick.poses.items():
+        for pid, pose in tick.poses.items() if radius > 0 else ():
             self._cells.setdefault(self._cell(pose), {})[pid] = pose
 
     def _cell(self, pose: list[float]) -> tuple[int, int]:
         return math.floor(pose[0] / self.radius), math.floor(pose[2] / self.radius)
 
     def cell_of(self, participant: str) -> tuple[int, int] | None:
-        pose = self.positions.get(participant)
+        pose = self.positions.get(participant) if self.radius > 0 else None
         return None if pose is None else self._cell(pose)
 
     def tick_for(self, cell: tuple[int, int] | None) -> PresenceTick | None:

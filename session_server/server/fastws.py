@@ -24,10 +24,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.http11 import Request
 
-from ..protocol import messages as m
 from ..protocol.presence import PresenceTick, merge
 from .link import ClientLink
-from .sender import Outgoing, wire_frame
+from .sender import Outgoing, presence_text, wire_frame
 
 if TYPE_CHECKING:
     from .node import SessionNode
@@ -121,8 +120,7 @@ class TransportSender:
         self.blocked_since = None
         if self._presence is not None and not self.failed:
             tick, self._presence = self._presence, None
-            frame = m.server_frame("presence", t=self._presence_t, poses=tick.poses, gone=list(tick.gone))
-            self.send(m.encode(frame))
+            self.send(presence_text(tick, self._presence_t))
 
     def check(self, mono: float) -> None:
         if self.blocked_since is not None and mono - self.blocked_since > self.send_timeout:

@@ -28,7 +28,7 @@ from ..protocol.errors import ProtocolError
 from ..protocol.presence import Nearby, PresenceTable, PresenceTick, merge
 from ..protocol.room import DropCmd, Emit, JoinCmd, LeaveCmd, Reply, ResumeCmd, Room, RoomConfig, Seen
 from ..protocol.state import RoomState, from_snapshot, public_snapshot
-from .sender import Outgoing
+from .sender import Outgoing, presence_text
 
 if TYPE_CHECKING:
     from .link import Sender
@@ -239,12 +239,7 @@ class RoomHub:
         if tick is None or not self.clients:
             return 0
         t = round(t, 4)
-        if self.config.presence_radius <= 0:
-            frame = Outgoing(m.encode(m.server_frame("presence", t=t, poses=tick.poses, gone=list(tick.gone))))
-            for link in self.clients.values():
-                link.sender.send_presence(tick, frame, t)
-            return len(self.clients)
-        nearby = Nearby(tick, self.known_poses, self.config.presence_radius)
+        nearby = Nearby(tick, self.known_poses, self.config.presence_radius)  # radius 0: one frame for all
         frames: dict[tuple[int, int] | None, tuple[PresenceTick, Outgoing] | None] = {}
         sent = 0
         for pid, link in self.clients.items():
@@ -253,8 +248,7 @@ class RoomHub:
                 part = nearby.tick_for(cell)
                 frames[cell] = None
                 if part is not None:
-                    text = m.encode(m.server_frame("presence", t=t, poses=part.poses, gone=list(part.gone)))
-                    frames[cell] = (part, Outgoing(text))
+                    frames[cell] = (part, Outgoing(presence_text(part, t)))
             entry = frames[cell]
             if entry is not None:
                 link.sender.send_presence(entry[0], entry[1], t)

@@ -48,6 +48,11 @@ def wire_frame(text: str) -> bytes:
     return Frame(Opcode.TEXT, text.encode()).serialize(mask=False, extensions=[])
 
 
+def presence_text(tick: PresenceTick, t: float) -> str:
+    """The ``presence`` frame of one tick (the only place it is built)."""
+    return encode(server_frame("presence", t=t, poses=tick.poses, gone=list(tick.gone)))
+
+
 def text_of(frame: str | Outgoing) -> str:
     return frame if isinstance(frame, str) else frame.text
 
@@ -111,14 +116,7 @@ class Sender:
             parts.append(text)
             size += len(text)
         if self._presence is not None and size < BATCH_BYTES:
-            parts.append(
-                self._presence_text
-                or encode(
-                    server_frame(
-                        "presence", t=self._presence_t, poses=self._presence.poses, gone=list(self._presence.gone)
-                    )
-                )
-            )
+            parts.append(self._presence_text or presence_text(self._presence, self._presence_t))
             self._presence, self._presence_text = None, None
         if len(parts) == 1:
             return parts[0]
