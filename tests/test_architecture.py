@@ -89,7 +89,7 @@ def missing_docstrings(package: Path, root: Path = ROOT) -> list[str]:
 
     def visit(body: list[ast.stmt], path: Path, prefix: str) -> None:
         for node in body:
-            public = not node.name.startswith("_")
+            public = not getattr(node, "name", "_").startswith("_")
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) and public:
                 if not ast.get_docstring(node):
                     missing.append(f"{path.relative_to(root)}:{node.lineno} {prefix}{node.name}")
