@@ -1,9 +1,10 @@
 """Catalog products for looks: try-on attributes and shoe models from the asset catalog (:mod:`assets_pipeline`).
 
-The catalog and store are the ones the ``PHYGITAL_ASSETS_*`` settings name (``..._CATALOG_URL`` or
-``..._CATALOG_PATH``, ``..._STORE``...), opened on the first lookup. A shoe product's current GLB is fetched
-from the store once into the cache folder (``<cache_dir>/models/<sha256>.glb``); its views are then rendered
-and cached by :mod:`tryon.shoes.cache`, so both happen once per published version, not per process or frame.
+The catalog and store are the ones the asset settings passed in name (read by the entry point, the CLI or
+the live router, from ``PHYGITAL_ASSETS_*``), opened on the first lookup. A shoe product's current GLB is
+fetched from the store once into the cache folder (``<cache_dir>/models/<sha256>.glb``); its views are then
+rendered and cached by :mod:`tryon.shoes.cache`, so both happen once per published version, not per process
+or frame.
 """
 
 from __future__ import annotations
@@ -11,47 +12,40 @@ from __future__ import annotations
 import hashlib
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from assets_pipeline.catalog.models import AssetFormat
+from assets_pipeline.catalog.models import Product as CatalogProduct
+from assets_pipeline.errors import AssetError, NotFound
+from assets_pipeline.service import AssetService
+from assets_pipeline.settings import AssetSettings
 from tryon.errors import InvalidLook
-
-if TYPE_CHECKING:
-    from assets_pipeline.catalog.models import Product as CatalogProduct
-    from assets_pipeline.service import AssetService
-    from assets_pipeline.settings import AssetSettings
 
 logger = logging.getLogger(__name__)
 
 
 class ProductCatalog:
-    """Looks up SKUs in the asset catalog; use as a context manager or call :meth:`close`."""
+    """Looks up SKUs in the asset catalog; use as a context manager or call :meth:`close`.
 
-    def __init__(self, settings: AssetSettings | None = None, cache_dir: Path | None = None) -> None:
-        from tryon.settings import TryOnSettings
+    ``cache_dir`` (``TryOnSettings.cache_dir``) holds fetched shoe models; None: shoe SKUs cannot be tried on.
+    """
 
+    def __init__(self, settings: AssetSettings, cache_dir: Path | None) -> None:
         self.settings = settings
-        self.cache_dir = (cache_dir or TryOnSettings().cache_dir or Path(".phygital/tryon-cache")).resolve()
+        self.cache_dir = cache_dir.resolve() if cache_dir is not None else None
         self._service: AssetService | None = None
 
     def _open(self) -> AssetService:
         if self._service is None:
-            from pydantic import ValidationError
-
-            from assets_pipeline.errors import AssetError
-            from assets_pipeline.service import AssetService
-            from assets_pipeline.settings import AssetSettings
-
             try:
-                self._service = AssetService.open(self.settings or AssetSettings())
-            except (AssetError, ValidationError) as exc:
+                self._service = AssetService.open(self.settings)
+            except AssetError as exc:
                 raise InvalidLook(f"the product catalog cannot be opened ({exc})", field="sku") from None
         return self._service
 
     def product(self, sku: str) -> dict[str, Any]:
         """Look-entry fields of a SKU: its name and try-on attributes, and ``model`` (a local GLB) for a shoe
         with a published version. Raises :class:`InvalidLook` when the SKU cannot be tried on."""
-        from assets_pipeline.errors import AssetError, NotFound
-
         service = self._open()
         try:
             product = service.catalog.get(sku)
@@ -71,10 +65,11 @@ class ProductCatalog:
 
     def _model(self, service: AssetService, product: CatalogProduct) -> Path:
         """The current version's full-detail GLB as a local file, fetched from the store on first use."""
-        from assets_pipeline.catalog.models import AssetFormat
-        from assets_pipeline.errors import AssetError
         from tryon import media
 
+        if self.cache_dir is None:
+            raise InvalidLook(f"{product.sku!r}: its 3D model needs a cache folder (PHYGITAL_TRYON_CACHE_DIR)",
+                              field="sku")  # fmt: skip
         version = next(v for v in product.versions if v.number == product.current_version)
         glbs = sorted((a for a in version.assets if a.format == AssetFormat.glb), key=lambda a: a.lod)
         if not glbs:
@@ -92,6 +87,7 @@ class ProductCatalog:
         return path
 
     def close(self) -> None:
+        """Close the catalog service if a lookup opened it."""
         if self._service is not None:
             self._service.close()
             self._service = None

@@ -90,14 +90,18 @@ def _fail(exc: Exception, code: int) -> typer.Exit:
 
 def _read_look(path: Path, catalog_url: str | None, settings: TryOnSettings) -> Look:
     """The look file, its SKU entries resolved against the catalog (opened only if the look has some)."""
+    from pydantic import ValidationError
+
+    from assets_pipeline.settings import AssetSettings
     from tryon import media
     from tryon.catalog import ProductCatalog
 
-    asset_settings = None
-    if catalog_url is not None:
-        from assets_pipeline.settings import AssetSettings
-
-        asset_settings = AssetSettings(catalog_url=catalog_url)
+    try:
+        asset_settings = AssetSettings(catalog_url=catalog_url) if catalog_url is not None else AssetSettings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise InvalidInput(f"{where}: {first['msg']}", path="PHYGITAL_ASSETS_* settings") from None
     with ProductCatalog(asset_settings, settings.cache_dir) as catalog:
         return media.read_look(path, catalog)
 

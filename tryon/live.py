@@ -31,6 +31,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, WebSocket, WebSocketDisconnect
 
+from assets_pipeline.settings import AssetSettings
 from tryon.errors import InvalidInput, TryOnError
 from tryon.look import Look, parse_look
 from tryon.pipeline import TryOn
@@ -49,12 +50,19 @@ def get_settings() -> TryOnSettings:
     return TryOnSettings()
 
 
-def default_look(settings: TryOnSettings) -> Look:
+@lru_cache(maxsize=1)
+def get_asset_settings() -> AssetSettings:
+    """Asset settings (the product catalog of SKU entries); override with ``app.dependency_overrides``."""
+    return AssetSettings()
+
+
+def default_look(settings: TryOnSettings, asset_settings: AssetSettings) -> Look:
+    """The look of ``PHYGITAL_TRYON_LIVE_DEFAULT_LOOK`` (SKUs resolved in the catalog), else a red lipstick."""
     if settings.live_default_look is not None:
         from tryon.catalog import ProductCatalog
         from tryon.media import read_look
 
-        with ProductCatalog(cache_dir=settings.cache_dir) as catalog:
+        with ProductCatalog(asset_settings, settings.cache_dir) as catalog:
             return read_look(settings.live_default_look, catalog)
     return parse_look(DEFAULT_LOOK, "default look")
 
@@ -69,10 +77,11 @@ class _Pending:
 class LiveSession:
     """State of one connection: the newest waiting frame, the look, and the try-on pipeline."""
 
-    def __init__(self, ws: WebSocket, settings: TryOnSettings) -> None:
+    def __init__(self, ws: WebSocket, settings: TryOnSettings, asset_settings: AssetSettings) -> None:
         self.ws = ws
         self.settings = settings
-        self.look = default_look(settings)
+        self.asset_settings = asset_settings
+        self.look = default_look(settings, asset_settings)
         self.tryon: TryOn | None = None
         self.pending: _Pending | None = None
         self.ready = asyncio.Event()
@@ -131,7 +140,7 @@ class LiveSession:
         """The look; SKU entries are looked up in the product catalog (opened only for them)."""
         from tryon.catalog import ProductCatalog
 
-        with ProductCatalog(cache_dir=self.settings.cache_dir) as catalog:
+        with ProductCatalog(self.asset_settings, self.settings.cache_dir) as catalog:
             return parse_look(json.dumps(products), "look", catalog)
 
     async def render_loop(self) -> None:
@@ -184,10 +193,15 @@ class LiveSession:
 
 
 @router.websocket("/tryon/live")
-async def live(ws: WebSocket, settings: Annotated[TryOnSettings, Depends(get_settings)]) -> None:
+async def live(
+    ws: WebSocket,
+    settings: Annotated[TryOnSettings, Depends(get_settings)],
+    asset_settings: Annotated[AssetSettings, Depends(get_asset_settings)],
+) -> None:
+    """One live try-on connection: frames in, rendered frames out (see the module docstring)."""
     await ws.accept()
     try:
-        session = LiveSession(ws, settings)
+        session = LiveSession(ws, settings, asset_settings)
     except TryOnError as exc:
         logger.error("live try-on cannot start: %s", exc)
         await ws.close(code=1011)

@@ -102,24 +102,18 @@ def is_catalog_entry(entry: object) -> bool:
 
 def _resolve(entries: list[Any], source: str, catalog: ProductSource | None) -> list[Any]:
     """Catalog entries replaced by the catalog's fields, overridden by the entry's own."""
-    own = None
-    if catalog is None:  # the catalog of the PHYGITAL_ASSETS_* settings, opened only for this look
-        from tryon.catalog import ProductCatalog
-
-        catalog = own = ProductCatalog()
-    try:
-        out = []
-        for i, entry in enumerate(entries):
-            if is_catalog_entry(entry):
-                try:
-                    entry = {**catalog.product(str(entry["sku"])), **entry}
-                except InvalidLook as exc:
-                    raise InvalidLook(exc.problem, path=source, field=f"[{i}].sku") from None
-            out.append(entry)
-        return out
-    finally:
-        if own is not None:
-            own.close()
+    out = []
+    for i, entry in enumerate(entries):
+        if is_catalog_entry(entry):
+            if catalog is None:
+                raise InvalidLook("names a catalog product, but no product catalog was given", path=source,
+                                  field=f"[{i}].sku")  # fmt: skip
+            try:
+                entry = {**catalog.product(str(entry["sku"])), **entry}
+            except InvalidLook as exc:
+                raise InvalidLook(exc.problem, path=source, field=f"[{i}].sku") from None
+        out.append(entry)
+    return out
 
 
 def _loc(loc: tuple[int | str, ...]) -> str:
@@ -132,8 +126,8 @@ def _loc(loc: tuple[int | str, ...]) -> str:
 def parse_look(text: str | bytes, source: str = "look", catalog: ProductSource | None = None) -> Look:
     """Validate look JSON; raises :class:`InvalidLook` naming the source and the first bad field.
 
-    Catalog entries (a ``sku``, no ``kind``) are looked up in ``catalog``; without one, in the catalog the
-    ``PHYGITAL_ASSETS_*`` settings name (opened only when the look has such entries).
+    Catalog entries (a ``sku``, no ``kind``) are looked up in ``catalog`` (for example a
+    :class:`tryon.catalog.ProductCatalog`); without one they are an error.
     """
     try:
         data = json.loads(text)

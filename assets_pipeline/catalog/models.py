@@ -56,7 +56,7 @@ class Product(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
     tryon: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     """Try-on attributes (kind, shade, finish, intensity; shoes: style, toe_axis, up_axis), added by migration
-    0003; checked by :func:`.tryon_attributes.check_tryon`. None: the product cannot be tried on."""
+    0003; checked by the check try-on registers (:mod:`.tryon_attributes`). None: the product cannot be tried on."""
 
     versions: Mapped[list[Version]] = relationship(back_populates="product", cascade="all, delete-orphan",
                                                    order_by="Version.number")

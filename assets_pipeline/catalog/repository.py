@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 from ..errors import Conflict, InvalidAsset, NotFound, StorageError
 from .models import Asset, AssetFormat, Category, Product, Variant, Version
 from .schema import make_engine, upgrade
+from .tryon_attributes import tryon_check
 
 logger = logging.getLogger(__name__)
 
@@ -183,23 +184,23 @@ class Catalog:
             return version
 
     def set_tryon(self, sku: str, attrs: Mapping[str, Any], name: str | None = None) -> Product:
-        """Merge ``attrs`` into the product's try-on attributes and check the result (see ``tryon_attributes``).
+        """Merge ``attrs`` into the product's try-on attributes, checked by the registered try-on check
+        (:mod:`.tryon_attributes`); returns the product.
 
         A SKU the catalog does not know becomes a product without a 3D model (makeup has none), of the category
-        its kind implies; an existing product keeps its versions and must be of that category.
+        the check names; an existing product keeps its versions and must be of that category.
         """
-        from .tryon_attributes import category_of_kind, check_tryon
-
+        check = tryon_check()
         try:
             with self.session() as s:
                 product = s.scalar(select(Product).where(Product.sku == sku))
-                merged = check_tryon({**((product.tryon or {}) if product is not None else {}), **attrs})
-                category = category_of_kind(merged["kind"])
+                checked = check({**((product.tryon or {}) if product is not None else {}), **attrs})
+                merged, category = checked.attrs, checked.category
                 if product is None:
                     product = Product(sku=sku, name=name or sku, category=category)
                     s.add(product)
                 elif product.category != category:
-                    raise Conflict(f"SKU {sku!r} is a {product.category.value} product; kind {merged['kind']!r} "
+                    raise Conflict(f"SKU {sku!r} is a {product.category.value} product; kind {merged.get('kind')!r} "
                                    f"needs a {category.value} product", field="tryon.kind")
                 elif name:
                     product.name = name

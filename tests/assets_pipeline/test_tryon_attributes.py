@@ -143,11 +143,54 @@ def test_api_product_json_has_the_attributes(tmp_path: Path) -> None:
         service.close()
 
 
-def test_the_asset_pipeline_loads_tryon_only_to_check_attributes() -> None:
+def test_importing_the_asset_pipeline_never_imports_tryon() -> None:
     import subprocess
     import sys
 
-    code = ("import sys, assets_pipeline.api, assets_pipeline.cli, assets_pipeline.catalog.tryon_attributes; "
-            "assert 'tryon' not in sys.modules, 'tryon imported'")  # fmt: skip
+    code = ("import sys, assets_pipeline.api, assets_pipeline.cli, assets_pipeline.catalog, "
+            "assets_pipeline.catalog.tryon_attributes, assets_pipeline.service; "
+            "assert not [m for m in sys.modules if m.split('.')[0] == 'tryon'], 'tryon imported'")  # fmt: skip
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
     assert r.returncode == 0, r.stderr
+
+
+def test_the_catalog_source_never_names_tryon() -> None:
+    """No import of the try-on package anywhere in assets_pipeline, not even inside a function."""
+    import ast
+
+    root = Path(__file__).resolve().parents[2] / "assets_pipeline"
+    for path in root.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])  # fmt: skip
+            assert not [n for n in names if n.split(".")[0] == "tryon"], f"{path} imports {names}"
+
+
+def test_the_catalog_checks_attributes_only_with_the_registered_check(catalog: Catalog) -> None:
+    from assets_pipeline.catalog.tryon_attributes import CheckedTryOn, register_tryon_check, tryon_check
+    from tryon.attributes import check_catalog_attributes
+
+    assert tryon_check() is check_catalog_attributes  # found through the tryon package's entry point
+    seen: list[dict[str, object]] = []
+
+    def shout(attrs: object) -> CheckedTryOn:
+        seen.append(dict(attrs))  # type: ignore[call-overload]
+        return CheckedTryOn({"kind": "anything", "checked": True}, Category.furniture)
+
+    previous = register_tryon_check(shout)
+    try:
+        product = catalog.set_tryon("ODD-1", {"whatever": 1})  # not a try-on product: the catalog stores it
+        assert (product.tryon, product.category, seen) == ({"kind": "anything", "checked": True},
+                                                           Category.furniture, [{"whatever": 1}])  # fmt: skip
+    finally:
+        assert register_tryon_check(previous) is shout
+
+
+def test_without_a_check_the_catalog_refuses_attributes(catalog: Catalog, monkeypatch: pytest.MonkeyPatch) -> None:
+    from assets_pipeline.catalog import tryon_attributes
+    from assets_pipeline.errors import UnsupportedFormat
+
+    monkeypatch.setattr(tryon_attributes, "entry_points", lambda group: [])
+    with pytest.raises(UnsupportedFormat, match="no try-on attribute check is installed") as info:
+        catalog.set_tryon("LIP-1", LIPSTICK)
+    assert info.value.field == "tryon" and catalog.find("LIP-1") is None

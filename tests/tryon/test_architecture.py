@@ -49,3 +49,9 @@ def test_file_io_stays_in_media() -> None:
         for call in FILE_CALLS:
             assert call not in text, f"{path.name} uses {call}"
         assert not re.search(r"(?<![\w.])open\(", text), f"{path.name} opens files"
+
+
+def test_looks_resolve_skus_only_through_a_catalog_passed_in() -> None:
+    """look.py reads JSON and validates it; it never opens the product catalog itself."""
+    names = imported_modules(PKG / "look.py")
+    assert not [n for n in names if n == "tryon.catalog" or n.startswith("assets_pipeline")], names

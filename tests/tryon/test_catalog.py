@@ -182,15 +182,14 @@ def test_readme_sequence_with_the_sample_sku_look(tmp_path: Path, corpus: Path) 
     ]
 
 
-def test_live_endpoint_resolves_skus(
-    catalog_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, astronaut: np.ndarray
-) -> None:
+def test_live_endpoint_resolves_skus(catalog_root: Path, tmp_path: Path, astronaut: np.ndarray) -> None:
     from tests.tryon.test_live import live_server, next_json
 
-    monkeypatch.setenv("PHYGITAL_ASSETS_STORE_PATH", str(catalog_root / "objects"))
-    monkeypatch.setenv("PHYGITAL_ASSETS_CATALOG_PATH", str(catalog_root / "catalog.sqlite"))
     clear_memory()
-    with live_server(TryOnSettings(cache_dir=tmp_path / "cache")) as url, connect(url, max_size=None) as ws:
+    with (
+        live_server(TryOnSettings(cache_dir=tmp_path / "cache"), asset_settings(catalog_root)) as url,
+        connect(url, max_size=None) as ws,
+    ):
         ws.send(json.dumps({"type": "look", "products": [{"sku": "NOPE-1"}]}))
         assert next_json(ws) == {"type": "error", "code": "bad_look",
                                  "message": "look: [0].sku 'NOPE-1' is not in the product catalog"}  # fmt: skip

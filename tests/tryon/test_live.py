@@ -16,9 +16,10 @@ import uvicorn
 from fastapi import FastAPI
 from websockets.sync.client import ClientConnection, connect
 
+from assets_pipeline.settings import AssetSettings
 from tests.conftest import TIME_FACTOR
 from tryon import media
-from tryon.live import get_settings, router
+from tryon.live import get_asset_settings, get_settings, router
 from tryon.settings import TryOnSettings
 
 TIMEOUT = 30 * TIME_FACTOR
@@ -37,11 +38,13 @@ def server() -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def live_server(settings: TryOnSettings) -> Iterator[str]:
+def live_server(settings: TryOnSettings, asset_settings: AssetSettings | None = None) -> Iterator[str]:
     """The live router alone on a free loopback port, in a thread; yields its WebSocket URL."""
     app = FastAPI()
     app.include_router(router)
     app.dependency_overrides[get_settings] = lambda: settings
+    if asset_settings is not None:
+        app.dependency_overrides[get_asset_settings] = lambda: asset_settings
     port = free_port()
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)

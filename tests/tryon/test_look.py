@@ -73,3 +73,18 @@ def test_valid_products_roundtrip(kind: str, rgb: int, intensity: float) -> None
 
     look = parse_look(json.dumps([{"kind": kind, "shade": f"#{rgb:06x}", "intensity": intensity}]))
     assert look.products[0].shade.lower() == f"#{rgb:06x}"
+
+
+def test_sku_entries_need_a_catalog_passed_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """parse_look never opens a catalog of its own (from PHYGITAL_ASSETS_* settings) in the middle of the library."""
+    monkeypatch.setenv("PHYGITAL_ASSETS_CATALOG_PATH", str(tmp_path / "catalog.sqlite"))
+    with pytest.raises(InvalidLook, match="no product catalog was given") as exc:
+        parse_look('[{"kind": "blush", "shade": "#E0707A"}, {"sku": "LIP-1"}]', "look.json")
+    assert exc.value.field == "[1].sku" and not (tmp_path / "catalog.sqlite").exists()
+
+    class Shelf:
+        def product(self, sku: str) -> dict[str, object]:
+            return {"sku": sku, "kind": "lipstick", "shade": "#B0102A", "intensity": 0.9}
+
+    look = parse_look('[{"sku": "LIP-1", "intensity": 0.5}]', "look.json", Shelf())
+    assert [(p.sku, p.kind, p.intensity) for p in look.products] == [("LIP-1", "lipstick", 0.5)]
