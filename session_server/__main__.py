@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import time
@@ -14,6 +15,7 @@ from rich.logging import RichHandler
 
 from .protocol import auth
 from .protocol.errors import ProtocolError
+from .retail.cli import devices_app, run_with_db
 from .settings import SessionSettings
 
 app = typer.Typer(
@@ -42,6 +44,7 @@ def _logging(quiet: bool, verbose: bool) -> None:
 
 @app.callback(invoke_without_command=True)
 def _default(ctx: typer.Context) -> None:
+    ctx.obj = _settings
     if ctx.invoked_subcommand is None:
         ctx.invoke(serve)
 
@@ -94,6 +97,21 @@ def token(
         sys.stderr.write(f"error: --role: {exc.message}\n")
         raise typer.Exit(2) from None
     sys.stdout.write(tok + "\n")
+
+
+app.add_typer(devices_app, name="devices")
+
+
+@app.command()
+def retention(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="count what would go, delete nothing")] = False,
+) -> None:
+    """Delete what the retention settings no longer allow to keep (run it daily from a scheduler)."""
+    from .retail.retention import run_retention
+
+    settings = _settings()
+    report = run_with_db(settings, lambda db: run_retention(db, settings.retail, dry_run=dry_run))
+    sys.stdout.write(json.dumps(report) + "\n")
 
 
 def main() -> None:

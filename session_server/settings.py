@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .protocol.limits import DEFAULT_LIMITS, Limits
+from .retail.settings import RetailSettings
 
 DEV_SECRET = "phygital-dev-secret-change-me"
 
@@ -63,6 +64,7 @@ class SessionSettings(BaseSettings):
     )
     shutdown_retry_after_ms: int = Field(500, ge=0)
     limits: LimitSettings = Field(default_factory=LimitSettings)
+    retail: RetailSettings = Field(default_factory=RetailSettings)
 
     def room_open(self, room: str) -> bool:
         return "*" in self.open_rooms or room in self.open_rooms

@@ -10,6 +10,8 @@ from fastapi import APIRouter, FastAPI
 
 from ..backplane.base import Backplane
 from ..backplane.memory import MemoryBackplane
+from ..retail import RetailService
+from ..retail import mount as mount_retail
 from ..settings import DEV_SECRET, SessionSettings
 from .node import SessionNode
 from .ws import ws_endpoint
@@ -37,13 +39,16 @@ def create_app(
     if settings.token_secret.get_secret_value() == DEV_SECRET:
         logger.warning("using the built-in development token secret; set PHYGITAL_SESSION_TOKEN_SECRET")
     node = SessionNode(settings, backplane or make_backplane(settings))
+    retail = RetailService.open(settings, node)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await node.start()
+        await retail.start()
         try:
             yield
         finally:
+            await retail.close()
             await node.drain()
 
     app = FastAPI(title="Phygital session server", lifespan=lifespan)
@@ -64,6 +69,7 @@ def create_app(
             "send_backlog_bytes": sum(link.sender.queued_bytes for link in node.links),
         }
 
+    mount_retail(app, retail)
     for router in routers:
         app.include_router(router)
     return app
