@@ -1,4 +1,5 @@
-"""Publish timings for docs/benchmarks-assets.md (``pytest -m benchmark tests/assets_pipeline/test_bench_publish.py -s``).
+"""Publish timings for docs/benchmarks-assets.md
+(``pytest -m benchmark tests/assets_pipeline/test_bench_publish.py -s``).
 
 Publishes three corpus models with the default LOD chain into the local store and into a moto S3 server,
 then publishes each again (content addressing: nothing new is uploaded) and prints a markdown table.
