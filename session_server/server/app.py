@@ -13,6 +13,7 @@ from ..backplane.memory import MemoryBackplane
 from ..retail import RetailService
 from ..retail import mount as mount_retail
 from ..settings import DEV_SECRET, SessionSettings
+from ..web import mount_web
 from .node import SessionNode
 from .ws import ws_endpoint
 
@@ -72,4 +73,5 @@ def create_app(
     mount_retail(app, retail)
     for router in routers:
         app.include_router(router)
+    mount_web(app)
     return app
