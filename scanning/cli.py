@@ -9,27 +9,22 @@ says so (``written, but not published: ...``) and keeps the GLB.
 from __future__ import annotations
 
 import logging
-import sys
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
+from assets_pipeline import clikit
 from scanning.errors import ScanError
 
-app = typer.Typer(
-    name="scanning",
-    help="Phygital scanning: turn an RGB-D capture folder or a point cloud into a clean, correctly sized, "
+app = clikit.make_app(
+    "scanning",
+    "Phygital scanning: turn an RGB-D capture folder or a point cloud into a clean, correctly sized, "
     "AR-ready GLB product model (Open3D fusion + the asset pipeline's optimize).",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    pretty_exceptions_show_locals=False,
-    add_completion=False,
 )
-err = Console(stderr=True)
-out = Console()
+err = clikit.err
+out = clikit.out
 
 
 class PoseChoice(StrEnum):
@@ -85,17 +80,9 @@ class _RichProgress:
     """Adapter from the library's Progress protocol to a rich progress bar."""
 
     def __init__(self, quiet: bool) -> None:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.progress import MofNCompleteColumn
 
-        self.progress = Progress(
-            TextColumn("{task.description:<8}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=err,
-            disable=quiet,
-            transient=False,
-        )
+        self.progress = clikit.progress_bar(MofNCompleteColumn(), width=8, quiet=quiet, transient=False)
         self.task: Any = None
 
     def start(self, stage: str, total: int | None) -> None:
@@ -120,18 +107,14 @@ class _RichProgress:
 
 
 def _logging(verbose: bool, quiet: bool) -> None:
-    from rich.logging import RichHandler
-
-    level = logging.DEBUG if verbose else logging.ERROR if quiet else logging.WARNING
-    logging.basicConfig(
-        level=level, format="%(message)s", handlers=[RichHandler(console=err, show_path=False)], force=True
-    )
+    clikit.setup_logging(clikit.log_level(quiet, verbose))
 
 
 def _fail(exc: BaseException) -> typer.Exit:
+    if isinstance(exc, typer.Exit):  # already reported (a bad setting)
+        return exc
     if isinstance(exc, ScanError):
-        err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
-        return typer.Exit(2)
+        return clikit.fail(exc, 2)
     logging.getLogger("scanning").debug("internal error", exc_info=exc)
     err.print(f"internal error: {type(exc).__name__} (run with --verbose for details)", markup=False)
     return typer.Exit(1)
@@ -232,7 +215,7 @@ def fuse(
     _logging(verbose, quiet)
     try:
         _check_publish(sku, category)
-        settings = ScanSettings()
+        settings = clikit.load_settings(ScanSettings, "PHYGITAL_SCAN_")
         opts = CaptureOptions(
             poses=poses.value,  # type: ignore[arg-type]
             fusion=FusionOptions(voxels_across=voxels or settings.voxels_across, method=method.value),  # type: ignore[arg-type]
@@ -272,7 +255,7 @@ def mesh(
         if not scale > 0:
             raise ScanError("must be a positive number", field="--scale")
         _check_publish(sku, category)
-        settings = ScanSettings()
+        settings = clikit.load_settings(ScanSettings, "PHYGITAL_SCAN_")
         opts = CloudOptions(
             surface=SurfaceOptions(depth=settings.poisson_depth),
             cleanup=CleanupOptions(target_triangles=triangles or settings.target_triangles),
@@ -333,11 +316,8 @@ def synth(
 
 
 def main() -> None:
-    try:
-        app()
-    except KeyboardInterrupt:
-        err.print("interrupted")
-        sys.exit(130)
+    """Entry point of ``phygital-scan`` and ``python -m scanning``."""
+    clikit.run(app)
 
 
 __all__ = ["app", "main"]

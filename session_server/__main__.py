@@ -9,37 +9,28 @@ import time
 from typing import Annotated, Any
 
 import typer
-from pydantic import ValidationError
-from rich.console import Console
-from rich.logging import RichHandler
+
+from assets_pipeline import clikit
 
 from .protocol import auth
 from .protocol.errors import ProtocolError
 from .retail.cli import devices_app, run_with_db
 from .settings import SessionSettings
 
-app = typer.Typer(
-    help="Phygital session server: shared AR sessions over WebSocket (see session_server/PROTOCOL.md).",
-    pretty_exceptions_show_locals=False,
+app = clikit.make_app(
+    "session_server",
+    "Phygital session server: shared AR sessions over WebSocket (see session_server/PROTOCOL.md).",
     no_args_is_help=False,
-    add_completion=False,
 )
-err = Console(stderr=True)
+err = clikit.err
 
 
 def _settings() -> SessionSettings:
-    try:
-        return SessionSettings()
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"])
-        sys.stderr.write(f"error: setting PHYGITAL_SESSION_{field.upper()}: {first['msg']}\n")
-        raise typer.Exit(2) from None
+    return clikit.load_settings(SessionSettings, "PHYGITAL_SESSION_")
 
 
 def _logging(quiet: bool, verbose: bool) -> None:
-    level = logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO
-    logging.basicConfig(level=level, format="%(message)s", handlers=[RichHandler(console=err, show_path=False)])
+    clikit.setup_logging(clikit.log_level(quiet, verbose, default=logging.INFO, quiet_level=logging.WARNING))
 
 
 @app.callback(invoke_without_command=True)
@@ -94,8 +85,7 @@ def token(
             settings.token_secret.get_secret_value().encode(),
         )
     except ProtocolError as exc:
-        sys.stderr.write(f"error: --role: {exc.message}\n")
-        raise typer.Exit(2) from None
+        raise clikit.fail(f"--role: {exc.message}") from None
     sys.stdout.write(tok + "\n")
 
 
@@ -115,7 +105,8 @@ def retention(
 
 
 def main() -> None:
-    app()
+    """Entry point of ``phygital-session`` and ``python -m session_server``."""
+    clikit.run(app)
 
 
 if __name__ == "__main__":

@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-from tryon.cli import app
-
-
-def main() -> None:
-    app()
-
+from tryon.cli import main
 
 if __name__ == "__main__":
     main()

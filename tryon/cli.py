@@ -16,24 +16,22 @@ from typing import TYPE_CHECKING, Annotated
 import numpy as np
 import typer
 from rich.console import Console
-from rich.logging import RichHandler
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import MofNCompleteColumn, TimeRemainingColumn
 
+from assets_pipeline import clikit
 from tryon.errors import InvalidInput, TryOnError
 from tryon.settings import TryOnSettings
 
 if TYPE_CHECKING:
     from tryon.look import Look
 
-app = typer.Typer(
-    help="Virtual try-on: apply a look (lipstick, eye makeup, blush, foundation, shoes) to photos and videos.\n\n"
+app = clikit.make_app(
+    "tryon",
+    "Virtual try-on: apply a look (lipstick, eye makeup, blush, foundation, shoes) to photos and videos.\n\n"
     "A look is a JSON list of products, e.g. samples/looks/red_matte_lipstick.json.",
-    no_args_is_help=True,
-    pretty_exceptions_show_locals=False,
-    add_completion=False,
 )
 err = Console(stderr=True)
-out = Console()
+out = clikit.out
 logger = logging.getLogger("tryon.cli")
 
 LookOpt = Annotated[Path, typer.Option("--look", "-l", help="look JSON: a list of products")]
@@ -56,9 +54,7 @@ def _setup_logging(quiet: bool, verbose: bool) -> None:
     """Log through rich on a duplicate of stderr, so native log lines can be silenced separately."""
     global err
     err = Console(file=os.fdopen(os.dup(2), "w", buffering=1), stderr=True)
-    level = logging.ERROR if quiet else logging.DEBUG if verbose else logging.WARNING
-    handler = RichHandler(console=err, show_path=False)
-    logging.basicConfig(level=level, handlers=[handler], format="%(message)s", force=True)
+    clikit.setup_logging(clikit.log_level(quiet, verbose), err)
 
 
 @contextlib.contextmanager
@@ -84,8 +80,7 @@ def _native_logs(show: bool) -> Iterator[None]:
 
 
 def _fail(exc: Exception, code: int) -> typer.Exit:
-    err.print(f"error: {exc}", highlight=False, soft_wrap=True)
-    return typer.Exit(code)
+    return clikit.fail(exc, code, err)
 
 
 def _read_look(path: Path, catalog_url: str | None, settings: TryOnSettings) -> Look:
@@ -129,7 +124,7 @@ def image(
         from tryon import media
         from tryon.factory import create_tryon
 
-        settings = TryOnSettings()
+        settings = clikit.load_settings(TryOnSettings, "PHYGITAL_TRYON_", err)
         _input(source)
         the_look = _read_look(look, catalog, settings)
         frame = media.read_image(source)
@@ -171,7 +166,7 @@ def video(
         from tryon import media
         from tryon.factory import create_tryon
 
-        settings = TryOnSettings()
+        settings = clikit.load_settings(TryOnSettings, "PHYGITAL_TRYON_", err)
         _input(source)
         the_look = _read_look(look, catalog, settings)
         info = media.video_info(source)
@@ -179,17 +174,16 @@ def video(
         tryon = create_tryon(the_look, settings, "video", look_dir=look.parent)
         frames = with_face = shoes = 0
         ms = 0.0
-        progress = Progress(
-            TextColumn("[bold]try-on"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-            console=err, disable=quiet,
-        )  # fmt: skip
+        progress = clikit.progress_bar(
+            MofNCompleteColumn(), TimeRemainingColumn(), width=6, quiet=quiet, transient=False, console=err
+        )
         try:
             with (
                 _native_logs(verbose),
                 progress,
                 media.VideoWriter(output, info.fps, (info.width, info.height)) as writer,
             ):
-                task = progress.add_task("frames", total=total or None)
+                task = progress.add_task("try-on", total=total or None)
                 for t, frame in media.read_video(source, limit):
                     result = tryon.process(frame, t)
                     writer.write(result.frame)
@@ -212,7 +206,5 @@ def video(
 
 
 def main() -> None:
-    try:
-        app()
-    except KeyboardInterrupt:
-        sys.exit(130)
+    """Entry point of ``phygital-tryon`` and ``python -m tryon``."""
+    clikit.run(app, err)

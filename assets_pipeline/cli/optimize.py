@@ -1,34 +1,22 @@
-"""Command line: ``python -m assets_pipeline optimize|validate|inspect``.
-
-Errors in the input end the command with one line on stderr and exit code 2; nothing is written.
-"""
+"""``optimize``, ``validate`` and ``inspect``: one model file in, GLBs or a description out."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import logging
-import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
-from .errors import AssetError
+from ..errors import AssetError
+from .common import asset_errors, out, ratios, settings, setup_logging
 
-app = typer.Typer(
-    name="assets_pipeline",
-    help="Phygital asset pipeline: turn any product model (OBJ, STL, PLY, glTF, GLB) into a validated, "
-         "optimized, AR-ready GLB with LODs.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    pretty_exceptions_show_locals=False,
-    add_completion=False,
-)
-err = Console(stderr=True)
-out = Console()
+if TYPE_CHECKING:
+    from ..report import OptimizeReport
+
+app = typer.Typer()
 
 
 class Compression(StrEnum):
@@ -61,30 +49,6 @@ class Pivot(StrEnum):
     bottom_center = "bottom-center"
     center = "center"
     keep = "keep"
-
-
-def _fail(exc: AssetError) -> None:
-    err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-    raise typer.Exit(2)
-
-
-def _setup_logging(verbose: bool) -> None:
-    from rich.logging import RichHandler
-
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(message)s",
-                        handlers=[RichHandler(console=err, show_path=False)])
-
-
-def _ratios(text: str | None) -> tuple[float, ...]:
-    if not text:
-        return ()
-    try:
-        vals = tuple(float(v) / 100 if float(v) > 1 else float(v) for v in text.split(",") if v.strip())
-    except ValueError:
-        raise typer.BadParameter(f"{text!r}: expected ratios like 0.5,0.25,0.1 or 50,25,10") from None
-    if any(not 0 < v <= 1 for v in vals):
-        raise typer.BadParameter("each LOD ratio must be in (0, 1]")
-    return vals
 
 
 @app.command()
@@ -133,16 +97,16 @@ def optimize(
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Optimize a model into an AR-ready GLB (meters, Y-up, pivot at the bottom center)."""
-    _setup_logging(verbose)
-    from .pipeline import OptimizeOptions, optimize_file
-    from .transforms.ar_frame import FrameOptions
-    from .transforms.quantize import QuantizeOptions
-    from .transforms.textures import TextureOptions
+    setup_logging(verbose)
+    from ..pipeline import OptimizeOptions, optimize_file
+    from ..transforms.ar_frame import FrameOptions
+    from ..transforms.quantize import QuantizeOptions
+    from ..transforms.textures import TextureOptions
 
     options = OptimizeOptions(
         weld=weld, keep_attributes=keep_attributes, generate_normals=normals, generate_tangents=tangents,
         ratio=ratio, error=error,
-        lock_border=lock_border, lods=_ratios(lods), quantize=quantize,
+        lock_border=lock_border, lods=ratios(lods), quantize=quantize,
         quantization=QuantizeOptions(position_bits, normal_bits, texcoord_bits),
         compression=compression.value,  # type: ignore[arg-type]
         texture=TextureOptions(texture_format.value, texture_max_size, texture_quality,  # type: ignore[arg-type]
@@ -150,19 +114,16 @@ def optimize(
         frame=FrameOptions(units.value, up.value, pivot.value),  # type: ignore[arg-type]
         measure_error=measure,
     )
-    from .cli_catalog import _settings  # one reading of PHYGITAL_ASSETS_* for every command
-
-    limits = _settings().limits()
+    limits = settings().limits()
     if max_file_mb is not None:
         limits = dataclasses.replace(limits, max_file_bytes=int(max_file_mb * 1024 * 1024))
-    try:
+    with asset_errors():
         if quiet:
             result = optimize_file(input, output, options, limits)
         else:
-            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+            from .. import clikit
 
-            with Progress(TextColumn("{task.description:<18}"), BarColumn(), TimeElapsedColumn(), console=err,
-                          transient=True) as bar:
+            with clikit.progress_bar() as bar:
                 task = bar.add_task(input.name, total=1)
 
                 def progress(what: str, done: int, total: int) -> None:
@@ -170,29 +131,25 @@ def optimize(
 
                 result = optimize_file(input, output, options, limits, progress)
         if validate_output:
-            from .validation import validate
+            from ..validation import validate
 
             for rep in validate([lod.path for lod in result.lods if lod.path]):
                 if rep.errors:
                     raise AssetError(f"validator found {rep.errors} errors: "
                                      f"{[m.get('code') for m in rep.messages][:5]}", path=rep.path)
-    except AssetError as exc:
-        _fail(exc)
-        return
     if report:
-        from .io.atomic import write_bytes_atomic
+        from ..io.atomic import write_bytes_atomic
 
         write_bytes_atomic(report, json.dumps(result.to_dict(), indent=2).encode())
     if not quiet:
         _summary(result)
 
 
-def _summary(result: object) -> None:
+def _summary(result: OptimizeReport) -> None:
     from rich.table import Table
 
-    from .report import OptimizeReport
+    from .. import clikit
 
-    assert isinstance(result, OptimizeReport)
     table = Table(title=f"{Path(result.input).name} -> {Path(result.output or '').name}", title_justify="left")
     for col in ("output", "triangles", "bytes", "error (% of diagonal)"):
         table.add_column(col, justify="right" if col != "output" else "left")
@@ -205,7 +162,7 @@ def _summary(result: object) -> None:
     out.print(f"dimensions: {w:.4g} x {h:.4g} x {d:.4g} m (w x h x d)   extensions: "
               f"{', '.join(result.extensions_used) or 'none'}   time: {result.seconds:.2f} s")
     for warning in result.warnings:
-        err.print(f"[yellow]warning:[/] {warning}", highlight=False)
+        clikit.warn(warning)
 
 
 @app.command()
@@ -213,13 +170,11 @@ def validate(
     files: Annotated[list[Path], typer.Argument(help="glTF/GLB files to check with the Khronos validator.")],
 ) -> None:
     """Run the Khronos glTF-Validator; exit 1 if any file has errors."""
-    from .validation import validate as run_validator
+    from ..validation import validate as run_validator
 
-    try:
+    settings()
+    with asset_errors():
         reports = run_validator(list(files))
-    except AssetError as exc:
-        _fail(exc)
-        return
     bad = 0
     for rep in reports:
         out.print(f"{rep.path}: {rep.errors} errors, {rep.warnings} warnings")
@@ -232,14 +187,11 @@ def validate(
 @app.command()
 def inspect(model: Annotated[Path, typer.Argument(help="Model file to describe.")]) -> None:
     """Describe a model: meshes, triangles, materials, textures, extensions, dimensions."""
-    from .io.formats import read
-    from .transforms.ar_frame import dimensions
+    from ..io.formats import read
+    from ..transforms.ar_frame import dimensions
 
-    try:
-        doc = read(model)
-    except AssetError as exc:
-        _fail(exc)
-        return
+    with asset_errors():
+        doc = read(model, settings().limits())
     g = doc.gltf
     info = {
         "meshes": len(g.get("meshes", [])), "primitives": sum(1 for _ in doc.primitives()),
@@ -253,11 +205,3 @@ def inspect(model: Annotated[Path, typer.Argument(help="Model file to describe."
     }
     out.print_json(json.dumps(info))
 
-
-def main() -> None:
-    try:
-        app()
-    except KeyboardInterrupt:
-        err.print("interrupted")
-        sys.exit(130)
-from . import cli_catalog as _cli_catalog  # noqa: E402,F401  (registers upload/list/show/rollback/delete/...)

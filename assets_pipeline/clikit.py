@@ -1,0 +1,115 @@
+"""What every Phygital command line shares: the typer app, one-line errors with an exit code, settings, logging,
+progress bars on stderr and Ctrl-C.
+
+Used by the four CLIs (``assets_pipeline.cli``, ``tryon.cli``, ``scanning.cli``, ``session_server.__main__``); it
+lives in the lowest package so that each of them can import it. Convention: bad input ends a command with one
+line ``error: <what>: <problem>`` on stderr and exit code 2; an internal failure exits 1; Ctrl-C exits 130.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import TypeVar
+
+import typer
+from pydantic import ValidationError
+from pydantic_settings import BaseSettings
+from rich.console import Console
+from rich.progress import BarColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn
+from rich.text import Text
+
+S = TypeVar("S", bound=BaseSettings)
+
+err = Console(stderr=True)
+"""Console on stderr for errors, warnings, logs and progress (stdout is kept for results)."""
+out = Console()
+"""Console on stdout for results."""
+
+
+def make_app(name: str, help: str, *, no_args_is_help: bool = True) -> typer.Typer:
+    """A typer app with the house defaults: no tracebacks with locals, no completion commands."""
+    return typer.Typer(name=name, help=help, no_args_is_help=no_args_is_help, pretty_exceptions_enable=False,
+                       pretty_exceptions_show_locals=False, add_completion=False)
+
+
+def fail(message: object, code: int = 2, console: Console | None = None) -> typer.Exit:
+    """Print ``error: <message>`` as one line on stderr and return the ``typer.Exit`` to raise."""
+    text = " ".join(str(message).split("\n"))
+    (console or err).print(Text.assemble(("error:", "bold red"), " ", text), highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def warn(message: object, console: Console | None = None) -> None:
+    """Print ``warning: <message>`` on stderr."""
+    (console or err).print(Text.assemble(("warning:", "yellow"), " ", str(message)), highlight=False,
+                           soft_wrap=True)
+
+
+@contextmanager
+def exits(*rules: tuple[type[BaseException], int], console: Console | None = None,
+          internal: logging.Logger | None = None) -> Iterator[None]:
+    """Turn the listed exception types into one error line and their exit code (first match wins).
+
+    With ``internal``, any other exception becomes ``internal error: <Type>`` and exit 1, its traceback logged
+    at debug level (shown with ``--verbose``); without it, other exceptions propagate.
+    """
+    try:
+        yield
+    except (typer.Exit, typer.Abort, KeyboardInterrupt):
+        raise
+    except Exception as exc:
+        for kind, code in rules:
+            if isinstance(exc, kind):
+                raise fail(exc, code, console) from None
+        if internal is None:
+            raise
+        internal.debug("internal error", exc_info=exc)
+        (console or err).print(f"internal error: {type(exc).__name__} (run with --verbose for details)",
+                               markup=False, highlight=False)
+        raise typer.Exit(1) from None
+
+
+def load_settings(cls: type[S], prefix: str, console: Console | None = None, **values: object) -> S:
+    """Read a settings class from the environment; a bad value ends the command with one line naming it."""
+    try:
+        return cls(**values)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"])
+        raise fail(f"setting {prefix}{field.upper()}: {first['msg']}", 2, console) from None
+
+
+def log_level(quiet: bool, verbose: bool, *, default: int = logging.WARNING, quiet_level: int = logging.ERROR) -> int:
+    """The logging level for ``--quiet``/``--verbose`` flags."""
+    return logging.DEBUG if verbose else quiet_level if quiet else default
+
+
+def setup_logging(level: int, console: Console | None = None) -> None:
+    """Send log records through rich to stderr at ``level`` (replacing earlier handlers)."""
+    from rich.logging import RichHandler
+
+    logging.basicConfig(level=level, format="%(message)s", force=True,
+                        handlers=[RichHandler(console=console or err, show_path=False)])
+
+
+def progress_bar(*columns: ProgressColumn | str, width: int = 18, quiet: bool = False, transient: bool = True,
+                 console: Console | None = None) -> Progress:
+    """A progress bar on stderr: description, bar, elapsed time, then ``columns``; hidden with ``quiet``."""
+    return Progress(TextColumn(f"{{task.description:<{width}}}"), BarColumn(), *columns, TimeElapsedColumn(),
+                    console=console or err, transient=transient, disable=quiet)
+
+
+def run(app: Callable[[], object], console: Console | None = None) -> None:
+    """Run a typer app as a console script: Ctrl-C prints ``interrupted`` and exits 130."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        (console or err).print("interrupted", markup=False, highlight=False)
+        sys.exit(130)
+
+
+__all__: Sequence[str] = ["err", "exits", "fail", "load_settings", "log_level", "make_app", "out", "progress_bar",
+                          "run", "setup_logging", "warn"]
