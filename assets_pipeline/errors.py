@@ -4,7 +4,8 @@ Hierarchy::
 
     AssetError                    base: every problem the pipeline reports to a user
     ├── InvalidAsset              the input breaks its format's rules (bad header, JSON, ranges, NaN, ...)
-    │   └── UnsafeURI             a resource URI points outside the asset's folder or is absolute
+    │   ├── UnsafeURI             a resource URI points outside the asset's folder or is absolute
+    │   └── CsvRejected           a CSV import with bad lines (``lines``: one LineError per bad line)
     ├── UnsupportedFormat         a file type or feature that the pipeline cannot read
     ├── LimitExceeded             a configured limit (bytes, pixels, counts, depth) would be passed
     ├── MissingEncoder            an optional codec asked for is not installed
@@ -57,6 +58,37 @@ class InvalidAsset(AssetError):
 
 class UnsafeURI(InvalidAsset):
     code = "unsafe_uri"
+
+
+class LineError:
+    """One bad line of an imported file: its number (1 = the header), the column and the problem."""
+
+    __slots__ = ("field", "line", "problem")
+
+    def __init__(self, line: int, field: str | None, problem: str) -> None:
+        self.line, self.field, self.problem = line, field, problem
+
+    def __str__(self) -> str:
+        return f"line {self.line}: " + (f"{self.field}: " if self.field else "") + self.problem
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON form: line, field, message."""
+        return {"line": self.line, "field": self.field, "message": self.problem}
+
+
+class CsvRejected(InvalidAsset):
+    """A CSV import refused as a whole; ``lines`` holds one error per bad line (nothing was written)."""
+
+    code = "invalid_csv"
+
+    def __init__(self, lines: list[LineError], *, path: str | Path | None = None) -> None:
+        self.lines = lines
+        more = f" (and {len(lines) - 1} more bad lines)" if len(lines) > 1 else ""
+        super().__init__(f"{lines[0]}{more}; nothing was imported", path=path)
+
+    def to_dict(self) -> dict[str, object]:  # type: ignore[override]
+        """The usual error fields plus ``lines``."""
+        return {**super().to_dict(), "lines": [e.to_dict() for e in self.lines]}
 
 
 class UnsupportedFormat(AssetError):

@@ -57,6 +57,9 @@ class Product(Base):
     tryon: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     """Try-on attributes (kind, shade, finish, intensity; shoes: style, toe_axis, up_axis), added by migration
     0003; checked by the check try-on registers (:mod:`.tryon_attributes`). None: the product cannot be tried on."""
+    attributes: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    """Retail attributes used by the fitting-room recommendations (``type``, ``colour``, ``style`` tags), added
+    by migration 0004; checked by :func:`.retail_rules.check_attributes`."""
 
     versions: Mapped[list[Version]] = relationship(back_populates="product", cascade="all, delete-orphan",
                                                    order_by="Version.number")
@@ -115,3 +118,9 @@ class Variant(Base):
     """Index into the model's KHR_materials_variants list, when the model has that variant."""
 
     version: Mapped[Version] = relationship(back_populates="variants")
+
+
+from .retail_models import CoTried, FittingRoom, Stock, Store, Tag  # noqa: E402  (same metadata, migration 0004)
+
+__all__ = ["Asset", "AssetFormat", "Base", "Category", "CoTried", "FittingRoom", "Product", "Stock", "Store", "Tag",
+           "Variant", "Version"]

@@ -72,6 +72,20 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
                            field="PHYGITAL_ASSETS_CATALOG_URL") from None
 
 
+def head_revision() -> str:
+    """The newest revision of the migrations shipped with this code (there is exactly one head)."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    heads = ScriptDirectory.from_config(cfg).get_heads()
+    if len(heads) != 1:
+        raise StorageError(f"the catalog migrations have {len(heads)} heads: {', '.join(sorted(heads))}",
+                           field="migrations")
+    return heads[0]
+
+
 def current_revision(engine: Engine) -> str | None:
     from alembic.runtime.migration import MigrationContext
 
