@@ -42,6 +42,7 @@ from .retail_rules import (
     check_attributes,
     check_room_id,
     check_store_id,
+    check_timezone,
     completes,
     goes_with,
     norm_colour,

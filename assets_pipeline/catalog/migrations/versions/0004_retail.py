@@ -16,6 +16,7 @@ depends_on = None
 
 
 def upgrade() -> None:
+    """Add the retail tables and products.attributes."""
     with op.batch_alter_table("products") as batch:
         batch.add_column(sa.Column("attributes", sa.JSON, nullable=True))
     op.create_table(
@@ -63,6 +64,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    """Drop the retail tables and products.attributes."""
     for table in ("cotried", "tags", "stock", "fitting_rooms", "stores"):
         op.drop_table(table)
     with op.batch_alter_table("products") as batch:
