@@ -4,6 +4,7 @@ from __future__ import annotations
 
 
 def main() -> None:
+    """Run the scanning CLI (``python -m scanning``) with Open3D limited to one OpenMP thread unless set."""
     import os
 
     # Open3D's OpenMP threads spin while waiting: on this 2-core machine under load, pose estimation took 41 s

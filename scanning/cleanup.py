@@ -24,6 +24,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class CleanupOptions:
+    """How a reconstructed mesh is cleaned: triangle target, small components, hole size, standing it Y-up."""
     target_triangles: int = 60_000
     min_component_fraction: float = 0.0
     max_hole_edges: int = 60
@@ -35,6 +36,7 @@ DEFAULTS = CleanupOptions()
 
 @dataclass(frozen=True, slots=True)
 class CleanupReport:
+    """What cleanup did: components removed, holes filled, triangles before and after, watertightness."""
     components_removed: int
     holes_filled: int
     triangles_before: int

@@ -33,6 +33,7 @@ class PointCloud:
         return len(self.points)
 
     def to_open3d(self) -> object:
+        """Return this cloud as an ``open3d.geometry.PointCloud`` (points, and normals and colors when present)."""
         import open3d as o3d
 
         pc = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(self.points))

@@ -82,11 +82,13 @@ class Intrinsics:
         )
 
     def to_open3d(self) -> Any:
+        """Return these intrinsics as an ``open3d.camera.PinholeCameraIntrinsic``."""
         import open3d as o3d
 
         return o3d.camera.PinholeCameraIntrinsic(self.width, self.height, self.fx, self.fy, self.cx, self.cy)
 
     def to_dict(self) -> dict[str, float | int]:
+        """Return the image size and pinhole parameters as a JSON-ready dict."""
         return {"width": self.width, "height": self.height, "fx": self.fx, "fy": self.fy, "cx": self.cx, "cy": self.cy}
 
 

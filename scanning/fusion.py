@@ -38,6 +38,7 @@ Method = Literal["carve", "scalable"]
 
 @dataclass(frozen=True, slots=True)
 class FusionOptions:
+    """TSDF fusion settings: voxels across the object, truncation in voxels, margin, method, voxel cap."""
     voxels_across: int = 200
     trunc_voxels: float = 4.0
     margin: float = 0.08
@@ -50,6 +51,7 @@ COARSE = 4
 
 
 def voxel_size(region: ObjectRegion, options: FusionOptions = DEFAULTS) -> float:
+    """Return the TSDF voxel edge in meters for an object region (its diagonal / ``voxels_across``)."""
     return region.size / options.voxels_across
 
 

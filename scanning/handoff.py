@@ -17,6 +17,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class HandoffReport:
+    """The GLB handed to the asset pipeline: path, bytes, triangles, size in meters, optimize report."""
     output: str
     bytes: int
     triangles: int

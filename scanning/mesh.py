@@ -22,13 +22,16 @@ class Mesh:
     voxel: float = 0.0
 
     def with_(self, **changes: Any) -> Mesh:
+        """Return a copy of this mesh with the given fields replaced."""
         return replace(self, **changes)
 
     @property
     def extent(self) -> np.ndarray:
+        """Return the (3,) size of the vertices' bounding box (zeros for an empty mesh)."""
         return np.ptp(self.vertices, axis=0) if len(self.vertices) else np.zeros(3)
 
     def to_open3d(self) -> Any:
+        """Return this mesh as an ``open3d.geometry.TriangleMesh`` (with vertex colors when present)."""
         import open3d as o3d
 
         m = o3d.geometry.TriangleMesh(o3d.utility.Vector3dVector(self.vertices),
@@ -39,6 +42,7 @@ class Mesh:
 
     @classmethod
     def from_open3d(cls, m: Any, voxel: float = 0.0) -> Mesh:
+        """Build a Mesh from an ``open3d.geometry.TriangleMesh`` (copying its arrays), with its voxel size."""
         colors = np.asarray(m.vertex_colors).copy() if m.has_vertex_colors() else None
         return cls(np.asarray(m.vertices).copy(), np.asarray(m.triangles).astype(np.int64), colors, voxel)
 

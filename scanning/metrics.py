@@ -14,6 +14,7 @@ import numpy as np
 
 @dataclass(frozen=True, slots=True)
 class Accuracy:
+    """Reconstruction accuracy against the truth: Chamfer distance, F-scores, precision and recall."""
     chamfer: float  # meters, mean of the two directed mean distances
     fscore_05: float  # F-score at 0.5 % of the truth's bbox diagonal
     fscore_1: float  # F-score at 1 %
@@ -23,6 +24,7 @@ class Accuracy:
     diagonal: float  # truth bbox diagonal (meters)
 
     def to_dict(self) -> dict[str, float]:
+        """Return the metrics as a JSON-ready dict."""
         return asdict(self)
 
 

@@ -38,9 +38,13 @@ UpAxis = Literal["x", "y", "z", "-x", "-y", "-z"]
 
 
 class Progress(Protocol):
-    def start(self, stage: str, total: int | None) -> None: ...
+    """Receives progress: ``start(stage, total)`` then ``advance(amount)`` per unit of work."""
 
-    def advance(self, amount: int = 1) -> None: ...
+    def start(self, stage: str, total: int | None) -> None:
+        """Begin a stage named ``stage`` of ``total`` units (None: unknown)."""
+
+    def advance(self, amount: int = 1) -> None:
+        """Count ``amount`` more units of the current stage as done."""
 
 
 class _NoProgress:
@@ -53,6 +57,7 @@ class _NoProgress:
 
 @dataclass(frozen=True, slots=True)
 class CaptureOptions:
+    """Options for reconstructing an RGB-D capture: pose mode and each stage's options."""
     poses: PoseMode = "auto"
     region: RegionOptions = field(default_factory=RegionOptions)
     pose: PoseOptions = field(default_factory=PoseOptions)
@@ -63,6 +68,7 @@ class CaptureOptions:
 
 @dataclass(frozen=True, slots=True)
 class CloudOptions:
+    """Options for surfacing a point cloud: surface and cleanup options, up axis, scale, point cap."""
     surface: SurfaceOptions = field(default_factory=SurfaceOptions)
     cleanup: CleanupOptions = field(default_factory=CleanupOptions)
     up: UpAxis = "y"  # the cloud's up axis when no table plane is found
@@ -72,6 +78,7 @@ class CloudOptions:
 
 @dataclass
 class ScanReport:
+    """What a reconstruction did (input, frames, poses, voxel, mesh, seconds per stage, output); written as JSON."""
     input: str
     kind: str
     frames_total: int = 0
@@ -86,6 +93,7 @@ class ScanReport:
     world_to_model: list[list[float]] = field(default_factory=list)  # (4, 4) capture world -> output frame
 
     def to_dict(self) -> dict[str, Any]:
+        """Return the report as a JSON-ready dict."""
         return asdict(self)
 
 

@@ -21,6 +21,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class RegionOptions:
+    """How the object region is found: frames sampled, pixel stride, table plane fraction, RANSAC tries."""
     sample_frames: int = 8
     stride: int = 4
     min_table_fraction: float = 0.15
@@ -46,10 +47,12 @@ class ObjectRegion:
 
     @property
     def size(self) -> float:
+        """Return the length of the region's diagonal in meters."""
         return float(np.linalg.norm(self.hi - self.lo))
 
     @property
     def to_world(self) -> np.ndarray:
+        """Return the 4x4 matrix from the object frame back to the world frame."""
         return np.linalg.inv(self.to_object)
 
 
@@ -64,6 +67,7 @@ def backproject(depth: np.ndarray, intr: Intrinsics, stride: int = 1) -> tuple[n
 
 
 def world_points(frames: Sequence[Frame], intr: Intrinsics, count: int, stride: int) -> np.ndarray:
+    """Back-project up to ``count`` posed frames (every ``stride``-th pixel) into one (n, 3) world-point array."""
     picks = np.unique(np.linspace(0, len(frames) - 1, min(count, len(frames))).round().astype(int))
     chunks = []
     for i in picks:

@@ -25,6 +25,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class SurfaceOptions:
+    """Poisson surfacing settings: octree depth, density trim quantile, point cap, normal neighbours."""
     depth: int = 8
     trim_quantile: float = 0.04
     max_points: int = 200_000

@@ -45,9 +45,11 @@ class NoiseModel:
 
     @classmethod
     def none(cls) -> NoiseModel:
+        """Return a noise model that adds no noise and drops no pixels."""
         return cls(0.0, 0.0, 89.9, 90.0, 1e9, 0.0, 0.0, 0.0)
 
     def sigma(self, z: np.ndarray) -> np.ndarray:
+        """Return the depth noise standard deviation (meters) for depths ``z`` (meters)."""
         return self.scale * (self.sigma_base + self.sigma_quad * z * z)
 
 
@@ -56,6 +58,7 @@ DEFAULT_NOISE = NoiseModel()
 
 @dataclass(frozen=True, slots=True)
 class SynthOptions:
+    """Synthetic capture settings: views, image size, field of view, camera path, noise, object size."""
     views: int = 36
     width: int = 640
     height: int = 480
@@ -99,6 +102,7 @@ class SyntheticCapture:
         return out
 
     def truth_mesh(self) -> Any:
+        """Return the true surface as an ``open3d.geometry.TriangleMesh``."""
         import open3d as o3d
 
         return o3d.geometry.TriangleMesh(o3d.utility.Vector3dVector(self.truth_vertices),
