@@ -12,6 +12,7 @@ from tryon.smoothing import FaceSmoother
 
 
 def mediapipe_provider(settings: TryOnSettings, mode: str) -> LandmarkProvider:
+    """Return a MediaPipe landmark provider for ``mode`` ("video" tracks, else "image") from the settings."""
     from tryon.providers.mediapipe import MediaPipeProvider  # heavy import, kept out of --help
 
     return MediaPipeProvider(

@@ -53,6 +53,7 @@ def _sparkle(h: int, w: int) -> np.ndarray:
 
 
 def matte(s: np.ndarray, color: np.ndarray) -> Shading:
+    """Matte finish: shading ``s`` (h, w) with highlights absorbed and flattened, times ``color``; no highlight."""
     shade = np.minimum(s, np.float32(1.1))  # highlights absorbed
     shade *= np.float32(0.8)
     shade += np.float32(0.2)  # and the shading slightly flattened (a powder, not a film)
@@ -60,10 +61,12 @@ def matte(s: np.ndarray, color: np.ndarray) -> Shading:
 
 
 def gloss(s: np.ndarray, color: np.ndarray) -> Shading:
+    """Gloss finish: shading ``s`` times ``color`` plus a broad specular highlight; returns the Shading."""
     return Shading(s, color, _highlight(s, 1.05, 0.5), 0.35 + 0.1 * color)
 
 
 def shimmer(s: np.ndarray, color: np.ndarray) -> Shading:
+    """Shimmer finish: shading ``s`` times ``color`` plus fine sparkles and a soft highlight; returns the Shading."""
     sparkle = np.clip(s, 0.0, 1.5)
     sparkle *= _sparkle(*s.shape)
     sparkle += 0.3 * _highlight(s, 1.1, 0.6)
@@ -71,6 +74,7 @@ def shimmer(s: np.ndarray, color: np.ndarray) -> Shading:
 
 
 def metallic(s: np.ndarray, color: np.ndarray) -> Shading:
+    """Metallic finish: a steeper shading curve times ``color`` and a highlight tinted by it; returns the Shading."""
     c = np.clip(s, 0.0, 2.0)
     body = c * np.float32(0.6)
     body += np.float32(0.4)

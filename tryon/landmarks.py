@@ -44,6 +44,7 @@ class FaceLandmarks:
         return float(np.linalg.norm(self.points[454] - self.points[234]))
 
     def with_points(self, points: np.ndarray) -> FaceLandmarks:
+        """Return these landmarks with ``points`` (n, 2) in place of the current ones (depth and score kept)."""
         return FaceLandmarks(points=points.astype(np.float32), depth=self.depth, score=self.score)
 
 
@@ -92,8 +93,11 @@ class PoseLandmarks:
 class LandmarkProvider(Protocol):
     """Source of landmarks for RGB frames; ``t`` is the frame time in seconds (None for still images)."""
 
-    def faces(self, frame: np.ndarray, t: float | None = None) -> list[FaceLandmarks]: ...
+    def faces(self, frame: np.ndarray, t: float | None = None) -> list[FaceLandmarks]:
+        """Return the faces found in an RGB (h, w, 3) uint8 frame (empty when none)."""
 
-    def pose(self, frame: np.ndarray, t: float | None = None) -> PoseLandmarks | None: ...
+    def pose(self, frame: np.ndarray, t: float | None = None) -> PoseLandmarks | None:
+        """Return the body pose found in an RGB (h, w, 3) uint8 frame, or None."""
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Release the models."""

@@ -91,13 +91,16 @@ class LiveSession:
         self.start = time.monotonic()
 
     async def send_json(self, payload: dict[str, Any]) -> None:
+        """Send one JSON message to the client (one send at a time)."""
         async with self.send_lock:
             await self.ws.send_text(json.dumps(payload))
 
     async def error(self, code: str, message: str) -> None:
+        """Send an error message ``{"type": "error", code, message}`` to the client."""
         await self.send_json({"type": "error", "code": code, "message": message})
 
     async def receive_loop(self) -> None:
+        """Read looks and JPEG frames until the client leaves; only the newest frame waits to be rendered."""
         while True:
             msg = await self.ws.receive()
             if msg["type"] == "websocket.disconnect":
@@ -144,6 +147,7 @@ class LiveSession:
             return parse_look(json.dumps(products), "look", catalog)
 
     async def render_loop(self) -> None:
+        """Render the newest pending frame whenever one arrives and send the JPEG back with its timings."""
         while True:
             await self.ready.wait()
             self.ready.clear()
@@ -187,6 +191,7 @@ class LiveSession:
         return meta, media.encode_jpeg(result.frame, self.settings.jpeg_quality)
 
     def close(self) -> None:
+        """Release the try-on pipeline's landmark models."""
         if self.tryon is not None:
             self.tryon.provider.close()
             self.tryon = None

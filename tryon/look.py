@@ -61,6 +61,7 @@ class Product(BaseModel):
 
     @property
     def region(self) -> str | None:
+        """Return the face region this product paints (None for shoes)."""
         return REGION_OF_KIND.get(self.kind)
 
 
@@ -76,14 +77,17 @@ class Look(RootModel[list[Product]]):
 
     @property
     def products(self) -> list[Product]:
+        """Return the look's products in order."""
         return self.root
 
     @property
     def makeup(self) -> list[Product]:
+        """Return the products painted on the face."""
         return [p for p in self.root if p.region is not None]
 
     @property
     def shoes(self) -> list[Product]:
+        """Return the shoe products."""
         return [p for p in self.root if p.kind == "shoes"]
 
 

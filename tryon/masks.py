@@ -53,6 +53,7 @@ class Mask:
 
     @property
     def box(self) -> tuple[int, int, int, int]:
+        """Return the mask's box in frame pixels as (x0, y0, x1, y1)."""
         h, w = self.alpha.shape
         return self.x0, self.y0, self.x0 + w, self.y0 + h
 

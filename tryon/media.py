@@ -190,6 +190,7 @@ def read_document(path: Path) -> AssetDocument:
 
 @dataclass(frozen=True, slots=True)
 class VideoInfo:
+    """A video's frame size, frame rate and frame count."""
     width: int
     height: int
     fps: float
@@ -197,6 +198,7 @@ class VideoInfo:
 
 
 def video_info(path: Path) -> VideoInfo:
+    """Return a video file's size, fps and frame count; InvalidMedia when it is not a readable video."""
     _existing(path)
     cap = cv2.VideoCapture(str(path))
     try:
@@ -248,9 +250,11 @@ class VideoWriter:
         self.size = size
 
     def write(self, frame: np.ndarray) -> None:
+        """Append one RGB (h, w, 3) uint8 frame."""
         self._writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
 
     def close(self, ok: bool = True) -> None:
+        """Finish the file: renamed into place when ``ok``, the temporary file removed otherwise."""
         self._writer.release()
         if ok:
             self._tmp.replace(self.path)

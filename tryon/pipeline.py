@@ -37,6 +37,7 @@ class StageTimings:
 
     @property
     def total(self) -> float:
+        """Return the whole frame's time in milliseconds (the sum of the stages)."""
         return self.landmarks + self.masks + self.render + self.pose + self.shoes
 
 

@@ -105,6 +105,7 @@ def _scaled(poly: np.ndarray, factor: float) -> np.ndarray:
 
 
 def mouth_width(face: FaceLandmarks) -> float:
+    """Return the distance in pixels between the mouth corners of a face."""
     return float(np.linalg.norm(face.points[291] - face.points[61]))
 
 
@@ -175,6 +176,7 @@ def blush(face: FaceLandmarks) -> RegionShape:
 
 
 def brows(face: FaceLandmarks) -> RegionShape:
+    """Return the brows' region shape (one filled layer per brow) for a face."""
     layers = []
     for _, _, _, up_i, low_i in EYES:
         layers.append(Layer("fill", np.concatenate([_pts(face, up_i), _pts(face, low_i)[::-1]]).astype(np.float32)))

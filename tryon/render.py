@@ -37,6 +37,7 @@ class Paint:
 
     @classmethod
     def from_hex(cls, shade: str, finish: str = "matte", intensity: float = 1.0) -> Paint:
+        """Build a Paint from a ``#RRGGBB`` shade, a finish name and an intensity (0-1)."""
         return _paint(shade, finish, float(intensity))
 
 

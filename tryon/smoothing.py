@@ -40,6 +40,7 @@ class OneEuroFilter:
     _t: float | None = None
 
     def reset(self) -> None:
+        """Forget the filtered state; the next value starts a new track."""
         self._x = self._dx = self._t = None
 
     def __call__(self, x: np.ndarray, t: float) -> np.ndarray:

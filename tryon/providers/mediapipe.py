@@ -236,6 +236,7 @@ class MediaPipeProvider:
         return PoseLandmarks(points=pts, visibility=vis, feet=tuple(feet), segmentation=seg)
 
     def close(self) -> None:
+        """Release the MediaPipe models (the provider cannot be used afterwards)."""
         for model in (self._detector, self._crop_mesh, self._track_mesh, self._pose):
             if model is not None:
                 model.close()

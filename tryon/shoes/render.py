@@ -33,6 +33,7 @@ class PlacedShoe:
 
     @property
     def error_px(self) -> float:
+        """Return the distance in pixels between the drawn sole center and its target."""
         return float(np.linalg.norm(self.sole_center - self.target))
 
 

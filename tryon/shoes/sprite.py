@@ -38,11 +38,13 @@ class ShoeSprite:
 
 @dataclass(frozen=True, slots=True)
 class ShoeViews:
+    """A shoe's three sprites: side, front and back."""
     side: ShoeSprite
     front: ShoeSprite
     back: ShoeSprite
 
     def get(self, view: View) -> ShoeSprite:
+        """Return the sprite for a view name ("side", "front" or "back")."""
         return {"side": self.side, "front": self.front, "back": self.back}[view]
 
 
