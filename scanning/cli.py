@@ -28,22 +28,26 @@ out = clikit.out
 
 
 class PoseChoice(StrEnum):
+    """``--poses``: use the capture's poses when present (auto), require them (given) or estimate them."""
     auto = "auto"
     given = "given"
     estimate = "estimate"
 
 
 class MethodChoice(StrEnum):
+    """``--method``: the TSDF fusion variant (carved dense grid, or Open3D's scalable TSDF)."""
     carve = "carve"
     scalable = "scalable"
 
 
 class PathChoice(StrEnum):
+    """``synth --path``: the synthetic camera path (turntable circle or handheld wobble)."""
     turntable = "turntable"
     handheld = "handheld"
 
 
 class UpChoice(StrEnum):
+    """``mesh --up``: the cloud's up axis when no table plane is found."""
     x = "x"
     y = "y"
     z = "z"
