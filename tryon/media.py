@@ -7,6 +7,7 @@ the target folder and renamed into place, so a failure never leaves a half-writt
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import logging
 import os
@@ -109,11 +110,10 @@ def write_file(path: Path, data: bytes) -> None:
 
 
 def file_sha256(path: Path) -> str:
-    """Hex sha256 of a file's bytes (the asset store's own helper)."""
-    from assets_pipeline.store.base import file_sha256 as sha256_of
-
+    """Hex sha256 of a file's bytes."""
     _existing(path)
-    return sha256_of(path)
+    with path.open("rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 _VIEW_NAMES = ("side", "front", "back")
@@ -161,26 +161,11 @@ def read_sprite(path: Path) -> np.ndarray:
     return cv2.cvtColor(img, cv2.COLOR_BGRA2RGBA)
 
 
-def read_model(path: Path) -> object:
-    """Read a product's 3D model (GLB, glTF, OBJ...) as one ``trimesh.Trimesh`` with its colours."""
-    _existing(path)
-    import trimesh
-
-    try:
-        scene = trimesh.load(str(path), force="scene")
-        mesh = scene.to_geometry() if hasattr(scene, "to_geometry") else scene.dump(concatenate=True)
-    except Exception as exc:  # trimesh raises many types for bad files
-        raise InvalidMedia(f"is not a readable 3D model ({type(exc).__name__}: {exc})", path=str(path)) from None
-    if not hasattr(mesh, "faces") or len(mesh.faces) == 0:
-        raise InvalidMedia("has no triangles", path=str(path))
-    return mesh
-
-
 def read_document(path: Path) -> AssetDocument:
-    """Read a glTF/GLB model with the asset pipeline's reader (any extension its publishing writes)."""
+    """Read a product's 3D model (GLB, glTF, OBJ, STL, PLY) with the asset pipeline's public reader, which reads
+    what its publishing writes (meshopt, quantized attributes, WebP) and keeps glTF vertex colours."""
     _existing(path)
-    from assets_pipeline.errors import AssetError
-    from assets_pipeline.io.formats import read
+    from assets_pipeline import AssetError, read
 
     try:
         return read(path)

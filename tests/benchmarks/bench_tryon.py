@@ -21,11 +21,12 @@ from skimage import data
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from assets_pipeline.render import mesh_items  # noqa: E402
 from tests.conftest import corpus_dir  # noqa: E402
 from tryon import media  # noqa: E402
 from tryon.factory import create_tryon  # noqa: E402
 from tryon.settings import TryOnSettings  # noqa: E402
-from tryon.shoes.views import front_winding, model_item, render_views  # noqa: E402
+from tryon.shoes.views import front_winding, render_views  # noqa: E402
 
 LOOKS = ROOT / "samples" / "looks"
 VIEW_MODELS = ("chr_knight.glb", "BoxVertexColors.glb", "DamagedHelmet.glb", "DenseSphere.glb", "stanford-bunny.obj")
@@ -137,17 +138,19 @@ def bench_views(repeats: int = 5) -> list[dict[str, float | str]]:
     """Time per view (side, front and back rendered together, divided by 3) at the default 256 px sprite."""
     rows: list[dict[str, float | str]] = []
     for name in VIEW_MODELS:
-        mesh = media.read_model(corpus_dir() / "models" / name)
+        doc = media.read_document(corpus_dir() / "models" / name)
+        sided = name.endswith((".glb", ".gltf"))
+        items = mesh_items(doc)
         times = []
         for _ in range(repeats):
             t0 = time.perf_counter()
-            render_views(mesh)
+            render_views(doc, sided_materials=sided)
             times.append((time.perf_counter() - t0) * 1e3 / 3)
         rows.append(
             {
                 "model": name,
-                "triangles": str(len(mesh.faces)),  # type: ignore[attr-defined]
-                "back faces skipped": "yes" if front_winding(mesh, model_item(mesh)) else "no",
+                "triangles": str(sum(len(it.triangles) for it in items)),
+                "back faces skipped": "yes" if front_winding(doc, items, sided) else "no",
                 "ms per view (median)": f"{statistics.median(times):.1f}",
                 "best": f"{min(times):.1f}",
             }

@@ -113,7 +113,7 @@ def test_shoe_sku_renders_its_published_model_once(
 
     # the published (optimized, compressed) model looks like the corpus original
     published = tryon.shoes.views.side.rgba
-    original = render_views(media.read_model(corpus / "models" / "chr_knight.glb")).side.rgba
+    original = render_views(media.read_document(corpus / "models" / "chr_knight.glb")).side.rgba
     mean = lambda rgba: rgba[..., :3][rgba[..., 3] == 255].mean(axis=0)  # noqa: E731
     assert np.abs(mean(published) - mean(original)).max() < 3
 

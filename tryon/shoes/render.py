@@ -65,16 +65,15 @@ class ShoeRenderer:
 
         if product.model:
             from tryon.shoes.cache import cached_views
-            from tryon.shoes.views import render_document_views, render_views
+            from tryon.shoes.views import render_views
 
             path = resolve(product.model)
-            axes = {"toe_axis": product.toe_axis, "up_axis": product.up_axis}
+            sided = path.suffix.lower() in (".glb", ".gltf")  # OBJ, STL, PLY materials have no sides
 
             def render() -> ShoeViews:
                 try:
-                    if path.suffix.lower() in (".glb", ".gltf"):  # the asset pipeline's reader: published GLBs too
-                        return render_document_views(media.read_document(path), **axes)
-                    return render_views(media.read_model(path), **axes)
+                    return render_views(media.read_document(path), toe_axis=product.toe_axis,
+                                        up_axis=product.up_axis, sided_materials=sided)  # fmt: skip
                 except ValueError as exc:
                     raise InvalidLook(str(exc), path=product.model, field="toe_axis/up_axis") from None
 

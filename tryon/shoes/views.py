@@ -1,21 +1,21 @@
 """Shoe views rendered from a product's 3D model, once per product (not per frame).
 
-The rasterizer is the project's own numpy z-buffer from :mod:`assets_pipeline.thumbnail` (triangles in
-vectorized batches grouped by screen size, then per-pixel shading: Lambert from a key light plus ambient,
-times the base colour factor, the base colour texture and vertex colours); this module only adds the
-orthographic side, front and back cameras and turns the picture into a :class:`ShoeSprite`. Looks read glTF/GLB
-models with the asset pipeline's reader (:func:`render_document_views`; published GLBs use meshopt compression,
-quantized attributes and WebP textures, which trimesh does not read) and shade them with their normals; other
-formats are read with trimesh (:func:`render_views`) and flat shaded. Triangles facing away from the camera are
-skipped (a third to a half of the raster work) when the model's material is single-sided (glTF's
-``doubleSided: false``, the default), as glTF viewers do, or when the drawn triangles form a closed surface
-(every edge shared by two triangles wound in opposite directions), whose back faces are always hidden; other
-models (open OBJ or STL meshes) are drawn two-sided.
+The rasterizer is the asset pipeline's (:mod:`assets_pipeline.render`: a numpy z-buffer, triangles in
+vectorized batches grouped by screen size, then per-pixel shading: Lambert from a key light plus ambient, times
+the base colour factor, the base colour texture and vertex colours); this module only adds the orthographic
+side, front and back cameras and turns the picture into a :class:`ShoeSprite`. Models of every format (GLB,
+glTF, OBJ, STL, PLY) are read by the asset pipeline's reader (:func:`tryon.media.read_document`: published GLBs
+use meshopt compression, quantized attributes and WebP textures; glTF vertex colours are kept) and shaded with
+their normals. Triangles facing away from the camera are skipped (a third to a half of the raster work) when
+every material is single-sided (glTF's ``doubleSided: false``, the default), as glTF viewers do, or when the
+drawn triangles form a closed surface (every edge shared by two triangles wound in opposite directions), whose
+back faces are always hidden; other models (open meshes of formats without single-sided materials: OBJ, STL,
+PLY) are drawn two-sided.
 
 Models with more triangles than the sprite has room for (``size``² / 4, 16k at 256 px) are first simplified
-with the project's meshoptimizer simplifier (:mod:`assets_pipeline.codecs.meshopt`, positions only: texture and
-colour seams are kept), never moving the surface by more than half a sprite pixel; a 69k-triangle model takes
-about 25 ms for this, once for the three views.
+(:func:`assets_pipeline.render.simplified`, positions only: texture and colour seams are kept), never moving the
+surface by more than half a sprite pixel; a 69k-triangle model takes about 25 ms for this, once for the three
+views.
 
 The sprite is drawn at ``size`` pixels without supersampling (it is scaled down to the foot when placed).
 Measured on the corpus models (``tests/benchmarks/bench_tryon.py``, one core): 16-37 ms a view at 256 px for
@@ -32,13 +32,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import TYPE_CHECKING, Literal
 
-import cv2
 import numpy as np
 
-from assets_pipeline.thumbnail import MeshItem, rasterize, shade
+from assets_pipeline import render
+from assets_pipeline.render import MeshItem, rasterize, shade
 from tryon.shoes.sprite import ShoeSprite, ShoeViews, View, _premultiply
 
 if TYPE_CHECKING:
@@ -49,8 +48,6 @@ logger = logging.getLogger(__name__)
 Axis = Literal["+x", "-x", "+y", "-y", "+z", "-z"]
 MARGIN = 4
 """Empty pixels around the model in the sprite."""
-TEXTURE_MAX = 1024
-"""Textures larger than this (side, pixels) are reduced before sampling."""
 MAX_ERROR_PX = 0.5
 """Largest surface displacement, in sprite pixels, allowed when simplifying a dense model."""
 
@@ -82,62 +79,6 @@ def _camera(toe: np.ndarray, up: np.ndarray, view: View) -> np.ndarray:
     return np.stack([right, up, toward])
 
 
-def _rgb(value: object, default: float = 1.0) -> np.ndarray:
-    """(3,) float32 in [0, 1] from a trimesh colour (uint8 or float, RGB or RGBA); ``default`` grey if None."""
-    if value is None:
-        return np.full(3, default, np.float32)
-    raw = np.asarray(value)
-    arr = raw.astype(np.float32).reshape(-1)[:3]
-    return arr / np.float32(255) if np.issubdtype(raw.dtype, np.integer) else arr
-
-
-def _texture(image: object) -> np.ndarray | None:
-    """(h, w, 3) float32 in [0, 1] from a PIL image, reduced to ``TEXTURE_MAX``; None if unusable."""
-    try:
-        rgb = np.asarray(image.convert("RGB"))  # type: ignore[attr-defined]
-        factor = TEXTURE_MAX / max(rgb.shape[:2])
-        if factor < 1:
-            rgb = cv2.resize(rgb, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
-        return rgb.astype(np.float32) * np.float32(1 / 255)
-    except Exception:  # not an image trimesh could decode
-        logger.debug("shoe model texture not usable", exc_info=True)
-        return None
-
-
-def model_item(mesh: object) -> MeshItem:
-    """The mesh (a trimesh.Trimesh) as one item of the rasterizer: triangles, texture or colours.
-
-    Textured models keep their texture (sampled per pixel); otherwise vertex colours (or the material's
-    colour) are used, grey when there is nothing.
-    """
-    verts = np.asarray(mesh.vertices, dtype=np.float64)  # type: ignore[attr-defined]
-    faces = np.asarray(mesh.faces, dtype=np.int64)  # type: ignore[attr-defined]
-    visual = getattr(mesh, "visual", None)
-    factor, texture, uv, colors = np.full(3, 0.6, np.float32), None, None, None
-    if getattr(visual, "kind", None) == "texture":
-        mat = getattr(visual, "material", None)
-        image = getattr(mat, "baseColorTexture", None) or getattr(mat, "image", None)
-        if hasattr(mat, "baseColorFactor"):  # PBR (glTF): factor times texture
-            factor = _rgb(mat.baseColorFactor)  # type: ignore[union-attr]
-        elif image is None:  # simple material (OBJ) without an image: its diffuse colour
-            factor = _rgb(getattr(mat, "diffuse", None), 0.6)
-        else:  # simple material with an image: the image as it is (trimesh's default diffuse would darken it)
-            factor = np.ones(3, np.float32)
-        raw_uv = getattr(visual, "uv", None)
-        if image is not None and raw_uv is not None and len(raw_uv) == len(verts):
-            texture = _texture(image)
-            if texture is not None:
-                uv = np.column_stack([raw_uv[:, 0], 1.0 - raw_uv[:, 1]]).astype(np.float32)  # trimesh flips v
-        if texture is None and image is not None:
-            factor = np.full(3, 0.6, np.float32)
-    elif getattr(visual, "kind", None) in ("vertex", "face"):  # trimesh spreads face colours onto vertices
-        vc = np.asarray(visual.vertex_colors)  # type: ignore[union-attr]
-        if vc.ndim == 2 and vc.shape[0] == len(verts) and vc.shape[1] >= 3:
-            colors = vc[:, :3].astype(np.float32) * np.float32(1 / 255)
-            factor = np.ones(3, np.float32)
-    return MeshItem(verts, faces, None, uv, colors, factor, texture if uv is not None else None, (10497, 10497))
-
-
 def simplified(item: MeshItem, toe_axis: Axis, up_axis: Axis, size: int) -> MeshItem:
     """The item with at most about ``size``² / 4 triangles, the surface moved by at most ``MAX_ERROR_PX``.
 
@@ -146,31 +87,13 @@ def simplified(item: MeshItem, toe_axis: Axis, up_axis: Axis, size: int) -> Mesh
     budget = size * size // 4
     if len(item.triangles) <= budget:
         return item
-    try:
-        from assets_pipeline.codecs import meshopt
-
-        toe, up = _axis(toe_axis), _axis(up_axis)
-        spans = []  # sprite pixels per model unit in each view
-        for view in ("side", "front", "back"):
-            cam = item.points @ _camera(toe, up, view)[:2].T
-            spans.append(float((cam.max(axis=0) - cam.min(axis=0)).max()))
-        px_per_unit = (size - 2 * MARGIN) / max(min(spans), 1e-12)
-        error = MAX_ERROR_PX / px_per_unit  # in model units
-        tris, _ = meshopt.simplify(
-            item.triangles.reshape(-1), item.points, budget * 3, error, meshopt.SIMPLIFY_ERROR_ABSOLUTE
-        )
-    except Exception:  # the native simplifier is an optimisation: draw every triangle without it
-        logger.debug("shoe model not simplified", exc_info=True)
-        return item
-    if len(tris) == 0:
-        return item
-    return replace(item, triangles=tris.reshape(-1, 3).astype(np.int64))
-
-
-def single_sided(mesh: object) -> bool:
-    """True when the mesh's material says its back faces are not drawn (glTF ``doubleSided: false``)."""
-    material = getattr(getattr(mesh, "visual", None), "material", None)
-    return getattr(material, "doubleSided", None) is False
+    toe, up = _axis(toe_axis), _axis(up_axis)
+    spans = []  # sprite pixels per model unit in each view
+    for view in ("side", "front", "back"):
+        cam = item.points @ _camera(toe, up, view)[:2].T
+        spans.append(float((cam.max(axis=0) - cam.min(axis=0)).max()))
+    px_per_unit = (size - 2 * MARGIN) / max(min(spans), 1e-12)
+    return render.simplified(item, budget, MAX_ERROR_PX / px_per_unit)
 
 
 def closed_winding(points: np.ndarray, triangles: np.ndarray) -> int:
@@ -187,30 +110,20 @@ def closed_winding(points: np.ndarray, triangles: np.ndarray) -> int:
     return 1 if volume > 0 else -1 if volume < 0 else 0
 
 
-def front_winding(mesh: object, item: MeshItem) -> int:
-    """Winding of the front faces of ``item`` (+1 counter-clockwise, -1 clockwise), 0 to draw both sides."""
-    return 1 if single_sided(mesh) else closed_winding(item.points, item.triangles)
-
-
 def render_view(
-    mesh: object,
+    items: MeshItem | Sequence[MeshItem],
     view: View,
     *,
     toe_axis: Axis = "+z",
     up_axis: Axis = "+y",
     size: int = 256,
-    item: MeshItem | Sequence[MeshItem] | None = None,
-    winding: int | None = None,
+    winding: int = 0,
 ) -> ShoeSprite:
-    """Render one view of ``mesh`` (a trimesh.Trimesh) as a premultiplied RGBA sprite.
-
-    ``item`` (:func:`model_item`) and ``winding`` (:func:`front_winding`: back faces are skipped unless it is
-    0) are computed when not given; :func:`render_views` makes them once for the three views.
-    """
+    """Render one view of world-space items (:func:`assets_pipeline.render.mesh_items`) as a premultiplied RGBA
+    sprite; ``winding`` (+1 counter-clockwise, -1 clockwise) skips back faces, 0 draws both sides."""
     _check_axes(toe_axis, up_axis)
     toe, up = _axis(toe_axis), _axis(up_axis)
-    items = [model_item(mesh)] if item is None else [item] if isinstance(item, MeshItem) else list(item)
-    winding = winding if winding is not None else front_winding(mesh, items[0])
+    items = [items] if isinstance(items, MeshItem) else list(items)
     points, tris, owner = _merged(items)
     basis = _camera(toe, up, view)
     cam = points @ basis.T
@@ -276,7 +189,7 @@ def _views(items: list[MeshItem], winding: int, toe_axis: Axis, up_axis: Axis, s
     items = [simplified(it, toe_axis, up_axis, size) for it in items]
     views = ShoeViews(
         *(
-            render_view(None, v, toe_axis=toe_axis, up_axis=up_axis, size=size, item=items, winding=winding)
+            render_view(items, v, toe_axis=toe_axis, up_axis=up_axis, size=size, winding=winding)
             for v in ("side", "front", "back")
         )
     )
@@ -284,30 +197,26 @@ def _views(items: list[MeshItem], winding: int, toe_axis: Axis, up_axis: Axis, s
     return views
 
 
-def render_views(mesh: object, *, toe_axis: Axis = "+z", up_axis: Axis = "+y", size: int = 256) -> ShoeViews:
-    """Side, front and back views of a shoe model (a trimesh.Trimesh), done once per product."""
-    _check_axes(toe_axis, up_axis)
-    full = model_item(mesh)
-    winding = front_winding(mesh, full)  # of the model as made: simplifying may leave a few non-manifold edges
-    return _views([full], winding, toe_axis, up_axis, size)
+def front_winding(doc: AssetDocument, items: Sequence[MeshItem], sided_materials: bool = True) -> int:
+    """Winding of the front faces (+1 counter-clockwise, -1 clockwise), 0 to draw both sides: +1 when every
+    material is single-sided (``sided_materials``: the format has the notion, as glTF does), else the winding of
+    a closed surface (0 when it is open)."""
+    materials = doc.gltf.get("materials", [])
+    if sided_materials and not any(m.get("doubleSided", False) for m in materials):
+        return 1
+    points, tris, _ = _merged(items)
+    return closed_winding(points, tris)
 
 
-def render_document_views(
-    doc: AssetDocument, *, toe_axis: Axis = "+z", up_axis: Axis = "+y", size: int = 256
+def render_views(
+    doc: AssetDocument, *, toe_axis: Axis = "+z", up_axis: Axis = "+y", size: int = 256, sided_materials: bool = True
 ) -> ShoeViews:
-    """Side, front and back views of a glTF model read by the asset pipeline (:mod:`assets_pipeline.io`), which
-    also reads what its publishing writes and trimesh does not (meshopt compression, quantized attributes,
-    texture transforms, WebP textures). Each primitive keeps its own material; back faces are skipped unless a
-    material is double-sided and the surface is open."""
-    from assets_pipeline.thumbnail import mesh_items  # the scene as world-space items
-
+    """Side, front and back views of a model read by the asset pipeline (:func:`tryon.media.read_document`), done
+    once per product. Each primitive keeps its own material; back faces are skipped as :func:`front_winding` says
+    (``sided_materials=False`` for formats whose materials have no sides: OBJ, STL, PLY)."""
     _check_axes(toe_axis, up_axis)
-    items = mesh_items(doc)
+    items = render.mesh_items(doc)
     if not items:
         raise ValueError("the model has no triangles")
-    materials = doc.gltf.get("materials", [])
-    winding = 1
-    if any(m.get("doubleSided", False) for m in materials):
-        points, tris, _ = _merged(items)
-        winding = closed_winding(points, tris)
+    winding = front_winding(doc, items, sided_materials)  # of the model as made: simplifying may open edges
     return _views(items, winding, toe_axis, up_axis, size)
