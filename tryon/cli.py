@@ -85,18 +85,12 @@ def _fail(exc: Exception, code: int) -> typer.Exit:
 
 def _read_look(path: Path, catalog_url: str | None, settings: TryOnSettings) -> Look:
     """The look file, its SKU entries resolved against the catalog (opened only if the look has some)."""
-    from pydantic import ValidationError
-
     from assets_pipeline.settings import AssetSettings
     from tryon import media
     from tryon.catalog import ProductCatalog
 
-    try:
-        asset_settings = AssetSettings(catalog_url=catalog_url) if catalog_url is not None else AssetSettings()
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise InvalidInput(f"{where}: {first['msg']}", path="PHYGITAL_ASSETS_* settings") from None
+    values = {"catalog_url": catalog_url} if catalog_url is not None else {}
+    asset_settings = clikit.load_settings(AssetSettings, "PHYGITAL_ASSETS_", err, **values)
     with ProductCatalog(asset_settings, settings.cache_dir) as catalog:
         return media.read_look(path, catalog)
 
