@@ -30,8 +30,10 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from .protocol.deltas import Delta, apply
 from .protocol.errors import ERROR_CODES, ProtocolError
+from .protocol.kinds import kind_for
+from .protocol.limits import DEFAULT_LIMITS
 from .protocol.messages import PROTOCOL_VERSION
-from .protocol.state import RoomState, from_snapshot
+from .protocol.state import State
 
 logger = logging.getLogger(__name__)
 
@@ -60,10 +62,11 @@ def _error(frame: dict[str, Any]) -> SessionError:
 
 
 class RoomMirror:
-    """Local copy of the room: ``state`` (RoomState) and the latest ``presence`` poses."""
+    """Local copy of the room: ``state`` (the state class of the room's kind) and the latest ``presence`` poses."""
 
     def __init__(self, room: str) -> None:
-        self.state = RoomState(room)
+        self.kind = kind_for(room)
+        self.state: Any = self.kind.new(room, DEFAULT_LIMITS)
         self.presence: dict[str, list[float]] = {}
         self.applied = 0
 
@@ -74,7 +77,7 @@ class RoomMirror:
     def load(self, welcome: dict[str, Any]) -> list[Delta]:
         """Take a welcome: a snapshot replaces the state, missed deltas are applied; returns those applied."""
         if welcome.get("state") is not None:
-            self.state = from_snapshot(welcome["state"])
+            self.state = self.kind.from_snapshot(welcome["state"])
         applied = [d for d in map(Delta.from_wire, welcome.get("deltas") or []) if self.apply(d)]
         self.presence = dict(welcome.get("presence") or {})
         return applied
@@ -247,13 +250,8 @@ class SessionClient:
         with contextlib.suppress(ConnectionClosed):
             await self._send(self._ws, json.dumps(frame))
 
-    async def send_raw(self, data: str | bytes) -> None:
-        """Send a frame as is (tests use it for malformed input)."""
-        assert self._ws is not None
-        await self._send(self._ws, data)
-
     # ---- waiting -------------------------------------------------------------------------------
-    async def wait_until(self, predicate: Callable[[RoomState], bool], timeout: float = 5.0) -> RoomState:
+    async def wait_until(self, predicate: Callable[[Any], bool], timeout: float = 5.0) -> State:
         async with self._changed:
             await asyncio.wait_for(self._changed.wait_for(lambda: predicate(self.mirror.state)), timeout)
         return self.mirror.state

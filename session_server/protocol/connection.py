@@ -9,8 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .errors import LimitExceeded, ProtocolError
+from .inbound import parse
 from .limits import Limits, TokenBucket, check_size
-from .messages import _Msg, parse
+from .messages import Msg
 
 _ALLOWED: dict[str, frozenset[str] | None] = {
     "connected": frozenset({"join", "resume", "ping"}),
@@ -37,7 +38,7 @@ class Connection:
         self._bucket = TokenBucket(limits.messages_per_second, limits.message_burst, now)
         self._strikes = 0
 
-    def receive(self, data: str | bytes, now: float) -> _Msg:
+    def receive(self, data: str | bytes, now: float) -> Msg:
         """Return the typed message or raise ProtocolError (check ``close_code`` to know whether to close)."""
         self.last_received = now
         check_size(len(data), self.limits)

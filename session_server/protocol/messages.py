@@ -1,21 +1,19 @@
 """Wire models.  Every frame is a JSON object ``{"v": 1, "type": "...", "id": "...", ...}``.
 
-``parse(data, limits)`` turns one client frame into a typed message or raises a ``ProtocolError``;
-server frames are built by ``server_frame`` and described by the ``Server*`` models below (the
-client and the tests validate against them; PROTOCOL.md lists both tables).
+Here: the message bases (``Msg``, ``Request``, ``Command``), the session's own messages (join,
+resume, leave, ping, presence) and the server frames (the ``Server*`` models: the client and the
+tests validate against them).  Each room kind declares its messages in its module under ``kinds/``;
+``inbound.parse`` reads a client frame against all of them.  PROTOCOL.md lists every table.
 """
 
 from __future__ import annotations
 
 import json
-import math
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from .auth import Role
-from .errors import BadMessage, LimitExceeded
-from .limits import Limits, check_size, json_depth
 
 PROTOCOL_VERSION = 1
 
@@ -33,13 +31,15 @@ class Pose(BaseModel):
     q: Quat = (0.0, 0.0, 0.0, 1.0)
 
 
-class _Msg(BaseModel):
+class Msg(BaseModel):
+    """Base of every client message: protocol version and optional request id."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
     v: Literal[1]
     id: Id | None = None
 
 
-class _Request(_Msg):
+class Request(Msg):
     """A reliable request: must carry an id; answered by ``ack`` or ``error`` with ``ref`` = id."""
 
     id: Id
@@ -48,13 +48,13 @@ class _Request(_Msg):
 # ---- client -> server -------------------------------------------------------------------------
 
 
-class Join(_Request):
+class Join(Request):
     type: Literal["join"]
     room: Id
     token: Annotated[str, StringConstraints(max_length=2048)] | None = None
 
 
-class Resume(_Request):
+class Resume(Request):
     type: Literal["resume"]
     room: Id
     token: Annotated[str, StringConstraints(max_length=2048)] | None = None
@@ -62,117 +62,32 @@ class Resume(_Request):
     revision: Annotated[int, Field(ge=0)]
 
 
-class Leave(_Msg):
+class Leave(Msg):
     type: Literal["leave"]
 
 
-class Ping(_Msg):
+class Ping(Msg):
     type: Literal["ping"]
 
 
-class PresenceUpdate(_Msg):
+class PresenceUpdate(Msg):
     type: Literal["presence"]
     pose: Pose
 
 
-class AnchorSet(_Request):
-    type: Literal["anchor.set"]
-    anchor: Id
-    pose: Pose
+def type_name(model: type[BaseModel]) -> str:
+    """The ``type`` tag of a message or command model (its ``Literal`` value)."""
+    return str(model.model_fields["type"].annotation.__args__[0])  # type: ignore[union-attr]
 
 
-class ObjectPlace(_Request):
-    type: Literal["object.place"]
-    object: Id
-    sku: Id
-    variant: Id | None = None
-    pose: Pose
-    scale: Annotated[float, Field(gt=0, le=100, allow_inf_nan=False)] = 1.0
-    anchor: Id | None = None
+SESSION_TYPES: dict[str, type[Msg]] = {type_name(m): m for m in (Join, Resume, Leave, Ping, PresenceUpdate)}
+"""Messages of the session itself (every room kind); each kind adds its own (``kinds/``)."""
 
 
-class ObjectLock(_Request):
-    type: Literal["object.lock"]
-    object: Id
-    takeover: bool = False
+class Command(BaseModel):
+    """A server-originated command (``SessionNode.command``); each kind declares its own."""
 
-
-class ObjectUnlock(_Request):
-    type: Literal["object.unlock"]
-    object: Id
-
-
-class ObjectMove(_Request):
-    type: Literal["object.move"]
-    object: Id
-    pose: Pose
-    scale: Annotated[float, Field(gt=0, le=100, allow_inf_nan=False)] | None = None
-
-
-class ObjectVariant(_Request):
-    type: Literal["object.variant"]
-    object: Id
-    variant: Id
-
-
-class ObjectDelete(_Request):
-    type: Literal["object.delete"]
-    object: Id
-
-
-class Chat(_Request):
-    type: Literal["chat"]
-    kind: Literal["text", "reaction"] = "text"
-    text: Annotated[str, StringConstraints(min_length=1)]  # length limit: Limits.max_chat_chars (room)
-
-
-ClientMessage = Annotated[
-    Join
-    | Resume
-    | Leave
-    | Ping
-    | PresenceUpdate
-    | AnchorSet
-    | ObjectPlace
-    | ObjectLock
-    | ObjectUnlock
-    | ObjectMove
-    | ObjectVariant
-    | ObjectDelete
-    | Chat,
-    Field(discriminator="type"),
-]
-CLIENT_TYPES: dict[str, type[_Msg]] = {
-    m.model_fields["type"].annotation.__args__[0]: m  # type: ignore[union-attr]
-    for m in (
-        Join,
-        Resume,
-        Leave,
-        Ping,
-        PresenceUpdate,
-        AnchorSet,
-        ObjectPlace,
-        ObjectLock,
-        ObjectUnlock,
-        ObjectMove,
-        ObjectVariant,
-        ObjectDelete,
-        Chat,
-    )
-}
-EDIT_TYPES = frozenset(
-    {
-        "anchor.set",
-        "object.place",
-        "object.lock",
-        "object.unlock",
-        "object.move",
-        "object.variant",
-        "object.delete",
-        "chat",
-    }
-)
-_ADAPTER: TypeAdapter[Any] = TypeAdapter(ClientMessage)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 # ---- server -> client -------------------------------------------------------------------------
@@ -244,48 +159,8 @@ class Batch(_ServerMsg):
 
 
 SERVER_TYPES: dict[str, type[_ServerMsg]] = {
-    m.model_fields["type"].annotation.__args__[0]: m  # type: ignore[union-attr]
-    for m in (Welcome, DeltaFrame, PresenceFrame, Ack, ErrorFrame, Pong, Shutdown, Batch)
+    type_name(m): m for m in (Welcome, DeltaFrame, PresenceFrame, Ack, ErrorFrame, Pong, Shutdown, Batch)
 }
-
-
-def _field_path(loc: tuple[Any, ...]) -> str:
-    # loc starts with the union tag (e.g. "object.move"); drop it
-    parts = [str(p) for p in loc[1:]] if loc and str(loc[0]) in CLIENT_TYPES else [str(p) for p in loc]
-    return ".".join(parts) or "message"
-
-
-def parse(data: str | bytes, limits: Limits) -> _Msg:
-    """Validate one client frame.  Raises ``BadMessage`` or ``LimitExceeded`` naming the problem."""
-    check_size(len(data), limits)
-    try:
-        return _ADAPTER.validate_json(data, strict=True)  # type: ignore[no-any-return]
-    except ValidationError as exc:
-        _diagnose(data, limits, exc)
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-def _diagnose(data: str | bytes, limits: Limits, exc: ValidationError) -> None:
-    try:
-        raw = json.loads(data)
-    except RecursionError as err:
-        raise LimitExceeded("too_deep", "message nesting is too deep", limit=limits.max_json_depth) from err
-    except (ValueError, UnicodeDecodeError) as err:
-        raise BadMessage("bad_json", f"frame is not valid JSON: {err}") from err
-    depth = json_depth(raw)
-    if depth > limits.max_json_depth:
-        raise LimitExceeded("too_deep", "message nesting is too deep", limit=limits.max_json_depth, actual=depth)
-    if not isinstance(raw, dict):
-        raise BadMessage("bad_message", "frame must be a JSON object", field="message")
-    if raw.get("v") != PROTOCOL_VERSION:
-        raise BadMessage("bad_version", f"protocol version must be {PROTOCOL_VERSION}, got {raw.get('v')!r}", field="v")
-    kind = raw.get("type")
-    if not isinstance(kind, str) or kind not in CLIENT_TYPES:
-        shown = kind if isinstance(kind, str) and len(kind) <= 40 else type(kind).__name__
-        raise BadMessage("unknown_type", f"unknown message type {shown!r}", field="type")
-    first = exc.errors()[0]
-    field = _field_path(tuple(first.get("loc", ())))
-    raise BadMessage("bad_message", f"{first.get('msg', 'invalid')} (in {kind})", field=field)
 
 
 def pose_list(pose: Pose) -> list[float]:
@@ -301,12 +176,10 @@ def pose_list(pose: Pose) -> list[float]:
 
 
 def server_frame(kind: str, **fields: Any) -> dict[str, Any]:
+    """A server frame as a dict: protocol version, ``type`` and the fields."""
     return {"v": PROTOCOL_VERSION, "type": kind, **fields}
 
 
 def encode(frame: dict[str, Any]) -> str:
+    """Compact JSON text of a frame."""
     return json.dumps(frame, separators=(",", ":"), allow_nan=False)
-
-
-def is_finite_pose(values: list[float]) -> bool:
-    return len(values) == 7 and all(isinstance(v, int | float) and math.isfinite(v) for v in values)

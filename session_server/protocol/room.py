@@ -1,8 +1,10 @@
 """The room: ``Room.handle(participant, msg, now) -> list[Outbound]`` and ``Room.tick(now)``.
 
 Sans-I/O: no sockets, timers or clocks here.  Every change is a ``Delta`` applied through
-``deltas.apply`` and appended to the room's ``DeltaLog``; ownership (locks), idempotency (request
-ids), resume and the per-room limits are decided here.
+``deltas.apply`` and appended to the room's ``DeltaLog``.  This core is the same for every room kind:
+participants (join, resume, drop, leave, quiet), idempotency (request ids), role checks and the
+per-room participant limit.  What a kind adds (its state, messages, delta ops, join rules and
+timers) comes from its module under ``kinds/``, found by the room id (``kinds.kind_for``).
 """
 
 from __future__ import annotations
@@ -14,18 +16,34 @@ from typing import Any
 
 from . import messages as m
 from .deltas import Delta, apply
-from .errors import AuthError, Conflict, LimitExceeded, ProtocolError
+from .errors import AuthError, BadMessage, Conflict, LimitExceeded, ProtocolError
+from .inbox import Attendance, CommandCmd, DropCmd, Item, JoinCmd, LeaveCmd, ResumeCmd, Seen
+from .kinds import RoomKind, kind_for
 from .limits import DEFAULT_LIMITS, Limits
-from .state import RoomState, from_snapshot, snapshot
+from .state import State
 
 logger = logging.getLogger(__name__)
 
 IDEMPOTENCY_PER_PARTICIPANT = 256
-EDIT_ROLES = frozenset({"phone", "headset", "mirror", "staff"})
+
+__all__ = [
+    "DropCmd",
+    "Emit",
+    "JoinCmd",
+    "LeaveCmd",
+    "Outbound",
+    "Reply",
+    "ResumeCmd",
+    "Room",
+    "RoomConfig",
+    "Seen",
+]
 
 
 @dataclass(frozen=True, slots=True)
 class RoomConfig:
+    """Per-room settings (from ``SessionSettings``)."""
+
     limits: Limits = DEFAULT_LIMITS
     resume_window: float = 60.0
     lock_ttl: float = 15.0
@@ -34,80 +52,66 @@ class RoomConfig:
     """Send each device only the poses within about this many meters (0: everyone's)."""
 
 
-# ---- commands the adapter sends on behalf of a connection (not wire messages) ---------------
-
-
-@dataclass(frozen=True, slots=True)
-class JoinCmd:
-    role: str
-    session: str
-    ref: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ResumeCmd:
-    role: str
-    session: str
-    revision: int
-    new_session: str
-    ref: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class DropCmd:
-    session: str
-
-
-@dataclass(frozen=True, slots=True)
-class LeaveCmd:
-    session: str
-
-
-@dataclass(frozen=True, slots=True)
-class Seen:
-    """The participant is still connected somewhere (heartbeat relayed by its process)."""
-
-
 # ---- outputs ----------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
 class Reply:
+    """A frame for one participant."""
+
     participant: str
     frame: dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
 class Emit:
+    """A delta for everyone (already applied to the room's state)."""
+
     delta: Delta
 
 
-Outbound = Reply | Emit
+@dataclass(frozen=True, slots=True)
+class Result:
+    """The answer to a server command: ``result`` or ``error`` (``ProtocolError.to_wire`` form)."""
+
+    id: str
+    result: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+
+
+Outbound = Reply | Emit | Result
 
 
 class Room:
-    def __init__(self, room: str, config: RoomConfig = RoomConfig(), now: float = 0.0) -> None:
+    """One room of any kind; its kind comes from the room id unless given."""
+
+    def __init__(
+        self, room: str, config: RoomConfig = RoomConfig(), now: float = 0.0, kind: RoomKind | None = None
+    ) -> None:
         self.config = config
-        self.state = RoomState(room=room, chat_limit=config.limits.chat_log_length)
+        self.kind = kind or kind_for(room)
+        self.state: Any = self.kind.new(room, config.limits)
+        self.memo: Any = self.kind.memo()
         self._done: dict[str, OrderedDict[str, dict[str, Any]]] = {}
-        self._lock_touch: dict[str, float] = {}
         self._seen: dict[str, float] = {}
         self._started = now
         self._current: tuple[str, str] | None = None
+        self._out: list[Outbound] = []
 
     # -- persistence (backplane) ---------------------------------------------------------------
     def dump(self) -> dict[str, Any]:
-        return {"state": snapshot(self.state), "done": {p: list(d.items()) for p, d in self._done.items()}}
+        """Checkpoint: the state and the idempotency cache."""
+        return {"state": self.state.snapshot(), "done": {p: list(d.items()) for p, d in self._done.items()}}
 
     @classmethod
-    def load(cls, data: dict[str, Any], config: RoomConfig, now: float) -> Room:
-        room = cls(data["state"]["room"], config, now)
-        room.state = from_snapshot(data["state"])
+    def load(cls, data: dict[str, Any], config: RoomConfig, now: float, kind: RoomKind | None = None) -> Room:
+        """A room from a checkpoint (``dump``); its kind from the room id unless given."""
+        room = cls(data["state"]["room"], config, now, kind)
+        room.state = room.kind.from_snapshot(data["state"])
         room._done = {p: OrderedDict((k, v) for k, v in items) for p, items in data.get("done", {}).items()}
-        for oid in room.state.locks:
-            room._lock_touch[oid] = now
         for pid in room.state.participants:
             room._seen[pid] = now
+        room._restore(now)
         return room
 
     def replay(self, deltas: list[Delta]) -> None:
@@ -120,166 +124,135 @@ class Room:
                 done[req] = m.server_frame("ack", ref=req, revision=delta.rev)
                 while len(done) > IDEMPOTENCY_PER_PARTICIPANT:
                     done.popitem(last=False)
-            if delta.op == "lock.take":
-                self._lock_touch[delta.data["object"]] = self._started
+        self._restore(self._started)
+
+    def _restore(self, now: float) -> None:
+        if self.kind.restore_hook is not None:
+            self.kind.restore_hook(self, now)
 
     @property
     def room_id(self) -> str:
-        return self.state.room
+        """The room's id."""
+        return str(self.state.room)
 
-    # -- core -----------------------------------------------------------------------------------
-    def _emit(self, op: str, data: dict[str, Any], out: list[Outbound]) -> Delta:
+    # -- what kinds' handlers call ----------------------------------------------------------------
+    def emit(self, op: str, data: dict[str, Any]) -> Delta:
+        """Apply a change now and send it to everyone (edits carry ``by`` and ``req``)."""
         if self._current is not None:
             data = {**data, "by": self._current[0], "req": self._current[1]}
         delta = Delta(self.state.revision + 1, op, data)
         self.state = apply(self.state, delta)
-        out.append(Emit(delta))
+        self._out.append(Emit(delta))
         return delta
 
+    def reply(self, participant: str, frame: dict[str, Any]) -> None:
+        """Send a frame to one participant."""
+        self._out.append(Reply(participant, frame))
+
+    def _take(self) -> list[Outbound]:
+        out, self._out = self._out, []
+        return out
+
+    # -- core -----------------------------------------------------------------------------------
+    def handle_item(self, item: Item, now: float) -> list[Outbound]:
+        """Handle one inbox item (a client's request, a connection event or a server command)."""
+        body = item.body
+        if isinstance(body, Attendance):
+            for pid in body.participants:
+                self._seen[pid] = now
+            return []
+        if isinstance(body, CommandCmd):
+            return self.command(body, now)
+        return self.handle(item.participant, body, now)
+
     def handle(self, participant: str, msg: object, now: float) -> list[Outbound]:
-        out: list[Outbound] = []
-        ref = getattr(msg, "ref", None) if not isinstance(msg, m._Msg) else msg.id
+        """Handle a participant's message or connection event; returns replies and deltas."""
         self._seen[participant] = now
-        if isinstance(msg, m._Request) and msg.type in m.EDIT_TYPES:
-            cached = self._done.get(participant, {}).get(msg.id)
+        if isinstance(msg, Seen):
+            return []
+        request = msg if isinstance(msg, m.Request) else None
+        ref = request.id if request is not None else getattr(msg, "ref", None)
+        if request is not None:
+            cached = self._done.get(participant, {}).get(request.id)
             if cached is not None:
                 return [Reply(participant, {**cached, "duplicate": True} if cached["type"] == "ack" else cached)]
-        if isinstance(msg, m._Request) and msg.type in m.EDIT_TYPES:
-            self._current = (participant, msg.id)
+            self._current = (participant, request.id)
+        self._out = []
         try:
-            self._dispatch(participant, msg, now, out)
+            self._dispatch(participant, msg, now)
         except ProtocolError as exc:
-            out.append(Reply(participant, m.server_frame("error", **exc.to_wire(ref))))
+            self._out.append(Reply(participant, m.server_frame("error", **exc.to_wire(ref))))
         finally:
             self._current = None
-        if isinstance(msg, m._Request) and msg.type in m.EDIT_TYPES:
+        out = self._take()
+        if request is not None:
             reply = next((o.frame for o in out if isinstance(o, Reply) and o.participant == participant), None)
             if reply is not None:
                 done = self._done.setdefault(participant, OrderedDict())
-                done[msg.id] = reply
+                done[request.id] = reply
                 while len(done) > IDEMPOTENCY_PER_PARTICIPANT:
                     done.popitem(last=False)
         return out
 
-    def _ack(self, participant: str, ref: str, out: list[Outbound]) -> None:
-        out.append(Reply(participant, m.server_frame("ack", ref=ref, revision=self.state.revision)))
+    def command(self, cmd: CommandCmd, now: float) -> list[Outbound]:
+        """Run a server command of this room's kind; the last output is its ``Result``."""
+        self._out = []
+        kind = cmd.command.get("type") if isinstance(cmd.command, dict) else None
+        try:
+            spec = self.kind.commands.get(kind) if isinstance(kind, str) else None
+            if spec is None:
+                raise BadMessage("unknown_type", f"{self.kind.name} rooms have no command {kind!r}", field="type")
+            try:
+                parsed = spec.model.model_validate(cmd.command)
+            except ValueError as exc:
+                raise BadMessage("bad_message", f"command {kind}: {exc}".splitlines()[0]) from exc
+            result = spec.handler(self, parsed, now)
+            self._out.append(Result(cmd.id, result=result))
+        except ProtocolError as exc:
+            self._out.append(Result(cmd.id, error=exc.to_wire()))
+        return self._take()
 
-    def _dispatch(self, pid: str, msg: object, now: float, out: list[Outbound]) -> None:
-        s = self.state
-        lim = self.config.limits
+    def _dispatch(self, pid: str, msg: object, now: float) -> None:
         if isinstance(msg, JoinCmd | ResumeCmd):
-            self._join(pid, msg, now, out)
+            self._join(pid, msg, now)
             return
-        part = s.participants.get(pid)
+        part = self.state.participants.get(pid)
         if isinstance(msg, DropCmd):
             if part is not None and part.session == msg.session and part.connected:
-                self._emit("participant.status", {"participant": pid, "connected": False, "at": now}, out)
-                self._release_locks_of(pid, out)
+                self.emit("participant.status", {"participant": pid, "connected": False, "at": now})
+                self._absent(pid, now)
             return
         if isinstance(msg, LeaveCmd):
             if part is not None and part.session == msg.session:
-                self._emit("participant.leave", {"participant": pid}, out)
-            return
-        if isinstance(msg, Seen):
+                self.emit("participant.leave", {"participant": pid})
             return
         if part is None or not part.connected:
             raise ProtocolError("not_joined", "participant has not joined this room")
-        if not isinstance(msg, m._Request):
+        if not isinstance(msg, m.Request):
             raise ProtocolError("bad_message", f"{type(msg).__name__} is not handled by the room")
-        if isinstance(msg, m.Chat):
-            if len(msg.text) > lim.max_chat_chars:
-                raise LimitExceeded(
-                    "bad_message",
-                    "chat text is too long",
-                    field="text",
-                    limit=lim.max_chat_chars,
-                    actual=len(msg.text),
-                )
-            self._emit("chat", {"participant": pid, "kind": msg.kind, "text": msg.text, "at": now}, out)
-            self._ack(pid, msg.id, out)
-            return
-        if part.role not in EDIT_ROLES:
-            raise AuthError("forbidden", f"role {part.role!r} may not send {msg.type}", field="type")
-        if isinstance(msg, m.AnchorSet):
-            if msg.anchor not in s.anchors and len(s.anchors) >= lim.max_anchors_per_room:
-                raise LimitExceeded("too_many_anchors", limit=lim.max_anchors_per_room)
-            self._emit("anchor.set", {"anchor": msg.anchor, "pose": m.pose_list(msg.pose), "by": pid}, out)
-        elif isinstance(msg, m.ObjectPlace):
-            if msg.object in s.objects:
-                raise Conflict("object_exists", f"object {msg.object!r} already exists", field="object")
-            if len(s.objects) >= lim.max_objects_per_room:
-                raise LimitExceeded("too_many_objects", limit=lim.max_objects_per_room, actual=len(s.objects) + 1)
-            if msg.anchor is not None and msg.anchor not in s.anchors:
-                raise Conflict("unknown_anchor", f"anchor {msg.anchor!r} does not exist", field="anchor")
-            self._emit(
-                "object.place",
-                {
-                    "object": msg.object,
-                    "sku": msg.sku,
-                    "variant": msg.variant,
-                    "pose": m.pose_list(msg.pose),
-                    "scale": msg.scale,
-                    "owner": pid,
-                    "anchor": msg.anchor,
-                },
-                out,
-            )
-        elif isinstance(msg, m.ObjectLock):
-            self._take_lock(pid, part.role, msg, now, out)
-        elif isinstance(msg, m.ObjectUnlock):
-            self._require_lock(pid, msg.object)
-            self._emit("lock.release", {"object": msg.object}, out)
-            self._lock_touch.pop(msg.object, None)
-        elif isinstance(msg, m.ObjectMove):
-            self._require_lock(pid, msg.object)
-            self._lock_touch[msg.object] = now
-            self._emit("object.move", {"object": msg.object, "pose": m.pose_list(msg.pose), "scale": msg.scale}, out)
-        elif isinstance(msg, m.ObjectVariant):
-            self._require_lock(pid, msg.object)
-            self._lock_touch[msg.object] = now
-            self._emit("object.variant", {"object": msg.object, "variant": msg.variant}, out)
-        elif isinstance(msg, m.ObjectDelete):
-            self._require_lock(pid, msg.object)
-            self._emit("object.delete", {"object": msg.object}, out)
-            self._lock_touch.pop(msg.object, None)
-        else:
-            raise ProtocolError("bad_message", f"{msg.type} is not handled by the room")
-        self._ack(pid, msg.id, out)
+        kind = msg.type  # type: ignore[attr-defined]
+        spec = self.kind.messages.get(kind)
+        if spec is None:
+            raise BadMessage("unknown_type", f"{kind!r} is not a message of {self.kind.name} rooms", field="type")
+        if spec.roles is not None and part.role not in spec.roles:
+            raise AuthError("forbidden", f"role {part.role!r} may not send {kind}", field="type")
+        spec.handler(self, pid, msg, now)
+        self.reply(pid, m.server_frame("ack", ref=msg.id, revision=self.state.revision))
 
-    def _require_lock(self, pid: str, oid: str) -> None:
-        if oid not in self.state.objects:
-            raise Conflict("unknown_object", f"object {oid!r} does not exist", field="object")
-        lock = self.state.locks.get(oid)
-        if lock is None:
-            raise Conflict("lock_required", f"take the lock on {oid!r} before editing it", field="object")
-        if lock.holder != pid:
-            raise Conflict("locked", f"object {oid!r} is locked by {lock.holder!r}", field="object")
+    def _absent(self, pid: str, now: float) -> None:
+        if self.kind.absent_hook is not None:
+            self.kind.absent_hook(self, pid, now)
 
-    def _take_lock(self, pid: str, role: str, msg: m.ObjectLock, now: float, out: list[Outbound]) -> None:
-        if msg.object not in self.state.objects:
-            raise Conflict("unknown_object", f"object {msg.object!r} does not exist", field="object")
-        lock = self.state.locks.get(msg.object)
-        if lock is not None and lock.holder == pid:
-            self._lock_touch[msg.object] = now
-            return
-        if lock is not None:
-            if not msg.takeover:
-                raise Conflict("locked", f"object {msg.object!r} is locked by {lock.holder!r}", field="object")
-            if role != "staff":
-                raise AuthError("forbidden", "only staff may take over a lock", field="takeover")
-        self._emit("lock.take", {"object": msg.object, "holder": pid}, out)
-        self._lock_touch[msg.object] = now
-
-    def _release_locks_of(self, pid: str, out: list[Outbound]) -> None:
-        for oid in [o for o, lk in self.state.locks.items() if lk.holder == pid]:
-            self._emit("lock.release", {"object": oid}, out)
-            self._lock_touch.pop(oid, None)
-
-    def _join(self, pid: str, cmd: JoinCmd | ResumeCmd, now: float, out: list[Outbound]) -> None:
-        s = self.state
+    def _join(self, pid: str, cmd: JoinCmd | ResumeCmd, now: float) -> None:
+        s: State = self.state
         part = s.participants.get(pid)
         resumed = False
         session = cmd.session
+        if cmd.role not in self.kind.roles:
+            roles = ", ".join(sorted(self.kind.roles))
+            raise AuthError(
+                "forbidden", f"role {cmd.role!r} may not join a {self.kind.name} room ({roles})", field="role"
+            )
         if isinstance(cmd, ResumeCmd):
             if part is not None and part.session == cmd.session and cmd.revision > s.revision:
                 raise Conflict(
@@ -289,57 +262,51 @@ class Room:
                 )
             resumed = part is not None and part.session == cmd.session
             session = cmd.session if resumed else cmd.new_session
+        if self.kind.admit_hook is not None:
+            self.kind.admit_hook(self, pid, cmd.role, now)
         if part is None:
             if len(s.participants) >= self.config.limits.max_participants_per_room:
                 raise LimitExceeded("room_full", limit=self.config.limits.max_participants_per_room)
-            self._emit("participant.join", {"participant": pid, "role": cmd.role, "session": session}, out)
+            self.emit("participant.join", {"participant": pid, "role": cmd.role, "session": session})
         elif not part.connected or part.session != session or part.role != cmd.role:
             if part.role != cmd.role:
-                self._emit("participant.leave", {"participant": pid}, out)
-                self._emit("participant.join", {"participant": pid, "role": cmd.role, "session": session}, out)
+                self.emit("participant.leave", {"participant": pid})
+                self.emit("participant.join", {"participant": pid, "role": cmd.role, "session": session})
             else:
-                self._emit(
-                    "participant.status",
-                    {"participant": pid, "connected": True, "at": now, "session": session},
-                    out,
-                )
+                self.emit("participant.status", {"participant": pid, "connected": True, "at": now, "session": session})
         self._seen[pid] = now
-        out.append(
-            Reply(
-                pid,
-                m.server_frame(
-                    "welcome",
-                    ref=cmd.ref,
-                    room=s.room,
-                    participant=pid,
-                    role=cmd.role,
-                    session=session,
-                    resumed=resumed,
-                    revision=self.state.revision,
-                    **({"from_revision": cmd.revision} if resumed and isinstance(cmd, ResumeCmd) else {}),
-                ),
-            )
+        self.reply(
+            pid,
+            m.server_frame(
+                "welcome",
+                ref=cmd.ref,
+                room=s.room,
+                participant=pid,
+                role=cmd.role,
+                session=session,
+                resumed=resumed,
+                revision=self.state.revision,
+                **({"from_revision": cmd.revision} if resumed and isinstance(cmd, ResumeCmd) else {}),
+            ),
         )
 
     def tick(self, now: float) -> list[Outbound]:
-        """Expire locks of quiet or absent holders, drop quiet participants, remove expired sessions."""
-        out: list[Outbound] = []
+        """Drop quiet participants, remove expired sessions, then run the kind's timers."""
+        self._out = []
         cfg = self.config
         for pid, part in list(self.state.participants.items()):
             if part.connected and now - self._seen.get(pid, self._started) > cfg.quiet_timeout:
-                self._emit("participant.status", {"participant": pid, "connected": False, "at": now}, out)
-                self._release_locks_of(pid, out)
+                self.emit("participant.status", {"participant": pid, "connected": False, "at": now})
+                self._absent(pid, now)
             elif not part.connected and part.dropped_at is not None and now - part.dropped_at > cfg.resume_window:
-                self._emit("participant.leave", {"participant": pid}, out)
+                self.emit("participant.leave", {"participant": pid})
                 self._done.pop(pid, None)
                 self._seen.pop(pid, None)
-        for oid, lock in list(self.state.locks.items()):
-            holder = self.state.participants.get(lock.holder)
-            if holder is None or not holder.connected or now - self._lock_touch.get(oid, now) > cfg.lock_ttl:
-                self._emit("lock.release", {"object": oid}, out)
-                self._lock_touch.pop(oid, None)
-        return out
+        if self.kind.tick_hook is not None:
+            self.kind.tick_hook(self, now)
+        return self._take()
 
     @property
     def empty(self) -> bool:
+        """No participant (connected or resumable) is left."""
         return not self.state.participants

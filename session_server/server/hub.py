@@ -21,13 +21,15 @@ import uuid
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..backplane.base import Backplane, LeaseLost
+from ..protocol import inbox
 from ..protocol import messages as m
 from ..protocol.auth import Claims
 from ..protocol.deltas import Delta, DeltaLog, apply
 from ..protocol.errors import ProtocolError
+from ..protocol.inbox import Attendance, DropCmd, Item, JoinCmd, LeaveCmd, ResumeCmd
+from ..protocol.kinds import kind_for
 from ..protocol.presence import Nearby, PresenceTable, PresenceTick, merge
-from ..protocol.room import DropCmd, Emit, JoinCmd, LeaveCmd, Reply, ResumeCmd, Room, RoomConfig, Seen
-from ..protocol.state import RoomState, from_snapshot, public_snapshot
+from ..protocol.room import Emit, Reply, Room, RoomConfig
 from .sender import Outgoing, presence_text
 
 if TYPE_CHECKING:
@@ -63,22 +65,6 @@ def public_delta(delta: Delta) -> dict[str, Any]:
     return {"rev": delta.rev, "op": delta.op, "data": data}
 
 
-def _rebuild(item: dict[str, Any]) -> object:
-    kind = item["kind"]
-    if kind == "join":
-        return JoinCmd(item["role"], item["session"], item.get("ref"))
-    if kind == "resume":
-        return ResumeCmd(item["role"], item["session"], item["revision"], item["new_session"], item.get("ref"))
-    if kind == "drop":
-        return DropCmd(item["session"])
-    if kind == "leave":
-        return LeaveCmd(item["session"])
-    msg = item["msg"]
-    if isinstance(msg, m._Msg):
-        return msg
-    return m.CLIENT_TYPES[msg["type"]].model_validate(msg)
-
-
 class RoomHub:
     def __init__(self, room_id: str, backplane: Backplane, config: RoomConfig, clock: Any = time.time) -> None:
         self.room_id = room_id
@@ -88,7 +74,8 @@ class RoomHub:
         self.clients: dict[str, Link] = {}
         self.pending: dict[str, Link] = {}
         self._waiting: list[tuple[dict[str, Any], Link]] = []
-        self.mirror = RoomState(room_id, chat_limit=config.limits.chat_log_length)
+        self.kind = kind_for(room_id)
+        self.mirror: Any = self.kind.new(room_id, config.limits)
         self.log = DeltaLog(config.limits.delta_log_length, max_age=config.resume_window + LOG_MARGIN_S)
         self.presence = PresenceTable()
         self._remote: PresenceTick | None = None
@@ -107,7 +94,7 @@ class RoomHub:
     async def start(self) -> None:
         stored = await self.bp.load(self.room_id)
         if stored is not None:
-            self.mirror = from_snapshot(stored.blob["state"])
+            self.mirror = self.kind.from_snapshot(stored.blob["state"])
             self.log.reset(self.mirror.revision)
             await self._prefill_log()
         self._running = True
@@ -154,42 +141,26 @@ class RoomHub:
         return len(self.clients) + len(self.pending)
 
     # ---- requests from local connections --------------------------------------------------------
-    async def _submit(self, item: dict[str, Any]) -> None:
-        item["node"] = self.bp.node_id
-        await self.bp.submit(self.room_id, item)
+    async def _submit(self, participant: str, body: inbox.Body) -> None:
+        item = Item(participant, body, self.bp.node_id)
+        await self.bp.submit(self.room_id, inbox.encode(item) if self.bp.distributed else {"local": item})
 
     async def join(self, link: Link, claims: Claims, msg: m.Join | m.Resume) -> None:
+        """Queue a join (or resume) of ``link`` for the room's leader."""
         old = self.pending.pop(claims.participant, None) or self.clients.pop(claims.participant, None)
         if old is not None and old is not link:
             old.close("replaced")
         self.pending[claims.participant] = link
         new_session = uuid.uuid4().hex
         if isinstance(msg, m.Resume):
-            await self._submit(
-                {
-                    "kind": "resume",
-                    "participant": claims.participant,
-                    "role": claims.role,
-                    "session": msg.session,
-                    "revision": msg.revision,
-                    "new_session": new_session,
-                    "ref": msg.id,
-                }
-            )
+            body: inbox.Body = ResumeCmd(claims.role, msg.session, msg.revision, new_session, msg.id)
         else:
-            await self._submit(
-                {
-                    "kind": "join",
-                    "participant": claims.participant,
-                    "role": claims.role,
-                    "session": new_session,
-                    "ref": msg.id,
-                }
-            )
+            body = JoinCmd(claims.role, new_session, msg.id)
+        await self._submit(claims.participant, body)
 
-    async def request(self, link: Link, msg: m._Msg) -> None:
-        payload: Any = msg if not self.bp.distributed else msg.model_dump(mode="json")
-        await self._submit({"kind": "msg", "participant": link.participant, "msg": payload})
+    async def request(self, link: Link, msg: m.Msg) -> None:
+        """Queue a client's message for the room's leader."""
+        await self._submit(link.participant, msg)
 
     async def gone(self, link: Link, leave: bool) -> None:
         """The connection ended: drop (resumable) or leave."""
@@ -201,11 +172,12 @@ class RoomHub:
         else:
             return
         self.presence.remove(pid)
-        await self._submit({"kind": "leave" if leave else "drop", "participant": pid, "session": link.session})
+        await self._submit(pid, LeaveCmd(link.session) if leave else DropCmd(link.session))
 
     async def attendance(self) -> None:
+        """Tell the leader which participants are still connected here."""
         if self.clients:
-            await self._submit({"kind": "seen", "participants": list(self.clients)})
+            await self._submit("", Attendance(tuple(self.clients)))
 
     # ---- presence ------------------------------------------------------------------------------
     def update_presence(self, pid: str, pose: list[float]) -> None:
@@ -311,9 +283,9 @@ class RoomHub:
         """The log skipped ahead of the mirror (trimmed while we lagged): rebuild from the backplane and
         send every local client a fresh snapshot (a ``welcome`` with ``resumed: false``)."""
         stored = await self.bp.load(self.room_id)
-        state = RoomState(self.room_id, chat_limit=self.config.limits.chat_log_length)
+        state: Any = self.kind.new(self.room_id, self.config.limits)
         if stored is not None:
-            state = from_snapshot(stored.blob["state"])
+            state = self.kind.from_snapshot(stored.blob["state"])
         raws = await self.bp.read_log(self.room_id, state.revision, limit=10**9)
         for raw in raws:
             state = apply(state, Delta.from_wire(raw))
@@ -332,7 +304,7 @@ class RoomHub:
                         session=link.session,
                         resumed=False,
                         revision=state.revision,
-                        state=public_snapshot(state),
+                        state=state.public_snapshot(),
                         presence=dict(self.known_poses),
                     )
                 )
@@ -380,7 +352,7 @@ class RoomHub:
             body["deltas"] = [public_delta(d) for d in missed]
         else:
             body["resumed"] = False
-            body["state"] = public_snapshot(self.mirror)
+            body["state"] = self.mirror.public_snapshot()
         link.welcomed(pid, frame["role"], frame["session"])
         link.sender.send(m.encode(body))
         self.clients[pid] = link
@@ -421,10 +393,10 @@ class RoomHub:
         now = self.clock()
         stored = await self.bp.load(self.room_id)
         if stored is None:
-            self.leader = Room(self.room_id, self.config, now)
+            self.leader = Room(self.room_id, self.config, now, self.kind)
             self._cursor = self.bp.start_cursor
         else:
-            room = Room.load(stored.blob, self.config, now)
+            room = Room.load(stored.blob, self.config, now, self.kind)
             raws = await self.bp.read_log(self.room_id, room.state.revision, limit=10**9)
             room.replay([Delta.from_wire(r) for r in raws])
             self.leader = room
@@ -438,19 +410,17 @@ class RoomHub:
         now = self.clock()
         outs: list[Any] = []
         nodes: dict[str, str] = {}
-        for cursor, item in items:
+        for cursor, raw in items:
             self._cursor = cursor
-            if item["kind"] == "seen":
-                for pid in item["participants"]:
-                    room.handle(pid, Seen(), now)
-                continue
-            pid = item["participant"]
-            nodes[pid] = item.get("node", self.bp.node_id)
             try:
-                cmd = _rebuild(item)
-                outs.extend(room.handle(pid, cmd, now))
+                item = inbox.decode(raw)
             except (KeyError, ValueError) as exc:  # a malformed inbox item: never trust the wire twice
                 logger.warning("room %s: dropped malformed inbox item: %s", self.room_id, exc)
+                continue
+            if item.participant:
+                nodes[item.participant] = item.node or self.bp.node_id
+            try:
+                outs.extend(room.handle_item(item, now))
             except Exception:  # a bug must not stop the room; the state is unchanged by a failed handle
                 logger.exception("room %s: unexpected error handling an inbox item", self.room_id)
         if tick:

@@ -67,7 +67,7 @@ class ClientLink:
         self.last_received = time.monotonic()
         self.closing = False
         self.left = False
-        self._inbox: deque[m._Msg] = deque()
+        self._inbox: deque[m.Msg] = deque()
         self._worker: asyncio.Task[None] | None = None
         self._close_task: asyncio.Task[None] | None = None
 
@@ -169,7 +169,7 @@ class ClientLink:
         while self._inbox and not self.closing:
             await self._handle(self._inbox.popleft())
 
-    async def _handle(self, msg: m._Msg) -> None:
+    async def _handle(self, msg: m.Msg) -> None:
         kind = msg.type  # type: ignore[attr-defined]
         try:
             if kind in ("join", "resume"):

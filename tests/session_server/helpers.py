@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from session_server.protocol import messages as m
+from session_server.protocol.inbound import parse
 from session_server.protocol.limits import Limits
 
 _counter = iter(range(1, 10**9))
@@ -19,7 +19,7 @@ def frame(kind: str, **fields: Any) -> str:
 
 
 def msg(kind: str, **fields: Any) -> Any:
-    return m.parse(frame(kind, **fields), Limits())
+    return parse(frame(kind, **fields), Limits())
 
 
 POSE = {"p": [0.0, 0.0, 0.0], "q": [0.0, 0.0, 0.0, 1.0]}

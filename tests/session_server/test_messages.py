@@ -7,6 +7,8 @@ from hypothesis import strategies as st
 
 from session_server.protocol import messages as m
 from session_server.protocol.errors import ProtocolError
+from session_server.protocol.inbound import parse
+from session_server.protocol.kinds import shared_space
 from session_server.protocol.limits import Limits
 
 from .helpers import frame, pose
@@ -16,14 +18,14 @@ LIMITS = Limits()
 
 def code_of(data: str | bytes, limits: Limits = LIMITS) -> str:
     with pytest.raises(ProtocolError) as info:
-        m.parse(data, limits)
+        parse(data, limits)
     return info.value.code
 
 
 def test_valid_messages_parse_to_types() -> None:
-    msg = m.parse(frame("object.move", object="sofa", pose=pose(1.5, 0, 2)), LIMITS)
-    assert isinstance(msg, m.ObjectMove) and msg.pose.p == (1.5, 0.0, 2.0)
-    assert isinstance(m.parse(frame("presence", pose=pose(1)), LIMITS), m.PresenceUpdate)
+    msg = parse(frame("object.move", object="sofa", pose=pose(1.5, 0, 2)), LIMITS)
+    assert isinstance(msg, shared_space.ObjectMove) and msg.pose.p == (1.5, 0.0, 2.0)
+    assert isinstance(parse(frame("presence", pose=pose(1)), LIMITS), m.PresenceUpdate)
 
 
 @pytest.mark.parametrize(
@@ -54,7 +56,7 @@ def test_valid_messages_parse_to_types() -> None:
 )
 def test_bad_frames_name_the_problem(data: str, code: str, field: str | None) -> None:
     with pytest.raises(ProtocolError) as info:
-        m.parse(data, LIMITS)
+        parse(data, LIMITS)
     assert info.value.code == code
     assert info.value.field == field
     assert str(info.value)
@@ -79,7 +81,7 @@ def test_size_and_depth_limits() -> None:
 def test_random_json_is_either_valid_or_a_protocol_error(value: object) -> None:
     data = json.dumps(value)
     try:
-        m.parse(data, LIMITS)
+        parse(data, LIMITS)
     except ProtocolError as exc:
         assert exc.code in {"bad_json", "bad_message", "bad_version", "unknown_type", "too_deep", "too_big"}
 
@@ -88,7 +90,7 @@ def test_random_json_is_either_valid_or_a_protocol_error(value: object) -> None:
 @given(st.binary(max_size=300))
 def test_random_bytes_never_escape_as_other_errors(data: bytes) -> None:
     with contextlib.suppress(ProtocolError):
-        m.parse(data, LIMITS)
+        parse(data, LIMITS)
 
 
 def test_server_frames_validate_against_models() -> None:

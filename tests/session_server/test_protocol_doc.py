@@ -1,53 +1,88 @@
-"""PROTOCOL.md and protocol/messages.py stay in step."""
+"""PROTOCOL.md and the code (protocol/messages.py, every kind in protocol/kinds/) stay in step."""
 
 import re
 from pathlib import Path
 
+import pytest
+
 import session_server
-from session_server.protocol import deltas, messages
+from session_server.protocol import messages
 from session_server.protocol.errors import ERROR_CODES
+from session_server.protocol.kinds import KINDS, RoomKind
+from session_server.protocol.kinds.base import CORE_OPS
 
 DOC = (Path(session_server.__file__).parent / "PROTOCOL.md").read_text()
 
 
-def table_after(heading: str) -> dict[str, list[str]]:
-    section = DOC.split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
+def section(heading: str) -> str:
+    assert f"## {heading}\n" in DOC, f"PROTOCOL.md has no section {heading!r}"
+    return DOC.split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
+
+
+def table_in(text: str) -> dict[str, list[str]]:
     rows = {}
-    for line in section.splitlines():
+    for line in text.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         if line.startswith("| `") and cells:
             rows[cells[0].strip("`")] = cells[1:]
     return rows
 
 
-def test_client_message_table_matches_models() -> None:
-    table = table_after("Client to server")
-    assert set(table) == set(messages.CLIENT_TYPES)
+def documented_fields(cell: str) -> set[str]:
+    return set(re.findall(r"`(\w+)`", cell))
+
+
+def test_session_message_table_matches_models() -> None:
+    table = table_in(section("Client to server"))
+    assert set(table) == set(messages.SESSION_TYPES)
     for kind, (fields, *_rest) in table.items():
-        model = messages.CLIENT_TYPES[kind]
-        documented = set(re.findall(r"`(\w+)`", fields))
-        actual = set(model.model_fields) - {"v", "type"}
+        actual = set(messages.SESSION_TYPES[kind].model_fields) - {"v", "type"}
         if kind in ("leave", "ping", "presence"):
             actual.discard("id")
-        assert documented == actual, kind
+        assert documented_fields(fields) == actual, kind
+
+
+def test_kind_table_lists_every_kind_with_its_roles() -> None:
+    table = table_in(section("Room kinds"))
+    assert list(table) == [k.name for k in KINDS]
+    for kind in KINDS:
+        _ids, roles = table[kind.name]
+        assert documented_fields(roles) == set(kind.roles), kind.name
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=lambda k: k.name)
+def test_each_kind_documents_its_messages_and_deltas(kind: RoomKind) -> None:
+    text = section(f"Room kind `{kind.name}`")
+    table = table_in(text.split("Commands (", 1)[0])
+    assert set(table) == set(kind.messages), kind.name
+    for name, (fields, roles, _effect) in table.items():
+        spec = kind.messages[name]
+        assert documented_fields(fields) == set(spec.model.model_fields) - {"v", "type"}, name
+        assert (roles == "all") == (spec.roles is None), name
+    deltas_line = text.split("Deltas:", 1)[1].split("\n\n", 1)[0]
+    own_ops = set(kind.ops) - set(CORE_OPS)
+    assert set(re.findall(r"`([a-z_]+(?:\.[a-z_]+)?)`", deltas_line)) == own_ops, kind.name
+    if kind.commands:
+        commands = table_in(text.split("Commands (", 1)[1])
+        assert set(commands) == set(kind.commands), kind.name
+        for name, (fields, _effect) in commands.items():
+            assert documented_fields(fields) == set(kind.commands[name].model.model_fields) - {"type"}, name
 
 
 def test_server_message_table_matches_models() -> None:
-    table = table_after("Server to client")
+    table = table_in(section("Server to client"))
     assert set(table) == set(messages.SERVER_TYPES)
     for kind, (fields, *_rest) in table.items():
-        documented = set(re.findall(r"`(\w+)`", fields))
-        assert documented <= set(messages.SERVER_TYPES[kind].model_fields), kind
+        assert documented_fields(fields) <= set(messages.SERVER_TYPES[kind].model_fields), kind
 
 
 def test_error_table_matches_codes() -> None:
-    table = table_after("Error codes")
+    table = table_in(section("Error codes"))
     assert set(table) == set(ERROR_CODES)
     for code, (close, _desc) in table.items():
         expected = ERROR_CODES[code].close_code
         assert close == ("-" if expected is None else str(expected))
 
 
-def test_delta_ops_are_documented() -> None:
-    section = DOC.split("## Deltas\n", 1)[1].split("\n## ", 1)[0]
-    assert set(re.findall(r"`([a-z]+(?:\.[a-z]+)?)`", section)) >= set(deltas.DELTA_OPS)
+def test_participant_deltas_are_documented() -> None:
+    assert set(re.findall(r"`([a-z]+\.[a-z]+)`", section("Deltas"))) >= set(CORE_OPS)

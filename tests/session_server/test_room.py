@@ -3,9 +3,9 @@ from typing import Any
 import pytest
 
 from session_server.protocol import deltas
+from session_server.protocol.kinds.shared_space import SpaceState
 from session_server.protocol.limits import Limits
 from session_server.protocol.room import DropCmd, Emit, JoinCmd, LeaveCmd, Reply, ResumeCmd, Room, RoomConfig
-from session_server.protocol.state import from_snapshot, snapshot
 
 from .helpers import msg, pose
 
@@ -156,10 +156,10 @@ def test_log_replay_and_dump_load_reproduce_state() -> None:
     log += emitted(room.handle("ana", msg("object.lock", object="sofa"), 1.0))
     log += emitted(room.handle("ana", msg("object.variant", object="sofa", variant="blue"), 1.0))
     assert [d.rev for d in log] == list(range(1, room.state.revision + 1))
-    replayed = deltas.apply_all(from_snapshot(snapshot(Room("store-1").state)), log)
-    assert snapshot(replayed) == snapshot(room.state)
+    replayed = deltas.apply_all(SpaceState.from_snapshot(Room("store-1").state.snapshot()), log)
+    assert replayed.snapshot() == room.state.snapshot()
     loaded = Room.load(room.dump(), room.config, 5.0)
-    assert snapshot(loaded.state) == snapshot(room.state)
+    assert loaded.state.snapshot() == room.state.snapshot()
     dup = loaded.handle("ana", msg("object.variant", id="v-dup", object="sofa", variant="red"), 6.0)
     assert replies(dup, "ana")[0]["type"] == "ack"
 

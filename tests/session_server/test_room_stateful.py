@@ -10,9 +10,9 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from session_server.protocol import deltas
 from session_server.protocol.connection import Connection, Identity
 from session_server.protocol.errors import ProtocolError
+from session_server.protocol.kinds.shared_space import SpaceState
 from session_server.protocol.limits import Limits
 from session_server.protocol.room import DropCmd, Emit, JoinCmd, Reply, ResumeCmd, Room, RoomConfig
-from session_server.protocol.state import RoomState, snapshot
 
 PEOPLE = ["ana", "ben", "eve", "vic"]
 ROLES = {"ana": "phone", "ben": "headset", "eve": "staff", "vic": "viewer"}
@@ -42,7 +42,7 @@ class RoomMachine(RuleBasedStateMachine):
         self.joined: dict[str, bool] = {}
         self.objects: dict[str, list[float]] = {}
         self.locks: dict[str, str] = {}
-        self.mirror = RoomState("r", chat_limit=LIMITS.chat_log_length)
+        self.mirror = SpaceState("r", chat_limit=LIMITS.chat_log_length)
 
     def _feed(self, out: list[Any]) -> list[dict[str, Any]]:
         for o in out:
@@ -135,12 +135,12 @@ class RoomMachine(RuleBasedStateMachine):
 
     @rule(pid=st.sampled_from(PEOPLE), data=garbage)
     def malformed(self, pid: str, data: str | bytes) -> None:
-        before = snapshot(self.room.state)
+        before = self.room.state.snapshot()
         try:
             m = self.conn[pid].receive(data, self.now)
         except ProtocolError as exc:
             assert exc.code and str(exc)
-            assert snapshot(self.room.state) == before
+            assert self.room.state.snapshot() == before
             return
         self._feed(self.room.handle(pid, m, self.now))
 
@@ -153,7 +153,7 @@ class RoomMachine(RuleBasedStateMachine):
         assert {o: [v.pose[0]] for o, v in s.objects.items()} == {o: [round(x[0], 4)] for o, x in self.objects.items()}
         assert {o: lk.holder for o, lk in s.locks.items()} == self.locks
         assert {p: v.connected for p, v in s.participants.items()} == self.joined
-        assert snapshot(self.mirror) == snapshot(s)
+        assert self.mirror.snapshot() == s.snapshot()
 
 
 RoomMachine.TestCase.settings = settings(max_examples=150, stateful_step_count=50, deadline=None)

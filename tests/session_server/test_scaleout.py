@@ -17,7 +17,6 @@ from redis import Redis
 
 from session_server.client import SessionClient
 from session_server.protocol.deltas import Delta
-from session_server.protocol.state import public_snapshot
 from tests.conftest import TIME_FACTOR
 
 from .conftest import SECRET, free_port, make_token
@@ -136,7 +135,7 @@ async def scenario(url_a: str, url_b: str, port_a: int, proc_a: subprocess.Popen
         await c.wait_until(
             lambda s: s.revision >= final_rev and all(p.connected for p in s.participants.values()), timeout=15
         )
-    snaps = [public_snapshot(c.mirror.state) for c in clients.values()]
+    snaps = [c.mirror.state.public_snapshot() for c in clients.values()]
     assert all(s == snaps[0] for s in snaps)
     state = clients["b1"].mirror.state
     for name, *_ in names:
@@ -179,7 +178,7 @@ def test_resume_on_a_process_that_never_saw_the_room(start_server: Any) -> None:
         assert welcome["resumed"] is True
         assert [d["rev"] for d in welcome["deltas"]] == list(range(seen + 1, welcome["revision"] + 1))
         await a1.wait_until(lambda s: s.revision >= a2.mirror.revision)
-        assert public_snapshot(a1.mirror.state)["objects"] == public_snapshot(a2.mirror.state)["objects"]
+        assert a1.mirror.state.public_snapshot()["objects"] == a2.mirror.state.public_snapshot()["objects"]
         await a1.close()
         await a2.close()
 

@@ -18,7 +18,6 @@ from websockets.exceptions import ConnectionClosed
 from websockets.uri import parse_uri
 
 from session_server.client import SessionClient, SessionError
-from session_server.protocol.state import public_snapshot, snapshot
 
 from .conftest import RunningServer, make_token, run
 from .helpers import pose
@@ -94,12 +93,12 @@ def test_two_clients_see_the_same_changes_in_the_same_order(start_server: Any, b
         await a.request("object.variant", object="sofa", variant="velvet-green")
         await b.wait_until(lambda s: s.revision == a.mirror.revision)
         await a.wait_until(lambda s: s.revision == b.mirror.revision)
-        assert snapshot(a.mirror.state) == snapshot(b.mirror.state)
+        assert a.mirror.state.snapshot() == b.mirror.state.snapshot()
         assert b.mirror.state.objects["sofa"].variant == "velvet-green"
         # the server's state is the same as well
         hub = server.node.hubs[ROOM]
-        assert public_snapshot(hub.mirror) == public_snapshot(a.mirror.state) == public_snapshot(hub.leader.state)
-        assert snapshot(hub.mirror) == snapshot(hub.leader.state)
+        assert hub.mirror.public_snapshot() == a.mirror.state.public_snapshot() == hub.leader.state.public_snapshot()
+        assert hub.mirror.snapshot() == hub.leader.state.snapshot()
         await a.close()
         await b.close()
 
@@ -169,10 +168,10 @@ def test_bad_input_is_answered_and_changes_nothing(server: RunningServer, data: 
         b = await joined(server, "ben", "headset")
         await a.request("object.place", object="sofa", sku="SOFA", pose=pose(0))
         await b.wait_until(lambda s: "sofa" in s.objects)
-        before_a, before_b = snapshot(a.mirror.state), b.mirror.applied
+        before_a, before_b = a.mirror.state.snapshot(), b.mirror.applied
         ws = await raw_join(server, "mallory")
         await a.wait_until(lambda s: "mallory" in s.participants)
-        before_a = snapshot(a.mirror.state)
+        before_a = a.mirror.state.snapshot()
         before_b = b.mirror.applied
         await ws.send(data)
         err = await next_of(ws, "error")
@@ -182,7 +181,7 @@ def test_bad_input_is_answered_and_changes_nothing(server: RunningServer, data: 
         await a.request("chat", text="after")  # a marker everyone sees
         await b.wait_until(lambda s: bool(s.chat))
         assert b.mirror.applied == before_b + 1  # nothing but the marker
-        after = snapshot(a.mirror.state)
+        after = a.mirror.state.snapshot()
         after["chat"], after["revision"] = before_a["chat"], before_a["revision"]
         assert after == before_a
         await ws.close()
@@ -315,7 +314,7 @@ def test_resume_gets_exactly_the_missed_deltas(server: RunningServer) -> None:
         assert revs == list(range(seen + 1, welcome["revision"] + 1))
         await b.wait_until(lambda s: s.participants["ana"].connected)
         await a.wait_until(lambda s: s.revision == b.mirror.revision)
-        assert snapshot(a.mirror.state) == snapshot(b.mirror.state)
+        assert a.mirror.state.snapshot() == b.mirror.state.snapshot()
         # a revision from the future is refused
         a2 = SessionClient(server.url, ROOM, make_token(ROOM, "ana"), auto_resume=False)
         a2.session = a.session

@@ -1,0 +1,63 @@
+"""Reading a client frame: ``parse(data, limits)`` returns a typed message or raises ``ProtocolError``.
+
+A frame is one of the session's own messages (``messages.SESSION_TYPES``) or a message some room kind
+declares (``kinds.registry``); whether the room the connection joined accepts it is the room's call.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Union
+
+from pydantic import Field, TypeAdapter, ValidationError
+
+from .errors import BadMessage, LimitExceeded
+from .kinds.registry import message_models
+from .limits import Limits, check_size, json_depth
+from .messages import PROTOCOL_VERSION, SESSION_TYPES, Msg
+
+CLIENT_TYPES: dict[str, type[Msg]] = {**SESSION_TYPES, **message_models()}
+"""Every client message type, whatever the room kind."""
+
+_ADAPTER: TypeAdapter[Any] = TypeAdapter(
+    Annotated[Union[tuple(CLIENT_TYPES.values())], Field(discriminator="type")]  # noqa: UP007 - built at run time
+)
+
+
+def parse(data: str | bytes, limits: Limits) -> Msg:
+    """Validate one client frame.  Raises ``BadMessage`` or ``LimitExceeded`` naming the problem."""
+    check_size(len(data), limits)
+    try:
+        return _ADAPTER.validate_json(data, strict=True)  # type: ignore[no-any-return]
+    except ValidationError as exc:
+        _diagnose(data, limits, exc)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    # loc starts with the union tag (e.g. "object.move"); drop it
+    parts = [str(p) for p in loc[1:]] if loc and str(loc[0]) in CLIENT_TYPES else [str(p) for p in loc]
+    return ".".join(parts) or "message"
+
+
+def _diagnose(data: str | bytes, limits: Limits, exc: ValidationError) -> None:
+    try:
+        raw = json.loads(data)
+    except RecursionError as err:
+        raise LimitExceeded("too_deep", "message nesting is too deep", limit=limits.max_json_depth) from err
+    except (ValueError, UnicodeDecodeError) as err:
+        raise BadMessage("bad_json", f"frame is not valid JSON: {err}") from err
+    depth = json_depth(raw)
+    if depth > limits.max_json_depth:
+        raise LimitExceeded("too_deep", "message nesting is too deep", limit=limits.max_json_depth, actual=depth)
+    if not isinstance(raw, dict):
+        raise BadMessage("bad_message", "frame must be a JSON object", field="message")
+    if raw.get("v") != PROTOCOL_VERSION:
+        raise BadMessage("bad_version", f"protocol version must be {PROTOCOL_VERSION}, got {raw.get('v')!r}", field="v")
+    kind = raw.get("type")
+    if not isinstance(kind, str) or kind not in CLIENT_TYPES:
+        shown = kind if isinstance(kind, str) and len(kind) <= 40 else type(kind).__name__
+        raise BadMessage("unknown_type", f"unknown message type {shown!r}", field="type")
+    first = exc.errors()[0]
+    field = _field_path(tuple(first.get("loc", ())))
+    raise BadMessage("bad_message", f"{first.get('msg', 'invalid')} (in {kind})", field=field)
