@@ -6,15 +6,17 @@ import logging
 import re
 import secrets
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..protocol import auth
-from ..settings import SessionSettings
 from .db import RetailDB
 from .devices import DeviceRegistry
 from .errors import RetailError
 from .pairing import PairingCodes
 from .rooms import RoomGateway, fitting_room_id
+
+if TYPE_CHECKING:  # settings imports retail.settings: a run-time import here would be a cycle
+    from ..settings import SessionSettings
 
 logger = logging.getLogger(__name__)
 PAIRING_PATH = re.compile(r"(/api/pairing/)[^/?\s\"]+")
