@@ -4,6 +4,7 @@ from __future__ import annotations
 
 
 def main() -> None:
+    """Run the assets CLI (``python -m assets_pipeline``)."""
     from .cli import main as cli_main
 
     cli_main()

@@ -45,6 +45,8 @@ STATUS = {"not_found": 404, "conflict": 409, "unauthorized": 401, "forbidden": 4
 
 
 def error_response(exc: AssetError) -> JSONResponse:
+    """Return the JSON error response ``{code, message, field}`` for an AssetError, with its HTTP status (internal
+    details hidden)."""
     status = STATUS.get(exc.code, 400 if exc.user_error else 500)
     if status >= 500 and exc.code not in STATUS:
         logger.error("internal failure: %s", exc)
@@ -113,12 +115,14 @@ def _reader(request: Request) -> AssetService:
 
 
 class Dimensions(BaseModel):
+    """A model's size in meters: width (x), height (y), depth (z)."""
     width: float
     height: float
     depth: float
 
 
 class ProductSummary(BaseModel):
+    """One product in a listing: SKU, name, category, current version."""
     sku: str
     name: str
     category: str
@@ -129,6 +133,7 @@ class ProductSummary(BaseModel):
 
 
 class VersionSummary(BaseModel):
+    """One published version of a product: number, date, source file name, size in meters."""
     number: int
     created_at: str
     source_name: str
@@ -141,10 +146,12 @@ class VersionSummary(BaseModel):
 
 
 class ProductDetail(ProductSummary):
+    """A product with all its versions."""
     versions: list[VersionSummary]
 
 
 class ProductPage(BaseModel):
+    """One page of products: the items, the total matching and the page's limit and offset."""
     items: list[ProductSummary]
     total: int
     limit: int
@@ -152,6 +159,7 @@ class ProductPage(BaseModel):
 
 
 class ObjectRef(BaseModel):
+    """A stored file of a version: its download URL, size, sha256 and content type."""
     url: str
     bytes: int
     sha256: str
@@ -159,12 +167,14 @@ class ObjectRef(BaseModel):
 
 
 class ManifestVariant(BaseModel):
+    """A product variant: its name, value (e.g. a colour) and KHR_materials_variants index."""
     name: str
     value: str | None
     khr_index: int | None
 
 
 class ManifestItem(BaseModel):
+    """One level of detail (or variant) of a version: its GLB, USDZ and thumbnail files."""
     lod: int
     variant: str | None
     khr_index: int | None
@@ -176,6 +186,7 @@ class ManifestItem(BaseModel):
 
 
 class Manifest(BaseModel):
+    """What an AR app needs to show a version: its files per LOD, variants, size in meters."""
     sku: str
     name: str
     category: str
@@ -188,6 +199,7 @@ class Manifest(BaseModel):
 
 
 class PublishedBody(BaseModel):
+    """The answer to an upload: the new version, its size, and bytes uploaded and reused."""
     sku: str
     version: int
     dimensions_m: Dimensions
@@ -223,6 +235,7 @@ def list_products(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> ProductPage:
+    """GET /products: a page of products, filtered by text in the SKU or name and by category."""
     service = _reader(request)
     rows, total = service.catalog.search(q, category, limit=limit, offset=offset)
     return ProductPage(items=[_summary(p) for p in rows], total=total, limit=limit, offset=offset)
@@ -230,6 +243,7 @@ def list_products(
 
 @router.get("/products/{sku}", response_model=ProductDetail, summary="A product and its versions")
 def get_product(request: Request, sku: str) -> ProductDetail:
+    """GET /products/{sku}: the product with its versions (404 when unknown)."""
     product = _reader(request).catalog.get(sku)
     return ProductDetail(**_summary(product).model_dump(), versions=[_version(v) for v in product.versions])
 
@@ -238,6 +252,7 @@ def get_product(request: Request, sku: str) -> ProductDetail:
 def get_manifest(request: Request, sku: str,
                  version: Annotated[int | None, Query(ge=1, description="default: the current version")] = None
                  ) -> Manifest:
+    """GET /products/{sku}/manifest: the files of a version (default: current) with their URLs."""
     service = _reader(request)
     product = service.catalog.get(sku)
     v = service.catalog.version(sku, version)
@@ -274,6 +289,7 @@ def get_manifest(request: Request, sku: str,
 @router.get("/assets/{sha256}", name="download_asset", response_model=None,
             summary="Download a published object (ETag, Cache-Control, Range; S3: redirect to a presigned URL)")
 def download_asset(request: Request, sha256: str) -> Response:
+    """GET/HEAD /assets/{sha256}: a published file (ETag, Range, immutable caching; a presigned redirect on S3)."""
     service = _reader(request)
     asset = find_asset(service.catalog, sha256.lower())
     if asset is None:
@@ -307,6 +323,7 @@ async def upload_product(
     variant: Annotated[list[str] | None, Query(description="NAME=VALUE, repeatable")] = None,
     note: Annotated[str | None, Query(max_length=2000)] = None,
 ) -> PublishedBody:
+    """POST /products/{sku}/upload (artist token): publish the request body as a new version; returns it."""
     from starlette.concurrency import run_in_threadpool
 
     from .publish import PublishRequest, check_sku, publish

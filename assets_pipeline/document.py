@@ -49,10 +49,12 @@ class Accessor:
 
     @property
     def count(self) -> int:
+        """Return the number of elements (rows of the array)."""
         return int(self.array.shape[0])
 
     @property
     def component_type(self) -> int:
+        """Return the glTF componentType code of the array's dtype."""
         return DTYPE_COMPONENTS[self.array.dtype]
 
     def as_float(self) -> np.ndarray:
@@ -69,12 +71,14 @@ class Accessor:
         return out
 
     def copy_with(self, array: np.ndarray, normalized: bool | None = None) -> Accessor:
+        """Return a copy of this accessor holding ``array`` (and ``normalized`` when given)."""
         return Accessor(array, self.type, self.normalized if normalized is None else normalized, self.name,
                         copy.deepcopy(self.extra))
 
 
 @dataclass(eq=False)
 class Image:
+    """An image of the document: its bytes, MIME type, name and extra glTF fields."""
     data: bytes
     mime_type: str
     name: str | None = None
@@ -83,6 +87,7 @@ class Image:
 
 @dataclass(eq=False)
 class AssetDocument:
+    """A glTF asset in memory: its JSON, with accessors and images as arrays and bytes."""
     gltf: dict[str, Any]
     """glTF JSON without buffers, bufferViews, accessors and images; refs index ``accessors``/``images``."""
     accessors: list[Accessor] = field(default_factory=list)
@@ -93,6 +98,7 @@ class AssetDocument:
     # --- construction -------------------------------------------------------------------------------
     @classmethod
     def empty(cls, generator: str = "phygital") -> AssetDocument:
+        """Return a document with one empty scene."""
         return cls({"asset": {"version": "2.0", "generator": generator}, "scenes": [{"nodes": []}], "scene": 0})
 
     @classmethod
@@ -136,6 +142,7 @@ class AssetDocument:
         return doc
 
     def add_accessor(self, array: np.ndarray, type: str | None = None, normalized: bool = False) -> int:
+        """Add an accessor for ``array`` (float64 stored as float32); returns its index."""
         if array.dtype == np.float64:
             array = array.astype(np.float32)
         if array.dtype not in DTYPE_COMPONENTS:
@@ -151,11 +158,13 @@ class AssetDocument:
         return self.gltf.setdefault(key, [])  # type: ignore[no-any-return]
 
     def primitives(self) -> Iterator[tuple[int, int, dict[str, Any]]]:
+        """Yield (mesh index, primitive index, primitive JSON) for every primitive."""
         for mi, mesh in enumerate(self.gltf.get("meshes", [])):
             for pi, prim in enumerate(mesh.get("primitives", [])):
                 yield mi, pi, prim
 
     def triangle_count(self) -> int:
+        """Return the number of triangles of all primitives (each mesh counted once)."""
         total = 0
         for _, _, prim in self.primitives():
             mode = prim.get("mode", TRIANGLES)
@@ -168,11 +177,13 @@ class AssetDocument:
         return total
 
     def warn(self, message: str) -> None:
+        """Record a warning for the report (each message once)."""
         if message not in self.warnings:
             self.warnings.append(message)
 
     # --- extensions -------------------------------------------------------------------------------
     def use_extension(self, name: str, required: bool = False) -> None:
+        """Declare a glTF extension as used (and required when ``required``)."""
         used = self.list("extensionsUsed")
         if name not in used:
             used.append(name)
@@ -182,6 +193,7 @@ class AssetDocument:
                 req.append(name)
 
     def drop_extension(self, name: str) -> None:
+        """Remove a glTF extension from extensionsUsed and extensionsRequired."""
         for key in ("extensionsUsed", "extensionsRequired"):
             if name in self.gltf.get(key, []):
                 self.gltf[key].remove(name)
@@ -189,6 +201,7 @@ class AssetDocument:
                     del self.gltf[key]
 
     def clone(self) -> AssetDocument:
+        """Return a copy whose JSON and lists can change without touching this one (arrays and bytes shared)."""
         return AssetDocument(
             copy.deepcopy(self.gltf),
             [Accessor(a.array, a.type, a.normalized, a.name, copy.deepcopy(a.extra)) for a in self.accessors],

@@ -49,14 +49,17 @@ class AssetError(Exception):
         return self
 
     def to_dict(self) -> dict[str, str | None]:
+        """Return the error as ``{code, message, path, field}``."""
         return {"code": self.code, "message": str(self), "path": self.path, "field": self.field}
 
 
 class InvalidAsset(AssetError):
+    """The input is not a valid model (or a value given is not valid)."""
     code = "invalid_asset"
 
 
 class UnsafeURI(InvalidAsset):
+    """The model refers to a file outside its folder, an absolute path or a URL."""
     code = "unsafe_uri"
 
 
@@ -92,10 +95,12 @@ class CsvRejected(InvalidAsset):
 
 
 class UnsupportedFormat(AssetError):
+    """The file's format is not one the pipeline reads."""
     code = "unsupported_format"
 
 
 class LimitExceeded(AssetError):
+    """A size limit was exceeded: names what, the actual value and the limit."""
     code = "limit_exceeded"
 
     def __init__(
@@ -112,29 +117,36 @@ def _number(value: float) -> str:
 
 
 class MissingEncoder(AssetError):
+    """An encoder the chosen output needs is not installed."""
     code = "missing_encoder"
 
 
 class PipelineFailure(AssetError):
+    """An internal failure of a pipeline step (not the user's input)."""
     code = "pipeline_failure"
     user_error = False
 
 
 class NotFound(AssetError):
+    """No product, version or stored object by that name."""
     code = "not_found"
 
 
 class Conflict(AssetError):
+    """The change conflicts with the catalog's state (e.g. deleting the current version)."""
     code = "conflict"
 
 
 class Unauthorized(AssetError):
+    """The API token is missing, malformed, expired or wrongly signed."""
     code = "unauthorized"
 
 
 class Forbidden(AssetError):
+    """The API token's role may not do this."""
     code = "forbidden"
 
 
 class StorageError(AssetError):
+    """The asset store or the catalog database failed or is not reachable."""
     code = "storage_error"

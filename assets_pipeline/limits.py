@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class Limits:
+    """Size limits every reader enforces: file bytes, image pixels, JSON size and depth, element counts."""
     max_file_bytes: int = 512 * 1024 * 1024
     """Largest input file (and largest external resource) read."""
     max_image_pixels: int = 8192 * 8192

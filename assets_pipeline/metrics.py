@@ -13,6 +13,8 @@ from .scene import world_triangles
 
 
 def sample_surface(v: np.ndarray, f: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
+    """Return ``count`` points sampled uniformly by area on triangles ``f`` of vertices ``v`` (the vertices when no
+    faces)."""
     if len(f) == 0:
         return v
     a, b, c = v[f[:, 0]], v[f[:, 1]], v[f[:, 2]]

@@ -40,6 +40,7 @@ Progress = Callable[[str, int, int], None]
 
 @dataclass(frozen=True, slots=True)
 class OptimizeOptions:
+    """What ``optimize`` does: each transform's switches and options, LODs, output and texture settings."""
     weld: bool = True
     prune: bool = True
     join: bool = True
@@ -65,6 +66,7 @@ class OptimizeOptions:
     alone takes 1.5-6 s). None: only when simplifying (a ratio or LODs are asked for)."""
 
     def measures(self) -> bool:
+        """True when the geometric error is measured (asked for, or by default when simplifying)."""
         if self.measure_error is None:
             return self.ratio is not None or bool(self.lods)
         return self.measure_error
@@ -74,6 +76,7 @@ DEFAULTS = OptimizeOptions()
 
 
 def base_transforms(options: OptimizeOptions) -> list[Transform]:
+    """Return the transforms run on every output (attributes, weld, join, prune, normals, tangents, AR frame)."""
     steps: list[Transform] = []
     if not options.keep_attributes:
         steps.append(drop_unused_attributes())
@@ -92,6 +95,7 @@ def base_transforms(options: OptimizeOptions) -> list[Transform]:
 
 
 def finishing_transforms(options: OptimizeOptions, ratio: float | None) -> list[Transform]:
+    """Return the transforms of one output at ``ratio`` (simplify, quantize, reorder, textures)."""
     from .codecs import images, meshopt
 
     steps: list[Transform] = []
@@ -125,6 +129,7 @@ def finishing_transforms(options: OptimizeOptions, ratio: float | None) -> list[
 
 
 def run(doc: AssetDocument, steps: list[Transform], report: list[StepReport] | None = None) -> None:
+    """Apply ``steps`` to ``doc`` in order, appending each step's time and triangles to ``report``."""
     for step in steps:
         t0 = time.perf_counter()
         try:
@@ -151,6 +156,7 @@ def optimize_document(doc: AssetDocument, options: OptimizeOptions = DEFAULTS) -
 
 
 def lod_path(output: Path, index: int) -> Path:
+    """Return the path of LOD ``index`` next to ``output`` (``NAME.lodN.glb``)."""
     return output.with_name(f"{output.stem}.lod{index}{output.suffix}")
 
 

@@ -31,6 +31,7 @@ DEFAULT_LODS = (0.5, 0.25, 0.1)
 
 @dataclass(frozen=True, slots=True)
 class PublishOptions:
+    """How a model is published: LOD ratios, thumbnail size, texture format, whether errors are measured."""
     lods: tuple[float, ...] = DEFAULT_LODS
     thumbnail_size: int = 512
     texture_format: str = "webp"
@@ -41,6 +42,7 @@ class PublishOptions:
 
 @dataclass(frozen=True, slots=True)
 class PublishRequest:
+    """A model to publish: source file, SKU, category, name, variants, note."""
     source: Path
     sku: str
     category: Category
@@ -63,6 +65,7 @@ class PublishHooks:
 
 @dataclass(slots=True)
 class PublishedObject:
+    """One file a publish stored: format, LOD, key, sha256, bytes, whether it was new."""
     format: str
     lod: int
     key: str
@@ -74,6 +77,7 @@ class PublishedObject:
 
 @dataclass(slots=True)
 class PublishReport:
+    """What a publish did: SKU, new version, store, size in meters, files stored, variants, warnings, seconds."""
     sku: str
     version: int
     store: str
@@ -85,14 +89,17 @@ class PublishReport:
 
     @property
     def bytes_uploaded(self) -> int:
+        """Return the bytes of the files this publish stored anew."""
         return sum(o.bytes for o in self.objects if o.created)
 
     @property
     def bytes_reused(self) -> int:
+        """Return the bytes of the files the store already had."""
         return sum(o.bytes for o in self.objects if not o.created)
 
 
 def check_sku(sku: str) -> str:
+    """Return ``sku`` when it is a valid SKU (letters, digits, '.', '_', '-'; at most 64); InvalidAsset otherwise."""
     if not SKU.match(sku):
         raise InvalidAsset(f"{sku!r} is not a valid SKU (letters, digits, '.', '_', '-'; at most 64)", field="sku")
     return sku

@@ -28,6 +28,7 @@ def _texture_infos(obj: Any) -> Iterator[dict[str, Any]]:
 
 
 def refs(gltf: Mapping[str, Any], kind: str) -> Iterator[Ref]:
+    """Yield (container, key) for every place in glTF JSON that refers to an item of ``kind`` (accessors, images...)."""
     meshes = gltf.get("meshes", [])
     nodes = gltf.get("nodes", [])
     if kind == "accessors":
@@ -115,6 +116,7 @@ REF_KINDS = ("accessors", "images", "textures", "samplers", "materials", "meshes
 
 
 def referenced(gltf: Mapping[str, Any], kind: str) -> set[int]:
+    """Return the indices of ``kind`` items that glTF JSON refers to."""
     return {c[k] for c, k in refs(gltf, kind)}
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 @dataclass(slots=True)
 class StepReport:
+    """One transform's run: its name, seconds and triangles after it."""
     name: str
     seconds: float
     triangles: int
@@ -15,6 +16,7 @@ class StepReport:
 
 @dataclass(slots=True)
 class LodReport:
+    """One output level: ratio, path, triangles, bytes and measured error."""
     ratio: float
     path: str | None
     triangles: int
@@ -25,6 +27,7 @@ class LodReport:
 
 @dataclass(slots=True)
 class OptimizeReport:
+    """What ``optimize`` did: input and output, bytes, triangles, LODs, steps, size in meters, warnings."""
     input: str
     output: str | None
     bytes_in: int
@@ -38,4 +41,5 @@ class OptimizeReport:
     seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
+        """Return the report as a JSON-ready dict."""
         return asdict(self)

@@ -11,6 +11,7 @@ from .document import TRIANGLES, AssetDocument
 
 
 def quat_to_matrix(q: list[float]) -> np.ndarray:
+    """Return the 3x3 rotation matrix of a unit quaternion (x, y, z, w)."""
     x, y, z, w = q
     return np.array([
         [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
@@ -28,6 +29,7 @@ def quat_mul(a: list[float], b: list[float]) -> list[float]:
 
 
 def animated_nodes(gltf: dict[str, Any]) -> set[int]:
+    """Return the indices of the nodes an animation targets."""
     return {c["target"]["node"] for a in gltf.get("animations", []) for c in a.get("channels", [])
             if "node" in c.get("target", {})}
 
@@ -73,6 +75,7 @@ def _drop_identity(node: dict[str, Any]) -> None:
 
 
 def local_matrix(node: dict[str, Any]) -> np.ndarray:
+    """Return a node's local 4x4 transform (its matrix, or translation, rotation and scale)."""
     if "matrix" in node:
         return np.array(node["matrix"], dtype=np.float64).reshape(4, 4).T
     m = np.eye(4)
@@ -132,6 +135,7 @@ def world_triangles(doc: AssetDocument) -> tuple[np.ndarray, np.ndarray]:
 
 
 def bounds(doc: AssetDocument) -> tuple[np.ndarray, np.ndarray]:
+    """Return the (lo, hi) corners of the document's world-space bounding box (zeros when empty)."""
     p = world_positions(doc)
     if len(p) == 0:
         return np.zeros(3), np.zeros(3)

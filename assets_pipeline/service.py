@@ -11,12 +11,14 @@ from .store.base import AssetStore
 
 @dataclass(slots=True)
 class AssetService:
+    """The settings, asset store and catalog that the CLI, the API and publishing work with."""
     settings: AssetSettings
     store: AssetStore
     catalog: Catalog
 
     @classmethod
     def open(cls, settings: AssetSettings) -> AssetService:
+        """Open the store and the catalog the settings name; returns the service."""
         from .catalog import open_catalog
         from .store import open_store
 
@@ -24,4 +26,5 @@ class AssetService:
         return cls(settings, store, open_catalog(settings))
 
     def close(self) -> None:
+        """Close the catalog's database connections."""
         self.catalog.close()

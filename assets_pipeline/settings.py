@@ -12,6 +12,7 @@ from .limits import Limits
 
 
 class AssetSettings(BaseSettings):
+    """Asset pipeline settings from ``PHYGITAL_ASSETS_*``: limits, store, S3, catalog, API tokens."""
     model_config = SettingsConfigDict(env_prefix="PHYGITAL_ASSETS_", env_nested_delimiter="__")
 
     max_file_mb: float = 512.0
@@ -47,7 +48,9 @@ class AssetSettings(BaseSettings):
     max_upload_mb: float = 256.0
 
     def catalog_database_url(self) -> str:
+        """Return the catalog's database URL (``CATALOG_URL``, else SQLite at ``CATALOG_PATH``)."""
         return self.catalog_url or f"sqlite:///{self.catalog_path}"
 
     def limits(self) -> Limits:
+        """Return the reader limits these settings allow."""
         return Limits(max_file_bytes=int(self.max_file_mb * 1024 * 1024), max_image_pixels=self.max_image_pixels)

@@ -19,6 +19,7 @@ ROLES = ("artist", "reader")
 
 @dataclass(frozen=True, slots=True)
 class TokenClaims:
+    """An API token's subject, role (artist or reader) and expiry time."""
     sub: str
     role: str
     exp: float
@@ -33,6 +34,7 @@ def _unb64(text: str) -> bytes:
 
 
 def sign(claims: TokenClaims, secret: bytes) -> str:
+    """Return a signed API token (``v1.<payload>.<hmac>``) for the claims."""
     if claims.role not in ROLES:
         raise InvalidAsset(f"{claims.role!r} is not one of {', '.join(ROLES)}", field="role")
     payload = _b64(json.dumps({"sub": claims.sub, "role": claims.role, "exp": claims.exp},
@@ -42,6 +44,7 @@ def sign(claims: TokenClaims, secret: bytes) -> str:
 
 
 def verify(token: str, secret: bytes, now: float) -> TokenClaims:
+    """Return the claims of a token signed with ``secret`` and not expired at ``now``; Unauthorized otherwise."""
     parts = token.split(".")
     if len(parts) != 3 or parts[0] != "v1":
         raise Unauthorized("malformed API token", field="authorization")
@@ -60,5 +63,6 @@ def verify(token: str, secret: bytes, now: float) -> TokenClaims:
 
 
 def require_role(claims: TokenClaims, role: str) -> None:
+    """Raise Forbidden unless the token's role is ``role``."""
     if claims.role != role:
         raise Forbidden(f"this needs the {role!r} role; the token has {claims.role!r}", field="authorization")

@@ -16,6 +16,7 @@ NODE_TOOLS = Path(__file__).resolve().parent.parent / "tools" / "node"
 
 @dataclass(slots=True)
 class ValidationReport:
+    """The Khronos validator's verdict on one file: error and warning counts and its messages."""
     path: str
     errors: int
     warnings: int

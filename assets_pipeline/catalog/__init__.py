@@ -9,6 +9,7 @@ from .retail import ImportReport, Recommendations, Retail, StockRow, StoreInfo, 
 
 
 def open_catalog(settings: AssetSettings) -> Catalog:
+    """Open (and migrate) the catalog database named by the settings; returns the Catalog."""
     return Catalog.open(settings.catalog_database_url())
 
 

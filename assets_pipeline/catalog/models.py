@@ -15,6 +15,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
 class Category(enum.StrEnum):
+    """Product categories the catalog knows."""
     shoes = "shoes"
     apparel = "apparel"
     makeup = "makeup"
@@ -23,6 +24,7 @@ class Category(enum.StrEnum):
 
 
 class AssetFormat(enum.StrEnum):
+    """Kinds of stored files of a version: GLB, USDZ, PNG thumbnail."""
     glb = "glb"
     usdz = "usdz"
     png = "png"
@@ -37,10 +39,12 @@ def _now() -> datetime:
 
 
 class Base(DeclarativeBase):
+    """Declarative base of the catalog's tables."""
     pass
 
 
 class Product(Base):
+    """A product (SKU, name, category, try-on attributes) and its versions; ``current_version`` points at one."""
     __tablename__ = "products"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -66,6 +70,7 @@ class Product(Base):
 
 
 class Version(Base):
+    """An immutable published version of a product: source, size in meters, files and variants."""
     __tablename__ = "versions"
     __table_args__ = (UniqueConstraint("product_id", "number", name="uq_versions_product_number"),)
 
@@ -90,6 +95,7 @@ class Version(Base):
 
 
 class Asset(Base):
+    """One stored file of a version: format, LOD, bytes, sha256, storage key."""
     __tablename__ = "assets"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -106,6 +112,7 @@ class Asset(Base):
 
 
 class Variant(Base):
+    """A named variant of a version (value, KHR_materials_variants index)."""
     __tablename__ = "variants"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

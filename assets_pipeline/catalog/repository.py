@@ -26,6 +26,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class NewAsset:
+    """A stored file to record in a new version: format, LOD, bytes, sha256, storage key."""
     format: AssetFormat
     lod: int
     bytes: int
@@ -36,6 +37,7 @@ class NewAsset:
 
 @dataclass(frozen=True, slots=True)
 class NewVariant:
+    """A variant to record in a new version: name, value, KHR_materials_variants index."""
     name: str
     value: str | None
     khr_index: int | None
@@ -43,6 +45,7 @@ class NewVariant:
 
 @dataclass(frozen=True, slots=True)
 class NewVersion:
+    """What a new version records: source name and sha256, size in meters, files, variants, warnings, note."""
     source_name: str
     source_sha256: str
     dimensions_m: tuple[float, float, float]
@@ -53,6 +56,7 @@ class NewVersion:
 
 
 def parse_category(text: str) -> Category:
+    """Return the Category named by ``text``; InvalidAsset naming the known ones otherwise."""
     try:
         return Category(text)
     except ValueError:
@@ -75,10 +79,12 @@ class Catalog:
         return cls(engine)
 
     def close(self) -> None:
+        """Close the database connections."""
         self.engine.dispose()
 
     @contextmanager
     def session(self) -> Iterator[Session]:
+        """Yield a session in one transaction (committed at the end); database errors become StorageError."""
         try:
             with self._sessions.begin() as s:
                 yield s
@@ -97,10 +103,12 @@ class Catalog:
         return product
 
     def get(self, sku: str) -> Product:
+        """Return the product with this SKU and its versions; NotFound when there is none."""
         with self.session() as s:
             return self._product(s, sku)
 
     def find(self, sku: str) -> Product | None:
+        """Return the product with this SKU, or None."""
         try:
             return self.get(sku)
         except NotFound:
@@ -133,6 +141,7 @@ class Catalog:
             raise NotFound(f"product {sku!r} has no version {want}", field="version")
 
     def referenced_keys(self) -> set[str]:
+        """Return the storage keys that some version still refers to."""
         with self.session() as s:
             return set(s.scalars(select(Asset.storage_key).distinct()).all())
 

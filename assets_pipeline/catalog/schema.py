@@ -20,6 +20,8 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 
 
 def make_engine(url: str) -> Engine:
+    """Return an SQLAlchemy engine for a database URL (creating a SQLite file's folder); StorageError when it is not
+    one."""
     try:
         parsed = make_url(url)
     except ArgumentError:
@@ -47,6 +49,7 @@ def make_engine(url: str) -> Engine:
 
 
 def alembic_config(engine: Engine) -> object:
+    """Return the Alembic configuration of the catalog's migrations for an engine."""
     from alembic.config import Config
 
     cfg = Config()
@@ -87,6 +90,7 @@ def head_revision() -> str:
 
 
 def current_revision(engine: Engine) -> str | None:
+    """Return the migration revision the database is at (None when it has none)."""
     from alembic.runtime.migration import MigrationContext
 
     with engine.connect() as conn:

@@ -20,12 +20,14 @@ app = typer.Typer()
 
 
 class Compression(StrEnum):
+    """``--compression``: meshopt (default), Draco or none."""
     meshopt = "meshopt"
     draco = "draco"
     none = "none"
 
 
 class TextureFormat(StrEnum):
+    """``--texture-format``: WebP (default), keep the originals, PNG or JPEG."""
     webp = "webp"
     keep = "keep"
     png = "png"
@@ -33,6 +35,7 @@ class TextureFormat(StrEnum):
 
 
 class UnitsChoice(StrEnum):
+    """``--units``: the unit the input model is in."""
     m = "m"
     cm = "cm"
     mm = "mm"
@@ -41,11 +44,13 @@ class UnitsChoice(StrEnum):
 
 
 class Up(StrEnum):
+    """``--up``: the input's up axis."""
     y = "y"
     z = "z"
 
 
 class Pivot(StrEnum):
+    """``--pivot``: where the origin goes (bottom center, center, or kept)."""
     bottom_center = "bottom-center"
     center = "center"
     keep = "keep"

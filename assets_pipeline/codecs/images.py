@@ -12,6 +12,8 @@ MIME = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp", "ktx2": 
 
 def reencode(data: bytes, fmt: str, max_size: int | None, quality: int, lossless: bool = False,
              name: str | None = None) -> bytes:
+    """Re-encode image bytes to ``fmt`` (webp, png, jpeg, ktx2), resized to ``max_size`` px at most; returns the new
+    bytes."""
     from PIL import Image as PILImage
 
     if fmt == "ktx2" and shutil.which("toktx") is None:

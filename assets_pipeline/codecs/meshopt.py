@@ -21,6 +21,7 @@ EXP_SEPARATE, EXP_SHARED_VECTOR, EXP_SHARED_COMPONENT, EXP_CLAMPED = 0, 1, 2, 3
 
 @cache
 def lib() -> ctypes.CDLL:
+    """Return the bundled meshoptimizer library (ctypes) with the signatures used here declared."""
     from meshoptimizer._loader import lib as _lib
 
     sigs: dict[str, tuple[Any, list[Any]]] = {
@@ -84,6 +85,7 @@ def encode_vertex_buffer(data: np.ndarray, level: int = 2) -> bytes:
 
 
 def encode_index_buffer(indices: np.ndarray, triangles: bool, index_size: int) -> bytes:
+    """Encode indices with meshopt's index codec (triangles) or sequence codec; returns the bytes."""
     idx = _u32(indices)
     vcount = int(idx.max()) + 1 if idx.size else 0
     if triangles:
@@ -143,6 +145,7 @@ def encode_filter_exp(values: np.ndarray, bits: int, mode: int = EXP_SHARED_COMP
 
 # --- reorder ---------------------------------------------------------------------------------------
 def optimize_vertex_cache(indices: np.ndarray, vertex_count: int) -> np.ndarray:
+    """Return the triangle indices reordered for the GPU's vertex cache."""
     idx = _u32(indices)
     out = np.empty_like(idx)
     lib().meshopt_optimizeVertexCache(_ptr(out, c_uint), _ptr(idx, c_uint), idx.size, vertex_count)
@@ -198,5 +201,6 @@ def simplify(
 
 
 def simplify_scale(positions: np.ndarray) -> float:
+    """Return meshoptimizer's scale of an (n, 3) position array (to turn relative errors into absolute ones)."""
     pos = np.ascontiguousarray(positions, np.float32)
     return float(lib().meshopt_simplifyScale(_ptr(pos, c_float), pos.shape[0], 12))

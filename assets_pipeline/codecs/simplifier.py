@@ -32,6 +32,7 @@ FLAG_NAMES = {1: "LockBorder", 2: "Sparse", 4: "ErrorAbsolute", 8: "Prune"}
 
 @cache
 def available(tools: Path = NODE_TOOLS) -> bool:
+    """True when node and the meshoptimizer npm package are installed under ``tools``."""
     return shutil.which("node") is not None and (tools / "node_modules" / "meshoptimizer").is_dir()
 
 
@@ -120,6 +121,7 @@ def simplify(indices: np.ndarray, positions: np.ndarray, target_index_count: int
 
 
 def best_simplifier() -> object:
+    """Return the node simplifier (meshoptimizer 1.3) when available, else the bundled 0.22 one, with a warning."""
     if available():
         return simplify
     from . import meshopt

@@ -17,6 +17,7 @@ SUPPORTED = {"POSITION", "NORMAL", "TEXCOORD_0", "COLOR_0"}
 
 @dataclass(frozen=True, slots=True)
 class DracoOptions:
+    """Draco quantization bits per attribute and compression level."""
     position_bits: int = 14
     normal_bits: int = 10
     texcoord_bits: int = 12

@@ -25,6 +25,7 @@ ARRAY_BUFFER, ELEMENT_ARRAY_BUFFER = 34962, 34963
 
 @dataclass(frozen=True, slots=True)
 class WriteOptions:
+    """How a GLB is written: compression (meshopt, Draco or none), meshopt level, Draco options."""
     compression: Compression = "meshopt"
     meshopt_level: int = 2
     draco: DracoOptions = field(default_factory=DracoOptions)
@@ -257,6 +258,7 @@ def _ordered(gltf: dict[str, Any]) -> dict[str, Any]:
 
 
 def pack_glb(gltf: dict[str, Any], binary: bytes) -> bytes:
+    """Return GLB bytes for glTF JSON and its binary chunk (both padded to 4 bytes)."""
     js = json.dumps(gltf, separators=(",", ":"), allow_nan=False).encode()
     js += b" " * (-len(js) % 4)
     binary += b"\0" * (-len(binary) % 4)

@@ -29,6 +29,7 @@ DECODED_EXTENSIONS = ("EXT_meshopt_compression", "KHR_draco_mesh_compression")
 
 
 def parse_glb(data: bytes, path: Path, limits: Limits | None = None) -> tuple[dict[str, Any], bytes | None]:
+    """Split GLB bytes into (glTF JSON, binary chunk or None), checking the header and chunk lengths."""
     if len(data) < 20:
         raise InvalidAsset(f"truncated GLB: {len(data)} bytes is shorter than the 20-byte header", path=path)
     magic, version, length = struct.unpack_from("<4sII", data, 0)
@@ -54,6 +55,7 @@ def parse_glb(data: bytes, path: Path, limits: Limits | None = None) -> tuple[di
 
 
 def parse_json(raw: bytes, path: Path, limits: Limits | None = None) -> dict[str, Any]:
+    """Parse glTF JSON bytes within the limits (size, depth); InvalidAsset when it is not a JSON object."""
     limits = limits or Limits()
     if len(raw) > limits.max_json_bytes:
         raise LimitExceeded("JSON bytes", len(raw), limits.max_json_bytes, path=path)
@@ -291,6 +293,8 @@ class _Reader:
 
 
 def read_gltf(path: Path, data: bytes, limits: Limits) -> AssetDocument:
+    """Read a .gltf or .glb file's bytes into an AssetDocument (external files from its folder, compressed streams
+    decoded)."""
     if data[:4] == GLB_MAGIC:
         gltf, glb_bin = parse_glb(data, path, limits)
     elif path.suffix.lower() == ".glb":

@@ -19,6 +19,7 @@ SIGNATURES = {
 
 
 def sniff_mime(data: bytes) -> str | None:
+    """Return the MIME type that image bytes start with (PNG, JPEG, WebP, KTX2...), or None."""
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "image/webp"
     for sig, mime in SIGNATURES.items():

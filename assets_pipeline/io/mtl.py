@@ -36,6 +36,7 @@ _OPTION_ARGS = {"-blendu": 1, "-blendv": 1, "-bm": 1, "-boost": 1, "-cc": 1, "-c
 
 @dataclass
 class ObjMaterial:
+    """An MTL material as read: colours, alpha, shininess, PBR roughness and metalness, texture file names."""
     name: str
     kd: tuple[float, float, float] = (0.8, 0.8, 0.8)
     ke: tuple[float, float, float] = (0.0, 0.0, 0.0)
@@ -65,6 +66,7 @@ def texture_file(args: list[str]) -> str:
 
 
 def parse_mtl(text: str) -> dict[str, ObjMaterial]:
+    """Parse MTL text into materials by name."""
     materials: dict[str, ObjMaterial] = {}
     cur: ObjMaterial | None = None
     for raw in text.splitlines():
@@ -121,6 +123,7 @@ class MaterialBuilder:
         self._by_file: dict[str, int | None] = {}
 
     def texture(self, name: str, field: str, want_normal: bool = False) -> int | None:
+        """Return the texture index for an image file named by the MTL (added once), or None when it is missing."""
         key = name + ("#n" if want_normal else "")
         if key in self._by_file:
             return self._by_file[key]
@@ -142,6 +145,7 @@ class MaterialBuilder:
         return index
 
     def material(self, m: ObjMaterial) -> dict[str, Any]:
+        """Return the glTF material JSON for an MTL material (textures added to the document)."""
         field = f"{self.resolver.asset_path.name}: material {m.name!r}"
         pbr: dict[str, Any] = {}
         out: dict[str, Any] = {"name": m.name, "pbrMetallicRoughness": pbr}

@@ -48,6 +48,7 @@ def _floats(lines: list[str], path: Path, what: str, sizes: tuple[int, ...]) -> 
 
 
 def read_obj(path: Path, data: bytes, limits: Limits) -> AssetDocument:
+    """Read OBJ bytes (and its MTL files and textures) into an AssetDocument; InvalidAsset naming the line otherwise."""
     text = data.decode("utf-8", errors="replace")
     if "\0" in text[:4096]:
         raise InvalidAsset("not a text OBJ file (binary data)", path=path)

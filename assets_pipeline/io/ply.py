@@ -59,6 +59,7 @@ def _header(path: Path, data: bytes) -> tuple[str, list[_Element], int]:
 
 
 def read_ply(path: Path, data: bytes, limits: Limits) -> AssetDocument:
+    """Read PLY bytes (ASCII or binary; polygons or triangle strips) into an AssetDocument."""
     fmt, elements, offset = _header(path, data)
     for el in elements:
         if el.count < 0:

@@ -21,6 +21,7 @@ _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
 
 
 class ResourceResolver:
+    """Reads files a model refers to, only inside the model's folder and within the limits."""
     def __init__(self, asset_path: Path, limits: Limits) -> None:
         self.asset_path = asset_path
         self.root = asset_path.parent.resolve()
@@ -67,6 +68,7 @@ class ResourceResolver:
         return candidate
 
     def read_relative(self, name: str, field: str, *, lenient: bool = False) -> bytes:
+        """Return the bytes of a file named relative to the asset (see ``locate``); LimitExceeded when too large."""
         path = self.locate(name, field, lenient=lenient)
         size = path.stat().st_size
         if size > self.limits.max_file_bytes:

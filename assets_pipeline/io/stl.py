@@ -17,6 +17,7 @@ _VERTEX = re.compile(rb"vertex\s+(\S+)\s+(\S+)\s+(\S+)")
 
 
 def read_stl(path: Path, data: bytes, limits: Limits) -> AssetDocument:
+    """Read binary or ASCII STL bytes into an AssetDocument; InvalidAsset when empty or not finite."""
     tris = _binary(path, data, limits) if _is_binary(data) else _ascii(path, data, limits)
     if len(tris) == 0:
         raise InvalidAsset("no triangles", path=path)

@@ -23,6 +23,7 @@ CHUNK = 1024 * 1024
 
 @dataclass(frozen=True, slots=True)
 class StoredObject:
+    """A stored file: key, sha256, bytes, and whether this put created it."""
     key: str
     sha256: str
     bytes: int
@@ -31,12 +32,14 @@ class StoredObject:
 
 
 def object_key(sha256: str) -> str:
+    """Return the storage key ``xx/<sha256>`` of a sha256 hex digest; InvalidAsset otherwise."""
     if not _SHA.match(sha256):
         raise InvalidAsset(f"{sha256!r} is not a sha256 hex digest", field="sha256")
     return f"{sha256[:2]}/{sha256}"
 
 
 def sha_of_key(key: str) -> str:
+    """Return the sha256 of a storage key; InvalidAsset when it is not ``xx/<sha256>``."""
     head, _, sha = key.partition("/")
     if not _SHA.match(sha) or head != sha[:2]:
         raise InvalidAsset(f"{key!r} is not an object key", field="key")
@@ -44,6 +47,7 @@ def sha_of_key(key: str) -> str:
 
 
 def file_sha256(path: Path) -> str:
+    """Return the sha256 hex digest of a file, read in chunks."""
     h = hashlib.sha256()
     with path.open("rb") as fh:
         while chunk := fh.read(CHUNK):
@@ -59,19 +63,24 @@ class AssetStore(Protocol):
     name: str
 
     def put(self, path: Path, *, content_type: str = "application/octet-stream",
-            progress: Progress | None = None) -> StoredObject: ...
+            progress: Progress | None = None) -> StoredObject:
+        """Store a file under its sha256 key (nothing new when it is there); returns the StoredObject."""
 
-    def get(self, key: str) -> bytes: ...
+    def get(self, key: str) -> bytes:
+        """Return the bytes stored under ``key``; NotFound when missing."""
 
-    def exists(self, key: str) -> bool: ...
+    def exists(self, key: str) -> bool:
+        """True when an object is stored under ``key``."""
 
-    def size(self, key: str) -> int: ...
+    def size(self, key: str) -> int:
+        """Return the size in bytes of the object under ``key``; NotFound when missing."""
 
     def presign(self, key: str, seconds: int) -> str | None:
         """A URL a client can GET without credentials, or None when the store has none (local)."""
         ...
 
-    def delete(self, key: str) -> None: ...
+    def delete(self, key: str) -> None:
+        """Delete the object under ``key`` (no error when missing)."""
 
     def describe(self) -> str:
         """Where the objects live, for summaries (a folder or s3://bucket/prefix)."""

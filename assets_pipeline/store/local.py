@@ -16,20 +16,24 @@ logger = logging.getLogger(__name__)
 
 
 class LocalStore:
+    """An asset store in a local folder: files at ``<root>/xx/<sha256>``."""
     name = "local"
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
 
     def describe(self) -> str:
+        """Return the store's folder, for messages."""
         return str(self.root.resolve())
 
     def path_of(self, key: str) -> Path:
+        """Return the file path of a key (only valid ``xx/<sha256>`` keys: no path escapes)."""
         sha_of_key(key)  # refuses anything that is not <xx>/<sha256>: no path escapes
         return self.root / key
 
     def put(self, path: Path, *, content_type: str = "application/octet-stream",
             progress: Progress | None = None) -> StoredObject:
+        """Copy a file into the store under its sha256 key (temp file + rename); returns the StoredObject."""
         sha = file_sha256(path)
         key = object_key(sha)
         target = self.path_of(key)
@@ -63,24 +67,29 @@ class LocalStore:
         return StoredObject(key, sha, size, created=True)
 
     def get(self, key: str) -> bytes:
+        """Return the bytes stored under ``key``; NotFound when missing."""
         try:
             return self.path_of(key).read_bytes()
         except FileNotFoundError:
             raise NotFound("no such object in the store", field=key) from None
 
     def exists(self, key: str) -> bool:
+        """True when a file is stored under ``key``."""
         return self.path_of(key).is_file()
 
     def size(self, key: str) -> int:
+        """Return the size in bytes of the file under ``key``; NotFound when missing."""
         try:
             return self.path_of(key).stat().st_size
         except FileNotFoundError:
             raise NotFound("no such object in the store", field=key) from None
 
     def presign(self, key: str, seconds: int) -> str | None:
+        """Return None: a local store has no presigned URLs (the API serves the file itself)."""
         return None
 
     def delete(self, key: str) -> None:
+        """Delete the file under ``key`` (no error when missing)."""
         with contextlib.suppress(FileNotFoundError):
             self.path_of(key).unlink()
 

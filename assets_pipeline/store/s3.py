@@ -31,6 +31,7 @@ _AUTH_CODES = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "E
 
 
 class S3Store:
+    """An asset store in an S3 bucket (AWS, MinIO, moto): multipart uploads, retries, checksums, presigned URLs."""
     name = "s3"
 
     def __init__(self, bucket: str, *, prefix: str = "", region: str | None = None, endpoint_url: str | None = None,
@@ -55,6 +56,7 @@ class S3Store:
 
     @classmethod
     def from_settings(cls, settings: AssetSettings) -> S3Store:
+        """Return an S3Store for the bucket, prefix, endpoint and credentials of the settings."""
         secret = settings.s3_secret_access_key
         return cls(settings.s3_bucket, prefix=settings.s3_prefix, region=settings.s3_region,
                    endpoint_url=settings.s3_endpoint_url, access_key_id=settings.s3_access_key_id,
@@ -64,6 +66,7 @@ class S3Store:
                    connect_timeout=settings.s3_connect_timeout_s)
 
     def describe(self) -> str:
+        """Return ``s3://bucket/prefix`` (and the endpoint), for messages."""
         where = f" at {self.endpoint_url}" if self.endpoint_url else ""
         return f"s3://{self.bucket}/{self.prefix}{where}"
 
@@ -109,6 +112,7 @@ class S3Store:
     # --- protocol ---------------------------------------------------------------------------------------------
 
     def exists(self, key: str) -> bool:
+        """True when an object is stored under ``key``."""
         try:
             self._call("head", lambda: self.client.head_object(Bucket=self.bucket, Key=self._full(key)), key)
         except NotFound:
@@ -116,18 +120,22 @@ class S3Store:
         return True
 
     def size(self, key: str) -> int:
+        """Return the size in bytes of the object under ``key``; NotFound when missing."""
         head = self._call("head", lambda: self.client.head_object(Bucket=self.bucket, Key=self._full(key)), key)
         return int(head["ContentLength"])
 
     def get(self, key: str) -> bytes:
+        """Return the bytes stored under ``key``; NotFound when missing."""
         resp = self._call("get", lambda: self.client.get_object(Bucket=self.bucket, Key=self._full(key)), key)
         return self._call("get", lambda: resp["Body"].read(), key)
 
     def presign(self, key: str, seconds: int) -> str:
+        """Return a presigned GET URL for ``key`` valid for ``seconds``."""
         return self._call("presign", lambda: self.client.generate_presigned_url(
             "get_object", Params={"Bucket": self.bucket, "Key": self._full(key)}, ExpiresIn=seconds), key)
 
     def delete(self, key: str) -> None:
+        """Delete the object under ``key``."""
         self._call("delete", lambda: self.client.delete_object(Bucket=self.bucket, Key=self._full(key)), key)
 
     def create_bucket(self) -> bool:
@@ -147,6 +155,7 @@ class S3Store:
 
     def put(self, path: Path, *, content_type: str = "application/octet-stream",
             progress: Progress | None = None) -> StoredObject:
+        """Upload a file under its sha256 key (multipart when large; nothing when present); returns the StoredObject."""
         sha = file_sha256(path)
         key = object_key(sha)
         size = path.stat().st_size

@@ -21,6 +21,7 @@ Units = Literal["m", "cm", "mm", "in", "ft"]
 
 @dataclass(frozen=True, slots=True)
 class FrameOptions:
+    """Input units, up axis and pivot for the AR frame transform."""
     units: Units = "m"
     up: Literal["y", "z"] = "y"
     pivot: Literal["bottom-center", "center", "keep"] = "bottom-center"
@@ -30,6 +31,7 @@ DEFAULTS = FrameOptions()
 
 
 def ar_frame(options: FrameOptions = DEFAULTS) -> Transform:
+    """Return the transform to meters, Y-up and the chosen pivot (bottom center by default)."""
     def _apply(doc: AssetDocument) -> None:
         scale = UNIT_SCALE[options.units]
         # z-up -> y-up: rotate -90 degrees about X

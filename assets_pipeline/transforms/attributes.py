@@ -55,4 +55,5 @@ def _drop(doc: AssetDocument) -> None:
 
 
 def drop_unused_attributes() -> Transform:
+    """Return the transform that drops texture coordinates no texture reads."""
     return Transform(NAME, _drop)

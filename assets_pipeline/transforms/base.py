@@ -10,6 +10,7 @@ from ..document import AssetDocument
 
 @dataclass(frozen=True, slots=True)
 class Transform:
+    """A named step applied to a document in place (``transform(doc)``)."""
     name: str
     apply: Callable[[AssetDocument], None]
 

@@ -75,4 +75,5 @@ def _join(doc: AssetDocument) -> None:
 
 
 def join() -> Transform:
+    """Return the transform that merges materials differing only in name and joins primitives sharing one."""
     return Transform(NAME, _join)

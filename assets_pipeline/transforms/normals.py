@@ -39,4 +39,5 @@ def _normals(doc: AssetDocument) -> None:
 
 
 def normals() -> Transform:
+    """Return the transform that adds smooth normals to primitives without them."""
     return Transform(NAME, _normals)

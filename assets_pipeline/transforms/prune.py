@@ -100,6 +100,7 @@ def _prune(doc: AssetDocument) -> None:
 
 
 def prune() -> Transform:
+    """Return the transform that drops unused nodes, meshes, materials, textures, images and accessors."""
     return Transform(NAME, _prune)
 
 

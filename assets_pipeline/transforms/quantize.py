@@ -24,6 +24,7 @@ NAME = "quantize"
 
 @dataclass(frozen=True, slots=True)
 class QuantizeOptions:
+    """Bits per attribute for KHR_mesh_quantization."""
     position_bits: int = 14
     normal_bits: int = 8
     texcoord_bits: int = 12
@@ -61,6 +62,7 @@ def _blocked_meshes(doc: AssetDocument) -> set[int]:
 
 
 def quantize(options: QuantizeOptions = DEFAULTS) -> Transform:
+    """Return the transform that quantizes positions, normals, UVs and colours (KHR_mesh_quantization)."""
     def _apply(doc: AssetDocument) -> None:
         blocked = _blocked_meshes(doc)
         done: dict[int, int] = {}

@@ -15,6 +15,8 @@ NAME = "reorder"
 
 def reorder(cache_optimizer: Callable[[np.ndarray, int], np.ndarray],
             fetch_remap: Callable[[np.ndarray, int], tuple[np.ndarray, int]]) -> Transform:
+    """Return the transform that reorders triangles for the vertex cache and vertices for fetch, with the given
+    functions."""
     def _apply(doc: AssetDocument) -> None:
         owners: dict[tuple[object, ...], int] = {}
         for _, _, prim in doc.primitives():

@@ -23,6 +23,7 @@ Scorer = Callable[[np.ndarray, np.ndarray, np.ndarray], float]
 
 @dataclass(frozen=True, slots=True)
 class SimplifyOptions:
+    """Simplification target ratio, error bound, border locking and how many candidate orders are tried."""
     ratio: float = 0.5
     """Target fraction of triangles to keep."""
     error: float = 0.01
@@ -38,6 +39,8 @@ DEFAULTS = SimplifyOptions()
 
 
 def simplify(options: SimplifyOptions, simplifier: Simplifier, scorer: Scorer | None = None) -> Transform:
+    """Return the transform that simplifies every primitive with ``simplifier`` (the candidate ``scorer`` keeps the
+    best)."""
     def _apply(doc: AssetDocument) -> None:
         flags = 1 if options.lock_border else 0
         for _, _, prim in doc.primitives():

@@ -55,4 +55,5 @@ def _tangents(doc: AssetDocument) -> None:
 
 
 def tangents() -> Transform:
+    """Return the transform that adds tangents to normal-mapped primitives without them."""
     return Transform(NAME, _tangents)

@@ -21,6 +21,7 @@ MIME = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
 
 @dataclass(frozen=True, slots=True)
 class TextureOptions:
+    """Texture output format, largest size, quality, whether originals are kept as fallback, encoder threads."""
     format: Literal["keep", "webp", "png", "jpeg"] = "webp"
     max_size: int | None = None
     quality: int = 80
@@ -33,6 +34,7 @@ DEFAULTS = TextureOptions()
 
 
 def textures(options: TextureOptions, encoder: Encoder) -> Transform:
+    """Return the transform that re-encodes (and resizes) the images with ``encoder`` when that makes them smaller."""
     def _apply(doc: AssetDocument) -> None:
         if not doc.images:
             return

@@ -53,4 +53,5 @@ def _weld(doc: AssetDocument) -> None:
 
 
 def weld() -> Transform:
+    """Return the transform that merges bit-identical vertices and drops unused ones."""
     return Transform(NAME, _weld)

@@ -16,6 +16,7 @@ depends_on = None
 
 
 def upgrade() -> None:
+    """Create the products, versions, assets and variants tables."""
     op.create_table(
         "products",
         sa.Column("id", sa.Integer, primary_key=True),
@@ -72,5 +73,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    """Drop the four tables."""
     for table in ("variants", "assets", "versions", "products"):
         op.drop_table(table)

@@ -16,10 +16,12 @@ depends_on = None
 
 
 def upgrade() -> None:
+    """Add the ``note`` column to versions."""
     with op.batch_alter_table("versions") as batch:
         batch.add_column(sa.Column("note", sa.Text, nullable=True))
 
 
 def downgrade() -> None:
+    """Drop the ``note`` column of versions."""
     with op.batch_alter_table("versions") as batch:
         batch.drop_column("note")

@@ -16,10 +16,12 @@ depends_on = None
 
 
 def upgrade() -> None:
+    """Add the JSON ``tryon`` column (try-on attributes) to products."""
     with op.batch_alter_table("products") as batch:
         batch.add_column(sa.Column("tryon", sa.JSON, nullable=True))
 
 
 def downgrade() -> None:
+    """Drop the ``tryon`` column of products."""
     with op.batch_alter_table("products") as batch:
         batch.drop_column("tryon")
