@@ -102,7 +102,7 @@ def missing_docstrings(package: Path, root: Path = ROOT) -> list[str]:
 
 
 # Packages whose docstrings are still being written (removed one by one as they are done).
-DOCSTRINGS_PENDING = {"assets_pipeline", "session_server"}
+DOCSTRINGS_PENDING = {"session_server"}
 
 
 @pytest.mark.parametrize("package", [
