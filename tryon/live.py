@@ -9,9 +9,13 @@ Protocol on ``/tryon/live``:
   ``{"type": "frame", "seq", "latency_ms", "faces", "shoes", "dropped", "timings", "notes"}``
   immediately followed by a binary message with the rendered JPEG. ``latency_ms`` runs from the
   frame's arrival to the moment its result is sent.
+- client -> server, text: ``{"type": "room", "token": "<room token>"}`` binds the connection to a room
+  whose current look is rendered from then on (only where the server installs a look binder: the session
+  server binds a mirror to its fitting room; the look follows the room's ``look`` and, while the room
+  has no active look, frames come back unchanged). Answer: ``{"type": "room", "room": ...}``.
 - server -> client on bad input: ``{"type": "error", "code", "message"}``; the connection stays open.
   Codes: ``bad_frame`` (not a decodable image), ``too_large``, ``bad_look``, ``bad_message``,
-  ``internal`` (details are logged, not sent).
+  ``bad_room`` (the room binding was refused), ``internal`` (details are logged, not sent).
 
 Newest frame wins: one slot holds the latest unprocessed frame; a frame arriving while another is
 being rendered replaces the waiting one (counted in ``dropped``), so a fast client never builds a
@@ -25,9 +29,10 @@ import contextlib
 import json
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 from fastapi import APIRouter, Depends, WebSocket, WebSocketDisconnect
 
@@ -56,6 +61,25 @@ def get_asset_settings() -> AssetSettings:
     return AssetSettings()
 
 
+class LookFeed(Protocol):
+    """The look of a room a live connection is bound to."""
+
+    room: str
+
+    async def products(self) -> list[dict[str, Any]] | None:
+        """The room's look entries now (catalog SKU entries allowed); None: no active look."""
+        ...
+
+
+LookBinder = Callable[[dict[str, Any]], Awaitable[LookFeed]]
+"""Binds a connection to a room from its ``{"type": "room", ...}`` message; raises InvalidInput."""
+
+
+def get_look_binder() -> LookBinder | None:
+    """No rooms by default; the session server overrides this with ``app.dependency_overrides``."""
+    return None
+
+
 def default_look(settings: TryOnSettings, asset_settings: AssetSettings) -> Look:
     """The look of ``PHYGITAL_TRYON_LIVE_DEFAULT_LOOK`` (SKUs resolved in the catalog), else a red lipstick."""
     if settings.live_default_look is not None:
@@ -77,11 +101,15 @@ class _Pending:
 class LiveSession:
     """State of one connection: the newest waiting frame, the look, and the try-on pipeline."""
 
-    def __init__(self, ws: WebSocket, settings: TryOnSettings, asset_settings: AssetSettings) -> None:
+    def __init__(self, ws: WebSocket, settings: TryOnSettings, asset_settings: AssetSettings,
+                 binder: LookBinder | None = None) -> None:
         self.ws = ws
         self.settings = settings
         self.asset_settings = asset_settings
-        self.look = default_look(settings, asset_settings)
+        self.look: Look | None = default_look(settings, asset_settings)
+        self.binder = binder
+        self.feed: LookFeed | None = None
+        self.feed_products: list[dict[str, Any]] | None = None
         self.tryon: TryOn | None = None
         self.pending: _Pending | None = None
         self.ready = asyncio.Event()
@@ -128,6 +156,9 @@ class LiveSession:
         except json.JSONDecodeError:
             await self.error("bad_message", "text messages must be JSON")
             return
+        if isinstance(msg, dict) and msg.get("type") == "room":
+            await self._bind(msg)
+            return
         if not isinstance(msg, dict) or msg.get("type") != "look":
             await self.error("bad_message", 'unknown message; expected {"type": "look", "products": [...]}')
             return
@@ -138,6 +169,37 @@ class LiveSession:
             return
         self.look = look  # the pipeline is rebuilt with it on the next frame
         await self.send_json({"type": "look", "products": len(look.products)})
+
+    async def _bind(self, msg: dict[str, Any]) -> None:
+        if self.binder is None:
+            await self.error("bad_room", "this server has no rooms to bind to")
+            return
+        try:
+            self.feed = await self.binder(msg)
+        except InvalidInput as exc:
+            await self.error("bad_room", str(exc))
+            return
+        self.feed_products = None
+        await self._follow_feed()
+        await self.send_json({"type": "room", "room": self.feed.room,
+                              "products": 0 if self.look is None else len(self.look.products)})
+
+    async def _follow_feed(self) -> None:
+        """Take the bound room's look when it changed (None: frames pass through unchanged)."""
+        if self.feed is None:
+            return
+        products = await self.feed.products()
+        if products == self.feed_products:
+            return
+        self.feed_products = products
+        if products is None:
+            self.look = None
+            return
+        try:
+            self.look = await asyncio.to_thread(self._parse_look, products)
+        except InvalidInput as exc:
+            self.look = None
+            await self.error("bad_look", f"the room's look: {exc}")
 
     def _parse_look(self, products: object) -> Look:
         """The look; SKU entries are looked up in the product catalog (opened only for them)."""
@@ -154,6 +216,10 @@ class LiveSession:
             job, self.pending = self.pending, None
             if job is None:
                 continue
+            try:
+                await self._follow_feed()
+            except Exception:
+                logger.exception("the bound room's look could not be read")
             try:
                 meta, jpeg = await asyncio.to_thread(self._render, job)
             except InvalidInput as exc:
@@ -174,6 +240,10 @@ class LiveSession:
         from tryon.factory import create_tryon
 
         frame = media.decode_image(job.data, "frame")
+        if self.look is None:  # bound room without an active look: the picture as it is
+            passthrough = {"type": "frame", "seq": job.seq, "faces": 0, "shoes": 0, "timings": {},
+                           "notes": ["no active look in the room"]}
+            return passthrough, media.encode_jpeg(frame, self.settings.jpeg_quality)
         if self.tryon is None or self.tryon.look is not self.look:
             if self.tryon is not None:
                 self.tryon.provider.close()
@@ -202,11 +272,12 @@ async def live(
     ws: WebSocket,
     settings: Annotated[TryOnSettings, Depends(get_settings)],
     asset_settings: Annotated[AssetSettings, Depends(get_asset_settings)],
+    binder: Annotated[LookBinder | None, Depends(get_look_binder)],
 ) -> None:
     """One live try-on connection: frames in, rendered frames out (see the module docstring)."""
     await ws.accept()
     try:
-        session = LiveSession(ws, settings, asset_settings)
+        session = LiveSession(ws, settings, asset_settings, binder)
     except TryOnError as exc:
         logger.error("live try-on cannot start: %s", exc)
         await ws.close(code=1011)

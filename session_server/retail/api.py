@@ -12,19 +12,19 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..protocol import auth
 from ..protocol.errors import AuthError, ProtocolError
 from .devices import Device, check_name
 from .errors import RetailError
-from .rooms import fitting_room_id, split_fitting_room, staff_room_id
+from .rooms import fitting_room_id, staff_room_id
 
 logger = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
@@ -198,4 +198,242 @@ async def pair_by_path(request: Request, code: str) -> dict[str, Any]:
     return await service(request).pair_phone(code)
 
 
-__all__ = ["router", "split_fitting_room"]
+# ---- reader reads and camera frames ---------------------------------------------------------------
+
+class Read(BaseModel):
+    """One tag read."""
+
+    model_config = ConfigDict(extra="ignore")
+    tag: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9:._/+\-]+$")
+    rssi: float | None = None
+
+
+class ReadsBody(BaseModel):
+    """Body of ``POST /api/readers/reads``."""
+
+    reads: list[Read]
+
+
+@router.post("/api/readers/reads")
+async def reader_reads(request: Request) -> dict[str, Any]:
+    """Tag reads of an RFID/barcode reader (its device key): debounced, resolved, put in its room."""
+    svc = service(request)
+    device = await device_of(request, ("reader",))
+    parsed = await body(request, ReadsBody)
+    if len(parsed.reads) > svc.r.max_reads_per_post:
+        raise RetailError("too_many", f"{len(parsed.reads)} reads in one post; at most {svc.r.max_reads_per_post}",
+                          field="reads")
+    results = await svc.reads(device, [r.tag for r in parsed.reads])
+    return {"room": fitting_room_id(device.store, device.room or ""), "results": results}
+
+
+@router.post("/api/rooms/{store}/{room}/frame")
+async def mirror_frame(request: Request, store: str, room: str) -> dict[str, Any]:
+    """A camera frame of the mirror (JPEG/PNG body): codes found in memory, read into the room."""
+    svc = service(request)
+    await room_caller(request, store, room, ("mirror",))
+    length = int(request.headers.get("content-length") or 0)
+    if length > svc.r.max_frame_bytes:
+        raise RetailError("too_large", f"frame of {length} bytes exceeds {svc.r.max_frame_bytes}", field="frame")
+    data = await request.body()
+    return dict(await svc.frame(store, room, data))
+
+
+# ---- rooms ------------------------------------------------------------------------------------------
+
+@router.get("/api/rooms/{store}/{room}")
+async def room_state(request: Request, store: str, room: str) -> dict[str, Any]:
+    """The fitting room's state (the same object a WebSocket snapshot carries)."""
+    svc = service(request)
+    await room_caller(request, store, room, ("mirror", "phone", "staff"))
+    return {"room": fitting_room_id(store, room), "state": await svc.room_state(fitting_room_id(store, room))}
+
+
+@router.post("/api/rooms/{store}/{room}/visit/end")
+async def end_visit(request: Request, store: str, room: str) -> dict[str, Any]:
+    """End the visit on the mirror: the room is cleared and the phone unpaired."""
+    svc = service(request)
+    await room_caller(request, store, room, ("mirror", "staff"))
+    result = await svc.rooms.command(fitting_room_id(store, room), {"type": "visit.end"})
+    return {"room": fitting_room_id(store, room), "ended": result.get("visit")}
+
+
+@router.get("/api/stores/{store}/rooms")
+async def store_rooms(request: Request, store: str) -> dict[str, Any]:
+    """Summaries of the store's fitting rooms (items, open requests, phone, mirror, visit)."""
+    svc = service(request)
+    await staff_of(request, store)
+    state = await svc.room_state(staff_room_id(store))
+    return {"store": store, "rooms": state.get("rooms") or {}}
+
+
+# ---- requests ---------------------------------------------------------------------------------------
+
+class RequestBody(BaseModel):
+    """Body of ``POST /api/rooms/{store}/{room}/requests``."""
+
+    kind: Literal["size", "colour", "assistant"]
+    item: str | None = Field(None, max_length=64)
+    size: str | None = Field(None, min_length=1, max_length=32)
+    colour: str | None = Field(None, min_length=1, max_length=64)
+
+
+@router.post("/api/rooms/{store}/{room}/requests", status_code=201)
+async def new_request(request: Request, store: str, room: str) -> dict[str, Any]:
+    """"Bring me size M", "this in another colour", "call an assistant" (mirror or phone)."""
+    svc = service(request)
+    await room_caller(request, store, room, ("mirror", "phone"))
+    b = await body(request, RequestBody)
+    req = await svc.create_request(store, room, b.kind, b.item, b.size, b.colour)
+    return req.as_dict()
+
+
+async def staff_of(request: Request, store: str) -> str:
+    """The staff participant of a call for ``store`` (staff device key or staff token)."""
+    check_name(store, "store")
+    scheme, _ = _authorization(request)
+    if scheme == "device":
+        device = await device_of(request, ("staff",))
+        if device.store != store:
+            raise RetailError("wrong_store", f"device {device.id} belongs to store {device.store}", field="store")
+        return participant_of(device)
+    claims = claims_of(request, ("staff",))
+    if claims.room != staff_room_id(store):
+        raise RetailError("wrong_store", "the token belongs to another store", field="authorization")
+    return claims.participant
+
+
+async def staff_store(request: Request) -> tuple[str, str]:
+    """(store, staff participant) of a staff call that names no store."""
+    scheme, _ = _authorization(request)
+    if scheme == "device":
+        device = await device_of(request, ("staff",))
+        return device.store, participant_of(device)
+    claims = claims_of(request, ("staff",))
+    if not claims.room.startswith("staff."):
+        raise RetailError("forbidden", "needs a staff token", field="authorization")
+    return claims.room.removeprefix("staff."), claims.participant
+
+
+@router.get("/api/stores/{store}/requests")
+async def list_requests(request: Request, store: str, state: str | None = None,
+                        room: str | None = None) -> dict[str, Any]:
+    """The store's requests (``state=open,accepted`` for the queue), oldest first; from the database."""
+    svc = service(request)
+    await staff_of(request, store)
+    states = tuple(s for s in (state or "").split(",") if s) or None
+    known = ("open", "accepted", "delivered", "unavailable", "cancelled")
+    for s in states or ():
+        if s not in known:
+            raise RetailError("bad_request", f"state {s!r} is not one of {', '.join(known)}", field="state")
+    if room is not None:
+        check_name(room, "room")
+    found = await svc.run(svc.requests.list, store, room, states)
+    return {"store": store, "requests": [r.as_dict() for r in found]}
+
+
+@router.post("/api/requests/{request_id}/{action}")
+async def request_action(request: Request, request_id: str, action: str) -> dict[str, Any]:
+    """Staff action on a request: ``accept``, ``deliver`` or ``unavailable``."""
+    svc = service(request)
+    if action not in ("accept", "deliver", "unavailable"):
+        raise RetailError("bad_request", "action must be accept, deliver or unavailable", field="action")
+    store, staff = await staff_store(request)
+    req = await svc.act_on_request(request_id, action, store, staff)
+    return req.as_dict()
+
+
+# ---- consent, wishlist ------------------------------------------------------------------------------
+
+class ConsentBody(BaseModel):
+    """Body of ``POST /api/rooms/{store}/{room}/consent``."""
+
+    wishlist: bool
+
+
+@router.post("/api/rooms/{store}/{room}/consent")
+async def consent(request: Request, store: str, room: str) -> dict[str, Any]:
+    """The shopper's choice, on the paired phone: keep a wishlist after the visit (a key is returned once)."""
+    svc = service(request)
+    _, participant = await room_caller(request, store, room, ("phone",))
+    b = await body(request, ConsentBody)
+    await svc.check_paired(store, room, participant)
+    if not b.wishlist:
+        return {"wishlist": False, "kept": "nothing of the visit is kept after it ends"}
+    shopper, key = await svc.run(svc.wishlists.consent)
+    return {"wishlist": True, "shopper": shopper, "key": key,
+            "use": "send 'Authorization: Shopper <key>' to /api/wishlist; DELETE /api/wishlist deletes everything"}
+
+
+async def shopper_of(request: Request) -> str:
+    """The shopper of a wishlist call (``Authorization: Shopper <key>``)."""
+    scheme, value = _authorization(request)
+    if scheme == "bearer":
+        raise RetailError("consent_required", "agree to keep a wishlist first (POST .../consent); without it "
+                          "nothing of the visit is kept", field="authorization")
+    if scheme != "shopper":
+        raise RetailError("auth_required", "send 'Authorization: Shopper <key>'", field="authorization")
+    svc = service(request)
+    return str(await svc.run(svc.wishlists.authenticate, value))
+
+
+class WishBody(BaseModel):
+    """Body of ``POST /api/wishlist``: an item, or a look (several SKUs)."""
+
+    sku: str = Field(min_length=1, max_length=64)
+    size: str | None = Field(None, max_length=32)
+    colour: str | None = Field(None, max_length=64)
+    look: list[str] | None = Field(None, max_length=20)
+    store: str | None = Field(None, max_length=40)
+
+
+@router.get("/api/wishlist")
+async def get_wishlist(request: Request) -> dict[str, Any]:
+    """Everything kept about the shopper."""
+    svc = service(request)
+    shopper = await shopper_of(request)
+    return dict(await svc.run(svc.wishlists.show, shopper))
+
+
+@router.post("/api/wishlist", status_code=201)
+async def add_wish(request: Request) -> dict[str, Any]:
+    """Save an item or a look to the wishlist."""
+    svc = service(request)
+    shopper = await shopper_of(request)
+    b = await body(request, WishBody)
+    for sku in [b.sku, *(b.look or [])]:
+        await svc.run(svc.catalog.check_sku, sku)
+    entry = await svc.run(svc.wishlists.add, shopper, b.sku, b.size, b.colour, b.look)
+    if b.store:
+        check_name(b.store, "store")
+        await svc.run(svc.analytics.record, b.store, "look_saved", b.sku)
+    return dict(entry)
+
+
+@router.delete("/api/wishlist")
+async def forget_shopper(request: Request) -> dict[str, Any]:
+    """Delete everything about the shopper: entries, consent, key."""
+    svc = service(request)
+    shopper = await shopper_of(request)
+    return {"deleted": await svc.run(svc.wishlists.forget, shopper)}
+
+
+@router.delete("/api/wishlist/{entry}")
+async def remove_wish(request: Request, entry: int) -> dict[str, Any]:
+    """Delete one wishlist entry."""
+    svc = service(request)
+    shopper = await shopper_of(request)
+    await svc.run(svc.wishlists.remove, shopper, entry)
+    return {"deleted": entry}
+
+
+# ---- analytics --------------------------------------------------------------------------------------
+
+@router.get("/api/stores/{store}/analytics")
+async def analytics(request: Request, store: str, days: int = 7) -> dict[str, Any]:
+    """Anonymous counts of the last ``days`` days (no shopper, phone, device or visit identifiers)."""
+    svc = service(request)
+    await staff_of(request, store)
+    if not 1 <= days <= 366:
+        raise RetailError("bad_request", "days must be 1-366", field="days")
+    return dict(await svc.run(svc.analytics.summary, store, days))

@@ -1,7 +1,21 @@
-"""RetailService: the fitting-room services of one server process, shared by the HTTP routes."""
+"""RetailService: the fitting-room services of one server process, shared by the HTTP routes.
+
+Flows (each refused call changes nothing):
+
+* reads: reader key -> rate limit -> debounce -> tag -> catalog -> ``item.read`` on the room ->
+  recommendations (``recs.set``), analytics ``item_tried`` (counted once per item and visit);
+* frames: mirror -> decode in memory -> QR/1-D codes (``tryon.codes``) -> the same path as reads;
+* sweep: items with no read for ``leave_after_s`` -> ``item.leave``;
+* requests: validate against the room and the store's stock -> database -> fitting room + staff room;
+  staff actions: database (one transaction, state checked) -> rooms;
+* pairing, consent, wishlists, analytics: see the modules of the same names.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import hashlib
 import logging
 import re
 import secrets
@@ -9,17 +23,25 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from ..protocol import auth
+from ..protocol.limits import TokenBucket
+from .analytics import Analytics
+from .catalog import StoreCatalog
 from .db import RetailDB
-from .devices import DeviceRegistry
+from .debounce import ReadDebouncer
+from .devices import Device, DeviceRegistry
 from .errors import RetailError
 from .pairing import PairingCodes
-from .rooms import RoomGateway, fitting_room_id
+from .requests import RequestBook, StaffRequest
+from .rooms import RoomGateway, fitting_room_id, split_fitting_room, staff_room_id
+from .wishlist import Wishlists
 
 if TYPE_CHECKING:  # settings imports retail.settings: a run-time import here would be a cycle
     from ..settings import SessionSettings
 
 logger = logging.getLogger(__name__)
 PAIRING_PATH = re.compile(r"(/api/pairing/)[^/?\s\"]+")
+TAG = re.compile(r"^[A-Za-z0-9:._/+\-]{1,128}$")
+MAX_BUCKETS = 10_000
 
 
 def database_url(settings: SessionSettings) -> str:
@@ -29,6 +51,11 @@ def database_url(settings: SessionSettings) -> str:
     from assets_pipeline.settings import AssetSettings
 
     return AssetSettings().catalog_database_url()
+
+
+def item_id(code: str) -> str:
+    """The room's item id of a tag or code: the same code is always the same item."""
+    return "i-" + hashlib.sha256(code.encode()).hexdigest()[:12]
 
 
 class RedactPairingCodes(logging.Filter):
@@ -42,16 +69,28 @@ class RedactPairingCodes(logging.Filter):
 
 
 class RetailService:
-    """Devices, pairing, requests, wishlists and analytics of one process, over one database."""
+    """Devices, pairing, reads, requests, wishlists and analytics of one process, over one database."""
 
-    def __init__(self, settings: SessionSettings, db: RetailDB, node: Any) -> None:
+    def __init__(
+        self, settings: SessionSettings, db: RetailDB, node: Any, catalog: StoreCatalog | None = None
+    ) -> None:
         self.settings = settings
+        self.r = settings.retail
         self.db = db
         self.node = node
         self.key = settings.token_secret.get_secret_value().encode()
         self.devices = DeviceRegistry(db)
-        self.pairing = PairingCodes(db, settings.retail.pairing_ttl_s)
+        self.pairing = PairingCodes(db, self.r.pairing_ttl_s)
+        self.requests = RequestBook(db)
+        self.wishlists = Wishlists(db, self.r.max_wishlist_entries)
+        self.analytics = Analytics(db)
+        self.catalog = catalog or StoreCatalog()
         self.rooms = RoomGateway(node)
+        self.debounce = ReadDebouncer(self.r.debounce_s, self.r.leave_after_s)
+        self._buckets: dict[str, TokenBucket] = {}
+        self._codes: dict[tuple[str, str], str] = {}  # (room id, item id) -> code, for leaves
+        self._tasks: list[asyncio.Task[None]] = []
+        self._background: set[asyncio.Task[None]] = set()
 
     @classmethod
     def open(cls, settings: SessionSettings, node: Any) -> RetailService:
@@ -59,29 +98,257 @@ class RetailService:
         return cls(settings, RetailDB(database_url(settings)), node)
 
     async def start(self) -> None:
-        """Start background work (none yet)."""
+        """Start the sweeper and listen to the rooms' deltas."""
+        self._tasks = [asyncio.create_task(self._sweeper(), name="retail-sweeper")]
+        if hasattr(self.node, "add_listener"):
+            self.node.add_listener(self._on_delta)
 
     async def close(self) -> None:
-        """Stop background work and release the database."""
+        """Stop background work and release the database and the catalog."""
+        for task in [*self._tasks, *self._background]:
+            task.cancel()
+        await asyncio.gather(*self._tasks, *self._background, return_exceptions=True)
+        self._tasks = []
         self.db.close()
+        await asyncio.to_thread(self.catalog.close)
+
+    def run(self, fn: Any, *args: Any) -> Any:
+        """Run blocking database/catalog work in a worker thread (awaitable)."""
+        return asyncio.to_thread(fn, *args)
+
+    def _spawn(self, coro: Any) -> None:
+        """Run follow-up work (recommendations, analytics) without holding up the caller."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def _bucket(self, key: str, rate: float, burst: int) -> TokenBucket:
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            if len(self._buckets) >= MAX_BUCKETS:
+                self._buckets.clear()
+            bucket = self._buckets[key] = TokenBucket(rate, burst, time.monotonic())
+        return bucket
+
+    # ---- pairing --------------------------------------------------------------------------------
 
     def pairing_url(self, code: str) -> str:
         """What the mirror's QR holds: the phone page with the code in the fragment (never sent to servers)."""
-        r = self.settings.retail
-        base = r.public_url or f"http://{self.settings.host}:{self.settings.port}"
-        return f"{base.rstrip('/')}{r.phone_path}#code={code}"
+        base = self.r.public_url or f"http://{self.settings.host}:{self.settings.port}"
+        return f"{base.rstrip('/')}{self.r.phone_path}#code={code}"
 
     async def pair_phone(self, code: str) -> dict[str, Any]:
         """Redeem a pairing code: pair a new phone participant with the room and give it a token."""
-        found = await self.db.run(self.pairing.redeem, code)
+        found = await self.run(self.pairing.redeem, code)
         room_id = fitting_room_id(found.store, found.room)
         participant = "phone-" + secrets.token_hex(5)
         try:
             await self.rooms.command(room_id, {"type": "phone.pair", "participant": participant})
         except RetailError:
-            await self.db.run(self.pairing.release, code)
+            await self.run(self.pairing.release, code)
             raise
-        expires = time.time() + self.settings.retail.phone_token_ttl_s
+        expires = time.time() + self.r.phone_token_ttl_s
         token = auth.sign(auth.Claims(room_id, participant, "phone", expires), self.key)
         return {"token": token, "room": room_id, "role": "phone", "participant": participant, "expires": expires,
                 "store": found.store, "fitting_room": found.room, "ws": "/ws"}
+
+    # ---- reads and frames -----------------------------------------------------------------------
+
+    async def reads(self, device: Device, tags: list[str], source: str = "rfid") -> list[dict[str, Any]]:
+        """Tag reads of a reader (or codes seen by a mirror): one result per distinct code."""
+        assert device.room is not None
+        now = time.monotonic()
+        bucket = self._bucket(f"reads:{device.id}", self.r.reads_per_second, self.r.reads_burst)
+        if not bucket.take(now, float(len(tags))):
+            raise RetailError("rate_limited", f"device {device.id} sends more than {self.r.reads_per_second:g} "
+                              "reads a second; reads were dropped", field="reads")
+        room_id = fitting_room_id(device.store, device.room)
+        results = []
+        for code in dict.fromkeys(tags):
+            try:
+                send = self.debounce.note(room_id, code, now)
+            except OverflowError:
+                raise RetailError("rate_limited", "too many items are being tracked on this server",
+                                  field="reads") from None
+            if not send:
+                results.append({"tag": code, "item": item_id(code), "status": "debounced"})
+                continue
+            try:
+                results.append(await self._read_one(device.store, device.room, code, source))
+            except RetailError as exc:
+                self.debounce.unsent(room_id, code)
+                if exc.code in ("wrong_store",):
+                    results.append({"tag": code, "status": "refused", **exc.body()})
+                    continue
+                raise
+        return results
+
+    async def _read_one(self, store: str, room: str, code: str, source: str) -> dict[str, Any]:
+        payload = await self.run(self.catalog.resolve, store, code)
+        room_id = fitting_room_id(store, room)
+        iid = item_id(code)
+        cmd: dict[str, Any] = {"type": "item.read", "item": iid, "tag": code, "source": source,
+                               "known": payload is not None}
+        for field in ("sku", "size", "colour", "name", "price", "currency", "model_url", "image_url"):
+            cmd[field] = None if payload is None else payload.get(field)
+        result = await self.rooms.command(room_id, cmd)
+        self._codes[(room_id, iid)] = code
+        added = bool(result.get("added"))
+        if added and payload is not None:
+            self._spawn(self._after_add(store, room_id, iid, payload, result))
+        return {"tag": code, "item": iid, "status": "added" if added else "present", "known": payload is not None,
+                "sku": cmd["sku"], "size": cmd["size"], "colour": cmd["colour"], "name": cmd["name"]}
+
+    async def _after_add(self, store: str, room_id: str, iid: str, payload: dict[str, Any],
+                         result: dict[str, Any]) -> None:
+        """Recommendations for a new item, analytics; failures are logged, never shown to the reader."""
+        try:
+            recs = await self.run(self.catalog.recommend, store, payload["sku"], payload["size"], payload["colour"])
+            await self.rooms.command(room_id, {"type": "recs.set", "item": iid, "recs": recs})
+            await self.run(self.analytics.record, store, "item_tried", payload["sku"])
+        except (RetailError, OSError) as exc:
+            logger.warning("room %s: recommendations for a new item failed: %s", room_id, exc)
+        except Exception:
+            logger.exception("room %s: recommendations for a new item failed", room_id)
+
+    async def frame(self, store: str, room: str, data: bytes) -> dict[str, Any]:
+        """Codes in one camera frame (decoded in memory, never kept), read into the room."""
+        from .recognition import decode_frame
+
+        bucket = self._bucket(f"frames:{store}.{room}", self.r.frames_per_second,
+                              max(1, int(self.r.frames_per_second)))
+        if not bucket.take(time.monotonic()):
+            raise RetailError("rate_limited", f"more than {self.r.frames_per_second:g} frames a second; frame dropped",
+                              field="frame")
+        codes = await self.run(decode_frame, data, self.r.max_frame_bytes, self.r.max_frame_pixels)
+        del data
+        device = Device(f"mirror:{store}.{room}", store, room, "mirror", None, 0.0, None)
+        by_source: dict[str, list[str]] = {}
+        for code in codes:
+            by_source.setdefault("qr" if code["kind"] == "qr" else "barcode", []).append(code["text"])
+        results: list[dict[str, Any]] = []
+        for source, texts in by_source.items():
+            results += await self.reads(device, [t for t in texts if TAG.match(t)], source)
+        return {"codes": codes, "results": results}
+
+    async def _sweeper(self) -> None:
+        while True:
+            await asyncio.sleep(self.r.sweep_interval_s)
+            for room_id, code in self.debounce.expired(time.monotonic()):
+                iid = item_id(code)
+                self._codes.pop((room_id, iid), None)
+                try:
+                    await self.rooms.command(room_id, {"type": "item.leave", "item": iid})
+                except RetailError as exc:
+                    logger.warning("room %s: an item that left could not be removed: %s", room_id, exc.code)
+                except Exception:
+                    logger.exception("room %s: leave failed", room_id)
+
+    # ---- rooms, listener ------------------------------------------------------------------------
+
+    async def room_state(self, room_id: str) -> dict[str, Any]:
+        """The room's current state (snapshot form)."""
+        result = await self.rooms.command(room_id, {"type": "state"})
+        state = result.get("state")
+        return state if isinstance(state, dict) else {}
+
+    def _leads(self, room_id: str) -> bool:
+        hub = getattr(self.node, "hubs", {}).get(room_id)
+        return hub is not None and getattr(hub, "leader", None) is not None
+
+    def _on_delta(self, room_id: str, delta: dict[str, Any]) -> None:
+        """Listener of every delta of this node's rooms: visit ends and looks for analytics."""
+        op = delta.get("op")
+        if op not in ("visit.cleared", "look.set"):
+            return
+        where = split_fitting_room(room_id)
+        if where is None:
+            return
+        data = delta.get("data") or {}
+        if op == "visit.cleared":
+            self.debounce.forget_room(room_id)
+            for key in [k for k in self._codes if k[0] == room_id]:
+                del self._codes[key]
+        if self._leads(room_id):
+            self._spawn(self._record(where[0], op, data))
+
+    async def _record(self, store: str, op: str, data: dict[str, Any]) -> None:
+        try:
+            if op == "visit.cleared":
+                skus = [s for s in data.get("skus") or [] if isinstance(s, str)]
+                started, ended = data.get("started"), data.get("at") or time.time()
+                if isinstance(started, (int, float)):
+                    await self.run(self.analytics.record, store, "visit", None, max(0.0, float(ended) - started))
+                await self.run(self.catalog.record_cotried, store, skus)
+            elif op == "look.set" and (data.get("look") or data).get("active"):
+                for sku in (data.get("look") or data).get("skus") or []:
+                    await self.run(self.analytics.record, store, "tryon", str(sku))
+        except Exception:
+            logger.exception("analytics of %s failed", op)
+
+    # ---- requests -------------------------------------------------------------------------------
+
+    async def create_request(self, store: str, room: str, kind: str, item: str | None, size: str | None,
+                             colour: str | None) -> StaffRequest:
+        """Validate against the room and the stock, store, then tell the fitting room and the staff room."""
+        room_id = fitting_room_id(store, room)
+        sku = None
+        if kind in ("size", "colour"):
+            if not item:
+                raise RetailError("bad_request", f"a {kind} request names the item", field="item")
+            state = await self.room_state(room_id)
+            found = (state.get("items") or {}).get(item)
+            if found is None:
+                raise RetailError("unknown_item", f"item {item} is not in the room", field="item")
+            if not found.get("known") or not found.get("sku"):
+                raise RetailError("unknown_sku", "the item is not in the catalog; ask an assistant instead",
+                                  field="item")
+            sku = found["sku"]
+            if kind == "size" and not size:
+                raise RetailError("bad_request", "a size request names the size", field="size")
+            if kind == "colour" and not colour:
+                raise RetailError("bad_request", "a colour request names the colour", field="colour")
+            variant = await self.run(self.catalog.variant, store, sku, size or found.get("size") or "",
+                                     colour or found.get("colour") or "")
+            size, colour = variant["size"], variant["colour"]
+        elif item is not None:
+            state = await self.room_state(room_id)
+            if item not in (state.get("items") or {}):
+                raise RetailError("unknown_item", f"item {item} is not in the room", field="item")
+        req = await self.run(self.requests.create, store, room, kind, item, sku, size, colour)
+        try:
+            await self.rooms.command(room_id, {"type": "request.create", "request": req.as_dict()})
+        except RetailError:
+            await self.run(self.requests.remove, req.id)
+            raise
+        await self._tell_staff(store, {"type": "request.create", "request": req.as_dict()})
+        with contextlib.suppress(Exception):
+            await self.run(self.analytics.record, store, "request_made", sku)
+        return req
+
+    async def _tell_staff(self, store: str, cmd: dict[str, Any]) -> None:
+        try:
+            await self.rooms.command(staff_room_id(store), cmd)
+        except RetailError as exc:  # stored already; the staff page loads open requests from the API
+            logger.warning("staff room of %s was not told (%s): %s", store, cmd["type"], exc.code)
+
+    async def act_on_request(self, request_id: str, action: str, store: str, staff: str) -> StaffRequest:
+        """A staff action: stored first (state checked in one transaction), then shown in both rooms."""
+        req = await self.run(self.requests.act, request_id, action, store, staff)
+        cmd = {"type": "request.update", "request": req.id, "state": req.state, "by_staff": req.by_staff}
+        try:
+            await self.rooms.command(fitting_room_id(req.store, req.room), cmd)
+        except RetailError as exc:
+            logger.warning("fitting room %s was not told of request %s: %s", req.room, req.id, exc.code)
+        await self._tell_staff(req.store, cmd)
+        return req
+
+    # ---- consent and wishlists ------------------------------------------------------------------
+
+    async def check_paired(self, store: str, room: str, participant: str) -> None:
+        """RetailError unless ``participant`` is the phone paired with the room now."""
+        state = await self.room_state(fitting_room_id(store, room))
+        phone = state.get("phone") or {}
+        if phone.get("participant") != participant:
+            raise RetailError("no_visit", "this phone is no longer paired with the room; scan the mirror's code",
+                              field="authorization")

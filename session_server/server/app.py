@@ -10,8 +10,8 @@ from fastapi import APIRouter, FastAPI
 
 from ..backplane.base import Backplane
 from ..backplane.memory import MemoryBackplane
-from ..retail import RetailService
 from ..retail import mount as mount_retail
+from ..retail.service import RetailService
 from ..settings import DEV_SECRET, SessionSettings
 from ..web import mount_web
 from .node import SessionNode
