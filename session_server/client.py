@@ -72,6 +72,7 @@ class RoomMirror:
 
     @property
     def revision(self) -> int:
+        """Return the revision of the mirrored room state."""
         return self.state.revision
 
     def load(self, welcome: dict[str, Any]) -> list[Delta]:
@@ -91,12 +92,15 @@ class RoomMirror:
         return True
 
     def apply_presence(self, frame: dict[str, Any]) -> None:
+        """Merge a presence frame's poses into the mirror and drop the participants it says are gone."""
         self.presence.update(frame.get("poses", {}))
         for pid in frame.get("gone", []):
             self.presence.pop(pid, None)
 
 
 class SessionClient:
+    """A Python client of a room: joins, mirrors the room, resumes after drops, sends requests and presence."""
+
     def __init__(
         self,
         urls: str | Sequence[str],
@@ -142,6 +146,7 @@ class SessionClient:
     # ---- connection --------------------------------------------------------------------------
     @property
     def url(self) -> str:
+        """Return the server URL in use (the client moves to the next one after failures)."""
         return self.urls[self.url_index % len(self.urls)]
 
     async def connect(self) -> dict[str, Any]:
@@ -240,6 +245,7 @@ class SessionClient:
             self._pending.pop(rid, None)
 
     async def send_presence(self, position: Sequence[float], rotation: Sequence[float] = (0, 0, 0, 1)) -> None:
+        """Send this participant's pose (position, rotation quaternion); nothing while disconnected."""
         if self._ws is None:
             return
         frame = {
@@ -252,6 +258,8 @@ class SessionClient:
 
     # ---- waiting -------------------------------------------------------------------------------
     async def wait_until(self, predicate: Callable[[Any], bool], timeout: float = 5.0) -> State:
+        """Wait until ``predicate(state)`` holds for the mirrored state (TimeoutError after ``timeout`` s); returns
+        it."""
         async with self._changed:
             await asyncio.wait_for(self._changed.wait_for(lambda: predicate(self.mirror.state)), timeout)
         return self.mirror.state

@@ -32,6 +32,7 @@ class LimitSettings(BaseModel):
     delta_log_length: int = Field(DEFAULT_LIMITS.delta_log_length, gt=0)
 
     def to_limits(self) -> Limits:
+        """Return these limits as the protocol's Limits."""
         return Limits(**self.model_dump())
 
 
@@ -39,6 +40,7 @@ assert set(LimitSettings.model_fields) == set(asdict(DEFAULT_LIMITS))
 
 
 class SessionSettings(BaseSettings):
+    """Session server settings from ``PHYGITAL_SESSION_*``: address, tokens, rooms, Redis, timing, limits."""
     model_config = SettingsConfigDict(env_prefix="PHYGITAL_SESSION_", env_nested_delimiter="__", extra="ignore")
 
     host: str = "127.0.0.1"
@@ -67,4 +69,5 @@ class SessionSettings(BaseSettings):
     retail: RetailSettings = Field(default_factory=RetailSettings)
 
     def room_open(self, room: str) -> bool:
+        """True when participants may open ``room`` (listed in ``OPEN_ROOMS``, or ``*``)."""
         return "*" in self.open_rooms or room in self.open_rooms

@@ -101,13 +101,7 @@ def missing_docstrings(package: Path, root: Path = ROOT) -> list[str]:
     return missing
 
 
-# Packages whose docstrings are still being written (removed one by one as they are done).
-DOCSTRINGS_PENDING = {"session_server"}
-
-
-@pytest.mark.parametrize("package", [
-    pytest.param(p, marks=pytest.mark.xfail(strict=True, reason="docstrings being added")) if p in
-    DOCSTRINGS_PENDING else p for p in PACKAGES])
+@pytest.mark.parametrize("package", PACKAGES)
 def test_public_api_has_docstrings(package: str) -> None:
     missing = missing_docstrings(ROOT / package)
     assert not missing, f"{len(missing)} public functions/classes/methods without a docstring:\n" + "\n".join(missing)

@@ -22,6 +22,7 @@ _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
 
 class ResourceResolver:
     """Reads files a model refers to, only inside the model's folder and within the limits."""
+
     def __init__(self, asset_path: Path, limits: Limits) -> None:
         self.asset_path = asset_path
         self.root = asset_path.parent.resolve()

@@ -23,61 +23,78 @@ from ..protocol.errors import ProtocolError
 
 
 class LeaseLost(ProtocolError):
+    """Raised by ``commit`` when this process no longer holds the room's lease."""
+
     def __init__(self, room: str) -> None:
         super().__init__("lease_lost", f"room {room!r}: this process no longer holds the lease")
 
 
 @dataclass(frozen=True, slots=True)
 class Stored:
+    """A room's last checkpoint (its state as JSON) and the inbox cursor stored with it."""
     blob: dict[str, Any]
     cursor: str
 
 
 class Backplane(ABC):
+    """Orders and fans out a room's changes between server processes (see the module docstring)."""
     node_id: str
     distributed: bool = False
     start_cursor: str = "0"
 
     async def start(self) -> None:  # noqa: B027 - optional hook
+        """Connect to the backing service (optional hook)."""
         pass
 
     async def close(self) -> None:  # noqa: B027 - optional hook
+        """Close the connection to the backing service (optional hook)."""
         pass
 
     @abstractmethod
-    async def acquire(self, room: str) -> bool: ...
+    async def acquire(self, room: str) -> bool:
+        """Take or renew the room's lease for this node; True when this node holds it."""
 
     @abstractmethod
-    async def release(self, room: str) -> None: ...
+    async def release(self, room: str) -> None:
+        """Give up the room's lease if this node holds it."""
 
     @abstractmethod
     async def commit(
         self, room: str, deltas: list[dict[str, Any]], checkpoint: dict[str, Any] | None, cursor: str
-    ) -> None: ...
+    ) -> None:
+        """Append deltas, store the inbox cursor (and checkpoint) atomically while holding the lease; else LeaseLost."""
 
     @abstractmethod
-    async def load(self, room: str) -> Stored | None: ...
+    async def load(self, room: str) -> Stored | None:
+        """Return the room's last checkpoint and cursor, or None for a new room."""
 
     @abstractmethod
-    async def read_log(self, room: str, after: int, block_ms: int = 0, limit: int = 1000) -> list[dict[str, Any]]: ...
+    async def read_log(self, room: str, after: int, block_ms: int = 0, limit: int = 1000) -> list[dict[str, Any]]:
+        """Return up to ``limit`` deltas with revision > ``after`` in order, waiting up to ``block_ms`` for one."""
 
     @abstractmethod
-    async def submit(self, room: str, item: dict[str, Any]) -> None: ...
+    async def submit(self, room: str, item: dict[str, Any]) -> None:
+        """Add a client request to the room's inbox (from any node)."""
 
     @abstractmethod
-    async def read_inbox(self, room: str, cursor: str, block_ms: int) -> list[tuple[str, dict[str, Any]]]: ...
+    async def read_inbox(self, room: str, cursor: str, block_ms: int) -> list[tuple[str, dict[str, Any]]]:
+        """Return (cursor, item) pairs of the room's inbox after ``cursor``, waiting up to ``block_ms``."""
 
     @abstractmethod
-    async def reply(self, node: str, item: dict[str, Any]) -> None: ...
+    async def reply(self, node: str, item: dict[str, Any]) -> None:
+        """Send a reply to the node ``node``."""
 
     @abstractmethod
-    async def read_replies(self, block_ms: int) -> list[dict[str, Any]]: ...
+    async def read_replies(self, block_ms: int) -> list[dict[str, Any]]:
+        """Return the replies sent to this node, waiting up to ``block_ms`` for one."""
 
     @abstractmethod
-    async def publish_presence(self, room: str, item: dict[str, Any]) -> None: ...
+    async def publish_presence(self, room: str, item: dict[str, Any]) -> None:
+        """Publish a presence tick of this node's clients to the other nodes (lossy)."""
 
     @abstractmethod
-    async def read_presence(self, room: str, cursor: str, block_ms: int) -> tuple[str, list[dict[str, Any]]]: ...
+    async def read_presence(self, room: str, cursor: str, block_ms: int) -> tuple[str, list[dict[str, Any]]]:
+        """Return (next cursor, ticks) other nodes published after ``cursor``, waiting up to ``block_ms``."""
 
     @abstractmethod
     async def forget(self, room: str) -> None:

@@ -61,6 +61,8 @@ class _Stream:
 
 
 class MemoryStore:
+    """The in-memory state shared by the MemoryBackplanes of one process: leases, checkpoints, logs, streams."""
+
     def __init__(self) -> None:
         self.leases: dict[str, tuple[str, float]] = {}
         self.blobs: dict[str, Stored] = {}
@@ -68,6 +70,7 @@ class MemoryStore:
         self.streams: dict[str, _Stream] = {}
 
     def stream(self, key: str, keep: int) -> _Stream:
+        """Return the stream named ``key`` (created keeping the last ``keep`` items)."""
         s = self.streams.get(key)
         if s is None:
             s = self.streams[key] = _Stream(keep)
@@ -75,6 +78,7 @@ class MemoryStore:
 
 
 class MemoryBackplane(Backplane):
+    """A backplane in this process's memory (one process; several nodes in tests)."""
     distributed = False
     start_cursor = "-1"
 
@@ -88,6 +92,7 @@ class MemoryBackplane(Backplane):
         return asyncio.get_running_loop().time()
 
     async def acquire(self, room: str) -> bool:
+        """Take or renew the room's lease for this node; True when this node holds it."""
         holder = self.store.leases.get(room)
         now = self._now()
         if holder is None or holder[0] == self.node_id or holder[1] <= now:
@@ -96,6 +101,7 @@ class MemoryBackplane(Backplane):
         return False
 
     async def release(self, room: str) -> None:
+        """Give up the room's lease if this node holds it."""
         holder = self.store.leases.get(room)
         if holder is not None and holder[0] == self.node_id:
             del self.store.leases[room]
@@ -103,6 +109,7 @@ class MemoryBackplane(Backplane):
     async def commit(
         self, room: str, deltas: list[dict[str, Any]], checkpoint: dict[str, Any] | None, cursor: str
     ) -> None:
+        """Append deltas and store the cursor (and checkpoint) while holding the lease; LeaseLost otherwise."""
         holder = self.store.leases.get(room)
         if holder is None or holder[0] != self.node_id or holder[1] <= self._now():
             raise LeaseLost(room)
@@ -130,10 +137,12 @@ class MemoryBackplane(Backplane):
             raise ValueError(f"room {room!r}: the first commit must carry a checkpoint")
 
     async def load(self, room: str) -> Stored | None:
+        """Return the room's last checkpoint and cursor, or None."""
         stored = self.store.blobs.get(room)
         return stored
 
     async def read_log(self, room: str, after: int, block_ms: int = 0, limit: int = 1000) -> list[dict[str, Any]]:
+        """Return up to ``limit`` deltas with revision > ``after``, waiting up to ``block_ms`` for one."""
         log = self.store.logs.setdefault(room, _Stream(LOG_KEEP))
         found = self._log_after(log, after, limit)
         if not found and block_ms > 0:
@@ -149,9 +158,11 @@ class MemoryBackplane(Backplane):
         return [log.items[i] for i in range(start, min(len(log.items), start + limit))]
 
     async def submit(self, room: str, item: dict[str, Any]) -> None:
+        """Add a client request to the room's inbox."""
         self.store.stream(f"inbox:{room}", INBOX_KEEP).add(item)
 
     async def read_inbox(self, room: str, cursor: str, block_ms: int) -> list[tuple[str, dict[str, Any]]]:
+        """Return (cursor, item) pairs of the room's inbox after ``cursor``, waiting up to ``block_ms``."""
         s = self.store.stream(f"inbox:{room}", INBOX_KEEP)
         items = s.after(int(cursor))
         if not items and block_ms > 0:
@@ -160,9 +171,11 @@ class MemoryBackplane(Backplane):
         return [(str(i), it) for i, it in items]
 
     async def reply(self, node: str, item: dict[str, Any]) -> None:
+        """Send a reply to the node ``node``."""
         self.store.stream(f"reply:{node}", INBOX_KEEP).add(item)
 
     async def read_replies(self, block_ms: int) -> list[dict[str, Any]]:
+        """Return the replies sent to this node, waiting up to ``block_ms`` for one."""
         s = self.store.stream(f"reply:{self.node_id}", INBOX_KEEP)
         if not s.items and block_ms > 0:
             await s.wait(block_ms)
@@ -171,9 +184,11 @@ class MemoryBackplane(Backplane):
         return out
 
     async def publish_presence(self, room: str, item: dict[str, Any]) -> None:
+        """Publish a presence tick to the other nodes."""
         self.store.stream(f"presence:{room}", PRESENCE_KEEP).add({**item, "node": self.node_id})
 
     async def read_presence(self, room: str, cursor: str, block_ms: int) -> tuple[str, list[dict[str, Any]]]:
+        """Return (next cursor, ticks) published after ``cursor`` ("$": from now), waiting up to ``block_ms``."""
         s = self.store.stream(f"presence:{room}", PRESENCE_KEEP)
         if cursor == "$":
             cursor = str(s.next_id - 1)
@@ -184,6 +199,7 @@ class MemoryBackplane(Backplane):
         return (str(items[-1][0]) if items else cursor), [it for _, it in items]
 
     async def forget(self, room: str) -> None:
+        """Delete everything stored for the room."""
         self.store.blobs.pop(room, None)
         self.store.logs.pop(room, None)
         for key in (f"inbox:{room}", f"presence:{room}"):

@@ -60,6 +60,8 @@ def _dumps(value: Any) -> str:
 
 
 class RedisBackplane(Backplane):
+    """A backplane on Redis: Streams for the log, inbox, replies and presence, a key per lease, Lua for atomic
+    commits."""
     distributed = True
     start_cursor = "0-0"
 
@@ -77,20 +79,26 @@ class RedisBackplane(Backplane):
         return f"{self.prefix}:{kind}:{name}"
 
     async def start(self) -> None:
+        """Check that Redis answers (PING)."""
         await self.redis.ping()
 
     async def close(self) -> None:
+        """Close the Redis connection pool."""
         await self.redis.aclose()
 
     async def acquire(self, room: str) -> bool:
+        """Take or renew the room's lease key for this node (Lua); True when this node holds it."""
         return bool(await self._acquire(keys=[self._k("lease", room)], args=[self.node_id, self.lease_ms]))
 
     async def release(self, room: str) -> None:
+        """Delete the room's lease key if this node holds it (Lua)."""
         await self._release(keys=[self._k("lease", room)], args=[self.node_id])
 
     async def commit(
         self, room: str, deltas: list[dict[str, Any]], checkpoint: dict[str, Any] | None, cursor: str
     ) -> None:
+        """Append deltas and store the cursor (and checkpoint) in one Lua call while holding the lease; LeaseLost
+        otherwise."""
         args: list[Any] = [
             self.node_id,
             cursor,
@@ -109,12 +117,14 @@ class RedisBackplane(Backplane):
             raise
 
     async def load(self, room: str) -> Stored | None:
+        """Return the room's last checkpoint and cursor, or None."""
         blob, cursor = await self.redis.mget(self._k("ckpt", room), self._k("cursor", room))
         if blob is None:
             return None
         return Stored(json.loads(blob), cursor or self.start_cursor)
 
     async def read_log(self, room: str, after: int, block_ms: int = 0, limit: int = 1000) -> list[dict[str, Any]]:
+        """Return up to ``limit`` deltas with revision > ``after``, waiting up to ``block_ms`` for one."""
         key = self._k("log", room)
         res = await self.redis.xread({key: f"{after}-0"}, count=limit, block=block_ms or None)
         if not res:
@@ -122,15 +132,18 @@ class RedisBackplane(Backplane):
         return [json.loads(fields["d"]) for _id, fields in res[0][1]]
 
     async def submit(self, room: str, item: dict[str, Any]) -> None:
+        """Add a client request to the room's inbox stream."""
         await self.redis.xadd(self._k("inbox", room), {"j": _dumps(item)}, maxlen=INBOX_MAXLEN, approximate=True)
 
     async def read_inbox(self, room: str, cursor: str, block_ms: int) -> list[tuple[str, dict[str, Any]]]:
+        """Return (stream id, item) pairs of the room's inbox after ``cursor``, waiting up to ``block_ms``."""
         res = await self.redis.xread({self._k("inbox", room): cursor}, count=500, block=block_ms or None)
         if not res:
             return []
         return [(entry_id, json.loads(fields["j"])) for entry_id, fields in res[0][1]]
 
     async def reply(self, node: str, item: dict[str, Any]) -> None:
+        """Add a reply to the node ``node``'s reply stream."""
         key = self._k("reply", node)
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.rpush(key, _dumps(item))
@@ -138,6 +151,7 @@ class RedisBackplane(Backplane):
             await pipe.execute()
 
     async def read_replies(self, block_ms: int) -> list[dict[str, Any]]:
+        """Return the replies sent to this node, waiting up to ``block_ms`` for one."""
         key = self._k("reply", self.node_id)
         first = await self.redis.blpop([key], timeout=max(block_ms, 1) / 1000)
         if first is None:
@@ -146,6 +160,7 @@ class RedisBackplane(Backplane):
         return [json.loads(first[1])] + [json.loads(r) for r in rest]
 
     async def publish_presence(self, room: str, item: dict[str, Any]) -> None:
+        """Add a presence tick to the room's presence stream (capped)."""
         await self.redis.xadd(
             self._k("presence", room),
             {"j": _dumps({**item, "node": self.node_id})},
@@ -154,6 +169,7 @@ class RedisBackplane(Backplane):
         )
 
     async def read_presence(self, room: str, cursor: str, block_ms: int) -> tuple[str, list[dict[str, Any]]]:
+        """Return (next cursor, ticks) other nodes published after ``cursor``, waiting up to ``block_ms``."""
         res = await self.redis.xread({self._k("presence", room): cursor}, count=100, block=block_ms or None)
         if not res:
             if cursor == "$":  # pin the cursor so entries added between calls are not missed
@@ -164,6 +180,7 @@ class RedisBackplane(Backplane):
         return entries[-1][0], [json.loads(fields["j"]) for _id, fields in entries]
 
     async def forget(self, room: str) -> None:
+        """Delete every key stored for the room."""
         await self.redis.delete(
             *(self._k(kind, room) for kind in ("lease", "log", "ckpt", "cursor", "inbox", "presence"))
         )

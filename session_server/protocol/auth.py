@@ -22,6 +22,7 @@ MAX_TOKEN_CHARS = 2048
 
 @dataclass(frozen=True, slots=True)
 class Claims:
+    """What a join token grants: room, participant, role, expiry time."""
     room: str
     participant: str
     role: str
@@ -37,6 +38,7 @@ def _unb64(text: str) -> bytes:
 
 
 def sign(claims: Claims, key: bytes) -> str:
+    """Return a join token for the claims signed with HMAC-SHA256 under ``key``; AuthError for an unknown role."""
     if claims.role not in ROLES:
         raise AuthError("bad_token", f"role must be one of {', '.join(ROLES)}", field="role")
     body = json.dumps(

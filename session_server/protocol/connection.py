@@ -23,6 +23,7 @@ _ALLOWED: dict[str, frozenset[str] | None] = {
 
 @dataclass(slots=True)
 class Identity:
+    """Who a joined connection is: room, participant, role, session id."""
     room: str
     participant: str
     role: str
@@ -30,6 +31,8 @@ class Identity:
 
 
 class Connection:
+    """One connection's phase (connected, joining, joined, closed), identity, rate limiter and last activity."""
+
     def __init__(self, limits: Limits, now: float) -> None:
         self.limits = limits
         self.phase = "connected"
@@ -66,17 +69,22 @@ class Connection:
         return msg
 
     def start_join(self) -> None:
+        """Mark that a join (or resume) is under way."""
         self.phase = "joining"
 
     def joined(self, identity: Identity) -> None:
+        """Record the identity of the joined participant."""
         self.identity = identity
         self.phase = "joined"
 
     def join_failed(self) -> None:
+        """Go back to connected after a refused join."""
         self.phase = "connected"
 
     def close(self) -> None:
+        """Mark the connection closed."""
         self.phase = "closed"
 
     def idle(self, now: float, timeout: float) -> bool:
+        """True when nothing was received for longer than ``timeout`` seconds at ``now``."""
         return now - self.last_received > timeout

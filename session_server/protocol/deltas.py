@@ -74,6 +74,7 @@ class DeltaLog:
 
     @property
     def last(self) -> int:
+        """Return the last revision in the log."""
         return self._last
 
     def append(self, delta: Delta, now: float = float("inf")) -> None:
@@ -93,11 +94,13 @@ class DeltaLog:
         return len(self._ring)
 
     def reset(self, revision: int) -> None:
+        """Empty the log, which now starts after ``revision``."""
         self._ring.clear()
         self._times.clear()
         self._last = revision
 
     def since(self, rev: int) -> list[Delta] | None:
+        """Return the deltas after revision ``rev``, or None when the log no longer holds them all."""
         if rev > self._last:
             return None
         if rev == self._last:

@@ -37,6 +37,7 @@ CLOSE_RATE = 4008
 
 @dataclass(frozen=True, slots=True)
 class ErrorSpec:
+    """An error code's WebSocket close code (None: the connection stays open) and description."""
     close_code: int | None
     description: str
 
@@ -100,6 +101,7 @@ class ProtocolError(Exception):
 
     @property
     def close_code(self) -> int | None:
+        """Return the WebSocket close code of this error (None when the connection stays open)."""
         return ERROR_CODES[self.code].close_code
 
     def detail(self) -> str:
@@ -116,6 +118,7 @@ class ProtocolError(Exception):
         return f"{self.field}: {self.detail()}" if self.field else self.detail()
 
     def to_wire(self, request_id: str | None = None) -> dict[str, Any]:
+        """Return the error frame's fields (code, message, field, ref) for a request id."""
         out: dict[str, Any] = {"code": self.code, "message": self.detail()}
         if self.field is not None:
             out["field"] = self.field
@@ -129,18 +132,22 @@ class ClientError(ProtocolError):
 
 
 class BadMessage(ClientError):
+    """A message that is not valid (JSON, type, fields, values)."""
     pass
 
 
 class LimitExceeded(ClientError):
+    """A configured limit was reached (size, rate, participants, objects, rooms)."""
     pass
 
 
 class AuthError(ClientError):
+    """The token is missing, invalid, expired, or for another room, or the role may not do this."""
     pass
 
 
 class Conflict(ClientError):
+    """The request conflicts with the room's state (locked object, unknown object, already placed)."""
     pass
 
 
@@ -151,6 +158,7 @@ class ServerError(ProtocolError):
         super().__init__("internal", message)
 
     def to_wire(self, request_id: str | None = None) -> dict[str, Any]:
+        """Return an ``internal`` error frame's fields with no internal details."""
         out: dict[str, Any] = {"code": "internal", "message": "internal error"}
         if request_id is not None:
             out["ref"] = request_id

@@ -49,12 +49,14 @@ class Request(Msg):
 
 
 class Join(Request):
+    """Client -> server: join a room with a token."""
     type: Literal["join"]
     room: Id
     token: Annotated[str, StringConstraints(max_length=2048)] | None = None
 
 
 class Resume(Request):
+    """Client -> server: resume a dropped session (missed deltas, or a fresh snapshot)."""
     type: Literal["resume"]
     room: Id
     token: Annotated[str, StringConstraints(max_length=2048)] | None = None
@@ -63,14 +65,17 @@ class Resume(Request):
 
 
 class Leave(Msg):
+    """Client -> server: leave the room."""
     type: Literal["leave"]
 
 
 class Ping(Msg):
+    """Client -> server: keep-alive; answered with a pong."""
     type: Literal["ping"]
 
 
 class PresenceUpdate(Msg):
+    """Client -> server: this participant's pose (lossy, latest wins)."""
     type: Literal["presence"]
     pose: Pose
 
@@ -99,6 +104,7 @@ class _ServerMsg(BaseModel):
 
 
 class Welcome(_ServerMsg):
+    """Server -> client: joined; the snapshot of the room with its revision."""
     type: Literal["welcome"]
     ref: str | None = None
     room: str
@@ -113,6 +119,7 @@ class Welcome(_ServerMsg):
 
 
 class DeltaFrame(_ServerMsg):
+    """Server -> client: one change of the room at a revision."""
     type: Literal["delta"]
     rev: int
     op: str
@@ -120,6 +127,7 @@ class DeltaFrame(_ServerMsg):
 
 
 class PresenceFrame(_ServerMsg):
+    """Server -> client: the poses changed since the last tick and the participants gone."""
     type: Literal["presence"]
     t: float
     poses: dict[str, list[float]]
@@ -127,6 +135,7 @@ class PresenceFrame(_ServerMsg):
 
 
 class Ack(_ServerMsg):
+    """Server -> client: a request was applied (or was a duplicate) at a revision."""
     type: Literal["ack"]
     ref: str
     revision: int
@@ -134,6 +143,7 @@ class Ack(_ServerMsg):
 
 
 class ErrorFrame(_ServerMsg):
+    """Server -> client: a request or the connection failed, with a code."""
     type: Literal["error"]
     code: str
     message: str
@@ -142,11 +152,13 @@ class ErrorFrame(_ServerMsg):
 
 
 class Pong(_ServerMsg):
+    """Server -> client: the answer to a ping, with the server time."""
     type: Literal["pong"]
     t: float
 
 
 class Shutdown(_ServerMsg):
+    """Server -> client: the server is going away; whether and when to reconnect."""
     type: Literal["shutdown"]
     reason: str
     reconnect: bool
@@ -154,6 +166,7 @@ class Shutdown(_ServerMsg):
 
 
 class Batch(_ServerMsg):
+    """Server -> client: several frames sent as one."""
     type: Literal["batch"]
     frames: list[dict[str, Any]]
 

@@ -14,27 +14,33 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class PresenceTick:
+    """The poses changed since the last tick and the participants gone."""
     poses: dict[str, list[float]]
     gone: tuple[str, ...] = ()
 
 
 class PresenceTable:
+    """Latest pose per participant; ``tick()`` returns what changed since the last tick."""
+
     def __init__(self) -> None:
         self.latest: dict[str, list[float]] = {}
         self._dirty: set[str] = set()
         self._gone: set[str] = set()
 
     def update(self, participant: str, pose: list[float]) -> None:
+        """Record a participant's latest pose."""
         self.latest[participant] = pose
         self._dirty.add(participant)
         self._gone.discard(participant)
 
     def remove(self, participant: str) -> None:
+        """Forget a participant (reported as gone in the next tick)."""
         if self.latest.pop(participant, None) is not None:
             self._gone.add(participant)
         self._dirty.discard(participant)
 
     def tick(self) -> PresenceTick | None:
+        """Return the changes since the last tick (None when nothing changed) and start a new tick."""
         if not self._dirty and not self._gone:
             return None
         out = PresenceTick({p: self.latest[p] for p in self._dirty}, tuple(sorted(self._gone)))
@@ -73,6 +79,7 @@ class Nearby:
         return math.floor(pose[0] / self.radius), math.floor(pose[2] / self.radius)
 
     def cell_of(self, participant: str) -> tuple[int, int] | None:
+        """Return a participant's grid cell, or None when it gets the whole tick (no pose, or radius 0)."""
         pose = self.positions.get(participant) if self.radius > 0 else None
         return None if pose is None else self._cell(pose)
 

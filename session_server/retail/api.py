@@ -40,6 +40,7 @@ class RetailRoute(APIRoute):
     """Maps RetailError, session errors and request validation to the JSON error body."""
 
     def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+        """Return the route's handler with retail errors turned into JSON error responses."""
         handler = super().get_route_handler()
 
         async def route(request: Request) -> Response:

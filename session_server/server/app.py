@@ -21,6 +21,7 @@ logger = logging.getLogger(__name__)
 
 
 def make_backplane(settings: SessionSettings) -> Backplane:
+    """Return the backplane the settings name: Redis with ``REDIS_URL``, else in memory."""
     node_id = settings.node_id or SessionNode.new_node_id()
     if settings.redis_url:
         from ..backplane.redis import RedisBackplane

@@ -42,6 +42,7 @@ class Corker:
         self._dirty: list[TransportSender] = []
 
     def add(self, sender: TransportSender) -> None:
+        """Queue a sender to be flushed at the end of this event-loop turn (one write per turn)."""
         if not self._dirty:
             asyncio.get_running_loop().call_soon(self._flush)
         self._dirty.append(sender)
@@ -71,10 +72,12 @@ class TransportSender:
 
     @property
     def queued_bytes(self) -> int:
+        """Return the bytes waiting to be sent (queued here and in the transport's buffer)."""
         transport = self.proto.transport
         return self._pending + (transport.get_write_buffer_size() if transport is not None else 0)
 
     def send(self, frame: str | Outgoing) -> None:
+        """Queue a frame for this turn's write (nothing after a failure)."""
         if self.failed:
             return
         wire = frame.wire if isinstance(frame, Outgoing) else wire_frame(frame)
@@ -83,6 +86,7 @@ class TransportSender:
         self._schedule()
 
     def send_presence(self, tick: PresenceTick, frame: str | Outgoing, t: float) -> None:
+        """Send a presence frame, or keep only the latest one while the socket is blocked."""
         if self.failed:
             return
         if self.blocked_since is None and self._presence is None:
@@ -123,10 +127,12 @@ class TransportSender:
             self.send(presence_text(tick, self._presence_t))
 
     def check(self, mono: float) -> None:
+        """Fail the sender as a slow consumer when the socket stayed blocked past the send timeout at ``mono``."""
         if self.blocked_since is not None and mono - self.blocked_since > self.send_timeout:
             self.fail("slow_consumer")
 
     def fail(self, reason: str) -> None:
+        """Stop sending for ``reason`` (the queued frames are dropped); the connection is then closed."""
         if self.failed is None:
             self.failed = reason
             self._out.clear()
@@ -156,6 +162,7 @@ class FastWebSocket(WebSocketsSansIOProtocol):
 
     # ---- handshake ---------------------------------------------------------------------------
     def handle_connect(self, event: Request) -> None:
+        """Accept a WebSocket upgrade on the fast path (other paths go through ASGI)."""
         if event.path.partition("?")[0] != self.path:
             super().handle_connect(event)
             return
@@ -181,6 +188,7 @@ class FastWebSocket(WebSocketsSansIOProtocol):
 
     # ---- receiving -----------------------------------------------------------------------------
     def send_receive_event_to_app(self) -> None:
+        """Hand a complete message to the client link (not to the ASGI app) on the fast path."""
         if self.link is None:
             super().send_receive_event_to_app()
             return
@@ -199,6 +207,7 @@ class FastWebSocket(WebSocketsSansIOProtocol):
         self.link.feed(data)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        """Tell the client link that the connection is gone."""
         super().connection_lost(exc)
         if not self._lost.done():
             self._lost.set_result(None)
@@ -214,22 +223,26 @@ class FastWebSocket(WebSocketsSansIOProtocol):
 
     # ---- flow control --------------------------------------------------------------------------
     def pause_writing(self) -> None:
+        """Note when the socket's buffer filled (the sender coalesces presence from then on)."""
         super().pause_writing()
         if self.sender is not None and self.sender.blocked_since is None:
             self.sender.blocked_since = time.monotonic()
 
     def resume_writing(self) -> None:
+        """Let the sender write again once the socket's buffer drained."""
         super().resume_writing()
         if self.sender is not None:
             self.sender.writable()
 
     # ---- what ClientLink needs (the Socket protocol) -------------------------------------------
     def sender_failed(self, reason: str) -> None:
+        """Tell the client link its sender failed (``reason``), which closes the connection."""
         link = self.link
         if link is not None:
             link.sender_failed(reason)
 
     async def close(self, code: int) -> None:
+        """Flush what is queued and send a close frame with ``code``."""
         if not self.close_sent and not self.transport.is_closing():
             if self.sender is not None:
                 self.sender.flush_now()
@@ -240,6 +253,7 @@ class FastWebSocket(WebSocketsSansIOProtocol):
         await asyncio.shield(self._lost)
 
     def abort(self) -> None:
+        """Drop the connection at once."""
         if not self._lost.done():
             self.transport.abort()
 

@@ -52,9 +52,12 @@ class Link(Protocol):
     role: str
     sender: Sender
 
-    def welcomed(self, participant: str, role: str, session: str) -> None: ...
-    def fail(self, exc: ProtocolError, ref: str | None = None) -> None: ...
-    def close(self, code: str) -> None: ...
+    def welcomed(self, participant: str, role: str, session: str) -> None:
+        """The join succeeded: this link is ``participant`` with ``role`` in session ``session``."""
+    def fail(self, exc: ProtocolError, ref: str | None = None) -> None:
+        """Send an error frame for ``exc`` (for request ``ref``) and close when the error closes connections."""
+    def close(self, code: str) -> None:
+        """Close the connection with the close code of error ``code``."""
 
 
 def public_delta(delta: Delta) -> dict[str, Any]:
@@ -66,6 +69,8 @@ def public_delta(delta: Delta) -> dict[str, Any]:
 
 
 class RoomHub:
+    """One room on this process: follows the room's log, leads it while holding the lease, ticks presence."""
+
     def __init__(self, room_id: str, backplane: Backplane, config: RoomConfig, clock: Any = time.time) -> None:
         self.room_id = room_id
         self.bp = backplane
@@ -92,6 +97,7 @@ class RoomHub:
 
     # ---- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
+        """Load the room's checkpoint and log and start following (and leading) it."""
         stored = await self.bp.load(self.room_id)
         if stored is not None:
             self.mirror = self.kind.from_snapshot(stored.blob["state"])
@@ -121,6 +127,7 @@ class RoomHub:
             self.log.append(delta, time.monotonic())
 
     async def stop(self, forget: bool = False) -> None:
+        """Stop the room's tasks (and ``forget`` its stored state when the last participant left)."""
         self._running = False
         for t in self._tasks:
             t.cancel()
@@ -138,6 +145,7 @@ class RoomHub:
 
     @property
     def local_count(self) -> int:
+        """Return how many clients of this process are in (or joining) the room."""
         return len(self.clients) + len(self.pending)
 
     # ---- requests from local connections --------------------------------------------------------
@@ -181,6 +189,7 @@ class RoomHub:
 
     # ---- presence ------------------------------------------------------------------------------
     def update_presence(self, pid: str, pose: list[float]) -> None:
+        """Record a local participant's pose for the next tick."""
         self.presence.update(pid, pose)
         self.known_poses[pid] = pose
 
@@ -197,6 +206,7 @@ class RoomHub:
                 target.sender.send(frame)
 
     async def tick_presence(self, t: float) -> int:
+        """Send one presence frame per recipient (nearby poses, local and from other nodes); returns frames sent."""
         self.flush_held()
         local = self.presence.tick()
         if local is not None:
@@ -313,6 +323,7 @@ class RoomHub:
 
     # ---- replies ---------------------------------------------------------------------------------
     def on_reply(self, pid: str, frame: dict[str, Any]) -> None:
+        """Handle the leader's reply for a local participant (welcome, ack or error frame)."""
         if frame["type"] == "welcome":
             link = self.pending.get(pid)
             if link is None:

@@ -44,17 +44,23 @@ class Socket(Protocol):
 
 
 class Sender(Protocol):
+    """Sends frames to one client: reliable frames in order, presence coalesced while blocked."""
     queued_bytes: int
     failed: str | None
 
-    def send(self, frame: Any) -> None: ...
-    def send_presence(self, tick: Any, frame: Any, t: float) -> None: ...
-    async def flush(self, timeout: float) -> None: ...
+    def send(self, frame: Any) -> None:
+        """Queue a frame to the client."""
+    def send_presence(self, tick: Any, frame: Any, t: float) -> None:
+        """Send a presence frame (the latest one only while the client is slow)."""
+    async def flush(self, timeout: float) -> None:
+        """Wait up to ``timeout`` seconds until everything queued is sent."""
     def check(self, mono: float) -> None:
         """Housekeeping: fail a sender that has been blocked longer than its timeout."""
 
 
 class ClientLink:
+    """One client connection's logic, whatever carries it (fast path or ASGI): parse, join, route, close."""
+
     def __init__(self, node: SessionNode, sender: Sender, socket: Socket) -> None:
         self.node = node
         self.sender = sender
@@ -73,11 +79,13 @@ class ClientLink:
 
     # ---- hub callbacks -----------------------------------------------------------------------
     def welcomed(self, participant: str, role: str, session: str) -> None:
+        """The join succeeded: record the participant, role and session."""
         self.participant, self.role, self.session = participant, role, session
         assert self.hub is not None
         self.conn.joined(Identity(self.hub.room_id, participant, role, session))
 
     def fail(self, exc: ProtocolError, ref: str | None = None) -> None:
+        """Send an error frame for ``exc`` (for request ``ref``), closing when the error closes connections."""
         self.sender.send(m.encode(m.server_frame("error", **exc.to_wire(ref))))
         if exc.close_code is not None:
             self.close(exc.code, send_frame=False)
@@ -102,6 +110,7 @@ class ClientLink:
         self.socket.abort()
 
     def sender_failed(self, reason: str) -> None:
+        """The sender gave up (``reason``, e.g. slow consumer): log it and close the connection."""
         logger.info(
             "room %s participant %s: disconnecting (%s)",
             self.hub.room_id if self.hub else "-",
@@ -111,6 +120,7 @@ class ClientLink:
         self.close(reason)
 
     def check_idle(self, mono: float) -> None:
+        """Close the connection when nothing was received for the idle timeout at ``mono``."""
         if self.closing:
             return
         if mono - self.last_received > self.node.settings.idle_timeout_s:
@@ -119,6 +129,7 @@ class ClientLink:
             self.sender.check(mono)
 
     async def shutdown(self, timeout: float) -> None:
+        """Send a shutdown frame, flush for up to ``timeout`` seconds and close."""
         self.closing = True
         self.sender.send(
             m.encode(

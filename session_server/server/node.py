@@ -19,6 +19,8 @@ HUB_LINGER_S = 5.0
 
 
 class SessionNode:
+    """This process's rooms: their hubs, the backplane, the presence ticker and housekeeping."""
+
     def __init__(self, settings: SessionSettings, backplane: Backplane, clock: Any = time.time) -> None:
         self.settings = settings
         self.bp = backplane
@@ -41,9 +43,11 @@ class SessionNode:
 
     @staticmethod
     def new_node_id() -> str:
+        """Return a new random node id (12 hex digits)."""
         return uuid.uuid4().hex[:12]
 
     async def start(self) -> None:
+        """Start the backplane and this node's background tasks (ticker, housekeeping, replies)."""
         await self.bp.start()
         self._tasks = [
             asyncio.create_task(self._ticker(), name="presence-ticker"),
@@ -53,6 +57,7 @@ class SessionNode:
             self._tasks.append(asyncio.create_task(self._replies(), name="replies"))
 
     async def get_hub(self, room: str) -> RoomHub:
+        """Return the room's hub, starting it when new; LimitExceeded past the room limit."""
         hub = self.hubs.get(room)
         if hub is None:
             if len(self.hubs) >= self.limits.max_rooms:

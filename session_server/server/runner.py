@@ -17,6 +17,7 @@ class GracefulServer(uvicorn.Server):
     every client gets a ``shutdown`` frame telling it to reconnect and resume."""
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        """Tell every client the server is going away (shutdown frames), then stop uvicorn."""
         app = self.config.app
         node = getattr(getattr(app, "state", None), "session_node", None)
         if node is not None:
@@ -27,6 +28,7 @@ class GracefulServer(uvicorn.Server):
 
 
 def make_server(app: FastAPI, settings: SessionSettings, log_level: str = "info") -> GracefulServer:
+    """Return a uvicorn server for the app with the settings' host, port and WebSocket implementation."""
     fast = settings.ws_impl == "fast"
     ws: Any = fast_websocket_class(app.state.session_node) if fast else settings.ws_impl
     config = uvicorn.Config(

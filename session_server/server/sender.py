@@ -38,6 +38,7 @@ class Outgoing:
 
     @property
     def wire(self) -> bytes:
+        """Return the frame's WebSocket wire bytes (encoded once, shared by every recipient)."""
         if self._wire is None:
             self._wire = wire_frame(self.text)
         return self._wire
@@ -54,6 +55,7 @@ def presence_text(tick: PresenceTick, t: float) -> str:
 
 
 def text_of(frame: str | Outgoing) -> str:
+    """Return the text of a frame (a str or an Outgoing)."""
     return frame if isinstance(frame, str) else frame.text
 
 
@@ -83,6 +85,7 @@ class Sender:
         self.batched = 0
 
     def send(self, frame: str | Outgoing) -> None:
+        """Queue a frame for the sending task (nothing after a failure)."""
         if self.failed:
             return
         text = text_of(frame)
@@ -94,6 +97,7 @@ class Sender:
         self._wake.set()
 
     def send_presence(self, tick: PresenceTick, frame: str | Outgoing, t: float) -> None:
+        """Queue a presence frame; an unsent one is replaced by the newer one."""
         if self.failed:
             return
         if self._presence is None:

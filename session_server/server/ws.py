@@ -21,18 +21,23 @@ if TYPE_CHECKING:
 
 
 class AsgiSocket:
+    """A client socket over Starlette's ASGI WebSocket (the ``websockets-sansio`` path)."""
+
     def __init__(self, ws: WebSocket) -> None:
         self.ws = ws
         self.receiving: asyncio.Task[None] | None = None
 
     async def close(self, code: int) -> None:
+        """Close the WebSocket with ``code``."""
         await self.ws.close(code)
 
     def abort(self) -> None:
+        """Stop receiving at once."""
         if self.receiving is not None and not self.receiving.done():
             self.receiving.cancel()
 
     async def send_text(self, text: str) -> None:
+        """Send one text frame."""
         await self.ws.send_text(text)
 
 
@@ -47,6 +52,7 @@ async def _receive(ws: WebSocket, link: ClientLink) -> None:
 
 
 async def ws_endpoint(websocket: WebSocket) -> None:
+    """The ``/ws`` ASGI endpoint: runs a ClientLink over the WebSocket until it closes."""
     node: SessionNode = websocket.app.state.session_node
     if node.draining:
         await websocket.close(ERROR_CODES["shutdown"].close_code or 1012)
