@@ -52,6 +52,7 @@ class TokenBucket:
 
 
 def check_size(size: int, limits: Limits) -> None:
+    """Raise LimitExceeded when a message of ``size`` bytes is over the size limit."""
     if size > limits.max_message_bytes:
         raise LimitExceeded(
             "too_big", "message is larger than the size limit", limit=limits.max_message_bytes, actual=size
