@@ -1,15 +1,15 @@
 """Command line: ``python -m assets_pipeline`` (also ``phygital-assets``).
 
 One module per group of commands: ``optimize`` (optimize, validate, inspect), ``publish`` (upload, rollback,
-delete), ``catalog`` (list, show, tryon), ``server`` (serve, token, init-store). A group is one
-``app.add_typer(module.app)`` line below (with ``name=...`` for a group of sub-commands). Errors in the input end a
-command with one line on stderr and exit code 2; nothing is written.
+delete), ``catalog`` (list, show, tryon), ``server`` (serve, token, init-store), ``stores`` (stores, fitting rooms,
+stock, tags). A group is one ``app.add_typer(module.app)`` line below (with ``name=...`` for a group of
+sub-commands). Errors in the input end a command with one line on stderr and exit code 2; nothing is written.
 """
 
 from __future__ import annotations
 
 from .. import clikit
-from . import catalog, optimize, publish, server
+from . import catalog, optimize, publish, server, stores
 
 app = clikit.make_app(
     "assets_pipeline",
@@ -20,6 +20,7 @@ app.add_typer(optimize.app)
 app.add_typer(publish.app)
 app.add_typer(catalog.app)
 app.add_typer(server.app)
+app.add_typer(stores.app, name="stores")
 
 
 def main() -> None:
