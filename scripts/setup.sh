@@ -9,6 +9,7 @@ need_apt=()
 dpkg -s libusb-1.0-0 >/dev/null 2>&1 || need_apt+=(libusb-1.0-0)
 dpkg -s libgl1 >/dev/null 2>&1 || need_apt+=(libgl1)
 dpkg -s libgomp1 >/dev/null 2>&1 || need_apt+=(libgomp1)
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)  # the browser tests of the web pages (Playwright drives it)
 if [ "${#need_apt[@]}" -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "setup: installing Debian packages: ${need_apt[*]}"
@@ -36,4 +37,21 @@ if [ ! -d tools/node/node_modules/gltf-validator ] || [ tools/node/package-lock.
   echo "setup: installing node tools (npm ci in tools/node)"
   (cd tools/node && npm ci --no-audit --no-fund --silent)
 fi
+if [ ! -d tools/web/node_modules/three ] || [ tools/web/package-lock.json -nt tools/web/node_modules ]; then
+  echo "setup: installing the pages' front-end packages (npm ci in tools/web)"
+  (cd tools/web && npm ci --no-audit --no-fund --silent)
+fi
+# the pages load these from the server itself (never from a CDN): copy them into the package
+vendor=session_server/web/static/vendor
+mkdir -p "$vendor/three/addons/loaders" "$vendor/three/addons/libs" "$vendor/three/addons/controls" \
+  "$vendor/three/addons/utils" "$vendor/qrcode-generator"
+three=tools/web/node_modules/three
+cp "$three/build/three.core.min.js" "$three/build/three.module.min.js" "$vendor/three/"
+cp "$three/examples/jsm/loaders/GLTFLoader.js" "$vendor/three/addons/loaders/"
+cp "$three/examples/jsm/libs/meshopt_decoder.module.js" "$vendor/three/addons/libs/"
+cp "$three/examples/jsm/controls/OrbitControls.js" "$vendor/three/addons/controls/"
+cp "$three/examples/jsm/utils/BufferGeometryUtils.js" "$vendor/three/addons/utils/"
+cp "$three/LICENSE" "$vendor/three/"
+cp tools/web/node_modules/qrcode-generator/dist/qrcode.mjs \
+  "$vendor/qrcode-generator/"
 echo "setup: ready"
