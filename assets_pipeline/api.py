@@ -6,6 +6,8 @@
     GET  /assets/{sha256}               download (local store: ETag, Cache-Control, Range; S3: redirect to a
                                         presigned URL)
     POST /products/{sku}/upload         publish a model (request body = the file); needs an artist token
+    /stores, /tags ...                  stores, fitting rooms, stock, tags, recommendations (``api_stores.py``;
+                                        changes need a manager token)
 
 Errors are answered as HTTP status + ``{"code", "message", "field"}``. Reads are open unless
 ``PHYGITAL_ASSETS_API_READ_TOKEN_REQUIRED`` is set.
@@ -31,7 +33,7 @@ from pydantic import BaseModel
 
 from .catalog.models import CONTENT_TYPES, AssetFormat, Category, Product, Version
 from .catalog.repository import find_asset, parse_category
-from .errors import AssetError, Forbidden, LimitExceeded, NotFound, Unauthorized, UnsupportedFormat
+from .errors import AssetError, CsvRejected, Forbidden, LimitExceeded, NotFound, Unauthorized, UnsupportedFormat
 from .service import AssetService
 from .settings import AssetSettings
 from .tokens import TokenClaims, require_role, verify
@@ -41,7 +43,7 @@ MODEL_SUFFIXES = (".glb", ".gltf", ".obj", ".stl", ".ply")
 CACHE_IMMUTABLE = "public, max-age=31536000, immutable"
 STATUS = {"not_found": 404, "conflict": 409, "unauthorized": 401, "forbidden": 403, "limit_exceeded": 413,
           "unsupported_format": 415, "invalid_asset": 422, "unsafe_uri": 422, "missing_encoder": 501,
-          "storage_error": 503}
+          "storage_error": 503, "invalid_csv": 422}
 
 
 def error_response(exc: AssetError) -> JSONResponse:
@@ -53,6 +55,8 @@ def error_response(exc: AssetError) -> JSONResponse:
         body = {"code": exc.code, "message": "internal error", "field": None}
     else:
         body = {"code": exc.code, "message": str(exc), "field": exc.field}
+        if isinstance(exc, CsvRejected):
+            body["lines"] = [e.to_dict() for e in exc.lines]
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return JSONResponse(body, status_code=status, headers=headers)
 
@@ -381,3 +385,8 @@ def create_app(settings: AssetSettings | None = None, service: AssetService | No
         return {"status": "ok", "store": app.state.assets_service.store.describe()}
 
     return app
+
+
+from .api_stores import router as _stores_router  # noqa: E402  (stores, stock, tags: one router, same errors)
+
+router.include_router(_stores_router)

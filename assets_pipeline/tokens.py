@@ -1,7 +1,7 @@
 """API tokens for the catalog HTTP API: ``v1.<payload>.<signature>`` (base64url JSON + HMAC-SHA256).
 
-The payload holds ``sub`` (who), ``role`` (``artist`` may upload; ``reader`` may only read) and ``exp``
-(unix seconds). The secret and the clock are passed in.
+The payload holds ``sub`` (who), ``role`` (``artist`` may upload; ``manager`` may change stores, stock and tags;
+``reader`` may only read) and ``exp`` (unix seconds). The secret and the clock are passed in.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from .errors import Forbidden, InvalidAsset, Unauthorized
 
-ROLES = ("artist", "reader")
+ROLES = ("artist", "reader", "manager")
 
 
 @dataclass(frozen=True, slots=True)
