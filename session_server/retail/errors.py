@@ -83,6 +83,13 @@ class RetailError(ClientError):
         """HTTP status of this error."""
         return RETAIL_CODES[self.code].status
 
+    @property
+    def cause(self) -> str | None:
+        """The session core's error code this one translates, if any."""
+        cause = self.extra.get("cause")
+        return cause if isinstance(cause, str) else None
+
     def body(self) -> dict[str, Any]:
         """JSON body of the error response."""
-        return {"error": self.code, "code": self.code, "field": self.field, "message": self.detail(), **self.extra}
+        extra = {k: v for k, v in self.extra.items() if k != "cause"}
+        return {"error": self.code, "code": self.code, "field": self.field, "message": self.detail(), **extra}

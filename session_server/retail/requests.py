@@ -110,6 +110,15 @@ class RequestBook:
                 raise RetailError("conflict", f"request {request_id} changed meanwhile; reload it", field="request")
         return StaffRequest(**{**req.as_dict(), "state": target, "by_staff": staff, "updated": now})
 
+    def cancel_open(self, store: str, room: str, now: float | None = None) -> int:
+        """Cancel the room's open and accepted requests (its visit ended); returns how many."""
+        now = time.time() if now is None else now
+        with self.db.engine.begin() as conn:
+            done = conn.execute(update(requests).where(requests.c.store == store, requests.c.room == room,
+                                                       requests.c.state.in_(OPEN_STATES))
+                                .values(state="cancelled", updated=now))
+        return done.rowcount or 0
+
     def list(self, store: str, room: str | None = None, states: tuple[str, ...] | None = None,
              limit: int = 500) -> list[StaffRequest]:
         """A store's requests (of one room, in some states), oldest first."""

@@ -49,7 +49,7 @@ class RoomGateway:
         except ProtocolError as exc:
             code = exc.code if exc.code in RETAIL_CODES else ("unavailable" if exc.code in (
                 "internal", "lease_lost", "shutdown", "too_many_rooms") else "conflict")
-            raise RetailError(code, exc.detail(), field=exc.field) from None
+            raise RetailError(code, exc.detail(), field=exc.field, cause=exc.code) from None
         except TimeoutError:
             raise RetailError("unavailable", f"room {room_id} did not answer in time; retry") from None
         return result if isinstance(result, dict) else {}

@@ -89,6 +89,8 @@ class RetailService:
         self.debounce = ReadDebouncer(self.r.debounce_s, self.r.leave_after_s)
         self._buckets: dict[str, TokenBucket] = {}
         self._codes: dict[tuple[str, str], str] = {}  # (room id, item id) -> code, for leaves
+        self._visits: dict[str, tuple[float | None, list[str]]] = {}  # room -> (visit start, skus tried)
+        self._revs: dict[str, int] = {}  # room -> last revision the listener handled
         self._tasks: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Task[None]] = set()
 
@@ -240,15 +242,23 @@ class RetailService:
                 try:
                     await self.rooms.command(room_id, {"type": "item.leave", "item": iid})
                 except RetailError as exc:
-                    logger.warning("room %s: an item that left could not be removed: %s", room_id, exc.code)
+                    if exc.cause != "unknown_item":  # already removed on the mirror or the visit ended
+                        logger.warning("room %s: an item that left could not be removed: %s", room_id, exc.code)
                 except Exception:
                     logger.exception("room %s: leave failed", room_id)
 
     # ---- rooms, listener ------------------------------------------------------------------------
 
     async def room_state(self, room_id: str) -> dict[str, Any]:
-        """The room's current state (snapshot form)."""
-        result = await self.rooms.command(room_id, {"type": "state"})
+        """The room's current state (snapshot form), from the node that orders the room's changes."""
+        try:
+            result = await self.rooms.command(room_id, {"type": "state"})
+        except RetailError as exc:
+            if exc.cause not in ("unknown_type", "bad_message"):
+                raise
+            hub = await self.node.get_hub(room_id)  # a session core without the state command: the local copy
+            snap = hub.mirror.snapshot()
+            return snap if isinstance(snap, dict) else {}
         state = result.get("state")
         return state if isinstance(state, dict) else {}
 
@@ -257,34 +267,74 @@ class RetailService:
         return hub is not None and getattr(hub, "leader", None) is not None
 
     def _on_delta(self, room_id: str, delta: dict[str, Any]) -> None:
-        """Listener of every delta of this node's rooms: visit ends and looks for analytics."""
-        op = delta.get("op")
-        if op not in ("visit.cleared", "look.set"):
+        """Listener of every delta of this node's rooms: visit lengths, co-tried pairs and try-ons for the
+        analytics, requests closed by a visit's end or by a staff member over the WebSocket into the database.
+        Work that writes is done by the node that orders the room (once), each revision once."""
+        rev = delta.get("rev")
+        if isinstance(rev, int):
+            if rev <= self._revs.get(room_id, 0):
+                return
+            self._revs[room_id] = rev
+        op, data = delta.get("op"), delta.get("data") or {}
+        if room_id.startswith("staff."):
+            if op == "request.updated" and self._leads(room_id):
+                self._spawn(self._sync_request(room_id.removeprefix("staff."), data))
             return
         where = split_fitting_room(room_id)
         if where is None:
             return
-        data = delta.get("data") or {}
-        if op == "visit.cleared":
+        if op == "visit.started":
+            visit = data.get("visit") or {}
+            self._visits[room_id] = (visit.get("started"), [])
+        elif op == "item.added" and isinstance(data.get("sku"), str):
+            self._visits.setdefault(room_id, (None, []))[1].append(data["sku"])
+        elif op == "visit.cleared":
+            track = self._visits.pop(room_id, (None, []))
+            self._revs.pop(room_id, None)
             self.debounce.forget_room(room_id)
             for key in [k for k in self._codes if k[0] == room_id]:
                 del self._codes[key]
-        if self._leads(room_id):
-            self._spawn(self._record(where[0], op, data))
+            if self._leads(room_id):
+                self._spawn(self._visit_ended(where[0], where[1], data, track))
+        elif op == "look.set" and data.get("active") and self._leads(room_id):
+            skus = [str(x) for x in data.get("skus") or []]
+            self._spawn(self._analytics(where[0], "tryon", skus))
 
-    async def _record(self, store: str, op: str, data: dict[str, Any]) -> None:
+    async def _analytics(self, store: str, kind: str, skus: list[str]) -> None:
         try:
-            if op == "visit.cleared":
-                skus = [s for s in data.get("skus") or [] if isinstance(s, str)]
-                started, ended = data.get("started"), data.get("at") or time.time()
-                if isinstance(started, (int, float)):
-                    await self.run(self.analytics.record, store, "visit", None, max(0.0, float(ended) - started))
-                await self.run(self.catalog.record_cotried, store, skus)
-            elif op == "look.set" and (data.get("look") or data).get("active"):
-                for sku in (data.get("look") or data).get("skus") or []:
-                    await self.run(self.analytics.record, store, "tryon", str(sku))
+            for sku in skus:
+                await self.run(self.analytics.record, store, kind, sku)
         except Exception:
-            logger.exception("analytics of %s failed", op)
+            logger.exception("analytics of %s failed", kind)
+
+    async def _visit_ended(self, store: str, room: str, data: dict[str, Any],
+                           track: tuple[float | None, list[str]]) -> None:
+        """A visit ended (mirror, timeout): its open requests are cancelled; length and co-tried pairs counted."""
+        try:
+            await self.run(self.requests.cancel_open, store, room)
+            started = data.get("started", track[0])
+            ended = data.get("at") or time.time()
+            if isinstance(started, (int, float)):
+                await self.run(self.analytics.record, store, "visit", None, max(0.0, float(ended) - started))
+            skus = [s for s in data.get("skus") or track[1] if isinstance(s, str)]
+            await self.run(self.catalog.record_cotried, store, skus)
+        except Exception:
+            logger.exception("the end of a visit in %s/%s was not recorded", store, room)
+
+    async def _sync_request(self, store: str, data: dict[str, Any]) -> None:
+        """A request changed in the staff room (a staff tablet's WebSocket action): store the new state."""
+        action = {"accepted": "accept", "delivered": "deliver", "unavailable": "unavailable",
+                  "cancelled": "cancel"}.get(str(data.get("state")))
+        rid = data.get("request")
+        if action is None or not isinstance(rid, str):
+            return
+        try:
+            await self.run(self.requests.act, rid, action, store, str(data.get("by_staff") or "staff"))
+        except RetailError as exc:
+            if exc.code not in ("conflict", "unknown_request"):  # already stored by the HTTP path
+                logger.warning("request %s: state from the staff room not stored: %s", rid, exc)
+        except Exception:
+            logger.exception("request %s: state from the staff room not stored", rid)
 
     # ---- requests -------------------------------------------------------------------------------
 
@@ -316,31 +366,31 @@ class RetailService:
             if item not in (state.get("items") or {}):
                 raise RetailError("unknown_item", f"item {item} is not in the room", field="item")
         req = await self.run(self.requests.create, store, room, kind, item, sku, size, colour)
-        try:
-            await self.rooms.command(room_id, {"type": "request.create", "request": req.as_dict()})
+        try:  # the fitting room forwards it to the store's staff room
+            await self.rooms.command(room_id, {"type": "request.create", "request": req.id, "kind": kind,
+                                               "item": item, "size": size, "colour": colour})
         except RetailError:
             await self.run(self.requests.remove, req.id)
             raise
-        await self._tell_staff(store, {"type": "request.create", "request": req.as_dict()})
         with contextlib.suppress(Exception):
             await self.run(self.analytics.record, store, "request_made", sku)
         return req
 
-    async def _tell_staff(self, store: str, cmd: dict[str, Any]) -> None:
-        try:
-            await self.rooms.command(staff_room_id(store), cmd)
-        except RetailError as exc:  # stored already; the staff page loads open requests from the API
-            logger.warning("staff room of %s was not told (%s): %s", store, cmd["type"], exc.code)
-
     async def act_on_request(self, request_id: str, action: str, store: str, staff: str) -> StaffRequest:
-        """A staff action: stored first (state checked in one transaction), then shown in both rooms."""
+        """A staff action: stored first (state checked in one transaction), then shown in both rooms (the
+        fitting room forwards it to the staff room; when the fitting room no longer has the request, e.g.
+        after a restart without Redis, the staff room is told directly)."""
         req = await self.run(self.requests.act, request_id, action, store, staff)
         cmd = {"type": "request.update", "request": req.id, "state": req.state, "by_staff": req.by_staff}
         try:
             await self.rooms.command(fitting_room_id(req.store, req.room), cmd)
         except RetailError as exc:
-            logger.warning("fitting room %s was not told of request %s: %s", req.room, req.id, exc.code)
-        await self._tell_staff(req.store, cmd)
+            logger.info("fitting room %s does not show request %s (%s); telling the staff room", req.room, req.id,
+                        exc.cause or exc.code)
+            try:
+                await self.rooms.command(staff_room_id(req.store), cmd)
+            except RetailError as exc2:  # stored already; the staff page loads requests from the API
+                logger.warning("staff room of %s was not told of request %s: %s", req.store, req.id, exc2.code)
         return req
 
     # ---- consent and wishlists ------------------------------------------------------------------
