@@ -46,7 +46,7 @@ TAGS = {  # from samples/fitting/tags.csv and the barcodes of samples/fitting/st
     "3034257BF0000440000007D1": "SNK-500",
     "0614140000020": "TSH-100",
 }
-UNKNOWN_TAG = "3034257BF00000FFFFFFFFFF"
+UNKNOWN_TAG = "E28011606000020000000001"
 QR_TEXT = "0614140000235"  # the lipstick LIP-800's barcode, shown to the camera as a QR code
 
 

@@ -205,7 +205,7 @@ class Read(BaseModel):
     """One tag read."""
 
     model_config = ConfigDict(extra="ignore")
-    tag: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9:._/+\-]+$")
+    tag: str = Field(min_length=1, max_length=256, pattern=r"^[\x21-\x7e]+$")
     rssi: float | None = None
 
 

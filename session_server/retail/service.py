@@ -40,7 +40,7 @@ if TYPE_CHECKING:  # settings imports retail.settings: a run-time import here wo
 
 logger = logging.getLogger(__name__)
 PAIRING_PATH = re.compile(r"(/api/pairing/)[^/?\s\"]+")
-TAG = re.compile(r"^[A-Za-z0-9:._/+\-]{1,128}$")
+TAG = re.compile(r"^[\x21-\x7e]{1,256}$")  # printable ASCII without spaces: EPC, GTIN, a QR URL
 MAX_BUCKETS = 10_000
 
 
