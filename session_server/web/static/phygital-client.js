@@ -220,52 +220,137 @@ const sharedSpace = {
   },
 };
 
-/**
- * Room kinds whose state is a JSON object changed by deltas; each op is a function
- * (state, data) -> state. The fitting room and the staff room (see FITTING_INTERFACE.md).
- * A kind the client does not know keeps the server's snapshot and counts revisions only.
- */
-const setKey = (field, idKey, valueKey) => (s, d) => ({
-  ...s,
-  [field]: { ...(s[field] || {}), [need(d, idKey)]: valueKey ? need(d, valueKey) : { ...d } },
-});
-const dropKey = (field, idKey) => (s, d) => {
-  const id = need(d, idKey);
-  need(s[field] || {}, id);
-  return { ...s, [field]: without(s[field], id) };
-};
-const mergeKey = (field, idKey, valueKey) => (s, d) => {
-  const id = need(d, idKey);
-  const old = need(s[field] || {}, id);
-  const patch = valueKey ? need(d, valueKey) : d;
-  return { ...s, [field]: { ...s[field], [id]: { ...old, ...patch } } };
+// Kinds other than the shared AR room: the core (participants) plus JSON fields changed by their own
+// ops, ported from session_server/protocol/kinds/{fitting_room,staff}.py (see FITTING_INTERFACE.md).
+
+function participantsFrom(list) {
+  return Object.fromEntries(
+    (list || []).map((p) => [
+      p.id,
+      { id: p.id, role: p.role, session: p.session ?? "", connected: !!p.connected, dropped_at: p.dropped_at ?? null },
+    ]),
+  );
+}
+
+const coreOps = {
+  "participant.join": sharedSpace.transitions["participant.join"],
+  "participant.status": sharedSpace.transitions["participant.status"],
+  "participant.leave": (s, d) => {
+    const pid = need(d, "participant");
+    need(s.participants, pid);
+    return { ...s, participants: without(s.participants, pid) };
+  },
 };
 
-function jsonKind(transitions) {
+/** A kind whose own fields are JSON: `fields` names them; snapshots carry them as they are. */
+function jsonKind(name, fields, ops) {
   return {
-    fromSnapshot: (snap) => ({ ...structuredClone(snap), revision: Number(snap.revision ?? 0) }),
-    toSnapshot: (s) => structuredClone(s),
-    transitions,
+    fromSnapshot(snap) {
+      const state = { kind: name, room: String(snap.room), revision: Number(snap.revision ?? 0) };
+      state.participants = participantsFrom(snap.participants);
+      for (const f of fields) state[f] = structuredClone(snap[f] ?? null);
+      return state;
+    },
+    toSnapshot(s) {
+      const out = {
+        room: s.room,
+        revision: s.revision,
+        participants: Object.values(s.participants).map((p) => ({
+          id: p.id,
+          role: p.role,
+          connected: p.connected,
+          dropped_at: p.dropped_at,
+        })),
+        kind: name,
+      };
+      for (const f of fields) out[f] = structuredClone(s[f]);
+      return out;
+    },
+    transitions: { ...coreOps, ...ops },
   };
 }
 
-const fittingRoom = jsonKind({
-  "item.added": setKey("items", "item", "value"),
-  "item.removed": dropKey("items", "item"),
-  "request.created": setKey("requests", "request", "value"),
-  "request.updated": mergeKey("requests", "request", "value"),
-  "phone.paired": (s, d) => ({ ...s, phone: need(d, "value") }),
-  "phone.unpaired": (s) => ({ ...s, phone: null }),
-  "look.set": (s, d) => ({ ...s, look: need(d, "value") }),
-  "recs.set": setKey("recs", "item", "value"),
-  "visit.started": (s, d) => ({ ...s, visit: need(d, "value") }),
-  "visit.cleared": (s) => ({ ...s, visit: null, items: {}, requests: {}, phone: null, look: { skus: [], active: false }, recs: {} }),
+const ITEM_FIELDS = ["sku", "size", "colour", "name", "price", "currency", "model_url", "image_url", "source", "known", "tag"];
+const noLook = () => ({ skus: [], active: false });
+
+const fittingRoom = jsonKind("fitting_room", ["store", "name", "visit", "items", "requests", "phone", "look", "recs"], {
+  "visit.started": (s, d) => {
+    if (s.visit !== null) throw new Error("a visit is already under way");
+    const v = need(d, "visit");
+    return { ...s, visit: { id: String(need(v, "id")), started: Number(need(v, "started")) } };
+  },
+  "visit.cleared": (s) => ({ ...s, visit: null, items: {}, requests: {}, phone: null, look: noLook(), recs: {} }),
+  "item.added": (s, d) => {
+    if (s.visit === null) throw new Error("item added outside a visit");
+    const entry = Object.fromEntries(ITEM_FIELDS.map((k) => [k, d[k] ?? null]));
+    entry.known = !!entry.known;
+    entry.added = Number(need(d, "added"));
+    return { ...s, items: { ...s.items, [String(need(d, "item"))]: entry } };
+  },
+  "item.removed": (s, d) => {
+    const iid = need(d, "item");
+    need(s.items, iid);
+    return { ...s, items: without(s.items, iid), recs: without(s.recs, iid) };
+  },
+  "request.created": (s, d) => {
+    const rid = String(need(d, "request"));
+    if (rid in s.requests) throw new Error(`request ${rid} exists`);
+    const entry = {
+      kind: need(d, "kind"),
+      item: d.item ?? null,
+      size: d.size ?? null,
+      colour: d.colour ?? null,
+      state: "open",
+      by_staff: null,
+      updated: Number(need(d, "at")),
+    };
+    return { ...s, requests: { ...s.requests, [rid]: entry } };
+  },
+  "request.updated": (s, d) => {
+    const rid = need(d, "request");
+    const old = need(s.requests, rid);
+    const upd = { ...old, state: need(d, "state"), by_staff: d.by_staff ?? null, updated: Number(need(d, "at")) };
+    return { ...s, requests: { ...s.requests, [rid]: upd } };
+  },
+  "phone.paired": (s, d) => {
+    if (s.visit === null) throw new Error("phone paired outside a visit");
+    return { ...s, phone: { participant: String(need(d, "participant")), paired: Number(need(d, "paired")) } };
+  },
+  "phone.unpaired": (s) => {
+    if (s.phone === null) throw new Error("missing phone");
+    return { ...s, phone: null };
+  },
+  "look.set": (s, d) => ({ ...s, look: { skus: need(d, "skus").map(String), active: !!need(d, "active") } }),
+  "recs.set": (s, d) => {
+    const iid = need(d, "item");
+    need(s.items, iid);
+    return { ...s, recs: { ...s.recs, [String(iid)]: { ...need(d, "recs") } } };
+  },
 });
 
-const staffRoom = jsonKind({
-  "request.created": setKey("requests", "request", "value"),
-  "request.updated": mergeKey("requests", "request", "value"),
-  "room.summary": setKey("rooms", "room", "value"),
+const staffRoom = jsonKind("staff", ["store", "requests", "rooms"], {
+  "request.created": (s, d) => {
+    const rid = String(need(d, "request"));
+    if (rid in s.requests) throw new Error(`request ${rid} exists`);
+    const entry = Object.fromEntries(["room", "kind", "item", "sku", "size", "colour"].map((k) => [k, d[k] ?? null]));
+    Object.assign(entry, { state: "open", by_staff: null, updated: Number(need(d, "at")) });
+    return { ...s, requests: { ...s.requests, [rid]: entry } };
+  },
+  "request.updated": (s, d) => {
+    const rid = need(d, "request");
+    const old = need(s.requests, rid);
+    const upd = { ...old, state: need(d, "state"), by_staff: d.by_staff ?? null, updated: Number(need(d, "at")) };
+    return { ...s, requests: { ...s.requests, [rid]: upd } };
+  },
+  "room.summary": (s, d) => {
+    const entry = Object.fromEntries(["items", "open_requests", "phone", "mirror", "visit"].map((k) => [k, need(d, k)]));
+    return { ...s, rooms: { ...s.rooms, [String(need(d, "room"))]: entry } };
+  },
+  "request.removed": (s, d) => {
+    const rid = need(d, "request");
+    need(s.requests, rid);
+    return { ...s, requests: without(s.requests, rid) };
+  },
 });
 
 /** Room kinds by the `kind` of the snapshot (no `kind`: the shared AR room). */
