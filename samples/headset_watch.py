@@ -63,7 +63,8 @@ async def run(args: argparse.Namespace) -> int:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--url", default="ws://127.0.0.1:8700/ws")
+    p.add_argument("--url", default=f"ws://127.0.0.1:{SessionSettings().port}/ws",
+                   help="server (default: the PHYGITAL_SESSION_PORT the server reads, 8700)")
     p.add_argument("--room", default="store-1")
     p.add_argument("--participant", default="headset-1")
     p.add_argument("--token", default=None, help="join token (default: mint a development token)")
