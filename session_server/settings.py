@@ -53,6 +53,7 @@ class SessionSettings(BaseSettings):
     node_id: str | None = None
     resume_window_s: float = Field(60.0, gt=0)
     lock_ttl_s: float = Field(15.0, gt=0)
+    visit_timeout_s: float = Field(300.0, gt=0, description="a fitting room with nobody in it this long is cleared")
     idle_timeout_s: float = Field(30.0, gt=0)
     quiet_timeout_s: float = Field(30.0, gt=0)
     tick_hz: float = Field(30.0, gt=0, le=240)

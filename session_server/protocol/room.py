@@ -16,7 +16,7 @@ from typing import Any
 
 from . import messages as m
 from .deltas import Delta, apply
-from .errors import AuthError, BadMessage, Conflict, LimitExceeded, ProtocolError
+from .errors import AuthError, BadMessage, Conflict, LimitExceeded, ProtocolError, ServerError
 from .inbox import Attendance, CommandCmd, DropCmd, Item, JoinCmd, LeaveCmd, ResumeCmd, Seen
 from .kinds import RoomKind, kind_for
 from .limits import DEFAULT_LIMITS, Limits
@@ -29,10 +29,12 @@ IDEMPOTENCY_PER_PARTICIPANT = 256
 __all__ = [
     "DropCmd",
     "Emit",
+    "Forward",
     "JoinCmd",
     "LeaveCmd",
     "Outbound",
     "Reply",
+    "Result",
     "ResumeCmd",
     "Room",
     "RoomConfig",
@@ -50,6 +52,8 @@ class RoomConfig:
     quiet_timeout: float = 30.0
     presence_radius: float = 0.0
     """Send each device only the poses within about this many meters (0: everyone's)."""
+    visit_timeout: float = 300.0
+    """A fitting room with no mirror and no phone connected this long is cleared."""
 
 
 # ---- outputs ----------------------------------------------------------------------------------
@@ -79,7 +83,15 @@ class Result:
     error: dict[str, Any] | None = None
 
 
-Outbound = Reply | Emit | Result
+@dataclass(frozen=True, slots=True)
+class Forward:
+    """A server command for another room (sent after this room's deltas are committed, in order)."""
+
+    room: str
+    command: dict[str, Any]
+
+
+Outbound = Reply | Emit | Result | Forward
 
 
 class Room:
@@ -149,7 +161,13 @@ class Room:
         """Send a frame to one participant."""
         self._out.append(Reply(participant, frame))
 
-    def _take(self) -> list[Outbound]:
+    def forward(self, room: str, command: dict[str, Any]) -> None:
+        """Send a server command to another room once this turn is committed."""
+        self._out.append(Forward(room, command))
+
+    def _take(self, now: float) -> list[Outbound]:
+        if self.kind.settle_hook is not None:
+            self.kind.settle_hook(self, now)
         out, self._out = self._out, []
         return out
 
@@ -178,13 +196,17 @@ class Room:
                 return [Reply(participant, {**cached, "duplicate": True} if cached["type"] == "ack" else cached)]
             self._current = (participant, request.id)
         self._out = []
+        before = self.state
         try:
             self._dispatch(participant, msg, now)
         except ProtocolError as exc:
             self._out.append(Reply(participant, m.server_frame("error", **exc.to_wire(ref))))
+        except Exception:  # a bug: nothing of this turn happened (the caller logs it)
+            self.state, self._out = before, []
+            raise
         finally:
             self._current = None
-        out = self._take()
+        out = self._take(now)
         if request is not None:
             reply = next((o.frame for o in out if isinstance(o, Reply) and o.participant == participant), None)
             if reply is not None:
@@ -206,11 +228,19 @@ class Room:
                 parsed = spec.model.model_validate(cmd.command)
             except ValueError as exc:
                 raise BadMessage("bad_message", f"command {kind}: {exc}".splitlines()[0]) from exc
-            result = spec.handler(self, parsed, now)
+            before = self.state
+            try:
+                result = spec.handler(self, parsed, now)
+            except ProtocolError:
+                raise
+            except Exception:  # a bug: nothing of this turn happened; the caller is told "internal"
+                self.state, self._out = before, []
+                logger.exception("room %s: command %s failed", self.room_id, kind)
+                raise ServerError() from None
             self._out.append(Result(cmd.id, result=result))
         except ProtocolError as exc:
             self._out.append(Result(cmd.id, error=exc.to_wire()))
-        return self._take()
+        return self._take(now)
 
     def _dispatch(self, pid: str, msg: object, now: float) -> None:
         if isinstance(msg, JoinCmd | ResumeCmd):
@@ -304,9 +334,9 @@ class Room:
                 self._seen.pop(pid, None)
         if self.kind.tick_hook is not None:
             self.kind.tick_hook(self, now)
-        return self._take()
+        return self._take(now)
 
     @property
     def empty(self) -> bool:
-        """No participant (connected or resumable) is left."""
-        return not self.state.participants
+        """No participant (connected or resumable) is left and the kind keeps nothing else (may be forgotten)."""
+        return not self.state.participants and self.kind.idle(self.state)

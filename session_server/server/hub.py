@@ -26,10 +26,10 @@ from ..protocol import messages as m
 from ..protocol.auth import Claims
 from ..protocol.deltas import Delta, DeltaLog, apply
 from ..protocol.errors import ProtocolError
-from ..protocol.inbox import Attendance, DropCmd, Item, JoinCmd, LeaveCmd, ResumeCmd
+from ..protocol.inbox import Attendance, CommandCmd, DropCmd, Item, JoinCmd, LeaveCmd, ResumeCmd
 from ..protocol.kinds import kind_for
 from ..protocol.presence import Nearby, PresenceTable, PresenceTick, merge
-from ..protocol.room import Emit, Reply, Room, RoomConfig
+from ..protocol.room import Emit, Forward, Reply, Result, Room, RoomConfig
 from .sender import Outgoing, presence_text
 
 if TYPE_CHECKING:
@@ -42,6 +42,19 @@ ROOM_TICK_S = 0.25
 RESUME_PREFILL = 5000
 LOG_MARGIN_S = 10.0
 """Deltas stay in the resume log this much longer than the resume window."""
+
+
+class NodeEvents(Protocol):
+    """What the hub tells its node (implemented by server.node.SessionNode)."""
+
+    def command_done(self, cid: str, result: dict[str, Any] | None, error: dict[str, Any] | None) -> None:
+        """A server command submitted from this node was answered."""
+
+    def forward(self, room: str, command: dict[str, Any]) -> None:
+        """A room asked for a server command to another room."""
+
+    def committed(self, room: str, delta: dict[str, Any]) -> None:
+        """This node ordered a delta of ``room`` (listeners see each delta once, on the ordering node)."""
 
 
 class Link(Protocol):
@@ -71,8 +84,16 @@ def public_delta(delta: Delta) -> dict[str, Any]:
 class RoomHub:
     """One room on this process: follows the room's log, leads it while holding the lease, ticks presence."""
 
-    def __init__(self, room_id: str, backplane: Backplane, config: RoomConfig, clock: Any = time.time) -> None:
+    def __init__(
+        self,
+        room_id: str,
+        backplane: Backplane,
+        config: RoomConfig,
+        clock: Any = time.time,
+        events: NodeEvents | None = None,
+    ) -> None:
         self.room_id = room_id
+        self.events = events
         self.bp = backplane
         self.config = config
         self.clock = clock
@@ -181,6 +202,10 @@ class RoomHub:
             return
         self.presence.remove(pid)
         await self._submit(pid, LeaveCmd(link.session) if leave else DropCmd(link.session))
+
+    async def submit_command(self, cid: str, command: dict[str, Any]) -> None:
+        """Queue a server command for the room's leader; the result comes back to ``events.command_done``."""
+        await self._submit("", CommandCmd(cid, command))
 
     async def attendance(self) -> None:
         """Tell the leader which participants are still connected here."""
@@ -421,6 +446,7 @@ class RoomHub:
         now = self.clock()
         outs: list[Any] = []
         nodes: dict[str, str] = {}
+        commands: dict[str, str] = {}
         for cursor, raw in items:
             self._cursor = cursor
             try:
@@ -430,6 +456,8 @@ class RoomHub:
                 continue
             if item.participant:
                 nodes[item.participant] = item.node or self.bp.node_id
+            if isinstance(item.body, CommandCmd):
+                commands[item.body.id] = item.node or self.bp.node_id
             try:
                 outs.extend(room.handle_item(item, now))
             except Exception:  # a bug must not stop the room; the state is unchanged by a failed handle
@@ -448,6 +476,19 @@ class RoomHub:
                     self.on_reply(o.participant, o.frame)
                 else:
                     await self.bp.reply(node, {"room": self.room_id, "participant": o.participant, "frame": o.frame})
+            elif self.events is None:
+                continue
+            elif isinstance(o, Emit):
+                self.events.committed(self.room_id, public_delta(o.delta))
+            elif isinstance(o, Forward):
+                self.events.forward(o.room, o.command)
+            elif isinstance(o, Result):
+                node = commands.get(o.id, self.bp.node_id)
+                if node == self.bp.node_id:
+                    self.events.command_done(o.id, o.result, o.error)
+                else:
+                    payload = {"room": self.room_id, "command": o.id, "result": o.result, "error": o.error}
+                    await self.bp.reply(node, payload)
 
     async def _commit(self, deltas: list[dict[str, Any]], force_checkpoint: bool = False) -> None:
         room = self.leader

@@ -1,4 +1,11 @@
-"""SessionNode: this process's rooms, its presence ticker, housekeeping and graceful drain."""
+"""SessionNode: this process's rooms, its presence ticker, housekeeping and graceful drain.
+
+Besides the WebSocket clients, the HTTP layer talks to rooms through the node: ``command(room, cmd)``
+applies a server command to a room wherever it is ordered (this process or, under Redis scale-out,
+the process holding the room's lease) and returns its result; ``add_listener(fn)`` sees every delta
+this process orders.  Commands a room forwards to another room (a fitting room's requests to its
+store's staff room) leave in order through one queue.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +13,11 @@ import asyncio
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from ..backplane.base import Backplane
-from ..protocol.errors import LimitExceeded
+from ..protocol.errors import ERROR_CODES, LimitExceeded, ProtocolError
 from ..protocol.room import RoomConfig
 from ..settings import SessionSettings
 from .hub import RoomHub
@@ -32,6 +40,7 @@ class SessionNode:
             lock_ttl=settings.lock_ttl_s,
             quiet_timeout=settings.quiet_timeout_s,
             presence_radius=settings.presence_radius_m,
+            visit_timeout=settings.visit_timeout_s,
         )
         self.key = settings.token_secret.get_secret_value().encode()
         self.hubs: dict[str, RoomHub] = {}
@@ -40,6 +49,11 @@ class SessionNode:
         self.draining = False
         self.ticks = 0
         self.tick_lag_ms = 0.0
+        self._commands: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._listeners: list[Callable[[str, dict[str, Any]], None]] = []
+        self._forwards: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
+        self.loop: asyncio.AbstractEventLoop | None = None
+        """The loop the node runs on (set by ``start``; other threads submit ``command`` to it)."""
 
     @staticmethod
     def new_node_id() -> str:
@@ -47,11 +61,13 @@ class SessionNode:
         return uuid.uuid4().hex[:12]
 
     async def start(self) -> None:
-        """Start the backplane and this node's background tasks (ticker, housekeeping, replies)."""
+        """Start the backplane and this process's background tasks (on the running loop)."""
+        self.loop = asyncio.get_running_loop()
         await self.bp.start()
         self._tasks = [
             asyncio.create_task(self._ticker(), name="presence-ticker"),
             asyncio.create_task(self._housekeeping(), name="housekeeping"),
+            asyncio.create_task(self._forwarder(), name="forwarder"),
         ]
         if self.bp.distributed:
             self._tasks.append(asyncio.create_task(self._replies(), name="replies"))
@@ -62,11 +78,70 @@ class SessionNode:
         if hub is None:
             if len(self.hubs) >= self.limits.max_rooms:
                 raise LimitExceeded("too_many_rooms", limit=self.limits.max_rooms, actual=len(self.hubs) + 1)
-            hub = RoomHub(room, self.bp, self.config, self.clock)
+            hub = RoomHub(room, self.bp, self.config, self.clock, events=self)
             self.hubs[room] = hub
             await hub.start()
         hub.idle_since = None
         return hub
+
+    # ---- server commands, listeners, forwarding --------------------------------------------------------
+    async def command(self, room_id: str, cmd: dict[str, Any], timeout: float = 5.0) -> dict[str, Any]:
+        """Apply a server command to ``room_id`` wherever the room is ordered; its result.
+
+        Raises the room's refusal as ``ProtocolError`` (``code``/``message``/``field``), ``LimitExceeded``
+        when this process has no room left, and ``TimeoutError`` when no answer came in ``timeout`` s."""
+        if self.draining:
+            raise ProtocolError("shutdown", "this server is shutting down; retry on another")
+        hub = await self.get_hub(room_id)
+        cid = uuid.uuid4().hex
+        fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._commands[cid] = fut
+        try:
+            await hub.submit_command(cid, cmd)
+            return await asyncio.wait_for(fut, timeout)
+        finally:
+            self._commands.pop(cid, None)
+
+    def command_done(self, cid: str, result: dict[str, Any] | None, error: dict[str, Any] | None) -> None:
+        """A command submitted from here was answered (called by hubs and the replies reader)."""
+        fut = self._commands.get(cid)
+        if fut is None:
+            if error is not None:
+                logger.info("forwarded command %s was refused: %s", cid, error.get("message"))
+            return
+        if fut.done():
+            return
+        if error is not None:
+            code = error.get("code", "internal")
+            code = code if code in ERROR_CODES else "internal"
+            fut.set_exception(ProtocolError(code, error.get("message"), field=error.get("field")))
+        else:
+            fut.set_result(result or {})
+
+    def add_listener(self, fn: Callable[[str, dict[str, Any]], None]) -> None:
+        """Call ``fn(room_id, delta)`` for every delta this process orders (once per delta in the cluster)."""
+        self._listeners.append(fn)
+
+    def committed(self, room: str, delta: dict[str, Any]) -> None:
+        """A hub ordered ``delta`` of ``room``: tell the listeners (a failing listener is logged, not fatal)."""
+        for fn in self._listeners:
+            try:
+                fn(room, delta)
+            except Exception:
+                logger.exception("room %s: delta listener failed", room)
+
+    def forward(self, room: str, command: dict[str, Any]) -> None:
+        """Queue a command a room sends to another room (sent in order by the forwarder)."""
+        self._forwards.put_nowait((room, command))
+
+    async def _forwarder(self) -> None:
+        while True:
+            room, command = await self._forwards.get()
+            try:
+                hub = await self.get_hub(room)
+                await hub.submit_command("fwd-" + uuid.uuid4().hex, command)
+            except (ProtocolError, OSError, ConnectionError) as exc:
+                logger.warning("room %s: forwarded %s lost: %s", room, command.get("type"), exc)
 
     async def _ticker(self) -> None:
         period = 1.0 / self.settings.tick_hz
@@ -121,6 +196,9 @@ class SessionNode:
                 await asyncio.sleep(0.5)
                 continue
             for item in items:
+                if "command" in item:
+                    self.command_done(str(item["command"]), item.get("result"), item.get("error"))
+                    continue
                 hub = self.hubs.get(item["room"])
                 if hub is not None:
                     hub.on_reply(item["participant"], item["frame"])

@@ -11,14 +11,14 @@ from session_server.protocol.limits import Limits
 _counter = iter(range(1, 10**9))
 
 
-def frame(kind: str, **fields: Any) -> str:
+def frame(kind: str, /, **fields: Any) -> str:
     body: dict[str, Any] = {"v": 1, "type": kind, **fields}
     if kind not in ("presence", "ping", "leave") and "id" not in body:
         body["id"] = f"r{next(_counter)}"
     return json.dumps(body)
 
 
-def msg(kind: str, **fields: Any) -> Any:
+def msg(kind: str, /, **fields: Any) -> Any:
     return parse(frame(kind, **fields), Limits())
 
 

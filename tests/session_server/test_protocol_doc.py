@@ -10,6 +10,7 @@ from session_server.protocol import messages
 from session_server.protocol.errors import ERROR_CODES
 from session_server.protocol.kinds import KINDS, RoomKind
 from session_server.protocol.kinds.base import CORE_OPS
+from session_server.protocol.kinds.shared_space import EDIT_ROLES
 
 DOC = (Path(session_server.__file__).parent / "PROTOCOL.md").read_text()
 
@@ -58,7 +59,10 @@ def test_each_kind_documents_its_messages_and_deltas(kind: RoomKind) -> None:
     for name, (fields, roles, _effect) in table.items():
         spec = kind.messages[name]
         assert documented_fields(fields) == set(spec.model.model_fields) - {"v", "type"}, name
-        assert (roles == "all") == (spec.roles is None), name
+        if roles == "all":
+            assert spec.roles is None, name
+        else:
+            assert (EDIT_ROLES if roles == "edit" else documented_fields(roles)) == spec.roles, name
     deltas_line = text.split("Deltas:", 1)[1].split("\n\n", 1)[0]
     own_ops = set(kind.ops) - set(CORE_OPS)
     assert set(re.findall(r"`([a-z_]+(?:\.[a-z_]+)?)`", deltas_line)) == own_ops, kind.name

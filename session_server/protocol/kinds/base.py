@@ -11,8 +11,10 @@ A kind module declares
 * each server command (``SessionNode.command``): its model (a ``messages.Command``) and
   ``@KIND.command(Model)`` on ``(room, cmd, now) -> dict`` (the result);
 * optional hooks: ``@KIND.admit`` (join rules), ``@KIND.absent`` (a participant dropped or went
-  quiet), ``@KIND.tick`` (timers), ``@KIND.restore`` (after a checkpoint was loaded), and ``memo``, a
-  factory of per-room scratch data that is not state (e.g. when each lock was last touched).
+  quiet), ``@KIND.tick`` (timers), ``@KIND.restore`` (after a checkpoint was loaded), ``@KIND.settle``
+  (after every turn: e.g. tell another room what changed with ``room.forward``), ``idle`` (whether a
+  room without participants may be forgotten), and ``memo``, a factory of per-room scratch data that
+  is not state (e.g. when each lock was last touched).
 
 ``registry.KINDS`` lists the kinds; a new kind is one module and one line there.
 """
@@ -108,6 +110,7 @@ class RoomKind:
         claims: Callable[[str], bool],
         new: Callable[[str, Limits], State],
         memo: Callable[[], Any] = dict,
+        idle: Callable[[Any], bool] = lambda state: True,
         doc: str = "",
     ) -> None:
         self.name = name
@@ -116,6 +119,7 @@ class RoomKind:
         self.claims = claims
         self.new = new
         self.memo = memo
+        self.idle = idle
         self.doc = doc
         self.messages: dict[str, MessageSpec] = {}
         self.commands: dict[str, CommandSpec] = {}
@@ -124,6 +128,7 @@ class RoomKind:
         self.absent_hook: Hook | None = None
         self.tick_hook: Hook | None = None
         self.restore_hook: Hook | None = None
+        self.settle_hook: Hook | None = None
         if state in _BY_STATE:
             raise ValueError(f"state class {state.__name__} already belongs to kind {_BY_STATE[state].name}")
         _BY_STATE[state] = self
@@ -185,6 +190,11 @@ class RoomKind:
     def restore(self, fn: F) -> F:
         """Hook ``(room, now)``: rebuild the memo after a checkpoint was loaded and replayed."""
         self.restore_hook = fn
+        return fn
+
+    def settle(self, fn: F) -> F:
+        """Hook ``(room, now)``: after every handled item and tick (e.g. forward a summary elsewhere)."""
+        self.settle_hook = fn
         return fn
 
     # ---- state -----------------------------------------------------------------------------------

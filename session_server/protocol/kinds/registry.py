@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from ..errors import ProtocolError
 from ..messages import Request
-from . import shared_space
+from . import fitting_room, shared_space, staff
 from .base import RoomKind
 
-KINDS: tuple[RoomKind, ...] = (shared_space.KIND,)
+KINDS: tuple[RoomKind, ...] = (fitting_room.KIND, staff.KIND, shared_space.KIND)
 
 
 def kind_for(room: str) -> RoomKind:
