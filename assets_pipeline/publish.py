@@ -38,6 +38,10 @@ class PublishOptions:
     """Passed to optimize: webp (default), keep, png or jpeg."""
     measure_error: bool = False
     """Measure each LOD's Hausdorff error (needs Open3D; slower)."""
+    units: str = "m"
+    """Units of the source (m, cm, mm, in, ft); published models are in meters."""
+    up: str = "y"
+    """Up axis of the source (y or z); published models are Y-up."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +56,9 @@ class PublishRequest:
     note: str | None = None
     source_name: str | None = None
     """Name to record for the source (the HTTP upload passes the client's file name)."""
+    publish_key: str | None = None
+    """Content address (batch publishing): if the product already has a version with this key, that version is
+    returned and no new one is added."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +68,8 @@ class PublishHooks:
     step: Callable[[str, int, int], None] | None = None
     transfer_start: Callable[[int], None] | None = None
     transfer: Callable[[int], None] | None = None
+    before_put: Callable[[Path], None] | None = None
+    """Called with each file just before it goes into the store (batch jobs journal the keys they may leave)."""
 
 
 @dataclass(slots=True)
@@ -138,6 +147,7 @@ def publish(request: PublishRequest, store: AssetStore, catalog: Catalog, *, lim
     """Optimize ``request.source`` and publish it as the next version of ``request.sku``."""
     from .io.formats import read
     from .pipeline import OptimizeOptions, optimize_file
+    from .transforms.ar_frame import FrameOptions
     from .transforms.textures import TextureOptions
 
     t0 = time.perf_counter()
@@ -159,7 +169,8 @@ def publish(request: PublishRequest, store: AssetStore, catalog: Catalog, *, lim
     with tempfile.TemporaryDirectory(prefix="phygital-publish-") as tmp:
         work = Path(tmp)
         opt = OptimizeOptions(lods=tuple(options.lods), measure_error=options.measure_error,
-                              texture=TextureOptions(format=options.texture_format))  # type: ignore[arg-type]
+                              texture=TextureOptions(format=options.texture_format),  # type: ignore[arg-type]
+                              frame=FrameOptions(options.units, options.up))  # type: ignore[arg-type]
         rep: OptimizeReport = optimize_file(source, work / "model.glb", opt, limits, hooks.step)
         files: list[tuple[AssetFormat, int, Path, int | None]] = []
         khr_names: list[str] = []
@@ -194,6 +205,8 @@ def publish(request: PublishRequest, store: AssetStore, catalog: Catalog, *, lim
             hooks.transfer_start(sum(p.stat().st_size for _, _, p, _ in files))
         objects: list[PublishedObject] = list(reused)
         for fmt, lod_index, path, tris in files:
+            if hooks.before_put:
+                hooks.before_put(path)
             stored = store.put(path, content_type=CONTENT_TYPES[fmt], progress=hooks.transfer)
             objects.append(PublishedObject(fmt.value, lod_index, stored.key, stored.sha256, stored.bytes,
                                            stored.created, tris))
@@ -207,7 +220,7 @@ def publish(request: PublishRequest, store: AssetStore, catalog: Catalog, *, lim
             source_name=request.source_name or source.name, source_sha256=file_sha256(source),
             dimensions_m=(float(dims[0]), float(dims[1]), float(dims[2])),
             assets=[NewAsset(AssetFormat(o.format), o.lod, o.bytes, o.sha256, o.key, o.triangles) for o in objects],
-            variants=variants, warnings=warnings, note=request.note)
+            variants=variants, warnings=warnings, note=request.note, publish_key=request.publish_key)
         version = catalog.add_version(request.sku, request.name, request.category, new)  # the commit point
     return PublishReport(
         sku=request.sku, version=version.number, store=store.describe(), dimensions_m=[float(d) for d in dims],

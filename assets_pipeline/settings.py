@@ -47,6 +47,24 @@ class AssetSettings(BaseSettings):
     """Ask for a token (any role) on reads too."""
     max_upload_mb: float = 256.0
 
+    # --- batch publishing (``batch``, ``worker``; see assets_pipeline/batch/) ---
+    batch_broker_url: str | None = None
+    """Redis URL of the task broker, e.g. redis://127.0.0.1:6379/0. Unset: ``batch`` runs the jobs in local
+    worker processes (one per core) instead of enqueuing them."""
+    batch_namespace: str = "phygital"
+    """Prefix of every broker key (one namespace per deployment or test)."""
+    batch_queue: str = "publish"
+    batch_time_limit_s: float = 900.0
+    """A job still running after this long is stopped and fails (dead-letter list)."""
+    batch_max_retries: int = 4
+    """Retries of a job after a transient store/database/broker error (bad input is never retried)."""
+    batch_min_backoff_s: float = 5.0
+    batch_max_backoff_s: float = 300.0
+    batch_heartbeat_timeout_s: float = 60.0
+    """A worker silent this long is presumed dead; its unacknowledged jobs go back to the queue."""
+    batch_maintenance_chance: int = 10_000
+    """Out of a million broker calls, how many also run the broker's maintenance (requeue dead workers' jobs)."""
+
     def catalog_database_url(self) -> str:
         """Return the catalog's database URL (``CATALOG_URL``, else SQLite at ``CATALOG_PATH``)."""
         return self.catalog_url or f"sqlite:///{self.catalog_path}"

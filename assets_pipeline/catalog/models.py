@@ -72,7 +72,8 @@ class Product(Base):
 class Version(Base):
     """An immutable published version of a product: source, size in meters, files and variants."""
     __tablename__ = "versions"
-    __table_args__ = (UniqueConstraint("product_id", "number", name="uq_versions_product_number"),)
+    __table_args__ = (UniqueConstraint("product_id", "number", name="uq_versions_product_number"),
+                      UniqueConstraint("product_id", "publish_key", name="uq_versions_product_publish_key"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"), index=True)
@@ -86,6 +87,9 @@ class Version(Base):
     warnings: Mapped[list[str]] = mapped_column(JSON, default=list)
     note: Mapped[str | None] = mapped_column(Text)
     """Free text from the artist (added by migration 0002)."""
+    publish_key: Mapped[str | None] = mapped_column(String(64))
+    """Content address of what was published (source bytes + options), set by batch publishing (migration 0005):
+    a product never gets two versions with the same key, so a job that runs twice publishes once."""
 
     product: Mapped[Product] = relationship(back_populates="versions")
     assets: Mapped[list[Asset]] = relationship(back_populates="version", cascade="all, delete-orphan",

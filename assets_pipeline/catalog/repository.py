@@ -53,6 +53,8 @@ class NewVersion:
     variants: Sequence[NewVariant] = ()
     warnings: Sequence[str] = ()
     note: str | None = None
+    publish_key: str | None = None
+    """Content address of the publish; a product's version with the same key is returned instead of a new one."""
 
 
 def parse_category(text: str) -> Category:
@@ -176,11 +178,17 @@ class Catalog:
                                field="category")
             elif name:
                 product.name = name
+            if new.publish_key is not None:
+                same = s.scalar(select(Version).where(Version.product_id == product.id,
+                                                      Version.publish_key == new.publish_key))
+                if same is not None:  # the same publish committed before (a job run twice): no second version
+                    s.refresh(same, ["assets", "variants"])
+                    return same
             number = (s.scalar(select(func.max(Version.number)).where(Version.product_id == product.id)) or 0) + 1
             w, h, d = new.dimensions_m
             version = Version(product_id=product.id, number=number, source_name=new.source_name,
                               source_sha256=new.source_sha256, width_m=w, height_m=h, depth_m=d,
-                              warnings=list(new.warnings), note=new.note)
+                              warnings=list(new.warnings), note=new.note, publish_key=new.publish_key)
             version.assets = [Asset(format=a.format, lod=a.lod, bytes=a.bytes, sha256=a.sha256,
                                     storage_key=a.storage_key, triangles=a.triangles) for a in new.assets]
             version.variants = [Variant(position=i, name=v.name, value=v.value, khr_index=v.khr_index)
@@ -191,6 +199,12 @@ class Catalog:
             s.flush()
             s.refresh(version, ["assets", "variants"])
             return version
+
+    def version_with_key(self, sku: str, publish_key: str) -> Version | None:
+        """The version of ``sku`` published with this content address, if any."""
+        with self.session() as s:
+            return s.scalar(select(Version).join(Product).where(Product.sku == sku,
+                                                                Version.publish_key == publish_key))
 
     def set_tryon(self, sku: str, attrs: Mapping[str, Any], name: str | None = None) -> Product:
         """Merge ``attrs`` into the product's try-on attributes, checked by the registered try-on check

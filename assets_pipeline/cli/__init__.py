@@ -8,7 +8,7 @@ sub-commands). Errors in the input end a command with one line on stderr and exi
 
 from __future__ import annotations
 
-from .. import clikit
+from .. import cli_batch, clikit
 from . import catalog, optimize, publish, server, stores
 
 app = clikit.make_app(
@@ -21,6 +21,7 @@ app.add_typer(publish.app)
 app.add_typer(catalog.app)
 app.add_typer(server.app)
 app.add_typer(stores.app, name="stores")
+app.add_typer(cli_batch.app)  # batch (submit, status, dead) and worker
 
 
 def main() -> None:
