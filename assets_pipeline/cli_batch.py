@@ -217,18 +217,21 @@ def dead(
 ) -> None:
     """List the broker's dead-letter set: jobs that failed for good, newest first, with their reasons."""
     from .batch.broker import dead_letters
-    from .cli_catalog import _settings
+    from .batch.state import BatchState
+    from .cli_catalog import _open
 
-    settings = _settings()
-    if not settings.batch_broker_url:
-        _cli().err.print("[bold red]error:[/] PHYGITAL_ASSETS_BATCH_BROKER_URL is not set (the local mode keeps "
-                         "failures in 'batch status')", highlight=False)
-        raise typer.Exit(2)
+    service = _open()
     try:
-        rows = dead_letters(settings, limit)
+        if not service.settings.batch_broker_url:
+            _cli().err.print("[bold red]error:[/] PHYGITAL_ASSETS_BATCH_BROKER_URL is not set (the local mode keeps "
+                             "failures in 'batch status')", highlight=False)
+            raise typer.Exit(2)
+        rows = dead_letters(service.settings, limit, BatchState(service.catalog).reason)
     except AssetError as exc:
         _fail(exc)
         return
+    finally:
+        service.close()
     for r in rows:
         if json_out:
             sys.stdout.write(json.dumps(r) + "\n")

@@ -84,8 +84,10 @@ def enqueue(settings: AssetSettings, batch_id: str, rows: Sequence[ManifestRow])
     return len(rows)
 
 
-def dead_letters(settings: AssetSettings, limit: int = 1000) -> list[dict[str, Any]]:
-    """The messages in the queue's dead-letter set (newest first): batch, line, SKU, source and the last error."""
+def dead_letters(settings: AssetSettings, limit: int = 1000,
+                 reason: Callable[[str, int], str | None] | None = None) -> list[dict[str, Any]]:
+    """The messages in the queue's dead-letter set, newest first: batch, line, SKU, source, retries and the job's
+    one-line reason (``reason(batch_id, line)``, from the batch state: Redis keeps the message as enqueued)."""
     import json
 
     import redis
@@ -105,9 +107,8 @@ def dead_letters(settings: AssetSettings, limit: int = 1000) -> list[dict[str, A
             continue
         msg = json.loads(data)
         batch_id, row = (msg.get("args") or [None, {}])[:2]
-        trace = (msg.get("options") or {}).get("traceback") or ""
-        last = [ln for ln in trace.strip().splitlines() if ln.strip()]
-        out.append({"batch": batch_id, "line": row.get("line"), "sku": row.get("sku"), "source": row.get("source"),
+        line = int(row.get("line", 0))
+        out.append({"batch": batch_id, "line": line, "sku": row.get("sku"), "source": row.get("source"),
                     "retries": (msg.get("options") or {}).get("retries", 0),
-                    "error": last[-1].split(": ", 1)[-1] if last else ""})
+                    "error": (reason(batch_id, line) if reason and batch_id else None) or ""})
     return out

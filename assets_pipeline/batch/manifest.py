@@ -140,6 +140,7 @@ def read_manifest(path: Path, limits: Limits | None = None) -> Manifest:
     rows: list[ManifestRow] = []
     bad: list[int] = sorted({p.line for p in problems})
     bad_skus: dict[int, str] = {}
+    pre_bad = set(bad)  # lines with problems found while parsing (unknown fields)
     first_line_of: dict[str, int] = {}
     base = path.resolve().parent
     for line, values in raw:
@@ -151,12 +152,13 @@ def read_manifest(path: Path, limits: Limits | None = None) -> Manifest:
                 row_problems.append(Problem(line, "sku", f"{row.sku!r} is also on line {earlier}"))
             else:
                 first_line_of[row.sku.lower()] = line
-        if row_problems or row is None:
+        if row_problems or row is None or line in pre_bad:
             problems.extend(row_problems)
             bad.append(line)
             bad_skus[line] = str(values.get("sku", ""))[:64]
         else:
             rows.append(row)
+    problems.sort(key=lambda p: p.line)
     return Manifest(path, rows, problems, sorted(set(bad)), bad_skus)
 
 

@@ -199,6 +199,12 @@ class BatchState:
             return BatchStatus(batch.id, batch.manifest, batch.mode, batch.total, _aware(batch.created_at) or _now(),
                                counts, failures, _aware(first), _aware(last), int(attempts))
 
+    def reason(self, batch_id: str, line: int) -> str | None:
+        """The recorded error of a job (None if it has none or does not exist)."""
+        with self.catalog.session() as s:
+            return s.scalar(select(BatchJobRow.error).where(BatchJobRow.batch_id == batch_id,
+                                                            BatchJobRow.line == line))
+
     def jobs(self, batch_id: str) -> list[BatchJobRow]:
         """Every job row of a batch, by line."""
         with self.catalog.session() as s:

@@ -7,6 +7,7 @@ by an older release is upgraded in place when a newer one opens it.
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
@@ -64,9 +65,18 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
     cfg = alembic_config(engine)
     try:
-        with engine.begin() as conn:
-            cfg.attributes["connection"] = conn  # type: ignore[attr-defined]
-            command.upgrade(cfg, revision)  # type: ignore[arg-type]
+        for attempt in range(3):
+            try:
+                with engine.begin() as conn:
+                    cfg.attributes["connection"] = conn  # type: ignore[attr-defined]
+                    command.upgrade(cfg, revision)  # type: ignore[arg-type]
+                break
+            except SQLAlchemyError:
+                # another process (a second worker starting at the same time) may have run the same migration
+                # first: its committed revision makes the next attempt a no-op
+                if attempt == 2:
+                    raise
+                time.sleep(0.5 * (attempt + 1))
     except OperationalError as exc:
         raise StorageError(f"cannot open the catalog database: {str(exc.orig).strip().splitlines()[0]}",
                            field="PHYGITAL_ASSETS_CATALOG_URL") from None

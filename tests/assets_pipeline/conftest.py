@@ -32,4 +32,5 @@ def validator() -> object:
     return validate_ok
 
 
+from .batch_fixtures import private_redis, redis_namespace, workers  # noqa: E402,F401  (batch tests)
 from .catalog_fixtures import catalog_url, moto_url, pg_available, pg_database  # noqa: E402,F401  (store/catalog tests)

@@ -1,0 +1,294 @@
+"""Batch publishing end to end: Dramatiq workers on the real Redis, the catalog on PostgreSQL, a local store.
+
+Workers are started as users start them (``python -m assets_pipeline worker``); a worker is SIGKILLed in the middle
+of a publish; a private redis-server is restarted under running workers; bad rows and a failing model are checked.
+The embedded local mode (no broker) and the job's idempotence are tested on SQLite.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import signal
+import time
+from pathlib import Path
+
+from assets_pipeline.batch import BatchState, ManifestRow, run_job
+from assets_pipeline.catalog.repository import Catalog
+from assets_pipeline.service import AssetService
+from assets_pipeline.settings import AssetSettings
+
+from .batch_fixtures import (
+    ROOT,
+    SHARED_REDIS,
+    Workers,
+    assert_store_matches_catalog,
+    batch_env,
+    run_cli,
+    wait_until,
+)
+
+SAMPLE_MODELS = ROOT / "samples" / "catalog" / "models"
+SMALL = ["BoxVertexColors.glb", "pirate.glb", "suzanne.obj", "chr_knight.glb", "BoxTextured/BoxTextured.gltf",
+         "teapot.obj", "spot.obj", "ShapeCollection.glb", "DenseSphere.glb", "suzanne_ascii.stl",
+         "teapot_binary.stl", "pirate.obj"]
+FIELDS = ["path", "sku", "category", "name", "units", "up", "lods"]
+
+
+def model_paths(corpus: Path) -> list[Path]:
+    """Small corpus models and the sample models (fast to publish)."""
+    return [corpus / "models" / m for m in SMALL] + [SAMPLE_MODELS / "gift-box.obj", SAMPLE_MODELS / "stool.obj",
+                                                   ROOT / "samples" / "models" / "display-stand.obj"]
+
+
+def write_manifest(path: Path, rows: list[dict[str, object]]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=FIELDS)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: row.get(k, "") for k in FIELDS})
+    return path
+
+
+def corpus_rows(corpus: Path, n: int, prefix: str = "M", lods: str = "none") -> list[dict[str, object]]:
+    models = model_paths(corpus)
+    rows = []
+    for i in range(n):
+        model = models[i % len(models)]
+        cm = model.name in ("gift-box.obj", "display-stand.obj")
+        rows.append({"path": model, "sku": f"{prefix}-{i:03d}", "category": "furniture", "name": f"model {i}",
+                     "units": "cm" if cm else "m", "up": "z" if model.name in ("stool.obj", "display-stand.obj")
+                     else "y", "lods": lods})
+    return rows
+
+
+def versions_by_sku(catalog_url: str) -> dict[str, list[int]]:
+    catalog = Catalog.open(catalog_url)
+    try:
+        products, _ = catalog.search(limit=1000)
+        return {p.sku: [v.number for v in catalog.get(p.sku).versions] for p in products}
+    finally:
+        catalog.close()
+
+
+def status_of(catalog_url: str, batch_id: str | None = None) -> dict[str, object]:
+    catalog = Catalog.open(catalog_url)
+    try:
+        state = BatchState(catalog)
+        return state.status(batch_id or state.latest()).to_dict()
+    finally:
+        catalog.close()
+
+
+def test_fifty_models_on_two_workers_then_a_rerun_publishes_nothing(
+        tmp_path: Path, corpus: Path, pg_database: str, redis_namespace: str, workers: Workers) -> None:
+    broken = tmp_path / "broken.glb"
+    broken.write_bytes(b"glTF\x02\x00\x00\x00" + os.urandom(64))  # passes the manifest check, fails to read
+    rows = corpus_rows(corpus, 50)
+    rows.insert(17, {"path": broken, "sku": "BROKEN-1", "category": "furniture"})
+    manifest = write_manifest(tmp_path / "catalog.csv", rows)
+    env = batch_env(tmp_path, pg_database, SHARED_REDIS, redis_namespace)
+    workers.env = env
+    workers.start(2)
+
+    r = run_cli(env, "batch", manifest, "--wait", "--json", cwd=tmp_path)
+    assert r.returncode == 1, (r.stdout, r.stderr, workers.output())  # one job failed
+    status = json.loads(r.stdout)
+    assert status["counts"] == {"published": 50, "failed": 1}, (status, workers.output())
+    [failure] = status["failures"]
+    assert failure["line"] == 19 and failure["sku"] == "BROKEN-1" and failure["attempts"] == 1  # bad input: no retry
+    assert "broken.glb" in failure["reason"] and "\n" not in failure["reason"]
+    assert status["models_per_minute"] > 0 and status["eta_seconds"] == 0
+    r = run_cli(env, "batch", "dead", "--json", cwd=tmp_path)
+    [dead] = [json.loads(ln) for ln in r.stdout.splitlines()]
+    assert dead["sku"] == "BROKEN-1" and dead["line"] == 19 and dead["error"] == failure["reason"], r.stderr
+    listed = json.loads(run_cli(env, "list", "--json", "--limit", "1000", cwd=tmp_path).stdout)
+    assert listed["total"] == 50 and {p["current_version"] for p in listed["items"]} == {1}
+    assert_store_matches_catalog(tmp_path, pg_database)
+    objects_before = sorted((tmp_path / "objects").rglob("*"))
+
+    r = run_cli(env, "batch", manifest, "--wait", "--json", "--quiet", cwd=tmp_path)
+    again = json.loads(r.stdout)
+    assert again["counts"] == {"unchanged": 50, "failed": 1}, again
+    assert sorted((tmp_path / "objects").rglob("*")) == objects_before
+    assert set(map(tuple, versions_by_sku(pg_database).values())) == {(1,)}
+    r = run_cli(env, "batch", "status", cwd=tmp_path)
+    assert r.returncode == 0 and "50 unchanged, 1 failed" in r.stdout and "line 19 BROKEN-1" in r.stderr
+
+
+def test_a_worker_killed_mid_publish_leaves_one_version_per_sku_and_no_orphans(
+        tmp_path: Path, corpus: Path, pg_database: str, redis_namespace: str, workers: Workers) -> None:
+    rows = corpus_rows(corpus, 8, prefix="K", lods="50,25")
+    manifest = write_manifest(tmp_path / "catalog.csv", rows)
+    env = batch_env(tmp_path, pg_database, SHARED_REDIS, redis_namespace)
+    workers.env = env
+    victim, survivor = workers.start(2)
+    r = run_cli(env, "batch", manifest, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    batch_id = r.stdout.strip()
+    catalog = Catalog.open(pg_database)
+    state = BatchState(catalog)
+    victim_name = f":{victim.pid}"
+    killed_line = None
+    seen_running: dict[int, float] = {}
+    deadline = time.monotonic() + 300
+    try:
+        while killed_line is None and time.monotonic() < deadline:
+            for job in state.jobs(batch_id):
+                if job.state != "running" or not (job.worker or "").endswith(victim_name):
+                    continue
+                first_seen = seen_running.setdefault(job.line, time.monotonic())
+                # kill while it is storing objects (some journaled, the version not committed), or failing to catch
+                # that short moment in its third job, half a second into the publish
+                if job.pending_keys or (len(seen_running) >= 3 and time.monotonic() - first_seen > 0.5):
+                    victim.send_signal(signal.SIGKILL)
+                    victim.wait()
+                    killed_line = job.line
+                    break
+            time.sleep(0.01)
+        assert killed_line is not None, workers.output()
+        wait_until(lambda: state.status(batch_id).done, 300, "the batch after the kill")
+        status = state.status(batch_id)
+        assert set(status.counts) <= {"published", "unchanged"} and status.finished == 8, status.to_dict()
+        killed = next(j for j in state.jobs(batch_id) if j.line == killed_line)
+        assert killed.attempts >= 2 and killed.worker.endswith(f":{survivor.pid}"), (killed.attempts, killed.worker)
+        assert killed.pending_keys == []
+    finally:
+        catalog.close()
+    assert versions_by_sku(pg_database) == {row["sku"]: [1] for row in rows}
+    assert_store_matches_catalog(tmp_path, pg_database)
+
+
+def test_a_broker_restart_loses_nothing(tmp_path: Path, corpus: Path, pg_database: str, private_redis: object,
+                                        workers: Workers) -> None:
+    from .batch_fixtures import RedisServer
+
+    assert isinstance(private_redis, RedisServer)
+    rows = corpus_rows(corpus, 10, prefix="R")
+    manifest = write_manifest(tmp_path / "catalog.csv", rows)
+    env = batch_env(tmp_path, pg_database, private_redis.url, "phyg-restart")
+    workers.env = env
+    workers.start(2)
+    r = run_cli(env, "batch", manifest, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    batch_id = r.stdout.strip()
+    wait_until(lambda: status_of(pg_database, batch_id)["finished"] >= 2, 300, "two jobs")  # type: ignore[operator]
+    private_redis.stop()
+    time.sleep(2)
+    assert status_of(pg_database, batch_id)["finished"] < 10  # jobs were still queued while the broker was away
+    private_redis.start()
+    r = run_cli(env, "batch", "status", batch_id, "--wait", "--json", cwd=tmp_path, timeout=300)
+    assert r.returncode == 0, (r.stderr, workers.output())
+    status = json.loads(r.stdout)
+    assert set(status["counts"]) <= {"published", "unchanged"} and status["finished"] == 10, status
+    assert versions_by_sku(pg_database) == {row["sku"]: [1] for row in rows}
+    assert_store_matches_catalog(tmp_path, pg_database)
+
+
+def test_bad_rows_enqueue_nothing_unless_skipped(tmp_path: Path, corpus: Path, pg_database: str,
+                                                 redis_namespace: str) -> None:
+    import redis
+
+    rows = corpus_rows(corpus, 4, prefix="B")
+    rows[1]["sku"] = "not a sku"
+    rows[3]["path"] = tmp_path / "missing.obj"
+    manifest = write_manifest(tmp_path / "catalog.csv", rows)
+    env = batch_env(tmp_path, pg_database, SHARED_REDIS, redis_namespace)
+    r = run_cli(env, "batch", manifest, cwd=tmp_path)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    errors = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
+    assert errors == ["error: catalog.csv:3: sku: 'not a sku' is not a valid SKU (letters, digits, '.', '_', '-'; "
+                      "at most 64)", f"error: catalog.csv:5: path: '{tmp_path / 'missing.obj'}': no such file"]
+    assert "nothing was enqueued" in r.stderr
+    client = redis.Redis.from_url(SHARED_REDIS)
+    queue = f"{redis_namespace}:publish"
+    assert client.llen(queue) == 0
+    r = run_cli(env, "batch", "status", cwd=tmp_path)
+    assert r.returncode == 2 and "no batch has been submitted" in r.stderr
+
+    r = run_cli(env, "batch", manifest, "--skip-bad", "--json", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.count("skipped:") == 2
+    status = json.loads(r.stdout)
+    assert status["counts"] == {"queued": 2, "skipped": 2} and client.llen(queue) == 2
+    assert [(f["line"], f["sku"]) for f in status["failures"]] == [(3, "not a sku"), (5, "B-003")]
+
+
+def test_local_mode_runs_the_same_jobs_in_processes(tmp_path: Path, corpus: Path) -> None:
+    shutil.copy(SAMPLE_MODELS / "gift-box.obj", tmp_path / "box.obj")
+    rows = [*corpus_rows(corpus, 3, prefix="L"), {"path": tmp_path / "box.obj", "sku": "L-BOX", "category": "accessory",
+                                                  "units": "cm", "lods": "none"},
+            {"path": tmp_path / "box.obj", "sku": "L-BAD", "category": "nonsense"}]
+    manifest = write_manifest(tmp_path / "catalog.csv", rows)
+    catalog_url = f"sqlite:///{tmp_path / 'catalog.sqlite'}"
+    env = batch_env(tmp_path, catalog_url, None, "unused")
+    r = run_cli(env, "batch", manifest, "--processes", "2", "--skip-bad", "--json", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    status = json.loads(r.stdout)
+    assert status["mode"] == "local" and status["counts"] == {"published": 4, "skipped": 1}, status
+    assert status["failures"][0]["reason"].startswith("category: 'nonsense' is not one of")
+
+    with (tmp_path / "box.obj").open("a") as fh:  # one model changed: only that row publishes
+        fh.write("v 0 20 0\nf 5 6 9\n")
+    r = run_cli(env, "batch", manifest, "--processes", "2", "--skip-bad", "--json", cwd=tmp_path)
+    assert json.loads(r.stdout)["counts"] == {"published": 1, "unchanged": 3, "skipped": 1}, r.stdout
+    assert versions_by_sku(catalog_url) == {"L-000": [1], "L-001": [1], "L-002": [1], "L-BOX": [1, 2]}
+    assert_store_matches_catalog(tmp_path, catalog_url)
+
+    slow = {**env, "PHYGITAL_ASSETS_BATCH_TIME_LIMIT_S": "0.05"}
+    write_manifest(manifest, corpus_rows(corpus, 2, prefix="T"))
+    r = run_cli(slow, "batch", manifest, "--processes", "1", "--json", cwd=tmp_path)
+    assert r.returncode == 1
+    status = json.loads(r.stdout)
+    assert status["counts"] == {"failed": 2} and all("time limit of 0.05 s exceeded" in f["reason"]
+                                                     for f in status["failures"])
+    assert_store_matches_catalog(tmp_path, catalog_url)
+
+
+def test_a_job_delivered_twice_publishes_once(tmp_path: Path, corpus: Path) -> None:
+    settings = AssetSettings(store="local", store_path=tmp_path / "objects",
+                             catalog_url=f"sqlite:///{tmp_path / 'catalog.sqlite'}")
+    service = AssetService.open(settings)
+    try:
+        row = ManifestRow(2, str(corpus / "models" / "pirate.glb"), "PIRATE-1", "apparel", lods=(),
+                          tryon={})
+        state = BatchState(service.catalog)
+        state.create("b1", "m.csv", "local", [row])
+        first = run_job(service, row, "b1")
+        # the broker delivers it again (the worker died after the commit, before the acknowledgement)
+        second = run_job(service, row, "b1")
+        assert (first.state, first.version, second.state, second.version) == ("published", 1, "unchanged", 1)
+        assert [v.number for v in service.catalog.get("PIRATE-1").versions] == [1]
+        [job] = state.jobs("b1")
+        assert job.attempts == 2 and job.pending_keys == [] and job.state == "unchanged"
+        # a second publish racing the first one (same content address) gets the same version back
+        from assets_pipeline.catalog.models import Category
+        from assets_pipeline.catalog.repository import NewVersion
+
+        version = service.catalog.version("PIRATE-1")
+        again = service.catalog.add_version("PIRATE-1", None, Category.apparel, NewVersion(
+            "pirate.glb", version.source_sha256, (1.0, 1.0, 1.0), [], publish_key=version.publish_key))
+        assert again.number == 1
+    finally:
+        service.close()
+    assert_store_matches_catalog(tmp_path, settings.catalog_database_url())
+
+
+def test_transient_store_errors_are_retried_then_fail(tmp_path: Path, corpus: Path) -> None:
+    """An unreachable S3 store: each attempt fails transiently, is retried with backoff, then fails for good."""
+    from .catalog_fixtures import free_port
+
+    rows = corpus_rows(corpus, 1, prefix="S")
+    manifest = write_manifest(tmp_path / "catalog.csv", rows)
+    catalog_url = f"sqlite:///{tmp_path / 'catalog.sqlite'}"
+    env = batch_env(tmp_path, catalog_url, None, "unused", PHYGITAL_ASSETS_STORE="s3",
+                    PHYGITAL_ASSETS_S3_BUCKET="nowhere", PHYGITAL_ASSETS_S3_ENDPOINT_URL=f"http://127.0.0.1:{free_port()}",
+                    PHYGITAL_ASSETS_S3_ACCESS_KEY_ID="x", PHYGITAL_ASSETS_S3_SECRET_ACCESS_KEY="x",
+                    PHYGITAL_ASSETS_S3_REGION="us-east-1", PHYGITAL_ASSETS_S3_MAX_ATTEMPTS="1",
+                    PHYGITAL_ASSETS_BATCH_MAX_RETRIES="2", PHYGITAL_ASSETS_BATCH_MIN_BACKOFF_S="0.1")
+    r = run_cli(env, "batch", manifest, "--processes", "1", "--json", cwd=tmp_path)
+    assert r.returncode == 1, r.stderr
+    [failure] = json.loads(r.stdout)["failures"]
+    assert failure["attempts"] == 3 and "after 3 attempts" in failure["reason"], failure
