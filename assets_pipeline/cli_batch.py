@@ -218,14 +218,12 @@ def dead(
     """List the broker's dead-letter set: jobs that failed for good, newest first, with their reasons."""
     from .batch.broker import dead_letters
     from .batch.state import BatchState
-    from .cli_catalog import _open
 
-    service = _open()
+    service = _cli().open_service()
     try:
         if not service.settings.batch_broker_url:
-            _cli().err.print("[bold red]error:[/] PHYGITAL_ASSETS_BATCH_BROKER_URL is not set (the local mode keeps "
-                             "failures in 'batch status')", highlight=False)
-            raise typer.Exit(2)
+            raise _cli().fail("PHYGITAL_ASSETS_BATCH_BROKER_URL is not set (the local mode keeps failures in "
+                              "'batch status')")
         rows = dead_letters(service.settings, limit, BatchState(service.catalog).reason)
     except AssetError as exc:
         _fail(exc)

@@ -288,14 +288,7 @@ def _check_row(line: int, values: Mapping[str, Any], base: Path, limits: Limits,
     note = _text(values, "note", line, problems, limit=2000)
     tryon = {k: values[f"tryon_{k}"] for k in TRYON_KEYS if f"tryon_{k}" in values}
     if tryon:
-        tryon = _tryon(tryon, line, problems)
-        if tryon and category is not None and "kind" in tryon:
-            from ..catalog.tryon_attributes import category_of_kind
-
-            wanted = category_of_kind(tryon["kind"])
-            if wanted != category:
-                problems.append(Problem(line, "tryon_kind", f"{tryon['kind']!r} needs category {wanted.value}, "
-                                                            f"not {category.value}"))
+        tryon = _tryon(tryon, line, category, problems)
     if problems or source is None or sku is None or category is None:
         return None
     return ManifestRow(line=line, source=str(source), sku=sku, category=category.value, name=name, units=units,
@@ -377,8 +370,8 @@ def _variants(value: Any, line: int, problems: list[Problem]) -> list[str]:
     return []
 
 
-def _tryon(attrs: dict[str, Any], line: int, problems: list[Problem]) -> dict[str, Any]:
-    from ..catalog.tryon_attributes import check_tryon
+def _tryon(attrs: dict[str, Any], line: int, category: Category | None, problems: list[Problem]) -> dict[str, Any]:
+    from ..catalog.tryon_attributes import tryon_check
 
     typed: dict[str, Any] = {}
     for key, value in attrs.items():
@@ -395,7 +388,12 @@ def _tryon(attrs: dict[str, Any], line: int, problems: list[Problem]) -> dict[st
             value = value.lower() in ("true", "yes", "1")
         typed[key] = value
     try:
-        return check_tryon(typed)
+        checked = tryon_check()(typed)
     except AssetError as exc:
         problems.append(Problem(line, (exc.field or "tryon").replace("tryon.", "tryon_"), exc.problem))
         return {}
+    if category is not None and checked.category != category:
+        problems.append(Problem(line, "tryon_kind", f"{typed.get('kind')!r} needs category {checked.category.value}, "
+                                                    f"not {category.value}"))
+        return {}
+    return checked.attrs
