@@ -17,6 +17,7 @@ depends_on = None
 
 
 def upgrade() -> None:
+    """Add versions.publish_key (unique per product) and the batches/batch_jobs tables."""
     with op.batch_alter_table("versions") as batch:
         batch.add_column(sa.Column("publish_key", sa.String(64), nullable=True))
         batch.create_unique_constraint("uq_versions_product_publish_key", ["product_id", "publish_key"])
@@ -50,6 +51,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    """Drop the batch tables and versions.publish_key."""
     op.drop_table("batch_jobs")
     op.drop_table("batches")
     with op.batch_alter_table("versions") as batch:
