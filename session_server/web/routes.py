@@ -65,3 +65,10 @@ def mount_web(app: FastAPI, vendor_dir: Path = VENDOR_DIR) -> None:
 
         app.add_api_route(f"/{name}/{{value}}", page, methods=["GET"], response_class=HTMLResponse,
                           name=f"{name}_page", summary=f"the {name} page ({param} in the path)")
+
+    async def phone_from_qr() -> HTMLResponse:
+        return _page("phone", vendor_dir)
+
+    # the retail layer's default pairing URL (PHYGITAL_SESSION_RETAIL__PHONE_PATH) is /fit/phone#code=...
+    app.add_api_route("/fit/phone", phone_from_qr, methods=["GET"], response_class=HTMLResponse, name="phone_qr_page",
+                      summary="the phone page, the pairing code in the fragment")

@@ -22,7 +22,10 @@ from tests.session_server.conftest import SECRET, free_port, make_token
 CHROMIUM = Path(os.environ.get("PHYGITAL_CHROMIUM", "/usr/bin/chromium"))
 OUT = ROOT / "out" / "web"
 REDIS_URL = "redis://127.0.0.1:6379/0"
-CHROMIUM_ARGS = ["--enable-unsafe-swiftshader", "--use-angle=swiftshader", "--ignore-gpu-blocklist"]
+CHROMIUM_ARGS = [
+    "--enable-unsafe-swiftshader", "--use-angle=swiftshader", "--ignore-gpu-blocklist",  # WebGL without a GPU
+    "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",  # a test pattern as the camera
+]
 
 __all__ = ["SECRET", "make_token"]
 

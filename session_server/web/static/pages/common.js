@@ -93,10 +93,11 @@ export async function connectPage(room, token, statusEl, opts = {}) {
   return client;
 }
 
-/** JSON over HTTP with the page's bearer token; throws {code, message} on an error status. */
-export async function api(method, path, { token, body, headers = {} } = {}) {
+/** JSON over HTTP (`token`: Bearer, or `auth`: a whole Authorization value); throws {code, message} on an error status. */
+export async function api(method, path, { token, auth, body, headers = {} } = {}) {
   const h = { ...headers };
-  if (token) h.Authorization = `Bearer ${token}`;
+  if (auth) h.Authorization = auth;
+  else if (token) h.Authorization = `Bearer ${token}`;
   if (body !== undefined && !(body instanceof Blob)) h["Content-Type"] = "application/json";
   const res = await fetch(path, {
     method,
@@ -130,4 +131,50 @@ export function h(tag, attrs = {}, ...children) {
   }
   for (const c of children.flat()) if (c !== null && c !== undefined && c !== false) el.append(c);
   return el;
+}
+
+/** Split a fitting-room id `fit.<store>.<room>` into {store, name}, or null. */
+export function splitFittingRoom(room) {
+  const parts = room.split(".");
+  return parts.length === 3 && parts[0] === "fit" && parts[1] && parts[2] ? { store: parts[1], name: parts[2] } : null;
+}
+
+/**
+ * A room token for this page: `#token=` as given, or a device key (`#key=`) exchanged for one (and
+ * exchanged again before it expires; `onToken` gets each new one).
+ */
+export async function deviceToken(params, onToken) {
+  if (params.token) return { token: params.token };
+  if (!params.key) {
+    const err = new Error("no key");
+    err.code = "auth_required";
+    throw err;
+  }
+  const got = await api("POST", "/api/devices/token", { auth: `Device ${params.key}` });
+  const ttlMs = Math.max(10000, (got.expires - Date.now() / 1000) * 1000);
+  setTimeout(async () => {
+    try {
+      onToken?.((await deviceToken(params, onToken)).token);
+    } catch {
+      /* the next resume will say what is wrong */
+    }
+  }, ttlMs * 0.8);
+  return got;
+}
+
+export const REQUEST_WORDS = {
+  open: "Waiting for staff",
+  accepted: "On its way",
+  delivered: "Delivered",
+  unavailable: "Sorry, not available",
+  cancelled: "Cancelled",
+};
+
+/** Words for a request: "Size L of TEE-01", "Call an assistant". */
+export function describeRequest(req, items = {}) {
+  const item = req.item ? items[req.item] : null;
+  const what = item ? item.name || item.sku : req.sku || req.item || "";
+  if (req.kind === "size") return `Size ${req.size}${what ? ` of ${what}` : ""}`;
+  if (req.kind === "colour") return `${req.colour}${what ? ` ${what}` : ""}`;
+  return "An assistant";
 }
