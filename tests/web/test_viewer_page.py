@@ -109,3 +109,5 @@ def test_missing_front_end_files_give_a_clear_page(tmp_path: Path) -> None:
     res = TestClient(app).get("/viewer/room-1")
     assert res.status_code == 503
     assert "three/three.module.min.js" in res.text and "scripts/setup.sh" in res.text
+    assert TestClient(app).get("/staff/paris-01").status_code == 200  # needs nothing from npm
+    assert TestClient(app).get("/mirror/fit.paris-01.3").status_code == 503
