@@ -24,6 +24,8 @@ Ties are broken by SKU, colour and size, so the same data always gives the same 
 from __future__ import annotations
 
 import itertools
+import threading
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -51,6 +53,8 @@ from .retail_rules import (
     slot,
 )
 
+_SPARE = 10
+"""Candidates looked up beyond ``limit``, in case some sold out since the assortment was cached."""
 MAX_COTRIED_SKUS = 50
 """A visit with more distinct SKUs than this records only the first ones (bounded work per visit)."""
 
@@ -161,11 +165,30 @@ def check_currency(currency: str | None) -> str | None:
     return text
 
 
+def _changes_assortment(method: Any) -> Any:
+    """Forget the cached assortments once the decorated command has committed (or failed)."""
+    import functools
+
+    @functools.wraps(method)
+    def wrapper(self: Retail, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            self._changed()
+
+    return wrapper
+
+
 class Retail:
     """Stores, fitting rooms, stock, tags and recommendations on a catalog's database."""
 
-    def __init__(self, catalog: Catalog) -> None:
+    def __init__(self, catalog: Catalog, *, assortment_ttl_s: float = 10.0) -> None:
         self.catalog = catalog
+        self.assortment_ttl_s = assortment_ttl_s
+        """How long :meth:`recommend` reuses a store's list of in-stock products and colours (0: never). Changes
+        made through this object are seen at once; changes made by another process after at most this long."""
+        self._lock = threading.Lock()
+        self._assortments: dict[str, tuple[float, dict[str, frozenset[str]], dict[str, _Piece]]] = {}
 
     # --- stores and fitting rooms -----------------------------------------------------------------------------
 
@@ -199,6 +222,7 @@ class Retail:
             raise Conflict(f"store {store!r} is being written concurrently; try again", field="store") from None
         return self.get_store(store)
 
+    @_changes_assortment
     def remove_store(self, store: str) -> None:
         """Delete a store with its rooms, stock, store-bound tags and history."""
         with self.catalog.session() as s:
@@ -259,6 +283,7 @@ class Retail:
 
     # --- products ---------------------------------------------------------------------------------------------
 
+    @_changes_assortment
     def set_attributes(self, sku: str, attrs: Mapping[str, Any], *, name: str | None = None,
                        category: Category | None = None) -> dict[str, Any]:
         """Merge retail attributes (type, colour, style) into a product; create it when ``category`` is given."""
@@ -273,6 +298,7 @@ class Retail:
 
     # --- stock ------------------------------------------------------------------------------------------------
 
+    @_changes_assortment
     def set_stock(self, store: str, sku: str, size: str, colour: str, quantity: int, *,
                   price_cents: int | None = None, currency: str | None = None) -> StockRow:
         """Set the stock of one SKU, size and colour in a store (the product must exist)."""
@@ -303,9 +329,13 @@ class Retail:
             return sorted((_row(r) for r in rows), key=lambda r: (r.colour, size_key(r.size)))
 
     def stock_of(self, store: str, sku: str, size: str, colour: str) -> StockRow | None:
-        """The stock row of one variant in a store, or None if the store does not keep it."""
+        """The stock row of one variant in a store, or None if the store does not keep it (or it cannot exist)."""
+        try:
+            key = (store, sku, norm_size(size), norm_colour(colour))
+        except InvalidAsset:
+            return None
         with self.catalog.session() as s:
-            row = s.get(Stock, (store, sku, norm_size(size), norm_colour(colour)))
+            row = s.get(Stock, key)
             return None if row is None else _row(row)
 
     def store_stock(self, store: str, *, sku: str | None = None, limit: int = 200,
@@ -412,34 +442,32 @@ class Retail:
             colour_here = colour or attrs.get("colour")
             own = s.scalars(select(Stock).where(Stock.store_id == store, Stock.sku == sku)).all()
             variants = _variants(product, own, size, colour)
-            in_stock = dict(s.execute(select(Stock.sku, func.sum(Stock.quantity)).where(Stock.store_id == store)
-                                      .group_by(Stock.sku).having(func.sum(Stock.quantity) > 0)).all())
-            in_stock.pop(sku, None)
             pairs = s.execute(select(CoTried.sku_a, CoTried.sku_b, CoTried.count)
                               .where(CoTried.store_id == store, or_(CoTried.sku_a == sku, CoTried.sku_b == sku),
                                      CoTried.count >= min_cotried)).all()
+            colours, products = self._assortment(s, store)
             often = sorted(((b if a == sku else a, n) for a, b, n in pairs), key=lambda p: (-p[1], p[0]))
-            often = [(other, n) for other, n in often if other in in_stock][:limit]
-            products = {p.sku: p for p in s.scalars(select(Product).where(Product.sku.in_(list(in_stock)))).all()}
-            colours: dict[str, set[str]] = {}
-            for other, c in s.execute(select(Stock.sku, Stock.colour).distinct()
-                                      .where(Stock.store_id == store, Stock.quantity > 0)).all():
-                colours.setdefault(other, set()).add(c)
+            often = [(other, n) for other, n in often if other in products and other != sku][:limit + _SPARE]
+            item = _Piece.of(product.sku, product.name, product.category, product.attributes)
             scored = []
             taken = {other for other, _ in often}
             for other in sorted(products):
-                if other in taken:
+                if other in taken or other == sku:
                     continue
-                match = _rule_match(product, products[other], colour_here, colours.get(other, set()))
+                match = _rule_match(item, products[other], colour_here, colours.get(other, frozenset()))
                 if match is not None:
                     scored.append((-match[0], other, match))
             scored.sort()
-            chosen = [other for other, _ in often] + [other for _, other, _ in scored[:limit]]
+            scored = scored[:limit + _SPARE]
+            chosen = [other for other, _ in often] + [other for _, other, _ in scored]
             rows: dict[str, list[Stock]] = {}
             if chosen:
                 for r in s.scalars(select(Stock).where(Stock.store_id == store, Stock.sku.in_(chosen),
                                                        Stock.quantity > 0)).all():
                     rows.setdefault(r.sku, []).append(r)
+            # the assortment may be a few seconds old: what sold out since is left out here
+            often = [(other, n) for other, n in often if other in rows][:limit]
+            scored = [entry for entry in scored if entry[1] in rows][:limit]
             cotried = []
             for other, n in often:
                 p = products[other]
@@ -449,7 +477,7 @@ class Retail:
                 cotried.append(Suggestion("cotried", other, p.name, p.category.value, pick_size, pick_colour, qty,
                                           f"tried together with this {times} in this store", n))
             matches = []
-            for neg_score, other, (_, shared, _) in scored[:limit]:
+            for neg_score, other, (_, shared, _) in scored:
                 p = products[other]
                 pick_size, pick_colour, qty = _pick(rows.get(other, []), size, colour_here,
                                                     p.category == product.category)
@@ -461,8 +489,34 @@ class Retail:
                                           reason, -neg_score))
             return Recommendations(store, sku, size, colour, variants, cotried, matches)
 
+    def _assortment(self, s: Session, store: str) -> tuple[dict[str, frozenset[str]], dict[str, _Piece]]:
+        """In-stock colours per SKU and the products in stock in a store, cached for ``assortment_ttl_s``."""
+        now = time.monotonic()
+        with self._lock:
+            cached = self._assortments.get(store)
+        if cached is not None and now - cached[0] < self.assortment_ttl_s:
+            return cached[1], cached[2]
+        here = (Stock.store_id == store) & (Stock.quantity > 0)
+        found: dict[str, set[str]] = {}
+        for other, c in s.execute(select(Stock.sku, Stock.colour).where(here).distinct()).all():
+            found.setdefault(other, set()).add(c)
+        colours = {k: frozenset(v) for k, v in found.items()}
+        products = {row[0]: _Piece.of(*row) for row in s.execute(
+            select(Product.sku, Product.name, Product.category, Product.attributes)
+            .where(Product.sku.in_(select(Stock.sku).where(here).distinct()))).all()}
+        if self.assortment_ttl_s > 0:
+            with self._lock:
+                self._assortments[store] = (now, colours, products)
+        return colours, products
+
+    def _changed(self) -> None:
+        """Forget the cached assortments after a change made through this object."""
+        with self._lock:
+            self._assortments.clear()
+
     # --- CSV imports ------------------------------------------------------------------------------------------
 
+    @_changes_assortment
     def import_stock_csv(self, path: str | Path, store: str | None = None, *, replace: bool = False) -> ImportReport:
         """Import stock lines (see ``retail_csv``); all or nothing; CsvRejected lists every bad line."""
         from .retail_csv import import_stock
@@ -532,15 +586,32 @@ def _variants(product: Product, own: Sequence[Stock], size: str | None, colour: 
     return out
 
 
-def _rule_match(item: Product, other: Product, colour: str | None,
-                other_colours: set[str]) -> tuple[int, list[str], bool] | None:
+@dataclass(frozen=True, slots=True)
+class _Piece:
+    """What the rules read of a product: its style tags and outfit slot, worked out once."""
+
+    sku: str
+    name: str
+    category: Category
+    style: frozenset[str]
+    slot: str
+
+    @classmethod
+    def of(cls, sku: str, name: str, category: Category, attributes: dict[str, Any] | None) -> _Piece:
+        """From a product's columns."""
+        attrs = attributes or {}
+        return cls(sku, name, category, frozenset(attrs.get("style", ())), slot(category.value, attrs.get("type")))
+
+
+def _rule_match(item: _Piece, other: _Piece, colour: str | None,
+                other_colours: frozenset[str]) -> tuple[int, list[str], bool] | None:
     """(score, shared style tags, colour bonus) when ``other`` completes ``item``'s outfit, else None."""
-    a, b = item.attributes or {}, other.attributes or {}
-    shared = sorted(set(a.get("style", ())) & set(b.get("style", ())))
-    if not shared:
+    common = item.style & other.style
+    if not common:
         return None
-    if not completes(slot(item.category.value, a.get("type")), slot(other.category.value, b.get("type"))):
+    if not completes(item.slot, other.slot):
         return None  # worn in the same place: a substitute, not a match
+    shared = sorted(common)
     bonus = any(goes_with(colour, c) is not None for c in other_colours)
     return 2 * len(shared) + int(bonus), shared, bonus
 

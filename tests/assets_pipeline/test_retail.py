@@ -225,3 +225,34 @@ def test_one_migration_head_and_the_retail_tables_come_from_0004(catalog_url: st
         assert current_revision(engine) == head_revision()
     finally:
         engine.dispose()
+
+
+def test_cached_assortment_never_suggests_what_sold_out(seeded: Retail) -> None:
+    """A mirror's Retail keeps the store's assortment for a while; stock changes elsewhere still count."""
+    mirror = Retail(seeded.catalog, assortment_ttl_s=3600)
+    assert [m.sku for m in mirror.recommend("paris-01", "SHIRT-1", "M", "white").matches] == ["BAG-1"]
+    seeded.set_stock("paris-01", "BAG-1", "ONE SIZE", "beige", 0)  # sold out, changed by another process
+    assert mirror.recommend("paris-01", "SHIRT-1", "M", "white").matches == []
+    mirror.set_stock("paris-01", "BAG-1", "ONE SIZE", "beige", 2)  # a change through this object: seen at once
+    assert [(m.sku, m.quantity) for m in mirror.recommend("paris-01", "SHIRT-1", "M", "white").matches] == [
+        ("BAG-1", 2)]
+    seeded.set_attributes("HEELS-1", {"style": "evening summer"})
+    assert [m.sku for m in mirror.recommend("paris-01", "SHIRT-1", "M", "white").matches] == ["BAG-1"]  # cached
+    assert [m.sku for m in Retail(seeded.catalog).recommend("paris-01", "SHIRT-1", "M", "white").matches] == [
+        "BAG-1", "HEELS-1"]
+
+
+def test_concurrent_visits_are_all_counted(seeded: Retail) -> None:
+    """Visits ending at once in several threads (the session server's workers) lose no count."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def visits(n: int) -> int:
+        return sum(seeded.record_cotried("paris-01", ["BAG-1", "HEELS-1", "JEANS-1"]) for _ in range(n))
+
+    with ThreadPoolExecutor(4) as pool:
+        assert sum(pool.map(visits, [10, 10, 10, 10])) == 120
+    with seeded.catalog.engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT sku_a, sku_b, count FROM cotried WHERE sku_a IN ('BAG-1', 'HEELS-1') "
+                                    "AND sku_b <> 'SHIRT-1' ORDER BY sku_a, sku_b")).all()
+    assert [tuple(r) for r in rows] == [("BAG-1", "HEELS-1", 40), ("BAG-1", "JEANS-1", 40),
+                                        ("HEELS-1", "JEANS-1", 40)]
