@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -67,7 +68,7 @@ class ServerProcess:
             env={**os.environ, "PYTHONPATH": str(ROOT), **env},
             stdout=subprocess.DEVNULL,
             stderr=None if os.environ.get("WEB_DEBUG") else subprocess.DEVNULL,
-            cwd=ROOT,
+            cwd=tempfile.mkdtemp(prefix="phygital-web-"),  # default catalog/retail files land there
         )
         deadline = time.monotonic() + 30 * TIME_FACTOR
         while True:

@@ -4,6 +4,8 @@ import { spawn } from "node:child_process";
 import { createHmac } from "node:crypto";
 import { createServer } from "node:net";
 import { createRequire } from "node:module";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
 
@@ -55,7 +57,7 @@ export function token(room, participant, role = "phone", ttlS = 600, secret = SE
 export async function startServer(env = {}) {
   const port = await freePort();
   const proc = spawn(PYTHON, ["-m", "session_server", "serve", "--port", String(port), "--quiet"], {
-    cwd: ROOT,
+    cwd: mkdtempSync(path.join(tmpdir(), "phygital-js-")), // default catalog/retail files land there
     env: { ...process.env, PYTHONPATH: ROOT, PHYGITAL_SESSION_TOKEN_SECRET: SECRET, ...env },
     stdio: ["ignore", "ignore", process.env.PHYG_SERVER_LOGS ? "inherit" : "ignore"],
   });
