@@ -34,6 +34,7 @@ export function makeScene(canvas, { ground = true, camera = [0, 2.4, 4.2] } = {}
   scene.add(sun);
   if (ground) scene.add(new THREE.GridHelper(10, 20, 0x888888, 0xcccccc));
   const controls = new OrbitControls(cam, canvas);
+  controls.listenToKeyEvents(canvas); // arrow keys pan the view when the canvas has the focus
   controls.target.set(0, 0.3, 0);
   controls.update();
   const resize = () => {
