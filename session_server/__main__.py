@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import time
 from typing import Annotated, Any
 
 import typer
+from pydantic_settings import SettingsError
 
 from assets_pipeline import clikit
 
@@ -26,7 +28,30 @@ err = clikit.err
 
 
 def _settings() -> SessionSettings:
-    return clikit.load_settings(SessionSettings, "PHYGITAL_SESSION_")
+    try:
+        return clikit.load_settings(SessionSettings, "PHYGITAL_SESSION_")
+    except SettingsError as exc:  # a value the environment source cannot even decode
+        raise clikit.fail(f"setting PHYGITAL_SESSION_*: {exc}") from None
+
+
+def _redacted(url: str) -> str:
+    """``url`` without its password."""
+    return re.sub(r"//([^:@/]*):[^@/]*@", r"//\1:***@", url)
+
+
+def _check_redis(url: str, timeout: float = 3.0) -> None:
+    """Fail with one line unless the Redis at ``url`` answers a PING."""
+    from redis import Redis
+    from redis.exceptions import RedisError
+
+    try:
+        client = Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
+        try:
+            client.ping()
+        finally:
+            client.close()
+    except (RedisError, ValueError, OSError) as exc:
+        raise clikit.fail(f"Redis at {_redacted(url)} is unreachable: {exc}") from None
 
 
 def _logging(quiet: bool, verbose: bool) -> None:
@@ -60,6 +85,8 @@ def serve(
     settings = _settings()
     overrides = {k: v for k, v in {"host": host, "port": port, "redis_url": redis_url}.items() if v is not None}
     settings = settings.model_copy(update=overrides)
+    if settings.redis_url:
+        _check_redis(settings.redis_url)
     _logging(quiet, verbose)
     from .server.app import create_app
     from .server.runner import make_server
@@ -85,7 +112,7 @@ def token(
             settings.token_secret.get_secret_value().encode(),
         )
     except ProtocolError as exc:
-        raise clikit.fail(f"--role: {exc.message}") from None
+        raise clikit.fail(f"{'--role' if exc.field == 'role' else exc.field}: {exc.message}") from None
     sys.stdout.write(tok + "\n")
 
 

@@ -48,6 +48,7 @@ NO_RESUME = frozenset(
         "room_full",
         "too_many_rooms",
         "bad_version",
+        "not_paired",
     }
 )
 
@@ -164,8 +165,14 @@ class SessionClient:
     async def _open(self, hello: dict[str, Any]) -> dict[str, Any]:
         try:
             ws = await connect(self.url, max_size=8 * 1024 * 1024, open_timeout=self.request_timeout)
-        except (OSError, InvalidHandshake, InvalidURI, TimeoutError) as exc:
-            raise SessionError("internal", f"cannot connect to {self.url}: {exc}") from exc
+        except ConnectionRefusedError as exc:
+            raise SessionError("unreachable", f"{self.url}: connection refused (is the server running?)") from exc
+        except TimeoutError as exc:
+            raise SessionError("unreachable", f"{self.url}: no answer in {self.request_timeout} s") from exc
+        except InvalidURI as exc:
+            raise SessionError("bad_message", f"{self.url} is not a WebSocket URL: {exc}", field="url") from exc
+        except (OSError, InvalidHandshake) as exc:
+            raise SessionError("unreachable", f"{self.url}: cannot connect: {exc}") from exc
         self._ws = ws
         self._welcome = asyncio.get_running_loop().create_future()
         self._tasks = [asyncio.create_task(self._reader(ws)), asyncio.create_task(self._pinger(ws))]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from .protocol.auth import ID_RE, ID_RULE
 from .protocol.limits import DEFAULT_LIMITS, Limits
 from .retail.settings import RetailSettings
 
@@ -47,7 +49,9 @@ class SessionSettings(BaseSettings):
     port: int = Field(8700, ge=0, le=65535)
     token_secret: SecretStr = SecretStr(DEV_SECRET)
     token_ttl_s: float = Field(12 * 3600, gt=0)
-    open_rooms: list[str] = Field(default_factory=list, description='rooms joinable without a token; "*" = all')
+    open_rooms: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description='rooms joinable without a token: a comma list or a JSON list; "*" = all'
+    )
     redis_url: str | None = None
     redis_prefix: str = "phygital:session"
     node_id: str | None = None
@@ -68,6 +72,25 @@ class SessionSettings(BaseSettings):
     shutdown_retry_after_ms: int = Field(500, ge=0)
     limits: LimitSettings = Field(default_factory=LimitSettings)
     retail: RetailSettings = Field(default_factory=RetailSettings)
+
+    @field_validator("open_rooms", mode="before")
+    @classmethod
+    def _room_list(cls, value: Any) -> Any:
+        """``*``, ``a,b`` or ``["a", "b"]`` from the environment; a room id must be a valid id."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                try:
+                    value = json.loads(text)
+                except ValueError as exc:
+                    raise ValueError(f"not a JSON list ({exc}); use a comma list such as 'store-1,store-2'") from None
+            else:
+                value = [part.strip() for part in text.split(",") if part.strip()]
+        if isinstance(value, list):
+            for room in value:
+                if not isinstance(room, str) or (room != "*" and not ID_RE.fullmatch(room)):
+                    raise ValueError(f"{room!r} is not a room id ({ID_RULE}) or '*'")
+        return value
 
     def room_open(self, room: str) -> bool:
         """True when participants may open ``room`` (listed in ``OPEN_ROOMS``, or ``*``)."""

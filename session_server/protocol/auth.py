@@ -10,6 +10,7 @@ import binascii
 import hashlib
 import hmac
 import json
+import re
 from dataclasses import dataclass
 from typing import Literal, get_args
 
@@ -18,6 +19,10 @@ from .errors import AuthError
 Role = Literal["phone", "headset", "mirror", "staff", "viewer"]
 ROLES: tuple[str, ...] = get_args(Role)
 MAX_TOKEN_CHARS = 2048
+ID_PATTERN = r"^[A-Za-z0-9_.:\-]{1,64}$"
+"""Room, participant, session and request ids (``messages.Id`` on the wire)."""
+ID_RE = re.compile(ID_PATTERN)
+ID_RULE = "1-64 letters, digits and _ . : - (no spaces)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +46,9 @@ def sign(claims: Claims, key: bytes) -> str:
     """Return a join token for the claims signed with HMAC-SHA256 under ``key``; AuthError for an unknown role."""
     if claims.role not in ROLES:
         raise AuthError("bad_token", f"role must be one of {', '.join(ROLES)}", field="role")
+    for name, value in (("room", claims.room), ("participant", claims.participant)):
+        if not ID_RE.fullmatch(value):
+            raise AuthError("bad_token", f"{value!r} is not a valid {name} id: use {ID_RULE}", field=name)
     body = json.dumps(
         {"room": claims.room, "participant": claims.participant, "role": claims.role, "exp": claims.exp},
         separators=(",", ":"),

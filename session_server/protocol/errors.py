@@ -80,6 +80,7 @@ ERROR_CODES: dict[str, ErrorSpec] = {
     "bad_delta": ErrorSpec(None, "delta does not apply to the state (gap or unknown target)"),
     "lease_lost": ErrorSpec(None, "this process no longer orders the room's changes"),
     "internal": ErrorSpec(CLOSE_INTERNAL, "internal error"),
+    "unreachable": ErrorSpec(None, "the server could not be reached (client side: refused, unknown host, timeout)"),
 }
 
 

@@ -96,3 +96,41 @@ def test_served_app_mounts_the_live_tryon_endpoint() -> None:
         ws.send_text('{"type": "nope"}')
         reply = ws.receive_json()
     assert reply["type"] == "error" and reply["code"] == "bad_message"
+
+
+def one_line_error(out: subprocess.CompletedProcess[str]) -> str:
+    assert out.returncode == 2, out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in out.stderr, out.stderr
+    return lines[0]
+
+
+def test_serve_with_a_dead_redis_says_so_in_one_line() -> None:
+    dead = free_port()  # nothing listens there
+    line = one_line_error(cli("serve", "--port", str(free_port()), "--redis-url", f"redis://u:pw@127.0.0.1:{dead}/0"))
+    assert f"127.0.0.1:{dead}" in line and "unreachable" in line and "refused" in line.lower()
+    assert "pw" not in line  # the password is not printed
+    line = one_line_error(cli("serve", env={**ENV, "PHYGITAL_SESSION_REDIS_URL": "localhost:6379"}))
+    assert "unreachable" in line and "scheme" in line
+
+
+def test_open_rooms_take_a_star_a_comma_list_or_a_json_list() -> None:
+    code = "from session_server.settings import SessionSettings; print(SessionSettings().open_rooms)"
+    for value, expected in [("*", "['*']"), ("store-1, store-2", "['store-1', 'store-2']"), ('["lobby"]', "['lobby']")]:
+        out = subprocess.run(
+            [sys.executable, "-c", code],
+            env={**ENV, "PHYGITAL_SESSION_OPEN_ROOMS": value},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert out.stdout.strip() == expected, out.stderr
+    for bad in ("bad room!", '["lobby"'):
+        line = one_line_error(cli("token", "r", "p", env={**ENV, "PHYGITAL_SESSION_OPEN_ROOMS": bad}))
+        assert "PHYGITAL_SESSION_OPEN_ROOMS" in line
+
+
+def test_token_refuses_ids_the_server_would_refuse() -> None:
+    line = one_line_error(cli("token", "bad room!", "ana"))
+    assert "'bad room!'" in line and "room" in line and "no spaces" in line
+    assert "participant" in one_line_error(cli("token", "store-1", "ana maria"))

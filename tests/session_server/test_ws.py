@@ -454,3 +454,16 @@ def test_graceful_shutdown_tells_clients_to_reconnect(start_server: Any) -> None
         await stopping
 
     run(main())
+
+
+def test_a_refused_connection_is_reported_as_unreachable() -> None:
+    async def main() -> None:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            url = f"ws://127.0.0.1:{s.getsockname()[1]}/ws"  # bound, not listening: refused
+            client = SessionClient(url, ROOM, make_token(ROOM, "ana"), auto_resume=False)
+            with pytest.raises(SessionError) as info:
+                await client.connect()
+        assert info.value.code == "unreachable" and "connection refused" in info.value.message
+
+    run(main())
