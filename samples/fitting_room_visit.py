@@ -196,7 +196,8 @@ async def visit(url: str, frames_dir: Path | None, keys: dict[str, str]) -> Step
         code = (await http.post(f"{room_api}/pairing", headers=as_mirror)).json()
         phone_tok = (await http.post("/api/pairing", json={"code": code["code"]})).json()
         paired = "token" in phone_tok
-        steps.check("phone: paired with the mirror's one-time code", paired, phone_tok.get("error", ""))
+        steps.check("phone: paired with the mirror's one-time code", paired,
+                    f"code {code['code']} -> {phone_tok.get('participant')}" if paired else phone_tok.get("error", ""))
         again = await http.post("/api/pairing", json={"code": code["code"]})
         steps.check("phone: the same code is refused the second time", again.status_code in (404, 409, 410),
                     again.json().get("error", ""))
@@ -206,6 +207,7 @@ async def visit(url: str, frames_dir: Path | None, keys: dict[str, str]) -> Step
             same = set(phone.state().get("items") or {}) == set(mirror.state().get("items") or {})
             steps.check("phone: sees the same items as the mirror", same and bool(phone.state().get("items")))
         code2 = (await http.post(f"{room_api}/pairing", headers=as_mirror)).json()
+        print(f"        (the mirror's next pairing code: {code2['code']})")
         second = await http.post("/api/pairing", json={"code": code2["code"]})
         steps.check("phone: a second phone is refused while one is paired", second.status_code == 409 and
                     second.json().get("error") == "already_paired", second.json().get("message", ""))
@@ -234,7 +236,8 @@ async def visit(url: str, frames_dir: Path | None, keys: dict[str, str]) -> Step
         await http.post("/api/wishlist", headers=as_shopper, json={"sku": "JEA-300", "size": "32", "colour": "denim",
                                                                    "look": ["SNK-500"], "store": STORE})
         wl = (await http.get("/api/wishlist", headers=as_shopper)).json()
-        steps.check("phone: wishlist kept with consent", len(wl.get("entries", [])) == 1)
+        steps.check("phone: wishlist kept with consent", len(wl.get("entries", [])) == 1,
+                    f"shopper {c.get('shopper')}")
         gone = (await http.delete("/api/wishlist", headers=as_shopper)).json()
         after = await http.get("/api/wishlist", headers=as_shopper)
         steps.check("phone: one call deleted everything about the shopper", after.status_code == 401,

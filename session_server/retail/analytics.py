@@ -37,6 +37,17 @@ class Analytics:
         with self.db.engine.begin() as conn:
             conn.execute(insert(events).values(store=store, day=day_of(now), kind=kind, sku=sku, value=value))
 
+    def record_many(self, rows: list[tuple[str, str, str | None, float | None, float]]) -> None:
+        """Several events ``(store, kind, sku, value, time)`` in one transaction."""
+        if not rows:
+            return
+        for _, kind, *_ in rows:
+            if kind not in EVENT_KINDS:
+                raise ValueError(f"unknown analytics event {kind!r}")
+        with self.db.engine.begin() as conn:
+            conn.execute(insert(events), [{"store": store, "day": day_of(t), "kind": kind, "sku": sku, "value": value}
+                                          for store, kind, sku, value, t in rows])
+
     def summary(self, store: str, days: int = 7, now: float | None = None) -> dict[str, Any]:
         """Counts per kind, the most tried SKUs, visits and their mean length over the last ``days``."""
         now = time.time() if now is None else now

@@ -103,7 +103,7 @@ async def device_of(request: Request, kinds: tuple[str, ...]) -> Device:
     if scheme != "device":
         raise RetailError("auth_required", "this call needs 'Authorization: Device <key>'", field="authorization")
     svc = service(request)
-    device: Device = await svc.db.run(svc.devices.authenticate, value)
+    device: Device = await svc.authenticate(value)
     if device.kind not in kinds:
         raise RetailError("forbidden", f"a {device.kind} device may not do this (needs {' or '.join(kinds)})",
                           field="authorization")
@@ -407,7 +407,7 @@ async def add_wish(request: Request) -> dict[str, Any]:
     entry = await svc.run(svc.wishlists.add, shopper, b.sku, b.size, b.colour, b.look)
     if b.store:
         check_name(b.store, "store")
-        await svc.run(svc.analytics.record, b.store, "look_saved", b.sku)
+        svc.note_event(b.store, "look_saved", b.sku)
     return dict(entry)
 
 
@@ -437,4 +437,4 @@ async def analytics(request: Request, store: str, days: int = 7) -> dict[str, An
     await staff_of(request, store)
     if not 1 <= days <= 366:
         raise RetailError("bad_request", "days must be 1-366", field="days")
-    return dict(await svc.run(svc.analytics.summary, store, days))
+    return await svc.analytics_summary(store, days)

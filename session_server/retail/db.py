@@ -126,6 +126,7 @@ def make_engine(url: str) -> Engine:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=10000")
+            cur.execute("PRAGMA secure_delete=ON")  # deleted rows are overwritten, not left in free pages
             cur.close()
 
     return engine

@@ -14,7 +14,6 @@ Flows (each refused call changes nothing):
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
 import re
@@ -25,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from ..protocol import auth
 from ..protocol.limits import TokenBucket
 from .analytics import Analytics
+from .cache import MISSING, TTLCache
 from .catalog import StoreCatalog
 from .db import RetailDB
 from .debounce import ReadDebouncer
@@ -42,6 +42,11 @@ logger = logging.getLogger(__name__)
 PAIRING_PATH = re.compile(r"(/api/pairing/)[^/?\s\"]+")
 TAG = re.compile(r"^[\x21-\x7e]{1,256}$")  # printable ASCII without spaces: EPC, GTIN, a QR URL
 MAX_BUCKETS = 10_000
+AUTH_CACHE_S = 2.0
+"""A device key checked less than this ago is not looked up again (a revocation takes effect within it)."""
+TAG_CACHE_S = 30.0
+RECS_CACHE_S = 60.0
+FLUSH_EVENTS_S = 1.0
 
 
 def database_url(settings: SessionSettings) -> str:
@@ -91,6 +96,10 @@ class RetailService:
         self._codes: dict[tuple[str, str], str] = {}  # (room id, item id) -> code, for leaves
         self._visits: dict[str, tuple[float | None, list[str]]] = {}  # room -> (visit start, skus tried)
         self._revs: dict[str, int] = {}  # room -> last revision the listener handled
+        self._auth_cache = TTLCache(AUTH_CACHE_S)
+        self._tag_cache = TTLCache(TAG_CACHE_S, 50_000)
+        self._recs_cache = TTLCache(RECS_CACHE_S, 20_000)
+        self._events: list[tuple[str, str, str | None, float | None, float]] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Task[None]] = set()
 
@@ -101,7 +110,8 @@ class RetailService:
 
     async def start(self) -> None:
         """Start the sweeper and listen to the rooms' deltas."""
-        self._tasks = [asyncio.create_task(self._sweeper(), name="retail-sweeper")]
+        self._tasks = [asyncio.create_task(self._sweeper(), name="retail-sweeper"),
+                       asyncio.create_task(self._flusher(), name="retail-analytics")]
         if hasattr(self.node, "add_listener"):
             self.node.add_listener(self._on_delta)
 
@@ -111,6 +121,7 @@ class RetailService:
             task.cancel()
         await asyncio.gather(*self._tasks, *self._background, return_exceptions=True)
         self._tasks = []
+        await self.flush_events()
         self.db.close()
         await asyncio.to_thread(self.catalog.close)
 
@@ -123,6 +134,59 @@ class RetailService:
         task = asyncio.get_running_loop().create_task(coro)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+
+    def note_event(self, store: str, kind: str, sku: str | None = None, value: float | None = None) -> None:
+        """Queue an anonymous analytics event; written with others about once a second."""
+        self._events.append((store, kind, sku, value, time.time()))
+
+    async def flush_events(self) -> None:
+        """Write the queued analytics events in one transaction."""
+        rows, self._events = self._events, []
+        if rows:
+            try:
+                await self.run(self.analytics.record_many, rows)
+            except Exception:
+                logger.exception("%d analytics events were not written", len(rows))
+
+    async def _flusher(self) -> None:
+        while True:
+            await asyncio.sleep(FLUSH_EVENTS_S)
+            await self.flush_events()
+
+    async def analytics_summary(self, store: str, days: int) -> dict[str, Any]:
+        """The store's anonymous counts (queued events included)."""
+        await self.flush_events()
+        return dict(await self.run(self.analytics.summary, store, days))
+
+    async def authenticate(self, key: str) -> Device:
+        """The device of a key (cached for ``AUTH_CACHE_S``: a revocation takes effect within that)."""
+        ck = hashlib.sha256(key.encode()).digest()
+        now = time.monotonic()
+        hit = self._auth_cache.get(ck, now)
+        if hit is not MISSING:
+            return hit  # type: ignore[no-any-return]
+        device: Device = await self.run(self.devices.authenticate, key)
+        self._auth_cache.put(ck, device, now)
+        return device
+
+    async def resolve(self, store: str, code: str) -> dict[str, Any] | None:
+        """What a code stands for in ``store`` (cached for ``TAG_CACHE_S``)."""
+        now = time.monotonic()
+        hit = self._tag_cache.get((store, code), now)
+        if hit is MISSING:
+            hit = await self.run(self.catalog.resolve, store, code)
+            self._tag_cache.put((store, code), hit, now)
+        return hit  # type: ignore[no-any-return]
+
+    async def recommend(self, store: str, sku: str, size: str | None, colour: str | None) -> dict[str, Any]:
+        """Recommendations for an item (cached for ``RECS_CACHE_S``)."""
+        now = time.monotonic()
+        key = (store, sku, size, colour)
+        hit = self._recs_cache.get(key, now)
+        if hit is MISSING:
+            hit = await self.run(self.catalog.recommend, store, sku, size, colour)
+            self._recs_cache.put(key, hit, now)
+        return hit  # type: ignore[no-any-return]
 
     def _bucket(self, key: str, rate: float, burst: int) -> TokenBucket:
         bucket = self._buckets.get(key)
@@ -186,7 +250,7 @@ class RetailService:
         return results
 
     async def _read_one(self, store: str, room: str, code: str, source: str) -> dict[str, Any]:
-        payload = await self.run(self.catalog.resolve, store, code)
+        payload = await self.resolve(store, code)
         room_id = fitting_room_id(store, room)
         iid = item_id(code)
         cmd: dict[str, Any] = {"type": "item.read", "item": iid, "tag": code, "source": source,
@@ -205,9 +269,9 @@ class RetailService:
                          result: dict[str, Any]) -> None:
         """Recommendations for a new item, analytics; failures are logged, never shown to the reader."""
         try:
-            recs = await self.run(self.catalog.recommend, store, payload["sku"], payload["size"], payload["colour"])
+            self.note_event(store, "item_tried", payload["sku"])
+            recs = await self.recommend(store, payload["sku"], payload["size"], payload["colour"])
             await self.rooms.command(room_id, {"type": "recs.set", "item": iid, "recs": recs})
-            await self.run(self.analytics.record, store, "item_tried", payload["sku"])
         except (RetailError, OSError) as exc:
             logger.warning("room %s: recommendations for a new item failed: %s", room_id, exc)
         except Exception:
@@ -262,14 +326,10 @@ class RetailService:
         state = result.get("state")
         return state if isinstance(state, dict) else {}
 
-    def _leads(self, room_id: str) -> bool:
-        hub = getattr(self.node, "hubs", {}).get(room_id)
-        return hub is not None and getattr(hub, "leader", None) is not None
-
     def _on_delta(self, room_id: str, delta: dict[str, Any]) -> None:
         """Listener of every delta of this node's rooms: visit lengths, co-tried pairs and try-ons for the
         analytics, requests closed by a visit's end or by a staff member over the WebSocket into the database.
-        Work that writes is done by the node that orders the room (once), each revision once."""
+        The node calls it on the process that orders the room, once per delta in the cluster."""
         rev = delta.get("rev")
         if isinstance(rev, int):
             if rev <= self._revs.get(room_id, 0):
@@ -277,7 +337,7 @@ class RetailService:
             self._revs[room_id] = rev
         op, data = delta.get("op"), delta.get("data") or {}
         if room_id.startswith("staff."):
-            if op == "request.updated" and self._leads(room_id):
+            if op == "request.updated":
                 self._spawn(self._sync_request(room_id.removeprefix("staff."), data))
             return
         where = split_fitting_room(room_id)
@@ -294,18 +354,11 @@ class RetailService:
             self.debounce.forget_room(room_id)
             for key in [k for k in self._codes if k[0] == room_id]:
                 del self._codes[key]
-            if self._leads(room_id):
-                self._spawn(self._visit_ended(where[0], where[1], data, track))
-        elif op == "look.set" and data.get("active") and self._leads(room_id):
+            self._spawn(self._visit_ended(where[0], where[1], data, track))
+        elif op == "look.set" and data.get("active"):
             skus = [str(x) for x in data.get("skus") or []]
-            self._spawn(self._analytics(where[0], "tryon", skus))
-
-    async def _analytics(self, store: str, kind: str, skus: list[str]) -> None:
-        try:
             for sku in skus:
-                await self.run(self.analytics.record, store, kind, sku)
-        except Exception:
-            logger.exception("analytics of %s failed", kind)
+                self.note_event(where[0], "tryon", sku)
 
     async def _visit_ended(self, store: str, room: str, data: dict[str, Any],
                            track: tuple[float | None, list[str]]) -> None:
@@ -315,7 +368,7 @@ class RetailService:
             started = data.get("started", track[0])
             ended = data.get("at") or time.time()
             if isinstance(started, (int, float)):
-                await self.run(self.analytics.record, store, "visit", None, max(0.0, float(ended) - started))
+                self.note_event(store, "visit", None, max(0.0, float(ended) - started))
             skus = [s for s in data.get("skus") or track[1] if isinstance(s, str)]
             await self.run(self.catalog.record_cotried, store, skus)
         except Exception:
@@ -372,8 +425,7 @@ class RetailService:
         except RetailError:
             await self.run(self.requests.remove, req.id)
             raise
-        with contextlib.suppress(Exception):
-            await self.run(self.analytics.record, store, "request_made", sku)
+        self.note_event(store, "request_made", sku)
         return req
 
     async def act_on_request(self, request_id: str, action: str, store: str, staff: str) -> StaffRequest:
@@ -388,6 +440,9 @@ class RetailService:
             logger.info("fitting room %s does not show request %s (%s); telling the staff room", req.room, req.id,
                         exc.cause or exc.code)
             try:
+                add = {"type": "request.add", "request": req.id, "room": req.room, "kind": req.kind,
+                       "item": req.item, "sku": req.sku, "size": req.size, "colour": req.colour}
+                await self.rooms.command(staff_room_id(req.store), add)  # no-op when the staff room has it
                 await self.rooms.command(staff_room_id(req.store), cmd)
             except RetailError as exc2:  # stored already; the staff page loads requests from the API
                 logger.warning("staff room of %s was not told of request %s: %s", req.store, req.id, exc2.code)

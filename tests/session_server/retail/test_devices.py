@@ -109,3 +109,19 @@ def test_device_token_refusals(retail_server: Callable[..., RunningServer], devi
         r = httpx.post(f"{srv.http}/api/devices/token", headers=headers)
         assert (r.status_code, r.json()["error"]) == (status, code), (headers, r.text)
         assert r.json()["message"] and r.json()["field"] == "authorization"
+
+
+def test_retention_command_reports_and_deletes(db_url: str) -> None:
+    import json as _json
+
+    from session_server.retail.db import RetailDB
+    from session_server.retail.requests import RequestBook
+
+    db = RetailDB.open(db_url)
+    RequestBook(db).create("paris-01", "3", "assistant", None, None, None, None, now=1000.0)  # 1970: too old
+    db.close()
+    dry = cli(db_url, "retention", "--dry-run")
+    assert dry.returncode == 0 and _json.loads(dry.stdout)["requests"] == 1
+    done = cli(db_url, "retention")
+    assert done.returncode == 0 and _json.loads(done.stdout)["requests"] == 1
+    assert _json.loads(cli(db_url, "retention").stdout)["requests"] == 0
