@@ -69,6 +69,10 @@ class Store:
         assert result.result is not None
         return result.result
 
+    def lose_forwards(self, rid: str, outs: list[Any]) -> None:
+        """Apply a turn's deltas to the client mirror but drop its forwards (their process died)."""
+        self._run(rid, [o for o in outs if not isinstance(o, Forward)])
+
     def tick(self, rid: str) -> list[Any]:
         return self._run(rid, self.room(rid).tick(self.now))
 
@@ -276,3 +280,32 @@ def test_checkpoints_round_trip() -> None:
     welcome_state = s.rooms[FIT].state.public_snapshot()
     assert welcome_state["kind"] == "fitting_room" and welcome_state["name"] == "3"
     assert "session" not in welcome_state["participants"][0]
+
+
+def test_a_take_over_tells_the_other_room_again_what_a_lost_forward_said() -> None:
+    s = Store()
+    s.join(FIT, "mirror-1", "mirror")
+    s.join(STAFF, "eve", "staff")
+    item = s.command(FIT, {"type": "item.read", "tag": "T1", "sku": "A"})["item"]
+    # the process ordering the fitting room dies after committing, before its forwards left
+    create = {"type": "request.create", "request": "r1", "kind": "size", "item": item, "size": "M"}
+    s.lose_forwards(FIT, s.rooms[FIT].command(CommandCmd("c", create), s.now))
+    accept = {"type": "request.update", "request": "r1", "state": "accepted", "by_staff": "eve"}
+    s.lose_forwards(FIT, s.rooms[FIT].command(CommandCmd("c", accept), s.now))
+    assert "r1" not in s.state(STAFF).requests
+    s.rooms[FIT] = Room.load(s.rooms[FIT].dump(), CONFIG, s.now)  # another process takes the room over
+    s.tick(FIT)
+    assert s.state(STAFF).requests["r1"]["state"] == "accepted" and s.state(STAFF).requests["r1"]["sku"] == "A"
+    # and the other way: a staff action whose forward to the fitting room was lost
+    s.lose_forwards(STAFF, s.rooms[STAFF].handle("eve", msg("request.deliver", request="r1"), s.now))
+    assert s.state(FIT).requests["r1"]["state"] == "accepted"
+    s.rooms[STAFF] = Room.load(s.rooms[STAFF].dump(), CONFIG, s.now)
+    s.tick(STAFF)
+    assert s.state(FIT).requests["r1"]["state"] == "delivered"
+    forwarded = len(s.forwards)
+    s.tick(FIT)
+    s.tick(STAFF)  # nothing more to say: the rooms agree and stay put
+    assert len(s.forwards) == forwarded
+    assert s.state(FIT).requests["r1"]["by_staff"] == s.state(STAFF).requests["r1"]["by_staff"] == "eve"
+    for rid in (FIT, STAFF):
+        assert s.mirrors[rid].snapshot() == s.state(rid).snapshot()

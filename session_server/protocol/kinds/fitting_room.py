@@ -133,10 +133,12 @@ def _new(room: str, limits: Limits) -> FittingState:
 
 @dataclass(slots=True)
 class Clock:
-    """Per-room scratch: since when nobody (mirror or phone) is there; the last summary sent to staff."""
+    """Per-room scratch: since when nobody (mirror or phone) is there; the last summary sent to staff;
+    whether the staff room must be told every request again (after this process took the room over)."""
 
     empty_since: float | None = None
     summary: dict[str, Any] | None = None
+    resync: bool = False
 
 
 def _idle(s: FittingState) -> bool:
@@ -618,12 +620,25 @@ def _tick(room: Room, now: float) -> None:
 
 @KIND.restore
 def _restore(room: Room, now: float) -> None:
+    # a forward may have been lost with the process that ordered the room before: say it all again
+    # (request.add and request.update are idempotent in the staff room)
     room.memo.empty_since = None
+    room.memo.resync = True
 
 
 @KIND.settle
 def _settle(room: Room, now: float) -> None:
     s: FittingState = room.state
+    if room.memo.resync:
+        room.memo.resync = False
+        staff = staff_room_of(s.store)
+        for rid, req in s.requests.items():
+            sku = s.items[req["item"]]["sku"] if req["item"] in s.items else None
+            fields = {"request": rid, "kind": req["kind"], "item": req["item"], "size": req["size"]}
+            room.forward(staff, {"type": "request.add", **fields, "colour": req["colour"], "room": s.name, "sku": sku})
+            if req["state"] != "open":
+                update = {"request": rid, "state": req["state"], "by_staff": req["by_staff"]}
+                room.forward(staff, {"type": "request.update", **update})
     summary = s.summary()
     if summary != room.memo.summary:
         room.memo.summary = summary

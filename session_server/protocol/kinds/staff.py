@@ -64,12 +64,20 @@ def _idle(s: StaffState) -> bool:
     return not s.requests and not any(any(v.values()) for v in s.rooms.values())
 
 
+@dataclass(slots=True)
+class Resync:
+    """Per-room scratch: whether the staff actions must be forwarded again (after a take-over)."""
+
+    pending: bool = False
+
+
 KIND = RoomKind(
     "staff",
     state=StaffState,
     roles=frozenset({"staff", "viewer"}),
     claims=lambda room: store_of(room) is not None,
     new=_new,
+    memo=Resync,
     idle=_idle,
     doc="a store's staff room: every request of its fitting rooms, live, and a summary of each room",
 )
@@ -208,6 +216,26 @@ def _room_summary(room: Room, cmd: RoomSummary, now: float) -> dict[str, Any]:
 def _summary(s: StaffState, d: dict[str, Any]) -> StaffState:
     entry = {k: d[k] for k in ("items", "open_requests", "phone", "mirror", "visit")}
     return replace(s, rooms={**s.rooms, str(d["room"]): entry})
+
+
+# ---- after a take-over: tell the fitting rooms the staff actions again ------------------------------
+
+
+@KIND.restore
+def _restore(room: Room, now: float) -> None:
+    room.memo.pending = True
+
+
+@KIND.settle
+def _settle(room: Room, now: float) -> None:
+    if not room.memo.pending:
+        return
+    room.memo.pending = False
+    s: StaffState = room.state
+    for rid, req in s.requests.items():
+        if req["state"] in ("accepted", "delivered", "unavailable") and req["by_staff"] is not None:
+            update = {"request": rid, "state": req["state"], "by_staff": req["by_staff"]}
+            room.forward(_fitting_room(s, req["room"]), {"type": "request.update", **update})
 
 
 # ---- closed requests leave after a while -----------------------------------------------------------
