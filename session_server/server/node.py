@@ -17,7 +17,8 @@ from collections.abc import Callable
 from typing import Any
 
 from ..backplane.base import Backplane
-from ..protocol.errors import ERROR_CODES, LimitExceeded, ProtocolError
+from ..protocol.auth import ID_RE, ID_RULE
+from ..protocol.errors import ERROR_CODES, BadMessage, LimitExceeded, ProtocolError
 from ..protocol.room import RoomConfig
 from ..settings import SessionSettings
 from .hub import RoomHub
@@ -92,6 +93,8 @@ class SessionNode:
         when this process has no room left, and ``TimeoutError`` when no answer came in ``timeout`` s."""
         if self.draining:
             raise ProtocolError("shutdown", "this server is shutting down; retry on another")
+        if not ID_RE.fullmatch(room_id):
+            raise BadMessage("bad_message", f"{room_id!r} is not a room id ({ID_RULE})", field="room")
         hub = await self.get_hub(room_id)
         cid = uuid.uuid4().hex
         fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()

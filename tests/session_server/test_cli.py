@@ -4,6 +4,7 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -134,3 +135,12 @@ def test_token_refuses_ids_the_server_would_refuse() -> None:
     line = one_line_error(cli("token", "bad room!", "ana"))
     assert "'bad room!'" in line and "room" in line and "no spaces" in line
     assert "participant" in one_line_error(cli("token", "store-1", "ana maria"))
+
+
+def test_serve_on_a_port_in_use_says_so_in_one_line() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        line = one_line_error(cli("serve", "--port", str(port)))
+    assert f"127.0.0.1:{port}" in line and "in use" in line

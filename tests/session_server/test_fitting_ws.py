@@ -146,6 +146,9 @@ def test_commands_are_refused_with_the_session_error(start_server: Callable[...,
                 await commands(FIT, cmd)
             assert info.value.code == code, cmd
         with pytest.raises(ProtocolError) as info:
+            await commands("bad room!", {"type": "item.read", "sku": "A"})
+        assert info.value.code == "bad_message" and info.value.field == "room"
+        with pytest.raises(ProtocolError) as info:
             await commands("store-1", {"type": "item.read", "sku": "A"})
         assert info.value.code == "unknown_type" and "shared_space" in info.value.message
 
