@@ -22,12 +22,15 @@ from .errors import AssetError, InvalidAsset, LimitExceeded, MissingEncoder, Uns
 from .limits import Limits
 
 if TYPE_CHECKING:
+    from .io.atomic import write_bytes_atomic, write_files_atomic
     from .io.formats import read
     from .io.glb import WriteOptions, encode_glb, write_glb
     from .pipeline import OptimizeOptions, optimize_document, optimize_file
 
 _LAZY = {
     "read": ".io.formats",
+    "write_bytes_atomic": ".io.atomic",
+    "write_files_atomic": ".io.atomic",
     "write_glb": ".io.glb",
     "encode_glb": ".io.glb",
     "WriteOptions": ".io.glb",
@@ -48,5 +51,5 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "Accessor", "AssetDocument", "AssetError", "Image", "InvalidAsset", "LimitExceeded", "Limits",
     "MissingEncoder", "OptimizeOptions", "UnsafeURI", "UnsupportedFormat", "WriteOptions", "encode_glb",
-    "optimize_document", "optimize_file", "read", "write_glb",
+    "optimize_document", "optimize_file", "read", "write_bytes_atomic", "write_files_atomic", "write_glb",
 ]

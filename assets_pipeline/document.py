@@ -31,6 +31,10 @@ DTYPE_COMPONENTS: dict[np.dtype[Any], int] = {v: k for k, v in COMPONENT_DTYPES.
 TYPE_SIZES = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4, "MAT2": 4, "MAT3": 9, "MAT4": 16}
 SIZE_TYPES = {1: "SCALAR", 2: "VEC2", 3: "VEC3", 4: "VEC4", 16: "MAT4"}
 TRIANGLES = 4
+LINEAR, LINEAR_MIPMAP_LINEAR = 9729, 9987
+"""Sampler filters (glTF): linear magnification, trilinear minification."""
+REPEAT, CLAMP_TO_EDGE, MIRRORED_REPEAT = 10497, 33071, 33648
+"""Sampler wrap modes (glTF)."""
 
 
 @dataclass(eq=False)
@@ -111,11 +115,14 @@ class AssetDocument:
         texcoords: np.ndarray | None = None,
         name: str = "mesh",
         material: dict[str, Any] | None = None,
+        texture: Image | None = None,
+        texture_wrap: int = REPEAT,
     ) -> AssetDocument:
         """A one-mesh document from arrays.
 
         positions : (n, 3) float; indices : (m, 3) or (3m,) integer, None for a point list;
-        normals : (n, 3) float; colors : (n, 3|4) float in [0, 1] or uint8; texcoords : (n, 2) float.
+        normals : (n, 3) float; colors : (n, 3|4) float in [0, 1] or uint8; texcoords : (n, 2) float;
+        texture : the material's base colour image, read through ``texcoords`` (see :meth:`add_texture`).
         """
         doc = cls.empty()
         prim: dict[str, Any] = {"attributes": {"POSITION": doc.add_accessor(np.asarray(positions, np.float32))}}
@@ -134,12 +141,26 @@ class AssetDocument:
         else:
             prim["indices"] = doc.add_accessor(np.asarray(indices).reshape(-1).astype(np.uint32))
         mat = material or {"pbrMetallicRoughness": {"metallicFactor": 0.0, "roughnessFactor": 0.8}}
+        if texture is not None:
+            pbr = {"baseColorTexture": {"index": doc.add_texture(texture, texture_wrap)},
+                   **mat.get("pbrMetallicRoughness", {})}
+            mat = {**mat, "pbrMetallicRoughness": pbr}
         doc.gltf["materials"] = [mat]
         prim["material"] = 0
         doc.gltf["meshes"] = [{"name": name, "primitives": [prim]}]
         doc.gltf["nodes"] = [{"name": name, "mesh": 0}]
         doc.gltf["scenes"][0]["nodes"] = [0]
         return doc
+
+    def add_texture(self, image: Image, wrap: int = REPEAT) -> int:
+        """Append ``image`` with a texture and its sampler (linear, trilinear with mipmaps; ``wrap`` on both
+        axes); returns the texture's index, for a material's ``{"index": ...}``."""
+        self.images.append(image)
+        samplers = self.list("samplers")
+        samplers.append({"magFilter": LINEAR, "minFilter": LINEAR_MIPMAP_LINEAR, "wrapS": wrap, "wrapT": wrap})
+        textures = self.list("textures")
+        textures.append({"source": len(self.images) - 1, "sampler": len(samplers) - 1})
+        return len(textures) - 1
 
     def add_accessor(self, array: np.ndarray, type: str | None = None, normalized: bool = False) -> int:
         """Add an accessor for ``array`` (float64 stored as float32); returns its index."""

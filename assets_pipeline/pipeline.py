@@ -156,8 +156,78 @@ def optimize_document(doc: AssetDocument, options: OptimizeOptions = DEFAULTS) -
 
 
 def lod_path(output: Path, index: int) -> Path:
-    """Return the path of LOD ``index`` next to ``output`` (``NAME.lodN.glb``)."""
+    """Where LOD ``index`` of ``output`` is written: ``<name>.lod<index>.glb`` beside it."""
     return output.with_name(f"{output.stem}.lod{index}{output.suffix}")
+
+
+@dataclass(frozen=True, slots=True)
+class OptimizedLod:
+    """One output of the LOD chain, in memory: its optimized document and the GLB bytes encoded from it."""
+
+    doc: AssetDocument
+    glb: bytes
+
+
+def optimize_lods(
+    doc: AssetDocument,
+    options: OptimizeOptions = DEFAULTS,
+    progress: Progress | None = None,
+    *,
+    report: OptimizeReport | None = None,
+    output: Path | None = None,
+    steps_before: int = 0,
+) -> tuple[OptimizeReport, list[OptimizedLod]]:
+    """Optimize ``doc`` (consumed: it becomes the last output) into the main output and one output per LOD ratio,
+    in memory; returns the report (LOD paths only when ``output`` names where they will be written) and the
+    outputs, main first. Nothing is read or written. ``progress`` counts on from ``steps_before`` (steps the
+    caller reported, such as reading), with one last "writing" step when ``output`` is given."""
+    t_start = time.perf_counter()
+    ratios: list[float | None] = [options.ratio, *options.lods]
+    measure = options.measures()
+    report = report or OptimizeReport(doc.source or "", None, 0, triangles_in=doc.triangle_count())
+    total = steps_before + 1 + len(ratios) + (1 if measure else 0) + (1 if output is not None else 0)
+    step = steps_before
+
+    def tick(what: str) -> None:
+        nonlocal step
+        step += 1
+        if progress:
+            progress(what, step, total)
+
+    tick("preparing")
+    run(doc, base_transforms(options), report.steps)
+    report.dimensions_m = dimensions(doc)
+    reference = doc.clone()
+    outputs: list[OptimizedLod] = []
+    write_opts = WriteOptions(compression=options.compression)
+    for i, ratio in enumerate(ratios):
+        tick(f"LOD {i}" if i else "optimizing")
+        lod = doc.clone() if i < len(ratios) - 1 else doc
+        steps = finishing_transforms(options, ratio) if i == 0 else [
+            t for t in finishing_transforms(options, ratio) if t.name != "textures"]
+        if i > 0:  # LODs share the main output's encoded textures instead of encoding them again
+            main = outputs[0].doc
+            lod.images = main.images
+            if "textures" in main.gltf:
+                lod.gltf["textures"] = main.gltf["textures"]
+            if "EXT_texture_webp" in main.gltf.get("extensionsUsed", []):
+                lod.use_extension("EXT_texture_webp", "EXT_texture_webp" in main.gltf.get("extensionsRequired", []))
+        run(lod, steps, report.steps if i == 0 else None)
+        outputs.append(OptimizedLod(lod, encode_glb(lod, write_opts)))
+    if measure:
+        tick("measuring error")
+        from .metrics import hausdorff
+    for i, out in enumerate(outputs):
+        err = hausdorff(reference, out.doc, samples=100_000) if measure else None
+        path = None if output is None else str(output if i == 0 else lod_path(output, i))
+        report.lods.append(LodReport(ratios[i] or 1.0, path, out.doc.triangle_count(), len(out.glb), err))
+    if output is not None:
+        tick("writing")
+    report.bytes_out = len(outputs[0].glb)
+    report.warnings = list(doc.warnings)
+    report.extensions_used = list(glb_json(outputs[0].glb).get("extensionsUsed", []))
+    report.seconds += time.perf_counter() - t_start
+    return report, outputs
 
 
 def optimize_file(
@@ -176,53 +246,15 @@ def optimize_file(
 
     t_start = time.perf_counter()
     source, output = Path(source), Path(output)
-    ratios: list[float | None] = [options.ratio, *options.lods]
-    measure = options.measures()
-    total = 3 + len(ratios) + (1 if measure else 0)
-    step = 0
-
-    def tick(what: str) -> None:
-        nonlocal step
-        step += 1
-        if progress:
-            progress(what, step, total)
-
-    tick("reading")
+    total = 3 + 1 + len(options.lods) + (1 if options.measures() else 0)
+    if progress:
+        progress("reading", 1, total)
     doc = read(source, limits)
     report = OptimizeReport(str(source), str(output), source.stat().st_size, triangles_in=doc.triangle_count())
-    tick("preparing")
-    run(doc, base_transforms(options), report.steps)
-    report.dimensions_m = dimensions(doc)
-    reference = doc.clone()
-    outputs: list[tuple[Path, bytes, AssetDocument]] = []
-    write_opts = WriteOptions(compression=options.compression)
-    for i, ratio in enumerate(ratios):
-        tick(f"LOD {i}" if i else "optimizing")
-        lod = doc.clone() if i < len(ratios) - 1 else doc
-        steps = finishing_transforms(options, ratio) if i == 0 else [
-            t for t in finishing_transforms(options, ratio) if t.name != "textures"]
-        if i > 0:  # LODs share the main output's encoded textures instead of encoding them again
-            main = outputs[0][2]
-            lod.images = main.images
-            if "textures" in main.gltf:
-                lod.gltf["textures"] = main.gltf["textures"]
-            if "EXT_texture_webp" in main.gltf.get("extensionsUsed", []):
-                lod.use_extension("EXT_texture_webp", "EXT_texture_webp" in main.gltf.get("extensionsRequired", []))
-        run(lod, steps, report.steps if i == 0 else None)
-        outputs.append((output if i == 0 else lod_path(output, i), encode_glb(lod, write_opts), lod))
-    if measure:
-        tick("measuring error")
-        from .metrics import hausdorff
-    for i, (path, data, lod) in enumerate(outputs):
-        err = hausdorff(reference, lod, samples=100_000) if measure else None
-        report.lods.append(LodReport(ratios[i] or 1.0, str(path), lod.triangle_count(), len(data), err))
-    tick("writing")
-    write_files_atomic([(p, d) for p, d, _ in outputs])
-    report.bytes_out = len(outputs[0][1])
-    report.warnings = list(doc.warnings)
-    report.extensions_used = list(glb_json(outputs[0][1]).get("extensionsUsed", []))
+    report, outputs = optimize_lods(doc, options, progress, report=report, output=output, steps_before=1)
+    write_files_atomic([(Path(lod.path or ""), out.glb) for lod, out in zip(report.lods, outputs, strict=True)])
     report.seconds = time.perf_counter() - t_start
     return report
 
 
-__all__ = ["DEFAULTS", "OptimizeOptions", "optimize_document", "optimize_file", "run"]
+__all__ = ["DEFAULTS", "OptimizeOptions", "OptimizedLod", "optimize_document", "optimize_file", "optimize_lods", "run"]

@@ -1,14 +1,16 @@
 """Publish a model as a new immutable product version, all or nothing.
 
-Order: check the SKU -> optimize (GLB + LOD chain) -> USDZ per LOD -> PNG thumbnail -> put every object
-into the store (content-addressed by sha256; bytes the store already holds are not sent again) -> commit the
-catalog version last.  A failure or a kill before the commit leaves at most unreferenced objects in the
-store and no catalog row, so the catalog never points at a missing object; running the same publish again
-reuses what was stored and completes.
+Order: check the SKU -> optimize (GLB + LOD chain, in memory) -> USDZ per LOD and a PNG thumbnail from those
+in-memory documents -> put every object into the store (content-addressed by sha256; bytes the store already
+holds are not sent again) -> commit the catalog version last. A failure or a kill before the commit leaves at
+most unreferenced objects in the store and no catalog row, so the catalog never points at a missing object;
+running the same publish again reuses what was stored and completes. A model made in memory (a scan) is
+published with :func:`optimize_for_publish` and :func:`publish_optimized`, without a file in between.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import tempfile
@@ -17,10 +19,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .catalog.models import CONTENT_TYPES, AssetFormat, Category
+from .catalog.models import CONTENT_TYPES, AssetFormat, Category, parse_category
 from .catalog.repository import Catalog, NewAsset, NewVariant, NewVersion, find_usdz_for
+from .document import AssetDocument
 from .errors import InvalidAsset, LimitExceeded, MissingEncoder, NotFound
 from .limits import Limits
+from .pipeline import OptimizedLod
 from .report import OptimizeReport
 from .store.base import AssetStore, file_sha256
 
@@ -108,10 +112,17 @@ class PublishReport:
 
 
 def check_sku(sku: str) -> str:
-    """Return ``sku`` when it is a valid SKU (letters, digits, '.', '_', '-'; at most 64); InvalidAsset otherwise."""
+    """``sku`` when it is a valid SKU; InvalidAsset (field ``sku``) otherwise."""
     if not SKU.match(sku):
         raise InvalidAsset(f"{sku!r} is not a valid SKU (letters, digits, '.', '_', '-'; at most 64)", field="sku")
     return sku
+
+
+def check_target(sku: str, category: str | None = None) -> Category | None:
+    """Check where a publish will go before any work: a valid SKU and, when named, a known category (returned).
+    InvalidAsset names the field (``sku`` or ``category``)."""
+    check_sku(sku)
+    return parse_category(category) if category is not None else None
 
 
 def parse_variants(specs: Sequence[str], khr_names: Sequence[str]) -> list[NewVariant]:
@@ -142,13 +153,38 @@ def _khr_variant_names(gltf: dict[str, object]) -> list[str]:
     return [str(v.get("name", f"variant{i}")) for i, v in enumerate(variants) if isinstance(v, dict)]
 
 
+@dataclass(frozen=True, slots=True)
+class OptimizedModel:
+    """A model optimized for publishing, in memory: the optimize report, the main output then each LOD (document
+    and GLB bytes), and the sha256 of the source recorded in the catalog."""
+
+    report: OptimizeReport
+    lods: list[OptimizedLod]
+    source_sha256: str
+
+
+def optimize_for_publish(doc: AssetDocument, source_sha256: str | None = None,
+                         options: PublishOptions = PublishOptions(),
+                         progress: Callable[[str, int, int], None] | None = None,
+                         steps_before: int = 0) -> OptimizedModel:
+    """Optimize ``doc`` (read, not yet optimized; consumed) into the GLB and LOD chain ``options`` ask for, in
+    memory. ``source_sha256`` names the source in the catalog; None: the main GLB's own (a model made in memory,
+    such as a scan). ``progress`` counts on from ``steps_before``."""
+    from .pipeline import OptimizeOptions, optimize_lods
+    from .transforms.ar_frame import FrameOptions
+    from .transforms.textures import TextureOptions
+
+    opt = OptimizeOptions(lods=tuple(options.lods), measure_error=options.measure_error,
+                          texture=TextureOptions(format=options.texture_format),  # type: ignore[arg-type]
+                          frame=FrameOptions(options.units, options.up))  # type: ignore[arg-type]
+    report, lods = optimize_lods(doc, opt, progress, steps_before=steps_before)
+    return OptimizedModel(report, lods, source_sha256 or hashlib.sha256(lods[0].glb).hexdigest())
+
+
 def publish(request: PublishRequest, store: AssetStore, catalog: Catalog, *, limits: Limits,
             options: PublishOptions = PublishOptions(), hooks: PublishHooks = PublishHooks()) -> PublishReport:
     """Optimize ``request.source`` and publish it as the next version of ``request.sku``."""
     from .io.formats import read
-    from .pipeline import OptimizeOptions, optimize_file
-    from .transforms.ar_frame import FrameOptions
-    from .transforms.textures import TextureOptions
 
     t0 = time.perf_counter()
     source = Path(request.source)
@@ -160,36 +196,57 @@ def publish(request: PublishRequest, store: AssetStore, catalog: Catalog, *, lim
         raise LimitExceeded("file size", size, limits.max_file_bytes, path=source)
     parse_variants(request.variants, [])  # syntax errors before any work
     catalog.check_product(request.sku, request.category)
+    _check_encoders()
+    if hooks.step:
+        hooks.step("reading", 1, 3 + len(options.lods) + int(options.measure_error))
+    optimized = optimize_for_publish(read(source, limits), file_sha256(source), options, hooks.step, steps_before=1)
+    report = publish_optimized(request, optimized, store, catalog, options=options, hooks=hooks)
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def _check_encoders() -> None:
     try:
-        from .io.usdz import write_usdz
-        from .thumbnail import render_thumbnail
+        from .io.usdz import write_usdz  # noqa: F401
+        from .thumbnail import render_thumbnail  # noqa: F401
     except ImportError as exc:
         raise MissingEncoder(f"the USDZ writer or thumbnail renderer is not available ({exc.name})") from None
 
+
+def publish_optimized(request: PublishRequest, optimized: OptimizedModel, store: AssetStore, catalog: Catalog, *,
+                      options: PublishOptions = PublishOptions(),
+                      hooks: PublishHooks = PublishHooks()) -> PublishReport:
+    """Publish a model optimized in memory (:func:`optimize_for_publish`) as the next version of ``request.sku``:
+    USDZ per LOD and the thumbnail are made from the in-memory documents (nothing is read back), every object goes
+    into the store, the catalog version is committed last. ``request.source`` only names the source."""
+    from .io.usdz import write_usdz
+    from .thumbnail import render_thumbnail
+
+    t0 = time.perf_counter()
+    check_sku(request.sku)
+    parse_variants(request.variants, [])
+    catalog.check_product(request.sku, request.category)
+    _check_encoders()
+    rep = optimized.report
     with tempfile.TemporaryDirectory(prefix="phygital-publish-") as tmp:
         work = Path(tmp)
-        opt = OptimizeOptions(lods=tuple(options.lods), measure_error=options.measure_error,
-                              texture=TextureOptions(format=options.texture_format),  # type: ignore[arg-type]
-                              frame=FrameOptions(options.units, options.up))  # type: ignore[arg-type]
-        rep: OptimizeReport = optimize_file(source, work / "model.glb", opt, limits, hooks.step)
         files: list[tuple[AssetFormat, int, Path, int | None]] = []
-        khr_names: list[str] = []
         reused: list[PublishedObject] = []
-        n_steps = 2 * len(rep.lods) + 1
-        for i, lod in enumerate(rep.lods):
-            glb = Path(lod.path or "")
+        khr_names = _khr_variant_names(optimized.lods[0].doc.gltf)
+        n_steps = 2 * len(optimized.lods) + 1
+        for i, (lod, out) in enumerate(zip(rep.lods, optimized.lods, strict=True)):
+            glb = work / (f"model.lod{i}.glb" if i else "model.glb")
+            glb.write_bytes(out.glb)  # the store takes files
             files.append((AssetFormat.glb, i, glb, lod.triangles))
             if hooks.step:
                 hooks.step(f"USDZ LOD {i}", 2 * i + 1, n_steps)
-            doc = read(glb, limits)
             if i == 0:
-                khr_names = _khr_variant_names(doc.gltf)
                 if hooks.step:
                     hooks.step("thumbnail", 2, n_steps)
                 png = work / "thumbnail.png"
-                png.write_bytes(render_thumbnail(doc, options.thumbnail_size))
+                png.write_bytes(render_thumbnail(out.doc, options.thumbnail_size))
                 files.append((AssetFormat.png, 0, png, None))
-            earlier = find_usdz_for(catalog, file_sha256(glb))
+            earlier = find_usdz_for(catalog, hashlib.sha256(out.glb).hexdigest())
             if earlier is not None and store.exists(earlier.storage_key):
                 # the same GLB was converted before: reuse that USDZ (the writer's zip carries timestamps,
                 # so converting again would store new bytes for the same model)
@@ -197,7 +254,7 @@ def publish(request: PublishRequest, store: AssetStore, catalog: Catalog, *, lim
                                               earlier.bytes, False, lod.triangles))
                 continue
             usdz = work / f"model.lod{i}.usdz"
-            write_usdz(doc, usdz)
+            write_usdz(out.doc, usdz)
             files.append((AssetFormat.usdz, i, usdz, lod.triangles))
         variants = parse_variants(request.variants, khr_names)
 
@@ -217,7 +274,7 @@ def publish(request: PublishRequest, store: AssetStore, catalog: Catalog, *, lim
         dims = rep.dimensions_m or [0.0, 0.0, 0.0]
         warnings = list(rep.warnings)
         new = NewVersion(
-            source_name=request.source_name or source.name, source_sha256=file_sha256(source),
+            source_name=request.source_name or Path(request.source).name, source_sha256=optimized.source_sha256,
             dimensions_m=(float(dims[0]), float(dims[1]), float(dims[2])),
             assets=[NewAsset(AssetFormat(o.format), o.lod, o.bytes, o.sha256, o.key, o.triangles) for o in objects],
             variants=variants, warnings=warnings, note=request.note, publish_key=request.publish_key)
@@ -226,7 +283,7 @@ def publish(request: PublishRequest, store: AssetStore, catalog: Catalog, *, lim
         sku=request.sku, version=version.number, store=store.describe(), dimensions_m=[float(d) for d in dims],
         objects=objects, warnings=warnings,
         variants=[{"name": v.name, "value": v.value, "khr_index": v.khr_index} for v in variants],
-        seconds=time.perf_counter() - t0)
+        seconds=rep.seconds + time.perf_counter() - t0)
 
 
 def delete_product(sku: str, store: AssetStore, catalog: Catalog) -> int:

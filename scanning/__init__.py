@@ -6,10 +6,11 @@ pipeline's optimize -> GLB). ``synthetic`` renders benchmark captures from real 
 
 Library use::
 
+    from assets_pipeline.settings import AssetSettings
     from scanning import publish_product, reconstruct_capture, write_product
     mesh, report = reconstruct_capture("capture/")
     write_product(mesh, "product.glb")
-    publish_product("product.glb", "SKU-123")                # catalog + asset store (PHYGITAL_ASSETS_*)
+    publish_product(mesh, "product.glb", "SKU-123", settings=AssetSettings())  # GLB + LODs, USDZ, thumbnail
 
 Open3D is imported on first use, so ``python -m scanning --help`` stays fast.
 """

@@ -11,12 +11,15 @@ from __future__ import annotations
 import logging
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from assets_pipeline import clikit
 from scanning.errors import ScanError
+
+if TYPE_CHECKING:
+    from assets_pipeline.settings import AssetSettings
 
 app = clikit.make_app(
     "scanning",
@@ -124,14 +127,18 @@ def _fail(exc: BaseException) -> typer.Exit:
     return typer.Exit(1)
 
 
-def _check_publish(sku: str | None, category: str | None) -> None:
-    """Refuse a bad --sku/--category before the reconstruction starts."""
+def _check_publish(sku: str | None, category: str | None) -> AssetSettings | None:
+    """Refuse a bad --sku/--category (or bad PHYGITAL_ASSETS_* settings) before the reconstruction starts;
+    returns the asset settings publishing will use (None without --sku)."""
+    from assets_pipeline.settings import AssetSettings
     from scanning.handoff import check_publish_target
 
     if sku is not None:
         check_publish_target(sku, category)
-    elif category is not None:
+        return clikit.load_settings(AssetSettings, "PHYGITAL_ASSETS_")
+    if category is not None:
         raise ScanError("only applies with --sku", field="--category")
+    return None
 
 
 def _finish(
@@ -145,12 +152,17 @@ def _finish(
     sku: str | None = None,
     category: str | None = None,
     product_name: str | None = None,
+    asset_settings: AssetSettings | None = None,
 ) -> None:
-    from scanning.errors import HandoffError
     from scanning.handoff import publish_product, write_product
     from scanning.reconstruct import write_report
 
-    handoff = write_product(mesh, output, name=name, texture_size=texture_size)
+    published = None
+    if sku is None or asset_settings is None:
+        handoff = write_product(mesh, output, name=name, texture_size=texture_size)
+    else:
+        handoff, published = publish_product(mesh, output, sku, category, settings=asset_settings, name=name,
+                                             product_name=product_name, texture_size=texture_size)  # fmt: skip
     report.output = {
         "path": str(output),
         "bytes": handoff.bytes,
@@ -158,12 +170,7 @@ def _finish(
         "dimensions_m": handoff.dimensions_m,
         "texture_size": texture_size,
     }
-    published = None
-    if sku is not None:
-        try:
-            published = publish_product(output, sku, category, product_name)
-        except HandoffError as exc:
-            raise HandoffError(f"written, but not published: {exc}", file=output) from None
+    if published is not None:
         report.output["published"] = {
             "sku": published.sku,
             "version": published.version,
@@ -218,7 +225,7 @@ def fuse(
 
     _logging(verbose, quiet)
     try:
-        _check_publish(sku, category)
+        asset_settings = _check_publish(sku, category)
         settings = clikit.load_settings(ScanSettings, "PHYGITAL_SCAN_")
         opts = CaptureOptions(
             poses=poses.value,  # type: ignore[arg-type]
@@ -228,7 +235,8 @@ def fuse(
         )
         with _RichProgress(quiet) as progress:
             mesh, rep = reconstruct_capture(folder, opts, progress)
-        _finish(mesh, rep, output, report, quiet, folder.resolve().name or "scan", texture_size, sku, category, name)
+        _finish(mesh, rep, output, report, quiet, folder.resolve().name or "scan", texture_size, sku, category, name,
+                asset_settings)
     except Exception as exc:
         raise _fail(exc) from None
 
@@ -258,7 +266,7 @@ def mesh(
     try:
         if not scale > 0:
             raise ScanError("must be a positive number", field="--scale")
-        _check_publish(sku, category)
+        asset_settings = _check_publish(sku, category)
         settings = clikit.load_settings(ScanSettings, "PHYGITAL_SCAN_")
         opts = CloudOptions(
             surface=SurfaceOptions(depth=settings.poisson_depth),
@@ -269,7 +277,7 @@ def mesh(
         )  # type: ignore[arg-type]
         with _RichProgress(quiet) as progress:
             m, rep = reconstruct_cloud(cloud, opts, progress)
-        _finish(m, rep, output, report, quiet, cloud.stem, texture_size, sku, category, name)
+        _finish(m, rep, output, report, quiet, cloud.stem, texture_size, sku, category, name, asset_settings)
     except Exception as exc:
         raise _fail(exc) from None
 

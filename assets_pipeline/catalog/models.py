@@ -13,6 +13,8 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, Enum, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from ..errors import InvalidAsset
+
 
 class Category(enum.StrEnum):
     """Product categories the catalog knows."""
@@ -21,6 +23,15 @@ class Category(enum.StrEnum):
     makeup = "makeup"
     furniture = "furniture"
     accessory = "accessory"
+
+
+def parse_category(text: str) -> Category:
+    """The category named ``text``; InvalidAsset (field ``category``) listing the categories otherwise."""
+    try:
+        return Category(text)
+    except ValueError:
+        raise InvalidAsset(f"{text!r} is not one of {', '.join(c.value for c in Category)}",
+                           field="category") from None
 
 
 class AssetFormat(enum.StrEnum):

@@ -16,12 +16,13 @@ from sqlalchemy import Engine, func, or_, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from ..errors import Conflict, InvalidAsset, NotFound, StorageError
-from .models import Asset, AssetFormat, Category, Product, Variant, Version
+from ..errors import Conflict, NotFound, StorageError
+from .models import Asset, AssetFormat, Category, Product, Variant, Version, parse_category
 from .schema import make_engine, upgrade
 from .tryon_attributes import tryon_check
 
 logger = logging.getLogger(__name__)
+__all__ = ["Catalog", "NewAsset", "NewVariant", "NewVersion", "find_asset", "find_usdz_for", "parse_category"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,15 +56,6 @@ class NewVersion:
     note: str | None = None
     publish_key: str | None = None
     """Content address of the publish; a product's version with the same key is returned instead of a new one."""
-
-
-def parse_category(text: str) -> Category:
-    """Return the Category named by ``text``; InvalidAsset naming the known ones otherwise."""
-    try:
-        return Category(text)
-    except ValueError:
-        raise InvalidAsset(f"{text!r} is not one of {', '.join(c.value for c in Category)}",
-                           field="category") from None
 
 
 class Catalog:

@@ -39,5 +39,5 @@ def write_files_atomic(files: list[tuple[Path, bytes]]) -> None:
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file renamed into place."""
+    """Write one file all-or-nothing (temporary file in its folder, then renamed over it)."""
     write_files_atomic([(path, data)])

@@ -286,3 +286,24 @@ def test_publish_with_a_postgresql_catalog(corpus: Path, tmp_path: Path, pg_data
         _no_dangling(service.catalog, service.store)
     finally:
         service.close()
+
+
+def test_publish_reads_the_source_once_and_never_reads_its_outputs_back(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """USDZ and the thumbnail are made from the in-memory LOD documents: the only read is the source's."""
+    from assets_pipeline.io import formats
+
+    reads: list[str] = []
+    real = formats.read
+    monkeypatch.setattr(formats, "read", lambda path, *a, **k: reads.append(Path(path).name) or real(path, *a, **k))
+    settings = local_settings(tmp_path)
+    service = AssetService.open(settings)
+    try:
+        report = publish(PublishRequest(corpus / "models" / "BoxVertexColors.glb", "ONCE-1", Category.accessory),
+                         service.store, service.catalog, limits=settings.limits(), options=PublishOptions(lods=(0.5,)))
+    finally:
+        service.close()
+    assert reads == ["BoxVertexColors.glb"]
+    assert sorted((o.format, o.lod) for o in report.objects) == [("glb", 0), ("glb", 1), ("png", 0), ("usdz", 0),
+                                                                 ("usdz", 1)]  # fmt: skip

@@ -14,7 +14,8 @@ from assets_pipeline.service import AssetService
 from assets_pipeline.settings import AssetSettings
 from scanning.cli import app
 from scanning.errors import HandoffError
-from scanning.handoff import publish_product
+from scanning.handoff import publish_product, write_product
+from scanning.mesh import Mesh
 
 runner = CliRunner()
 
@@ -96,14 +97,6 @@ def ball_cloud(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return cloud
 
 
-@pytest.fixture(scope="module")
-def ball_glb(ball_cloud: Path) -> Path:
-    out = ball_cloud.with_suffix(".glb")
-    res = runner.invoke(app, ["mesh", str(ball_cloud), "-o", str(out), "--triangles", "2000", "-q"])
-    assert res.exit_code == 0, res.output
-    return out
-
-
 def test_mesh_with_sku_and_category_then_a_second_version(
     ball_cloud: Path, settings: AssetSettings, tmp_path: Path
 ) -> None:
@@ -127,8 +120,9 @@ def test_mesh_with_sku_and_category_then_a_second_version(
     assert res.exit_code == 0, res.output
     assert _assets(settings, "BALL-7")[:2] == ("furniture", 1)
     # without a category the product keeps its own; publish options pass through (one LOD here)
-    report = publish_product(out, "BALL-7", settings=settings, options=PublishOptions(lods=(0.5,)))
-    assert report.version == 2
+    again = tmp_path / "again.glb"
+    handoff, report = publish_product(_ball(), again, "BALL-7", settings=settings, options=PublishOptions(lods=(0.5,)))
+    assert report.version == 2 and handoff.bytes == again.stat().st_size
     category, version, assets = _assets(settings, "BALL-7")
     assert (category, version) == ("furniture", 2)
     assert sorted((f, lod) for f, lod, _ in assets) == [("glb", 0), ("glb", 1), ("png", 0), ("usdz", 0), ("usdz", 1)]
@@ -148,12 +142,20 @@ def test_bad_sku_is_refused_before_any_work(bunny_folder: Path, settings: AssetS
     assert not out.exists()
 
 
-def test_catalog_conflict_keeps_the_glb_and_says_so(
-    ball_cloud: Path, ball_glb: Path, settings: AssetSettings, tmp_path: Path
-) -> None:
-    publish_product(ball_glb, "CONFLICT-1", "shoes", settings=settings, options=PublishOptions(lods=()))
+def _ball() -> Mesh:
+    import open3d as o3d
+
+    m = o3d.geometry.TriangleMesh.create_sphere(0.05, 20)
+    v = np.asarray(m.vertices) + np.array([0, 0.05, 0])
+    return Mesh(v, np.asarray(m.triangles).astype(np.int64), np.clip(0.5 + 8 * np.asarray(m.vertices), 0, 1))
+
+
+def test_catalog_conflict_keeps_the_glb_and_says_so(ball_cloud: Path, settings: AssetSettings, tmp_path: Path) -> None:
+    publish_product(_ball(), tmp_path / "first.glb", "CONFLICT-1", "shoes", settings=settings,
+                    options=PublishOptions(lods=()))  # fmt: skip
     with pytest.raises(HandoffError, match="already exists as shoes, not furniture"):
-        publish_product(ball_glb, "CONFLICT-1", "furniture", settings=settings)
+        publish_product(_ball(), tmp_path / "second.glb", "CONFLICT-1", "furniture", settings=settings)
+    assert (tmp_path / "second.glb").is_file()  # written, but not published
     out = tmp_path / "ball.glb"
     res = runner.invoke(
         app,
@@ -180,18 +182,35 @@ def test_catalog_conflict_keeps_the_glb_and_says_so(
     assert _assets(settings, "CONFLICT-1")[1] == 1
 
 
-def test_bad_asset_settings_name_the_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bad_asset_settings_name_the_variable_before_any_work(
+    ball_cloud: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The CLI reads the PHYGITAL_ASSETS_* settings at its start (the library never reads them itself)."""
     monkeypatch.setenv("PHYGITAL_ASSETS_STORE", "ftp")
-    glb = tmp_path / "x.glb"
-    glb.write_bytes(b"not used")
-    with pytest.raises(HandoffError, match=r"^PHYGITAL_ASSETS_STORE: "):
-        publish_product(glb, "OK-1")
+    out = tmp_path / "x.glb"
+    res = runner.invoke(app, ["mesh", str(ball_cloud), "-o", str(out), "-q", "--sku", "OK-1"])
+    assert res.exit_code == 2 and res.output.strip().splitlines()[0].startswith("error: setting PHYGITAL_ASSETS_STORE")
+    assert not out.exists()
 
 
-def test_catalog_folder_that_cannot_be_made_is_one_line(ball_glb: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    blocker = ball_glb.parent / "a-file"
+def test_catalog_folder_that_cannot_be_made_is_one_line(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
-    monkeypatch.setenv("PHYGITAL_ASSETS_STORE_PATH", str(ball_glb.parent / "objects"))
-    monkeypatch.setenv("PHYGITAL_ASSETS_CATALOG_PATH", str(blocker / "catalog.sqlite"))
-    with pytest.raises(HandoffError, match="publishing OK-1: "):
-        publish_product(ball_glb, "OK-1")
+    settings = AssetSettings(store="local", store_path=tmp_path / "objects", catalog_path=blocker / "catalog.sqlite")
+    with pytest.raises(HandoffError, match="written, but not published: publishing OK-1: "):
+        publish_product(_ball(), tmp_path / "x.glb", "OK-1", settings=settings)
+
+
+def test_publishing_hands_the_in_memory_model_along(tmp_path: Path, settings: AssetSettings) -> None:
+    """The GLB written with --sku is the one write_product gives, and it is published as it is (LOD 0 has the
+    same bytes: optimized once, never read back and optimized again)."""
+    plain = tmp_path / "plain.glb"
+    write_product(_ball(), plain, name="ball")
+    out = tmp_path / "ball.glb"
+    handoff, report = publish_product(_ball(), out, "ONCE-1", settings=settings, name="ball",
+                                      options=PublishOptions(lods=(0.5,)))  # fmt: skip
+    assert out.read_bytes() == plain.read_bytes() and handoff.bytes == len(out.read_bytes())
+    (lod0,) = [o for o in report.objects if o.format == "glb" and o.lod == 0]
+    import hashlib
+
+    assert lod0.sha256 == hashlib.sha256(out.read_bytes()).hexdigest()
