@@ -93,6 +93,9 @@ def test_a_visit_with_mirror_phone_and_staff(start_server: Callable[..., Running
             await commands(FIT, {"type": "request.update", "request": rid, "state": "accepted"})
         assert closed_cmd.value.code == "conflict"
 
+        snap = await commands(FIT, {"type": "state"})
+        assert snap["kind"] == "fitting_room" and snap["state"] == mirror.mirror.state.public_snapshot()
+        assert (await commands(STAFF, {"type": "state"}))["state"]["requests"][rid]["state"] == "delivered"
         await mirror.request("look.set", skus=["COAT-1"])
         await phone.wait_until(lambda s: s.look == {"skus": ["COAT-1"], "active": True})
         await mirror.request("visit.end")

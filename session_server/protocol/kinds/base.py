@@ -165,7 +165,7 @@ class RoomKind:
         kind = type_name(model)
 
         def deco(fn: F) -> F:
-            if kind in self.commands:
+            if kind in self.commands or kind == "state":  # "state" is every room's (Room.command)
                 raise ValueError(f"{self.name}: command {kind!r} is declared twice")
             self.commands[kind] = CommandSpec(model, fn)
             return fn
