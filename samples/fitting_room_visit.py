@@ -27,6 +27,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import subprocess
 import sys
 import time
@@ -288,7 +289,9 @@ async def try_on(url: str, token: str, frame: bytes) -> dict[str, Any] | None:
 def main() -> int:
     """Seed, play the visit, report."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--url", default="http://127.0.0.1:8700", help="the session server")
+    port = os.environ.get("PHYGITAL_SESSION_PORT", "8700")
+    parser.add_argument("--url", default=f"http://127.0.0.1:{port}",
+                        help="the session server (default: the PHYGITAL_SESSION_PORT the server reads, 8700)")
     parser.add_argument("--frames", type=Path, help="folder of JPEG/PNG camera frames (default: generated)")
     args = parser.parse_args()
     if args.frames is not None and not args.frames.is_dir():
