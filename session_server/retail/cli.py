@@ -10,8 +10,9 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from ..settings import SessionSettings
+from .catalog import StoreCatalog
 from .db import RetailDB
-from .devices import DEVICE_KINDS, DeviceRegistry
+from .devices import DEVICE_KINDS, DeviceRegistry, check_name
 from .errors import RetailError
 from .service import database_url
 
@@ -48,8 +49,23 @@ def add(
     label: Annotated[str | None, typer.Option(help="a note for people, e.g. 'mirror room 3'")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the device and its key as JSON")] = False,
 ) -> None:
-    """Register a device and print its key, once (it is stored hashed and cannot be shown again)."""
-    device, key = run_with_db(_settings(ctx), lambda db: DeviceRegistry(db).add(store, kind, room, label))
+    """Register a device of a store (and fitting room) the catalog knows; print its key, once (it is stored
+    hashed and cannot be shown again)."""
+
+    def add_checked(db: RetailDB) -> tuple[Any, str]:
+        catalog = StoreCatalog()
+        try:
+            check_name(store, "store")
+            if room is not None:
+                check_name(room, "room")
+                catalog.check_room(store, room)
+            else:
+                catalog.check_store(store)
+        finally:
+            catalog.close()
+        return DeviceRegistry(db).add(store, kind, room, label)
+
+    device, key = run_with_db(_settings(ctx), add_checked)
     if as_json:
         sys.stdout.write(json.dumps({**device.as_dict(), "key": key}) + "\n")
     else:

@@ -21,6 +21,8 @@ from session_server.retail.devices import DeviceRegistry
 from session_server.retail.errors import RetailError
 from tests.session_server.conftest import SECRET, RunningServer
 
+from .conftest import Shop
+
 ROOT = Path(__file__).resolve().parents[3]
 
 
@@ -30,7 +32,8 @@ def cli(db_url: str, *args: str) -> subprocess.CompletedProcess[str]:
                           text=True, timeout=60)
 
 
-def test_cli_add_list_revoke_and_key_is_stored_hashed(db_url: str) -> None:
+def test_cli_add_list_revoke_and_key_is_stored_hashed(shop: Shop) -> None:
+    db_url = shop.db_url
     out = cli(db_url, "devices", "add", "--store", "paris-01", "--kind", "mirror", "--room", "3", "--label", "m3")
     assert out.returncode == 0, out.stderr
     key = out.stdout.strip()
@@ -38,12 +41,14 @@ def test_cli_add_list_revoke_and_key_is_stored_hashed(db_url: str) -> None:
     assert "shown once" in out.stderr
     listed = cli(db_url, "devices", "list", "--json")
     rows = [json.loads(line) for line in listed.stdout.splitlines()]
-    assert [(r["id"], r["kind"], r["room"], r["revoked"]) for r in rows] == [(device_id, "mirror", "3", None)]
+    assert len(rows) == 6  # the shop's five and this one
+    assert [(r["kind"], r["room"], r["revoked"], r["label"]) for r in rows if r["id"] == device_id] == [
+        ("mirror", "3", None, "m3")]
     assert key.split(".")[1] not in listed.stdout
     db = RetailDB.open(db_url)
     try:
         with db.engine.connect() as conn:
-            stored = conn.execute(select(devices_table)).one()._mapping
+            stored = conn.execute(select(devices_table).where(devices_table.c.id == device_id)).one()._mapping
         assert key.split(".")[1] not in json.dumps(dict(stored))  # only the hash is kept
         assert DeviceRegistry(db).authenticate(key).id == device_id
         assert cli(db_url, "devices", "revoke", device_id).returncode == 0
@@ -61,14 +66,18 @@ def test_cli_add_list_revoke_and_key_is_stored_hashed(db_url: str) -> None:
         (("--store", "paris-01", "--kind", "toaster"), "kind: kind must be one of mirror, reader, staff"),
         (("--store", "paris 01", "--kind", "staff"), "store: 'paris 01' must be"),
         (("--store", "paris-01", "--kind", "staff", "--room", "3"), "room: a staff device serves the whole store"),
+        (("--store", "nowhere", "--kind", "staff"), "store: no store 'nowhere'"),
+        (("--store", "paris-01", "--kind", "reader", "--room", "99"), "room: store 'paris-01' has no fitting room"),
     ],
 )
-def test_cli_bad_input_is_one_line_and_changes_nothing(db_url: str, args: tuple[str, ...], message: str) -> None:
+def test_cli_bad_input_is_one_line_and_changes_nothing(shop: Shop, args: tuple[str, ...], message: str) -> None:
+    db_url = shop.db_url
     out = cli(db_url, "devices", "add", *args)
     assert out.returncode == 2
     assert out.stderr.startswith(f"error: {message}") and out.stderr.count("\n") == 1
     assert "Traceback" not in out.stderr
-    assert cli(db_url, "devices", "list").stdout == ""
+    assert "dev_" not in cli(db_url, "devices", "list", "--store", "nowhere").stdout
+    assert len(cli(db_url, "devices", "list").stdout.splitlines()) == 5  # the shop's own devices only
 
 
 def test_cli_revoke_unknown_device(db_url: str) -> None:
