@@ -1,7 +1,7 @@
 """The retail layer of the catalog: stores, fitting rooms, stock, tags, co-tried history, recommendations.
 
 ``Retail(catalog)`` works on the catalog's database (same engine, same transactions style: every command is one
-transaction). Used by the ``phygital-assets stores`` CLI, the HTTP routes in ``retail_api.py`` and the fitting
+transaction). Used by the ``phygital-assets stores`` CLI, the HTTP routes in ``api_stores.py`` and the fitting
 rooms of the session server.
 
 Recommendations (:meth:`Retail.recommend`) are deterministic: for one store and one item they are
