@@ -95,7 +95,6 @@ class RetailService:
         self._buckets: dict[str, TokenBucket] = {}
         self._codes: dict[tuple[str, str], str] = {}  # (room id, item id) -> code, for leaves
         self._visits: dict[str, tuple[float | None, list[str]]] = {}  # room -> (visit start, skus tried)
-        self._revs: dict[str, int] = {}  # room -> last revision the listener handled
         self._auth_cache = TTLCache(AUTH_CACHE_S)
         self._tag_cache = TTLCache(TAG_CACHE_S, 50_000)
         self._recs_cache = TTLCache(RECS_CACHE_S, 20_000)
@@ -330,11 +329,6 @@ class RetailService:
         """Listener of every delta of this node's rooms: visit lengths, co-tried pairs and try-ons for the
         analytics, requests closed by a visit's end or by a staff member over the WebSocket into the database.
         The node calls it on the process that orders the room, once per delta in the cluster."""
-        rev = delta.get("rev")
-        if isinstance(rev, int):
-            if rev <= self._revs.get(room_id, 0):
-                return
-            self._revs[room_id] = rev
         op, data = delta.get("op"), delta.get("data") or {}
         if room_id.startswith("staff."):
             if op == "request.updated":
@@ -350,7 +344,6 @@ class RetailService:
             self._visits.setdefault(room_id, (None, []))[1].append(data["sku"])
         elif op == "visit.cleared":
             track = self._visits.pop(room_id, (None, []))
-            self._revs.pop(room_id, None)
             self.debounce.forget_room(room_id)
             for key in [k for k in self._codes if k[0] == room_id]:
                 del self._codes[key]

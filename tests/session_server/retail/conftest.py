@@ -61,8 +61,12 @@ class Shop:
         db.close()
 
     def start(self, **retail: Any) -> RunningServer:
-        """A server on this shop's catalog and retail tables."""
+        """A server on this shop's catalog and retail tables (``retail``: RetailSettings fields)."""
         return self._start(retail={"database_url": self.db_url, **retail})
+
+    def start_with(self, **session: Any) -> RunningServer:
+        """A server on this shop's databases with other session settings."""
+        return self._start(retail={"database_url": self.db_url}, **session)
 
 
 @pytest.fixture

@@ -130,3 +130,30 @@ def test_requests_survive_a_restart(shop: Shop) -> None:
                 await s.wait(lambda op, d: op == "request.updated" and d["state"] == "unavailable")
 
     run(after())
+
+
+def test_a_staff_action_over_the_websocket_is_stored_too(shop: Shop) -> None:
+    import asyncio
+
+    srv = shop.start()
+
+    async def main() -> None:
+        async with httpx.AsyncClient(base_url=srv.http) as http:
+            mirror, staff = await token(http, shop.keys["mirror"]), await token(http, shop.keys["staff"])
+            async with Watcher(srv.http, staff["room"], staff["token"]) as s:
+                r = await http.post("/api/rooms/paris-01/3/requests", headers=bearer(mirror["token"]),
+                                    json={"kind": "assistant"})
+                rid = r.json()["id"]
+                await s.wait(lambda op, d: op == "request.created")
+                await s.client.request("request.accept", request=rid)
+                for _ in range(100):  # the listener stores it right after the room ordered it
+                    listed = (await http.get("/api/stores/paris-01/requests", headers=bearer(staff["token"]))).json()
+                    if listed["requests"][0]["state"] == "accepted":
+                        break
+                    await asyncio.sleep(0.05)
+                assert listed["requests"][0]["state"] == "accepted"
+                assert listed["requests"][0]["by_staff"] == staff["participant"]
+                again = await http.post(f"/api/requests/{rid}/accept", headers=bearer(staff["token"]))
+                assert (again.status_code, again.json()["error"]) == (409, "conflict")
+
+    run(main())
