@@ -17,9 +17,6 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("assets_pipeline", "tryon", "scanning", "session_server")
 CONTRACTS = {c["id"]: c["name"] for c in tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"][
     "contracts"]}
-# Contracts the code still breaks, each waiting for a named fix (strict: the test fails once the fix lands).
-PENDING: dict[str, str] = {
-}
 
 
 def lint_imports(contract: str) -> subprocess.CompletedProcess[str]:
@@ -31,12 +28,9 @@ def lint_imports(contract: str) -> subprocess.CompletedProcess[str]:
 
 def test_contracts_are_configured() -> None:
     assert {"layers", "tryon-reaches", "scanning-reaches", "session-reaches"} <= set(CONTRACTS)
-    assert set(PENDING) <= set(CONTRACTS)
 
 
-@pytest.mark.parametrize("contract", [
-    pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=PENDING[c])) if c in PENDING else c
-    for c in CONTRACTS])
+@pytest.mark.parametrize("contract", list(CONTRACTS))
 def test_import_contract(contract: str) -> None:
     result = lint_imports(contract)
     assert result.returncode == 0, f"{CONTRACTS[contract]}:\n{result.stdout[-4000:]}{result.stderr[-2000:]}"
