@@ -16,6 +16,13 @@ export const ERROR_WORDS = {
   timeout: "The server did not answer in time.",
   rate_limited: "Too many actions at once; slow down a little.",
   not_found: "Not found.",
+  unknown_pairing: "This pairing code is not known. Scan the QR code on the mirror again.",
+  pairing_used: "This code was already used. Scan the mirror's new QR code.",
+  pairing_expired: "This code has expired. Scan the mirror's new QR code.",
+  already_paired: "Another phone is already paired with this fitting room.",
+  not_paired: "This phone is no longer paired with the fitting room. Scan the mirror's QR code again.",
+  consent_required: "Agree to keep a wishlist first; without it nothing is kept.",
+  unknown_item: "That item is no longer in the fitting room.",
 };
 
 /** A sentence for a SessionError or an HTTP error body. */

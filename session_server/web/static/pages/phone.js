@@ -138,9 +138,7 @@ async function main() {
       pairing = await api("POST", "/api/pairing", { body: { code } });
       sessionStorage.setItem(`phygital.pairing.${code}`, JSON.stringify(pairing));
     } catch (err) {
-      alertText(["not_found", "expired", "unknown_code", "bad_code", "http_404", "http_410"].includes(err.code) || err.status === 404 || err.status === 410
-        ? "This code has expired or was already used. Scan the QR code on the mirror again."
-        : explain(err));
+      alertText(explain(err));
       ui.status.textContent = "Not paired.";
       return;
     }
