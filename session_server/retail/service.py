@@ -14,6 +14,7 @@ Flows (each refused call changes nothing):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import re
@@ -94,6 +95,7 @@ class RetailService:
         self.debounce = ReadDebouncer(self.r.debounce_s, self.r.leave_after_s)
         self._buckets: dict[str, TokenBucket] = {}
         self._codes: dict[tuple[str, str], str] = {}  # (room id, item id) -> code, for leaves
+        self._adopted: set[str] = set()  # rooms whose items this process tracks
         self._visits: dict[str, tuple[float | None, list[str]]] = {}  # room -> (visit start, skus tried)
         self._auth_cache = TTLCache(AUTH_CACHE_S)
         self._tag_cache = TTLCache(TAG_CACHE_S, 50_000)
@@ -228,6 +230,8 @@ class RetailService:
             raise RetailError("rate_limited", f"device {device.id} sends more than {self.r.reads_per_second:g} "
                               "reads a second; reads were dropped", field="reads")
         room_id = fitting_room_id(device.store, device.room)
+        if room_id not in self._adopted:
+            await self._adopt(room_id, now)
         results = []
         for code in dict.fromkeys(tags):
             try:
@@ -247,6 +251,22 @@ class RetailService:
                     continue
                 raise
         return results
+
+    async def _adopt(self, room_id: str, now: float) -> None:
+        """First reads of a room on this process: its tagged items (added by another process, or before a
+        restart) are tracked from now, so they leave if no read confirms them."""
+        try:
+            state = await self.room_state(room_id)
+        except RetailError:
+            return  # tried again with the next reads
+        for item in (state.get("items") or {}).values():
+            tag = item.get("tag")
+            if isinstance(tag, str):
+                with contextlib.suppress(OverflowError):
+                    self.debounce.note(room_id, tag, now)
+        if len(self._adopted) >= MAX_BUCKETS:
+            self._adopted.clear()
+        self._adopted.add(room_id)
 
     async def _read_one(self, store: str, room: str, code: str, source: str) -> dict[str, Any]:
         payload = await self.resolve(store, code)

@@ -72,3 +72,44 @@ def test_visits_feed_cotried_history_and_anonymous_analytics(shop: Shop) -> None
         catalog.close()
     assert [c["sku"] for c in recs["cotried"]] == ["JEA-300"]  # tried together in two visits
     assert "tried together with this 2 times" in recs["cotried"][0]["reason"]
+
+
+def test_items_of_a_room_taken_over_still_leave_without_reads(shop: Shop) -> None:
+    import uuid
+
+    from redis import Redis
+
+    prefix = f"phygtest:fitadopt:{uuid.uuid4().hex[:8]}"
+    redis_url = "redis://127.0.0.1:6379/0"
+    first = shop._start(retail={"database_url": shop.db_url}, redis_url=redis_url, redis_prefix=prefix)
+
+    async def before() -> None:
+        async with httpx.AsyncClient(base_url=first.http) as http:
+            r = await http.post("/api/readers/reads", headers=device(shop.keys["reader"]),
+                                json={"reads": [{"tag": JEANS_EPC}]})
+            assert r.json()["results"][0]["status"] == "added"
+
+    try:
+        run(before())
+        first.stop()  # a new process takes the room over from Redis; it never saw the jeans being read
+        second = shop._start(retail={"database_url": shop.db_url, "leave_after_s": 0.5, "sweep_interval_s": 0.1},
+                             redis_url=redis_url, redis_prefix=prefix)
+
+        async def after() -> None:
+            async with httpx.AsyncClient(base_url=second.http) as http:
+                mirror = await token(http, shop.keys["mirror"])
+                async with Watcher(second.http, mirror["room"], mirror["token"]) as m:
+                    [(jeans, item)] = m.state()["items"].items()
+                    assert item["tag"] == JEANS_EPC
+                    await http.post("/api/readers/reads", headers=device(shop.keys["reader"]),
+                                    json={"reads": [{"tag": TSHIRT_M_WHITE}]})
+                    left = await m.wait(lambda op, d: op == "item.removed" and d["item"] == jeans, timeout=30)
+                    assert left["reason"] == "left"
+
+        run(after())
+    finally:
+        client = Redis.from_url(redis_url)
+        keys = list(client.scan_iter(match=f"{prefix}:*"))
+        if keys:
+            client.delete(*keys)
+        client.close()
