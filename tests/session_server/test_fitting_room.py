@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from session_server.protocol import deltas
-from session_server.protocol.inbox import CommandCmd, DropCmd, JoinCmd
+from session_server.protocol.inbox import CommandCmd, DropCmd, JoinCmd, Seen
 from session_server.protocol.kinds.fitting_room import FittingState
 from session_server.protocol.kinds.staff import StaffState
 from session_server.protocol.room import Emit, Forward, Reply, Result, Room, RoomConfig
@@ -309,3 +309,25 @@ def test_a_take_over_tells_the_other_room_again_what_a_lost_forward_said() -> No
     assert s.state(FIT).requests["r1"]["by_staff"] == s.state(STAFF).requests["r1"]["by_staff"] == "eve"
     for rid in (FIT, STAFF):
         assert s.mirrors[rid].snapshot() == s.state(rid).snapshot()
+
+
+def test_a_mirror_left_on_does_not_keep_a_finished_visit() -> None:
+    s = Store()
+    s.join(FIT, "mirror-1", "mirror")  # stays connected all along
+    item = s.command(FIT, {"type": "item.read", "tag": "T1", "sku": "A"})["item"]
+    s.command(FIT, {"type": "phone.pair", "participant": "phone-a"})
+    s.send(FIT, "mirror-1", msg("look.set", skus=["A"]))
+    s.now = 1000.0
+    assert ops(s.tick(FIT)) == [] and ops(s.tick(FIT)) == []  # items in the room: someone is there
+    s.command(FIT, {"type": "item.leave", "item": item})  # the shopper left with the garment
+    s.send(FIT, "mirror-1", Seen())
+    s.now = 1001.0
+    assert ops(s.tick(FIT)) == []
+    s.now = 1001.0 + 299.0
+    s.send(FIT, "mirror-1", Seen())
+    assert ops(s.tick(FIT)) == []
+    s.now = 1001.0 + 300.0
+    s.send(FIT, "mirror-1", Seen())
+    assert ops(s.tick(FIT)) == ["visit.cleared"]
+    assert s.state(FIT).phone is None and s.state(FIT).look["skus"] == []
+    assert s.state(FIT).connected_with("mirror") == ["mirror-1"]  # the mirror itself stays

@@ -4,8 +4,9 @@ The mirror (a screen with a camera and a tag reader), at most one paired phone, 
 viewers share the items in the room, the shopper's requests to the staff, the look being tried on and
 the recommendations the retail layer fills in.  Readers and HTTP calls change the room through server
 commands (``SessionNode.command``); every request created or updated here is forwarded to the store's
-staff room (``staff.<store>``) with a summary of the room.  A room with no mirror and no phone
-connected for ``visit_timeout`` seconds is cleared (``visit.cleared``) for the next shopper.
+staff room (``staff.<store>``) with a summary of the room.  A room where nobody is (no paired phone
+connected, and no mirror connected or nothing in the room) for ``visit_timeout`` seconds is cleared
+(``visit.cleared``) for the next shopper.
 """
 
 from __future__ import annotations
@@ -599,9 +600,15 @@ def _recs(s: FittingState, d: dict[str, Any]) -> FittingState:
 
 
 def _present(s: FittingState) -> bool:
-    """A mirror or the paired phone is connected."""
+    """Someone is there: the paired phone is connected, or the mirror is and there are items or open requests.
+
+    A mirror that stays on all day does not keep a finished visit (no items, nothing asked) alive: the next
+    shopper must not find the last one's phone paired or look set."""
     phone = s.phone["participant"] if s.phone is not None else None
-    return bool(s.connected_with("mirror")) or phone in s.connected_with("phone")
+    if phone in s.connected_with("phone"):
+        return True
+    busy = bool(s.items) or any(r["state"] in OPEN_STATES for r in s.requests.values())
+    return busy and bool(s.connected_with("mirror"))
 
 
 @KIND.tick
