@@ -9,23 +9,19 @@ from __future__ import annotations
 import numpy as np
 
 from .document import AssetDocument
+from .geometry import random_surface_points
 from .scene import world_triangles
 
 
 def sample_surface(v: np.ndarray, f: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
-    """Return ``count`` points sampled uniformly by area on triangles ``f`` of vertices ``v`` (the vertices when no
-    faces)."""
+    """Points for measuring a surface: its vertices, edge midpoints and centroids, then ``count`` random points
+    spread by area (:func:`.geometry.random_surface_points`); the vertices alone when it has no area."""
     if len(f) == 0:
         return v
     a, b, c = v[f[:, 0]], v[f[:, 1]], v[f[:, 2]]
-    area = np.linalg.norm(np.cross(b - a, c - a), axis=1)
-    total = area.sum()
-    if total <= 0:
+    if np.linalg.norm(np.cross(b - a, c - a), axis=1).sum() <= 0:
         return v
-    pick = rng.choice(len(f), size=count, p=area / total)
-    r1, r2 = rng.random(count), rng.random(count)
-    s = np.sqrt(r1)
-    pts = (1 - s)[:, None] * a[pick] + (s * (1 - r2))[:, None] * b[pick] + (s * r2)[:, None] * c[pick]
+    pts = random_surface_points(v, f, count, rng)
     # vertices, edge midpoints and centroids always count: the largest deviations of a simplified surface
     # sit there or near them, and random points alone make the maximum noisy from seed to seed
     mids = np.concatenate([(a + b) / 2, (b + c) / 2, (c + a) / 2, (a + b + c) / 3])

@@ -8,16 +8,7 @@ from typing import Any
 import numpy as np
 
 from .document import TRIANGLES, AssetDocument
-
-
-def quat_to_matrix(q: list[float]) -> np.ndarray:
-    """Return the 3x3 rotation matrix of a unit quaternion (x, y, z, w)."""
-    x, y, z, w = q
-    return np.array([
-        [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-        [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-        [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
-    ])
+from .geometry import quat_to_matrix
 
 
 def quat_mul(a: list[float], b: list[float]) -> list[float]:

@@ -228,13 +228,6 @@ def _repair_pinches(mesh: Mesh) -> Mesh:
     return mesh
 
 
-def _nearest_colors(points: np.ndarray, mesh: Mesh) -> np.ndarray:
-    from scipy.spatial import cKDTree
-
-    assert mesh.colors is not None
-    return mesh.colors[cKDTree(mesh.vertices).query(points)[1]]
-
-
 def to_y_up(mesh: Mesh) -> Mesh:
     """Object frame (z up, floor z = 0) -> glTF frame (y up, floor y = 0, facing +z)."""
     v = mesh.vertices

@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from assets_pipeline.geometry import quat_to_matrix
 from scanning.errors import FrameError
 from scanning.parallel import map_threads, thread_safe
 
@@ -360,24 +361,10 @@ def _tum_poses(path: Path, stamps: list[float]) -> np.ndarray | None:
             return None
         tx, ty, tz, qx, qy, qz, qw = gt[j, 1:]
         m = np.eye(4)
-        m[:3, :3] = _quat_to_matrix(qx, qy, qz, qw)
+        m[:3, :3] = quat_to_matrix((qx, qy, qz, qw), normalize=True)
         m[:3, 3] = (tx, ty, tz)
         poses.append(m)
     return validate_poses(poses, len(stamps), path)
-
-
-def _quat_to_matrix(x: float, y: float, z: float, w: float) -> np.ndarray:
-    n = np.sqrt(x * x + y * y + z * z + w * w)
-    if n == 0 or not np.isfinite(n):
-        return np.eye(3)
-    x, y, z, w = x / n, y / n, z / n, w / n
-    return np.array(
-        [
-            [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-            [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-            [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
-        ]
-    )
 
 
 def _read_tum_list(path: Path) -> list[tuple[float, str]]:

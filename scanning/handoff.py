@@ -45,6 +45,7 @@ def to_document(mesh: Mesh, name: str = "scan", texture_size: int | None = None)
     try:
         from assets_pipeline import AssetDocument
         from assets_pipeline.document import CLAMP_TO_EDGE, Image
+        from assets_pipeline.geometry import vertex_normals
     except ImportError as exc:
         raise HandoffError(f"the asset pipeline is not available ({exc})") from None
     normals = vertex_normals(mesh.vertices, mesh.triangles)
@@ -74,17 +75,6 @@ def to_document(mesh: Mesh, name: str = "scan", texture_size: int | None = None)
         colors=None if mesh.colors is None else mesh.colors.astype(np.float32),
         name=name,
     )
-
-
-def vertex_normals(vertices: np.ndarray, triangles: np.ndarray) -> np.ndarray:
-    """(v, 3) float32 area-weighted unit vertex normals."""
-    a, b, c = vertices[triangles[:, 0]], vertices[triangles[:, 1]], vertices[triangles[:, 2]]
-    fn = np.cross(b - a, c - a)
-    vn = np.zeros_like(vertices)
-    for k in range(3):
-        np.add.at(vn, triangles[:, k], fn)
-    length = np.linalg.norm(vn, axis=1, keepdims=True)
-    return (vn / np.where(length > 0, length, 1.0)).astype(np.float32)
 
 
 def _report(output: str | Path, size: int, doc: AssetDocument, report: OptimizeReport, mesh: Mesh) -> HandoffReport:

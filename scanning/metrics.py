@@ -30,17 +30,14 @@ class Accuracy:
 
 def sample_surface(vertices: np.ndarray, triangles: np.ndarray, count: int, seed: int = 0) -> np.ndarray:
     """(count, 3) points uniformly distributed over the triangles' area."""
+    from assets_pipeline.geometry import random_surface_points
+
     v = np.asarray(vertices, dtype=np.float64)
     f = np.asarray(triangles, dtype=np.int64)
     a, b, c = v[f[:, 0]], v[f[:, 1]], v[f[:, 2]]
-    area = 0.5 * np.linalg.norm(np.cross(b - a, c - a), axis=1)
-    if len(f) == 0 or area.sum() <= 0:
+    if len(f) == 0 or np.linalg.norm(np.cross(b - a, c - a), axis=1).sum() <= 0:
         raise ValueError("mesh has no area to sample")
-    rng = np.random.default_rng(seed)
-    pick = rng.choice(len(f), size=count, p=area / area.sum())
-    r1 = np.sqrt(rng.random(count))
-    r2 = rng.random(count)
-    return (1 - r1)[:, None] * a[pick] + (r1 * (1 - r2))[:, None] * b[pick] + (r1 * r2)[:, None] * c[pick]
+    return random_surface_points(v, f, count, np.random.default_rng(seed))
 
 
 def fscore(dist_pred: np.ndarray, dist_truth: np.ndarray, tau: float) -> tuple[float, float, float]:

@@ -237,16 +237,8 @@ def _cut_and_cap(mesh: Mesh) -> Mesh:
 def write_report(report: ScanReport, path: str | Path) -> None:
     """Write the report as JSON atomically."""
     import json
-    import os
-    import tempfile
 
-    p = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", dir=p.parent if str(p.parent) else ".")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(report.to_dict(), fh, indent=2, default=float)
-        os.replace(tmp, p)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from assets_pipeline import write_bytes_atomic
+
+    write_bytes_atomic(Path(path), json.dumps(report.to_dict(), indent=2, default=float).encode())
 

@@ -11,7 +11,6 @@ import hashlib
 import io
 import logging
 import os
-import uuid
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -72,19 +71,16 @@ def _temp_for(path: Path) -> Path:
 
 def write_image(path: Path, frame: np.ndarray, quality: int = 90) -> None:
     """Write an RGB uint8 frame; the format follows the suffix. Atomic (temp file + rename)."""
+    from assets_pipeline import write_bytes_atomic
+
     if path.suffix.lower() not in IMAGE_SUFFIXES:
         raise InvalidMedia(f"unsupported image suffix {path.suffix!r}", path=str(path))
     if not path.parent.is_dir():
         raise InvalidMedia("output folder does not exist", path=str(path))
-    tmp = _temp_for(path)
-    try:
-        ok = cv2.imwrite(str(tmp), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
-        if not ok:
-            raise ProcessingError("image encoding failed", path=str(path))
-        tmp.replace(path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+    ok, buf = cv2.imencode(path.suffix, cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise ProcessingError("image encoding failed", path=str(path))
+    write_bytes_atomic(path, buf.tobytes())
 
 
 def read_look(path: Path, catalog: ProductSource | None = None) -> Look:
@@ -99,14 +95,9 @@ def read_look(path: Path, catalog: ProductSource | None = None) -> Look:
 def write_file(path: Path, data: bytes) -> None:
     """Write bytes atomically (temp file + rename), creating the folder; concurrent writers of the same
     content are harmless (the last rename wins)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        tmp.write_bytes(data)
-        tmp.replace(path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+    from assets_pipeline import write_bytes_atomic
+
+    write_bytes_atomic(path, data)
 
 
 def file_sha256(path: Path) -> str:

@@ -16,7 +16,6 @@ import numpy as np
 
 SIMPLIFY_LOCK_BORDER = 1
 SIMPLIFY_ERROR_ABSOLUTE = 4
-EXP_SEPARATE, EXP_SHARED_VECTOR, EXP_SHARED_COMPONENT, EXP_CLAMPED = 0, 1, 2, 3
 
 
 @cache
@@ -41,7 +40,6 @@ def lib() -> ctypes.CDLL:
         "meshopt_decodeFilterQuat": (None, [c_void_p, c_size_t, c_size_t]),
         "meshopt_decodeFilterExp": (None, [c_void_p, c_size_t, c_size_t]),
         "meshopt_encodeFilterOct": (None, [c_void_p, c_size_t, c_size_t, c_int, POINTER(c_float)]),
-        "meshopt_encodeFilterExp": (None, [c_void_p, c_size_t, c_size_t, c_int, POINTER(c_float), c_int]),
         "meshopt_optimizeVertexCache": (None, [POINTER(c_uint), POINTER(c_uint), c_size_t, c_size_t]),
         "meshopt_optimizeVertexCacheStrip": (None, [POINTER(c_uint), POINTER(c_uint), c_size_t, c_size_t]),
         "meshopt_optimizeVertexFetchRemap": (c_size_t, [POINTER(c_uint), POINTER(c_uint), c_size_t, c_size_t]),
@@ -52,7 +50,6 @@ def lib() -> ctypes.CDLL:
             [POINTER(c_uint), POINTER(c_uint), c_size_t, POINTER(c_float), c_size_t, c_size_t, POINTER(c_float),
              c_size_t, POINTER(c_float), c_size_t, POINTER(c_ubyte), c_size_t, c_float, c_uint, POINTER(c_float)],
         ),
-        "meshopt_simplifyScale": (c_float, [POINTER(c_float), c_size_t, c_size_t]),
     }
     for name, (restype, argtypes) in sigs.items():
         fn = getattr(_lib, name)
@@ -135,14 +132,6 @@ def encode_filter_oct(vectors: np.ndarray, bits: int) -> np.ndarray:
     return out
 
 
-def encode_filter_exp(values: np.ndarray, bits: int, mode: int = EXP_SHARED_COMPONENT) -> np.ndarray:
-    """values : (n, k) float32 -> (n, k) uint32 words of the exponential filter."""
-    v = np.ascontiguousarray(values, np.float32)
-    out = np.zeros(v.shape, np.uint32)
-    lib().meshopt_encodeFilterExp(_ptr(out), v.shape[0], 4 * v.shape[1], bits, _ptr(v, c_float), mode)
-    return out
-
-
 # --- reorder ---------------------------------------------------------------------------------------
 def optimize_vertex_cache(indices: np.ndarray, vertex_count: int) -> np.ndarray:
     """Return the triangle indices reordered for the GPU's vertex cache."""
@@ -198,9 +187,3 @@ def simplify(
             target_index_count, target_error, options, ctypes.byref(err),
         )
     return out[:n].copy(), float(err.value)
-
-
-def simplify_scale(positions: np.ndarray) -> float:
-    """Return meshoptimizer's scale of an (n, 3) position array (to turn relative errors into absolute ones)."""
-    pos = np.ascontiguousarray(positions, np.float32)
-    return float(lib().meshopt_simplifyScale(_ptr(pos, c_float), pos.shape[0], 12))

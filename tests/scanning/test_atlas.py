@@ -10,12 +10,13 @@ import open3d as o3d
 import pytest
 from typer.testing import CliRunner
 
+from assets_pipeline.geometry import vertex_normals
 from assets_pipeline.io.formats import read
 from assets_pipeline.limits import Limits
 from scanning.atlas import bake_atlas
 from scanning.cli import app
 from scanning.errors import HandoffError
-from scanning.handoff import vertex_normals, write_product
+from scanning.handoff import write_product
 from scanning.mesh import Mesh
 
 

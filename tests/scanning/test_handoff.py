@@ -8,7 +8,8 @@ import numpy as np
 import open3d as o3d
 import pytest
 
-from scanning.handoff import vertex_normals, write_product
+from assets_pipeline.geometry import vertex_normals
+from scanning.handoff import write_product
 from scanning.mesh import Mesh
 
 
