@@ -36,7 +36,7 @@ def test_viewer_shows_products_placed_and_moved_live(
             await page.goto(f"{srv.http}/viewer/{room}#token={make_token(room, 'vic', 'viewer')}")
             assert await wait_js(page, "window.phygitalViewer?.objects?.box?.model === 'glb'", 30)
             timing = await page.evaluate(
-                "({firstModelMs: window.phygitalViewer.firstModelMs,"
+                "({firstModelMs: window.phygitalViewer.firstModelMs, marks: window.phygitalViewer.marks,"
                 " load: performance.getEntriesByType('navigation')[0].loadEventEnd})"
             )
             assert await page.evaluate("window.phygitalViewer.webgl") is True
@@ -65,8 +65,9 @@ def test_viewer_shows_products_placed_and_moved_live(
             page2 = await ctx2.new_page()
             await page2.goto(f"{srv.http}/viewer/{room}#token={make_token(room, 'val', 'viewer')}")
             await wait_js(page2, "window.phygitalViewer?.objects?.knight?.model === 'glb'", 30)
+            await wait_js(page2, "window.phygitalViewer.marks.first_model_frame")
             warm = await page2.evaluate(
-                "({firstModelMs: window.phygitalViewer.firstModelMs,"
+                "({firstModelMs: window.phygitalViewer.firstModelMs, marks: window.phygitalViewer.marks,"
                 " load: performance.getEntriesByType('navigation')[0].loadEventEnd})"
             )
             await ctx2.close()

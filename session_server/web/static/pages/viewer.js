@@ -27,8 +27,13 @@ const viewer = {
   participants: {},
   webgl: hasWebGL(),
   firstModelMs: null,
+  marks: {},
   deltaToRenderMs: [],
 };
+const mark = (name) => {
+  if (!(name in viewer.marks)) viewer.marks[name] = Math.round(performance.now());
+};
+mark("script");
 window.phygitalViewer = viewer;
 
 let view = null;
@@ -45,6 +50,7 @@ if (viewer.webgl) {
 
 async function attachModel(id, entry) {
   const url = await modelUrlOf(entry.sku, entry.variant);
+  mark("manifest");
   if (!nodes.has(id) || nodes.get(id) !== entry) return;
   if (!url) {
     entry.model = "placeholder";
@@ -54,6 +60,7 @@ async function attachModel(id, entry) {
   }
   try {
     const model = await loadGlb(url);
+    mark("glb");
     if (nodes.get(id) !== entry) return;
     entry.group.clear();
     entry.group.add(model);
@@ -179,6 +186,7 @@ function animate() {
     view.resize();
     view.controls.update();
     view.renderer.render(view.scene, view.camera);
+    if (viewer.firstModelMs !== null) mark("first_model_frame");
   }
   // the frame that shows a delta: measure delta-to-render
   const done = performance.now();
@@ -194,6 +202,7 @@ async function main() {
     ui.empty.textContent = "The room could not be opened.";
     return;
   }
+  mark("welcome");
   const onChange = (state) => {
     syncScene(state);
     renderList();
