@@ -210,9 +210,11 @@ class Read(BaseModel):
 
 
 class ReadsBody(BaseModel):
-    """Body of ``POST /api/readers/reads``."""
+    """Body of ``POST /api/readers/reads``; ``store``/``room``, when the reader sends them, must be its own."""
 
     reads: list[Read]
+    store: str | None = Field(None, max_length=40)
+    room: str | None = Field(None, max_length=40)
 
 
 @router.post("/api/readers/reads")
@@ -224,6 +226,12 @@ async def reader_reads(request: Request) -> dict[str, Any]:
     if len(parsed.reads) > svc.r.max_reads_per_post:
         raise RetailError("too_many", f"{len(parsed.reads)} reads in one post; at most {svc.r.max_reads_per_post}",
                           field="reads")
+    if parsed.store is not None and parsed.store != device.store:
+        raise RetailError("wrong_store", f"reader {device.id} belongs to store {device.store}, not {parsed.store}",
+                          field="store")
+    if parsed.room is not None and parsed.room != device.room:
+        raise RetailError("wrong_room", f"reader {device.id} belongs to fitting room {device.room}, not "
+                          f"{parsed.room}", field="room")
     results = await svc.reads(device, [r.tag for r in parsed.reads])
     return {"room": fitting_room_id(device.store, device.room or ""), "results": results}
 

@@ -74,6 +74,9 @@ def test_reader_refusals_change_nothing(shop: Shop) -> None:
                 cases: list[tuple[dict[str, str], Any, int, str, str | None]] = [
                     (device(revoked_key), {"reads": [{"tag": JEANS_EPC}]}, 401, "device_revoked", "authorization"),
                     (device(shop.keys["mirror"]), {"reads": [{"tag": JEANS_EPC}]}, 403, "forbidden", "authorization"),
+                    (reader, {"store": "lyon-02", "reads": [{"tag": JEANS_EPC}]}, 403, "wrong_store", "store"),
+                    (reader, {"store": "paris-01", "room": "4", "reads": [{"tag": JEANS_EPC}]}, 403, "wrong_room",
+                     "room"),
                     (reader, {"reads": [{"tag": "has space"}]}, 400, "bad_request", "reads.0.tag"),
                     (reader, {"reads": [{"tag": ""}]}, 400, "bad_request", "reads.0.tag"),
                     (reader, {"tags": []}, 400, "bad_request", "reads"),
@@ -90,6 +93,7 @@ def test_reader_refusals_change_nothing(shop: Shop) -> None:
                          for _ in range(2)]
                 assert [f.status_code for f in flood] == [200, 429]
                 assert flood[1].json()["error"] == "rate_limited"
+                await m.wait(lambda op, d: op == "item.added" and len(m.ops("item.added")) >= 10)
                 assert len(m.state()["items"]) == 10  # only the accepted post's unknown tags; no lyon item
                 assert not any(d.get("tag") == LYON_TAG for d in m.ops("item.added"))
 
@@ -136,6 +140,7 @@ def test_pairing_one_phone_single_use_codes_and_visit_end(shop: Shop) -> None:
                     assert (second.status_code, second.json()["error"]) == (409, "already_paired")
                     assert "another phone" in second.json()["message"]
                     # the refused pairing changed nothing: the room still has the first phone
+                    await m.wait(lambda op, d: op == "phone.paired")
                     assert m.state()["phone"]["participant"] == phone["participant"]
                     end = await http.post("/api/rooms/paris-01/3/visit/end", headers=bearer(mirror["token"]))
                     assert end.status_code == 200, end.text

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 from sqlalchemy import select
 
@@ -13,8 +16,19 @@ from session_server.retail.requests import RequestBook
 from session_server.retail.retention import run_retention
 from session_server.retail.settings import RetailSettings
 from session_server.retail.wishlist import Wishlists
+from tests.assets_pipeline.catalog_fixtures import pg_available, pg_database  # noqa: F401 (fixtures)
 
 DAY = 86400.0
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RetailDB]:
+    """The retail tables on SQLite and on PostgreSQL."""
+    url = (f"sqlite:///{tmp_path / 'retail.sqlite'}" if request.param == "sqlite"
+           else str(request.getfixturevalue("pg_database")))
+    d = RetailDB.open(url)
+    yield d
+    d.close()
 
 
 def test_request_lifecycle_and_refusals(db: RetailDB) -> None:
