@@ -12,11 +12,15 @@ triangles of a fused scan; baking takes about 1 s. Hence it is opt-in (``--textu
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from scanning.errors import HandoffError
 from scanning.mesh import Mesh
+
+if TYPE_CHECKING:
+    from scanning.reconstruct import Progress
 
 MIN_SIZE, MAX_SIZE = 64, 4096
 
@@ -33,10 +37,11 @@ class TexturedMesh:
     image: np.ndarray
 
 
-def bake_atlas(mesh: Mesh, normals: np.ndarray, size: int = 1024) -> TexturedMesh:
+def bake_atlas(mesh: Mesh, normals: np.ndarray, size: int = 1024, progress: Progress | None = None) -> TexturedMesh:
     """Chart ``mesh`` into a ``size`` x ``size`` atlas and bake its vertex colors into it.
 
-    ``normals`` are the mesh's (v, 3) vertex normals, carried over to the split vertices.
+    ``normals`` are the mesh's (v, 3) vertex normals, carried over to the split vertices. ``progress`` gets two
+    stages, ``UV charting`` (one call into UVAtlas, seconds to tens of seconds) and ``texture baking``.
     """
     import open3d as o3d
 
@@ -58,6 +63,8 @@ def bake_atlas(mesh: Mesh, normals: np.ndarray, size: int = 1024) -> TexturedMes
     t.triangle.indices = o3d.core.Tensor(mesh.triangles.astype(np.int32))
     t.vertex.colors = o3d.core.Tensor(np.clip(mesh.colors, 0, 1).astype(np.float32))
     with o3d.utility.VerbosityContextManager(o3d.utility.VerbosityLevel.Warning):
+        if progress is not None:
+            progress.start(f"UV charting ({len(mesh.triangles):,} triangles)", None)
         try:
             t.compute_uvatlas(size=size, gutter=2.0, max_stretch=1 / 6, parallel_partitions=1, nthreads=1)
         except RuntimeError as exc:  # UVAtlas refuses non-manifold meshes (Poisson surfaces of open clouds)
@@ -65,6 +72,8 @@ def bake_atlas(mesh: Mesh, normals: np.ndarray, size: int = 1024) -> TexturedMes
             raise HandoffError(
                 f"UV charting failed: {reason}; run without --texture-size to keep vertex colors", field="texture"
             ) from None
+        if progress is not None:
+            progress.start("texture baking", None)
         baked = t.bake_vertex_attr_textures(size, {"colors"}, margin=2.0, fill=0.0, update_material=False)
     corner_uv = t.triangle.texture_uvs.numpy().reshape(-1, 2).astype(np.float64)  # (3t, 2), origin bottom-left
     if not np.all(np.isfinite(corner_uv)):

@@ -9,6 +9,7 @@ says so (``written, but not published: ...``) and keeps the GLB.
 from __future__ import annotations
 
 import logging
+import time
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -158,11 +159,22 @@ def _finish(
     from scanning.reconstruct import write_report
 
     published = None
-    if sku is None or asset_settings is None:
-        handoff = write_product(mesh, output, name=name, texture_size=texture_size)
-    else:
-        handoff, published = publish_product(mesh, output, sku, category, settings=asset_settings, name=name,
-                                             product_name=product_name, texture_size=texture_size)  # fmt: skip
+    t0 = time.perf_counter()
+    with _RichProgress(quiet) as progress:  # the atlas alone can take tens of seconds: show its stages
+        if sku is None or asset_settings is None:
+            handoff = write_product(mesh, output, name=name, texture_size=texture_size, progress=progress)
+        else:
+            handoff, published = publish_product(mesh, output, sku, category, settings=asset_settings, name=name,
+                                                 product_name=product_name, texture_size=texture_size,
+                                                 progress=progress)  # fmt: skip
+    # the hand-off (texture atlas, optimize, write) and publishing count in the reported time
+    elapsed = time.perf_counter() - t0
+    if "texture" in handoff.seconds:
+        report.seconds["texture"] = handoff.seconds["texture"]
+    report.seconds["handoff"] = handoff.seconds["total"]
+    if published is not None:
+        report.seconds["publish"] = round(elapsed - handoff.seconds["total"], 3)
+    report.seconds["total"] = round(report.seconds.get("total", 0.0) + elapsed, 3)
     report.output = {
         "path": str(output),
         "bytes": handoff.bytes,

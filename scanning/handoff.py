@@ -9,6 +9,7 @@ thumbnail, store and catalog: no file is read back.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from assets_pipeline.publish import OptimizedModel, PublishOptions, PublishReport
     from assets_pipeline.report import OptimizeReport
     from assets_pipeline.settings import AssetSettings
+    from scanning.reconstruct import Progress
 
 logger = logging.getLogger(__name__)
 
@@ -37,11 +39,15 @@ class HandoffReport:
     triangles: int
     dimensions_m: list[float]
     optimize: dict[str, Any] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+    """Time of the hand-off's stages: ``texture`` (atlas, when asked for) and ``total``."""
 
 
-def to_document(mesh: Mesh, name: str = "scan", texture_size: int | None = None) -> AssetDocument:
+def to_document(mesh: Mesh, name: str = "scan", texture_size: int | None = None,
+                progress: Progress | None = None, seconds: dict[str, float] | None = None) -> AssetDocument:
     """AssetDocument with positions, normals, vertex colors and triangles; with ``texture_size``, the colors are
-    baked into a texture atlas of that size instead (see :mod:`scanning.atlas`)."""
+    baked into a texture atlas of that size instead (see :mod:`scanning.atlas`; its stages go to ``progress``
+    and its time to ``seconds["texture"]``)."""
     try:
         from assets_pipeline import AssetDocument
         from assets_pipeline.document import CLAMP_TO_EDGE, Image
@@ -56,7 +62,10 @@ def to_document(mesh: Mesh, name: str = "scan", texture_size: int | None = None)
 
         from scanning.atlas import bake_atlas
 
-        tex = bake_atlas(mesh, normals, texture_size)
+        t0 = time.perf_counter()
+        tex = bake_atlas(mesh, normals, texture_size, progress)
+        if seconds is not None:
+            seconds["texture"] = round(time.perf_counter() - t0, 3)
         png = io.BytesIO()
         PILImage.fromarray(tex.image).save(png, format="PNG")
         return AssetDocument.from_mesh_arrays(
@@ -77,33 +86,39 @@ def to_document(mesh: Mesh, name: str = "scan", texture_size: int | None = None)
     )
 
 
-def _report(output: str | Path, size: int, doc: AssetDocument, report: OptimizeReport, mesh: Mesh) -> HandoffReport:
+def _report(output: str | Path, size: int, doc: AssetDocument, report: OptimizeReport, mesh: Mesh,
+            seconds: dict[str, float], t0: float) -> HandoffReport:
     rep = report.to_dict()
     dims = [float(x) for x in rep.get("dimensions_m", [])] or [float(x) for x in mesh.extent]
-    return HandoffReport(str(output), size, int(doc.triangle_count()), dims, rep)
+    seconds["total"] = round(time.perf_counter() - t0, 3)
+    return HandoffReport(str(output), size, int(doc.triangle_count()), dims, rep, seconds)
 
 
 def write_product(
     mesh: Mesh, output: str | Path, name: str = "scan", options: OptimizeOptions | None = None,
-    texture_size: int | None = None,
+    texture_size: int | None = None, progress: Progress | None = None,
 ) -> HandoffReport:
     """Optimize the mesh with the asset pipeline and write the GLB atomically.
 
     ``options`` is an ``assets_pipeline.OptimizeOptions`` (default: the pipeline's defaults). With
-    ``texture_size``, the vertex colors are baked into a texture atlas of that many pixels a side.
+    ``texture_size``, the vertex colors are baked into a texture atlas of that many pixels a side. ``progress``
+    sees the atlas stages and ``optimizing``; the report's ``seconds`` time them.
     """
     try:
         from assets_pipeline import AssetError, OptimizeOptions, optimize_document, write_glb
     except ImportError as exc:
         raise HandoffError(f"the asset pipeline is not available ({exc})") from None
-    doc = to_document(mesh, name, texture_size)
+    t0, seconds = time.perf_counter(), {}
+    doc = to_document(mesh, name, texture_size, progress, seconds)
+    if progress is not None:
+        progress.start("optimizing", None)
     try:
         report = optimize_document(doc, options or OptimizeOptions())
         size = write_glb(doc, output)
     except AssetError as exc:
         raise HandoffError(f"asset pipeline: {exc}", file=output) from None
     logger.info("wrote %s (%d bytes)", output, size)
-    return _report(output, size, doc, report, mesh)
+    return _report(output, size, doc, report, mesh, seconds, t0)
 
 
 def check_publish_target(sku: str, category: str | None = None) -> None:
@@ -131,6 +146,7 @@ def publish_product(
     note: str | None = None,
     texture_size: int | None = None,
     options: PublishOptions | None = None,
+    progress: Progress | None = None,
 ) -> tuple[HandoffReport, PublishReport]:
     """Optimize the mesh in memory into the GLB and LOD chain of ``options``, write the GLB at ``output``, and
     publish the in-memory model as the next version of ``sku`` (USDZ per LOD, thumbnail, store + catalog of
@@ -140,7 +156,8 @@ def publish_product(
     GLB written is the one the pipeline's defaults give (as :func:`write_product`). Without ``category`` an
     existing product keeps its own and a new one is filed under ``accessory``. Asset-pipeline errors become
     :class:`HandoffError` with the pipeline's message; after the GLB is written, they say
-    ``written, but not published`` and the GLB stays.
+    ``written, but not published`` and the GLB stays. ``progress`` sees the atlas stages, ``optimizing and
+    LODs`` and ``publishing``; the hand-off report's ``seconds`` time the first two.
     """
     check_publish_target(sku, category)
     from assets_pipeline import AssetError, write_bytes_atomic
@@ -149,7 +166,10 @@ def publish_product(
     from assets_pipeline.service import AssetService
 
     options = options or PublishOptions()
-    doc = to_document(mesh, name, texture_size)
+    t0, seconds = time.perf_counter(), {}
+    doc = to_document(mesh, name, texture_size, progress, seconds)
+    if progress is not None:
+        progress.start("optimizing and LODs", None)
     try:
         optimized: OptimizedModel = optimize_for_publish(doc, None, options)
         main = optimized.lods[0]
@@ -157,7 +177,9 @@ def publish_product(
     except AssetError as exc:
         raise HandoffError(f"asset pipeline: {exc}", file=output) from None
     logger.info("wrote %s (%d bytes)", output, len(main.glb))
-    handoff = _report(output, len(main.glb), main.doc, optimized.report, mesh)
+    handoff = _report(output, len(main.glb), main.doc, optimized.report, mesh, seconds, t0)
+    if progress is not None:
+        progress.start("publishing", None)
     try:
         service = AssetService.open(settings)
         try:

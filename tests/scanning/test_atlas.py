@@ -97,7 +97,29 @@ def test_mesh_command_with_texture_size(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     doc = read(out, Limits())
     assert len(doc.images) == 1 and "TEXCOORD_0" in doc.gltf["meshes"][0]["primitives"][0]["attributes"]
-    assert json.loads(rep.read_text())["output"]["texture_size"] == 256
+    report = json.loads(rep.read_text())
+    assert report["output"]["texture_size"] == 256
+    # the atlas and the rest of the hand-off count in the reported time (they were left out)
+    seconds = report["seconds"]
+    assert seconds["texture"] > 0 and seconds["handoff"] >= seconds["texture"]
+    stages = sum(v for k, v in seconds.items() if k not in ("total", "texture"))
+    assert seconds["total"] >= stages - 0.01
+
+
+def test_the_atlas_stages_are_reported_as_progress(ball: Mesh, tmp_path: Path) -> None:
+    """UV charting is one long call: it gets a progress stage of its own (the CLI shows it), and its time."""
+    stages: list[str] = []
+
+    class Recorder:
+        def start(self, stage: str, total: int | None) -> None:
+            stages.append(stage)
+
+        def advance(self, amount: int = 1) -> None:
+            pass
+
+    rep = write_product(ball, tmp_path / "ball.glb", "ball", texture_size=128, progress=Recorder())
+    assert [s.split(" (")[0] for s in stages] == ["UV charting", "texture baking", "optimizing"]
+    assert rep.seconds["texture"] > 0 and rep.seconds["total"] >= rep.seconds["texture"]
 
 
 def test_a_non_manifold_mesh_is_a_clear_error(ball: Mesh) -> None:
