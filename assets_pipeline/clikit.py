@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from pydantic_settings import BaseSettings
 from rich.console import Console
 from rich.progress import BarColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
 from rich.text import Text
 
 S = TypeVar("S", bound=BaseSettings)
@@ -97,9 +98,33 @@ def setup_logging(level: int, console: Console | None = None) -> None:
 
 def progress_bar(*columns: ProgressColumn | str, width: int = 18, quiet: bool = False, transient: bool = True,
                  console: Console | None = None) -> Progress:
-    """A progress bar on stderr: description, bar, elapsed time, then ``columns``; hidden with ``quiet``."""
+    """A progress bar on stderr: description, bar, ``columns``, elapsed time; hidden with ``quiet``.
+
+    A transient bar is also hidden when stderr is not a terminal (where it would leave only an empty line).
+    """
+    console = console or err
     return Progress(TextColumn(f"{{task.description:<{width}}}"), BarColumn(), *columns, TimeElapsedColumn(),
-                    console=console or err, transient=transient, disable=quiet)
+                    console=console, transient=transient, disable=quiet or (transient and not console.is_terminal))
+
+
+def print_table(table: Table, console: Console | None = None) -> None:
+    """Print a table without cutting or wrapping any value: wider than the console (80 columns when stdout is not
+    a terminal) it is printed at its natural width, and a narrow terminal wraps the long lines itself."""
+    from rich.measure import Measurement
+
+    console = console or out
+    for column in table.columns:
+        column.no_wrap = True
+    natural = Measurement.get(console, console.options.update_width(1_000_000), table).maximum
+    if natural <= console.width:
+        console.print(table)
+        return
+    width = console.width
+    console.width = natural
+    try:
+        console.print(table, crop=False)
+    finally:
+        console.width = width
 
 
 def run(app: Callable[[], object], console: Console | None = None) -> None:
@@ -111,5 +136,5 @@ def run(app: Callable[[], object], console: Console | None = None) -> None:
         sys.exit(130)
 
 
-__all__: Sequence[str] = ["err", "exits", "fail", "load_settings", "log_level", "make_app", "out", "progress_bar",
-                          "run", "setup_logging", "warn"]
+__all__: Sequence[str] = ["err", "exits", "fail", "load_settings", "log_level", "make_app", "out", "print_table",
+                          "progress_bar", "run", "setup_logging", "warn"]

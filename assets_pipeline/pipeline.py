@@ -17,7 +17,7 @@ import numpy as np
 
 from .document import AssetDocument
 from .errors import AssetError, PipelineFailure
-from .io.atomic import write_files_atomic
+from .io.atomic import check_target, write_files_atomic
 from .io.glb import Compression, WriteOptions, encode_glb, glb_json
 from .limits import DEFAULT_LIMITS, Limits
 from .report import LodReport, OptimizeReport, StepReport
@@ -246,6 +246,7 @@ def optimize_file(
 
     t_start = time.perf_counter()
     source, output = Path(source), Path(output)
+    check_target(output)  # before the work, not after it
     total = 3 + 1 + len(options.lods) + (1 if options.measures() else 0)
     if progress:
         progress("reading", 1, total)

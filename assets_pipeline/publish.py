@@ -23,6 +23,7 @@ from .catalog.models import CONTENT_TYPES, AssetFormat, Category, parse_category
 from .catalog.repository import Catalog, NewAsset, NewVariant, NewVersion, find_usdz_for
 from .document import AssetDocument
 from .errors import InvalidAsset, LimitExceeded, MissingEncoder, NotFound
+from .io.resources import check_input_file
 from .limits import Limits
 from .pipeline import OptimizedLod
 from .report import OptimizeReport
@@ -189,8 +190,9 @@ def publish(request: PublishRequest, store: AssetStore, catalog: Catalog, *, lim
     t0 = time.perf_counter()
     source = Path(request.source)
     check_sku(request.sku)
-    if not source.is_file():
-        raise NotFound("no such file", path=source)
+    if not source.exists():
+        raise NotFound("file not found", path=source)
+    check_input_file(source, "a model file")
     size = source.stat().st_size
     if size > limits.max_file_bytes:
         raise LimitExceeded("file size", size, limits.max_file_bytes, path=source)

@@ -19,9 +19,11 @@ class AssetService:
     @classmethod
     def open(cls, settings: AssetSettings) -> AssetService:
         """Open the store and the catalog the settings name; returns the service."""
+        from . import nodetools
         from .catalog import open_catalog
         from .store import open_store
 
+        nodetools.configure(settings.node_tools)  # publishing simplifies and may validate
         store = open_store(settings)
         return cls(settings, store, open_catalog(settings))
 

@@ -18,7 +18,8 @@ class AssetSettings(BaseSettings):
     max_file_mb: float = 512.0
     max_image_pixels: int = 8192 * 8192
     node_tools: Path | None = None
-    """Folder holding the npm tools (gltf-validator); default: tools/node of the checkout."""
+    """Folder holding the npm packages the simplifier and validator import (``node_modules``); default:
+    ``share/phygital/node-tools`` of the Python environment. Filled by ``phygital-assets node-tools --install``."""
 
     # --- store and catalog (publish, CLI upload/list/show, HTTP API) ---
     store: Literal["local", "s3"] = "local"

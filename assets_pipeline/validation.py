@@ -1,17 +1,16 @@
-"""Adapter to the Khronos glTF-Validator (npm ``gltf-validator``, run with node)."""
+"""Adapter to the Khronos glTF-Validator (npm ``gltf-validator``, run with node; see ``nodetools``)."""
 
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import MissingEncoder
-
-NODE_TOOLS = Path(__file__).resolve().parent.parent / "tools" / "node"
+from . import nodetools
+from .errors import PipelineFailure
+from .io.resources import check_input_file
 
 
 @dataclass(slots=True)
@@ -26,21 +25,22 @@ class ValidationReport:
 
 def validate(paths: list[str | Path], node_tools: Path | None = None) -> list[ValidationReport]:
     """Validate files with one node process; one report per file, in order."""
-    tools = node_tools or NODE_TOOLS
-    script = tools / "validate.mjs"
-    node = shutil.which("node")
-    if node is None or not (tools / "node_modules" / "gltf-validator").is_dir():
-        raise MissingEncoder(f"the glTF validator needs node and 'npm ci' in {tools} (run 'make setup')",
-                             field="validator")
+    tools = node_tools or nodetools.folder()
+    if not nodetools.available("gltf-validator", tools):
+        raise nodetools.missing("gltf-validator", "validator", tools)
     if not paths:
         return []
-    proc = subprocess.run([node, str(script), *map(str, paths)], capture_output=True, text=True, timeout=600,
-                          check=False)
+    for path in paths:
+        check_input_file(Path(path), "a .gltf or .glb file")
+    files = [str(Path(p).resolve()) for p in paths]  # node runs in the tools folder
+    proc = subprocess.run(nodetools.command("validate.mjs", *files), capture_output=True, text=True,
+                          timeout=600, check=False, cwd=tools)
     reports = []
-    for line in proc.stdout.splitlines():
+    for given, line in zip(paths, proc.stdout.splitlines(), strict=False):  # in order; the path as given
         d = json.loads(line)
-        reports.append(ValidationReport(d["path"], d["numErrors"], d["numWarnings"], d.get("messages", []),
+        reports.append(ValidationReport(str(given), d["numErrors"], d["numWarnings"], d.get("messages", []),
                                         d.get("info", {})))
     if len(reports) != len(paths):
-        raise RuntimeError(f"validator returned {len(reports)} reports for {len(paths)} files: {proc.stderr[-500:]}")
+        raise PipelineFailure(f"validator returned {len(reports)} reports for {len(paths)} files: "
+                              f"{proc.stderr.strip()[-300:]}", field="validator")
     return reports

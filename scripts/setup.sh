@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up everything the project needs on a fresh Debian machine, idempotently:
 # Debian libraries (as root), the virtual environment at .venv with the project installed,
-# and the npm tools (glTF validator, reference optimizers) under tools/node.
+# the asset pipeline's node tools (simplifier, glTF validator) into .venv, and the benchmark npm tools under tools/node.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,8 +33,15 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   touch "$stamp"
 fi
 
-if [ ! -d tools/node/node_modules/gltf-validator ] || [ tools/node/package-lock.json -nt tools/node/node_modules ]; then
-  echo "setup: installing node tools (npm ci in tools/node)"
+# What the asset pipeline runs (meshoptimizer's simplifier, the glTF validator): shipped in the package, its npm
+# packages installed into .venv/share/phygital/node-tools (does nothing when they are there).
+if ! .venv/bin/python -m assets_pipeline node-tools >/dev/null 2>&1; then
+  echo "setup: installing the asset pipeline's node tools (phygital-assets node-tools --install)"
+  .venv/bin/python -m assets_pipeline node-tools --install >/dev/null
+fi
+# Only the tests and benchmarks use these: gltfpack and glTF-Transform (references), ws (load generator, JS client).
+if [ ! -d tools/node/node_modules/gltfpack ] || [ tools/node/package-lock.json -nt tools/node/node_modules ]; then
+  echo "setup: installing the benchmark node tools (npm ci in tools/node)"
   (cd tools/node && npm ci --no-audit --no-fund --silent)
 fi
 if [ ! -d tools/web/node_modules/three ] || [ tools/web/package-lock.json -nt tools/web/node_modules ]; then

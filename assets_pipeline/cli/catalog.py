@@ -7,7 +7,9 @@ import sys
 from typing import Annotated
 
 import typer
+from rich.text import Text
 
+from .. import clikit
 from .common import asset_errors, out, service
 
 app = typer.Typer()
@@ -40,7 +42,7 @@ def list_products(
     for p in rows:
         dims = "" if p.width_m is None else f"{p.width_m:.3g} x {p.height_m:.3g} x {p.depth_m:.3g}"
         table.add_row(p.sku, p.name, p.category.value, str(p.current_version or "-"), dims)
-    out.print(table)
+    clikit.print_table(table)
 
 
 @app.command()
@@ -64,9 +66,10 @@ def show(
                                      "versions": versions}) + "\n")
         return
     current = f"  current version: {product.current_version}" if product.current_version is not None else ""
-    out.print(f"[bold]{product.sku}[/]  {product.name}  ({product.category.value}){current}", highlight=False)
+    out.print(Text.assemble((product.sku, "bold"), f"  {product.name}  ({product.category.value}){current}"),
+              highlight=False, soft_wrap=True)
     if product.tryon:
-        out.print(f"try-on: {_tryon_text(product.tryon)}", highlight=False)
+        out.print(f"try-on: {_tryon_text(product.tryon)}", highlight=False, soft_wrap=True, markup=False)
     if not versions:
         out.print("no published 3D model", highlight=False)
         return
@@ -79,7 +82,7 @@ def show(
         table.add_row(f"{v['number']}{mark}", str(v["created_at"])[:19], str(v["source"]),
                       f"{w:.3g} x {h:.3g} x {d:.3g}", str(len(v["assets"])),  # type: ignore[arg-type]
                       f"{sum(a['bytes'] for a in v['assets']):,}", ", ".join(v["variants"]))  # type: ignore
-    out.print(table)
+    clikit.print_table(table)
 
 
 def _tryon_text(attrs: dict[str, object]) -> str:

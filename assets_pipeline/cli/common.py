@@ -38,9 +38,12 @@ def setup_logging(verbose: bool) -> None:
 
 def settings() -> AssetSettings:
     """The ``PHYGITAL_ASSETS_*`` settings, read once per command; a bad value is one error line."""
+    from .. import nodetools
     from ..settings import AssetSettings
 
-    return clikit.load_settings(AssetSettings, "PHYGITAL_ASSETS_")
+    result = clikit.load_settings(AssetSettings, "PHYGITAL_ASSETS_")
+    nodetools.configure(result.node_tools)
+    return result
 
 
 def open_service() -> AssetService:

@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from .. import clikit
 from ..errors import AssetError
+from ..io.atomic import check_target
 from .common import asset_errors, out, ratios, settings, setup_logging
 
 if TYPE_CHECKING:
@@ -120,14 +122,15 @@ def optimize(
         measure_error=measure,
     )
     limits = settings().limits()
+    if report is not None:
+        with asset_errors():
+            check_target(report, "--report", "report.json")
     if max_file_mb is not None:
         limits = dataclasses.replace(limits, max_file_bytes=int(max_file_mb * 1024 * 1024))
     with asset_errors():
         if quiet:
             result = optimize_file(input, output, options, limits)
         else:
-            from .. import clikit
-
             with clikit.progress_bar() as bar:
                 task = bar.add_task(input.name, total=1)
 
@@ -153,8 +156,6 @@ def optimize(
 def _summary(result: OptimizeReport) -> None:
     from rich.table import Table
 
-    from .. import clikit
-
     table = Table(title=f"{Path(result.input).name} -> {Path(result.output or '').name}", title_justify="left")
     for col in ("output", "triangles", "bytes", "error (% of diagonal)"):
         table.add_column(col, justify="right" if col != "output" else "left")
@@ -162,7 +163,7 @@ def _summary(result: OptimizeReport) -> None:
     for lod in result.lods:
         table.add_row(Path(lod.path or "").name, f"{lod.triangles:,}", f"{lod.bytes:,}",
                       "" if lod.error is None else f"{lod.error * 100:.4f}")
-    out.print(table)
+    clikit.print_table(table)
     w, h, d = result.dimensions_m or [0.0, 0.0, 0.0]
     out.print(f"dimensions: {w:.4g} x {h:.4g} x {d:.4g} m (w x h x d)   extensions: "
               f"{', '.join(result.extensions_used) or 'none'}   time: {result.seconds:.2f} s")

@@ -95,7 +95,7 @@ def _publish_summary(report: PublishReport) -> None:
         table.add_column(col, justify="right" if col in ("lod", "bytes") else "left")
     for o in report.objects:
         table.add_row(o.format, str(o.lod), f"{o.bytes:,}", o.sha256[:16], "new" if o.created else "already there")
-    out.print(table)
+    clikit.print_table(table)
     w, h, d = report.dimensions_m
     out.print(f"stored in: {report.store}", highlight=False, soft_wrap=True)
     out.print(f"dimensions: {w:.4g} x {h:.4g} x {d:.4g} m (w x h x d)   uploaded {megabytes(report.bytes_uploaded)}, "

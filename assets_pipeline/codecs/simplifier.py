@@ -3,8 +3,9 @@
 The ``meshoptimizer`` Python package bundles the 0.22 C library; the 1.x simplifier (the one gltfpack 1.3
 uses) keeps shapes markedly better. Measured with our symmetric Hausdorff metric at 50 % of the
 triangles: DamagedHelmet 0.66 % of the diagonal with 0.22 vs 0.36 % with 1.3; stanford-bunny 0.060 %
-vs 0.052 %. So the pipeline uses this backend when node and ``tools/node`` are set up and falls back
-to the bundled library (``codecs.meshopt.simplify``) otherwise, with a warning in the log.
+vs 0.052 %. So the pipeline uses this backend when node and the npm package are installed (see
+``assets_pipeline.nodetools``) and falls back to the bundled library (``codecs.meshopt.simplify``) otherwise, with
+a warning in the log.
 """
 
 from __future__ import annotations
@@ -13,27 +14,24 @@ import atexit
 import contextlib
 import json
 import logging
-import shutil
 import struct
 import subprocess
 import threading
-from functools import cache
 from pathlib import Path
 from typing import IO
 
 import numpy as np
 
+from .. import nodetools
 from ..errors import PipelineFailure
 
 logger = logging.getLogger(__name__)
-NODE_TOOLS = Path(__file__).resolve().parents[2] / "tools" / "node"
 FLAG_NAMES = {1: "LockBorder", 2: "Sparse", 4: "ErrorAbsolute", 8: "Prune"}
 
 
-@cache
-def available(tools: Path = NODE_TOOLS) -> bool:
-    """True when node and the meshoptimizer npm package are installed under ``tools``."""
-    return shutil.which("node") is not None and (tools / "node_modules" / "meshoptimizer").is_dir()
+def available(tools: Path | None = None) -> bool:
+    """True when node and the npm meshoptimizer are installed (in ``tools``, default the node tools folder)."""
+    return nodetools.available("meshoptimizer", tools)
 
 
 class _Worker:
@@ -60,8 +58,7 @@ class _Worker:
 
     def _started(self) -> subprocess.Popen[bytes]:
         if self.proc is None or self.proc.poll() is not None:
-            node = shutil.which("node") or "node"
-            self.proc = subprocess.Popen([node, str(self.tools / "simplify.mjs")], stdin=subprocess.PIPE,
+            self.proc = subprocess.Popen(nodetools.command("simplify.mjs"), stdin=subprocess.PIPE,
                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=self.tools)
         return self.proc
 
@@ -75,7 +72,7 @@ class _Worker:
             _, err = proc.communicate(timeout=5)
         except (OSError, ValueError, subprocess.TimeoutExpired):
             return ""
-        return err.decode(errors="replace").strip()[-300:]
+        return _node_error(err.decode(errors="replace"))
 
     def close(self) -> None:
         with self.lock:
@@ -85,6 +82,16 @@ class _Worker:
                     proc.stdin.close()
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     proc.wait(timeout=5)
+
+
+def _node_error(stderr: str) -> str:
+    """The line of node's stderr that says what went wrong (``Error [CODE]: ...``), else its last 300 characters."""
+    for line in stderr.splitlines():
+        if line.startswith(("Error", "TypeError", "RangeError", "SyntaxError")):
+            if "ERR_MODULE_NOT_FOUND" in line:
+                return f"{line.strip()[:300]}: {nodetools.INSTALL_HINT}"
+            return line.strip()[:300]
+    return stderr.strip()[-300:]
 
 
 def _read_exactly(stream: IO[bytes], n: int) -> bytes:
@@ -104,8 +111,9 @@ def _close_workers() -> None:
 
 
 def simplify(indices: np.ndarray, positions: np.ndarray, target_index_count: int, target_error: float,
-             options: int = 0, tools: Path = NODE_TOOLS) -> tuple[np.ndarray, float]:
+             options: int = 0, tools: Path | None = None) -> tuple[np.ndarray, float]:
     """Same contract as :func:`codecs.meshopt.simplify`: (indices, relative error reached)."""
+    tools = tools or nodetools.folder()
     idx = np.ascontiguousarray(indices, np.uint32).reshape(-1)
     pos = np.ascontiguousarray(positions, np.float32)
     req = json.dumps({"indexCount": int(idx.size), "vertexCount": int(pos.shape[0]),
@@ -126,5 +134,6 @@ def best_simplifier() -> object:
         return simplify
     from . import meshopt
 
-    logger.warning("node tools not set up: simplifying with the bundled meshoptimizer 0.22 (lower quality)")
+    logger.warning("node tools not installed in %s: simplifying with the bundled meshoptimizer 0.22 (lower "
+                   "quality); %s", nodetools.folder(), nodetools.INSTALL_HINT)
     return meshopt.simplify

@@ -8,6 +8,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from ..errors import AssetError
+
 
 def _umask() -> int:
     mask = os.umask(0)
@@ -15,12 +17,26 @@ def _umask() -> int:
     return mask
 
 
+def check_target(path: Path, field: str | None = None, example: str | None = None) -> None:
+    """Raise AssetError if ``path`` cannot be a file to write: it is an existing folder."""
+    if Path(path).is_dir():
+        name = example or f"model{Path(path).suffix or '.glb'}"
+        raise AssetError(f"is a folder; give the file to write, e.g. {Path(path) / name}", path=path, field=field)
+
+
 def write_files_atomic(files: list[tuple[Path, bytes]]) -> None:
-    """Write several files together (an output and its LODs): all of them appear, or none."""
+    """Write several files together (an output and its LODs): all of them appear, or none.
+
+    A target that is a folder, or a folder that cannot be written, raises AssetError and nothing is written.
+    """
+    for path, _ in files:
+        check_target(path)
     temps: list[tuple[str, Path]] = []
     mode = 0o666 & ~_umask()
+    current = files[0][0] if files else Path()
     try:
         for path, data in files:
+            current = path
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
             temps.append((tmp, path))
@@ -30,11 +46,14 @@ def write_files_atomic(files: list[tuple[Path, bytes]]) -> None:
                 os.fsync(fh.fileno())
             os.chmod(tmp, mode)
         for tmp, path in temps:
+            current = path
             os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         for tmp, _ in temps:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise AssetError(f"cannot write: {exc.strerror or exc}", path=current) from None
         raise
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from ..document import AssetDocument
 from ..errors import AssetError, InvalidAsset, UnsupportedFormat
 from ..limits import DEFAULT_LIMITS, Limits
-from .resources import read_input
+from .resources import check_input_file, read_input
 
 Reader = Callable[[Path, bytes, Limits], AssetDocument]
 
@@ -45,6 +45,8 @@ def read(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> AssetDocument:
     """Read any supported model file into an AssetDocument; raises AssetError naming the file."""
     path = Path(path)
     reader = READERS.get(path.suffix.lower())
+    if path.is_dir():
+        check_input_file(path, f"a model file: {', '.join(sorted(READERS))}")
     if reader is None:
         raise UnsupportedFormat(
             f"unknown model type {path.suffix or '(no suffix)'!r}; supported: {', '.join(sorted(READERS))}",

@@ -77,12 +77,20 @@ class ResourceResolver:
         return path.read_bytes()
 
 
-def read_input(path: Path, limits: Limits) -> bytes:
-    """The input file's bytes, after the size limit is checked."""
+def check_input_file(path: Path, expected: str = "a file") -> None:
+    """Raise InvalidAsset unless ``path`` is a file: it is missing, a folder, or something else."""
+    if path.is_file():
+        return
+    if path.is_dir():
+        raise InvalidAsset(f"is a folder, not a file (expected {expected})", path=path)
     if not path.exists():
         raise InvalidAsset("file not found", path=path)
-    if not path.is_file():
-        raise InvalidAsset("not a regular file", path=path)
+    raise InvalidAsset("not a regular file", path=path)
+
+
+def read_input(path: Path, limits: Limits) -> bytes:
+    """The input file's bytes, after the size limit is checked."""
+    check_input_file(path)
     size = path.stat().st_size
     if size > limits.max_file_bytes:
         raise LimitExceeded("file bytes", size, limits.max_file_bytes, path=path)

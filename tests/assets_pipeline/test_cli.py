@@ -86,3 +86,25 @@ def test_optimize_reads_the_limit_settings_and_the_option_overrides(tmp_path: Pa
     pixels = subprocess.run([sys.executable, "-m", "assets_pipeline", "optimize", str(model), "-o", str(out), "-q",
                              "--max-file-mb", "10"], capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
     assert pixels.returncode == 2 and "exceeds the limit of 100" in pixels.stderr and not out.exists()
+
+
+def test_folders_where_files_are_expected_are_named_as_folders(tmp_path: Path) -> None:
+    """A folder given as the input, the output or the report: one line saying it is a folder, nothing written."""
+    sample = ROOT / "samples" / "models" / "display-stand.obj"
+    (tmp_path / "models.obj").mkdir()
+    (tmp_path / "out").mkdir()
+    for args, words in [
+        (("optimize", tmp_path / "models.obj", "-o", tmp_path / "x.glb"), ("models.obj: is a folder, not a file",)),
+        (("optimize", tmp_path, "-o", tmp_path / "x.glb"), ("is a folder, not a file", ".obj")),
+        (("inspect", tmp_path / "models.obj"), ("models.obj: is a folder, not a file",)),
+        (("validate", tmp_path / "out"), ("out: is a folder, not a file",)),
+        (("validate", tmp_path / "missing.glb"), ("missing.glb: file not found",)),
+        (("optimize", sample, "-o", tmp_path / "out"), ("out: is a folder", str(tmp_path / "out" / "model.glb"))),
+        (("optimize", sample, "-o", tmp_path / "x.glb", "--report", tmp_path / "out"), ("out: --report: is a folder",
+                                                                                      "report.json")),
+    ]:
+        r = cli(*args)
+        lines = r.stderr.strip().splitlines()
+        assert r.returncode == 2 and len(lines) == 1 and lines[0].startswith("error:"), (args, r.stderr)
+        assert "Traceback" not in r.stderr and all(w in lines[0] for w in words), (args, lines[0])
+    assert not (tmp_path / "x.glb").exists() and not list((tmp_path / "out").iterdir())

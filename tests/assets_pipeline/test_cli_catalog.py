@@ -142,3 +142,22 @@ def test_init_store_creates_the_bucket(tmp_path: Path, moto_url: str) -> None:
     r = cli(tmp_path, "init-store", **s3)
     assert r.returncode == 0 and "created" in r.stdout, r.stderr
     assert "bucket exists" in cli(tmp_path, "init-store", **s3).stdout
+
+
+def test_list_and_show_print_whole_values_on_a_narrow_output(tmp_path: Path) -> None:
+    """Piped output is 80 columns wide for rich: the tables grow wider instead of cutting SKUs and names."""
+    sku = "DISPLAY-STAND-WALNUT-AND-BRUSHED-ALUMINIUM-2026"
+    name = "Display stand in brushed aluminium with walnut shelves, for flagship stores"
+    variant = "walnut-and-brushed-aluminium-with-brass-feet"
+    r = cli(tmp_path, "upload", ROOT / "samples" / "models" / "display-stand.obj", "--sku", sku, "--category",
+            "furniture", "--name", name, "--variant", f"{variant}=#aa7744", "--lods", "0.5", "-q")
+    assert r.returncode == 0, r.stderr
+    r = cli(tmp_path, "tryon", "LIPSTICK-" + "X" * 50, "--kind", "lipstick", "--shade", "#aa0000", "--name", name)
+    assert r.returncode == 0, r.stderr
+    for args in (("list",), ("show", sku)):
+        r = cli(tmp_path, *args, COLUMNS="80")
+        assert r.returncode == 0, r.stderr
+        assert "…" not in r.stdout, r.stdout
+        lines = r.stdout.splitlines()
+        for value in (sku, name, *([variant, "display-stand.obj"] if args[0] == "show" else ["LIPSTICK-" + "X" * 50])):
+            assert any(value in line for line in lines), (value, r.stdout)

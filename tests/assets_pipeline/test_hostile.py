@@ -593,7 +593,7 @@ def test_empty_file(tmp_path: Path, name: str) -> None:
 
 def test_directory_as_input(tmp_path: Path) -> None:
     (tmp_path / "model.glb").mkdir()
-    refuse(tmp_path / "model.glb", InvalidAsset, "not a regular file")
+    refuse(tmp_path / "model.glb", InvalidAsset, "is a folder, not a file")
 
 
 def test_missing_input(tmp_path: Path) -> None:
@@ -751,7 +751,7 @@ def _cli_cases(corpus: Path, tmp: Path) -> list[tuple[list[str], str, str]]:
         ("cut.glb", "truncated"), ("magic.glb", "magic"), ("json.glb", "invalid JSON"),
         ("range.glb", "overrun"), ("indices.glb", "past the vertex count"), ("nan.glb", "NaN"),
         ("nan.obj", "NaN"), ("meshopt.glb", "malformed"), ("draco.glb", "Draco"), ("empty.glb", "empty"),
-        ("dir.glb", "not a regular file"), ("model.fbx", "unknown model type"), ("cycle.glb", "cycle"),
+        ("dir.glb", "is a folder, not a file"), ("model.fbx", "unknown model type"), ("cycle.glb", "cycle"),
     ]]
     cases += [
         ([str(escaped)], "escape.gltf", "outside"),

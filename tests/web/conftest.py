@@ -38,7 +38,6 @@ def catalog(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     env = {
         "PHYGITAL_ASSETS_CATALOG_PATH": str(base / "catalog.sqlite"),
         "PHYGITAL_ASSETS_STORE_PATH": str(base / "objects"),
-        "PHYGITAL_ASSETS_NODE_TOOLS": str(ROOT / "tools" / "node"),
     }
     models = corpus_dir() / "models"
     for model, sku, name in (

@@ -1,5 +1,6 @@
 // meshoptimizer's simplifier (the npm package's WebAssembly build, the same version gltfpack uses),
 // served over stdin/stdout to assets_pipeline.codecs.simplifier: one process answers many requests.
+// Run with `node --input-type=module --eval` in the node tools folder (see assets_pipeline/nodetools.py).
 // Each request: uint32 LE byte length, then 4-byte LE JSON length, JSON {indexCount, vertexCount,
 // targetIndexCount, targetError, flagNames}, uint32 indices, float32 xyz positions.
 // Each answer: uint32 LE byte length, then uint32 count, float32 error, uint32 indices.

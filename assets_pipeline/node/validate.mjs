@@ -1,6 +1,8 @@
 // Runs the Khronos glTF-Validator on each file given and prints one JSON line per file:
 // {"path": ..., "numErrors": N, "numWarnings": N, "messages": [...first errors...], "info": {...}}
-// Used by assets_pipeline.validation; external resources are resolved next to the file.
+// Used by assets_pipeline.validation, which runs it with `node --input-type=module --eval` in the node tools
+// folder (see assets_pipeline/nodetools.py), so the files start at process.argv[1].
+// External resources are resolved next to the file.
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import validator from "gltf-validator";
@@ -30,7 +32,7 @@ async function validate(file) {
   };
 }
 
-for (const file of process.argv.slice(2)) {
+for (const file of process.argv.slice(1)) {
   try {
     console.log(JSON.stringify(await validate(file)));
   } catch (err) {
