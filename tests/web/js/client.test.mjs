@@ -263,3 +263,29 @@ test("the mirror refuses a gap and a duplicate is ignored, like the Python RoomM
   for (let r = 4; r <= 6; r++) m.apply({ rev: r, op: "chat", data: { participant: "p", kind: "text", text: `t${r}`, at: 1 } });
   assert.deepEqual(m.state.chat.map((c) => [c.rev, c.text]), [[5, "t5"], [6, "t6"]], "chat_limit keeps the last ones");
 });
+
+test("batch frames (the ASGI route) are unpacked in order", async () => {
+  const asgi = await startServer({ PHYGITAL_SESSION_WS_IMPL: "websockets-sansio" });
+  try {
+    const room = newRoom();
+    const a = await joined(asgi.url, room, "ana");
+    const b = await joined(asgi.url, room, "ben");
+    let batches = 0;
+    const onFrame = b._onFrame.bind(b);
+    b._onFrame = (frame, hello) => {
+      if (frame.type === "batch") batches += 1;
+      onFrame(frame, hello);
+    };
+    const revs = [];
+    b.on("delta", (d) => revs.push(d.rev));
+    await Promise.all(Array.from({ length: 40 }, (_, i) => a.request("chat", { text: `m${i}`, kind: "text" })));
+    await b.waitUntil((s) => s.revision === a.state.revision);
+    assert.ok(batches >= 1, "several frames waiting for a client travel in one batch");
+    assert.deepEqual(revs, Array.from({ length: revs.length }, (_, i) => revs[0] + i), "in order, no gaps");
+    assert.deepEqual(a.mirror.snapshot(), b.mirror.snapshot());
+    await a.close();
+    await b.close();
+  } finally {
+    await asgi.stop();
+  }
+});
