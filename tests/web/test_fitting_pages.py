@@ -48,6 +48,12 @@ def store(catalog: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> 
     return {"env": catalog, "keys": keys}
 
 
+UNNAMED_CONTROLS = """[...document.querySelectorAll('button, select, input, canvas, [role=img]')]
+  .filter(el => !el.closest('[hidden]'))
+  .filter(el => !(el.getAttribute('aria-label') || el.textContent.trim() || el.labels?.length))
+  .map(el => el.outerHTML.slice(0, 80))"""
+
+
 def read_tags(http: str, key: str, tags: list[str]) -> None:
     """A reader posts its reads."""
     r = httpx.post(f"{http}/api/readers/reads", headers={"Authorization": f"Device {key}"},
@@ -101,7 +107,11 @@ def test_mirror_staff_and_phone_pages(start_web: Any, store: dict[str, Any], chr
             assert "Waiting for staff" in await mirror.inner_text("#requests")
             await wait_js(staff, f"window.phygitalStaff.requests['{rid}']?.state === 'open'")
             assert "Size S" in await staff.inner_text(f"#queue [data-request='{rid}']")
-            await staff.locator(f"#queue [data-request='{rid}'] [data-action=accept]").click()
+            for page in (mirror, staff):  # every control has a name a screen reader can say
+                assert await page.evaluate(UNNAMED_CONTROLS) == []
+            accept = staff.locator(f"#queue [data-request='{rid}'] [data-action=accept]")
+            await accept.focus()
+            await staff.keyboard.press("Enter")  # by keyboard
             await wait_js(mirror, f"window.phygitalMirror.requests['{rid}'].state === 'accepted'")
             await wait_js(staff, f"window.phygitalStaff.requests['{rid}'].state === 'accepted'")
             assert "On its way" in await mirror.inner_text("#requests")
@@ -135,6 +145,7 @@ def test_mirror_staff_and_phone_pages(start_web: Any, store: dict[str, Any], chr
             await phone.set_viewport_size({"width": 390, "height": 844})
             await phone.goto(pairing["url"])
             await wait_js(phone, "Object.keys(window.phygitalPhone.items).length === 4")
+            assert await phone.evaluate(UNNAMED_CONTROLS) == []
             await wait_js(mirror, "document.querySelector('[data-paired]') !== null")
             assert await phone.locator("[data-action=save]").first.is_disabled(), "nothing is saved without consent"
             await phone.click("#consent-yes")
