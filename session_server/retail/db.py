@@ -1,7 +1,8 @@
 """The fitting-room tables (devices, pairing codes, requests, shoppers' wishlists, aggregate analytics).
 
 They live in the catalog database by default (one database for a retailer), under names prefixed
-``retail_``; ``RetailDB.open`` creates the ones missing. Nothing here holds an image, a frame or a
+``retail_``; opening the database runs their Alembic migrations (``retail/migrations/``, version table
+``retail_alembic_version``) up to the newest. Nothing here holds an image, a frame or a
 device identifier in analytics; shoppers are known only by a random id and a hashed key they hold.
 """
 
@@ -26,6 +27,7 @@ from sqlalchemy import (
     Table,
     create_engine,
     event,
+    inspect,
 )
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
@@ -34,6 +36,8 @@ from .errors import RetailError
 
 T = TypeVar("T")
 metadata = MetaData()
+MIGRATIONS = Path(__file__).with_name("migrations")
+VERSION_TABLE = "retail_alembic_version"
 
 devices = Table(
     "retail_devices",
@@ -132,6 +136,22 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Run the retail tables' migrations up to ``revision`` (default: the newest)."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("version_table", VERSION_TABLE)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        tables = set(inspect(conn).get_table_names())
+        if "retail_devices" in tables and VERSION_TABLE not in tables:
+            command.stamp(cfg, "r0001")  # made before the migrations existed: it is r0001's schema
+        command.upgrade(cfg, revision)
+
+
 class RetailDB:
     """The retail tables' database, opened (and its missing tables created) on first use; every call
     is one transaction."""
@@ -161,7 +181,7 @@ class RetailDB:
         engine = make_engine(self.url)
         for attempt in range(3):  # two servers starting together may race to create a table
             try:
-                metadata.create_all(engine, checkfirst=True)
+                upgrade(engine)
                 return engine
             except SQLAlchemyError as exc:
                 if attempt == 2:

@@ -124,3 +124,33 @@ def test_retention_deletes_what_is_too_old(db: RetailDB) -> None:
         assert conn.execute(select(pairings)).all() == [] and len(conn.execute(select(events)).all()) == 1
     assert old.id != new.id
     assert run_retention(db, settings, now=now) == dict.fromkeys(dry, 0)
+
+
+def test_migrations_build_exactly_the_tables_the_code_uses(db: RetailDB) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from session_server.retail.db import metadata, upgrade
+
+    with db.engine.connect() as conn:
+        ctx = MigrationContext.configure(conn, opts={"version_table": "retail_alembic_version"})
+        assert ctx.get_current_revision() == "r0001"
+        assert compare_metadata(ctx, metadata) == []
+    upgrade(db.engine)  # idempotent
+
+
+def test_a_database_made_before_the_migrations_is_adopted(tmp_path: Path) -> None:
+    from sqlalchemy import create_engine
+
+    from session_server.retail.db import metadata
+
+    url = f"sqlite:///{tmp_path / 'old.sqlite'}"
+    engine = create_engine(url)
+    metadata.create_all(engine)  # how the first release made the tables
+    engine.dispose()
+    db = RetailDB.open(url)
+    try:
+        RequestBook(db).create("s", "3", "assistant", None, None, None, None)
+        assert len(RequestBook(db).list("s")) == 1
+    finally:
+        db.close()

@@ -1,0 +1,1 @@
+"""Alembic migrations of the retail tables (own version table ``retail_alembic_version``)."""
