@@ -158,6 +158,12 @@ def test_mirror_staff_and_phone_pages(start_web: Any, store: dict[str, Any], chr
             await phone.click("#forget")
             await wait_js(phone, "!window.phygitalPhone.kept.length && !localStorage.getItem('phygital.wishlistKey')")
             assert "Nothing is kept" in await phone.inner_text("#kept")
+            # the visit ends on the mirror: the phone says so
+            await mirror.evaluate("window.phygitalClient.request('visit.end', {})")
+            await wait_js(mirror, "Object.keys(window.phygitalMirror.items).length === 0")
+            await wait_js(phone, "!window.phygitalPhone.paired && !document.getElementById('alert').hidden")
+            assert "visit has ended" in await phone.inner_text("#alert")
+            assert "Bring items into the fitting room" in await mirror.inner_text("#empty")
             # a used pairing code is refused in words
             again = await ctx.new_page()
             await again.goto(f"{srv.http}/phone/{pairing['code']}")

@@ -13,7 +13,7 @@
 
 export const PROTOCOL_VERSION = 1;
 
-/** Error codes after which the client does not try to resume (same list as the Python client). */
+/** Error codes after which the client does not try to resume (the Python client's list, and `not_paired`). */
 export const NO_RESUME = new Set([
   "replaced",
   "bad_token",
@@ -23,6 +23,7 @@ export const NO_RESUME = new Set([
   "room_full",
   "too_many_rooms",
   "bad_version",
+  "not_paired",
 ]);
 
 /** An `error` frame from the server, a refused delta, or a failure to (re)connect. */

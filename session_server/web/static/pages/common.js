@@ -84,7 +84,7 @@ export async function connectPage(room, token, statusEl, opts = {}) {
   window.phygitalClient = client;
   bindStatus(client, statusEl, opts.words || {});
   client.on("error", (err) => {
-    if (["bad_token", "token_expired", "wrong_room", "auth_required", "room_full", "replaced", "too_many_rooms"].includes(err.code)) {
+    if (["bad_token", "token_expired", "wrong_room", "auth_required", "room_full", "replaced", "too_many_rooms", "not_paired"].includes(err.code)) {
       alertText(explain(err));
     }
   });

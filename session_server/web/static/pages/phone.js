@@ -149,6 +149,12 @@ async function main() {
   if (!client) return;
   const onChange = (state) => {
     phone.items = structuredClone(state.items || {});
+    phone.paired = state.phone?.participant === client.participant;
+    if (!phone.paired) {
+      phone.items = {};
+      sessionStorage.removeItem(`phygital.pairing.${code}`);
+      alertText("Your visit has ended: this phone is no longer paired. What you saved with consent is still listed below.");
+    }
     renderItems();
   };
   client.on("change", onChange);
