@@ -35,6 +35,8 @@ def upload(
     note: Annotated[str | None, typer.Option(help="Free text kept with the version.")] = None,
     lods: Annotated[str, typer.Option(help="LOD ratios after the full model.")] = "0.5,0.25,0.1",
     texture_format: Annotated[str, typer.Option(help="webp|keep|png|jpeg")] = "webp",
+    units: Annotated[str, typer.Option(help="Units of the model: m|cm|mm|in|ft (published in meters).")] = "m",
+    up: Annotated[str, typer.Option(help="Up axis of the model: y|z (published Y-up).")] = "y",
     json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
@@ -46,7 +48,11 @@ def upload(
     setup_logging(verbose)
     if texture_format not in ("webp", "keep", "png", "jpeg"):
         raise typer.BadParameter("expected webp, keep, png or jpeg", param_hint="--texture-format")
-    options = PublishOptions(lods=ratios(lods), texture_format=texture_format)
+    if units not in ("m", "cm", "mm", "in", "ft"):
+        raise typer.BadParameter("expected m, cm, mm, in or ft", param_hint="--units")
+    if up not in ("y", "z"):
+        raise typer.BadParameter("expected y or z", param_hint="--up")
+    options = PublishOptions(lods=ratios(lods), texture_format=texture_format, units=units, up=up)
     with asset_errors():
         request = PublishRequest(model, sku, parse_category(category), name, tuple(variant or ()), note)
     with service() as opened:
