@@ -77,9 +77,10 @@ def source_files(source: Path) -> list[Path]:
     return [source, *extra]
 
 
-def publish_key(row: ManifestRow) -> str:
-    """sha256 over the source files' digests (by name relative to the model) and the publish options."""
-    source = Path(row.source)
+def publish_key(row: ManifestRow, source: Path | None = None) -> str:
+    """sha256 over the source files' digests (by name relative to the model) and the publish options; ``source``
+    is the local copy of a model fetched from a bucket."""
+    source = source or Path(row.source)
     files = {str(p.relative_to(source.parent)) if p.is_relative_to(source.parent) else p.name: file_sha256(p)
              for p in source_files(source)}
     spec = {"v": KEY_VERSION, "files": files, "sku": row.sku, "category": row.category, "units": row.units,

@@ -20,6 +20,7 @@ import contextlib
 import logging
 import os
 import socket
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,7 @@ from ..store.base import file_sha256, object_key, sha_of_key
 from .content import publish_key
 from .manifest import ManifestRow
 from .models import JobState
+from .sources import fetch, is_bucket_url
 from .state import BatchState
 
 logger = logging.getLogger(__name__)
@@ -86,8 +88,6 @@ def is_transient(exc: BaseException) -> bool:
 
 def run_job(service: AssetService, row: ManifestRow, batch_id: str) -> JobResult:
     """Publish one row (see the module docstring); raises JobFailed when the attempt fails."""
-    from ..publish import PublishHooks, PublishOptions, PublishRequest, publish
-
     t0 = time.perf_counter()
     state = BatchState(service.catalog)
     try:
@@ -95,28 +95,9 @@ def run_job(service: AssetService, row: ManifestRow, batch_id: str) -> JobResult
     except AssetError as exc:  # the catalog database is unreachable: try again later
         raise JobFailed(one_line(exc), transient=True) from exc
     try:
-        key = publish_key(row)
-        category = Category(row.category)
-        existing = service.catalog.version_with_key(row.sku, key)
-        if existing is not None:
-            product = service.catalog.get(row.sku)
-            note = None
-            if product.current_version != existing.number:
-                service.catalog.rollback(row.sku, existing.number)
-                note = f"version {existing.number} made current again"
-            version, outcome = existing.number, JobState.unchanged
-        else:
-            def journal(path: Path) -> None:
-                state.add_pending(batch_id, row.line, object_key(file_sha256(path)))
-
-            request = PublishRequest(Path(row.source), row.sku, category, row.name, row.variants, row.note,
-                                     publish_key=key)
-            options = PublishOptions(lods=row.lods, texture_format=row.texture_format, units=row.units, up=row.up)
-            report = publish(request, service.store, service.catalog, limits=service.settings.limits(),
-                             options=options, hooks=PublishHooks(before_put=journal))
-            version, outcome, note = report.version, JobState.published, None
-        if row.tryon:
-            service.catalog.set_tryon(row.sku, row.tryon, row.name)
+        with tempfile.TemporaryDirectory(prefix="phygital-batch-") as tmp:
+            source = fetch(service.settings, row.source, Path(tmp)) if is_bucket_url(row.source) else Path(row.source)
+            version, outcome, key, note = _publish_row(service, state, row, batch_id, source)
         state.finish(batch_id, row.line, outcome, version, key, note)
     except Exception as exc:
         transient = is_transient(exc)
@@ -130,6 +111,36 @@ def run_job(service: AssetService, row: ManifestRow, batch_id: str) -> JobResult
         with contextlib.suppress(Exception):
             cleanup(service, state, batch_id, row.line)
     return JobResult(row.line, row.sku, outcome.value, version, time.perf_counter() - t0, attempt)
+
+
+def _publish_row(service: AssetService, state: BatchState, row: ManifestRow, batch_id: str,
+                 source: Path) -> tuple[int, JobState, str, str | None]:
+    """Steps 2-4 of the module docstring; returns (version, outcome, content address, note)."""
+    from ..publish import PublishHooks, PublishOptions, PublishRequest, publish
+
+    key = publish_key(row, source)
+    category = Category(row.category)
+    existing = service.catalog.version_with_key(row.sku, key)
+    if existing is not None:
+        product = service.catalog.get(row.sku)
+        note = None
+        if product.current_version != existing.number:
+            service.catalog.rollback(row.sku, existing.number)
+            note = f"version {existing.number} made current again"
+        version, outcome = existing.number, JobState.unchanged
+    else:
+        def journal(path: Path) -> None:
+            state.add_pending(batch_id, row.line, object_key(file_sha256(path)))
+
+        request = PublishRequest(source, row.sku, category, row.name, row.variants, row.note,
+                                 publish_key=key)
+        options = PublishOptions(lods=row.lods, texture_format=row.texture_format, units=row.units, up=row.up)
+        report = publish(request, service.store, service.catalog, limits=service.settings.limits(),
+                         options=options, hooks=PublishHooks(before_put=journal))
+        version, outcome, note = report.version, JobState.published, None
+    if row.tryon:
+        service.catalog.set_tryon(row.sku, row.tryon, row.name)
+    return version, outcome, key, note
 
 
 def cleanup(service: AssetService, state: BatchState, batch_id: str, line: int) -> list[str]:

@@ -1,6 +1,7 @@
 """Read and check a batch manifest: CSV (header row) or JSON lines, one product model per row.
 
-Columns (JSON keys): ``path`` (or ``url``: a path relative to the manifest, or a ``file:`` URL), ``sku``,
+Columns (JSON keys): ``path`` (or ``url``: a path relative to the manifest, a ``file:`` URL, or ``s3://BUCKET/KEY``
+for a single-file model in a bucket), ``sku``,
 ``category``, ``name``, ``units`` (m|cm|mm|in|ft), ``up`` (y|z), ``lods`` (``50,25,10`` or ``0.5,0.25,0.1``;
 ``none``), ``texture_format`` (webp|keep|png|jpeg), ``variants`` (``NAME=VALUE`` separated by ``;``), ``note``
 and the try-on attributes ``tryon_kind``, ``tryon_shade``, ``tryon_finish``, ``tryon_intensity``, ``tryon_wing``,
@@ -73,7 +74,7 @@ class ManifestRow:
 
     line: int
     source: str
-    """Absolute path of the model."""
+    """Absolute path of the model, or its ``s3://BUCKET/KEY`` URL."""
     sku: str
     category: str
     name: str | None = None
@@ -296,15 +297,29 @@ def _check_row(line: int, values: Mapping[str, Any], base: Path, limits: Limits,
                        tryon=tryon)
 
 
-def _source(line: int, text: str | None, base: Path, limits: Limits, problems: list[Problem]) -> Path | None:
+def _source(line: int, text: str | None, base: Path, limits: Limits, problems: list[Problem]) -> Path | str | None:
     if text is None:
         problems.append(Problem(line, "path", "required"))
         return None
     parsed = urlparse(text)
+    if parsed.scheme == "s3":
+        from .sources import BUCKET_SUFFIXES, split
+
+        try:
+            split(text)
+        except AssetError as exc:
+            problems.append(Problem(line, "path", exc.problem))
+            return None
+        if Path(parsed.path).suffix.lower() not in BUCKET_SUFFIXES:
+            problems.append(Problem(line, "path", f"{text!r}: only single-file models ({', '.join(BUCKET_SUFFIXES)}) "
+                                                  "can be read from a bucket"))
+            return None
+        return text  # existence and size are checked against the bucket (submit.check_manifest)
     if parsed.scheme == "file":
         candidate = Path(unquote(parsed.path))
     elif len(parsed.scheme) > 1:  # one letter: a Windows drive
-        problems.append(Problem(line, "path", f"URL scheme {parsed.scheme!r} is not supported (a path, or file:)"))
+        problems.append(Problem(line, "path", f"URL scheme {parsed.scheme!r} is not supported (a path, file: or "
+                                              "s3://BUCKET/KEY)"))
         return None
     else:
         candidate = Path(text).expanduser()

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from ..catalog.models import Product
 from ..service import AssetService
 from .manifest import Manifest, ManifestError, Problem, read_manifest
+from .sources import is_bucket_url
 from .state import BatchState, new_batch_id
 
 
@@ -25,7 +26,12 @@ def check_manifest(path: Path, service: AssetService) -> Manifest:
                 select(Product.sku, Product.category).where(Product.sku.in_(skus[i:i + 500])))})
     keep = []
     for row in manifest.rows:
-        if row.sku in known and known[row.sku] != row.category:
+        bucket_problem = _bucket_problem(service, row.source) if is_bucket_url(row.source) else None
+        if bucket_problem is not None:
+            manifest.problems.append(Problem(row.line, "path", bucket_problem))
+            manifest.bad_lines.append(row.line)
+            manifest.bad_skus[row.line] = row.sku
+        elif row.sku in known and known[row.sku] != row.category:
             manifest.problems.append(Problem(row.line, "category", f"SKU {row.sku!r} already exists as "
                                                                    f"{known[row.sku]}, not {row.category}"))
             manifest.bad_lines.append(row.line)
@@ -36,6 +42,23 @@ def check_manifest(path: Path, service: AssetService) -> Manifest:
     manifest.problems.sort(key=lambda p: p.line)
     manifest.bad_lines.sort()
     return manifest
+
+
+def _bucket_problem(service: AssetService, url: str) -> str | None:
+    """What is wrong with a model in a bucket (missing, too large, unreachable), or None."""
+    from ..errors import AssetError
+    from .sources import object_size
+
+    try:
+        size = object_size(service.settings, url)
+    except AssetError as exc:
+        return f"{url!r}: {'no such object' if exc.code == 'not_found' else exc.problem}"
+    limit = service.settings.limits().max_file_bytes
+    if size == 0:
+        return f"{url!r}: object is empty"
+    if size > limit:
+        return f"{url!r}: {size:,} bytes exceeds the limit of {limit:,}"
+    return None
 
 
 def submit(manifest: Manifest, service: AssetService, *, skip_bad: bool = False,
