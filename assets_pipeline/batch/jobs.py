@@ -143,8 +143,10 @@ def _publish_row(service: AssetService, state: BatchState, row: ManifestRow, bat
     return version, outcome, key, note
 
 
-def cleanup(service: AssetService, state: BatchState, batch_id: str, line: int) -> list[str]:
-    """Delete the journaled objects no version references (and a local store's partial copies); returns them."""
+def cleanup(service: AssetService, state: BatchState, batch_id: str, line: int,
+            stale_after_s: float | None = None) -> list[str]:
+    """Delete the journaled objects no version references (and a local store's partial copies untouched for
+    ``stale_after_s``, default the heartbeat timeout; 0 when the caller knows the attempt is dead); returns them."""
     keys = state.pending(batch_id, line)
     if not keys:
         return []
@@ -153,19 +155,24 @@ def cleanup(service: AssetService, state: BatchState, batch_id: str, line: int) 
     removed = [k for k in keys if k not in used]
     for key in removed:
         service.store.delete(key)
-        _remove_partials(service, key)
+    stale = service.settings.batch_heartbeat_timeout_s if stale_after_s is None else stale_after_s
+    for key in keys:  # a copy killed half-way, even of an object a later attempt stored whole
+        _remove_partials(service, key, stale)
     state.clear_pending(batch_id, line, keys)
     if removed:
         logger.info("line %d: removed %d object(s) an earlier attempt left in the store", line, len(removed))
     return removed
 
 
-def _remove_partials(service: AssetService, key: str) -> None:
-    """A local store writes ``.<sha[:16]>.*.part`` first; a killed copy leaves one behind."""
+def _remove_partials(service: AssetService, key: str, stale_s: float) -> None:
+    """A local store writes ``.<sha[:16]>.*.part`` first; a killed copy leaves one behind. Only partial files no
+    one has written to for ``stale_s`` are removed (a live copy of the same bytes keeps writing; a dead worker's
+    job is retried only after the heartbeat timeout)."""
     from ..store.local import LocalStore
 
     if isinstance(service.store, LocalStore):
         sha = sha_of_key(key)
         for part in service.store.path_of(key).parent.glob(f".{sha[:16]}.*.part"):
             with contextlib.suppress(FileNotFoundError):
-                part.unlink()
+                if time.time() - part.stat().st_mtime >= stale_s:
+                    part.unlink()

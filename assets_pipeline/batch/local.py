@@ -85,6 +85,11 @@ class LocalRunner:
         with contextlib.suppress(Exception):
             cleanup(self.service, self.state, batch_id, row.line)
 
+    def _dead_attempt(self, batch_id: str, row: ManifestRow) -> None:
+        """The child running ``row`` died or was killed: what it left in the store goes now."""
+        with contextlib.suppress(Exception):
+            cleanup(self.service, self.state, batch_id, row.line, stale_after_s=0)
+
     def run(self, batch_id: str, rows: Sequence[ManifestRow], tick: Callable[[], None] | None = None) -> None:
         """Process every row (blocking)."""
         s = self.settings
@@ -129,6 +134,7 @@ class LocalRunner:
                     kind, _, reason = outcome
                     if killed or not slot.proc.is_alive():
                         slot.proc.join(5)
+                        self._dead_attempt(batch_id, row)
                         slots[i] = slot = self._spawn()
                     slot.row = None
                     if kind == "transient":
