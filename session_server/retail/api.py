@@ -71,11 +71,24 @@ def service(request: Request) -> Any:
     return request.app.state.retail
 
 
+async def read_limited(request: Request, limit: int, field: str) -> bytes:
+    """The request body, read no further than ``limit`` bytes (a longer one is refused as it streams in)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise RetailError("too_large", f"{field} of {int(declared)} bytes exceeds {limit}", field=field)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise RetailError("too_large", f"{field} is larger than {limit} bytes", field=field)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 async def body(request: Request, model: type[M], limit: int = MAX_JSON_BYTES) -> M:
     """Parse the JSON body into ``model``; one clear error naming the field otherwise."""
-    raw = await request.body()
-    if len(raw) > limit:
-        raise RetailError("too_large", f"body of {len(raw)} bytes exceeds {limit}", field="body")
+    raw = await read_limited(request, limit, "body")
     try:
         data = json.loads(raw or b"{}")
     except (json.JSONDecodeError, UnicodeDecodeError):
@@ -241,10 +254,7 @@ async def mirror_frame(request: Request, store: str, room: str) -> dict[str, Any
     """A camera frame of the mirror (JPEG/PNG body): codes found in memory, read into the room."""
     svc = service(request)
     await room_caller(request, store, room, ("mirror",))
-    length = int(request.headers.get("content-length") or 0)
-    if length > svc.r.max_frame_bytes:
-        raise RetailError("too_large", f"frame of {length} bytes exceeds {svc.r.max_frame_bytes}", field="frame")
-    data = await request.body()
+    data = await read_limited(request, svc.r.max_frame_bytes, "frame")
     return dict(await svc.frame(store, room, data))
 
 

@@ -87,3 +87,22 @@ def test_frame_flood_is_refused(shop: Shop) -> None:
             assert codes[0] == 200 and 429 in codes
 
     run(main())
+
+
+def test_a_body_without_a_length_is_cut_off_at_the_limit(shop: Shop) -> None:
+    srv = shop.start(max_frame_bytes=100_000)
+
+    async def main() -> None:
+        async def chunks():  # type: ignore[no-untyped-def]
+            for _ in range(50):
+                yield b"\xff\xd8\xff" + b"\0" * 10_000
+
+        async with httpx.AsyncClient(base_url=srv.http) as http:
+            mirror = await token(http, shop.keys["mirror"])
+            r = await http.post("/api/rooms/paris-01/3/frame", headers=bearer(mirror["token"]), content=chunks())
+            assert (r.status_code, r.json()["error"], r.json()["field"]) == (413, "too_large", "frame")
+            big = await http.post("/api/readers/reads", headers=device(shop.keys["reader"]),
+                                  content=b'{"reads": [' + b'{"tag": "A"},' * 30_000 + b'{"tag": "B"}]}')
+            assert (big.status_code, big.json()["error"], big.json()["field"]) == (413, "too_large", "body")
+
+    run(main())
