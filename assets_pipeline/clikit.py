@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TypeVar
 
@@ -127,13 +127,32 @@ def print_table(table: Table, console: Console | None = None) -> None:
         console.width = width
 
 
-def run(app: Callable[[], object], console: Console | None = None) -> None:
-    """Run a typer app as a console script: Ctrl-C prints ``interrupted`` and exits 130."""
+def run(app: typer.Typer, console: Console | None = None) -> None:
+    """Run a typer app as a console script, every way it can end being one line on stderr at most.
+
+    A usage error (unknown option, missing or bad value) is ``error: <what> (see '<command> --help')`` and exit
+    code 2, instead of click's usage block and boxed panel; Ctrl-C prints ``interrupted`` and exits 130.
+    """
+    console = console or err
     try:
-        app()
+        code = app(standalone_mode=False)
     except KeyboardInterrupt:
-        (console or err).print("interrupted", markup=False, highlight=False)
+        console.print("interrupted", markup=False, highlight=False)
         sys.exit(130)
+    except typer.Abort:
+        console.print("aborted", markup=False, highlight=False)
+        sys.exit(1)
+    except typer.TyperException as exc:  # click's usage errors: typer vendors click under this base
+        exit_code = int(getattr(exc, "exit_code", 2))
+        if type(exc).__name__ == "NoArgsIsHelpError":  # the help is printed already
+            sys.exit(exit_code)
+        format_message = getattr(exc, "format_message", None)
+        message = format_message() if callable(format_message) else str(exc)
+        ctx = getattr(exc, "ctx", None)
+        hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+        fail(f"{message}{hint}", exit_code, console)
+        sys.exit(exit_code)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 __all__: Sequence[str] = ["err", "exits", "fail", "load_settings", "log_level", "make_app", "out", "print_table",

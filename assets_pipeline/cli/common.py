@@ -72,9 +72,10 @@ def ratios(text: str | None) -> tuple[float, ...]:
     try:
         vals = tuple(float(v) / 100 if float(v) > 1 else float(v) for v in text.split(",") if v.strip())
     except ValueError:
-        raise typer.BadParameter(f"{text!r}: expected ratios like 0.5,0.25,0.1 or 50,25,10") from None
+        raise typer.BadParameter(f"{text!r}: expected ratios like 0.5,0.25,0.1 or 50,25,10",
+                                 param_hint="'--lods'") from None
     if any(not 0 < v <= 1 for v in vals):
-        raise typer.BadParameter("each LOD ratio must be in (0, 1]")
+        raise typer.BadParameter("each LOD ratio must be in (0, 1]", param_hint="'--lods'")
     return vals
 
 

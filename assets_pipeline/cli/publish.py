@@ -47,11 +47,11 @@ def upload(
 
     setup_logging(verbose)
     if texture_format not in ("webp", "keep", "png", "jpeg"):
-        raise typer.BadParameter("expected webp, keep, png or jpeg", param_hint="--texture-format")
+        raise typer.BadParameter("expected webp, keep, png or jpeg", param_hint="'--texture-format'")
     if units not in ("m", "cm", "mm", "in", "ft"):
-        raise typer.BadParameter("expected m, cm, mm, in or ft", param_hint="--units")
+        raise typer.BadParameter("expected m, cm, mm, in or ft", param_hint="'--units'")
     if up not in ("y", "z"):
-        raise typer.BadParameter("expected y or z", param_hint="--up")
+        raise typer.BadParameter("expected y or z", param_hint="'--up'")
     options = PublishOptions(lods=ratios(lods), texture_format=texture_format, units=units, up=up)
     with asset_errors():
         request = PublishRequest(model, sku, parse_category(category), name, tuple(variant or ()), note)

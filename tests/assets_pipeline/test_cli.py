@@ -108,3 +108,22 @@ def test_folders_where_files_are_expected_are_named_as_folders(tmp_path: Path) -
         assert r.returncode == 2 and len(lines) == 1 and lines[0].startswith("error:"), (args, r.stderr)
         assert "Traceback" not in r.stderr and all(w in lines[0] for w in words), (args, lines[0])
     assert not (tmp_path / "x.glb").exists() and not list((tmp_path / "out").iterdir())
+
+
+def test_usage_errors_are_one_line_naming_the_option(tmp_path: Path) -> None:
+    """An unknown option, a missing one or a bad value: one line and exit 2, not click's usage block and panel."""
+    model = ROOT / "samples" / "models" / "display-stand.obj"
+    for args, words in [
+        (("optimize", model), ("Missing option '-o' / '--output'", "optimize --help")),
+        (("upload", model, "--sku", "A", "--category", "shoes", "--colour", "red"), ("No such option: --colour",)),
+        (("optimize", model, "-o", tmp_path / "x.glb", "--lods", "abc"), ("'--lods'", "expected ratios")),
+        (("optimize", model, "-o", tmp_path / "x.glb", "--compression", "zip"), ("'--compression'", "'zip'")),
+        (("nosuch",), ("No such command 'nosuch'",)),
+    ]:
+        r = cli(*args)
+        lines = r.stderr.strip().splitlines()
+        assert r.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: "), (args, r.stderr)
+        assert all(w in lines[0] for w in words), (args, lines[0])
+    assert not (tmp_path / "x.glb").exists()
+    r = cli()
+    assert r.returncode == 2 and "optimize" in r.stdout  # no command: the help
