@@ -94,7 +94,6 @@ class RetailService:
         self.rooms = RoomGateway(node)
         self.debounce = ReadDebouncer(self.r.debounce_s, self.r.leave_after_s)
         self._buckets: dict[str, TokenBucket] = {}
-        self._codes: dict[tuple[str, str], str] = {}  # (room id, item id) -> code, for leaves
         self._adopted: set[str] = set()  # rooms whose items this process tracks
         self._visits: dict[str, tuple[float | None, list[str]]] = {}  # room -> (visit start, skus tried)
         self._auth_cache = TTLCache(AUTH_CACHE_S)
@@ -277,7 +276,6 @@ class RetailService:
         for field in ("sku", "size", "colour", "name", "price", "currency", "model_url", "image_url"):
             cmd[field] = None if payload is None else payload.get(field)
         result = await self.rooms.command(room_id, cmd)
-        self._codes[(room_id, iid)] = code
         added = bool(result.get("added"))
         if added and payload is not None:
             self._spawn(self._after_add(store, room_id, iid, payload, result))
@@ -320,10 +318,8 @@ class RetailService:
         while True:
             await asyncio.sleep(self.r.sweep_interval_s)
             for room_id, code in self.debounce.expired(time.monotonic()):
-                iid = item_id(code)
-                self._codes.pop((room_id, iid), None)
-                try:
-                    await self.rooms.command(room_id, {"type": "item.leave", "item": iid})
+                try:  # by tag: whichever process added it, under whatever id
+                    await self.rooms.command(room_id, {"type": "item.leave", "tag": code})
                 except RetailError as exc:
                     if exc.cause != "unknown_item":  # already removed on the mirror or the visit ended
                         logger.warning("room %s: an item that left could not be removed: %s", room_id, exc.code)
@@ -365,8 +361,6 @@ class RetailService:
         elif op == "visit.cleared":
             track = self._visits.pop(room_id, (None, []))
             self.debounce.forget_room(room_id)
-            for key in [k for k in self._codes if k[0] == room_id]:
-                del self._codes[key]
             self._spawn(self._visit_ended(where[0], where[1], data, track))
         elif op == "look.set" and data.get("active"):
             skus = [str(x) for x in data.get("skus") or []]
