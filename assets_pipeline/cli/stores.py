@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from .. import clikit
 from ..errors import CsvRejected
 from .common import asset_errors, err, out, settings
 
@@ -121,7 +122,7 @@ def list_stores(json_out: JsonOpt = False) -> None:
         table.add_column(col)
     for s in stores:
         table.add_row(s.id, s.name, s.timezone, " ".join(s.rooms) or "-", str(s.skus), str(s.pieces))
-    out.print(table)
+    clikit.print_table(table)
 
 
 @app.command("show")
@@ -148,7 +149,7 @@ def show_store(
     for x in rows:
         price = "" if x.price_cents is None else f"{x.price_cents / 100:.2f} {x.currency}"
         table.add_row(x.sku, x.size, x.colour, str(x.quantity), price)
-    out.print(table)
+    clikit.print_table(table)
 
 
 @app.command("remove")
