@@ -17,7 +17,7 @@ DAY_S = 86400.0
 def run_retention(
     db: RetailDB, settings: RetailSettings, now: float | None = None, dry_run: bool = False
 ) -> dict[str, int]:
-    """Delete closed requests and analytics older than ``retention_days``, expired pairing codes and
+    """Delete requests and analytics older than ``retention_days``, expired or used pairing codes and
     wishlists untouched for ``wishlist_retention_days``; returns the counts (what would go, when dry)."""
     now = time.time() if now is None else now
     cutoff = now - settings.retention_days * DAY_S

@@ -24,7 +24,7 @@ class RetailSettings(BaseModel):
     max_frame_pixels: int = Field(4096 * 4096, gt=0)
     frames_per_second: float = Field(8.0, gt=0, description="per mirror; frames beyond are refused with 429")
     max_wishlist_entries: int = Field(500, gt=0)
-    retention_days: float = Field(30.0, gt=0, description="closed requests, analytics and pairing codes")
+    retention_days: float = Field(30.0, gt=0, description="requests and analytics are kept this many days")
     wishlist_retention_days: float = Field(365.0, gt=0, description="wishlists untouched this long are deleted")
     public_url: str | None = Field(None, description="base URL put in the pairing QR (default http://host:port)")
     phone_path: str = Field("/fit/phone", description="page of the phone, opened from the pairing QR")
