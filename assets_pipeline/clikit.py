@@ -9,6 +9,7 @@ line ``error: <what>: <problem>`` on stderr and exit code 2; an internal failure
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -141,6 +142,9 @@ def run(app: typer.Typer, console: Console | None = None) -> None:
         sys.exit(130)
     except typer.Abort:
         console.print("aborted", markup=False, highlight=False)
+        sys.exit(1)
+    except BrokenPipeError:  # the reader went away (``| head``): stop quietly, as click's standalone mode does
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.exit(1)
     except typer.TyperException as exc:  # click's usage errors: typer vendors click under this base
         exit_code = int(getattr(exc, "exit_code", 2))
