@@ -56,7 +56,7 @@ export function bindStatus(client, el, extra = {}) {
     connecting: "Connecting…",
     open: extra.open || "Live",
     resuming: "Connection lost. Reconnecting…",
-    closed: "Disconnected.",
+    closed: "Disconnected. Reload the page to try again.",
   };
   const show = (status) => {
     el.dataset.status = status;
