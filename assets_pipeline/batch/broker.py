@@ -68,12 +68,23 @@ def open_broker(settings: AssetSettings, on_final: Callable[[Any, BaseException]
     return broker
 
 
+def check_reachable(broker: Any, settings: AssetSettings) -> None:
+    """StorageError naming the setting when the broker does not answer."""
+    import redis
+
+    try:
+        broker.client.ping()
+    except redis.RedisError as exc:
+        raise StorageError(f"cannot reach the broker: {exc}", field="PHYGITAL_ASSETS_BATCH_BROKER_URL") from None
+
+
 def enqueue(settings: AssetSettings, batch_id: str, rows: Sequence[ManifestRow]) -> int:
     """Put one message per row on the queue; returns the count."""
     import redis
 
     broker = open_broker(settings)
     try:
+        check_reachable(broker, settings)
         for row in rows:
             broker.enqueue(dramatiq.Message(queue_name=settings.batch_queue, actor_name=ACTOR,
                                             args=(batch_id, row.to_dict()), kwargs={}, options={}))

@@ -29,7 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..catalog.models import Asset, Category
-from ..errors import AssetError, Conflict, PipelineFailure, StorageError
+from ..errors import AssetError, Conflict, NotFound, PipelineFailure, StorageError
 from ..service import AssetService
 from ..store.base import file_sha256, object_key, sha_of_key
 from .content import publish_key
@@ -92,6 +92,9 @@ def run_job(service: AssetService, row: ManifestRow, batch_id: str) -> JobResult
     state = BatchState(service.catalog)
     try:
         attempt = state.start(batch_id, row.line, worker_name())
+    except NotFound:  # the batch was withdrawn (its enqueuing failed half-way): nothing to do
+        logger.info("line %d (%s): batch %s was withdrawn", row.line, row.sku, batch_id)
+        return JobResult(row.line, row.sku, "withdrawn", None, time.perf_counter() - t0, 0)
     except AssetError as exc:  # the catalog database is unreachable: try again later
         raise JobFailed(one_line(exc), transient=True) from exc
     try:

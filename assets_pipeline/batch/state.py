@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from ..catalog.repository import Catalog
 from ..errors import NotFound
@@ -115,6 +115,12 @@ class BatchState:
             s.add_all([BatchJobRow(batch_id=batch_id, line=line, sku=sku[:64], source=source[-1000:],
                                    state=JobState.skipped.value, attempts=0, pending_keys=[], error=reason,
                                    finished_at=now) for line, sku, source, reason in skipped])
+
+    def withdraw(self, batch_id: str) -> None:
+        """Remove a batch whose jobs could not be enqueued (all or nothing); its rows go with it."""
+        with self.catalog.session() as s:
+            s.execute(delete(BatchJobRow).where(BatchJobRow.batch_id == batch_id))
+            s.execute(delete(BatchRow).where(BatchRow.id == batch_id))
 
     def _job(self, s: object, batch_id: str, line: int) -> BatchJobRow:
         from sqlalchemy.orm import Session

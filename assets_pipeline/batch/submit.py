@@ -84,7 +84,11 @@ def submit(manifest: Manifest, service: AssetService, *, skip_bad: bool = False,
     if settings.batch_broker_url:
         from .broker import enqueue
 
-        enqueue(settings, batch_id, manifest.rows)
+        try:
+            enqueue(settings, batch_id, manifest.rows)
+        except BaseException:
+            state.withdraw(batch_id)  # jobs enqueued before the failure find no batch and do nothing
+            raise
     else:
         runner = LocalRunner(settings, service, processes or default_processes())
         runner.run(batch_id, manifest.rows, (lambda: run_local(batch_id, manifest)) if run_local else None)

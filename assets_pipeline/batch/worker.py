@@ -37,7 +37,7 @@ def serve(settings: AssetSettings, *, threads: int = 1, ready: Callable[[], None
     """Run one worker process until SIGTERM/SIGINT (or ``stop``) arrives."""
     import dramatiq
 
-    from .broker import ACTOR, open_broker
+    from .broker import ACTOR, check_reachable, open_broker
 
     service = AssetService.open(settings)
     state = BatchState(service.catalog)
@@ -47,6 +47,11 @@ def serve(settings: AssetSettings, *, threads: int = 1, ready: Callable[[], None
         state.fail(batch_id, int(row["line"]), _final_reason(exc, settings), final=True)
 
     broker = open_broker(settings, on_final)
+    try:
+        check_reachable(broker, settings)
+    except BaseException:
+        service.close()
+        raise
 
     def publish_row(batch_id: str, row: dict[str, Any]) -> None:
         run_job(service, ManifestRow.from_dict(row), batch_id)

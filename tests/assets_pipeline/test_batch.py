@@ -342,3 +342,18 @@ def test_models_from_a_bucket(tmp_path: Path, corpus: Path, moto_url: str) -> No
     shown = json.loads(run_cli(env, "show", "S3-PIRATE", "--json", cwd=tmp_path).stdout)
     assert [v["source"] for v in shown["versions"]] == ["pirate.glb"]
     assert_store_matches_catalog(tmp_path, catalog_url)
+
+
+def test_an_unreachable_broker_is_one_line_and_leaves_no_batch(tmp_path: Path, corpus: Path) -> None:
+    from .catalog_fixtures import free_port
+
+    manifest = write_manifest(tmp_path / "catalog.csv", corpus_rows(corpus, 2, prefix="U"))
+    catalog_url = f"sqlite:///{tmp_path / 'catalog.sqlite'}"
+    env = batch_env(tmp_path, catalog_url, f"redis://127.0.0.1:{free_port()}/0", "unused")
+    for args in (("batch", manifest), ("worker",)):
+        r = run_cli(env, *args, cwd=tmp_path, timeout=120)
+        lines = r.stderr.strip().splitlines()
+        assert r.returncode == 2 and len(lines) == 1 and "Traceback" not in r.stderr, r.stderr
+        assert lines[0].startswith("error: PHYGITAL_ASSETS_BATCH_BROKER_URL: cannot reach the broker"), lines
+    r = run_cli(env, "batch", "status", cwd=tmp_path)
+    assert r.returncode == 2 and "no batch has been submitted" in r.stderr
