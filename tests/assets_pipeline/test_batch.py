@@ -357,3 +357,26 @@ def test_an_unreachable_broker_is_one_line_and_leaves_no_batch(tmp_path: Path, c
         assert lines[0].startswith("error: PHYGITAL_ASSETS_BATCH_BROKER_URL: cannot reach the broker"), lines
     r = run_cli(env, "batch", "status", cwd=tmp_path)
     assert r.returncode == 2 and "no batch has been submitted" in r.stderr
+
+
+def test_workers_retry_transient_errors_with_backoff_then_dead_letter(
+        tmp_path: Path, corpus: Path, pg_database: str, redis_namespace: str, workers: Workers) -> None:
+    """An unreachable S3 store under a worker: each attempt fails transiently and is retried after a backoff;
+    when the retries are spent the job is failed, in the dead-letter set, with its reason."""
+    from .catalog_fixtures import free_port
+
+    manifest = write_manifest(tmp_path / "catalog.csv", corpus_rows(corpus, 1, prefix="W"))
+    env = batch_env(tmp_path, pg_database, SHARED_REDIS, redis_namespace, PHYGITAL_ASSETS_STORE="s3",
+                    PHYGITAL_ASSETS_S3_BUCKET="nowhere", PHYGITAL_ASSETS_S3_ENDPOINT_URL=f"http://127.0.0.1:{free_port()}",
+                    PHYGITAL_ASSETS_S3_ACCESS_KEY_ID="x", PHYGITAL_ASSETS_S3_SECRET_ACCESS_KEY="x",
+                    PHYGITAL_ASSETS_S3_REGION="us-east-1", PHYGITAL_ASSETS_S3_MAX_ATTEMPTS="1",
+                    PHYGITAL_ASSETS_BATCH_MAX_RETRIES="2", PHYGITAL_ASSETS_BATCH_MIN_BACKOFF_S="0.5")
+    workers.env = env
+    workers.start(1)
+    r = run_cli(env, "batch", manifest, "--wait", "--json", cwd=tmp_path)
+    assert r.returncode == 1, (r.stderr, workers.output())
+    [failure] = json.loads(r.stdout)["failures"]
+    assert failure["attempts"] == 3 and "cannot reach the S3 endpoint" in failure["reason"], failure
+    assert failure["reason"].endswith("(retries exhausted)")
+    r = run_cli(env, "batch", "dead", cwd=tmp_path)
+    assert r.returncode == 0 and "line 2 W-000: " in r.stdout and "retries exhausted" in r.stdout, r.stdout
