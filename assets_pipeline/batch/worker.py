@@ -59,6 +59,9 @@ def serve(settings: AssetSettings, *, threads: int = 1, ready: Callable[[], None
     dramatiq.actor(publish_row, broker=broker, actor_name=ACTOR, queue_name=settings.batch_queue)
     worker = dramatiq.Worker(broker, worker_threads=max(1, threads), queues={settings.batch_queue},
                              worker_timeout=1000)
+    # one message per thread, none held back: jobs are long, and a prefetched one would wait behind the job in
+    # hand while another worker sits idle (Dramatiq's default prefetches two per thread)
+    worker.queue_prefetch = max(1, threads)
     stop = stop or threading.Event()
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGTERM, signal.SIGINT):
