@@ -250,7 +250,8 @@ async def visit(url: str, frames_dir: Path | None, keys: dict[str, str]) -> Step
         steps.check("mirror: frames rendered with the room's look (lipstick)", rendered is not None,
                     json.dumps(rendered or {}))
 
-        # 8. end of the visit
+        # 8. end of the visit (only a clear after this one counts: the room may have been cleared at the start)
+        mirror.deltas.clear()
         await http.post(f"{room_api}/visit/end", headers=as_mirror)
         cleared = await mirror.wait(lambda op, d: op == "visit.cleared")
         steps.check("mirror: visit ended, room cleared", cleared is not None and not mirror.state().get("items"))
