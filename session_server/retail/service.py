@@ -43,11 +43,11 @@ logger = logging.getLogger(__name__)
 PAIRING_PATH = re.compile(r"(/api/pairing/)[^/?\s\"]+")
 TAG = re.compile(r"^[\x21-\x7e]{1,256}$")  # printable ASCII without spaces: EPC, GTIN, a QR URL
 MAX_BUCKETS = 10_000
-AUTH_CACHE_S = 2.0
+AUTH_CACHE_S = 5.0
 """A device key checked less than this ago is not looked up again (a revocation takes effect within it)."""
 TAG_CACHE_S = 30.0
 RECS_CACHE_S = 60.0
-FLUSH_EVENTS_S = 1.0
+FLUSH_EVENTS_S = 5.0
 
 
 def database_url(settings: SessionSettings) -> str:
