@@ -35,6 +35,7 @@ def test_viewer_shows_products_placed_and_moved_live(
             page.on("pageerror", lambda exc: errors.append(str(exc)))
             await page.goto(f"{srv.http}/viewer/{room}#token={make_token(room, 'vic', 'viewer')}")
             assert await wait_js(page, "window.phygitalViewer?.objects?.box?.model === 'glb'", 30)
+            await wait_js(page, "window.phygitalViewer.marks.first_model_frame")
             timing = await page.evaluate(
                 "({firstModelMs: window.phygitalViewer.firstModelMs, marks: window.phygitalViewer.marks,"
                 " load: performance.getEntriesByType('navigation')[0].loadEventEnd})"
@@ -60,7 +61,13 @@ def test_viewer_shows_products_placed_and_moved_live(
                 await ana.request("object.move", object="box", pose=pose(-1.5 + i * 0.05, 0, 0.5))
             await wait_js(page, "window.phygitalViewer.objects.box.pose[0] > -0.56")
             lat = await page.evaluate("window.phygitalViewer.deltaToRenderMs.slice(-20)")
-            # a second first load (a new browser context: nothing cached) on a warm server
+            median = sorted(lat)[len(lat) // 2]
+            # an unknown product is shown in words, not as a blank
+            await ana.request("object.place", object="ghost", sku="NOPE-404", pose=pose(0, 0, -1))
+            await wait_js(page, "window.phygitalViewer.objects.ghost?.model === 'placeholder'")
+            assert "no 3D model in the catalog" in await page.inner_text("[data-object=ghost]")
+            # a second first load (a new browser context: nothing cached) on a warm server, the first page closed
+            await page.close()
             ctx2 = await browser.new_context()
             page2 = await ctx2.new_page()
             await page2.goto(f"{srv.http}/viewer/{room}#token={make_token(room, 'val', 'viewer')}")
@@ -71,12 +78,7 @@ def test_viewer_shows_products_placed_and_moved_live(
                 " load: performance.getEntriesByType('navigation')[0].loadEventEnd})"
             )
             await ctx2.close()
-            save_timing("viewer", {"cold_server": timing, "warm_server": warm,
-                                   "delta_to_render_ms_median": sorted(lat)[len(lat) // 2]})
-            # an unknown product is shown in words, not as a blank
-            await ana.request("object.place", object="ghost", sku="NOPE-404", pose=pose(0, 0, -1))
-            await wait_js(page, "window.phygitalViewer.objects.ghost?.model === 'placeholder'")
-            assert "no 3D model in the catalog" in await page.inner_text("[data-object=ghost]")
+            save_timing("viewer", {"cold_server": timing, "warm_server": warm, "delta_to_render_ms_median": median})
             assert errors == []
             await browser.close()
         await ana.close()
