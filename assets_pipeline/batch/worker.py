@@ -57,6 +57,7 @@ def serve(settings: AssetSettings, *, threads: int = 1, ready: Callable[[], None
         run_job(service, ManifestRow.from_dict(row), batch_id)
 
     dramatiq.actor(publish_row, broker=broker, actor_name=ACTOR, queue_name=settings.batch_queue)
+    broker.emit_after("process_boot")  # as Dramatiq's own CLI does: starts the time limit's watcher thread
     worker = dramatiq.Worker(broker, worker_threads=max(1, threads), queues={settings.batch_queue},
                              worker_timeout=1000)
     # one message per thread, none held back: jobs are long, and a prefetched one would wait behind the job in
@@ -80,6 +81,9 @@ def serve(settings: AssetSettings, *, threads: int = 1, ready: Callable[[], None
 
 
 def _serve_child(settings: AssetSettings, threads: int) -> None:
+    import random
+
+    random.seed()  # forked children would otherwise draw the same broker maintenance sequence
     logging.basicConfig(level=logging.WARNING)
     with contextlib.suppress(KeyboardInterrupt):
         serve(settings, threads=threads)

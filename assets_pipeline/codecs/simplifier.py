@@ -55,6 +55,11 @@ class _Worker:
             except (OSError, EOFError, struct.error) as exc:
                 detail = self._stop()
                 raise PipelineFailure(f"simplifier failed: {detail or exc}", field="simplify") from None
+            except BaseException:
+                # interrupted half-way through an exchange (a batch job's time limit raises in this thread,
+                # Ctrl-C): the pipe is out of step, so the next call must not read this call's answer
+                self._stop()
+                raise
 
     def _started(self) -> subprocess.Popen[bytes]:
         if self.proc is None or self.proc.poll() is not None:

@@ -380,3 +380,21 @@ def test_workers_retry_transient_errors_with_backoff_then_dead_letter(
     assert failure["reason"].endswith("(retries exhausted)")
     r = run_cli(env, "batch", "dead", cwd=tmp_path)
     assert r.returncode == 0 and "line 2 W-000: " in r.stdout and "retries exhausted" in r.stdout, r.stdout
+
+
+def test_a_job_over_the_time_limit_is_stopped_and_not_retried(
+        tmp_path: Path, corpus: Path, pg_database: str, redis_namespace: str, workers: Workers) -> None:
+    rows = [*corpus_rows(corpus, 1, prefix="T", lods="50,25,10"),
+            {"path": corpus / "models" / "suzanne.obj", "sku": "T-FAST", "category": "furniture", "lods": "none"}]
+    rows[0]["path"] = corpus / "models" / "stanford-bunny.obj"  # seconds of simplifying: far over the limit
+    manifest = write_manifest(tmp_path / "catalog.csv", rows)
+    env = batch_env(tmp_path, pg_database, SHARED_REDIS, redis_namespace, PHYGITAL_ASSETS_BATCH_TIME_LIMIT_S="1.5")
+    workers.env = env
+    workers.start(1)
+    r = run_cli(env, "batch", manifest, "--wait", "--json", cwd=tmp_path)
+    status = json.loads(r.stdout)
+    assert r.returncode == 1 and status["counts"] == {"failed": 1, "published": 1}, (status, workers.output())
+    [failure] = status["failures"]
+    assert failure["sku"] == "T-000" and failure["attempts"] == 1, failure
+    assert failure["reason"] == "time limit of 1.5 s exceeded", failure
+    assert_store_matches_catalog(tmp_path, pg_database)
