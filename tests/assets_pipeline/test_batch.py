@@ -256,13 +256,15 @@ def test_local_mode_runs_the_same_jobs_in_processes(tmp_path: Path, corpus: Path
     assert versions_by_sku(catalog_url) == {"L-000": [1], "L-001": [1], "L-002": [1], "L-BOX": [1, 2]}
     assert_store_matches_catalog(tmp_path, catalog_url)
 
-    slow = {**env, "PHYGITAL_ASSETS_BATCH_TIME_LIMIT_S": "0.05"}
-    write_manifest(manifest, corpus_rows(corpus, 2, prefix="T"))
+    slow = {**env, "PHYGITAL_ASSETS_BATCH_TIME_LIMIT_S": "1"}
+    heavy = [{"path": corpus / "models" / name, "sku": f"T-{i}", "category": "furniture", "lods": "50,25,10"}
+             for i, name in enumerate(("stanford-bunny.obj", "nefertiti.obj"))]  # seconds of simplifying each
+    write_manifest(manifest, heavy)
     r = run_cli(slow, "batch", manifest, "--processes", "1", "--json", cwd=tmp_path)
     assert r.returncode == 1
     status = json.loads(r.stdout)
-    assert status["counts"] == {"failed": 2} and all("time limit of 0.05 s exceeded" in f["reason"]
-                                                     for f in status["failures"])
+    assert status["counts"] == {"failed": 2} and all("time limit of 1 s exceeded" in f["reason"]
+                                                     for f in status["failures"]), status
     assert_store_matches_catalog(tmp_path, catalog_url)
 
 
