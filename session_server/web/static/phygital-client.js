@@ -724,6 +724,7 @@ export class SessionClient {
       const w = this._welcome;
       this._welcome = null;
       w.reject(new SessionError("internal", `connection to ${url} closed (${ev.code || "no code"}) before the welcome`));
+      if (this._reconnecting === null) this._setStatus("closed");
       return; // the caller (connect, resume or the reconnect loop) decides what next
     }
     const resumable = this.autoResume && this.session !== null && !this._fatal;

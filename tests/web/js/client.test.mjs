@@ -289,3 +289,11 @@ test("batch frames (the ASGI route) are unpacked in order", async () => {
     await asgi.stop();
   }
 });
+
+test("no server at the address: connect rejects and the status says closed", async () => {
+  const { freePort } = await import("./harness.mjs");
+  const port = await freePort();
+  const c = new SessionClient({ urls: `ws://127.0.0.1:${port}/ws`, room: "r", token: token("r", "ana"), WebSocket });
+  await assert.rejects(c.connect(), { code: "internal" });
+  assert.equal(c.status, "closed");
+});
