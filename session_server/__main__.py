@@ -86,6 +86,13 @@ def default_routers() -> list[Any]:
     return [tryon_router, catalog_router]
 
 
+def default_ws_limits() -> dict[str, int]:
+    """Largest message per WebSocket path of the default routers (``/ws`` adds its own): the live try-on's frames."""
+    from tryon.live import LIVE_PATH, max_message_bytes
+
+    return {LIVE_PATH: max_message_bytes()}
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="bind address (default from settings: 127.0.0.1)")] = None,
@@ -106,7 +113,10 @@ def serve(
     from .server.runner import make_server
 
     server = make_server(
-        create_app(settings, routers=default_routers()), settings, log_level="warning" if quiet else "info"
+        create_app(settings, routers=default_routers()),
+        settings,
+        log_level="warning" if quiet else "info",
+        ws_limits=default_ws_limits(),
     )
     server.run()
 

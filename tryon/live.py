@@ -46,6 +46,10 @@ logger = logging.getLogger(__name__)
 
 router = APIRouter()
 
+LIVE_PATH = "/tryon/live"
+FRAME_SLACK_BYTES = 64 * 1024
+"""The WebSocket layer lets frames this much over ``live_max_frame_bytes`` through, so that they get the
+endpoint's ``too_large`` answer (connection kept); only bigger ones close the connection with 1009."""
 DEFAULT_LOOK = '[{"kind": "lipstick", "shade": "#A3162B", "finish": "matte", "intensity": 0.85}]'
 
 
@@ -59,6 +63,11 @@ def get_settings() -> TryOnSettings:
 def get_asset_settings() -> AssetSettings:
     """Asset settings (the product catalog of SKU entries); override with ``app.dependency_overrides``."""
     return AssetSettings()
+
+
+def max_message_bytes(settings: TryOnSettings | None = None) -> int:
+    """Largest WebSocket message the server should let through to ``/tryon/live`` (frame limit + slack)."""
+    return (settings or get_settings()).live_max_frame_bytes + FRAME_SLACK_BYTES
 
 
 class LookFeed(Protocol):
@@ -267,7 +276,7 @@ class LiveSession:
             self.tryon = None
 
 
-@router.websocket("/tryon/live")
+@router.websocket(LIVE_PATH)
 async def live(
     ws: WebSocket,
     settings: Annotated[TryOnSettings, Depends(get_settings)],

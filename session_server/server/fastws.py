@@ -21,12 +21,12 @@ import asyncio
 import time
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.http11 import Request
 
 from ..protocol.presence import PresenceTick, merge
 from .link import ClientLink
 from .sender import Outgoing, presence_text, wire_frame
+from .wslimits import RouteLimitedWebSocket
 
 if TYPE_CHECKING:
     from .node import SessionNode
@@ -147,7 +147,7 @@ class TransportSender:
             await asyncio.sleep(0.01)
 
 
-class FastWebSocket(WebSocketsSansIOProtocol):
+class FastWebSocket(RouteLimitedWebSocket):
     """uvicorn's sans-I/O WebSocket protocol, serving ``path`` natively; see the module docstring."""
 
     node: ClassVar[SessionNode]
@@ -162,10 +162,11 @@ class FastWebSocket(WebSocketsSansIOProtocol):
 
     # ---- handshake ---------------------------------------------------------------------------
     def handle_connect(self, event: Request) -> None:
-        """Accept a WebSocket upgrade on the fast path (other paths go through ASGI)."""
+        """Accept a WebSocket upgrade on the fast path (other paths go through ASGI); each path gets its limit."""
         if event.path.partition("?")[0] != self.path:
             super().handle_connect(event)
             return
+        self.apply_route_limit(event)
         self.request = event
         self.handshake_initiated = True
         self.handshake_complete = True
@@ -258,6 +259,10 @@ class FastWebSocket(WebSocketsSansIOProtocol):
             self.transport.abort()
 
 
-def fast_websocket_class(node: SessionNode) -> type[FastWebSocket]:
-    """A protocol class bound to this process's SessionNode (uvicorn's ``ws`` setting takes a class)."""
-    return type("SessionFastWebSocket", (FastWebSocket,), {"node": node, "corker": Corker()})
+def fast_websocket_class(
+    node: SessionNode, limits: dict[str, int] | None = None, default_limit: int | None = None
+) -> type[FastWebSocket]:
+    """A protocol class bound to this process's SessionNode (uvicorn's ``ws`` setting takes a class), with
+    per-path message size ``limits`` (bytes; other paths: ``default_limit``, None: uvicorn's ``ws_max_size``)."""
+    attrs = {"node": node, "corker": Corker(), "limits": dict(limits or {}), "default_limit": default_limit}
+    return type("SessionFastWebSocket", (FastWebSocket,), attrs)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Mapping
 from typing import Any
 
 import uvicorn
@@ -10,6 +11,7 @@ from fastapi import FastAPI
 
 from ..settings import SessionSettings
 from .fastws import fast_websocket_class
+from .wslimits import RouteLimitedWebSocket, route_limited
 
 
 class GracefulServer(uvicorn.Server):
@@ -27,10 +29,34 @@ class GracefulServer(uvicorn.Server):
         await super().shutdown(sockets)
 
 
-def make_server(app: FastAPI, settings: SessionSettings, log_level: str = "info") -> GracefulServer:
-    """Return a uvicorn server for the app with the settings' host, port and WebSocket implementation."""
+def ws_route_limits(settings: SessionSettings, routes: Mapping[str, int] | None = None) -> dict[str, int]:
+    """Message size limit per WebSocket path: ``/ws`` from the protocol limits, the other routes' as given.
+
+    ``/ws`` keeps 4x its protocol message limit at the WebSocket layer, so a message a little too big gets
+    the protocol's ``too_big`` error (from the client link) and only a much bigger one a bare 1009.
+    """
+    return {**(routes or {}), "/ws": settings.limits.max_message_bytes * 4}
+
+
+def make_server(
+    app: FastAPI, settings: SessionSettings, log_level: str = "info", ws_limits: Mapping[str, int] | None = None
+) -> GracefulServer:
+    """Return a uvicorn server for the app with the settings' host, port and WebSocket implementation.
+
+    ``ws_limits`` maps other WebSocket paths (``/tryon/live``) to their largest message in bytes; each route
+    gets its own limit (:mod:`.wslimits`) under the ``fast`` and ``websockets-sansio`` implementations. Under
+    ``auto``/``websockets`` uvicorn's one limit is the largest of them and ``/ws`` relies on its protocol check.
+    """
+    limits = ws_route_limits(settings, ws_limits)
+    default = limits["/ws"]
     fast = settings.ws_impl == "fast"
-    ws: Any = fast_websocket_class(app.state.session_node) if fast else settings.ws_impl
+    ws: Any
+    if fast:
+        ws = fast_websocket_class(app.state.session_node, limits, default)
+    elif settings.ws_impl == "websockets-sansio":
+        ws = route_limited(RouteLimitedWebSocket, limits, default)
+    else:
+        ws = settings.ws_impl
     config = uvicorn.Config(
         app,
         host=settings.host,
@@ -38,7 +64,7 @@ def make_server(app: FastAPI, settings: SessionSettings, log_level: str = "info"
         log_level=log_level,
         ws_ping_interval=settings.ws_ping_interval_s,
         ws_ping_timeout=settings.ws_ping_interval_s,
-        ws_max_size=settings.limits.max_message_bytes * 4,
+        ws_max_size=max(limits.values()),
         timeout_graceful_shutdown=5,
         lifespan="on",
         ws=ws,
