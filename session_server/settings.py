@@ -24,6 +24,7 @@ class LimitSettings(BaseModel):
     messages_per_second: float = Field(DEFAULT_LIMITS.messages_per_second, gt=0)
     message_burst: int = Field(DEFAULT_LIMITS.message_burst, gt=0)
     rate_strikes_before_close: int = Field(DEFAULT_LIMITS.rate_strikes_before_close, ge=0)
+    rate_strike_window_s: float = Field(DEFAULT_LIMITS.rate_strike_window_s, gt=0)
     max_participants_per_room: int = Field(DEFAULT_LIMITS.max_participants_per_room, gt=0)
     max_objects_per_room: int = Field(DEFAULT_LIMITS.max_objects_per_room, gt=0)
     max_anchors_per_room: int = Field(DEFAULT_LIMITS.max_anchors_per_room, gt=0)
@@ -65,7 +66,11 @@ class SessionSettings(BaseSettings):
     send_queue_bytes: int = Field(256 * 1024, gt=0)
     send_timeout_s: float = Field(10.0, gt=0)
     ws_ping_interval_s: float = Field(20.0, gt=0)
-    lease_ms: int = Field(3000, ge=200)
+    lease_ms: int = Field(
+        600,
+        ge=100,
+        description="a process that stops renewing a room's lease this long loses the room to another process (Redis)",
+    )
     ws_impl: Literal["fast", "auto", "websockets", "websockets-sansio"] = Field(
         "fast", description='"fast": /ws without the ASGI layer (server.fastws); others: uvicorn ASGI implementations'
     )

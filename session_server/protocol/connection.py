@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from .errors import LimitExceeded, ProtocolError
 from .inbound import parse
-from .limits import Limits, TokenBucket, check_size
+from .limits import Limits, Strikes, TokenBucket, check_size
 from .messages import Msg
 
 _ALLOWED: dict[str, frozenset[str] | None] = {
@@ -39,15 +39,16 @@ class Connection:
         self.identity: Identity | None = None
         self.last_received = now
         self._bucket = TokenBucket(limits.messages_per_second, limits.message_burst, now)
-        self._strikes = 0
+        self._strikes = Strikes(limits.rate_strikes_before_close, limits.rate_strike_window_s, now)
 
-    def receive(self, data: str | bytes, now: float) -> Msg:
-        """Return the typed message or raise ProtocolError (check ``close_code`` to know whether to close)."""
+    def receive(self, data: str | bytes, now: float, stalled: float = 0.0) -> Msg:
+        """Return the typed message or raise ProtocolError (check ``close_code`` to know whether to close).
+
+        ``stalled``: the server's total stalled time so far (seconds); see ``limits.TokenBucket``."""
         self.last_received = now
         check_size(len(data), self.limits)
-        if not self._bucket.take(now):
-            self._strikes += 1
-            if self._strikes > self.limits.rate_strikes_before_close:
+        if not self._bucket.take(now, stalled=stalled):
+            if self._strikes.add(now):
                 raise LimitExceeded("rate_abuse", limit=self.limits.messages_per_second)
             raise LimitExceeded(
                 "rate_limited",

@@ -1,4 +1,13 @@
-"""Limits every connection and room enforces, and a token bucket driven by a passed-in clock."""
+"""Limits every connection and room enforces, a token bucket and a decaying strike count driven by a
+passed-in clock.
+
+Fair under stalls: when the server itself did not read for a while (its event loop was blocked, the
+process was stopped), what a client sent meanwhile arrives all at once.  The caller passes the
+server's total stalled time (``stalled``, seconds, only ever growing; see ``server.stall``) and the
+bucket credits ``rate * (new stall time)`` on top of its burst, so a client that kept to the rate
+during the stall is not refused when the backlog is read.  The credit is what the client was allowed
+to send while the server was not reading, no more, and it lapses shortly after the stall.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +25,8 @@ class Limits:
     messages_per_second: float = 60.0
     message_burst: int = 120
     rate_strikes_before_close: int = 200
+    rate_strike_window_s: float = 10.0
+    """Refusals age out: the strike count drains at ``rate_strikes_before_close / rate_strike_window_s`` per second."""
     max_participants_per_room: int = 250
     max_objects_per_room: int = 500
     max_anchors_per_room: int = 64
@@ -30,25 +41,64 @@ DEFAULT_LIMITS = Limits()
 
 
 class TokenBucket:
-    """``rate`` tokens per second up to ``burst``; ``take(now)`` returns False when empty."""
+    """``rate`` tokens per second up to ``burst``; ``take(now)`` returns False when empty.
 
-    __slots__ = ("_last", "_tokens", "burst", "rate")
+    ``take(now, stalled=S)``: ``S`` is the server's total stalled time so far; time newly stalled since
+    the last call is credited (``rate`` per second) above ``burst`` for ``grace`` seconds (at least 1 s,
+    else as long as the stall)."""
 
-    def __init__(self, rate: float, burst: int, now: float) -> None:
+    __slots__ = ("_credit_until", "_last", "_stalled", "_tokens", "burst", "rate")
+
+    def __init__(self, rate: float, burst: int, now: float, stalled: float = 0.0) -> None:
         self.rate = rate
         self.burst = burst
         self._tokens = float(burst)
         self._last = now
+        self._stalled = stalled
+        self._credit_until = now
 
-    def take(self, now: float, cost: float = 1.0) -> bool:
+    def take(self, now: float, cost: float = 1.0, stalled: float = 0.0) -> bool:
         """Take ``cost`` tokens if there are that many (else take none and return False)."""
         elapsed = max(0.0, now - self._last)
         self._last = now
-        self._tokens = min(float(self.burst), self._tokens + elapsed * self.rate)
-        if self._tokens >= cost:
-            self._tokens -= cost
+        tokens = self._tokens
+        if tokens > self.burst and now > self._credit_until:
+            tokens = float(self.burst)  # an unused stall credit lapses
+        tokens = min(max(float(self.burst), tokens), tokens + elapsed * self.rate)
+        if stalled > self._stalled:  # the server did not read for a while: what was sent meanwhile is not a flood
+            gap = stalled - self._stalled
+            self._stalled = stalled
+            tokens += gap * self.rate
+            self._credit_until = now + max(1.0, gap)
+        if tokens >= cost:
+            self._tokens = tokens - cost
             return True
+        self._tokens = tokens
         return False
+
+
+class Strikes:
+    """A count of refusals that drains at ``limit / window`` per second (a leaky bucket): ``add(now)`` is True
+    once more than ``limit`` refusals are outstanding, i.e. refusals came faster than they age out."""
+
+    __slots__ = ("_last", "_level", "drain", "limit")
+
+    def __init__(self, limit: int, window_s: float, now: float) -> None:
+        self.limit = limit
+        self.drain = limit / window_s if window_s > 0 else float("inf")
+        self._level = 0.0
+        self._last = now
+
+    def add(self, now: float) -> bool:
+        """Count one refusal at ``now``; True when the outstanding count is over the limit."""
+        self._level = max(0.0, self._level - max(0.0, now - self._last) * self.drain) + 1.0
+        self._last = now
+        return self._level > self.limit
+
+    @property
+    def level(self) -> float:
+        """The outstanding count at the last ``add``."""
+        return self._level
 
 
 def check_size(size: int, limits: Limits) -> None:

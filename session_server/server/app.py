@@ -68,6 +68,8 @@ def create_app(
             "connections": len(node.links),
             "leading": sum(1 for h in node.hubs.values() if h.leader is not None),
             "tick_lag_ms": round(node.tick_lag_ms, 1),
+            "stalls": node.stall.stalls,
+            "stalled_s": round(node.stall.stalled, 3),
             "send_backlog_bytes": sum(link.sender.queued_bytes for link in node.links),
         }
 

@@ -156,12 +156,13 @@ class ClientLink:
     # ---- receiving -----------------------------------------------------------------------------
     def feed(self, data: str | bytes) -> None:
         """One received frame."""
-        self.last_received = time.monotonic()
+        mono = self.last_received = time.monotonic()
+        stalled = self.node.stall.check(mono)
         if self.closing:
             return
         now = self.node.clock()
         try:
-            msg = self.conn.receive(data, now)
+            msg = self.conn.receive(data, now, stalled)
         except ProtocolError as exc:
             self.fail(exc, _peek_id(data, self.node.limits.max_message_bytes))
             return

@@ -22,6 +22,7 @@ from ..protocol.errors import ERROR_CODES, BadMessage, LimitExceeded, ProtocolEr
 from ..protocol.room import RoomConfig
 from ..settings import SessionSettings
 from .hub import RoomHub
+from .stall import StallWatch
 
 logger = logging.getLogger(__name__)
 HUB_LINGER_S = 5.0
@@ -53,6 +54,8 @@ class SessionNode:
         self._commands: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._listeners: list[Callable[[str, dict[str, Any]], None]] = []
         self._forwards: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
+        self.stall = StallWatch()
+        """This process's event-loop stalls (rate limits do not charge them to clients)."""
         self.loop: asyncio.AbstractEventLoop | None = None
         """The loop the node runs on (set by ``start``; other threads submit ``command`` to it)."""
 
@@ -64,6 +67,7 @@ class SessionNode:
     async def start(self) -> None:
         """Start the backplane and this process's background tasks (on the running loop)."""
         self.loop = asyncio.get_running_loop()
+        self.stall.start()
         await self.bp.start()
         self._tasks = [
             asyncio.create_task(self._ticker(), name="presence-ticker"),
@@ -214,6 +218,7 @@ class SessionNode:
         links = list(self.links)
         logger.info("draining %d connections", len(links))
         await asyncio.gather(*(link.shutdown(timeout) for link in links), return_exceptions=True)
+        self.stall.stop()
         for t in self._tasks:
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

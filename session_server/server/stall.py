@@ -1,0 +1,58 @@
+"""StallWatch: notices when this process's event loop did not run for a while (blocked by a long call,
+the machine overloaded, the process stopped with SIGSTOP) and keeps the total time stalled.
+
+Everything a client sent during such a gap is read at once afterwards; rate limits are given the total
+(``Connection.receive(..., stalled=)``) so that the server's own stall is not charged to its clients.
+The loop is seen running by a beat every ``interval`` seconds and by every received frame
+(``check``), so the gap is known before the first frame read after a stall is counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+logger = logging.getLogger(__name__)
+
+
+class StallWatch:
+    """Total time this process's event loop was stalled (gaps longer than ``threshold`` between sightings)."""
+
+    def __init__(self, interval: float = 0.05, threshold: float = 0.25) -> None:
+        self.interval = interval
+        self.threshold = threshold
+        self.stalled = 0.0
+        """Seconds stalled in total (only grows)."""
+        self.stalls = 0
+        self.longest = 0.0
+        self._last = time.monotonic()
+        self._handle: asyncio.TimerHandle | None = None
+
+    def start(self) -> None:
+        """Start the beat on the running loop."""
+        self._last = time.monotonic()
+        self._handle = asyncio.get_running_loop().call_later(self.interval, self._beat)
+
+    def stop(self) -> None:
+        """Stop the beat."""
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+    def _beat(self) -> None:
+        self.check(time.monotonic())
+        self._handle = asyncio.get_running_loop().call_later(self.interval, self._beat)
+
+    def check(self, mono: float) -> float:
+        """The loop runs at ``mono``: count the gap since it was last seen running if it is a stall; the total."""
+        gap = mono - self._last
+        self._last = mono
+        if gap > self.threshold:
+            lost = gap - self.interval
+            self.stalled += lost
+            self.stalls += 1
+            self.longest = max(self.longest, lost)
+            if lost >= 1.0:
+                logger.warning("event loop stalled for %.1f s; clients are not charged for what came meanwhile", lost)
+        return self.stalled
