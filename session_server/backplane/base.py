@@ -2,11 +2,17 @@
 
 Primitives every implementation provides (one contract suite tests them all):
 
-* lease: ``acquire(room)`` takes or renews the room's lease for this node; one node at a time.
-* log + state: ``commit(room, deltas, checkpoint, cursor)`` appends deltas (revisions must follow
-  on), stores the inbox cursor and, when given, a checkpoint of the room, atomically and only while
-  holding the lease (else ``LeaseLost``); ``load(room)`` returns the last checkpoint and cursor
-  (the log after the checkpoint is replayed on top);
+* lease: ``acquire(room)`` takes or renews the room's lease for this node; one node at a time.  Each
+  new holder gets a higher *epoch* (a fencing token); ``commit`` is refused unless the room's epoch is
+  still the one this node acquired, so a holder that stalled past its lease while another node took
+  over cannot write.  A holder whose lease lapsed while nobody else took it keeps its epoch (its state
+  is still the room's), so a stall alone never costs a room its leader; a single-process backplane has
+  no expiry at all.  ``release`` ends the epoch.
+* log + state: ``commit(room, deltas, checkpoint, cursor, answers)`` appends deltas (revisions must
+  follow on), stores the inbox cursor, the *answers* that no delta records (refusals, acks of requests
+  that changed nothing) and, when given, a checkpoint of the room, atomically and only under the
+  epoch this node holds (else ``LeaseLost``); ``load(room)`` returns the last checkpoint and cursor
+  (the log after the checkpoint is replayed on top, then ``read_answers``);
   ``read_log(room, after, block_ms)`` returns deltas with revision > ``after`` in order.
 * inbox: ``submit(room, item)`` from any node; the lease holder reads ``read_inbox(room, cursor)``.
 * replies: ``reply(node, item)`` / ``read_replies(block_ms)`` for this node.
@@ -30,6 +36,18 @@ class LeaseLost(ProtocolError):
 
 
 @dataclass(frozen=True, slots=True)
+class Lease:
+    """What ``acquire`` got: the epoch held (true) or, when another node holds the room (false), about how
+    many milliseconds until its lease ends unless renewed (``wait_ms``)."""
+
+    epoch: int = 0
+    wait_ms: int = 0
+
+    def __bool__(self) -> bool:
+        return self.epoch > 0
+
+
+@dataclass(frozen=True, slots=True)
 class Stored:
     """A room's last checkpoint (its state as JSON) and the inbox cursor stored with it."""
     blob: dict[str, Any]
@@ -41,6 +59,7 @@ class Backplane(ABC):
     node_id: str
     distributed: bool = False
     start_cursor: str = "0"
+    lease_ms: int = 600
 
     async def start(self) -> None:  # noqa: B027 - optional hook
         """Connect to the backing service (optional hook)."""
@@ -51,18 +70,28 @@ class Backplane(ABC):
         pass
 
     @abstractmethod
-    async def acquire(self, room: str) -> bool:
-        """Take or renew the room's lease for this node; True when this node holds it."""
+    async def acquire(self, room: str) -> Lease:
+        """Take or renew the room's lease for this node; true (with its epoch) when this node holds it."""
 
     @abstractmethod
     async def release(self, room: str) -> None:
-        """Give up the room's lease if this node holds it."""
+        """Give up the room's lease if this node holds it (its epoch ends)."""
 
     @abstractmethod
     async def commit(
-        self, room: str, deltas: list[dict[str, Any]], checkpoint: dict[str, Any] | None, cursor: str
+        self,
+        room: str,
+        deltas: list[dict[str, Any]],
+        checkpoint: dict[str, Any] | None,
+        cursor: str,
+        answers: list[dict[str, Any]] | None = None,
     ) -> None:
-        """Append deltas, store the inbox cursor (and checkpoint) atomically while holding the lease; else LeaseLost."""
+        """Append deltas and answers, store the inbox cursor (and checkpoint) atomically under this node's epoch;
+        else LeaseLost."""
+
+    @abstractmethod
+    async def read_answers(self, room: str, revision: int) -> list[dict[str, Any]]:
+        """Return the answers committed at revision ``revision`` or later, in order."""
 
     @abstractmethod
     async def load(self, room: str) -> Stored | None:

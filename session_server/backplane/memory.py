@@ -1,5 +1,9 @@
 """In-process backplane (the default).  Several ``MemoryBackplane`` nodes may share one
-``MemoryStore`` (tests use that to run the contract suite with two nodes)."""
+``MemoryStore`` (tests use that to run the contract suite with two nodes).
+
+Alone (no shared store) a node's leases never expire: there is nobody to hand a room to, and a stall
+of the process must not cost it its rooms.  On a shared store leases expire after ``lease_ms`` and
+epochs fence commits as on Redis."""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ import contextlib
 from collections import deque
 from typing import Any
 
-from .base import Backplane, LeaseLost, Stored
+from .base import Backplane, Lease, LeaseLost, Stored
 
 LOG_KEEP = 20_000
 INBOX_KEEP = 20_000
@@ -65,6 +69,9 @@ class MemoryStore:
 
     def __init__(self) -> None:
         self.leases: dict[str, tuple[str, float]] = {}
+        """room -> (holder node, expiry on the loop's clock)"""
+        self.epochs: dict[str, int] = {}
+        self.answers: dict[str, list[tuple[int, dict[str, Any]]]] = {}
         self.blobs: dict[str, Stored] = {}
         self.logs: dict[str, _Stream] = {}
         self.streams: dict[str, _Stream] = {}
@@ -82,59 +89,94 @@ class MemoryBackplane(Backplane):
     distributed = False
     start_cursor = "-1"
 
-    def __init__(self, node_id: str = "local", store: MemoryStore | None = None, lease_ms: int = 3000) -> None:
+    def __init__(self, node_id: str = "local", store: MemoryStore | None = None, lease_ms: int = 600) -> None:
         self.node_id = node_id
         self.store = store or MemoryStore()
         self.lease_ms = lease_ms
         self.distributed = store is not None
+        self._epochs: dict[str, int] = {}
+        """room -> the epoch this node acquired last"""
 
     def _now(self) -> float:
         return asyncio.get_running_loop().time()
 
-    async def acquire(self, room: str) -> bool:
-        """Take or renew the room's lease for this node; True when this node holds it."""
-        holder = self.store.leases.get(room)
+    async def acquire(self, room: str) -> Lease:
+        """Take or renew the room's lease for this node; true (with its epoch) when this node holds it."""
+        store = self.store
+        holder = store.leases.get(room)
         now = self._now()
-        if holder is None or holder[0] == self.node_id or holder[1] <= now:
-            self.store.leases[room] = (self.node_id, now + self.lease_ms / 1000)
-            return True
-        return False
+        expires = now + self.lease_ms / 1000
+        epoch = store.epochs.get(room, 0)
+        if holder is not None and holder[0] == self.node_id:
+            store.leases[room] = (self.node_id, expires)
+            self._epochs[room] = epoch
+            return Lease(epoch)
+        if holder is not None and (not self.distributed or holder[1] > now):
+            return Lease(0, max(1, int((holder[1] - now) * 1000)))
+        if holder is None and epoch > 0 and self._epochs.get(room) == epoch:  # ours lapsed, nobody took it
+            store.leases[room] = (self.node_id, expires)
+            return Lease(epoch)
+        epoch = store.epochs[room] = epoch + 1
+        store.leases[room] = (self.node_id, expires)
+        self._epochs[room] = epoch
+        return Lease(epoch)
 
     async def release(self, room: str) -> None:
-        """Give up the room's lease if this node holds it."""
+        """Give up the room's lease if this node holds it (its epoch ends)."""
         holder = self.store.leases.get(room)
         if holder is not None and holder[0] == self.node_id:
             del self.store.leases[room]
+            self.store.epochs[room] = self.store.epochs.get(room, 0) + 1
 
     async def commit(
-        self, room: str, deltas: list[dict[str, Any]], checkpoint: dict[str, Any] | None, cursor: str
+        self,
+        room: str,
+        deltas: list[dict[str, Any]],
+        checkpoint: dict[str, Any] | None,
+        cursor: str,
+        answers: list[dict[str, Any]] | None = None,
     ) -> None:
-        """Append deltas and store the cursor (and checkpoint) while holding the lease; LeaseLost otherwise."""
-        holder = self.store.leases.get(room)
-        if holder is None or holder[0] != self.node_id or holder[1] <= self._now():
+        """Append deltas and answers, store the cursor (and checkpoint) under this node's epoch; LeaseLost
+        otherwise."""
+        store = self.store
+        epoch = self._epochs.get(room, 0)
+        if epoch == 0 or store.epochs.get(room, 0) != epoch:
             raise LeaseLost(room)
-        log = self.store.logs.setdefault(room, _Stream(LOG_KEEP))
+        holder = store.leases.get(room)
+        if holder is not None and holder[0] != self.node_id:
+            raise LeaseLost(room)
+        log = store.logs.setdefault(room, _Stream(LOG_KEEP))
         last = log.items[-1]["rev"] if log.items else None
         for d in deltas:
             if last is not None and d["rev"] != last + 1:
                 raise LeaseLost(room)
             last = d["rev"]
         now = self._now()
+        store.leases[room] = (self.node_id, now + self.lease_ms / 1000)  # a commit renews the lease
         for d in deltas:
             log.add(d, now)
+        if answers:
+            store.answers.setdefault(room, []).extend((int(a["rev"]), a) for a in answers)
         # what a takeover or a resume can still ask for stays; the rest is only memory
-        self.store.stream(f"inbox:{room}", INBOX_KEEP).trim(int(cursor))
-        old = self.store.blobs.get(room)
+        store.stream(f"inbox:{room}", INBOX_KEEP).trim(int(cursor))
+        old = store.blobs.get(room)
         if checkpoint is not None:
             covered = int(checkpoint["state"]["revision"])
             log.trim(log.next_id - 1 - (last - covered if last is not None else 0), now - LOG_RETENTION_S)
+            kept = [(r, a) for r, a in store.answers.get(room, ()) if r >= covered]
+            if kept or room in store.answers:
+                store.answers[room] = kept
             # callers hand over a fresh structure (Room.dump builds one) and never mutate it afterwards;
             # a deepcopy here cost ~1.5 % of the server's CPU at 50 clients (profiled)
-            self.store.blobs[room] = Stored(checkpoint, cursor)
+            store.blobs[room] = Stored(checkpoint, cursor)
         elif old is not None:
-            self.store.blobs[room] = Stored(old.blob, cursor)
+            store.blobs[room] = Stored(old.blob, cursor)
         else:
             raise ValueError(f"room {room!r}: the first commit must carry a checkpoint")
+
+    async def read_answers(self, room: str, revision: int) -> list[dict[str, Any]]:
+        """Return the answers committed at revision ``revision`` or later, in order."""
+        return [a for r, a in self.store.answers.get(room, ()) if r >= revision]
 
     async def load(self, room: str) -> Stored | None:
         """Return the room's last checkpoint and cursor, or None."""
@@ -205,3 +247,6 @@ class MemoryBackplane(Backplane):
         for key in (f"inbox:{room}", f"presence:{room}"):
             self.store.streams.pop(key, None)
         self.store.leases.pop(room, None)
+        self.store.answers.pop(room, None)
+        if room in self.store.epochs:  # a room started again later must not accept an old epoch's commits
+            self.store.epochs[room] += 1

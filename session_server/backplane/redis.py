@@ -1,10 +1,16 @@
 """Redis backplane: each room's ordered change log is a Redis Stream, one process at a time holds
-the room's lease (``SET NX PX``, renewed) and commits; checkpoints and the inbox cursor live beside
-the log, so a process can die without losing anything that was acknowledged.
+the room's lease (a key with a PX expiry, renewed by commits and between them) and commits under a
+fencing epoch; checkpoints, the inbox cursor and the answers no delta records live beside the log, so
+a process can die without losing anything that was acknowledged or refused.
 
-Keys (``P`` = prefix, ``R`` = room): ``P:lease:R`` (node id, PX), ``P:log:R`` (stream, entry id
-``<rev>-0``), ``P:ckpt:R`` (JSON checkpoint), ``P:cursor:R`` (inbox cursor), ``P:inbox:R`` (stream of
-requests), ``P:presence:R`` (capped stream, lossy), ``P:reply:<node>`` (list of replies).
+Keys (``P`` = prefix, ``R`` = room): ``P:lease:R`` (``<node>/<epoch>``, PX), ``P:epoch:R`` (the room's
+epoch, incremented by every new holder and by a release; kept a day after the last use),
+``P:log:R`` (stream, entry id ``<rev>-0``), ``P:ckpt:R`` (JSON checkpoint), ``P:cursor:R`` (inbox
+cursor), ``P:answers:R`` (stream, entry id ``<rev>-<n>``), ``P:inbox:R`` (stream of requests),
+``P:presence:R`` (capped stream, lossy), ``P:reply:<node>`` (list of replies).
+
+Every write of the leader goes through one Lua script that first checks the epoch, so a process that
+stalled past its lease while another took the room over is refused by Redis itself.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
-from .base import Backplane, LeaseLost, Stored
+from .base import Backplane, Lease, LeaseLost, Stored
 
 logger = logging.getLogger(__name__)
 
@@ -24,33 +30,76 @@ LOG_MAXLEN = 50_000
 INBOX_MAXLEN = 20_000
 PRESENCE_MAXLEN = 200
 REPLY_TTL_MS = 120_000
+EPOCH_TTL_MS = 86_400_000
 
+# KEYS: lease, epoch; ARGV: node, lease ms, the epoch this node last held, epoch ttl.
+# Returns the epoch held (> 0) or minus the milliseconds left on another holder's lease (<= 0).
 _ACQUIRE = """
 local cur = redis.call('GET', KEYS[1])
-if cur == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end
-if not cur then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end
-return 0
+local epoch = tonumber(redis.call('GET', KEYS[2]) or '0')
+local prefix = ARGV[1] .. '/'
+if cur then
+  if string.sub(cur, 1, #prefix) == prefix then
+    redis.call('PEXPIRE', KEYS[1], ARGV[2])
+    redis.call('PEXPIRE', KEYS[2], ARGV[4])
+    return tonumber(string.sub(cur, #prefix + 1))
+  end
+  return -math.max(redis.call('PTTL', KEYS[1]), 1)
+end
+if epoch > 0 and tonumber(ARGV[3]) == epoch then
+  redis.call('SET', KEYS[1], prefix .. epoch, 'PX', ARGV[2])
+  redis.call('PEXPIRE', KEYS[2], ARGV[4])
+  return epoch
+end
+epoch = redis.call('INCR', KEYS[2])
+redis.call('PEXPIRE', KEYS[2], ARGV[4])
+redis.call('SET', KEYS[1], prefix .. epoch, 'PX', ARGV[2])
+return epoch
 """
+# KEYS: lease, epoch; ARGV: node
 _RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+local cur = redis.call('GET', KEYS[1])
+if cur and string.sub(cur, 1, #ARGV[1] + 1) == ARGV[1] .. '/' then
+  redis.call('DEL', KEYS[1])
+  redis.call('INCR', KEYS[2])
+  return 1
+end
 return 0
 """
-# KEYS: lease, log, ckpt, cursor; ARGV: node, cursor, checkpoint or '', maxlen, n, then rev/delta pairs
+# KEYS: lease, log, ckpt, cursor, epoch, answers
+# ARGV: node, cursor, checkpoint or '', maxlen, n deltas, epoch, lease ms, epoch ttl, checkpoint revision or '',
+#       n answers, then (rev, answer) pairs, then (rev, delta) pairs
 _COMMIT = """
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return redis.error_reply('LEASE not held') end
+local held = tonumber(ARGV[6])
+if held < 1 or tonumber(redis.call('GET', KEYS[5]) or '0') ~= held then
+  return redis.error_reply('LEASE epoch ' .. ARGV[6] .. ' is over')
+end
+local mine = ARGV[1] .. '/' .. ARGV[6]
+local cur = redis.call('GET', KEYS[1])
+if cur and cur ~= mine then return redis.error_reply('LEASE held by ' .. cur) end
 local n = tonumber(ARGV[5])
+local na = tonumber(ARGV[10])
+local first = 11 + 2 * na
 if n > 0 then
   local last = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
   if #last > 0 then
     local lastrev = tonumber(string.match(last[1][1], '^(%d+)'))
-    if lastrev + 1 ~= tonumber(ARGV[6]) then return redis.error_reply('ORDER revision gap') end
+    if lastrev + 1 ~= tonumber(ARGV[first]) then return redis.error_reply('ORDER revision gap') end
   end
   for i = 0, n - 1 do
-    redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], ARGV[6 + 2 * i] .. '-0', 'd', ARGV[7 + 2 * i])
+    redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], ARGV[first + 2 * i] .. '-0', 'd', ARGV[first + 1 + 2 * i])
   end
 end
+for i = 0, na - 1 do
+  redis.call('XADD', KEYS[6], ARGV[11 + 2 * i] .. '-*', 'a', ARGV[12 + 2 * i])
+end
+redis.call('SET', KEYS[1], mine, 'PX', ARGV[7])
+redis.call('PEXPIRE', KEYS[5], ARGV[8])
 redis.call('SET', KEYS[4], ARGV[2])
-if ARGV[3] ~= '' then redis.call('SET', KEYS[3], ARGV[3]) end
+if ARGV[3] ~= '' then
+  redis.call('SET', KEYS[3], ARGV[3])
+  redis.call('XTRIM', KEYS[6], 'MINID', ARGV[9])
+end
 return n
 """
 
@@ -65,7 +114,7 @@ class RedisBackplane(Backplane):
     distributed = True
     start_cursor = "0-0"
 
-    def __init__(self, url: str, node_id: str, prefix: str = "phygital:session", lease_ms: int = 3000) -> None:
+    def __init__(self, url: str, node_id: str, prefix: str = "phygital:session", lease_ms: int = 600) -> None:
         self.url = url
         self.node_id = node_id
         self.prefix = prefix
@@ -74,6 +123,8 @@ class RedisBackplane(Backplane):
         self._acquire = self.redis.register_script(_ACQUIRE)
         self._release = self.redis.register_script(_RELEASE)
         self._commit = self.redis.register_script(_COMMIT)
+        self._epochs: dict[str, int] = {}
+        """room -> the epoch this node acquired last"""
 
     def _k(self, kind: str, name: str) -> str:
         return f"{self.prefix}:{kind}:{name}"
@@ -86,35 +137,69 @@ class RedisBackplane(Backplane):
         """Close the Redis connection pool."""
         await self.redis.aclose()
 
-    async def acquire(self, room: str) -> bool:
-        """Take or renew the room's lease key for this node (Lua); True when this node holds it."""
-        return bool(await self._acquire(keys=[self._k("lease", room)], args=[self.node_id, self.lease_ms]))
+    async def acquire(self, room: str) -> Lease:
+        """Take or renew the room's lease key for this node (Lua); true (with its epoch) when this node holds it."""
+        got = int(
+            await self._acquire(
+                keys=[self._k("lease", room), self._k("epoch", room)],
+                args=[self.node_id, self.lease_ms, self._epochs.get(room, 0), EPOCH_TTL_MS],
+            )
+        )
+        if got <= 0:
+            return Lease(0, -got)
+        self._epochs[room] = got
+        return Lease(got)
 
     async def release(self, room: str) -> None:
-        """Delete the room's lease key if this node holds it (Lua)."""
-        await self._release(keys=[self._k("lease", room)], args=[self.node_id])
+        """Delete the room's lease key if this node holds it and end its epoch (Lua)."""
+        await self._release(keys=[self._k("lease", room), self._k("epoch", room)], args=[self.node_id])
 
     async def commit(
-        self, room: str, deltas: list[dict[str, Any]], checkpoint: dict[str, Any] | None, cursor: str
+        self,
+        room: str,
+        deltas: list[dict[str, Any]],
+        checkpoint: dict[str, Any] | None,
+        cursor: str,
+        answers: list[dict[str, Any]] | None = None,
     ) -> None:
-        """Append deltas and store the cursor (and checkpoint) in one Lua call while holding the lease; LeaseLost
-        otherwise."""
+        """Append deltas and answers and store the cursor (and checkpoint) in one Lua call under this node's
+        epoch; LeaseLost otherwise."""
+        answers = answers or []
         args: list[Any] = [
             self.node_id,
             cursor,
             _dumps(checkpoint) if checkpoint is not None else "",
             LOG_MAXLEN,
             len(deltas),
+            self._epochs.get(room, 0),
+            self.lease_ms,
+            EPOCH_TTL_MS,
+            int(checkpoint["state"]["revision"]) if checkpoint is not None else "",
+            len(answers),
         ]
+        for a in answers:
+            args.extend((int(a["rev"]), _dumps(a)))
         for d in deltas:
             args.extend((d["rev"], _dumps(d)))
-        keys = [self._k("lease", room), self._k("log", room), self._k("ckpt", room), self._k("cursor", room)]
+        keys = [
+            self._k("lease", room),
+            self._k("log", room),
+            self._k("ckpt", room),
+            self._k("cursor", room),
+            self._k("epoch", room),
+            self._k("answers", room),
+        ]
         try:
             await self._commit(keys=keys, args=args)
         except ResponseError as exc:
             if str(exc).startswith(("LEASE", "ORDER")):
                 raise LeaseLost(room) from exc
             raise
+
+    async def read_answers(self, room: str, revision: int) -> list[dict[str, Any]]:
+        """Return the answers committed at revision ``revision`` or later, in order."""
+        entries = await self.redis.xrange(self._k("answers", room), min=f"{revision}-0")
+        return [json.loads(fields["a"]) for _id, fields in entries]
 
     async def load(self, room: str) -> Stored | None:
         """Return the room's last checkpoint and cursor, or None."""
@@ -181,6 +266,9 @@ class RedisBackplane(Backplane):
 
     async def forget(self, room: str) -> None:
         """Delete every key stored for the room."""
-        await self.redis.delete(
-            *(self._k(kind, room) for kind in ("lease", "log", "ckpt", "cursor", "inbox", "presence"))
-        )
+        kinds = ("lease", "log", "ckpt", "cursor", "answers", "inbox", "presence")
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.delete(*(self._k(kind, room) for kind in kinds))
+            pipe.incr(self._k("epoch", room))  # kept (and moved on): a later holder never reuses an epoch
+            pipe.pexpire(self._k("epoch", room), EPOCH_TTL_MS)
+            await pipe.execute()

@@ -2,7 +2,8 @@
 
 Sans-I/O: no sockets, timers or clocks here.  Every change is a ``Delta`` applied through
 ``deltas.apply`` and appended to the room's ``DeltaLog``.  This core is the same for every room kind:
-participants (join, resume, drop, leave, quiet), idempotency (request ids), role checks and the
+participants (join, resume, drop, leave, quiet), idempotency (request ids, scoped to a participant's
+session: a new join starts afresh, a resume keeps them), role checks and the
 per-room participant limit.  What a kind adds (its state, messages, delta ops, join rules and
 timers) comes from its module under ``kinds/``, found by the room id (``kinds.kind_for``).
 """
@@ -109,6 +110,9 @@ class Room:
         self._started = now
         self._current: tuple[str, str] | None = None
         self._out: list[Outbound] = []
+        self.answers: list[dict[str, Any]] = []
+        """Answers no delta records (refusals, acks of requests that changed nothing), for the backplane's log;
+        the caller takes them (``take_answers``) and commits them with the turn's deltas."""
 
     # -- persistence (backplane) ---------------------------------------------------------------
     def dump(self) -> dict[str, Any]:
@@ -126,17 +130,42 @@ class Room:
         room._restore(now)
         return room
 
-    def replay(self, deltas: list[Delta]) -> None:
-        """Apply deltas committed after the loaded checkpoint and rebuild the idempotency cache."""
+    def replay(self, deltas: list[Delta], answers: list[dict[str, Any]] = ()) -> None:  # type: ignore[assignment]
+        """Apply deltas committed after the loaded checkpoint and rebuild the idempotency cache from them and from
+        the ``answers`` committed since (those of a session that has ended are skipped)."""
         for delta in deltas:
+            self._scope(delta)
             self.state = apply(self.state, delta)
             by, req = delta.data.get("by"), delta.data.get("req")
             if isinstance(by, str) and isinstance(req, str):
-                done = self._done.setdefault(by, OrderedDict())
-                done[req] = m.server_frame("ack", ref=req, revision=delta.rev)
-                while len(done) > IDEMPOTENCY_PER_PARTICIPANT:
-                    done.popitem(last=False)
+                self._remember(by, req, m.server_frame("ack", ref=req, revision=delta.rev))
+        for answer in answers:
+            part = self.state.participants.get(answer.get("participant"))
+            if part is not None and part.session == answer.get("session"):
+                self._remember(part.id, str(answer["id"]), answer["frame"])
         self._restore(self._started)
+
+    def _remember(self, participant: str, request_id: str, frame: dict[str, Any]) -> None:
+        done = self._done.setdefault(participant, OrderedDict())
+        done[request_id] = frame
+        while len(done) > IDEMPOTENCY_PER_PARTICIPANT:
+            done.popitem(last=False)
+
+    def _scope(self, delta: Delta) -> None:
+        """Request ids are scoped to a session: forget a participant's answers when its session ends."""
+        if not delta.op.startswith("participant."):
+            return
+        pid = delta.data.get("participant")
+        part = self.state.participants.get(pid)
+        if delta.op == "participant.leave" or (
+            "session" in delta.data and (part is None or part.session != delta.data["session"])
+        ):
+            self._done.pop(pid, None)
+
+    def take_answers(self) -> list[dict[str, Any]]:
+        """Return and clear the answers to commit with this turn (see ``answers``)."""
+        answers, self.answers = self.answers, []
+        return answers
 
     def _restore(self, now: float) -> None:
         if self.kind.restore_hook is not None:
@@ -153,6 +182,7 @@ class Room:
         if self._current is not None:
             data = {**data, "by": self._current[0], "req": self._current[1]}
         delta = Delta(self.state.revision + 1, op, data)
+        self._scope(delta)
         self.state = apply(self.state, delta)
         self._out.append(Emit(delta))
         return delta
@@ -210,10 +240,22 @@ class Room:
         if request is not None:
             reply = next((o.frame for o in out if isinstance(o, Reply) and o.participant == participant), None)
             if reply is not None:
-                done = self._done.setdefault(participant, OrderedDict())
-                done[request.id] = reply
-                while len(done) > IDEMPOTENCY_PER_PARTICIPANT:
-                    done.popitem(last=False)
+                self._remember(participant, request.id, reply)
+                mark = (participant, request.id)
+                recorded = any(
+                    isinstance(o, Emit) and (o.delta.data.get("by"), o.delta.data.get("req")) == mark for o in out
+                )
+                part = self.state.participants.get(participant)
+                if not recorded and part is not None:  # no delta carries this answer: the log must
+                    self.answers.append(
+                        {
+                            "rev": self.state.revision,
+                            "participant": participant,
+                            "session": part.session,
+                            "id": request.id,
+                            "frame": reply,
+                        }
+                    )
         return out
 
     def command(self, cmd: CommandCmd, now: float) -> list[Outbound]:

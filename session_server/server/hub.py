@@ -40,6 +40,8 @@ CHECKPOINT_EVERY_S = 2.0
 CHECKPOINT_EVERY_REVS = 1000
 ROOM_TICK_S = 0.25
 RESUME_PREFILL = 5000
+IDLE_WAIT_S = 0.75
+"""How long a single process's leader waits for requests before running the room's timers."""
 LOG_MARGIN_S = 10.0
 """Deltas stay in the resume log this much longer than the resume window."""
 
@@ -115,6 +117,9 @@ class RoomHub:
         self.idle_since: float | None = None
         self.lead = True
         self._held: list[tuple[Link | None, Any]] = []
+        self._epoch = 0
+        self._renewed = 0.0
+        self._last_tick = 0.0
 
     # ---- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
@@ -395,28 +400,38 @@ class RoomHub:
 
     # ---- leadership ------------------------------------------------------------------------------
     async def _lead(self) -> None:
-        lease_s = getattr(self.bp, "lease_ms", 3000) / 1000
-        last_renew = 0.0
-        last_tick = 0.0
+        lease_s = self.bp.lease_ms / 1000
+        # alone on an in-memory backplane nothing can take the room: no renewal is needed, only the room's timers
+        renew_every = lease_s / 4 if self.bp.distributed else IDLE_WAIT_S
         while self._running:
             mono = time.monotonic()
             try:
                 if self.leader is None:
-                    if not self.lead or not await self.bp.acquire(self.room_id):
-                        await asyncio.sleep(lease_s / 4)
+                    if not self.lead:
+                        await asyncio.sleep(renew_every)
                         continue
-                    await self._take_over()
-                    last_renew = mono
-                elif mono - last_renew > lease_s / 3:
-                    if not await self.bp.acquire(self.room_id):
+                    lease = await self.bp.acquire(self.room_id)
+                    if not lease:
+                        # another process leads: look again as its lease would end (renewed, it moves on)
+                        await asyncio.sleep(min(lease_s, max(0.005, lease.wait_ms / 1000 + 0.005)))
+                        continue
+                    await self._take_over(lease.epoch)
+                    self._renewed = mono
+                elif mono - self._renewed > renew_every:
+                    lease = await self.bp.acquire(self.room_id)
+                    if not lease:
                         logger.warning("room %s: lease lost to another process", self.room_id)
                         self.leader = None
                         continue
-                    last_renew = mono
-                items = await self.bp.read_inbox(self.room_id, self._cursor, block_ms=int(lease_s * 1000 / 4))
-                await self._process(items, tick=mono - last_tick > ROOM_TICK_S)
-                if mono - last_tick > ROOM_TICK_S:
-                    last_tick = mono
+                    if lease.epoch != self._epoch:  # another process led in between: our state is stale
+                        logger.warning("room %s: another process led meanwhile; reloading", self.room_id)
+                        await self._take_over(lease.epoch)
+                    self._renewed = mono
+                items = await self.bp.read_inbox(self.room_id, self._cursor, block_ms=max(1, int(renew_every * 1000)))
+                tick = time.monotonic() - self._last_tick > ROOM_TICK_S
+                await self._process(items, tick=tick)
+                if tick:
+                    self._last_tick = time.monotonic()
             except LeaseLost:
                 logger.warning("room %s: lease lost while committing", self.room_id)
                 self.leader = None
@@ -425,20 +440,23 @@ class RoomHub:
                 self.leader = None
                 await asyncio.sleep(0.2)
 
-    async def _take_over(self) -> None:
+    async def _take_over(self, epoch: int) -> None:
         now = self.clock()
+        self.leader = None
         stored = await self.bp.load(self.room_id)
         if stored is None:
-            self.leader = Room(self.room_id, self.config, now, self.kind)
-            self._cursor = self.bp.start_cursor
+            room = Room(self.room_id, self.config, now, self.kind)
+            cursor = self.bp.start_cursor
         else:
             room = Room.load(stored.blob, self.config, now, self.kind)
-            raws = await self.bp.read_log(self.room_id, room.state.revision, limit=10**9)
-            room.replay([Delta.from_wire(r) for r in raws])
-            self.leader = room
-            self._cursor = stored.cursor
-        self._checkpoint_rev = self.leader.state.revision
-        logger.info("room %s: leading at revision %d", self.room_id, self.leader.state.revision)
+            covered = room.state.revision
+            raws = await self.bp.read_log(self.room_id, covered, limit=10**9)
+            answers = await self.bp.read_answers(self.room_id, covered)
+            room.replay([Delta.from_wire(r) for r in raws], answers)
+            cursor = stored.cursor
+        self.leader, self._cursor, self._epoch = room, cursor, epoch
+        self._checkpoint_rev = room.state.revision
+        logger.info("room %s: leading at revision %d (epoch %d)", self.room_id, room.state.revision, epoch)
 
     async def _process(self, items: list[tuple[str, dict[str, Any]]], tick: bool) -> None:
         room = self.leader
@@ -465,8 +483,13 @@ class RoomHub:
         if tick:
             outs.extend(room.tick(now))
         deltas = [o.delta.to_wire() for o in outs if isinstance(o, Emit)]
+        answers = room.take_answers()
         if items or deltas:
-            await self._commit(deltas)
+            try:
+                await self._commit(deltas, answers=answers)
+            except Exception:
+                self.leader = None  # this turn is not in the log: the Room ran ahead of it, so it is reloaded
+                raise
         for o in outs:
             if isinstance(o, Reply):
                 node = nodes.get(o.participant)
@@ -490,7 +513,9 @@ class RoomHub:
                     payload = {"room": self.room_id, "command": o.id, "result": o.result, "error": o.error}
                     await self.bp.reply(node, payload)
 
-    async def _commit(self, deltas: list[dict[str, Any]], force_checkpoint: bool = False) -> None:
+    async def _commit(
+        self, deltas: list[dict[str, Any]], force_checkpoint: bool = False, answers: list[dict[str, Any]] | None = None
+    ) -> None:
         room = self.leader
         assert room is not None
         mono = time.monotonic()
@@ -503,4 +528,5 @@ class RoomHub:
             checkpoint = room.dump()
             self._last_checkpoint = mono
             self._checkpoint_rev = room.state.revision
-        await self.bp.commit(self.room_id, deltas, checkpoint, self._cursor)
+        await self.bp.commit(self.room_id, deltas, checkpoint, self._cursor, answers)
+        self._renewed = mono  # a commit renews the lease

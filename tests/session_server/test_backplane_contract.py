@@ -209,3 +209,75 @@ def test_memory_backplane_drops_what_no_takeover_or_resume_can_ask_for(monkeypat
         assert [d["rev"] for d in log] == list(range(151, 201))
 
     asyncio.run(main())
+
+
+def test_a_holder_that_stalled_past_its_lease_is_fenced(contract: Any) -> None:
+    async def body(a: Backplane, b: Backplane) -> None:
+        first = await a.acquire("r")
+        assert first
+        await a.commit("r", [delta(1)], CKPT, a.start_cursor)
+        await asyncio.sleep(LEASE_MS / 1000 + 0.1)  # a "stalls": no renewal, no commit
+        second = await b.acquire("r")
+        assert second and second.epoch > first.epoch
+        with pytest.raises(LeaseLost):  # refused by the store itself, whatever a believes
+            await a.commit("r", [delta(2, "from the stalled holder")], None, a.start_cursor)
+        refused = await a.acquire("r")
+        assert not refused and 0 < refused.wait_ms <= LEASE_MS
+        await b.commit("r", [delta(2, "from the new holder")], None, b.start_cursor)
+        assert [d["data"]["text"] for d in await a.read_log("r", 0)] == ["x", "from the new holder"]
+
+    contract(body)
+
+
+def test_a_lapsed_lease_nobody_took_keeps_its_epoch(contract: Any) -> None:
+    async def body(a: Backplane, b: Backplane) -> None:
+        first = await a.acquire("r")
+        await a.commit("r", [delta(1)], CKPT, a.start_cursor)
+        await asyncio.sleep(LEASE_MS / 1000 + 0.1)
+        await a.commit("r", [delta(2)], None, a.start_cursor)  # nobody took over: still a's epoch
+        assert await a.acquire("r") == first
+        assert not await b.acquire("r")  # the commit renewed the lease
+
+    contract(body)
+
+
+def test_release_ends_the_epoch(contract: Any) -> None:
+    async def body(a: Backplane, b: Backplane) -> None:
+        first = await a.acquire("r")
+        await a.commit("r", [delta(1)], CKPT, a.start_cursor)
+        await a.release("r")
+        with pytest.raises(LeaseLost):
+            await a.commit("r", [delta(2)], None, a.start_cursor)
+        again = await a.acquire("r")
+        assert again.epoch > first.epoch
+        await a.commit("r", [delta(2)], None, a.start_cursor)
+
+    contract(body)
+
+
+def test_answers_are_kept_until_a_checkpoint_covers_them(contract: Any) -> None:
+    async def body(a: Backplane, b: Backplane) -> None:
+        assert await a.acquire("r")
+        ans = [{"rev": 0, "participant": "p", "session": "s", "id": f"q{i}", "frame": {"type": "error"}} for i in (1, 2)]
+        await a.commit("r", [], CKPT, a.start_cursor, ans[:1])
+        await a.commit("r", [delta(1)], None, a.start_cursor, [{**ans[1], "rev": 1}])
+        assert [x["id"] for x in await b.read_answers("r", 0)] == ["q1", "q2"]
+        assert [x["id"] for x in await b.read_answers("r", 1)] == ["q2"]
+        await a.commit("r", [], {"state": {"room": "r", "revision": 1}, "done": {}}, a.start_cursor)
+        assert [x["id"] for x in await b.read_answers("r", 0)] == ["q2"]  # revision 0 is covered
+        await a.forget("r")
+        assert await b.read_answers("r", 0) == []
+
+    contract(body)
+
+
+def test_a_single_memory_node_never_loses_its_lease() -> None:
+    async def main() -> None:
+        bp = MemoryBackplane("solo", lease_ms=50)
+        lease = await bp.acquire("r")
+        await bp.commit("r", [delta(1)], CKPT, bp.start_cursor)
+        await asyncio.sleep(0.2)  # a stall four times the lease
+        await bp.commit("r", [delta(2)], None, bp.start_cursor)
+        assert await bp.acquire("r") == lease
+
+    asyncio.run(main())
