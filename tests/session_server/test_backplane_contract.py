@@ -258,7 +258,8 @@ def test_release_ends_the_epoch(contract: Any) -> None:
 def test_answers_are_kept_until_a_checkpoint_covers_them(contract: Any) -> None:
     async def body(a: Backplane, b: Backplane) -> None:
         assert await a.acquire("r")
-        ans = [{"rev": 0, "participant": "p", "session": "s", "id": f"q{i}", "frame": {"type": "error"}} for i in (1, 2)]
+        err = {"type": "error"}
+        ans = [{"rev": 0, "participant": "p", "session": "s", "id": f"q{i}", "frame": err} for i in (1, 2)]
         await a.commit("r", [], CKPT, a.start_cursor, ans[:1])
         await a.commit("r", [delta(1)], None, a.start_cursor, [{**ans[1], "rev": 1}])
         assert [x["id"] for x in await b.read_answers("r", 0)] == ["q1", "q2"]
