@@ -68,7 +68,9 @@ PROBES_PER_RUN = 10
 WARMUP_S = 2.0
 MOD = 1_000_000.0  # timestamps travel as ms modulo 1e6 inside the pose (fits the pose limits)
 LOADGEN = ROOT / "tools" / "node" / "loadgen.mjs"
-KINDS = ("reference", "ours", "ours+redis")
+COLYSEUS = ROOT / "tools" / "node" / "colyseus_server.mjs"
+KINDS = ("reference", "ours", "ours+redis", "colyseus")
+REST_SETTLE_S = 2.0  # memory at rest: RSS this long after the server started listening, before any client
 
 
 # ---------------------------------------------------------------------------------------------
@@ -140,10 +142,11 @@ def free_port() -> int:
 
 @dataclass
 class Server:
-    kind: str  # "ours", "ours+redis" or "reference"
+    kind: str  # "ours", "ours+redis", "reference" or "colyseus"
     port: int
     proc: subprocess.Popen[bytes]
     ps: psutil.Process
+    rest_rss: int = 0  # bytes, REST_SETTLE_S after it started listening, before any client
 
     @property
     def url(self) -> str:
@@ -170,6 +173,8 @@ def start_server(kind: str, redis_prefix: str | None = None) -> Server:
     }
     if kind == "reference":
         cmd = [sys.executable, __file__, "--reference-server", str(port)]
+    elif kind == "colyseus":
+        cmd = [shutil.which("node") or "node", str(COLYSEUS), str(port)]
     else:
         cmd = [sys.executable, "-m", "session_server", "serve", "--port", str(port), "--quiet"]
         if redis_prefix:
@@ -184,7 +189,8 @@ def start_server(kind: str, redis_prefix: str | None = None) -> Server:
         if proc.poll() is not None or time.monotonic() > deadline:  # e.g. someone else took the port
             raise RuntimeError(f"{kind} server did not start listening on port {port}")
         time.sleep(0.1)
-    return Server(kind, port, proc, ps)
+    time.sleep(REST_SETTLE_S)
+    return Server(kind, port, proc, ps, rest_rss=ps.memory_info().rss)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -314,12 +320,22 @@ def node_ready() -> str | None:
     return None
 
 
+def colyseus_ready() -> str | None:
+    """Why the Colyseus server cannot run, or None."""
+    if shutil.which("node") is None:
+        return "Colyseus needs node on PATH"
+    for pkg in ("@colyseus/core", "@colyseus/ws-transport", "colyseus.js"):
+        if not (LOADGEN.parent / "node_modules" / pkg).is_dir():
+            return f"Colyseus needs 'npm ci' in {LOADGEN.parent} (no {pkg}; run 'make setup')"
+    return None
+
+
 async def run_node(
     server: Server, specs: list[ClientSpec], seconds: float, stall_seconds: float
 ) -> tuple[Totals, Window]:
     ours = server.kind.startswith("ours")
     config = {
-        "kind": "ours" if ours else "reference",
+        "kind": "ours" if ours else server.kind,
         "url": server.url,
         "clients": [
             {"room": s.room, "pid": s.pid, "probe": s.probe, "stall": s.stall} | ({"token": token(s)} if ours else {})
@@ -648,7 +664,8 @@ async def run_load(
             f"{w.gen_wait:.0f} % (generator)"
         )
     probes = sum(s.probe for s in specs)
-    per_client_s = sum(not s.stall for s in specs) / max(1, probes) / t.elapsed  # probe counts -> everyone, per s
+    counted = sum(not s.stall for s in specs)
+    per_client_s = counted / max(1, probes) / t.elapsed  # probe counts -> everyone, per s
     return Result(
         label=f"{clients}",
         server=server.kind,
@@ -665,6 +682,8 @@ async def run_load(
         errors=t.errors,
         extra={
             "rss_growth_mib": (w.rss_peak - w.rss_before) / 2**20,
+            "frames_per_client_s": t.frames / t.elapsed / max(1, counted),
+            "rest_rss_mib": server.rest_rss / 2**20,
             "load": w.load,
             "redis_cpu": w.redis_cpu,
             "closed": "n/a" if w.conns_before is None or w.conns_after is None else w.conns_before - w.conns_after,
@@ -723,6 +742,78 @@ class Bench:
         print(self.notes[-1], file=sys.stderr, flush=True)
 
 
+VERSUS_KINDS = ("reference", "ours", "colyseus")
+
+
+def _median(values: list[float]) -> float:
+    values = sorted(v for v in values if v == v)  # NaN (no sample) left out
+    if not values:
+        return float("nan")
+    mid = len(values) // 2
+    return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
+
+
+async def versus(bench: Bench, args: argparse.Namespace, out: list[str], emit: Callable[[str], None]) -> None:
+    """The issue's comparison: ours, the bare reference and Colyseus on the same scenarios, taking turns
+    (the order rotates each repeat), several repeats; medians and ours/Colyseus ratios from this run."""
+    kinds = [k for k in VERSUS_KINDS if k in (args.only_kinds or VERSUS_KINDS)]
+    if "colyseus" in kinds and (why := colyseus_ready()):
+        bench.note(f"Colyseus left out: {why}")
+        kinds.remove("colyseus")
+    scenarios: list[tuple[int, int]] = args.versus
+    out.append(
+        "### Ours, bare `websockets` and Colyseus, taking turns\n\n"
+        "Each client sends its pose at 30 Hz and moves an object once a second; `N x M` is N clients in rooms of "
+        f"M. {args.repeats} repeats, the servers' order rotating each repeat; each row below is one run.\n"
+    )
+    out.append(
+        "| repeat | scenario | server | updates/s | p50 ms | p99 ms | server CPU | frames/client/s | "
+        "RSS at rest MiB | RSS loaded MiB | generator CPU | load avg |\n" + "|---" * 12 + "|"
+    )
+    results: dict[tuple[int, int], dict[str, list[Result]]] = {sc: {k: [] for k in kinds} for sc in scenarios}
+    for rep in range(args.repeats):
+        order = kinds[rep % len(kinds) :] + kinds[: rep % len(kinds)]
+        for n, size in scenarios:
+            for kind in order:
+                r = await bench.measure(kind, n, size, args.seconds)
+                if r is None:
+                    continue
+                results[(n, size)][kind].append(r)
+                emit(
+                    f"| {rep + 1} | {n} x {size} | {kind} | {r.updates_per_s:,.0f} | {r.p50:.1f} | {r.p99:.1f} | "
+                    f"{r.cpu:.0f} % | {r.extra['frames_per_client_s']:.1f} | {r.extra['rest_rss_mib']:.0f} | "
+                    f"{r.rss_mib:.0f} | {r.gen_cpu:.0f} % | {r.extra['load']:.1f} |"
+                )
+    out.append(
+        "\nMedians over the repeats, and ours against Colyseus (the median of the per-repeat ratios; a ratio is "
+        "taken between runs of the same repeat):\n"
+    )
+    out.append(
+        "| scenario | server | updates/s | p99 ms | server CPU | frames/client/s | RSS at rest MiB | "
+        "updates vs Colyseus | p99 vs Colyseus | CPU vs Colyseus |\n|---|---|---|---|---|---|---|---|---|---|"
+    )
+    for (n, size), by_kind in results.items():
+        theirs = by_kind.get("colyseus", [])
+        for kind, rs in by_kind.items():
+            if not rs:
+                continue
+            ratios = ["", "", ""]
+            if kind != "colyseus" and theirs:
+                pairs = list(zip(rs, theirs, strict=False))
+                ratios = [
+                    f"{_median([a.updates_per_s / b.updates_per_s for a, b in pairs if b.updates_per_s]):.2f}x",
+                    f"{_median([a.p99 / b.p99 for a, b in pairs if b.p99]):.2f}x",
+                    f"{_median([a.cpu / b.cpu for a, b in pairs if b.cpu]):.2f}x",
+                ]
+            emit(
+                f"| {n} x {size} | {kind} | {_median([r.updates_per_s for r in rs]):,.0f} | "
+                f"{_median([r.p99 for r in rs]):.1f} | {_median([r.cpu for r in rs]):.0f} % | "
+                f"{_median([r.extra['frames_per_client_s'] for r in rs]):.1f} | "
+                f"{_median([r.extra['rest_rss_mib'] for r in rs]):.0f} | {' | '.join(ratios)} |"
+            )
+    out.append("")
+
+
 def _generator_info(generator: str) -> str:
     if generator == "python":
         return f"generator: Python {platform.python_version()} websockets"
@@ -748,7 +839,9 @@ async def main(args: argparse.Namespace) -> str:
         out.append(line)
         print(line, file=sys.stderr, flush=True)
 
-    kinds: list[str] = args.only_kinds or list(KINDS)
+    if not args.no_versus:
+        await versus(bench, args, out, emit)
+    kinds: list[str] = args.only_kinds or ["reference", "ours", "ours+redis"]
     pair = args.only_kinds or ["reference", "ours"]  # rooms and stall: Redis only when asked for
     one_room: dict[int, dict[str, Result]] = {}
     if not args.no_one_room:
@@ -832,6 +925,16 @@ def _ints(text: str) -> list[int]:
     return values
 
 
+def _scenarios(text: str) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for part in text.split(","):
+        n, _, size = part.strip().partition("x")
+        if not (n.isdigit() and size.isdigit() and int(n) >= 1 and int(size) >= 1):
+            raise argparse.ArgumentTypeError(f"expected CLIENTSxROOM_SIZE[,...] like 800x10, got {part.strip()!r}")
+        out.append((int(n), int(size)))
+    return out
+
+
 def _kinds(text: str) -> list[str]:
     kinds = {k.strip() for k in text.split(",") if k.strip()}
     if not kinds or not kinds <= set(KINDS):
@@ -851,12 +954,23 @@ def cli() -> None:
     p.add_argument("--no-one-room", action="store_true", help="skip the one-room runs")
     p.add_argument("--no-rooms", action="store_true", help="skip the rooms-of-10 runs")
     p.add_argument("--no-stall", action="store_true", help="skip the stall scenario")
+    p.add_argument("--no-versus", action="store_true", help="skip the ours / reference / Colyseus comparison")
+    p.add_argument(
+        "--versus",
+        type=_scenarios,
+        default=[(800, 10), (1000, 10), (200, 200)],
+        help="comparison scenarios as CLIENTSxROOM_SIZE, e.g. 800x10,1000x10,200x200 (the default)",
+    )
+    p.add_argument("--repeats", type=int, default=4, help="repeats of the comparison (default 4)")
     p.add_argument("--reference-server", type=int, default=None, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.reference_server is not None:
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(reference_server(args.reference_server))
         return
+    if args.generator == "python" and not args.no_versus:
+        print("bench_session: the comparison with Colyseus needs the node generator (or --no-versus)", file=sys.stderr)
+        sys.exit(2)
     if args.generator == "node" and (why := node_ready()):
         print(f"bench_session: {why}", file=sys.stderr)
         sys.exit(2)

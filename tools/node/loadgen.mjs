@@ -2,15 +2,17 @@
 //
 //   node loadgen.mjs CONFIG.json      (or "-" / no argument: the config on stdin)
 //
-// Config: {"kind": "ours" | "reference", "url": "ws://127.0.0.1:PORT/...",
+// Config: {"kind": "ours" | "reference" | "colyseus", "url": "ws://127.0.0.1:PORT/...",
 //          "clients": [{"room", "pid", "probe", "token" (ours), "stall"}, ...],
 //          "presence_hz": 30, "move_interval": 1, "warmup": 2, "seconds": 6, "stall_seconds": 0,
 //          "concurrency": 50, "connect_timeout": 20, "hold": false}
 //
 // Each client joins (ours: token join, waits for the welcome, places and locks its own object;
-// reference: a hello naming room and id), then sends presence at presence_hz (the send time as ms
-// modulo 1e6 in pose p[0]) and one object move every move_interval. Probe clients parse every frame
-// (batch frames included) and time the other clients' poses; the others only count frames and bytes.
+// reference: a hello naming room and id; colyseus: colyseus.js joinOrCreate("shop", {room}) against
+// tools/node/colyseus_server.mjs), then sends presence at presence_hz (the send time as ms modulo 1e6
+// in pose p[0]; colyseus: room.send("pose", [x,y,z,qx,qy,qz,qw])) and one object move every
+// move_interval. Probe clients parse every frame (batch frames included; colyseus: decode every state
+// patch with colyseus.js) and time the other clients' poses; the others only count frames and bytes.
 // Stalled clients stop reading (socket paused, so TCP backpressure builds on the server) for the
 // first stall_seconds of the measured window and are left out of the counts.
 //
@@ -23,6 +25,8 @@
 import { readFileSync } from "node:fs";
 import { monitorEventLoopDelay, performance } from "node:perf_hooks";
 import WebSocket from "ws";
+
+let Colyseus = null; // colyseus.js, loaded only for kind "colyseus"
 
 const MOD = 1e6; // timestamps travel as ms modulo 1e6 inside the pose (fits the pose limits)
 const SEND_BUFFER_LIMIT = 1 << 20; // a server that stops reading costs us at most this per client
@@ -81,7 +85,9 @@ function readConfig(arg) {
     connect_timeout: 20,
   };
   cfg = { ...defaults, ...cfg };
-  if (cfg.kind !== "ours" && cfg.kind !== "reference") fail(`${source}: field kind must be "ours" or "reference"`);
+  if (!["ours", "reference", "colyseus"].includes(cfg.kind)) {
+    fail(`${source}: field kind must be "ours", "reference" or "colyseus"`);
+  }
   let url;
   try {
     url = new URL(cfg.url);
@@ -133,6 +139,8 @@ class Client {
     this.probe = Boolean(spec.probe);
     this.stall = Boolean(spec.stall);
     this.ours = cfg.kind === "ours";
+    this.colyseus = cfg.kind === "colyseus";
+    this.room_ = null; // colyseus.js Room
     this.seq = 0;
     this.ws = null;
     this.timer = null;
@@ -140,7 +148,62 @@ class Client {
     this.tail = this.ours ? "}" : `,"from":"${spec.pid}"}`;
   }
 
+  async openColyseus() {
+    const client = new Colyseus.Client(this.cfg.url);
+    let timer;
+    const timeout = new Promise((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`${this.pid}: no join within ${this.cfg.connect_timeout} s`)),
+        this.cfg.connect_timeout * 1000,
+      );
+    });
+    let room;
+    try {
+      room = await Promise.race([client.joinOrCreate("shop", { room: this.room }), timeout]);
+    } catch (err) {
+      throw new Error(`${this.pid}: join refused: ${err.message ?? err}`);
+    } finally {
+      clearTimeout(timer);
+    }
+    this.room_ = room;
+    this.ws = room.connection.transport.ws;
+    const decode = this.ws.onmessage; // colyseus.js: decodes state and patches
+    if (this.probe) {
+      const seen = new Map();
+      const moved = new Map();
+      room.onStateChange((state) => {
+        if (!measuring) return;
+        stats.probe_frames += 1;
+        state.players.forEach((pose, sid) => {
+          if (sid === room.sessionId || seen.get(sid) === pose.x) return;
+          seen.set(sid, pose.x);
+          stats.probe_updates += 1;
+          latencies.push(latMs(pose.x));
+        });
+        state.objects.forEach((thing, sid) => {
+          if (moved.get(sid) === thing.x) return;
+          moved.set(sid, thing.x);
+          stats.moves += 1;
+        });
+      });
+    }
+    this.ws.onmessage = (ev) => {
+      if (measuring && !this.stall) {
+        stats.frames += 1;
+        stats.bytes += ev.data.byteLength;
+      }
+      if (this.probe) decode(ev); // the others only count, as for the other servers
+    };
+    this.ws.on("error", () => {
+      stats.ws_errors += 1;
+    });
+    this.ws.on("close", () => {
+      if (!shuttingDown) stats.closed += 1;
+    });
+  }
+
   open() {
+    if (this.colyseus) return this.openColyseus();
     return new Promise((resolve, reject) => {
       let ready = false;
       const ws = new WebSocket(this.cfg.url, WS_OPTIONS(this.cfg));
@@ -239,13 +302,22 @@ class Client {
       this.seq += 1;
       if (ws.bufferedAmount < SEND_BUFFER_LIMIT) {
         if (measuring) stats.sent += 1;
-        const p = `[${nowMs().toFixed(4)},${this.seq % 100000},0]`;
-        ws.send(`{"v":1,"type":"presence","pose":{"p":${p},"q":[0,0,0,1]}${this.tail}`);
+        if (this.colyseus) {
+          this.room_.send("pose", [Number(nowMs().toFixed(4)), this.seq % 100000, 0, 0, 0, 0, 1]);
+        } else {
+          const p = `[${nowMs().toFixed(4)},${this.seq % 100000},0]`;
+          ws.send(`{"v":1,"type":"presence","pose":{"p":${p},"q":[0,0,0,1]}${this.tail}`);
+        }
       } else {
         stats.send_skipped += 1;
       }
       if (performance.now() >= nextMove) {
         nextMove += moveEvery;
+        if (this.colyseus) {
+          this.room_.send("move", [nowMs(), 0, 0]);
+          this.timer = setTimeout(tick, Math.max(0, nextAt - performance.now()));
+          return;
+        }
         const move = this.ours
           ? { v: 1, type: "object.move", id: `m${this.seq}`, object: this.pid, pose: { p: [nowMs(), 0, 0] } }
           : { v: 1, type: "object.move", object: this.pid, t: nowMs() };
@@ -299,6 +371,7 @@ function report(extra) {
 
 async function main() {
   const cfg = readConfig(process.argv[2]);
+  if (cfg.kind === "colyseus") Colyseus = await import("colyseus.js");
   const startedAt = performance.now();
   const result = { connected: 0, connect_failed: 0, connect_errors: [], timed_out: false, cpu_s: null, elapsed: null };
   const deadline = setTimeout(
