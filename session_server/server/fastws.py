@@ -6,7 +6,9 @@ goes through Starlette and ASGI message dicts, and each client needs a sender ta
 per frame.  Here uvicorn still accepts the connection and parses HTTP, and its sans-I/O WebSocket
 protocol class is extended: a handshake for ``/ws`` is answered directly and frames go straight to
 :meth:`ClientLink.feed`; sends are synchronous writes into the transport's buffer, written once per
-event-loop turn, with frames broadcast to a room encoded once (:class:`~.sender.Outgoing`).  Every
+event-loop turn as one WebSocket frame (a ``batch`` when several are waiting: one frame per client
+per tick), with frames broadcast to a room, and a tick's whole batch for a room or presence cell,
+encoded once (:class:`~.sender.Outgoing`).  Every
 other WebSocket path (for example ``/tryon/live``) goes through ASGI as before.
 
 Backpressure: the transport's buffer is the send queue.  Above its high-water mark presence is held
@@ -25,7 +27,7 @@ from websockets.http11 import Request
 
 from ..protocol.presence import PresenceTick, merge
 from .link import ClientLink
-from .sender import Outgoing, presence_text, wire_frame
+from .sender import BATCH_BYTES, Outgoing, batch_text, frame_texts, presence_text, wire_frame
 from .wslimits import RouteLimitedWebSocket
 
 if TYPE_CHECKING:
@@ -54,7 +56,8 @@ class Corker:
 
 
 class TransportSender:
-    """Sends for one fast-path client: no task, no await; frames written in one loop turn leave as one write."""
+    """Sends for one fast-path client: no task, no await; frames queued in one loop turn leave as one
+    WebSocket frame (one ``batch`` when there are several) in one write."""
 
     def __init__(self, proto: FastWebSocket, corker: Corker, max_bytes: int, send_timeout: float) -> None:
         self.proto = proto
@@ -64,7 +67,7 @@ class TransportSender:
         self.failed: str | None = None
         self.blocked_since: float | None = None
         self.coalesced = 0
-        self._out: list[bytes] = []
+        self._out: list[str | Outgoing] = []
         self._pending = 0
         self._scheduled = False
         self._presence: PresenceTick | None = None
@@ -80,10 +83,35 @@ class TransportSender:
         """Queue a frame for this turn's write (nothing after a failure)."""
         if self.failed:
             return
-        wire = frame.wire if isinstance(frame, Outgoing) else wire_frame(frame)
-        self._out.append(wire)
-        self._pending += len(wire)
+        self._out.append(frame)
+        self._pending += len(frame.text) if isinstance(frame, Outgoing) else len(frame)
         self._schedule()
+
+    def send_tick(
+        self,
+        reliable: list[str | Outgoing],
+        presence: tuple[PresenceTick, Outgoing] | None,
+        t: float,
+        whole: str | Outgoing | None = None,
+    ) -> None:
+        """One tick's frames for this client: ``reliable`` in order, then ``presence``; ``whole`` is the
+        same as one frame, prebuilt once for every client that gets exactly this (its bytes are shared).
+        While the socket is blocked the presence goes to the coalescing slot instead."""
+        if self.failed:
+            return
+        if self.blocked_since is None and self._presence is None:
+            if whole is not None:
+                self.send(whole)
+                return
+            for frame in reliable:
+                self.send(frame)
+            if presence is not None:
+                self.send(presence[1])
+            return
+        for frame in reliable:
+            self.send(frame)
+        if presence is not None:
+            self.send_presence(presence[0], presence[1], t)
 
     def send_presence(self, tick: PresenceTick, frame: str | Outgoing, t: float) -> None:
         """Send a presence frame, or keep only the latest one while the socket is blocked."""
@@ -113,8 +141,13 @@ class TransportSender:
             self.failed = "gone"
             return
         before = transport.get_write_buffer_size()
-        transport.write(self._out[0] if len(self._out) == 1 else b"".join(self._out))
-        self._out.clear()
+        out = self._out
+        if len(out) == 1:
+            only = out[0]
+            transport.write(only.wire if isinstance(only, Outgoing) else wire_frame(only))
+        else:
+            transport.write(b"".join(wire_frame(c[0] if len(c) == 1 else batch_text(c)) for c in _chunks(out)))
+        self._out = []
         self._pending = 0
         if before > 0 and transport.get_write_buffer_size() > self.max_bytes:  # a lone big welcome may pass
             self.fail("slow_consumer")
@@ -145,6 +178,20 @@ class TransportSender:
         deadline = loop.time() + timeout
         while not self.failed and self.queued_bytes > 0 and loop.time() < deadline:
             await asyncio.sleep(0.01)
+
+
+def _chunks(frames: list[str | Outgoing]) -> list[list[str]]:
+    """The texts of ``frames`` in order, in groups of about BATCH_BYTES (each group one ``batch``)."""
+    groups: list[list[str]] = [[]]
+    size = 0
+    for frame in frames:
+        for text in frame_texts(frame):
+            if size > 0 and size + len(text) > BATCH_BYTES:
+                groups.append([])
+                size = 0
+            groups[-1].append(text)
+            size += len(text)
+    return groups
 
 
 class FastWebSocket(RouteLimitedWebSocket):

@@ -7,9 +7,11 @@
 * coalesces presence and sends one frame per client per tick.
 
 Deltas and replies are held and go out with the next presence tick (at most 1/tick_hz later, in
-order), as Colyseus sends state patches at its patch rate: in rooms of 10 that is a quarter fewer
-writes, and writes are most of the server's CPU.  Welcomes flush what is held first, so a new client
-never gets a delta its snapshot already contains.
+order), as Colyseus sends state patches at its patch rate: each client gets everything of a tick in
+one WebSocket frame (a ``batch``: the held deltas, its replies, then the presence of its cell), and
+the clients that get the same (no reply of their own this tick, same presence cell) share one
+encoded frame.  Welcomes flush what is held first, so a new client never gets a delta its snapshot
+already contains.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from ..protocol.inbox import Attendance, CommandCmd, DropCmd, Item, JoinCmd, Lea
 from ..protocol.kinds import kind_for
 from ..protocol.presence import Nearby, PresenceTable, PresenceTick, merge
 from ..protocol.room import Emit, Forward, Reply, Result, Room, RoomConfig
-from .sender import Outgoing, presence_text
+from .sender import Outgoing, batch_of, presence_text
 
 if TYPE_CHECKING:
     from .link import Sender
@@ -236,8 +238,9 @@ class RoomHub:
                 target.sender.send(frame)
 
     async def tick_presence(self, t: float) -> int:
-        """Send one presence frame per recipient (nearby poses, local and from other nodes); returns frames sent."""
-        self.flush_held()
+        """Send each recipient this tick's frames (held deltas, its replies, nearby poses local and from
+        other nodes) as one frame; returns how many recipients got presence."""
+        held, self._held = self._held, []
         local = self.presence.tick()
         if local is not None:
             for pid in local.gone:
@@ -248,23 +251,35 @@ class RoomHub:
         if self._remote is not None:
             tick = self._remote if tick is None else merge(self._remote, tick)
             self._remote = None
-        if tick is None or not self.clients:
+        if tick is None and not held:
             return 0
+        shared: list[Any] = [frame for target, frame in held if target is None]
+        targets = {id(target): target for target, _ in held if target is not None}
         t = round(t, 4)
-        nearby = Nearby(tick, self.known_poses, self.config.presence_radius)  # radius 0: one frame for all
-        frames: dict[tuple[int, int] | None, tuple[PresenceTick, Outgoing] | None] = {}
+        # radius 0, or no presence this tick: one cell (None) for everyone
+        nearby = None if tick is None else Nearby(tick, self.known_poses, self.config.presence_radius)
+        frames: dict[tuple[int, int] | None, tuple[tuple[PresenceTick, Outgoing] | None, Any]] = {}
         sent = 0
         for pid, link in self.clients.items():
-            cell = nearby.cell_of(pid)
+            cell = None if nearby is None else nearby.cell_of(pid)
             if cell not in frames:
-                part = nearby.tick_for(cell)
-                frames[cell] = None
-                if part is not None:
-                    frames[cell] = (part, Outgoing(presence_text(part, t)))
-            entry = frames[cell]
-            if entry is not None:
-                link.sender.send_presence(entry[0], entry[1], t)
-                sent += 1
+                part = None if nearby is None else nearby.tick_for(cell)
+                pres = None if part is None else (part, Outgoing(presence_text(part, t)))
+                # the cell's one frame for this tick, shared by its clients with no reply of their own
+                whole = [*shared, pres[1]] if pres is not None else shared
+                frames[cell] = (pres, batch_of(whole) if whole else None)
+            entry, whole_frame = frames[cell]
+            sent += entry is not None
+            if id(link) in targets:  # replies of its own: its batch is built for it alone
+                del targets[id(link)]
+                own = [frame for target, frame in held if target is None or target is link]
+                link.sender.send_tick(own, entry, t)
+            elif whole_frame is not None:
+                link.sender.send_tick(shared, entry, t, whole=whole_frame)
+        for link in targets.values():  # replies to a link not (or no longer) among the clients
+            for target, frame in held:
+                if target is link:
+                    link.sender.send(frame)
         return sent
 
     async def _follow_presence(self) -> None:

@@ -2,7 +2,7 @@
 
 A transport adapter (``server.ws`` for any ASGI server, ``server.fastws`` for the built-in fast path)
 feeds every received frame to :meth:`ClientLink.feed`, gives the link a sender (something with
-``send``/``send_presence``/``flush``/``queued_bytes``/``failed``) and a :class:`Socket` it can close,
+``send``/``send_presence``/``send_tick``/``flush``/``queued_bytes``/``failed``) and a :class:`Socket` it can close,
 and calls :meth:`ClientLink.ended` once when the connection is gone.
 
 ``feed`` is synchronous: size and rate checks, parsing, presence (the 30 Hz hot path) and pings are
@@ -52,6 +52,8 @@ class Sender(Protocol):
         """Queue a frame to the client."""
     def send_presence(self, tick: Any, frame: Any, t: float) -> None:
         """Send a presence frame (the latest one only while the client is slow)."""
+    def send_tick(self, reliable: list[Any], presence: Any, t: float, whole: Any = None) -> None:
+        """Send one tick's frames (reliable ones in order, then presence) as one frame when it can."""
     async def flush(self, timeout: float) -> None:
         """Wait up to ``timeout`` seconds until everything queued is sent."""
     def check(self, mono: float) -> None:

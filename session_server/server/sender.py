@@ -16,8 +16,6 @@ import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
 
-from websockets.frames import Frame, Opcode
-
 from ..protocol.messages import PROTOCOL_VERSION, encode, server_frame
 from ..protocol.presence import PresenceTick, merge
 
@@ -28,12 +26,14 @@ BATCH_BYTES = 256 * 1024
 class Outgoing:
     """A server frame encoded once for all its recipients: the JSON text and, on first use, the
     WebSocket frame bytes (server frames are unmasked and uncompressed, so every client gets the
-    same bytes)."""
+    same bytes).  A ``batch`` made by :func:`batch_of` keeps its frames' texts in ``frames``, so that
+    it can be merged with other frames into one batch without nesting."""
 
-    __slots__ = ("_wire", "text")
+    __slots__ = ("_wire", "frames", "text")
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, frames: list[str] | None = None) -> None:
         self.text = text
+        self.frames = frames
         self._wire: bytes | None = None
 
     @property
@@ -45,8 +45,35 @@ class Outgoing:
 
 
 def wire_frame(text: str) -> bytes:
-    """One unmasked WebSocket text frame."""
-    return Frame(Opcode.TEXT, text.encode()).serialize(mask=False, extensions=[])
+    """One unmasked, final WebSocket text frame (RFC 6455 section 5.2) carrying ``text``."""
+    data = text.encode()
+    n = len(data)
+    if n < 126:
+        return bytes((0x81, n)) + data
+    if n < 65536:
+        return b"\x81\x7e" + n.to_bytes(2, "big") + data
+    return b"\x81\x7f" + n.to_bytes(8, "big") + data
+
+
+def batch_text(texts: list[str]) -> str:
+    """The ``batch`` frame carrying ``texts`` (encoded frames), in order."""
+    return f'{{"v":{PROTOCOL_VERSION},"type":"batch","frames":[{",".join(texts)}]}}'
+
+
+def frame_texts(frame: str | Outgoing) -> list[str]:
+    """The frames a queued frame stands for (a batch: its frames; otherwise the frame itself)."""
+    if isinstance(frame, str):
+        return [frame]
+    return frame.frames if frame.frames is not None else [frame.text]
+
+
+def batch_of(frames: list[str | Outgoing]) -> str | Outgoing:
+    """Everything in ``frames`` as one frame: the frame itself when there is one, else one ``batch``
+    (batches inside are flattened: a batch never holds a batch)."""
+    if len(frames) == 1:
+        return frames[0]
+    texts = [t for f in frames for t in frame_texts(f)]
+    return Outgoing(batch_text(texts), texts)
 
 
 def presence_text(tick: PresenceTick, t: float) -> str:
@@ -88,13 +115,27 @@ class Sender:
         """Queue a frame for the sending task (nothing after a failure)."""
         if self.failed:
             return
-        text = text_of(frame)
-        self.queued_bytes += len(text)
-        if self.queued_bytes > self.max_bytes and self._queue:  # a lone big frame (a welcome) may pass
-            self._fail("slow_consumer")
-            return
-        self._queue.append(text)
+        for text in frame_texts(frame):
+            self.queued_bytes += len(text)
+            if self.queued_bytes > self.max_bytes and self._queue:  # a lone big frame (a welcome) may pass
+                self._fail("slow_consumer")
+                return
+            self._queue.append(text)
         self._wake.set()
+
+    def send_tick(
+        self,
+        reliable: list[str | Outgoing],
+        presence: tuple[PresenceTick, Outgoing] | None,
+        t: float,
+        whole: str | Outgoing | None = None,
+    ) -> None:
+        """One tick's frames for this client: ``reliable`` in order, then ``presence`` (``whole``, the
+        same as one prebuilt frame, is for senders that write it as is; this one batches by itself)."""
+        for frame in reliable:
+            self.send(frame)
+        if presence is not None:
+            self.send_presence(presence[0], presence[1], t)
 
     def send_presence(self, tick: PresenceTick, frame: str | Outgoing, t: float) -> None:
         """Queue a presence frame; an unsent one is replaced by the newer one."""
@@ -125,7 +166,7 @@ class Sender:
         if len(parts) == 1:
             return parts[0]
         self.batched += len(parts)
-        return f'{{"v":{PROTOCOL_VERSION},"type":"batch","frames":[{",".join(parts)}]}}'
+        return batch_text(parts)
 
     def check(self, mono: float) -> None:
         """Nothing to do: :meth:`run` times each send itself."""

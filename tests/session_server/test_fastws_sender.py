@@ -9,9 +9,12 @@ import json
 from websockets.frames import Frame
 from websockets.streams import StreamReader
 
+from session_server.backplane.memory import MemoryBackplane, MemoryStore
 from session_server.protocol.presence import PresenceTick
+from session_server.protocol.room import RoomConfig
 from session_server.server.fastws import Corker, TransportSender
-from session_server.server.sender import Outgoing
+from session_server.server.hub import RoomHub
+from session_server.server.sender import BATCH_BYTES, Outgoing
 
 
 class StuckTransport:
@@ -64,9 +67,9 @@ def test_one_write_per_turn_then_coalesced_presence_while_blocked_then_slow_cons
         s.send(shared)
         s.send('{"v":1,"type":"ack","ref":"a"}')
         await asyncio.sleep(0)
-        assert len(proto.transport.writes) == 1  # both frames left in one write
-        assert [f["type"] for f in frames_in(proto.transport.writes[0])] == ["delta", "ack"]
-        assert shared.wire in proto.transport.writes[0]  # encoded once, shared by every recipient
+        assert len(proto.transport.writes) == 1  # both frames left in one write, as one batch frame
+        [batch] = frames_in(proto.transport.writes[0])
+        assert batch["type"] == "batch" and [f["type"] for f in batch["frames"]] == ["delta", "ack"]
 
         s.blocked_since = 0.0  # the transport paused writing: the peer stopped reading
         for i in range(100):
@@ -105,5 +108,65 @@ def test_blocked_longer_than_the_timeout_is_a_slow_consumer() -> None:
         assert proto.failures == []
         s.check(100.6)
         assert proto.failures == ["slow_consumer"]
+
+    asyncio.run(main())
+
+
+class FakeLink:
+    def __init__(self, pid: str, sender: TransportSender) -> None:
+        self.participant, self.session, self.role = pid, "s-" + pid, "phone"
+        self.sender = sender
+
+
+def test_a_tick_is_one_frame_per_client_and_the_same_frames_share_their_bytes() -> None:
+    async def main() -> None:
+        hub = RoomHub("r", MemoryBackplane("n", MemoryStore()), RoomConfig())  # not started: only its tick
+        corker = Corker()
+        protos = {pid: Proto() for pid in ("ana", "ben", "cy", "dee")}
+        links = {pid: FakeLink(pid, TransportSender(p, corker, 10**6, 5.0)) for pid, p in protos.items()}  # type: ignore[arg-type]
+        hub.clients = dict(links)  # type: ignore[arg-type]
+        for i, pid in enumerate(protos):
+            hub.update_presence(pid, [float(i), 1.6, 0.0, 0.0, 0.0, 0.0, 1.0])
+        d1 = Outgoing(json.dumps({"v": 1, "type": "delta", "rev": 1}))
+        d2 = Outgoing(json.dumps({"v": 1, "type": "delta", "rev": 2}))
+        ack = json.dumps({"v": 1, "type": "ack", "ref": "m1", "revision": 1})
+        hub._held = [(None, d1), (links["ben"], ack), (None, d2)]  # type: ignore[list-item]
+        links["dee"].sender.send('{"v":1,"type":"pong","t":1}')  # queued earlier in the same loop turn
+
+        assert await hub.tick_presence(1.0) == 4
+        await asyncio.sleep(0)  # the end of the loop turn: each sender writes once
+
+        got = {pid: p.transport.writes for pid, p in protos.items()}
+        assert all(len(writes) == 1 for writes in got.values())
+        frames = {pid: frames_in(writes[0]) for pid, writes in got.items()}
+        assert all(len(f) == 1 and f[0]["type"] == "batch" for f in frames.values())  # one WebSocket frame each
+        inner = {pid: [(g["type"], g.get("rev"), g.get("ref")) for g in f[0]["frames"]] for pid, f in frames.items()}
+        assert inner["ana"] == inner["cy"] == [("delta", 1, None), ("delta", 2, None), ("presence", None, None)]
+        assert inner["ben"] == [("delta", 1, None), ("ack", None, "m1"), ("delta", 2, None), ("presence", None, None)]
+        assert inner["dee"] == [("pong", None, None), *inner["ana"]]  # one batch, nothing nested
+        assert got["ana"][0] == got["cy"][0]  # the same frame: encoded once, the same bytes
+        presence = frames["ana"][0]["frames"][2]
+        assert sorted(presence["poses"]) == ["ana", "ben", "cy", "dee"]
+
+        assert await hub.tick_presence(1.1) == 0  # nothing new: nothing sent
+        await asyncio.sleep(0)
+        assert all(len(p.transport.writes) == 1 for p in protos.values())
+
+    asyncio.run(main())
+
+
+def test_a_queue_past_the_batch_bound_leaves_as_several_frames_in_order() -> None:
+    async def main() -> None:
+        proto = Proto()
+        s = TransportSender(proto, Corker(), max_bytes=10**7, send_timeout=5.0)  # type: ignore[arg-type]
+        big = "x" * (BATCH_BYTES // 3)
+        for i in range(5):
+            s.send(json.dumps({"v": 1, "type": "delta", "rev": i, "pad": big}))
+        await asyncio.sleep(0)
+        assert len(proto.transport.writes) == 1
+        frames = frames_in(proto.transport.writes[0])
+        assert len(frames) == 3 and all(f["type"] == "batch" for f in frames[:2])
+        revs = [g["rev"] for f in frames for g in (f["frames"] if f["type"] == "batch" else [f])]
+        assert revs == [0, 1, 2, 3, 4]
 
     asyncio.run(main())
