@@ -467,3 +467,78 @@ def test_a_refused_connection_is_reported_as_unreachable() -> None:
         assert info.value.code == "unreachable" and "connection refused" in info.value.message
 
     run(main())
+
+
+def test_frames_split_anywhere_and_interleaved_with_control_frames(server: RunningServer) -> None:
+    """The fast path reads frames itself: frames cut at every byte, a WebSocket ping between them, a
+    fragmented message (websockets' parser from then on), then a text frame that is not UTF-8 (1007)."""
+    from websockets.frames import Close, Frame, Opcode
+
+    proto = ClientProtocol(parse_uri(server.url))
+    sock = socket.create_connection(("127.0.0.1", server.settings.port))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.settimeout(10)
+    proto.send_request(proto.connect())
+    sock.sendall(b"".join(proto.data_to_send()))
+    received: list[Any] = []
+
+    def read_until(done: Any) -> None:
+        while not done():
+            try:
+                data = sock.recv(65536)
+            except TimeoutError:
+                raise AssertionError(f"timed out; received {received}") from None
+            if not data:
+                proto.receive_eof()
+                return
+            proto.receive_data(data)
+            for event in proto.events_received():
+                if isinstance(event, Frame):
+                    if event.opcode == Opcode.TEXT:
+                        frame = json.loads(event.data)
+                        received.extend(frame["frames"] if frame["type"] == "batch" else [frame])
+                    elif event.opcode == Opcode.PONG:
+                        received.append({"type": "ws-pong", "data": event.data.decode()})
+
+    def frames_of(kind: str) -> list[dict[str, Any]]:
+        return [f for f in received if f["type"] == kind]
+
+    def trickle(data: bytes, step: int) -> None:
+        for i in range(0, len(data), step):
+            sock.sendall(data[i : i + step])
+            time.sleep(0.001)  # separate segments: the server sees the frames cut at every point
+
+    read_until(lambda: proto.state.name != "CONNECTING")
+    join = {"v": 1, "type": "join", "id": "j", "room": ROOM, "token": make_token(ROOM, "ana")}
+    proto.send_text(json.dumps(join).encode())
+    sock.sendall(b"".join(proto.data_to_send()))
+    read_until(lambda: frames_of("welcome"))
+
+    proto.send_text(b'{"v": 1, "type": "ping"}')
+    proto.send_ping(b"hi")
+    proto.send_text(b'{"v": 1, "type": "ping"}')
+    proto.send_binary(b'{"v": 1, "type": "ping"}')
+    proto.send_text(b'{"v": 1, "type": "ping"' + b" " * 300 + b"}")  # a 16-bit length
+    trickle(b"".join(proto.data_to_send()), 1)
+    read_until(lambda: len(frames_of("pong")) == 4 and frames_of("ws-pong"))
+    assert frames_of("ws-pong") == [{"type": "ws-pong", "data": "hi"}]
+
+    proto.send_text(b'{"v": 1, "type":', fin=False)  # a fragmented message: websockets parses the rest
+    proto.send_continuation(b' "ping"}', fin=True)
+    proto.send_text(b'{"v": 1, "type": "ping"}')
+    trickle(b"".join(proto.data_to_send()), 7)
+    read_until(lambda: len(frames_of("pong")) == 6)
+
+    sock2 = socket.create_connection(("127.0.0.1", server.settings.port))  # and on the fast path: not UTF-8
+    sock, proto = sock2, ClientProtocol(parse_uri(server.url))
+    sock.settimeout(10)
+    proto.send_request(proto.connect())
+    sock.sendall(b"".join(proto.data_to_send()))
+    read_until(lambda: proto.state.name != "CONNECTING")
+    received.clear()
+    proto.send_text(json.dumps({**join, "token": make_token(ROOM, "ben")}).encode())
+    proto.send_text(b'{"v": 1, "type": "\xff"}')
+    sock.sendall(b"".join(proto.data_to_send()))
+    read_until(lambda: proto.state.name == "CLOSED" or proto.close_rcvd is not None)
+    assert isinstance(proto.close_rcvd, Close) and proto.close_rcvd.code == 1007
+    sock.close()
