@@ -17,17 +17,20 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .document import Accessor, AssetDocument, Image
 from .errors import AssetError, InvalidAsset, LimitExceeded, MissingEncoder, UnsafeURI, UnsupportedFormat
 from .limits import Limits
 
 if TYPE_CHECKING:
+    from .document import Accessor, AssetDocument, Image
     from .io.atomic import write_bytes_atomic, write_files_atomic
     from .io.formats import read
     from .io.glb import WriteOptions, encode_glb, write_glb
     from .pipeline import OptimizeOptions, optimize_document, optimize_file
 
-_LAZY = {
+_LAZY = {  # loaded on first use: a server that only reads settings or errors does not load numpy
+    "Accessor": ".document",
+    "AssetDocument": ".document",
+    "Image": ".document",
     "read": ".io.formats",
     "write_bytes_atomic": ".io.atomic",
     "write_files_atomic": ".io.atomic",

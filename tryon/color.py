@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 
-import cv2
 import numpy as np
 
 _HEX = re.compile(r"^#?([0-9a-fA-F]{6})$")
@@ -47,6 +46,8 @@ _LINEAR_TO_U8 = np.round(linear_to_srgb(np.arange(_LUT_SIZE, dtype=np.float32) /
 def u8_to_linear(image: np.ndarray) -> np.ndarray:
     """uint8 sRGB image (h, w, 3) -> float32 linear light, through a 256-entry table (cv2.LUT)."""
     if image.ndim == 3 and image.shape[2] <= 4 and image.size:
+        import cv2  # here, not at the top: importing tryon.look (a server's routes) does not load OpenCV
+
         return cv2.LUT(np.ascontiguousarray(image), U8_TO_LINEAR)
     return U8_TO_LINEAR[image]
 

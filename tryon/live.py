@@ -32,15 +32,17 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Annotated, Any, Protocol
+from typing import TYPE_CHECKING, Annotated, Any, Protocol
 
 from fastapi import APIRouter, Depends, WebSocket, WebSocketDisconnect
 
 from assets_pipeline.settings import AssetSettings
 from tryon.errors import InvalidInput, TryOnError
-from tryon.look import Look, parse_look
-from tryon.pipeline import TryOn
 from tryon.settings import TryOnSettings
+
+if TYPE_CHECKING:  # looks and the pipeline (numpy, OpenCV, models) load with the first connection
+    from tryon.look import Look
+    from tryon.pipeline import TryOn
 
 logger = logging.getLogger(__name__)
 
@@ -97,6 +99,8 @@ def default_look(settings: TryOnSettings, asset_settings: AssetSettings) -> Look
 
         with ProductCatalog(asset_settings, settings.cache_dir) as catalog:
             return read_look(settings.live_default_look, catalog)
+    from tryon.look import parse_look
+
     return parse_look(DEFAULT_LOOK, "default look")
 
 
@@ -213,6 +217,7 @@ class LiveSession:
     def _parse_look(self, products: object) -> Look:
         """The look; SKU entries are looked up in the product catalog (opened only for them)."""
         from tryon.catalog import ProductCatalog
+        from tryon.look import parse_look
 
         with ProductCatalog(self.asset_settings, self.settings.cache_dir) as catalog:
             return parse_look(json.dumps(products), "look", catalog)
