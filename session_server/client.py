@@ -361,7 +361,9 @@ class SessionClient:
         if req is not None and delta.data.get("by") == self.participant:
             entry = self._pending.pop(req, None)
             if entry is not None and not entry[1].done():
-                entry[1].set_result({"v": PROTOCOL_VERSION, "type": "ack", "ref": req, "revision": delta.rev})
+                entry[1].set_result(
+                    {"v": PROTOCOL_VERSION, "type": "ack", "ref": req, "revision": delta.rev, "duplicate": False}
+                )
 
     def _release_acks(self) -> None:
         keep = []

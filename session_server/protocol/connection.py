@@ -1,7 +1,8 @@
 """Per-connection state machine (sans-I/O): size and rate limits, then parse, then phase checks.
 
 Phases: ``connected`` -> ``joining`` -> ``joined`` -> ``closed``; the table ``_ALLOWED`` says which
-message types each phase accepts.
+message types each phase accepts.  While joining (a join or resume was accepted, its welcome has not
+been sent) every message but another join is accepted: the adapter holds them until the welcome.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from .messages import Msg
 
 _ALLOWED: dict[str, frozenset[str] | None] = {
     "connected": frozenset({"join", "resume", "ping"}),
-    "joining": frozenset({"ping"}),
+    "joining": None,  # everything except join/resume; the link holds them until the welcome
     "joined": None,  # everything except join/resume
     "closed": frozenset(),
 }
@@ -60,13 +61,14 @@ class Connection:
         allowed = _ALLOWED[self.phase]
         if allowed is None:
             if kind in ("join", "resume"):
-                raise ProtocolError("already_joined", "this connection has already joined a room", field="type")
+                what = "is joining" if self.phase == "joining" else "has already joined"
+                raise ProtocolError("already_joined", f"this connection {what} a room", field="type")
         elif kind not in allowed:
             if self.phase == "closed":
                 raise ProtocolError("not_joined", "connection is closed")
-            if self.phase == "joining":
-                raise ProtocolError("not_joined", "wait for the welcome before sending", field="type")
             raise ProtocolError("not_joined", f"join first; {kind!r} needs a joined connection", field="type")
+        if kind in ("join", "resume"):
+            self.phase = "joining"
         return msg
 
     def start_join(self) -> None:

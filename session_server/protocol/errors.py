@@ -60,7 +60,7 @@ ERROR_CODES: dict[str, ErrorSpec] = {
     "wrong_room": ErrorSpec(CLOSE_AUTH, "token names another room"),
     "auth_required": ErrorSpec(CLOSE_AUTH, "room is not open; a token is required"),
     "forbidden": ErrorSpec(None, "role may not do this"),
-    "not_joined": ErrorSpec(CLOSE_POLICY, "join first"),
+    "not_joined": ErrorSpec(None, "join first (or wait for the welcome of a join that was refused)"),
     "already_joined": ErrorSpec(None, "connection has already joined"),
     "unknown_object": ErrorSpec(None, "object does not exist"),
     "unknown_anchor": ErrorSpec(None, "anchor does not exist"),

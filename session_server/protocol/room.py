@@ -138,7 +138,7 @@ class Room:
             self.state = apply(self.state, delta)
             by, req = delta.data.get("by"), delta.data.get("req")
             if isinstance(by, str) and isinstance(req, str):
-                self._remember(by, req, m.server_frame("ack", ref=req, revision=delta.rev))
+                self._remember(by, req, m.server_frame("ack", ref=req, revision=delta.rev, duplicate=False))
         for answer in answers:
             part = self.state.participants.get(answer.get("participant"))
             if part is not None and part.session == answer.get("session"):
@@ -312,7 +312,7 @@ class Room:
         if spec.roles is not None and part.role not in spec.roles:
             raise AuthError("forbidden", f"role {part.role!r} may not send {kind}", field="type")
         spec.handler(self, pid, msg, now)
-        self.reply(pid, m.server_frame("ack", ref=msg.id, revision=self.state.revision))
+        self.reply(pid, m.server_frame("ack", ref=msg.id, revision=self.state.revision, duplicate=False))
 
     def _absent(self, pid: str, now: float) -> None:
         if self.kind.absent_hook is not None:

@@ -36,7 +36,7 @@ from websockets.speedups import apply_mask
 from ..protocol.presence import PresenceTick, merge
 from .link import ClientLink
 from .sender import BATCH_BYTES, Outgoing, batch_text, frame_texts, presence_text, wire_frame
-from .wslimits import RouteLimitedWebSocket
+from .toobig import TooBigSansIO
 
 if TYPE_CHECKING:
     from .node import SessionNode
@@ -204,7 +204,7 @@ def _chunks(frames: list[str | Outgoing]) -> list[list[str]]:
     return groups
 
 
-class FastWebSocket(RouteLimitedWebSocket):
+class FastWebSocket(TooBigSansIO):
     """uvicorn's sans-I/O WebSocket protocol, serving ``path`` natively; see the module docstring."""
 
     node: ClassVar[SessionNode]
@@ -340,6 +340,15 @@ class FastWebSocket(RouteLimitedWebSocket):
         super().resume_writing()
         if self.sender is not None:
             self.sender.writable()
+
+    def before_refusal(self) -> None:
+        """A frame over the size limit: write what is queued for the client, then send nothing more."""
+        sender, link = self.sender, self.link
+        if sender is not None and sender.failed is None:
+            sender.flush_now()
+            sender.failed = "too_big"
+        if link is not None:
+            link.closing = True
 
     # ---- what ClientLink needs (the Socket protocol) -------------------------------------------
     def sender_failed(self, reason: str) -> None:

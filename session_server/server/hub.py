@@ -20,6 +20,7 @@ import asyncio
 import logging
 import time
 import uuid
+from collections import deque
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..backplane.base import Backplane, LeaseLost
@@ -122,6 +123,9 @@ class RoomHub:
         self._epoch = 0
         self._renewed = 0.0
         self._last_tick = 0.0
+        self._replies: deque[tuple[Link, str, int]] = deque()
+        """Replies waiting, in order, until the mirror holds the revision they answer (an ack never
+        overtakes its delta: a client that reads its state on ``ack`` sees its change)."""
 
     # ---- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
@@ -317,6 +321,8 @@ class RoomHub:
                 await self._resync()
             if self._waiting:
                 self._complete_waiting()
+            if self._replies:
+                self._release_replies()
 
     def _apply(self, delta: Delta) -> None:
         if delta.rev <= self.mirror.revision:
@@ -387,7 +393,16 @@ class RoomHub:
                 del self.pending[pid]
                 link.fail(ProtocolError(code, frame["message"], field=frame.get("field")), frame.get("ref"))
                 return
-        self._held.append((link, m.encode(frame)))
+        needs = int(frame["revision"]) if frame["type"] == "ack" else 0
+        self._replies.append((link, m.encode(frame), needs))
+        self._release_replies()
+
+    def _release_replies(self) -> None:
+        """Hold the replies whose revision the mirror has reached, in order, after the deltas held so far."""
+        replies, revision = self._replies, self.mirror.revision
+        while replies and replies[0][2] <= revision:
+            link, text, _ = replies.popleft()
+            self._held.append((link, text))
 
     def _complete_waiting(self) -> None:
         ready = [(f, lk) for f, lk in self._waiting if self.mirror.revision >= f["revision"]]

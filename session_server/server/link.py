@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from .node import SessionNode
 
 logger = logging.getLogger(__name__)
+EARLY_MESSAGES = 64
+"""Messages a client may send between a join and its welcome (they are handled after the welcome)."""
 
 
 class Socket(Protocol):
@@ -76,6 +78,10 @@ class ClientLink:
         self.closing = False
         self.left = False
         self._inbox: deque[m.Msg] = deque()
+        self._early: list[m.Msg] = []
+        """Messages received between a join and its welcome, handled (in order) after the welcome."""
+        self._early_pose: list[float] | None = None
+        self._join_ref: str | None = None
         self._worker: asyncio.Task[None] | None = None
         self._close_task: asyncio.Task[None] | None = None
 
@@ -85,14 +91,30 @@ class ClientLink:
         self.participant, self.role, self.session = participant, role, session
         assert self.hub is not None
         self.conn.joined(Identity(self.hub.room_id, participant, role, session))
+        if self._early_pose is not None:
+            self.hub.update_presence(participant, self._early_pose)
+            self._early_pose = None
+        if self._early:
+            self._inbox.extend(self._early)
+            self._early = []
+            self._start_worker()
 
     def fail(self, exc: ProtocolError, ref: str | None = None) -> None:
         """Send an error frame for ``exc`` (for request ``ref``), closing when the error closes connections."""
         self.sender.send(m.encode(m.server_frame("error", **exc.to_wire(ref))))
         if exc.close_code is not None:
             self.close(exc.code, send_frame=False)
-        elif self.conn.phase == "joining":
+        elif self.conn.phase == "joining" and ref is not None and ref == self._join_ref:
             self.conn.join_failed()
+            self._refuse_early()
+
+    def _refuse_early(self) -> None:
+        """The join was refused: what was sent while it was under way is answered ``not_joined``."""
+        early, self._early, self._early_pose = self._early, [], None
+        for msg in early:
+            if msg.id is not None:
+                err = ProtocolError("not_joined", "the join this message waited for was refused", field="type")
+                self.sender.send(m.encode(m.server_frame("error", **err.to_wire(msg.id))))
 
     def close(self, code: str, send_frame: bool = True) -> None:
         """Send an error frame for ``code`` (if it can) and close with the table's close code."""
@@ -169,15 +191,29 @@ class ClientLink:
             self.fail(exc, _peek_id(data, self.node.limits.max_message_bytes))
             return
         kind = msg.type  # type: ignore[attr-defined]
+        joining = self.conn.phase == "joining" and kind not in ("join", "resume")
         if kind == "presence":
-            if self.hub is not None:
+            if joining:  # before the welcome: keep the latest pose for it
+                self._early_pose = m.pose_list(msg.pose)  # type: ignore[attr-defined]
+            elif self.hub is not None:
                 self.hub.update_presence(self.participant, m.pose_list(msg.pose))  # type: ignore[attr-defined]
         elif kind == "ping":
             self.sender.send(m.encode(m.server_frame("pong", t=now)))
+        elif joining:
+            if len(self._early) >= EARLY_MESSAGES:
+                err = ProtocolError("rate_limited", "too many messages before the welcome; message dropped")
+                self.fail(err, msg.id)
+                return
+            self._early.append(msg)
         else:
+            if kind in ("join", "resume"):
+                self._join_ref = msg.id
             self._inbox.append(msg)
-            if self._worker is None or self._worker.done():
-                self._worker = asyncio.get_running_loop().create_task(self._work())
+            self._start_worker()
+
+    def _start_worker(self) -> None:
+        if self._worker is None or self._worker.done():
+            self._worker = asyncio.get_running_loop().create_task(self._work())
 
     async def _work(self) -> None:
         while self._inbox and not self.closing:

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from ..settings import SessionSettings
 from .fastws import fast_websocket_class
-from .wslimits import RouteLimitedWebSocket, route_limited
+from .toobig import asgi_protocol
 
 
 class GracefulServer(uvicorn.Server):
@@ -32,10 +32,10 @@ class GracefulServer(uvicorn.Server):
 def ws_route_limits(settings: SessionSettings, routes: Mapping[str, int] | None = None) -> dict[str, int]:
     """Message size limit per WebSocket path: ``/ws`` from the protocol limits, the other routes' as given.
 
-    ``/ws`` keeps 4x its protocol message limit at the WebSocket layer, so a message a little too big gets
-    the protocol's ``too_big`` error (from the client link) and only a much bigger one a bare 1009.
+    ``/ws`` has its protocol message limit at the WebSocket layer: a bigger message is refused from its
+    header, with the protocol's ``too_big`` error frame before the 1009 close (:mod:`.toobig`).
     """
-    return {**(routes or {}), "/ws": settings.limits.max_message_bytes * 4}
+    return {**(routes or {}), "/ws": settings.limits.max_message_bytes}
 
 
 def make_server(
@@ -44,8 +44,9 @@ def make_server(
     """Return a uvicorn server for the app with the settings' host, port and WebSocket implementation.
 
     ``ws_limits`` maps other WebSocket paths (``/tryon/live``) to their largest message in bytes; each route
-    gets its own limit (:mod:`.wslimits`) under the ``fast`` and ``websockets-sansio`` implementations. Under
-    ``auto``/``websockets`` uvicorn's one limit is the largest of them and ``/ws`` relies on its protocol check.
+    gets its own limit (:mod:`.wslimits`) under the ``fast``, ``auto`` and ``websockets-sansio``
+    implementations. Under the legacy ``websockets`` one uvicorn's one limit is the largest of them and ``/ws``
+    relies on its protocol check below it (``too_big`` either way).
     """
     limits = ws_route_limits(settings, ws_limits)
     default = limits["/ws"]
@@ -53,10 +54,8 @@ def make_server(
     ws: Any
     if fast:
         ws = fast_websocket_class(app.state.session_node, limits, default)
-    elif settings.ws_impl == "websockets-sansio":
-        ws = route_limited(RouteLimitedWebSocket, limits, default)
     else:
-        ws = settings.ws_impl
+        ws = asgi_protocol(settings.ws_impl, limits, default)
     config = uvicorn.Config(
         app,
         host=settings.host,

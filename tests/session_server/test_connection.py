@@ -11,11 +11,20 @@ def test_phases() -> None:
     c = Connection(Limits(), 0.0)
     with pytest.raises(ProtocolError) as info:
         c.receive(frame("chat", text="hi"), 0.0)
-    assert info.value.code == "not_joined"
+    assert info.value.code == "not_joined" and info.value.close_code is None  # answered, not closed
     assert c.receive(frame("join", room="r1", token="t"), 0.0).type == "join"  # type: ignore[attr-defined]
-    c.start_join()
-    with pytest.raises(ProtocolError):
-        c.receive(frame("presence", pose=pose(0)), 0.0)
+    assert c.phase == "joining"
+    # between the join and its welcome: accepted (the link handles them after the welcome), but no second join
+    assert c.receive(frame("presence", pose=pose(0)), 0.0).type == "presence"  # type: ignore[attr-defined]
+    assert c.receive(frame("chat", text="hi"), 0.0).type == "chat"  # type: ignore[attr-defined]
+    with pytest.raises(ProtocolError) as info:
+        c.receive(frame("resume", room="r1", session="s", revision=0), 0.0)
+    assert info.value.code == "already_joined" and info.value.close_code is None
+    c.join_failed()
+    with pytest.raises(ProtocolError) as info:
+        c.receive(frame("chat", text="hi"), 0.0)
+    assert info.value.code == "not_joined"
+    c.receive(frame("join", room="r1", token="t"), 0.0)
     c.joined(Identity("r1", "ana", "phone"))
     c.receive(frame("presence", pose=pose(0)), 0.0)
     with pytest.raises(ProtocolError) as info:

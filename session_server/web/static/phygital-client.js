@@ -990,7 +990,7 @@ export class SessionClient {
     const req = delta.data && delta.data.req;
     if (req !== undefined && req !== null && delta.data.by === this.participant) {
       const entry = this._pending.get(req);
-      if (entry) entry.resolve({ v: PROTOCOL_VERSION, type: "ack", ref: req, revision: delta.rev });
+      if (entry) entry.resolve({ v: PROTOCOL_VERSION, type: "ack", ref: req, revision: delta.rev, duplicate: false });
     }
   }
 

@@ -1,0 +1,271 @@
+"""Order and edges over real server processes (``python -m session_server`` on free ports), both /ws
+adapters: an ack never overtakes its delta, messages sent before the welcome are handled after it,
+``too_big`` at every size, the first ack's ``duplicate``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from redis import Redis
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from tests.conftest import TIME_FACTOR
+
+from .conftest import SECRET, free_port, make_token, run
+from .helpers import pose
+
+ROOT = Path(__file__).resolve().parents[2]
+REDIS = "redis://127.0.0.1:6379/0"
+
+
+class Served:
+    """One ``python -m session_server`` process."""
+
+    def __init__(self, proc: subprocess.Popen[str], port: int) -> None:
+        self.proc = proc
+        self.port = port
+        self.url = f"ws://127.0.0.1:{port}/ws"
+
+
+@pytest.fixture(params=["fast", "websockets-sansio"])
+def ws_impl(request: pytest.FixtureRequest) -> str:
+    """Both /ws adapters: the fast path and the ASGI route."""
+    return str(request.param)
+
+
+@pytest.fixture
+def serve(ws_impl: str) -> Iterator[Callable[..., Served]]:
+    procs: list[subprocess.Popen[str]] = []
+
+    def start(impl: str | None = None, **env: str) -> Served:
+        port = free_port()
+        full = {
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "PHYGITAL_SESSION_TOKEN_SECRET": SECRET,
+            "PHYGITAL_SESSION_PORT": str(port),
+            "PHYGITAL_SESSION_WS_IMPL": impl or ws_impl,
+            **env,
+        }
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "session_server"],
+            env=full,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        procs.append(proc)
+        deadline = time.monotonic() + 30 * TIME_FACTOR
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health").json()["status"] == "ok":
+                    return Served(proc, port)
+            except httpx.TransportError:
+                pass
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else "server exited"
+            assert time.monotonic() < deadline, "server did not start"
+            time.sleep(0.1)
+
+    yield start
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(20 * TIME_FACTOR)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+class Raw:
+    """A bare client: every frame received, ``batch`` frames unpacked, in order."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+        self.frames: list[dict[str, Any]] = []
+        self._buffer: list[dict[str, Any]] = []
+
+    async def send(self, kind: str, /, **fields: Any) -> None:
+        await self.ws.send(json.dumps({"v": 1, "type": kind, **fields}))
+
+    async def next(self, timeout: float = 10.0) -> dict[str, Any]:
+        while not self._buffer:
+            frame = json.loads(await asyncio.wait_for(self.ws.recv(), timeout * TIME_FACTOR))
+            self._buffer.extend(frame["frames"] if frame["type"] == "batch" else [frame])
+        frame = self._buffer.pop(0)
+        self.frames.append(frame)
+        return frame
+
+    async def until(self, test: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+        while True:
+            frame = await self.next()
+            if test(frame):
+                return frame
+
+
+async def raw_join(url: str, room: str, pid: str, role: str = "phone") -> Raw:
+    c = Raw(await connect(url))
+    await c.send("join", id="j", room=room, token=make_token(room, pid, role))
+    welcome = await c.until(lambda f: f["type"] in ("welcome", "error"))
+    assert welcome["type"] == "welcome", welcome
+    return c
+
+
+async def requests_see_their_delta_first(c: Raw, n: int) -> list[dict[str, Any]]:
+    """Send ``n`` chats one after the other; return their acks, checking each came after its delta."""
+    acks = []
+    for i in range(n):
+        rid = f"chat-{i}"
+        start = len(c.frames)
+        await c.send("chat", id=rid, text=f"line {i}")
+        ack = await c.until(lambda f, rid=rid: f["type"] in ("ack", "error") and f.get("ref") == rid)
+        assert ack["type"] == "ack", ack
+        mine = [f for f in c.frames[start:] if f["type"] == "delta" and f["data"].get("req") == rid]
+        assert [d["rev"] for d in mine] == [ack["revision"]], (rid, c.frames[start:])
+        acks.append(ack)
+    return acks
+
+
+@pytest.mark.parametrize("backplane", ["memory", "redis"])
+def test_a_requester_sees_its_delta_no_later_than_its_ack(serve: Callable[..., Served], backplane: str) -> None:
+    env = {"PHYGITAL_SESSION_REDIS_URL": REDIS, "PHYGITAL_SESSION_REDIS_PREFIX": f"t:{uuid.uuid4().hex}"}
+    srv = serve(**(env if backplane == "redis" else {}))
+
+    async def main() -> None:
+        a = await raw_join(srv.url, "order", "ana")
+        b = await raw_join(srv.url, "order", "ben")  # someone else in the room: deltas go to two clients
+        acks = await requests_see_their_delta_first(a, 30)
+        assert all(ack["duplicate"] is False for ack in acks)  # the documented field, on the first ack too
+        await a.send("chat", id="chat-0", text="again")
+        again = await a.until(lambda f: f["type"] == "ack" and f["ref"] == "chat-0")
+        assert again["duplicate"] is True and again["revision"] == acks[0]["revision"]
+        await a.ws.close()
+        await b.ws.close()
+
+    try:
+        run(main())
+    finally:
+        if backplane == "redis":
+            r = Redis.from_url(REDIS)
+            keys = list(r.scan_iter(match=f"{env['PHYGITAL_SESSION_REDIS_PREFIX']}:*"))
+            if keys:
+                r.delete(*keys)
+            r.close()
+
+
+def test_ack_after_delta_when_another_process_orders_the_room(serve: Callable[..., Served]) -> None:
+    env = {"PHYGITAL_SESSION_REDIS_URL": REDIS, "PHYGITAL_SESSION_REDIS_PREFIX": f"t:{uuid.uuid4().hex}"}
+    leader, other = serve(**env), serve(**env)
+
+    async def main() -> None:
+        a = await raw_join(leader.url, "far", "ana")  # the first process takes the room's lease
+        b = await raw_join(other.url, "far", "ben")  # requests from here are ordered by the first process
+        await requests_see_their_delta_first(b, 20)
+        await a.ws.close()
+        await b.ws.close()
+
+    try:
+        run(main())
+    finally:
+        r = Redis.from_url(REDIS)
+        keys = list(r.scan_iter(match=f"{env['PHYGITAL_SESSION_REDIS_PREFIX']}:*"))
+        if keys:
+            r.delete(*keys)
+        r.close()
+
+
+def test_messages_sent_before_the_welcome_are_handled_after_it(serve: Callable[..., Served]) -> None:
+    srv = serve()
+
+    async def main() -> None:
+        ben = await raw_join(srv.url, "early", "ben")
+        ws = await connect(srv.url)
+        join = {"v": 1, "type": "join", "id": "j", "room": "early", "token": make_token("early", "ana")}
+        pose_msg = {"v": 1, "type": "presence", "pose": pose(4.5)}
+        chat = {"v": 1, "type": "chat", "id": "hi", "text": "right after join"}
+        for f in (join, pose_msg, chat):  # all before the welcome could arrive
+            await ws.send(json.dumps(f))
+        ana = Raw(ws)
+        first = await ana.next()
+        assert first["type"] == "welcome", first
+        ack = await ana.until(lambda f: f["type"] in ("ack", "error"))
+        assert ack["type"] == "ack" and ack["ref"] == "hi", ack
+        assert not [f for f in ana.frames if f["type"] == "error"]
+        delta = await ben.until(lambda f: f["type"] == "delta" and f["op"] == "chat")
+        assert delta["data"]["text"] == "right after join" and delta["data"]["by"] == "ana"
+        seen = await ben.until(lambda f: f["type"] == "presence" and "ana" in f["poses"])
+        assert seen["poses"]["ana"][0] == 4.5  # the pose sent before the welcome
+        await ws.close()
+        await ben.ws.close()
+
+    run(main())
+
+
+def test_messages_after_a_refused_join_are_refused_without_closing(serve: Callable[..., Served]) -> None:
+    srv = serve()
+
+    async def main() -> None:
+        ws = await connect(srv.url)
+        c = Raw(ws)
+        join = {"v": 1, "type": "join", "id": "j", "room": "staff.paris", "token": make_token("staff.paris", "ana")}
+        await ws.send(json.dumps(join))  # a phone may not join a staff room: forbidden, not a closing error
+        await c.send("request.accept", id="acc", request="r1")
+        await c.send("presence", pose=pose(1))
+        refused = await c.next()
+        assert refused["type"] == "error" and refused["code"] == "forbidden" and refused["ref"] == "j"
+        waited = await c.next()
+        assert waited["type"] == "error" and waited["code"] == "not_joined" and waited["ref"] == "acc"
+        await c.send("ping")
+        await c.until(lambda f: f["type"] == "pong")  # still open
+        await c.send("chat", id="c1", text="not joined")
+        assert (await c.until(lambda f: f.get("ref") == "c1"))["code"] == "not_joined"
+        await c.send("ping")
+        await c.until(lambda f: f["type"] == "pong")  # not_joined does not close
+        await ws.close()
+
+    run(main())
+
+
+async def refused_as_too_big(url: str, message: str | list[str]) -> None:
+    c = await raw_join(url, "big", f"p{uuid.uuid4().hex[:6]}")
+    sending = asyncio.create_task(c.ws.send(message))
+    err = await c.until(lambda f: f["type"] == "error")
+    assert err["code"] == "too_big" and "limit 32768" in err["message"], err
+    with pytest.raises(ConnectionClosed) as info:
+        while True:
+            await c.next()
+    assert info.value.rcvd is not None and info.value.rcvd.code == 1009
+    await asyncio.gather(sending, return_exceptions=True)
+
+
+@pytest.mark.parametrize("size", [32_769, 40_000, 131_073, 3_000_000])
+def test_too_big_error_then_close_at_every_size(serve: Callable[..., Served], size: int) -> None:
+    srv = serve()
+    body = json.dumps({"v": 1, "type": "chat", "id": "c", "text": ""})
+    text = body.replace('"text": ""', '"text": "' + "x" * (size - len(body)) + '"')
+    assert len(text) == size
+    run(refused_as_too_big(srv.url, text))
+
+
+def test_too_big_counts_every_fragment_of_a_message(serve: Callable[..., Served]) -> None:
+    srv = serve()
+    run(
+        refused_as_too_big(srv.url, ['{"v": 1, "type": "chat", "id": "c", "text": "', "y" * 20_000, "z" * 20_000, '"}'])
+    )
+
+
+def test_too_big_on_the_legacy_websockets_route(serve: Callable[..., Served]) -> None:
+    srv = serve(impl="websockets")
+    run(refused_as_too_big(srv.url, '{"v": 1, "type": "chat", "id": "c", "text": "' + "x" * 200_000 + '"}'))
