@@ -8,7 +8,7 @@ from tryon.landmarks import LandmarkProvider
 from tryon.look import Look
 from tryon.pipeline import TryOn
 from tryon.settings import TryOnSettings
-from tryon.smoothing import FaceSmoother
+from tryon.tracking import FaceTracker
 
 
 def mediapipe_provider(settings: TryOnSettings, mode: str) -> LandmarkProvider:
@@ -18,6 +18,7 @@ def mediapipe_provider(settings: TryOnSettings, mode: str) -> LandmarkProvider:
     return MediaPipeProvider(
         "video" if mode == "video" else "image",
         max_faces=settings.max_faces,
+        detect_every=settings.detect_every,
         min_face_confidence=settings.min_face_confidence,
         min_pose_confidence=settings.min_pose_confidence,
     )
@@ -31,17 +32,19 @@ def create_tryon(
     look_dir: Path | None = None,
     provider: LandmarkProvider | None = None,
 ) -> TryOn:
-    """A TryOn for stills (``mode="image"``) or streams (``"video"``: tracking + One Euro smoothing)."""
+    """A TryOn for stills (``mode="image"``) or streams (``"video"``: face tracks, fades, One Euro smoothing)."""
     from tryon.shoes.render import ShoeRenderer
 
-    smoother = None
-    if mode == "video" and settings.smoothing:
-        smoother = FaceSmoother(settings.smoothing_min_cutoff, settings.smoothing_beta)
+    tracker = None
+    if mode == "video":
+        smoothing = (settings.smoothing_min_cutoff, settings.smoothing_beta) if settings.smoothing else None
+        tracker = FaceTracker(settings.track_confirm_frames, settings.track_patience_frames,
+                              settings.fade_frames, smoothing)  # fmt: skip
     shoes = ShoeRenderer.from_look(look, look_dir, settings.cache_dir) if look.shoes else None
     return TryOn(
         provider or mediapipe_provider(settings, mode),
         look,
-        smoother=smoother,
+        tracker=tracker,
         min_image_side=settings.min_image_side,
         shoes=shoes,
     )

@@ -259,9 +259,13 @@ class LiveSession:
                            "notes": ["no active look in the room"]}
             return passthrough, media.encode_jpeg(frame, self.settings.jpeg_quality)
         if self.tryon is None or self.tryon.look is not self.look:
+            tracker = None
             if self.tryon is not None:
                 self.tryon.provider.close()
+                tracker = self.tryon.tracker  # the same faces: a new look does not fade them in again
             self.tryon = create_tryon(self.look, self.settings, "video")
+            if tracker is not None:
+                self.tryon.tracker = tracker
         result = self.tryon.process(frame, job.received - self.start)
         t = result.timings
         meta = {

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from typing import Any, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError, ValidationInfo, field_validator
 
 from tryon.color import hex_to_srgb
 from tryon.errors import InvalidLook
@@ -33,6 +33,18 @@ REGION_OF_KIND: dict[str, str] = {
     "brows": "brows",
     "foundation": "foundation",
 }
+
+
+FINISHES_OF_KIND: dict[str, tuple[str, ...]] = {
+    "lipstick": ("matte", "gloss", "shimmer", "metallic"),
+    "eyeshadow": ("matte", "shimmer", "metallic"),
+    "eyeliner": ("matte", "gloss", "shimmer", "metallic"),
+    "blush": ("matte", "shimmer"),
+    "brows": ("matte",),
+    "foundation": ("matte",),
+    "shoes": ("matte",),
+}
+"""The finishes each kind of product comes in (no gloss brows or foundation, no metallic blush or foundation)."""
 
 
 class Product(BaseModel):
@@ -58,6 +70,15 @@ class Product(BaseModel):
     def _hex(cls, v: str) -> str:
         hex_to_srgb(v)  # raises ValueError with a clear message
         return v if v.startswith("#") else f"#{v}"
+
+    @field_validator("finish")
+    @classmethod
+    def _finish_of_kind(cls, v: str, info: ValidationInfo) -> str:
+        kind = info.data.get("kind")
+        allowed = FINISHES_OF_KIND.get(str(kind), ())
+        if kind is not None and v not in allowed:
+            raise ValueError(f"{kind} has no {v} finish (a {kind} finish is one of: {', '.join(allowed)})")
+        return v
 
     @property
     def region(self) -> str | None:

@@ -14,13 +14,15 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tryon.errors import InvalidMedia
+from tryon.finishes import SHININESS
 from tryon.landmarks import FaceLandmarks, LandmarkProvider, PoseLandmarks
 from tryon.look import Look, Product
 from tryon.masks import Mask, rasterize
-from tryon.regions import REGION_NAMES, region
-from tryon.render import Paint, render
+from tryon.regions import BOTH, REGION_NAMES, SIDED, mouth_width, region, visibility
+from tryon.render import Light, Paint, render
 from tryon.shoes.render import PlacedShoe, ShoeRenderer
-from tryon.smoothing import FaceSmoother
+from tryon.surface import face_light, lip_specular
+from tryon.tracking import FaceTracker, TrackedFace
 
 logger = logging.getLogger(__name__)
 
@@ -70,18 +72,36 @@ def as_rgb(frame: np.ndarray) -> tuple[np.ndarray, list[str]]:
 
 
 def face_layers(
-    faces: list[FaceLandmarks], products: list[Product], shape: tuple[int, ...]
-) -> list[tuple[Mask, Paint]]:
-    """Masks and paints for every face and product, base regions first."""
+    faces: list[TrackedFace] | list[FaceLandmarks], products: list[Product], frame: np.ndarray
+) -> list[tuple[Mask, Paint, Light]]:
+    """Masks, paints and the light they are painted under for every face and product, base regions first.
+
+    Regions of a face turned too far from the camera are left out (:func:`tryon.regions.visibility`),
+    the sided ones (eyes, brows, cheeks) per side.
+    """
     order = {name: i for i, name in enumerate(REGION_NAMES)}
     ranked = sorted(products, key=lambda p: order[p.region or "lips"])
     layers = []
-    for face in faces:
+    for item in faces:
+        tracked = item if isinstance(item, TrackedFace) else TrackedFace(item)
+        face = tracked.face
+        light = face_light(frame, face)
         for product in ranked:
-            assert product.region is not None
-            mask = rasterize(region(face, product.region, wing=product.wing), shape)
-            if mask is not None:
-                layers.append((mask, Paint.from_hex(product.shade, product.finish, product.intensity)))
+            name = product.region
+            assert name is not None
+            paint = Paint.from_hex(product.shade, product.finish, product.intensity, name)
+            for sides in ((s,) for s in BOTH) if name in SIDED else (BOTH,):
+                seen = visibility(face, name, sides[0] if name in SIDED else None)
+                if seen <= 0.0:
+                    continue
+                mask = rasterize(region(face, name, wing=product.wing, sides=sides), frame.shape)
+                if mask is None:
+                    continue
+                spec = None
+                if name == "lips" and product.finish in SHININESS:
+                    blur = max(0.7, 0.025 * mouth_width(face))
+                    spec = lip_specular(face, light.light, mask.box, SHININESS[product.finish], blur)
+                layers.append((mask, paint, Light(light.exposure, spec, tracked.opacity * seen)))
     return layers
 
 
@@ -93,13 +113,13 @@ class TryOn:
         provider: LandmarkProvider,
         look: Look,
         *,
-        smoother: FaceSmoother | None = None,
+        tracker: FaceTracker | None = None,
         min_image_side: int = 48,
         shoes: ShoeRenderer | None = None,
     ) -> None:
         self.provider = provider
         self.look = look
-        self.smoother = smoother
+        self.tracker = tracker
         self.min_image_side = min_image_side
         self.shoes = shoes
 
@@ -115,18 +135,23 @@ class TryOn:
         faces: list[FaceLandmarks] = []
         if self.look.makeup:
             t0 = time.perf_counter()
-            faces = self.provider.faces(rgb, t)
-            if self.smoother is not None and t is not None:
-                faces = self.smoother(faces, t)
+            found = self.provider.faces(rgb, t)
+            dropped = int(getattr(self.provider, "dropped_faces", 0))
+            tracked = (self.tracker(found, t) if self.tracker is not None and t is not None
+                       else [TrackedFace(f) for f in found])  # fmt: skip
+            faces = [tf.face for tf in tracked]
             t1 = time.perf_counter()
-            layers = face_layers(faces, self.look.makeup, rgb.shape)
+            layers = face_layers(tracked, self.look.makeup, rgb)
             t2 = time.perf_counter()
             if layers:
                 out = render(rgb, layers)
             t3 = time.perf_counter()
             t_lm, t_mask, t_render = (t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3
-            if not faces:
+            if not found:
                 notes.append("no face found: makeup not applied")
+            if dropped:
+                notes.append(f"{len(found) + dropped} faces found, makeup on the {len(found)} largest (face cap "
+                             "PHYGITAL_TRYON_MAX_FACES)")  # fmt: skip
         t_pose = t_shoes = 0.0
         pose: PoseLandmarks | None = None
         placed: list[PlacedShoe] = []

@@ -41,6 +41,13 @@ EYES = (
     ("right", RIGHT_EYE_UPPER, RIGHT_EYE_LOWER, RIGHT_BROW_UPPER, RIGHT_BROW_LOWER),
     ("left", LEFT_EYE_UPPER, LEFT_EYE_LOWER, LEFT_BROW_UPPER, LEFT_BROW_LOWER),
 )
+BOTH = ("right", "left")
+SIDED = frozenset({"eyeshadow", "eyeliner", "blush", "brows"})
+"""Regions with a part on each side of the face, drawn (and hidden when turned away) per side."""
+YAW_LIMITS = {"lips": (40.0, 58.0), "foundation": (45.0, 65.0), "near": (45.0, 65.0), "far": (22.0, 38.0)}
+"""(full, none): a region is painted fully up to the first head yaw in degrees and not at all past the second.
+``near`` / ``far``: the sided regions on the side turned towards / away from the camera. Past these angles the
+mesh's far half lies on the face's silhouette and its colour would spill onto the background."""
 
 RegionName = Literal["lips", "eyeshadow", "eyeliner", "blush", "brows", "foundation"]
 REGION_NAMES: tuple[RegionName, ...] = ("foundation", "blush", "eyeshadow", "brows", "eyeliner", "lips")
@@ -104,6 +111,33 @@ def _scaled(poly: np.ndarray, factor: float) -> np.ndarray:
     return (c + (poly - c) * factor).astype(np.float32)
 
 
+def yaw_degrees(face: FaceLandmarks) -> float:
+    """Head yaw in degrees from the cheeks' depth: 0 frontal, positive when the person's left cheek is farther."""
+    a, b = face.points[234], face.points[454]
+    dz = float(face.depth[454] - face.depth[234])
+    dx = float(np.linalg.norm(b - a))
+    return float(np.degrees(np.arctan2(dz, max(dx, 1e-6))))
+
+
+def _ramp(value: float, full: float, none: float) -> float:
+    """1 up to ``full``, 0 from ``none``, smooth in between."""
+    if value <= full:
+        return 1.0
+    if value >= none:
+        return 0.0
+    x = (value - full) / (none - full)
+    return 1.0 - x * x * (3.0 - 2.0 * x)
+
+
+def visibility(face: FaceLandmarks, name: str, side: str | None = None) -> float:
+    """How much of region ``name`` (on ``side`` for sided regions) to paint given the head's yaw, in [0, 1]."""
+    yaw = yaw_degrees(face)
+    if name in SIDED and side is not None:
+        far = (yaw > 0) == (side == "left")
+        return _ramp(abs(yaw), *YAW_LIMITS["far" if far else "near"])
+    return _ramp(abs(yaw), *YAW_LIMITS.get(name, YAW_LIMITS["foundation"]))
+
+
 def mouth_width(face: FaceLandmarks) -> float:
     """Return the distance in pixels between the mouth corners of a face."""
     return float(np.linalg.norm(face.points[291] - face.points[61]))
@@ -119,12 +153,14 @@ def lips(face: FaceLandmarks) -> RegionShape:
     )
 
 
-def eyeshadow(face: FaceLandmarks) -> RegionShape:
+def eyeshadow(face: FaceLandmarks, sides: tuple[str, ...] = BOTH) -> RegionShape:
     """Upper lid up towards the brow, fading upwards in bands; the eye opening stays clean."""
     layers: list[Layer] = []
     bands = ((0.85, 0.2), (0.65, 0.45), (0.45, 0.75), (0.25, 1.0))
     openings = []
-    for _, upper_i, lower_i, _, brow_lower_i in EYES:
+    for side, upper_i, lower_i, _, brow_lower_i in EYES:
+        if side not in sides:
+            continue
         upper = _pts(face, upper_i)
         brow = _resample(_pts(face, brow_lower_i), len(upper_i))
         for frac, value in bands:
@@ -136,10 +172,12 @@ def eyeshadow(face: FaceLandmarks) -> RegionShape:
     return RegionShape("eyeshadow", tuple(layers), feather=max(0.8, 0.08 * eye_w))
 
 
-def eyeliner(face: FaceLandmarks, wing: bool = False) -> RegionShape:
+def eyeliner(face: FaceLandmarks, wing: bool = False, sides: tuple[str, ...] = BOTH) -> RegionShape:
     """A band along the upper lash line, thicker towards the outer corner; optional wing."""
     layers = []
-    for _, upper_i, _, _, _ in EYES:
+    for side, upper_i, _, _, _ in EYES:
+        if side not in sides:
+            continue
         upper = _pts(face, upper_i).astype(np.float64)
         outer, inner = upper[0], upper[-1]
         axis = outer - inner
@@ -162,23 +200,27 @@ def eyeliner(face: FaceLandmarks, wing: bool = False) -> RegionShape:
     return RegionShape("eyeliner", tuple(layers), feather=max(0.4, 0.015 * eye_w))
 
 
-def blush(face: FaceLandmarks) -> RegionShape:
+def blush(face: FaceLandmarks, sides: tuple[str, ...] = BOTH) -> RegionShape:
     """Soft ellipses on the cheek apples, tilted with the face."""
     fw = face.width
     d = face.points[263] - face.points[33]
     angle = float(np.degrees(np.arctan2(d[1], d[0])))
     layers = []
-    for cheek in (RIGHT_CHEEK, LEFT_CHEEK):
+    for side, cheek in (("right", RIGHT_CHEEK), ("left", LEFT_CHEEK)):
+        if side not in sides:
+            continue
         c = _pts(face, cheek).mean(axis=0, keepdims=True).astype(np.float32)
         for scale, value in ((1.0, 0.35), (0.7, 0.7), (0.4, 1.0)):
             layers.append(Layer("ellipse", c, value, axes=(0.13 * fw * scale, 0.085 * fw * scale), angle=angle))
     return RegionShape("blush", tuple(layers), feather=max(1.0, 0.035 * fw))
 
 
-def brows(face: FaceLandmarks) -> RegionShape:
+def brows(face: FaceLandmarks, sides: tuple[str, ...] = BOTH) -> RegionShape:
     """Return the brows' region shape (one filled layer per brow) for a face."""
     layers = []
-    for _, _, _, up_i, low_i in EYES:
+    for side, _, _, up_i, low_i in EYES:
+        if side not in sides:
+            continue
         layers.append(Layer("fill", np.concatenate([_pts(face, up_i), _pts(face, low_i)[::-1]]).astype(np.float32)))
     return RegionShape("brows", tuple(layers), feather=max(0.5, 0.008 * face.width))
 
@@ -205,8 +247,17 @@ BUILDERS: dict[str, Callable[[FaceLandmarks], RegionShape]] = {
 }
 
 
-def region(face: FaceLandmarks, name: str, *, wing: bool = False) -> RegionShape:
-    """The shape of region ``name`` on ``face``."""
+def region(face: FaceLandmarks, name: str, *, wing: bool = False, sides: tuple[str, ...] = BOTH) -> RegionShape:
+    """The shape of region ``name`` on ``face`` (sided regions: only the parts on ``sides``)."""
     if name == "eyeliner":
-        return eyeliner(face, wing=wing)
+        return eyeliner(face, wing=wing, sides=sides)
+    if name in SIDED:
+        return _SIDED_BUILDERS[name](face, sides)
     return BUILDERS[name](face)
+
+
+_SIDED_BUILDERS: dict[str, Callable[[FaceLandmarks, tuple[str, ...]], RegionShape]] = {
+    "eyeshadow": eyeshadow,
+    "blush": blush,
+    "brows": brows,
+}

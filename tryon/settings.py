@@ -13,7 +13,12 @@ class TryOnSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="PHYGITAL_TRYON_", env_nested_delimiter="__", extra="ignore")
 
-    max_faces: int = Field(4, ge=1, le=16, description="most faces processed per frame")
+    max_faces: int = Field(8, ge=1, le=32, description="most faces painted per frame (the largest; a note says "
+                           "when more were found)")
+    detect_every: int = Field(15, ge=1, description="video: look for faces the tracker misses every this many frames")
+    track_confirm_frames: int = Field(2, ge=1, description="video: frames in a row a face must be seen to be painted")
+    track_patience_frames: int = Field(3, ge=0, description="video: frames a painted face may be missing")
+    fade_frames: int = Field(3, ge=1, description="video: frames over which makeup fades in and out")
     min_face_confidence: float = Field(0.5, gt=0.0, lt=1.0, description="face detector score threshold")
     min_pose_confidence: float = Field(0.5, gt=0.0, lt=1.0, description="pose detector score threshold")
     min_image_side: int = Field(48, ge=8, description="smaller images are returned unchanged")

@@ -1,8 +1,7 @@
 """One Euro filter for landmarks, driven by frame timestamps (Casiez, Roussel, Vogel, CHI 2012).
 
 The cutoff frequency rises with speed: a still face is smoothed hard (no shimmer), a moving one
-lightly (little lag). :class:`FaceSmoother` keeps one filter per face track and matches faces between
-frames by their centre.
+lightly (little lag). :class:`tryon.tracking.FaceTracker` keeps one filter per face track.
 
 Tuning (tests/tryon/test_jitter.py, astronaut, 30 fps, sensor-like noise; overlay-edge RMS on a still
 face / RMS error on a face moving at up to 80 px/s, raw landmarks 0.52 px):
@@ -13,11 +12,9 @@ The default (min_cutoff 1 Hz, beta 0.3) keeps edges well under 0.25 px with unde
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
-
-from tryon.landmarks import FaceLandmarks
 
 MAX_GAP_S = 0.5
 """A track unseen for longer than this restarts from the raw landmarks."""
@@ -62,38 +59,3 @@ class OneEuroFilter:
         self._x = self._x + a * (x - self._x)
         self._t = t
         return self._x.copy()
-
-
-@dataclass(slots=True)
-class _Track:
-    filter: OneEuroFilter
-    center: np.ndarray
-    width: float
-    seen: float
-
-
-@dataclass(slots=True)
-class FaceSmoother:
-    """Smooths several faces; a face is matched to the nearest track within half a face width."""
-
-    min_cutoff: float = 1.0
-    beta: float = 0.3
-    _tracks: list[_Track] = field(default_factory=list)
-
-    def __call__(self, faces: list[FaceLandmarks], t: float) -> list[FaceLandmarks]:
-        out: list[FaceLandmarks] = []
-        free = list(self._tracks)
-        kept: list[_Track] = []
-        for face in faces:
-            c, w = face.center, face.width
-            best = min(free, key=lambda tr: float(np.linalg.norm(tr.center - c)), default=None)
-            if best is None or np.linalg.norm(best.center - c) > 0.5 * max(w, best.width) or t - best.seen > MAX_GAP_S:
-                best = _Track(OneEuroFilter(self.min_cutoff, self.beta), c, w, t)
-            else:
-                free = [tr for tr in free if tr is not best]
-            pts = best.filter(face.points, t).astype(np.float32)
-            best.center, best.width, best.seen = c, w, t
-            kept.append(best)
-            out.append(face.with_points(pts))
-        self._tracks = kept
-        return out

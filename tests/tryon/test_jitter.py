@@ -20,7 +20,7 @@ from tryon.pipeline import TryOn
 from tryon.providers.mediapipe import MediaPipeProvider
 from tryon.regions import LIPS_INNER, LIPS_OUTER, lips
 from tryon.settings import TryOnSettings
-from tryon.smoothing import FaceSmoother
+from tryon.tracking import FaceTracker
 
 FPS = 30.0
 WARMUP = 10
@@ -57,12 +57,12 @@ class Run:
 def run_video(frames: list[np.ndarray], settings: TryOnSettings) -> Run:
     """Tracking provider + One Euro smoothing, as `python -m tryon video` and the live endpoint use them."""
     raw, smooth, raw_masks, smooth_masks = [], [], [], []
-    smoother = FaceSmoother(settings.smoothing_min_cutoff, settings.smoothing_beta)
+    smoother = FaceTracker(confirm=1, smoothing=(settings.smoothing_min_cutoff, settings.smoothing_beta))
     with MediaPipeProvider("video") as provider:
         for i, frame in enumerate(frames):
             faces = provider.faces(frame, i / FPS)[:1]  # the largest face
             assert len(faces) == 1
-            sm = smoother(faces, i / FPS)[0]
+            sm = smoother(faces, i / FPS)[0].face
             raw.append(faces[0].points)
             smooth.append(sm.points)
             for face, out in ((faces[0], raw_masks), (sm, smooth_masks)):
@@ -119,7 +119,8 @@ def test_pipeline_smooths_in_video_mode(images: dict[str, np.ndarray]) -> None:
     img = images["astronaut"]
     rng = np.random.default_rng(3)
     with MediaPipeProvider("video") as provider:
-        tryon = TryOn(provider, look_of({"kind": "lipstick", "shade": "#A3162B"}), smoother=FaceSmoother(1.0, 0.3))
-        pts = [tryon.process(noisy(img, rng), i / FPS).faces[0].points for i in range(25)]
+        tryon = TryOn(provider, look_of({"kind": "lipstick", "shade": "#A3162B"}), tracker=FaceTracker())
+        assert not tryon.process(noisy(img, rng), 0.0).faces  # a track is confirmed on its second frame
+        pts = [tryon.process(noisy(img, rng), i / FPS).faces[0].points for i in range(1, 26)]
     steps = [np.abs(a - b).mean() for a, b in itertools.pairwise(pts[10:])]
     assert max(steps) < 0.2

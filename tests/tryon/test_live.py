@@ -73,9 +73,18 @@ def test_frame_in_rendered_frame_out_with_latency(server: str, astronaut_jpeg: b
     with connect(server, max_size=None) as ws:
         ws.send(astronaut_jpeg)
         meta = next_json(ws)
-        assert meta["type"] == "frame" and meta["seq"] == 1 and meta["faces"] == 1
+        assert meta["type"] == "frame" and meta["seq"] == 1 and meta["faces"] == 0  # a face is confirmed ...
+        ws.recv(timeout=TIMEOUT)
+        ws.send(astronaut_jpeg)
+        meta = next_json(ws)
+        assert meta["type"] == "frame" and meta["seq"] == 2 and meta["faces"] == 1  # ... on its second frame
         assert 0 < meta["latency_ms"] < TIMEOUT * 1000
         assert set(meta["timings"]) == {"landmarks", "masks", "render", "pose", "shoes"}
+        for seq in (3, 4):  # faded in over three frames
+            ws.recv(timeout=TIMEOUT)
+            ws.send(astronaut_jpeg)
+            meta = next_json(ws)
+            assert meta["seq"] == seq and meta["faces"] == 1
         jpeg = ws.recv(timeout=TIMEOUT)
         assert isinstance(jpeg, bytes)
         out = media.decode_image(jpeg)
@@ -108,14 +117,18 @@ def test_bad_frames_never_close_the_connection(server: str, astronaut_jpeg: byte
         assert meta["faces"] == 0 and "no face found: makeup not applied" in meta["notes"]
         ws.recv(timeout=TIMEOUT)
         ws.send(astronaut_jpeg)  # still alive and working
+        next_json(ws)
+        ws.recv(timeout=TIMEOUT)
+        ws.send(astronaut_jpeg)
         assert next_json(ws)["faces"] == 1
 
 
 def test_look_switch(server: str, astronaut_jpeg: bytes) -> None:
     with connect(server, max_size=None) as ws:
-        ws.send(astronaut_jpeg)
-        next_json(ws)
-        red = media.decode_image(ws.recv(timeout=TIMEOUT))
+        for _ in range(4):  # confirmed, then faded in
+            ws.send(astronaut_jpeg)
+            next_json(ws)
+            red = media.decode_image(ws.recv(timeout=TIMEOUT))
         ws.send(json.dumps({"type": "look", "products": [{"kind": "lipstick", "shade": "#1030C0", "intensity": 1}]}))
         assert next_json(ws) == {"type": "look", "products": 1}
         ws.send(astronaut_jpeg)

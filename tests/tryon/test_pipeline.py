@@ -10,7 +10,7 @@ from tests.tryon.conftest import look_of
 from tryon.errors import InvalidMedia
 from tryon.pipeline import TryOn
 from tryon.providers.mediapipe import MediaPipeProvider
-from tryon.smoothing import FaceSmoother
+from tryon.tracking import FaceTracker
 
 LIPSTICK = {"kind": "lipstick", "shade": "#A3162B", "finish": "matte", "intensity": 0.9}
 
@@ -52,7 +52,7 @@ def test_face_leaving_the_frame_in_video(astronaut: np.ndarray) -> None:
     look = look_of(LIPSTICK)
     seen_half_out = False
     with MediaPipeProvider("video") as provider:
-        tryon = TryOn(provider, look, smoother=FaceSmoother(1.0, 0.3))
+        tryon = TryOn(provider, look, tracker=FaceTracker())
         for i in range(48):
             frame = cv2.warpAffine(astronaut, np.array([[1.0, 0, -6.0 * i], [0, 1, 0]]), (512, 512))
             r = tryon.process(frame, i / 30)

@@ -3,7 +3,8 @@ from __future__ import annotations
 import numpy as np
 
 from tryon.landmarks import FACE_POINTS, FaceLandmarks
-from tryon.smoothing import FaceSmoother, OneEuroFilter
+from tryon.smoothing import OneEuroFilter
+from tryon.tracking import FaceTracker
 
 
 def test_still_noise_is_reduced() -> None:
@@ -42,8 +43,9 @@ def face_at(x: float) -> FaceLandmarks:
 
 
 def test_face_smoother_keeps_one_track_per_face() -> None:
-    s = FaceSmoother(1.0, 0.05)
+    s = FaceTracker(confirm=1, smoothing=(1.0, 0.05))
     s([face_at(0), face_at(500)], 0.0)
-    out = s([face_at(502), face_at(3)], 1 / 30)  # order swapped, small moves
+    out = [tf.face for tf in s([face_at(502), face_at(3)], 1 / 30)]  # order swapped, small moves
+    out.sort(key=lambda f: -float(f.points[0, 0]))
     assert out[0].points[0, 0] < 502 and out[0].points[0, 0] > 500  # smoothed towards its own track
     assert 0 < out[1].points[0, 0] < 3

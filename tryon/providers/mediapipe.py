@@ -66,13 +66,18 @@ class MediaPipeProvider:
         self,
         mode: Mode = "image",
         *,
-        max_faces: int = 4,
+        max_faces: int = 8,
         min_face_confidence: float = 0.5,
         min_pose_confidence: float = 0.5,
         refine_passes: int = 1,
+        detect_every: int = DETECT_EVERY,
     ) -> None:
         self.mode = mode
         self.max_faces = max_faces
+        self.detect_every = detect_every
+        self.dropped_faces = 0
+        """Faces found beyond ``max_faces`` in the last frame (the smallest ones; in video mode, as of the last
+        detector run)."""
         self.min_face_confidence = min_face_confidence
         self.min_pose_confidence = min_pose_confidence
         self.refine_passes = refine_passes
@@ -82,13 +87,18 @@ class MediaPipeProvider:
         self._pose: Any = None
         self._crop_tracks: list[FaceLandmarks] = []
         self._frame_index = 0
+        self._last_dropped = 0
 
     # -- faces -----------------------------------------------------------------------------------
     def faces(self, frame: np.ndarray, t: float | None = None) -> list[FaceLandmarks]:
-        """Faces in an RGB uint8 frame (h, w, 3), largest first."""
+        """The ``max_faces`` largest faces in an RGB uint8 frame (h, w, 3), largest first; how many more were
+        found is in :attr:`dropped_faces`."""
         _check_frame(frame)
+        if self.mode == "image":
+            self._last_dropped = 0
         faces = self._video_faces(frame) if self.mode == "video" else self._detected_faces(frame)
-        faces.sort(key=lambda f: -f.width)
+        faces.sort(key=lambda f: -_size(f))
+        self.dropped_faces = self._last_dropped + max(0, len(faces) - self.max_faces)
         return faces[: self.max_faces]
 
     def _video_faces(self, frame: np.ndarray) -> list[FaceLandmarks]:
@@ -105,10 +115,11 @@ class MediaPipeProvider:
             if face is not None and not _covered(face.center, faces + extra):
                 extra.append(face)
         self._frame_index += 1
-        if self._frame_index % DETECT_EVERY == 1 or not (faces or extra):
-            for face in self._detected_faces(frame, skip=faces + extra):
+        if self._frame_index % self.detect_every == 1 % self.detect_every or not (faces or extra):
+            for face in self._detected_faces(frame, skip=faces + extra, room=self.max_faces - len(faces + extra)):
                 extra.append(face)
-        self._crop_tracks = extra[: self.max_faces]
+        extra.sort(key=lambda f: -_size(f))
+        self._crop_tracks = extra[: max(0, self.max_faces - len(faces))]
         return faces + self._crop_tracks
 
     def _tracked_faces(self, frame: np.ndarray) -> list[FaceLandmarks]:
@@ -128,9 +139,14 @@ class MediaPipeProvider:
             out.append(FaceLandmarks(points=pts, depth=depth))
         return out
 
-    def _detected_faces(self, frame: np.ndarray, skip: list[FaceLandmarks] | None = None) -> list[FaceLandmarks]:
-        """Full-range detector, then face mesh on a crop per detection (not already covered by ``skip``)."""
+    def _detected_faces(
+        self, frame: np.ndarray, skip: list[FaceLandmarks] | None = None, room: int | None = None
+    ) -> list[FaceLandmarks]:
+        """Full-range detector, then face mesh on a crop per detection not already covered by ``skip``, the
+        largest detections first, at most ``room`` (default ``max_faces``); the rest are counted in
+        :attr:`dropped_faces`."""
         skip = list(skip or [])
+        room = self.max_faces if room is None else max(0, room)
         if self._detector is None:
             self._detector = mp.solutions.face_detection.FaceDetection(
                 model_selection=1, min_detection_confidence=self.min_face_confidence
@@ -140,8 +156,10 @@ class MediaPipeProvider:
             )
         h, w = frame.shape[:2]
         detections = self._detector.process(frame).detections or []
-        faces = []
-        for det in detections[: self.max_faces * 2]:
+        detections = sorted(detections, key=lambda d: -d.location_data.relative_bounding_box.width)
+        faces: list[FaceLandmarks] = []
+        dropped = 0
+        for det in detections:
             box = det.location_data.relative_bounding_box
             side = max(box.width * w, box.height * h) * CROP_SCALE
             if side < 8:
@@ -150,6 +168,9 @@ class MediaPipeProvider:
             cy = (box.ymin + box.height / 2) * h
             if _covered(np.array([cx, cy]), skip + faces):
                 continue
+            if len(faces) >= room:
+                dropped += 1
+                continue
             face = self._mesh_in_crop(frame, np.array([cx, cy]), side, 0.0, float(det.score[0]))
             for _ in range(self.refine_passes):
                 if face is None:
@@ -157,6 +178,7 @@ class MediaPipeProvider:
                 face = self._refined(frame, face)
             if face is not None:
                 faces.append(face)
+        self._last_dropped = dropped
         return faces
 
     def _refined(self, frame: np.ndarray, face: FaceLandmarks) -> FaceLandmarks:
@@ -249,6 +271,12 @@ class MediaPipeProvider:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _size(face: FaceLandmarks) -> float:
+    """A face's size in pixels: the larger side of its landmarks' box (robust to a turned head)."""
+    lo, hi = face.points.min(axis=0), face.points.max(axis=0)
+    return float(max(hi - lo))
 
 
 def _covered(point: np.ndarray, faces: list[FaceLandmarks]) -> bool:

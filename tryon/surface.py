@@ -1,0 +1,155 @@
+"""The light a face receives and the shape of its lips, estimated from the frame and the face mesh.
+
+Makeup is painted as albedo under the light the face actually receives (:mod:`tryon.render`), so it needs:
+
+- the scene's exposure ``E``: the light that renders a middle-grey (18 %) surface at ``0.18 * E``. It is the
+  log-average luminance of the frame around the face (the "key" a camera's auto-exposure aims at, Reinhard
+  2002), bounded by the face's own skin: skin reflects 7-55 % of the light whatever its tone, so ``E`` lies
+  in ``[Y_skin / 0.55, Y_skin / 0.07]``. Every term scales with the light, so a photo taken at a quarter of the
+  exposure gets a quarter of ``E``: the painted lips darken with the scene as the real lips did.
+- the skin's colour (for the tinted layers of foundation and blush, which keep the skin's own tone);
+- the lips' surface: four landmark rings per lip (outer border to mouth line) make an 11 x 4 grid whose 3-D
+  normals (x, y and the mesh's relative depth) give, with a light direction fitted to the lips' own shading
+  (Lambertian: ``Y = a + b . n``), the Blinn-Phong specular lobe where gloss belongs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from tryon.color import LUMA, U8_TO_LINEAR
+from tryon.landmarks import FaceLandmarks
+
+MIDDLE_GREY = 0.18
+SKIN_REFLECTANCE = (0.07, 0.55)
+"""Range of skin luminance reflectance, darkest to lightest skin tones (Fitzpatrick VI to I)."""
+SKIN_POINTS = (50, 280, 101, 330, 118, 347, 123, 352, 205, 425, 36, 266, 151, 9, 108, 337, 69, 299, 4, 195)
+"""Cheeks, forehead and nose bridge: skin that is rarely covered by hair or in deep shadow."""
+KEY_SIDE = 32
+"""The frame region around the face is averaged down to at most this many pixels a side for the key."""
+
+UPPER_LIP = (
+    (61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291),
+    (76, 184, 74, 73, 72, 11, 302, 303, 304, 408, 306),
+    (62, 183, 42, 41, 38, 12, 268, 271, 272, 407, 292),
+    (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308),
+)
+LOWER_LIP = (
+    (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291),
+    (76, 77, 90, 180, 85, 16, 315, 404, 320, 307, 306),
+    (62, 96, 89, 179, 86, 15, 316, 403, 319, 325, 292),
+    (78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308),
+)
+"""Lip rings from the border (row 0) to the mouth line (row 3), each from the person's right mouth corner."""
+DEFAULT_LIGHT = np.array([0.0, -0.45, -1.0]) / np.linalg.norm([0.0, -0.45, -1.0])
+"""Light from above the camera (image y points down, the camera looks along +z)."""
+VIEW = np.array([0.0, 0.0, -1.0])
+
+
+@dataclass(frozen=True, slots=True)
+class FaceLight:
+    """exposure : the scene light E (1.0: middle grey renders at 0.18); skin : (3,) float32 linear mean skin
+    colour; light : (3,) unit vector towards the main light."""
+
+    exposure: float
+    skin: np.ndarray
+    light: np.ndarray
+
+
+def _sample(frame: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    """Linear RGB (n, 3) of the frame at the (n, 2) points (nearest pixel, clipped to the frame)."""
+    h, w = frame.shape[:2]
+    xi = np.clip(np.round(pts[:, 0]).astype(np.intp), 0, w - 1)
+    yi = np.clip(np.round(pts[:, 1]).astype(np.intp), 0, h - 1)
+    return U8_TO_LINEAR[frame[yi, xi]]
+
+
+def scene_key(frame: np.ndarray, face: FaceLandmarks) -> float:
+    """Log-average linear luminance of the frame within three face widths of the face."""
+    h, w = frame.shape[:2]
+    c, r = face.center, 1.5 * max(face.width, 1.0) * 2
+    x0, y0 = max(0, int(c[0] - r)), max(0, int(c[1] - r))
+    x1, y1 = min(w, int(c[0] + r) + 1), min(h, int(c[1] + r) + 1)
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        x0, y0, x1, y1 = 0, 0, w, h
+    roi = frame[y0:y1, x0:x1]
+    step = max(1, max(roi.shape[:2]) // KEY_SIDE)
+    small = roi[::step, ::step]
+    y = U8_TO_LINEAR[small] @ LUMA
+    return float(np.exp(np.mean(np.log(y + 1e-4))))
+
+
+def face_light(frame: np.ndarray, face: FaceLandmarks) -> FaceLight:
+    """Exposure, skin colour and light direction for ``face`` in the RGB uint8 ``frame``."""
+    skin_rgb = _sample(frame, face.points[list(SKIN_POINTS)])
+    skin_y = skin_rgb @ LUMA
+    y_skin = float(np.median(skin_y))
+    keep = skin_y >= np.percentile(skin_y, 25)  # skip the darkest samples (shadows, stray hair)
+    skin = skin_rgb[keep].mean(axis=0).astype(np.float32)
+    lo, hi = y_skin / SKIN_REFLECTANCE[1], y_skin / SKIN_REFLECTANCE[0]
+    exposure = min(max(scene_key(frame, face) / MIDDLE_GREY, lo), hi)
+    return FaceLight(max(exposure, 1e-4), skin, lip_light(frame, face))
+
+
+def _grid(face: FaceLandmarks, rows: tuple[tuple[int, ...], ...]) -> np.ndarray:
+    """(4, 11, 3) points x, y, depth of one lip's rings."""
+    idx = np.array(rows)
+    return np.concatenate([face.points[idx], face.depth[idx][..., None]], axis=-1).astype(np.float64)
+
+
+def grid_normals(grid: np.ndarray) -> np.ndarray:
+    """(r, c, 3) unit normals of a (r, c, 3) point grid, facing the camera (negative z)."""
+    du = np.gradient(grid, axis=1)
+    dv = np.gradient(grid, axis=0)
+    n = np.cross(du, dv)
+    n /= np.maximum(np.linalg.norm(n, axis=-1, keepdims=True), 1e-9)
+    flip = n[..., 2:3] > 0
+    return np.where(flip, -n, n)
+
+
+def lip_light(frame: np.ndarray, face: FaceLandmarks) -> np.ndarray:
+    """Direction towards the main light, fitted to the lips' shading (``Y = a + b . n``), else from above."""
+    grids = [_grid(face, UPPER_LIP), _grid(face, LOWER_LIP)]
+    normals = np.concatenate([grid_normals(g).reshape(-1, 3) for g in grids])
+    pts = np.concatenate([g.reshape(-1, 3)[:, :2] for g in grids])
+    y = _sample(frame, pts) @ LUMA
+    a = np.concatenate([np.ones((len(y), 1)), normals], axis=1)
+    try:
+        coef, *_ = np.linalg.lstsq(a, y, rcond=None)
+    except np.linalg.LinAlgError:
+        return DEFAULT_LIGHT
+    b = coef[1:]
+    norm = float(np.linalg.norm(b))
+    if not np.isfinite(norm) or norm < 1e-6:
+        return DEFAULT_LIGHT
+    light = b / norm
+    if light[2] > -0.2:  # a light behind the face, or a poor fit: keep it in front
+        light = light + DEFAULT_LIGHT
+        light /= np.linalg.norm(light)
+    return (0.5 * light + 0.5 * DEFAULT_LIGHT) / np.linalg.norm(0.5 * light + 0.5 * DEFAULT_LIGHT)
+
+
+def lip_specular(face: FaceLandmarks, light: np.ndarray, box: tuple[int, int, int, int], shininess: float,
+                 blur: float) -> np.ndarray:  # fmt: skip
+    """(h, w) float32 Blinn-Phong lobe ``max(0, n . h) ** shininess`` of the lips over ``box`` (x0, y0, x1, y1),
+    drawn per grid cell and smoothed by ``blur`` pixels."""
+    x0, y0, x1, y1 = box
+    out = np.zeros((y1 - y0, x1 - x0), np.float32)
+    half = light + VIEW
+    half /= np.linalg.norm(half)
+    for rows in (UPPER_LIP, LOWER_LIP):
+        grid = _grid(face, rows)
+        spec = np.clip(grid_normals(grid) @ half, 0.0, 1.0) ** shininess
+        cell = (spec[:-1, :-1] + spec[1:, :-1] + spec[:-1, 1:] + spec[1:, 1:]) / 4.0
+        xy = grid[..., :2] - np.array([x0, y0])
+        for i in range(cell.shape[0]):
+            for j in range(cell.shape[1]):
+                quad = np.array([xy[i, j], xy[i, j + 1], xy[i + 1, j + 1], xy[i + 1, j]])
+                cv2.fillConvexPoly(out, np.round(quad * 16).astype(np.int32), float(cell[i, j]), cv2.LINE_AA, 4)
+    if blur > 0:
+        out = cv2.GaussianBlur(out, (0, 0), blur)
+    peak = float(out.max())
+    return out / peak if peak > 1e-6 else out
