@@ -11,7 +11,7 @@ Two kinds of layer:
     were (a shade times ``s`` alone would look the same in every light, like a sticker).
 ``tint`` (foundation, blush): a thin translucent layer. Each pixel keeps its own luminance (within a
     bounded lightening or darkening towards the product under the scene light) and takes the product's
-    chromaticity as a filter, ``skin * T`` with ``T = (colour / Y(colour)) ** 0.7``, renormalised to the
+    chromaticity as a filter, ``skin * T`` with ``T = (colour / Y(colour)) ** k`` (k: 1 for blush, 0.4 for foundation), renormalised to the
     target luminance. A light pink on dark skin then warms and reddens it instead of mixing in grey:
     no ashy cast whatever the skin tone.
 
@@ -38,8 +38,9 @@ from tryon.masks import Mask, union_box
 
 MIN_REFERENCE_LUMINANCE = 1e-3
 _LUMA = tuple(float(v) for v in LUMA)
-TINT_EXPONENT = 0.7
-"""How strongly a tint's chromaticity filters the skin (1: the product's full saturation)."""
+TINT_EXPONENT = {"foundation": 0.4, "blush": 1.0}
+"""How strongly a tint's chromaticity filters the skin (1: the product's full saturation; a foundation evens the
+tone and barely colours it, a blush colours)."""
 TINT_LUMINANCE = {"foundation": (0.88, 1.12), "blush": (0.85, 1.0)}
 """Bounds of the luminance change a tint may bring (evening out, never a grey mask or a dark stain)."""
 TINT_REGIONS = frozenset(TINT_LUMINANCE)
@@ -119,17 +120,17 @@ def paint_planes(planes: np.ndarray, alpha: np.ndarray, paint: Paint, light: Lig
             cv2.scaleAdd(high, float(shading.highlight_color[c]) * exposure, plane, dst=plane)
 
 
-def tint_filter(color: np.ndarray) -> np.ndarray:
-    """(3,) chromaticity filter of a linear colour with unit luminance, softened by ``TINT_EXPONENT``."""
+def tint_filter(color: np.ndarray, exponent: float = 1.0) -> np.ndarray:
+    """(3,) chromaticity filter of a linear colour with unit luminance, softened by ``exponent``."""
     y = max(float(np.dot(color, LUMA)), 1e-4)
-    t = np.maximum(np.asarray(color, np.float64) / y, 1e-3) ** TINT_EXPONENT
+    t = np.maximum(np.asarray(color, np.float64) / y, 1e-3) ** exponent
     return (t / float(np.dot(t, LUMA))).astype(np.float32)
 
 
 def _tint(planes: np.ndarray, luma: np.ndarray, ref: float, weight: np.ndarray, keep: np.ndarray, paint: Paint,
           light: Light) -> None:  # fmt: skip
     """A translucent layer: the skin filtered by the product's chromaticity, its luminance kept within bounds."""
-    t = tint_filter(paint.color)
+    t = tint_filter(paint.color, TINT_EXPONENT.get(paint.region, 0.7))
     lo, hi = TINT_LUMINANCE.get(paint.region, (0.9, 1.1))
     target = float(np.dot(paint.color, LUMA)) * light.exposure  # the product's luminance under this light
     k = min(max(target / ref, lo), hi)
