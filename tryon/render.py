@@ -11,9 +11,9 @@ Two kinds of layer:
     were (a shade times ``s`` alone would look the same in every light, like a sticker).
 ``tint`` (foundation, blush): a thin translucent layer. Each pixel keeps its own luminance (within a
     bounded lightening or darkening towards the product under the scene light) and takes the product's
-    chromaticity as a filter, ``skin * T`` with ``T = (colour / Y(colour)) ** k`` (k: 1 for blush, 0.4 for foundation), renormalised to the
-    target luminance. A light pink on dark skin then warms and reddens it instead of mixing in grey:
-    no ashy cast whatever the skin tone.
+    chromaticity as a filter, ``skin * T`` with ``T = (colour / Y(colour)) ** k`` (k: 1 for blush, 0.4 for
+    foundation), renormalised to the target luminance. A light pink on dark skin then warms and reddens it
+    instead of mixing in grey: no ashy cast whatever the skin tone.
 
 The result is mixed with the skin by ``mask * intensity * opacity`` (opacity: a face fading in or out, or
 turned away from the camera). Unlike a flat RGB alpha blend (rejected: it looks painted on and loses the

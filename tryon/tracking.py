@@ -43,7 +43,7 @@ class _Track:
     hits: int = 1
     misses: int = 0
     confirmed: bool = False
-    level: float = 0.0
+    level: int = 0
     seen: float = 0.0
     painted: int = 0
 
@@ -61,7 +61,7 @@ class FaceTracker:
 
     def __call__(self, faces: list[FaceLandmarks], t: float) -> list[TrackedFace]:
         """Match ``faces`` seen at time ``t`` seconds to tracks; return the faces to paint with their opacity."""
-        step = 1.0 / max(self.fade, 1)
+        fade = max(self.fade, 1)
         free = list(self._tracks)
         for face in faces:
             c, w = face.center, face.width
@@ -95,15 +95,15 @@ class FaceTracker:
                     kept.append(track)
                 continue
             if track.misses == 0:
-                track.level = min(1.0, track.level + step)
+                track.level = min(fade, track.level + 1)
             elif track.painted >= MIN_RUN:
-                track.level = max(0.0, track.level - step)
-            if track.misses > max(self.patience, MIN_RUN) or (track.misses > 0 and track.level <= 0.0):
+                track.level = max(0, track.level - 1)
+            if track.misses > max(self.patience, MIN_RUN) or (track.misses > 0 and track.level <= 0):
                 continue
             kept.append(track)
             if track.level > 0:
                 track.painted += 1
-                out.append(TrackedFace(track.face, track.level, track.id))
+                out.append(TrackedFace(track.face, track.level / fade, track.id))
         self._tracks = kept
         return out
 
