@@ -353,6 +353,7 @@ class SessionClient:
                 self._welcome.set_exception(_error(frame))
         elif kind == "shutdown":
             self.shutdowns += 1
+        # pong, and frame types added later within version 1: ignored (PROTOCOL.md, "Evolution")
 
     def _ack_from_delta(self, delta: Delta) -> None:
         """A delta made by one of our requests acknowledges it, even if the ack itself was lost

@@ -10,6 +10,7 @@ import binascii
 import hashlib
 import hmac
 import json
+import math
 import re
 from dataclasses import dataclass
 from typing import Literal, get_args
@@ -28,6 +29,7 @@ ID_RULE = "1-64 letters, digits and _ . : - (no spaces)"
 @dataclass(frozen=True, slots=True)
 class Claims:
     """What a join token grants: room, participant, role, expiry time."""
+
     room: str
     participant: str
     role: str
@@ -71,20 +73,51 @@ def verify(token: str, key: bytes, now: float, room: str | None = None) -> Claim
         raise AuthError("bad_token", "token is malformed", field="token") from exc
     if not hmac.compare_digest(mac, expected):
         raise AuthError("bad_token", "token signature is wrong", field="token")
-    try:
-        raw = json.loads(_unb64(head))
-        claims = Claims(
-            room=str(raw["room"]),
-            participant=str(raw["participant"]),
-            role=str(raw["role"]),
-            exp=float(raw["exp"]),
-        )
-    except (ValueError, KeyError, TypeError, binascii.Error) as exc:
-        raise AuthError("bad_token", "token claims are malformed", field="token") from exc
+    claims = _read_claims(head)
     if claims.role not in ROLES:
         raise AuthError("bad_token", f"token role {claims.role!r} is not known", field="token")
+    for name, value in (("room", claims.room), ("participant", claims.participant)):
+        if not ID_RE.fullmatch(value):
+            raise AuthError("bad_token", f"token claim {name!r} is not a valid id: use {ID_RULE}", field="token")
     if claims.exp <= now:
         raise AuthError("token_expired", "token has expired", field="token")
     if room is not None and claims.room != room:
         raise AuthError("wrong_room", "token names another room", field="room")
     return claims
+
+
+def _unique(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for key, value in pairs:
+        if key in out:
+            raise AuthError("bad_token", f"token claim {key!r} appears twice", field="token")
+        out[key] = value
+    return out
+
+
+def _read_claims(head: str) -> Claims:
+    """The claims of a token's first part, strictly: a JSON object, each key once, strings for
+    ``room``, ``participant`` and ``role``, a number for ``exp``; other claims are ignored."""
+    try:
+        raw = json.loads(_unb64(head), object_pairs_hook=_unique)
+    except (ValueError, binascii.Error, RecursionError) as exc:
+        raise AuthError("bad_token", "token claims are not a JSON object", field="token") from exc
+    if not isinstance(raw, dict):
+        raise AuthError("bad_token", "token claims are not a JSON object", field="token")
+    for name in ("room", "participant", "role"):
+        if not isinstance(raw.get(name), str):
+            got = "missing" if name not in raw else f"a {_json_type(raw[name])}"
+            raise AuthError("bad_token", f"token claim {name!r} must be a string, got {got}", field="token")
+    exp = raw.get("exp")
+    if isinstance(exp, bool) or not isinstance(exp, int | float) or not math.isfinite(exp):
+        got = "missing" if "exp" not in raw else f"a {_json_type(exp)}"
+        raise AuthError("bad_token", f"token claim 'exp' must be a number (Unix seconds), got {got}", field="token")
+    return Claims(room=str(raw["room"]), participant=str(raw["participant"]), role=str(raw["role"]), exp=float(exp))
+
+
+def _json_type(value: object) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    return {str: "string", list: "list", dict: "object", type(None): "null"}.get(type(value), type(value).__name__)

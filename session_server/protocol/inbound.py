@@ -7,8 +7,10 @@ declares (``kinds.registry``); whether the room the connection joined accepts it
 from __future__ import annotations
 
 import json
+import re
 from typing import Annotated, Any, Union
 
+import jiter
 from pydantic import Field, TypeAdapter, ValidationError
 
 from .errors import BadMessage, LimitExceeded
@@ -24,9 +26,30 @@ _ADAPTER: TypeAdapter[Any] = TypeAdapter(
 )
 
 
+_DUPLICATE = re.compile(r'duplicate key "(.*)" at line')
+
+
 def parse(data: str | bytes, limits: Limits) -> Msg:
-    """Validate one client frame.  Raises ``BadMessage`` or ``LimitExceeded`` naming the problem."""
+    """Validate one client frame.  Raises ``BadMessage`` or ``LimitExceeded`` naming the problem.
+
+    Strict: JSON types as declared (no ``"1"`` for 1, no ``1.0`` or ``true`` for ``v``), no key twice in
+    an object; fields a message does not declare are ignored."""
     check_size(len(data), limits)
+    raw = data if isinstance(data, bytes) else data.encode()
+    try:
+        decoded = jiter.from_json(raw, catch_duplicate_keys=True)
+    except ValueError as exc:
+        duplicate = _DUPLICATE.search(str(exc))
+        if duplicate is not None:
+            key = duplicate.group(1)
+            raise BadMessage("bad_message", f"key {key!r} appears twice in an object", field=key) from None
+    else:  # ignored fields too stay within the depth limit (a cheap bound first: brackets in the frame)
+        if raw.count(b"[") + raw.count(b"{") > limits.max_json_depth:
+            depth = json_depth(decoded)
+            if depth > limits.max_json_depth:
+                raise LimitExceeded(
+                    "too_deep", "message nesting is too deep", limit=limits.max_json_depth, actual=depth
+                )
     try:
         return _ADAPTER.validate_json(data, strict=True)  # type: ignore[no-any-return]
     except ValidationError as exc:
@@ -52,8 +75,12 @@ def _diagnose(data: str | bytes, limits: Limits, exc: ValidationError) -> None:
         raise LimitExceeded("too_deep", "message nesting is too deep", limit=limits.max_json_depth, actual=depth)
     if not isinstance(raw, dict):
         raise BadMessage("bad_message", "frame must be a JSON object", field="message")
-    if raw.get("v") != PROTOCOL_VERSION:
-        raise BadMessage("bad_version", f"protocol version must be {PROTOCOL_VERSION}, got {raw.get('v')!r}", field="v")
+    version = raw.get("v")
+    if type(version) is not int or version != PROTOCOL_VERSION:
+        shown = json.dumps(version) if len(json.dumps(version)) <= 40 else type(version).__name__
+        raise BadMessage(
+            "bad_version", f"protocol version must be the integer {PROTOCOL_VERSION}, got {shown}", field="v"
+        )
     kind = raw.get("type")
     if not isinstance(kind, str) or kind not in CLIENT_TYPES:
         shown = kind if isinstance(kind, str) and len(kind) <= 40 else type(kind).__name__

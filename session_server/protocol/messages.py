@@ -11,11 +11,15 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
 
 from .auth import ID_PATTERN, Role
 
 PROTOCOL_VERSION = 1
+Version = Annotated[
+    int, Field(strict=True, ge=PROTOCOL_VERSION, le=PROTOCOL_VERSION), WithJsonSchema({"const": PROTOCOL_VERSION})
+]
+"""``v``: exactly the JSON integer 1 (not ``1.0``, not ``true``, not ``"1"``)."""
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=ID_PATTERN)]
 Finite = Annotated[float, Field(allow_inf_nan=False, ge=-1e6, le=1e6)]
@@ -26,16 +30,18 @@ Quat = tuple[Finite, Finite, Finite, Finite]
 class Pose(BaseModel):
     """Position in meters and rotation quaternion (x, y, z, w) in the session's frame."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True)
     p: Vec3
     q: Quat = (0.0, 0.0, 0.0, 1.0)
 
 
 class Msg(BaseModel):
-    """Base of every client message: protocol version and optional request id."""
+    """Base of every client message: protocol version and optional request id.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    v: Literal[1]
+    Fields a message does not declare are ignored (additive evolution within version 1, PROTOCOL.md)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    v: Version
     id: Id | None = None
 
 

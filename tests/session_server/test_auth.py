@@ -50,3 +50,40 @@ def test_forged_claims_with_swapped_body() -> None:
 def test_unknown_role_cannot_be_signed() -> None:
     with pytest.raises(AuthError):
         auth.sign(auth.Claims("r", "p", "admin", 10.0), KEY)
+
+
+def signed(body: str) -> str:
+    """A token over any claims text, correctly signed (what a buggy or hostile minting service could make)."""
+    head = auth._b64(body.encode())
+    return head + "." + auth._b64(auth.hmac.new(KEY, head.encode(), auth.hashlib.sha256).digest())
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        ('{"room": "store-1", "participant": "ana", "role": "phone", "exp": "99999999999"}', "'exp' must be a number"),
+        ('{"room": "store-1", "participant": "ana", "role": "phone", "exp": true}', "'exp' must be a number"),
+        (
+            '{"room": "store-1", "participant": "ana", "role": "phone"}',
+            "'exp' must be a number (Unix seconds), got missing",
+        ),
+        ('{"room": "store-1", "participant": 7, "role": "phone", "exp": 1000}', "'participant' must be a string"),
+        ('{"room": ["store-1"], "participant": "ana", "role": "phone", "exp": 1000}', "'room' must be a string"),
+        (
+            '{"room": "store-1", "participant": "ana", "role": "phone", "exp": 1000, "role": "staff"}',
+            "'role' appears twice",
+        ),
+        ('{"room": "store-1", "participant": "a b", "role": "phone", "exp": 1000}', "'participant' is not a valid id"),
+        ('["store-1", "ana", "phone", 1000]', "not a JSON object"),
+        ("{not json", "not a JSON object"),
+    ],
+)
+def test_claims_are_read_strictly(body: str, says: str) -> None:
+    with pytest.raises(AuthError) as info:
+        auth.verify(signed(body), KEY, now=10.0, room="store-1")
+    assert info.value.code == "bad_token" and says in info.value.message, info.value.message
+
+
+def test_integer_exp_and_unknown_claims_are_accepted() -> None:
+    body = '{"room": "store-1", "participant": "ana", "role": "phone", "exp": 1000, "iss": "pos-7", "nbf": 5}'
+    assert auth.verify(signed(body), KEY, now=10.0, room="store-1") == auth.Claims("store-1", "ana", "phone", 1000.0)

@@ -269,3 +269,55 @@ def test_too_big_counts_every_fragment_of_a_message(serve: Callable[..., Served]
 def test_too_big_on_the_legacy_websockets_route(serve: Callable[..., Served]) -> None:
     srv = serve(impl="websockets")
     run(refused_as_too_big(srv.url, '{"v": 1, "type": "chat", "id": "c", "text": "' + "x" * 200_000 + '"}'))
+
+
+def test_strict_reading_and_unknown_fields_over_the_wire(serve: Callable[..., Served]) -> None:
+    srv = serve()
+
+    async def refused(frame: str) -> tuple[dict[str, Any], int | None]:
+        """The error a frame gets, and the close code that follows (None: the connection stays open)."""
+        c = Raw(await connect(srv.url))
+        await c.ws.send(frame)
+        err = await c.until(lambda f: f["type"] == "error")
+        try:
+            await c.send("ping")
+            await c.until(lambda f: f["type"] == "pong")
+        except ConnectionClosed as exc:
+            return err, exc.rcvd.code if exc.rcvd else None
+        await c.ws.close()
+        return err, None
+
+    async def main() -> None:
+        import base64
+        import hashlib
+        import hmac
+
+        def signed(body: str) -> str:
+            head = base64.urlsafe_b64encode(body.encode()).rstrip(b"=").decode()
+            mac = hmac.new(SECRET.encode(), head.encode(), hashlib.sha256).digest()
+            return head + "." + base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+
+        exp = int(time.time()) + 600
+        bad_exp = signed(f'{{"room": "strict", "participant": "ana", "role": "phone", "exp": "{exp}"}}')
+        err, code = await refused(json.dumps({"v": 1, "type": "join", "id": "j", "room": "strict", "token": bad_exp}))
+        assert (err["code"], code) == ("bad_token", 4001) and "'exp' must be a number" in err["message"]
+        twice = signed(f'{{"room": "strict", "participant": "ana", "role": "viewer", "exp": {exp}, "role": "staff"}}')
+        err, code = await refused(json.dumps({"v": 1, "type": "join", "id": "j", "room": "strict", "token": twice}))
+        assert (err["code"], code) == ("bad_token", 4001) and "'role' appears twice" in err["message"]
+        err, code = await refused('{"v": 1.0, "type": "ping"}')
+        assert (err["code"], code) == ("bad_version", 1008)
+        err, code = await refused('{"v": 1, "type": "ping", "type": "leave"}')
+        assert (err["code"], err["field"], code) == ("bad_message", "type", None)  # answered, still open
+
+        # a newer client's extra fields are ignored, at the top and inside the pose
+        a = await raw_join(srv.url, "strict", "ana")
+        await a.send("anchor.set", id="a1", anchor="floor", pose={"p": [0, 0, 0], "frame": "gravity"}, note="v1.4")
+        ack = await a.until(lambda f: f["type"] in ("ack", "error"))
+        assert ack["type"] == "ack" and ack["ref"] == "a1", ack
+        await a.send("presence", pose={"p": [1, 0, 0], "accuracy": 0.1}, battery=0.5)
+        await a.send("ping", sent_at=1.5)
+        await a.until(lambda f: f["type"] == "pong")
+        assert not [f for f in a.frames if f["type"] == "error"]
+        await a.ws.close()
+
+    run(main())

@@ -46,7 +46,15 @@ def test_valid_messages_parse_to_types() -> None:
             "object",
         ),
         ('{"v": 1, "type": "object.move", "object": "x", "pose": {"p": [1, 0, 0]}}', "bad_message", "id"),
-        ('{"v": 1, "type": "ping", "extra": 1}', "bad_message", "extra"),
+        ('{"v": 1.0, "type": "ping"}', "bad_version", "v"),
+        ('{"v": true, "type": "ping"}', "bad_version", "v"),
+        ('{"v": "1", "type": "ping"}', "bad_version", "v"),
+        ('{"type": "ping"}', "bad_version", "v"),
+        ('{"v": 1, "type": "ping", "type": "ping"}', "bad_message", "type"),
+        ('{"v": 1, "type": "object.delete", "id": "a", "object": "x", "object": "y"}', "bad_message", "object"),
+        ('{"v": 1, "type": "presence", "pose": {"p": [0, 0, 0], "p": [1, 0, 0]}}', "bad_message", "p"),
+        ('{"v": 1, "type": "ping", "later": {"a": 1, "a": 2}}', "bad_message", "a"),
+        ('{"v": 1, "type": "ping", "later": ' + "[" * 20 + "]" * 20 + "}", "too_deep", None),
         (
             '{"v": 1, "type": "object.place", "id": "a", "object": "x", "sku": "s", "pose": {"p": [1e400]}}',
             "bad_message",
@@ -97,3 +105,22 @@ def test_server_frames_validate_against_models() -> None:
     f = m.server_frame("ack", ref="r1", revision=3)
     assert m.SERVER_TYPES["ack"].model_validate(f).revision == 3
     assert json.loads(m.encode(f)) == f
+
+
+def test_unknown_fields_are_ignored_anywhere() -> None:
+    """Additive evolution within version 1: a field this server does not know is ignored, not refused."""
+    msg = parse(
+        '{"v": 1, "type": "object.move", "id": "a", "object": "x", "priority": "high",'
+        ' "pose": {"p": [1, 2, 3], "frame": "floor", "q": [0, 0, 0, 1]}, "meta": {"from": "v1.3 client"}}',
+        LIMITS,
+    )
+    assert isinstance(msg, shared_space.ObjectMove) and msg.object == "x" and msg.pose.p == (1.0, 2.0, 3.0)
+    assert not hasattr(msg, "priority") and msg.model_dump().keys() == {"v", "id", "type", "object", "pose", "scale"}
+    assert parse('{"v": 1, "type": "ping", "sent_at": 12.5}', LIMITS).type == "ping"  # type: ignore[attr-defined]
+
+
+def test_duplicate_key_error_names_the_key() -> None:
+    with pytest.raises(ProtocolError) as info:
+        parse('{"v": 1, "type": "chat", "id": "a", "text": "hi", "text": "bye"}', LIMITS)
+    assert info.value.code == "bad_message" and info.value.field == "text"
+    assert "'text' appears twice" in info.value.message

@@ -542,3 +542,14 @@ def test_frames_split_anywhere_and_interleaved_with_control_frames(server: Runni
     read_until(lambda: proto.state.name == "CLOSED" or proto.close_rcvd is not None)
     assert isinstance(proto.close_rcvd, Close) and proto.close_rcvd.code == 1007
     sock.close()
+
+
+def test_client_fields_unknown_to_the_server_are_ignored(server: RunningServer) -> None:
+    async def main() -> None:
+        a = await joined(server, "ana")
+        ack = await a.request("chat", text="hi", kind="text", mood="cheerful")  # a field this server does not know
+        assert ack["type"] == "ack" and ack["duplicate"] is False
+        assert [c.text for c in a.mirror.state.chat] == ["hi"]
+        await a.close()
+
+    run(main())

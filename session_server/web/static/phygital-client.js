@@ -972,10 +972,8 @@ export class SessionClient {
         this.urlIndex += 1; // reconnect elsewhere first when scaled out
         this._emit("shutdown", frame);
         return;
-      case "pong":
+      default: // pong, and frame types added later within version 1: ignored (PROTOCOL.md, "Evolution")
         return;
-      default:
-        this._emit("error", new SessionError("unknown_type", `server sent an unknown frame type ${frame.type}`));
     }
   }
 

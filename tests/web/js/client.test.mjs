@@ -72,6 +72,20 @@ test("ownership: a locked object refuses others with a typed error; staff takes 
   for (const c of [a, b, staff, viewer]) await c.close();
 });
 
+test("version 1 evolves additively: extra fields are ignored, unknown frame types too; the first ack says duplicate: false", async () => {
+  const a = await joined(srv.url, newRoom(), "ana");
+  const errors = [];
+  a.on("error", (e) => errors.push(e));
+  const ack = await a.request("chat", { text: "hi", kind: "text", mood: "cheerful" }); // a field this server does not know
+  assert.equal(ack.duplicate, false);
+  assert.deepEqual(a.state.chat.map((c) => c.text), ["hi"]);
+  a._onFrame({ v: 1, type: "weather", sky: "clear" }, "join"); // a frame type added later: ignored
+  a._onFrame({ v: 1, type: "pong", t: 1, skew_ms: 3 }, "join");
+  await a.request("chat", { text: "after", kind: "text" });
+  assert.deepEqual(errors, []);
+  await a.close();
+});
+
 test("a repeated request id is applied once", async () => {
   const a = await joined(srv.url, newRoom(), "ana");
   const first = await a.request("chat", { id: "same-1", text: "hello", kind: "text" });
