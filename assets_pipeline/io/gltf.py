@@ -17,6 +17,7 @@ import numpy as np
 from ..document import COMPONENT_DTYPES, TRIANGLES, TYPE_SIZES, Accessor, AssetDocument, Image
 from ..errors import AssetError, InvalidAsset, LimitExceeded, UnsupportedFormat
 from ..limits import Limits
+from .gltf_repair import repair_document, repair_json
 from .images import check_image
 from .resources import ResourceResolver
 
@@ -61,7 +62,7 @@ def parse_json(raw: bytes, path: Path, limits: Limits | None = None) -> dict[str
         raise LimitExceeded("JSON bytes", len(raw), limits.max_json_bytes, path=path)
     try:
         text = raw.decode("utf-8-sig").rstrip(" \x00")
-        gltf = json.loads(text, parse_constant=_reject_constant)
+        gltf = json.loads(text, parse_constant=_reject_constant, parse_float=_json_number)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InvalidAsset(f"invalid JSON ({exc})", path=path) from None
     except RecursionError:
@@ -74,6 +75,13 @@ def parse_json(raw: bytes, path: Path, limits: Limits | None = None) -> dict[str
         raise UnsupportedFormat(f"glTF asset.version {version or 'missing'!r} (only 2.x is supported)",
                                 path=path, field="asset.version")
     return gltf
+
+
+def _json_number(text: str) -> int | float:
+    """A JSON number written with a fraction or exponent: an int when it is integral (``1.0`` and ``10e-1``
+    stand for the index 1, as JSON Schema's ``integer`` allows), a float otherwise."""
+    value = float(text)
+    return int(value) if value.is_integer() and abs(value) < 2**53 else value
 
 
 def _reject_constant(name: str) -> None:
@@ -99,8 +107,8 @@ class _Reader:
         self.path = path
         self.limits = limits
         self.resolver = ResourceResolver(path, limits)
-        self.buffers: list[bytes | None] = []
-        self.views: list[bytes | None] = []
+        self._buffers: dict[int, bytes | None] = {}
+        self._views: dict[int, bytes] = {}
 
     def fail(self, field: str, problem: str) -> InvalidAsset:
         return InvalidAsset(problem, path=self.path, field=field)
@@ -111,27 +119,32 @@ class _Reader:
             raise self.fail(field, f"refers to {kind}[{value}], but the file has {n}")
         return value
 
-    def load_buffers(self) -> None:
-        for i, buf in enumerate(self._list("buffers")):
-            field = f"buffers[{i}]"
-            length = buf.get("byteLength")
-            if not isinstance(length, int) or length < 0:
-                raise self.fail(field, "byteLength missing or negative")
-            if length > self.limits.max_file_bytes:
-                raise LimitExceeded("buffer byteLength", length, self.limits.max_file_bytes, path=self.path,
-                                    field=field)
-            if "uri" in buf:
-                data, _ = self.resolver.read_uri(str(buf["uri"]), field + ".uri")
-            elif i == 0 and self.glb_bin is not None:
-                data = self.glb_bin
-            elif buf.get("extensions", {}).get("EXT_meshopt_compression", {}).get("fallback"):
-                self.buffers.append(None)  # fallback buffer: only compressed views point at it
-                continue
-            else:
-                raise self.fail(field, "has no data (no uri and no GLB binary chunk)")
-            if len(data) < length:
-                raise self.fail(field, f"byteLength {length} but only {len(data)} bytes are present")
-            self.buffers.append(data)
+    def buffer(self, i: int) -> bytes | None:
+        """Buffer ``i``'s bytes (None for a meshopt fallback buffer), read and checked on first use: a buffer
+        nothing reads is never opened (the validator calls it unused, not invalid)."""
+        if i in self._buffers:
+            return self._buffers[i]
+        buf = self._list("buffers")[i]
+        field = f"buffers[{i}]"
+        length = buf.get("byteLength")
+        if not isinstance(length, int) or length < 0:
+            raise self.fail(field, "byteLength missing or negative")
+        if length > self.limits.max_file_bytes:
+            raise LimitExceeded("buffer byteLength", length, self.limits.max_file_bytes, path=self.path,
+                                field=field)
+        data: bytes | None
+        if "uri" in buf:
+            data, _ = self.resolver.read_uri(str(buf["uri"]), field + ".uri")
+        elif i == 0 and self.glb_bin is not None:
+            data = self.glb_bin
+        elif buf.get("extensions", {}).get("EXT_meshopt_compression", {}).get("fallback"):
+            data = None  # fallback buffer: only compressed views point at it
+        else:
+            raise self.fail(field, "has no data (no uri and no GLB binary chunk)")
+        if data is not None and len(data) < length:
+            raise self.fail(field, f"byteLength {length} but only {len(data)} bytes are present")
+        self._buffers[i] = data
+        return data
 
     def _list(self, key: str) -> list[dict[str, Any]]:
         value = self.gltf.get(key, [])
@@ -139,34 +152,39 @@ class _Reader:
             raise self.fail(key, "must be a list of objects")
         return value
 
-    def load_views(self) -> None:
-        for i, view in enumerate(self._list("bufferViews")):
-            field = f"bufferViews[{i}]"
-            b = self._index(view.get("buffer"), "buffers", field + ".buffer")
-            offset, length = view.get("byteOffset", 0), view.get("byteLength")
-            if not isinstance(offset, int) or not isinstance(length, int) or offset < 0 or length < 0:
-                raise self.fail(field, "byteOffset/byteLength missing or negative")
-            stride = view.get("byteStride")
-            if stride is not None and (not _is_int(stride) or not 4 <= stride <= 252 or stride % 4):
-                raise self.fail(field + ".byteStride", f"{stride!r} is not a multiple of 4 in 4..252")
-            ext = view.get("extensions", {}).get("EXT_meshopt_compression")
-            if ext is not None:
-                self.views.append(self._decode_meshopt(ext, field, length))
-                continue
-            data = self.buffers[b]
+    def view(self, i: int) -> bytes:
+        """Buffer view ``i``'s bytes (decoded when meshopt-compressed), read and checked on first use."""
+        if i in self._views:
+            return self._views[i]
+        view = self._list("bufferViews")[i]
+        field = f"bufferViews[{i}]"
+        b = self._index(view.get("buffer"), "buffers", field + ".buffer")
+        offset, length = view.get("byteOffset", 0), view.get("byteLength")
+        if not isinstance(offset, int) or not isinstance(length, int) or offset < 0 or length < 0:
+            raise self.fail(field, "byteOffset/byteLength missing or negative")
+        stride = view.get("byteStride")
+        if stride is not None and (not _is_int(stride) or not 4 <= stride <= 252 or stride % 4):
+            raise self.fail(field + ".byteStride", f"{stride!r} is not a multiple of 4 in 4..252")
+        ext = view.get("extensions", {}).get("EXT_meshopt_compression")
+        if ext is not None:
+            result = self._decode_meshopt(ext, field, length)
+        else:
+            data = self.buffer(b)
             if data is None:
                 raise self.fail(field, f"points at fallback buffer {b}, which holds no data")
             if offset + length > len(data):
                 raise self.fail(field, f"range {offset}..{offset + length} is past the end of buffers[{b}] "
                                        f"({len(data)} bytes)")
-            self.views.append(data[offset: offset + length])
+            result = data[offset: offset + length]
+        self._views[i] = result
+        return result
 
     def _decode_meshopt(self, ext: dict[str, Any], field: str, length: int) -> bytes:
         from ..codecs import meshopt
 
         field += ".extensions.EXT_meshopt_compression"
         b = self._index(ext.get("buffer"), "buffers", field + ".buffer")
-        src = self.buffers[b]
+        src = self.buffer(b)
         off, blen = ext.get("byteOffset", 0), ext.get("byteLength", -1)
         count, stride = ext.get("count", -1), ext.get("byteStride", -1)
         if src is None or not all(_is_int(v) and v >= 0 for v in (off, blen, count, stride)):
@@ -220,8 +238,7 @@ class _Reader:
         elem = dtype.itemsize * ncomp
         if "bufferView" in acc:
             v = self._index(acc["bufferView"], "bufferViews", field + ".bufferView")
-            view = self.views[v]
-            assert view is not None
+            view = self.view(v)
             stride = self.gltf["bufferViews"][v].get("byteStride") or elem
             if stride < elem:
                 raise self.fail(field, f"byteStride {stride} of bufferViews[{v}] is smaller than the "
@@ -265,8 +282,7 @@ class _Reader:
 
     def _sparse_part(self, desc: dict[str, Any], field: str, dtype: np.dtype[Any], n: int, ncomp: int) -> np.ndarray:
         v = self._index(desc.get("bufferView"), "bufferViews", field + ".bufferView")
-        view = self.views[v]
-        assert view is not None
+        view = self.view(v)
         off = desc.get("byteOffset", 0)
         size = n * ncomp * dtype.itemsize
         if not isinstance(off, int) or off < 0 or off + size > len(view):
@@ -282,7 +298,7 @@ class _Reader:
                 mime = img.get("mimeType") or mime
             elif "bufferView" in img:
                 v = self._index(img["bufferView"], "bufferViews", field + ".bufferView")
-                data = self.views[v] or b""
+                data = self.view(v)
                 mime = img.get("mimeType")
             else:
                 raise self.fail(field, "has neither uri nor bufferView")
@@ -305,7 +321,12 @@ def read_gltf(path: Path, data: bytes, limits: Limits) -> AssetDocument:
         gltf, glb_bin = parse_json(data, path, limits), None
     check_structure(gltf, path)
     try:
-        return _read_document(gltf, glb_bin, path, limits)
+        repairs: list[str] = []
+        repair_json(gltf, repairs.append)
+        doc = _read_document(gltf, glb_bin, path, limits)
+        doc.warnings[:0] = repairs
+        repair_document(doc)
+        return doc
     except AssetError:
         raise
     except (TypeError, KeyError, ValueError, AttributeError, IndexError) as exc:
@@ -318,8 +339,6 @@ def _read_document(gltf: dict[str, Any], glb_bin: bytes | None, path: Path, limi
             raise UnsupportedFormat(f"required extension {ext} (no decoder here)", path=path,
                                     field="extensionsRequired")
     r = _Reader(gltf, glb_bin, path, limits)
-    r.load_buffers()
-    r.load_views()
     accessors = [r.read_accessor(i, a) for i, a in enumerate(r._list("accessors"))]
     images = r.read_images()
     body = {k: v for k, v in gltf.items() if k not in ("buffers", "bufferViews", "accessors", "images")}
@@ -329,9 +348,9 @@ def _read_document(gltf: dict[str, Any], glb_bin: bytes | None, path: Path, limi
         for _, _, p in doc.primitives() if "KHR_draco_mesh_compression" in p.get("extensions", {})
     }
     for v in draco_views:
-        if not 0 <= v < len(r.views):
+        if not 0 <= v < len(r._list("bufferViews")):
             raise InvalidAsset(f"Draco bufferView {v} is out of range", path=path, field="KHR_draco_mesh_compression")
-    _decode_draco(doc, path, {v: r.views[v] for v in draco_views})
+    _decode_draco(doc, path, {v: r.view(v) for v in draco_views})
     for ext in DECODED_EXTENSIONS:
         doc.drop_extension(ext)
     check_document(doc, path)
@@ -534,7 +553,8 @@ def check_document(doc: AssetDocument, path: Path) -> None:
         for container, key in refs(doc.gltf, kind):
             value = container[key]
             if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < counts[kind]:
-                raise InvalidAsset(f"reference {key!r} -> {kind}[{value}] is out of range (0..{counts[kind] - 1})",
+                have = f"0..{counts[kind] - 1}" if counts[kind] else f"the file has no {kind}"
+                raise InvalidAsset(f"reference {key!r} -> {kind}[{value}] is out of range ({have})",
                                    path=path, field=kind)
     scene, n_scenes = doc.gltf.get("scene"), len(doc.gltf.get("scenes", []))
     if scene is not None and not 0 <= scene < n_scenes:
