@@ -236,11 +236,13 @@ def optimize_file(
     options: OptimizeOptions = DEFAULTS,
     limits: Limits = DEFAULT_LIMITS,
     progress: Progress | None = None,
+    validate: bool = False,
 ) -> OptimizeReport:
     """Read ``source``, write the optimized GLB to ``output`` (and ``<name>.lodN.glb`` for each LOD).
 
     All files are written to temporary names first and renamed only when every one is ready, so a
-    failure leaves nothing behind.
+    failure leaves nothing behind. With ``validate``, the Khronos validator checks every file before the
+    rename: an error raises PipelineFailure and nothing is written.
     """
     from .io.formats import read
 
@@ -253,9 +255,21 @@ def optimize_file(
     doc = read(source, limits)
     report = OptimizeReport(str(source), str(output), source.stat().st_size, triangles_in=doc.triangle_count())
     report, outputs = optimize_lods(doc, options, progress, report=report, output=output, steps_before=1)
-    write_files_atomic([(Path(lod.path or ""), out.glb) for lod, out in zip(report.lods, outputs, strict=True)])
+    write_files_atomic([(Path(lod.path or ""), out.glb) for lod, out in zip(report.lods, outputs, strict=True)],
+                       _validated if validate else None)
     report.seconds = time.perf_counter() - t_start
     return report
+
+
+def _validated(files: list[tuple[Path, Path]]) -> None:
+    """Raise PipelineFailure naming the first written file the Khronos validator finds errors in."""
+    from .validation import validate
+
+    for (_, target), rep in zip(files, validate([tmp for tmp, _ in files]), strict=True):
+        if rep.errors:
+            codes = list(dict.fromkeys(str(m.get("code")) for m in rep.messages if m.get("severity") == 0))
+            raise PipelineFailure(f"validator found {rep.errors} errors ({', '.join(codes[:5])}); nothing was written",
+                                  path=target)
 
 
 __all__ = ["DEFAULTS", "OptimizeOptions", "OptimizedLod", "optimize_document", "optimize_file", "optimize_lods", "run"]

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from .. import clikit
-from ..errors import AssetError
 from ..io.atomic import check_target
 from .common import asset_errors, out, ratios, settings, setup_logging
 
@@ -98,8 +97,8 @@ def optimize(
         show_default=False)] = None,
     max_file_mb: Annotated[float | None, typer.Option(
         help="Refuse inputs larger than this (default: PHYGITAL_ASSETS_MAX_FILE_MB, 512).", show_default=False)] = None,
-    validate_output: Annotated[bool, typer.Option("--validate", help="Run the Khronos validator on the "
-                                                                     "outputs.")] = False,
+    validate_output: Annotated[bool, typer.Option("--validate", help=(
+        "Run the Khronos validator on the outputs; on errors nothing is written, exit 2."))] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
@@ -129,7 +128,7 @@ def optimize(
         limits = dataclasses.replace(limits, max_file_bytes=int(max_file_mb * 1024 * 1024))
     with asset_errors():
         if quiet:
-            result = optimize_file(input, output, options, limits)
+            result = optimize_file(input, output, options, limits, validate=validate_output)
         else:
             with clikit.progress_bar() as bar:
                 task = bar.add_task(input.name, total=1)
@@ -137,14 +136,7 @@ def optimize(
                 def progress(what: str, done: int, total: int) -> None:
                     bar.update(task, description=what, completed=done - 1, total=total)
 
-                result = optimize_file(input, output, options, limits, progress)
-        if validate_output:
-            from ..validation import validate
-
-            for rep in validate([lod.path for lod in result.lods if lod.path]):
-                if rep.errors:
-                    raise AssetError(f"validator found {rep.errors} errors: "
-                                     f"{[m.get('code') for m in rep.messages][:5]}", path=rep.path)
+                result = optimize_file(input, output, options, limits, progress, validate=validate_output)
     if report:
         from ..io.atomic import write_bytes_atomic
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import AssetError
@@ -24,10 +25,13 @@ def check_target(path: Path, field: str | None = None, example: str | None = Non
         raise AssetError(f"is a folder; give the file to write, e.g. {Path(path) / name}", path=path, field=field)
 
 
-def write_files_atomic(files: list[tuple[Path, bytes]]) -> None:
+def write_files_atomic(files: list[tuple[Path, bytes]],
+                       check: Callable[[list[tuple[Path, Path]]], None] | None = None) -> None:
     """Write several files together (an output and its LODs): all of them appear, or none.
 
     A target that is a folder, or a folder that cannot be written, raises AssetError and nothing is written.
+    ``check`` is called with (temporary file, target) pairs once every file is written and before any is
+    renamed; whatever it raises leaves nothing behind.
     """
     for path, _ in files:
         check_target(path)
@@ -45,6 +49,8 @@ def write_files_atomic(files: list[tuple[Path, bytes]]) -> None:
                 fh.flush()
                 os.fsync(fh.fileno())
             os.chmod(tmp, mode)
+        if check is not None:
+            check([(Path(tmp), path) for tmp, path in temps])
         for tmp, path in temps:
             current = path
             os.replace(tmp, path)

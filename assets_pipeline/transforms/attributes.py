@@ -1,5 +1,7 @@
 """Drop vertex attributes nothing reads: texture coordinate sets that no texture of the primitive's
-materials (including its KHR_materials_variants materials) samples, and tangents without a normal map.
+materials (including its KHR_materials_variants materials) samples, directly or through
+KHR_texture_transform's ``texCoord``, above the highest set one does (sets stay numbered 0..n-1 without
+rewriting shared materials), and tangents without a normal map.
 Like gltfpack's default; turn off with ``keep_attributes`` to keep them for later re-texturing."""
 
 from __future__ import annotations
@@ -32,26 +34,17 @@ def _drop(doc: AssetDocument) -> None:
             used |= _sets_read(materials[m])
             normal_map |= "normalTexture" in materials[m]
         attrs = prim.get("attributes", {})
-        dropped = [n for n in attrs if n.startswith("TEXCOORD_") and int(n.split("_")[1]) not in used]
+        sets = sorted(int(n.split("_")[1]) for n in attrs if n.startswith("TEXCOORD_"))
+        # only sets above the highest one read go: renumbering the rest would have to rewrite texCoord (and
+        # KHR_texture_transform's texCoord) in materials that other primitives share
+        top = max((s for s in sets if s in used), default=-1)
+        dropped = [f"TEXCOORD_{s}" for s in sets if s > top]
         if "TANGENT" in attrs and not normal_map:
             dropped.append("TANGENT")
         if any(n == "TANGENT" for t in prim.get("targets", []) for n in t):
             dropped = [n for n in dropped if n != "TANGENT"]
         for n in dropped:
             del attrs[n]
-        if dropped:
-            # keep TEXCOORD_n numbering dense (a gap is invalid glTF)
-            sets = sorted(int(n.split("_")[1]) for n in attrs if n.startswith("TEXCOORD_"))
-            if sets != list(range(len(sets))):
-                renumber = {old: new for new, old in enumerate(sets)}
-                for n in [f"TEXCOORD_{s}" for s in sets]:
-                    attrs[f"_T{renumber[int(n.split('_')[1])]}"] = attrs.pop(n)
-                for k in [k for k in attrs if k.startswith("_T")]:
-                    attrs[f"TEXCOORD_{k[2:]}"] = attrs.pop(k)
-                for m in mats:
-                    for info in _texture_infos(materials[m]):
-                        if info.get("texCoord", 0) in renumber:
-                            info["texCoord"] = renumber[info.get("texCoord", 0)]
 
 
 def drop_unused_attributes() -> Transform:
