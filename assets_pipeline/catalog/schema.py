@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 
@@ -59,24 +61,60 @@ def alembic_config(engine: Engine) -> object:
     return cfg
 
 
+MIGRATION_LOCK_KEY = 0x7068796769746C  # PostgreSQL advisory lock taken while migrating ("phygitl")
+MIGRATION_LOCK_WAIT_S = 300.0
+
+
+@contextmanager
+def _sqlite_lock(engine: Engine) -> Iterator[None]:
+    """An exclusive ``flock`` on ``<database>-migrate.lock`` beside a SQLite file (nothing for in-memory ones):
+    SQLite runs DDL outside the migration's transaction, so two processes would both create the tables."""
+    database = engine.url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        yield
+        return
+    import fcntl
+
+    lock_path = Path(f"{database}-migrate.lock")
+    try:
+        fh = open(lock_path, "a+b")  # noqa: SIM115 (closed below, after the lock is released)
+    except OSError as exc:
+        if Path(database).exists():  # a catalog in a folder this user may only read: nothing to migrate here
+            yield
+            return
+        raise StorageError(f"cannot create the catalog's lock file {str(lock_path)!r}: {exc.strerror or exc}",
+                           field="PHYGITAL_ASSETS_CATALOG_URL") from None
+    with fh:
+        deadline = time.monotonic() + MIGRATION_LOCK_WAIT_S
+        while True:
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise StorageError(f"another process has held {lock_path.name} for {MIGRATION_LOCK_WAIT_S:.0f} s",
+                                       field="PHYGITAL_ASSETS_CATALOG_URL") from None
+                time.sleep(0.05)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Run the migrations up to ``revision`` (default: the newest)."""
+    """Run the migrations up to ``revision`` (default: the newest), one process at a time: a file lock beside
+    a SQLite catalog, a transaction-scoped advisory lock on PostgreSQL; whoever comes second finds the schema
+    migrated and does nothing."""
     from alembic import command
 
     cfg = alembic_config(engine)
+    postgres = engine.dialect.name == "postgresql"
     try:
-        for attempt in range(3):
-            try:
-                with engine.begin() as conn:
-                    cfg.attributes["connection"] = conn  # type: ignore[attr-defined]
-                    command.upgrade(cfg, revision)  # type: ignore[arg-type]
-                break
-            except SQLAlchemyError:
-                # another process (a second worker starting at the same time) may have run the same migration
-                # first: its committed revision makes the next attempt a no-op
-                if attempt == 2:
-                    raise
-                time.sleep(0.5 * (attempt + 1))
+        with _sqlite_lock(engine) if engine.dialect.name == "sqlite" else nullcontext(), engine.begin() as conn:
+            if postgres:
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+            cfg.attributes["connection"] = conn  # type: ignore[attr-defined]
+            command.upgrade(cfg, revision)  # type: ignore[arg-type]
     except OperationalError as exc:
         raise StorageError(f"cannot open the catalog database: {str(exc.orig).strip().splitlines()[0]}",
                            field="PHYGITAL_ASSETS_CATALOG_URL") from None
