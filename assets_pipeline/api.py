@@ -36,11 +36,11 @@ from .catalog.repository import find_asset, parse_category
 from .errors import AssetError, CsvRejected, Forbidden, LimitExceeded, NotFound, Unauthorized, UnsupportedFormat
 from .service import AssetService
 from .settings import AssetSettings
+from .store import CACHE_IMMUTABLE
 from .tokens import TokenClaims, require_role, verify
 
 logger = logging.getLogger(__name__)
 MODEL_SUFFIXES = (".glb", ".gltf", ".obj", ".stl", ".ply")
-CACHE_IMMUTABLE = "public, max-age=31536000, immutable"
 STATUS = {"not_found": 404, "conflict": 409, "unauthorized": 401, "forbidden": 403, "limit_exceeded": 413,
           "unsupported_format": 415, "invalid_asset": 422, "unsafe_uri": 422, "missing_encoder": 501,
           "storage_error": 503, "invalid_csv": 422}

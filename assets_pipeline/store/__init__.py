@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..settings import AssetSettings
-from .base import AssetStore, StoredObject, file_sha256, object_key
+from .base import CACHE_IMMUTABLE, AssetStore, StoredObject, file_sha256, object_key
 
 
 def open_store(settings: AssetSettings) -> AssetStore:
@@ -17,4 +17,4 @@ def open_store(settings: AssetSettings) -> AssetStore:
     return LocalStore(settings.store_path)
 
 
-__all__ = ["AssetStore", "StoredObject", "file_sha256", "object_key", "open_store"]
+__all__ = ["CACHE_IMMUTABLE", "AssetStore", "StoredObject", "file_sha256", "object_key", "open_store"]

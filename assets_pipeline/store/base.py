@@ -19,6 +19,8 @@ Progress = Callable[[int], None]
 
 _SHA = re.compile(r"^[0-9a-f]{64}$")
 CHUNK = 1024 * 1024
+CACHE_IMMUTABLE = "public, max-age=31536000, immutable"
+"""Cache-Control of every stored object: a key is its content's sha256, so its bytes never change."""
 
 
 @dataclass(frozen=True, slots=True)

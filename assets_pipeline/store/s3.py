@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 from ..errors import NotFound, StorageError
 from ..settings import AssetSettings
-from .base import Progress, StoredObject, file_sha256, object_key
+from .base import CACHE_IMMUTABLE, Progress, StoredObject, file_sha256, object_key
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -164,6 +164,11 @@ class S3Store:
         with contextlib.suppress(NotFound):
             head = self._call("head", lambda: self.client.head_object(Bucket=self.bucket, Key=full), key)
         if head is not None and int(head["ContentLength"]) == size:
+            if head.get("CacheControl") != CACHE_IMMUTABLE:  # stored before objects carried it
+                self._call("set cache control", lambda: self.client.copy_object(
+                    Bucket=self.bucket, Key=full, CopySource={"Bucket": self.bucket, "Key": full},
+                    MetadataDirective="REPLACE", ContentType=head.get("ContentType", content_type),
+                    CacheControl=CACHE_IMMUTABLE, Metadata=head.get("Metadata", {})), key)
             if progress:
                 progress(size)
             return StoredObject(key, sha, size, created=False)
@@ -182,7 +187,8 @@ class S3Store:
         data = path.read_bytes()
         md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
         resp = self._call("upload", lambda: self.client.put_object(
-            Bucket=self.bucket, Key=full, Body=data, ContentType=content_type, Metadata={"sha256": sha}))
+            Bucket=self.bucket, Key=full, Body=data, ContentType=content_type, CacheControl=CACHE_IMMUTABLE,
+            Metadata={"sha256": sha}))
         if resp["ETag"].strip('"') != md5:
             raise StorageError("checksum mismatch after upload", path=path)
         if progress:
@@ -201,7 +207,8 @@ class S3Store:
     def _put_multipart(self, path: Path, full: str, sha: str, content_type: str, progress: Progress | None) -> str:
         self._abort_stale(full)
         upload = self._call("upload", lambda: self.client.create_multipart_upload(
-            Bucket=self.bucket, Key=full, ContentType=content_type, Metadata={"sha256": sha}))
+            Bucket=self.bucket, Key=full, ContentType=content_type, CacheControl=CACHE_IMMUTABLE,
+            Metadata={"sha256": sha}))
         upload_id = upload["UploadId"]
         parts: list[dict[str, Any]] = []
         digests: list[bytes] = []

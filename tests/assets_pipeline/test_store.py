@@ -134,3 +134,30 @@ def test_s3_wrong_credentials_are_a_clear_error(tmp_path: Path) -> None:
 def test_s3_needs_a_bucket() -> None:
     with pytest.raises(StorageError, match="no bucket configured"):
         S3Store("", **{k.removeprefix("s3_"): v for k, v in S3_KEYS.items() if k != "s3_region"})
+
+
+def test_s3_objects_are_cached_as_immutable(moto_url: str, tmp_path: Path) -> None:
+    """Objects served from S3 carried no Cache-Control (the local store's are immutable through the API): single
+    and multipart uploads set it, a presigned GET returns it, and an object stored without it gets it when it is
+    put again."""
+    from assets_pipeline.store import CACHE_IMMUTABLE
+
+    settings = s3_settings(moto_url, tmp_path, s3_multipart_threshold_mb=5, s3_part_size_mb=5)
+    store = S3Store.from_settings(settings)
+    small = store.put(_file(tmp_path, "small.bin", os.urandom(4096)))
+    big = store.put(_file(tmp_path, "big.bin", os.urandom(6 * MB)))
+    for obj in (small, big):
+        head = store.client.head_object(Bucket=settings.s3_bucket, Key="assets/" + obj.key)
+        assert head["CacheControl"] == CACHE_IMMUTABLE == "public, max-age=31536000, immutable"
+        with urllib.request.urlopen(str(store.presign(obj.key, 60)), timeout=10) as resp:
+            assert resp.headers["Cache-Control"] == CACHE_IMMUTABLE
+    old = os.urandom(1000)
+    key = "assets/" + object_key(hashlib.sha256(old).hexdigest())
+    store.client.put_object(Bucket=settings.s3_bucket, Key=key, Body=old, ContentType="model/gltf-binary",
+                            Metadata={"sha256": hashlib.sha256(old).hexdigest()})
+    assert "CacheControl" not in store.client.head_object(Bucket=settings.s3_bucket, Key=key)
+    again = store.put(_file(tmp_path, "old.bin", old), content_type="model/gltf-binary")
+    head = store.client.head_object(Bucket=settings.s3_bucket, Key=key)
+    assert not again.created and head["CacheControl"] == CACHE_IMMUTABLE
+    assert head["ContentType"] == "model/gltf-binary" and head["Metadata"]["sha256"] == again.sha256
+    assert store.get(again.key) == old
