@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, FastAPI, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -326,11 +326,14 @@ async def upload_product(
     name: Annotated[str | None, Query(max_length=200)] = None,
     variant: Annotated[list[str] | None, Query(description="NAME=VALUE, repeatable")] = None,
     note: Annotated[str | None, Query(max_length=2000)] = None,
+    units: Annotated[Literal["m", "cm", "mm", "in", "ft"], Query(
+        description="units of the model (published in meters)")] = "m",
+    up: Annotated[Literal["y", "z"], Query(description="up axis of the model (published Y-up)")] = "y",
 ) -> PublishedBody:
     """POST /products/{sku}/upload (artist token): publish the request body as a new version; returns it."""
     from starlette.concurrency import run_in_threadpool
 
-    from .publish import PublishRequest, check_sku, publish
+    from .publish import PublishOptions, PublishRequest, check_sku, publish
 
     service = _service(request)
     require_role(_claims(request, service), "artist")
@@ -358,7 +361,8 @@ async def upload_product(
         req = PublishRequest(Path(tmp), sku, cat, name, tuple(variant or ()), note, source_name=Path(filename).name)
         try:
             report = await run_in_threadpool(publish, req, service.store, service.catalog,
-                                             limits=service.settings.limits())
+                                             limits=service.settings.limits(),
+                                             options=PublishOptions(units=units, up=up))
         except AssetError as exc:
             if exc.path == tmp:
                 exc.path = Path(filename).name

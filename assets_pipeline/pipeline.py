@@ -21,7 +21,7 @@ from .io.atomic import check_target, write_files_atomic
 from .io.glb import Compression, WriteOptions, encode_glb, glb_json
 from .limits import DEFAULT_LIMITS, Limits
 from .report import LodReport, OptimizeReport, StepReport
-from .transforms.ar_frame import FrameOptions, ar_frame, dimensions
+from .transforms.ar_frame import FrameOptions, ar_frame, dimensions, size_warning
 from .transforms.attributes import drop_unused_attributes
 from .transforms.base import Transform
 from .transforms.join import join
@@ -149,10 +149,18 @@ def optimize_document(doc: AssetDocument, options: OptimizeOptions = DEFAULTS) -
     report = OptimizeReport(doc.source or "", None, 0, triangles_in=doc.triangle_count())
     run(doc, base_transforms(options), report.steps)
     report.dimensions_m = dimensions(doc)
+    _check_size(doc, report.dimensions_m, options)
     run(doc, finishing_transforms(options, options.ratio), report.steps)
     report.warnings = list(doc.warnings)
     report.extensions_used = list(doc.gltf.get("extensionsUsed", []))
     return report
+
+
+def _check_size(doc: AssetDocument, dims: list[float], options: OptimizeOptions) -> None:
+    """Warn when the model, in meters, is implausibly small or large for a product (wrong ``--units``)."""
+    warning = size_warning(dims, options.frame.units)
+    if warning:
+        doc.warn(warning)
 
 
 def lod_path(output: Path, index: int) -> Path:
@@ -197,6 +205,7 @@ def optimize_lods(
     tick("preparing")
     run(doc, base_transforms(options), report.steps)
     report.dimensions_m = dimensions(doc)
+    _check_size(doc, report.dimensions_m, options)
     reference = doc.clone()
     outputs: list[OptimizedLod] = []
     write_opts = WriteOptions(compression=options.compression)

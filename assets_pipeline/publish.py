@@ -28,10 +28,14 @@ from .limits import Limits
 from .pipeline import OptimizedLod
 from .report import OptimizeReport
 from .store.base import AssetStore, file_sha256
+from .transforms.ar_frame import size_warning
 
 logger = logging.getLogger(__name__)
 SKU = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 DEFAULT_LODS = (0.5, 0.25, 0.1)
+CATEGORY_SIZE_M = {Category.shoes: (0.05, 0.6), Category.apparel: (0.05, 3.0), Category.makeup: (0.01, 0.4),
+                   Category.furniture: (0.1, 10.0), Category.accessory: (0.003, 2.0)}
+"""Plausible largest dimension (meters) of a product of each category: a publish outside it is warned about."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,6 +279,10 @@ def publish_optimized(request: PublishRequest, optimized: OptimizedModel, store:
         objects.sort(key=lambda o: (o.lod, o.format))
         dims = rep.dimensions_m or [0.0, 0.0, 0.0]
         warnings = list(rep.warnings)
+        sized = size_warning(dims, options.units, CATEGORY_SIZE_M[request.category],
+                             f"the category {request.category.value}")
+        if sized and not any("implausibly" in w for w in warnings):
+            warnings.append(sized)
         new = NewVersion(
             source_name=request.source_name or Path(request.source).name, source_sha256=optimized.source_sha256,
             dimensions_m=(float(dims[0]), float(dims[1]), float(dims[2])),

@@ -77,3 +77,28 @@ def dimensions(doc: AssetDocument) -> list[float]:
     """Width, height, depth of the model's bounds (in its units; meters after ar_frame)."""
     lo, hi = bounds(doc)
     return [float(v) for v in (hi - lo)]
+
+
+PRODUCT_SIZE_M = (0.003, 30.0)
+"""Largest dimension of a plausible product, in meters (a stud earring to a large piece of furniture)."""
+
+
+def _length(meters: float) -> str:
+    return f"{meters * 1000:.3g} mm" if meters < 0.01 else f"{meters * 100:.3g} cm" if meters < 1 else f"{meters:.3g} m"
+
+
+def size_warning(dimensions_m: list[float], units: str, size_m: tuple[float, float] = PRODUCT_SIZE_M,
+                 what: str = "a product") -> str | None:
+    """A warning when the model's largest dimension (meters, after ``units`` were applied) is outside ``size_m``,
+    naming the units that would make it plausible; None when it is plausible (or empty)."""
+    largest = max(dimensions_m, default=0.0)
+    low, high = size_m
+    if largest <= 0 or low <= largest <= high:
+        return None
+    raw = largest / UNIT_SCALE[units]
+    fits = sorted((u for u, k in UNIT_SCALE.items() if u != units and low <= raw * k <= high),
+                  key=lambda u: abs(math.log(raw * UNIT_SCALE[u] / 0.5)))  # nearest a typical half meter first
+    hint = ("; read as " + " or ".join(f"{u} it would be {_length(raw * UNIT_SCALE[u])}" for u in fits[:2])
+            if fits else "")
+    return (f"the model is {_length(largest)} at its largest (read as {units}): implausibly "
+            f"{'small' if largest < low else 'large'} for {what}; check its units (--units){hint}")
