@@ -357,10 +357,10 @@ def test_texcoord_set_read_through_texture_transform_kept(tmp_path: Path,
         {"emissiveTexture": {"index": 0, "texCoord": 1}},          # mesh 2: set 1 directly
     ]
     g.json["extensionsUsed"] = ["KHR_texture_transform"]
-    out, _ = optimized(tmp_path, g, validator)
+    optimized(tmp_path, g, validator)
     doc = read(tmp_path / "out.glb")
     got = []
-    for mi, _, prim in doc.primitives():
+    for _, _, prim in doc.primitives():
         mat = doc.gltf["materials"][prim["material"]]
         info = mat.get("pbrMetallicRoughness", {}).get("baseColorTexture") or mat["emissiveTexture"]
         assert "TEXCOORD_2" not in prim["attributes"]
