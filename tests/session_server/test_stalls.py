@@ -1,0 +1,88 @@
+"""A stopped server (SIGSTOP 5 s, then 13 s) is not a client flood: twenty clients sending at half the
+allowed rate are neither refused nor closed, and a single process keeps its rooms' leases."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from typing import Any
+
+from session_server.client import SessionClient
+from tests.conftest import TIME_FACTOR
+
+from .conftest import make_token
+from .procs import ServerProcess
+
+ROOM = "stall-room"
+CLIENTS = 20
+PRESENCE_HZ = 30.0  # half of the default 60 messages a second (a move a second and pings on top)
+
+
+async def scenario(srv: ServerProcess) -> None:
+    assert srv.proc is not None
+    clients = [
+        SessionClient(srv.url, ROOM, make_token(ROOM, f"p{i}"), request_timeout=60, auto_resume=False)
+        for i in range(CLIENTS)
+    ]
+    for c in clients:
+        await c.connect()
+        oid = f"obj-{c.participant}"
+        await c.request("object.place", object=oid, sku="SKU-1", pose={"p": [0, 0, 0]})
+        await c.request("object.lock", object=oid)
+    running = True
+    moves: list[asyncio.Task[dict[str, Any]]] = []
+
+    async def presence(c: SessionClient, i: int) -> None:
+        n = 0
+        while running:
+            await c.send_presence([float(n % 100), 1.6, float(i)])
+            n += 1
+            await asyncio.sleep(1 / PRESENCE_HZ)
+
+    async def mover(c: SessionClient) -> None:
+        n = 0
+        while running:
+            pose = {"p": [float(n), 0.0, 0.0]}
+            moves.append(asyncio.create_task(c.request("object.move", object=f"obj-{c.participant}", pose=pose)))
+            n += 1
+            await asyncio.sleep(1.0)
+
+    loops = [asyncio.create_task(presence(c, i)) for i, c in enumerate(clients)]
+    loops += [asyncio.create_task(mover(c)) for c in clients]
+    await asyncio.sleep(2.0)
+    for stall in (5.0, 13.0):
+        os.kill(srv.proc.pid, signal.SIGSTOP)
+        try:
+            await asyncio.sleep(stall)
+        finally:
+            os.kill(srv.proc.pid, signal.SIGCONT)
+        await asyncio.sleep(3.0)
+    running = False
+    await asyncio.gather(*loops)
+    answers = await asyncio.gather(*moves, return_exceptions=True)
+    refused = [a for a in answers if isinstance(a, BaseException)]
+    assert not refused, refused[:3]
+    assert len(answers) >= CLIENTS * 20
+    for c in clients:
+        assert c.errors == [], (c.participant, c.errors[:3])  # no rate_limited, no rate_abuse, nothing
+        assert c._ws is not None and c._ws.close_code is None, c.participant  # still the first connection
+    last = max(c.mirror.revision for c in clients)
+    for c in clients:
+        await c.wait_until(lambda s: s.revision >= last, timeout=10)
+        assert all(p.connected for p in c.mirror.state.participants.values())
+    health = srv.health()
+    assert health["stalls"] >= 2 and health["stalled_s"] >= 17.0  # the server knew it had stopped
+    for c in clients:
+        await c.close()
+
+
+def test_a_stopped_server_charges_no_client_and_keeps_its_leases() -> None:
+    srv = ServerProcess().start()
+    try:
+        asyncio.run(asyncio.wait_for(scenario(srv), 120 * TIME_FACTOR))
+        log = srv.log()
+        assert "lease lost" not in log and "lease_lost" not in log, log[-2000:]
+        assert "stalled for 13." in log  # logged once, as a warning
+    finally:
+        srv.close()
