@@ -3,8 +3,9 @@ the machine overloaded, the process stopped with SIGSTOP) and keeps the total ti
 
 Everything a client sent during such a gap is read at once afterwards; rate limits are given the total
 (``Connection.receive(..., stalled=)``) so that the server's own stall is not charged to its clients.
-The loop is seen running by a beat every ``interval`` seconds and by every received frame
-(``check``), so the gap is known before the first frame read after a stall is counted.
+A beat every ``interval`` seconds sees the loop run; a frame read while the beat is overdue (the first
+frames after a SIGSTOP, or a loop turn that takes seconds because the process is overloaded) counts the
+stall so far (``check``), so the credit is there before the backlog is counted.
 """
 
 from __future__ import annotations
@@ -41,11 +42,7 @@ class StallWatch:
             self._handle = None
 
     def _beat(self) -> None:
-        self.check(time.monotonic())
-        self._handle = asyncio.get_running_loop().call_later(self.interval, self._beat)
-
-    def check(self, mono: float) -> float:
-        """The loop runs at ``mono``: count the gap since it was last seen running if it is a stall; the total."""
+        mono = time.monotonic()
         gap = mono - self._last
         self._last = mono
         if gap > self.threshold:
@@ -55,4 +52,11 @@ class StallWatch:
             self.longest = max(self.longest, lost)
             if lost >= 1.0:
                 logger.warning("event loop stalled for %.1f s; clients are not charged for what came meanwhile", lost)
+        self._handle = asyncio.get_running_loop().call_later(self.interval, self._beat)
+
+    def check(self, mono: float) -> float:
+        """Seconds stalled in total at ``mono``, counting a stall still under way (the beat is overdue)."""
+        gap = mono - self._last
+        if gap > self.threshold:
+            return self.stalled + gap - self.interval
         return self.stalled

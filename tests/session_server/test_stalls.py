@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import time
 from typing import Any
 
 from session_server.client import SessionClient
+from session_server.server.stall import StallWatch
 from tests.conftest import TIME_FACTOR
 
 from .conftest import make_token
@@ -86,3 +88,20 @@ def test_a_stopped_server_charges_no_client_and_keeps_its_leases() -> None:
         assert "stalled for 13." in log  # logged once, as a warning
     finally:
         srv.close()
+
+
+def test_stall_watch_counts_a_stall_while_it_is_still_under_way() -> None:
+    async def main() -> None:
+        watch = StallWatch(interval=0.02, threshold=0.1)
+        watch.start()
+        await asyncio.sleep(0.1)
+        assert watch.check(time.monotonic()) == 0.0
+        time.sleep(0.5)  # the loop is blocked: the beat is overdue
+        during = watch.check(time.monotonic())
+        assert during >= 0.4 and watch.stalls == 0  # known before the beat runs again
+        await asyncio.sleep(0.05)
+        assert watch.stalls == 1 and watch.stalled >= during
+        assert watch.check(time.monotonic()) == watch.stalled  # over: no more credit
+        watch.stop()
+
+    asyncio.run(main())
