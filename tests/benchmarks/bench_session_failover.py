@@ -43,7 +43,7 @@ from redis import Redis
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from session_server.client import SessionClient  # noqa: E402
+from session_server.client import SessionClient, SessionError  # noqa: E402
 from session_server.protocol import auth  # noqa: E402
 from session_server.protocol.deltas import Delta  # noqa: E402
 
@@ -133,7 +133,7 @@ class Round:
     doubled: int = 0
     load: str = ""
     moved: int = 0
-    notes: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
 
 
 async def one_round(servers: list[Server], label: str, lease_ms: int, number: int) -> Round:
@@ -169,8 +169,11 @@ async def one_round(servers: list[Server], label: str, lease_ms: int, number: in
         while not stop.is_set():
             rid = f"{name}-{i}"
             sent = time.monotonic()
-            await c.request("object.move", id=rid, object=f"obj-{name}", pose={"p": [float(i), 0, 0]})
-            acks[name].append((sent, time.monotonic(), rid))
+            try:
+                await c.request("object.move", id=rid, object=f"obj-{name}", pose={"p": [float(i), 0, 0]})
+                acks[name].append((sent, time.monotonic(), rid))
+            except (SessionError, TimeoutError) as exc:
+                result.errors.append(f"{name}: {exc}")
             i += 1
             await asyncio.sleep(0.01)
 
@@ -216,7 +219,7 @@ async def run(label: str, code: Path, lease_ms: int, rounds: int) -> list[Round]
                 f"{label}, lease {lease_ms or 'default'} ms, round {n}: "
                 f"first ack on survivor {r.first_ack_s * 1000:.0f} ms, "
                 f"all clients {r.all_acked_s * 1000:.0f} ms, acked {r.acked}, lost {r.lost}, doubled {r.doubled}, "
-                f"load {r.load}",
+                f"refused {len(r.errors)} {r.errors[:2]}, load {r.load}",
                 flush=True,
             )
             out.append(r)
@@ -234,14 +237,14 @@ async def run(label: str, code: Path, lease_ms: int, rounds: int) -> list[Round]
 def table(results: list[Round]) -> str:
     lines = [
         "| code | lease | round | first ack on survivor | all clients acked again | moves acked | lost | doubled "
-        "| load avg |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| refused | load avg |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         lines.append(
             f"| {r.code} | {r.lease_ms or 'default'} ms | {r.number} | {r.first_ack_s * 1000:.0f} ms | "
             f"{r.all_acked_s * 1000:.0f} ms | "
-            f"{r.acked} | {r.lost} | {r.doubled} | {r.load} |"
+            f"{r.acked} | {r.lost} | {r.doubled} | {len(r.errors)} | {r.load} |"
         )
     by_lease: dict[tuple[str, int], list[Round]] = {}
     for r in results:
