@@ -117,11 +117,10 @@ def lip_light(frame: np.ndarray, face: FaceLandmarks) -> np.ndarray:
     pts = np.concatenate([g.reshape(-1, 3)[:, :2] for g in grids])
     y = _sample(frame, pts) @ LUMA
     a = np.concatenate([np.ones((len(y), 1)), normals], axis=1)
-    try:
-        coef, *_ = np.linalg.lstsq(a, y, rcond=None)
-    except np.linalg.LinAlgError:
+    ok, coef = cv2.solve(a, y.astype(np.float64)[:, None], flags=cv2.DECOMP_SVD)  # least squares, no BLAS threads
+    if not ok:
         return DEFAULT_LIGHT
-    b = coef[1:]
+    b = coef[1:, 0]
     norm = float(np.linalg.norm(b))
     if not np.isfinite(norm) or norm < 1e-6:
         return DEFAULT_LIGHT
@@ -144,11 +143,10 @@ def lip_specular(face: FaceLandmarks, light: np.ndarray, box: tuple[int, int, in
         grid = _grid(face, rows)
         spec = np.clip(grid_normals(grid) @ half, 0.0, 1.0) ** shininess
         cell = (spec[:-1, :-1] + spec[1:, :-1] + spec[:-1, 1:] + spec[1:, 1:]) / 4.0
-        xy = grid[..., :2] - np.array([x0, y0])
-        for i in range(cell.shape[0]):
-            for j in range(cell.shape[1]):
-                quad = np.array([xy[i, j], xy[i, j + 1], xy[i + 1, j + 1], xy[i + 1, j]])
-                cv2.fillConvexPoly(out, np.round(quad * 16).astype(np.int32), float(cell[i, j]), cv2.LINE_AA, 4)
+        xy = np.round((grid[..., :2] - np.array([x0, y0])) * 16).astype(np.int32)  # 4 fractional bits
+        quads = np.stack([xy[:-1, :-1], xy[:-1, 1:], xy[1:, 1:], xy[1:, :-1]], axis=2).reshape(-1, 4, 2)
+        for quad, value in zip(quads, cell.ravel().tolist(), strict=True):
+            cv2.fillConvexPoly(out, quad, value, cv2.LINE_AA, 4)
     if blur > 0:
         out = cv2.GaussianBlur(out, (0, 0), blur)
     peak = float(out.max())
