@@ -305,11 +305,44 @@ def _read_redwood(root: Path) -> RGBDSequence:
     else:
         logger.warning("%s: no camera_intrinsic.json; using the PrimeSense default 640x480 intrinsics", root)
         intr = Intrinsics(640, 480, *DEFAULT_PINHOLE)
-    poses = None
-    logs = sorted(root.glob("*.log"))
-    if logs:
-        poses = validate_poses(_read_log_trajectory(logs[0]), len(frames), logs[0])
+    poses = _pick_log(sorted(root.glob("*.log")), len(frames))
     return RGBDSequence(root, "redwood", intr, tuple(frames), 1000.0, None, poses)
+
+
+def _log_rank(path: Path) -> int:
+    """By name: a trajectory first, an odometry estimate last, anything else between."""
+    name = path.stem.lower()
+    return 0 if "traj" in name else 2 if "odom" in name else 1
+
+
+def _pick_log(logs: list[Path], count: int) -> np.ndarray | None:
+    """Camera poses from the ``.log`` files of a Redwood capture (Open3D's sample has both ``odometry.log`` and
+    ``trajectory.log``): by content, only files holding one rigid camera-to-world pose per frame (not frame-to-frame
+    transforms, headers ``i i+1``); among those, by name, a trajectory before anything else before odometry. A
+    choice among several is a warning naming the others; when no file fits, the first one's problem is raised."""
+    fits: list[tuple[int, Path, np.ndarray]] = []
+    problems: list[tuple[int, Path, FrameError]] = []
+    for path in logs:
+        try:
+            ids, matrices = _read_log(path)
+            if len(ids) > 1 and all(b == a + 1 for a, b in ids):
+                raise FrameError("holds frame-to-frame transforms (headers 'i i+1'), not camera poses", file=path)
+            fits.append((_log_rank(path), path, validate_poses(matrices, count, path)))
+        except FrameError as exc:
+            problems.append((_log_rank(path), path, exc))
+    if not fits:
+        if problems:
+            raise min(problems, key=lambda p: (p[0], p[1].name))[2]
+        return None
+    fits.sort(key=lambda f: (f[0], f[1].name))
+    rank, chosen, poses = fits[0]
+    others = [p.name for _, p, _ in fits[1:]] + [f"{p.name} ({e.problem})" for _, p, e in problems]
+    if others:
+        why = "the same kind by name: the first alphabetically" if len(fits) > 1 and fits[1][0] == rank else (
+            "a camera trajectory by its name" if rank == 0 else "the only one holding camera poses")
+        logger.warning("%s: several pose files; using %s (%s), ignoring %s", chosen.parent, chosen.name, why,
+                       ", ".join(others))
+    return poses
 
 
 def _read_tum(root: Path) -> RGBDSequence:
@@ -382,17 +415,24 @@ def _read_tum_list(path: Path) -> list[tuple[float, str]]:
     return out
 
 
-def _read_log_trajectory(path: Path) -> list[np.ndarray]:
+def _read_log(path: Path) -> tuple[list[tuple[int, int]], list[np.ndarray]]:
+    """The (first id, second id) header and the 4x4 matrix of every block of a Redwood/Open3D ``.log`` file."""
     lines = [ln for ln in path.read_text(errors="replace").splitlines() if ln.strip()]
     if len(lines) % 5:
         raise FrameError("a .log trajectory has 5 lines per frame (ids + 4 matrix rows)", file=path)
+    ids: list[tuple[int, int]] = []
     poses = []
     for k in range(0, len(lines), 5):
+        head = lines[k].split()
+        try:
+            ids.append((int(head[0]), int(head[1])))
+        except (ValueError, IndexError):
+            raise FrameError(f"line {k + 1}: a block starts with two frame ids", file=path) from None
         try:
             poses.append(np.array([[float(v) for v in lines[k + r].split()] for r in range(1, 5)]))
         except ValueError:
             raise FrameError(f"line {k + 2}: matrix rows must be numbers", file=path) from None
-    return poses
+    return ids, poses
 
 
 def _pair_folders(color_dir: Path, depth_dir: Path) -> list[FrameRef]:

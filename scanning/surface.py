@@ -11,7 +11,7 @@ on a 16k-point bunny on this 2-core machine and 1.8 s with ``n_threads=1``, so i
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -84,6 +84,8 @@ def poisson(cloud: PointCloud, options: SurfaceOptions = DEFAULTS, trim: bool = 
         mesh = mesh.crop(o3d.geometry.AxisAlignedBoundingBox(lo, hi))
         mesh.remove_unreferenced_vertices()
     out = Mesh.from_open3d(mesh, spacing)
+    if cloud.colors is None:  # Open3D's Poisson gives a colourless cloud black vertex colours: keep none
+        out = replace(out, colors=None)
     if len(out.triangles) == 0:
         raise ReconstructionError("no surface left after trimming", file=cloud.source)
     if not np.all(np.isfinite(out.vertices)):

@@ -84,7 +84,8 @@ def _matrix_to_quat(r: np.ndarray) -> tuple[float, float, float, float]:
     return x, y, z, w
 
 
-def test_redwood_layout_with_log_trajectory(tmp_path: Path) -> None:
+def _redwood(tmp_path: Path) -> tuple[Path, np.ndarray]:
+    """A Redwood-layout capture without pose files; returns its folder and the true camera poses."""
     colors, depths, poses = _frames()
     root = tmp_path / "redwood"
     (root / "image").mkdir(parents=True)
@@ -95,14 +96,68 @@ def test_redwood_layout_with_log_trajectory(tmp_path: Path) -> None:
     k = INTR.matrix()
     (root / "camera_intrinsic.json").write_text(json.dumps(
         {"width": 32, "height": 24, "intrinsic_matrix": k.T.ravel().tolist()}))
+    return root, poses
+
+
+def _write_log(path: Path, matrices: np.ndarray, relative: bool = False) -> None:
     log = []
-    for i, p in enumerate(poses):
-        log.append(f"{i} {i} {i + 1}")
+    for i, p in enumerate(matrices):
+        log.append(f"{i} {i + 1} {len(matrices)}" if relative else f"{i} {i} {i + 1}")
         log += [" ".join(str(v) for v in row) for row in p]
-    (root / "trajectory.log").write_text("\n".join(log))
+    path.write_text("\n".join(log))
+
+
+def test_redwood_layout_with_log_trajectory(tmp_path: Path) -> None:
+    root, poses = _redwood(tmp_path)
+    _write_log(root / "trajectory.log", poses)
     seq = read_sequence(root)
     assert seq.layout == "redwood" and seq.intrinsics == INTR
     assert seq.poses is not None and np.allclose(seq.poses, poses)
+
+
+def _drifted(poses: np.ndarray) -> np.ndarray:
+    out = poses.copy()
+    out[:, :3, 3] += 0.05 * np.arange(len(poses))[:, None]
+    return out
+
+
+def test_redwood_trajectory_chosen_over_odometry(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Open3D's RGB-D sample ships odometry.log and trajectory.log: the alphabetically first (odometry) was taken
+    silently; the trajectory is taken by name, with a warning naming the file left out."""
+    root, poses = _redwood(tmp_path)
+    _write_log(root / "odometry.log", _drifted(poses))
+    _write_log(root / "trajectory.log", poses)
+    with caplog.at_level(logging.WARNING, logger="scanning.frames"):
+        seq = read_sequence(root)
+    assert seq.poses is not None and np.allclose(seq.poses, poses)
+    assert "using trajectory.log (a camera trajectory by its name), ignoring odometry.log" in caplog.text
+
+
+def test_redwood_log_of_frame_to_frame_transforms_is_not_taken_as_poses(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """By content: a .log whose blocks are 'i i+1' edges holds relative transforms, whatever its name."""
+    root, poses = _redwood(tmp_path)
+    _write_log(root / "a_trajectory.log", _drifted(poses), relative=True)
+    _write_log(root / "poses.log", poses)
+    with caplog.at_level(logging.WARNING, logger="scanning.frames"):
+        seq = read_sequence(root)
+    assert seq.poses is not None and np.allclose(seq.poses, poses)
+    assert "using poses.log (the only one holding camera poses), ignoring a_trajectory.log (holds frame-to-frame" \
+        in caplog.text
+    (root / "poses.log").unlink()
+    with pytest.raises(FrameError, match="frame-to-frame transforms"):
+        read_sequence(root)
+
+
+def test_redwood_two_trajectories_are_ambiguous(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    root, poses = _redwood(tmp_path)
+    _write_log(root / "trajectory_a.log", poses)
+    _write_log(root / "trajectory_b.log", _drifted(poses))
+    with caplog.at_level(logging.WARNING, logger="scanning.frames"):
+        seq = read_sequence(root)
+    assert seq.poses is not None and np.allclose(seq.poses, poses)
+    assert "using trajectory_a.log (the same kind by name: the first alphabetically), ignoring trajectory_b.log" \
+        in caplog.text
 
 
 # ------------------------------------------------------------------------------------------ bad input

@@ -46,3 +46,25 @@ def test_cloud_on_a_table_to_a_standing_watertight_mesh(bunny_capture, tmp_path:
     truth_ext = np.ptp(bunny_capture.truth_vertices, axis=0)  # z-up truth; the mesh is y-up
     assert np.allclose(rep.dimensions_m, [truth_ext[0], truth_ext[2], truth_ext[1]], rtol=0.05)
     assert mesh.vertices[:, 1].min() == pytest.approx(0.0, abs=1e-9)
+
+
+def test_colourless_cloud_gives_no_vertex_colours(tmp_path: Path) -> None:
+    """A laser range scan has no colours: Open3D's Poisson gave its mesh all-black vertex colours and the product
+    was published black. Without colour the mesh has none, and the document a neutral material, no COLOR_0."""
+    from scanning.handoff import to_document
+
+    mesh = poisson(_sphere_cloud())
+    assert mesh.colors is None
+    doc = to_document(mesh)
+    (prim,) = [p for _, _, p in doc.primitives()]
+    assert "COLOR_0" not in prim["attributes"]
+    base = doc.gltf["materials"][prim["material"]].get("pbrMetallicRoughness", {}).get("baseColorFactor", [1] * 4)
+    assert min(base[:3]) >= 0.5
+    cloud = _sphere_cloud()
+    red = PointCloud(cloud.points, cloud.normals, np.tile([0.8, 0.1, 0.1], (len(cloud.points), 1)), cloud.source)
+    coloured = poisson(red)  # a cloud with colours keeps them
+    assert coloured.colors is not None and np.allclose(coloured.colors.mean(axis=0), [0.8, 0.1, 0.1], atol=0.05)
+    path = tmp_path / "scan.ply"
+    o3d.io.write_point_cloud(str(path), cloud.to_open3d())
+    mesh, _ = reconstruct_cloud(path, CloudOptions())
+    assert mesh.colors is None
