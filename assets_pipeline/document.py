@@ -50,6 +50,10 @@ class Accessor:
     name: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     """extras/extensions of the accessor, written back as they were."""
+    filtered: tuple[str, np.ndarray] | None = None
+    """A meshopt filter name (QUATERNION, EXPONENTIAL) and filtered rows that decode exactly to ``array``:
+    the GLB writer stores those under EXT_meshopt_compression. Set by transforms that quantize through a
+    filter; an accessor with a new array (``copy_with``) has none."""
 
     @property
     def count(self) -> int:
@@ -225,7 +229,8 @@ class AssetDocument:
         """Return a copy whose JSON and lists can change without touching this one (arrays and bytes shared)."""
         return AssetDocument(
             copy.deepcopy(self.gltf),
-            [Accessor(a.array, a.type, a.normalized, a.name, copy.deepcopy(a.extra)) for a in self.accessors],
+            [Accessor(a.array, a.type, a.normalized, a.name, copy.deepcopy(a.extra), a.filtered)
+             for a in self.accessors],
             [Image(i.data, i.mime_type, i.name, copy.deepcopy(i.extra)) for i in self.images],
             self.source,
             list(self.warnings),

@@ -20,7 +20,8 @@ from .errors import AssetError, PipelineFailure
 from .io.atomic import check_target, write_files_atomic
 from .io.glb import Compression, WriteOptions, encode_glb, glb_json
 from .limits import DEFAULT_LIMITS, Limits
-from .report import LodReport, OptimizeReport, StepReport
+from .report import AnimationReport, LodReport, OptimizeReport, StepReport
+from .transforms.animation import AnimationOptions, compress_animation
 from .transforms.ar_frame import FrameOptions, ar_frame, dimensions, size_warning
 from .transforms.attributes import drop_unused_attributes
 from .transforms.base import Transform
@@ -61,6 +62,8 @@ class OptimizeOptions:
     compression: Compression = "meshopt"
     texture: TextureOptions = field(default_factory=TextureOptions)
     frame: FrameOptions = field(default_factory=FrameOptions)
+    animation: AnimationOptions | None = field(default_factory=AnimationOptions)
+    """Error bounds for dropping and quantizing animation keys (None: keyframes are kept as they are)."""
     measure_error: bool | None = None
     """Measure each output's symmetric Hausdorff error against the input (needs Open3D, whose import
     alone takes 1.5-6 s). None: only when simplifying (a ratio or LODs are asked for)."""
@@ -75,8 +78,9 @@ class OptimizeOptions:
 DEFAULTS = OptimizeOptions()
 
 
-def base_transforms(options: OptimizeOptions) -> list[Transform]:
-    """Return the transforms run on every output (attributes, weld, join, prune, normals, tangents, AR frame)."""
+def base_transforms(options: OptimizeOptions, report: OptimizeReport | None = None) -> list[Transform]:
+    """Return the transforms run on every output (attributes, weld, join, prune, normals, tangents, AR frame,
+    animation; the animation's errors go to ``report``)."""
     steps: list[Transform] = []
     if not options.keep_attributes:
         steps.append(drop_unused_attributes())
@@ -91,6 +95,12 @@ def base_transforms(options: OptimizeOptions) -> list[Transform]:
     if options.generate_tangents:
         steps.append(tangents())
     steps.append(ar_frame(options.frame))
+    if options.animation is not None:
+        def keep(result: AnimationReport) -> None:
+            if report is not None:
+                report.animation = result
+
+        steps.append(compress_animation(options.animation, keep))
     return steps
 
 
@@ -147,7 +157,7 @@ def run(doc: AssetDocument, steps: list[Transform], report: list[StepReport] | N
 def optimize_document(doc: AssetDocument, options: OptimizeOptions = DEFAULTS) -> OptimizeReport:
     """Optimize ``doc`` in place (main output only, no LODs); returns the report."""
     report = OptimizeReport(doc.source or "", None, 0, triangles_in=doc.triangle_count())
-    run(doc, base_transforms(options), report.steps)
+    run(doc, base_transforms(options, report), report.steps)
     report.dimensions_m = dimensions(doc)
     _check_size(doc, report.dimensions_m, options)
     run(doc, finishing_transforms(options, options.ratio), report.steps)
@@ -203,7 +213,7 @@ def optimize_lods(
             progress(what, step, total)
 
     tick("preparing")
-    run(doc, base_transforms(options), report.steps)
+    run(doc, base_transforms(options, report), report.steps)
     report.dimensions_m = dimensions(doc)
     _check_size(doc, report.dimensions_m, options)
     reference = doc.clone()

@@ -26,6 +26,29 @@ class LodReport:
 
 
 @dataclass(slots=True)
+class AnimationReport:
+    """What animation compression did: channels, keys and bytes before and after, bounds and measured errors.
+
+    Bytes are the decoded size of the keyframe data (times and values) before meshopt compression.
+    Errors are the largest measured on any channel: rotation as an angle in radians, translation as a
+    fraction of the model's bounding-box diagonal (in world units), scale relative, weights absolute.
+    """
+    channels: int = 0
+    keys_in: int = 0
+    keys_out: int = 0
+    bytes_in: int = 0
+    bytes_out: int = 0
+    rotation_bound_rad: float = 0.0
+    translation_bound: float = 0.0
+    scale_bound: float = 0.0
+    weight_bound: float = 0.0
+    rotation_error_rad: float = 0.0
+    translation_error: float = 0.0
+    scale_error: float = 0.0
+    weight_error: float = 0.0
+
+
+@dataclass(slots=True)
 class OptimizeReport:
     """What ``optimize`` did: input and output, bytes, triangles, LODs, steps, size in meters, warnings."""
     input: str
@@ -39,6 +62,8 @@ class OptimizeReport:
     steps: list[StepReport] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    animation: AnimationReport | None = None
+    """Set when the input has animations and they were compressed."""
 
     def to_dict(self) -> dict[str, Any]:
         """Return the report as a JSON-ready dict."""

@@ -77,7 +77,11 @@ def local_matrix(node: dict[str, Any]) -> np.ndarray:
 
 
 def mesh_instances(doc: AssetDocument) -> Iterator[tuple[int, np.ndarray]]:
-    """(mesh index, world matrix) for each node of the default scene that draws a mesh."""
+    """(mesh index, world matrix) for each node of the default scene that draws a mesh.
+
+    A skinned mesh is placed by its first joint at rest (that joint's world matrix times its inverse bind
+    matrix), as skinning places the vertices bound to that joint; its node's own transform does not apply.
+    """
     nodes = doc.gltf.get("nodes", [])
     scenes = doc.gltf.get("scenes", [])
     if not scenes:
@@ -86,13 +90,31 @@ def mesh_instances(doc: AssetDocument) -> Iterator[tuple[int, np.ndarray]]:
         roots = scenes[doc.gltf.get("scene", 0) if doc.gltf.get("scene", 0) < len(scenes) else 0].get("nodes", [])
     stack = [(r, np.eye(4)) for r in roots]
     visited = 0
+    worlds: dict[int, np.ndarray] = {}
+    drawn: list[tuple[int, int]] = []
     while stack and visited < 1_000_000:
         visited += 1
         n, parent = stack.pop()
         world = parent @ local_matrix(nodes[n])
+        worlds[n] = world
         if "mesh" in nodes[n]:
-            yield nodes[n]["mesh"], world
+            drawn.append((n, nodes[n]["mesh"]))
         stack.extend((c, world) for c in nodes[n].get("children", []))
+    for n, mesh in drawn:
+        yield mesh, _skin_matrix(doc, n, worlds) if "skin" in nodes[n] else worlds[n]
+
+
+def _skin_matrix(doc: AssetDocument, node: int, worlds: dict[int, np.ndarray]) -> np.ndarray:
+    skins = doc.gltf.get("skins", [])
+    index = doc.gltf["nodes"][node]["skin"]
+    skin = skins[index] if isinstance(index, int) and 0 <= index < len(skins) else {}
+    joints = skin.get("joints", [])
+    if not joints or joints[0] not in worlds:
+        return worlds[node]
+    ibm = np.eye(4)
+    if "inverseBindMatrices" in skin:
+        ibm = doc.accessors[skin["inverseBindMatrices"]].as_float()[0].astype(np.float64).reshape(4, 4).T
+    return worlds[joints[0]] @ ibm
 
 
 def world_positions(doc: AssetDocument) -> np.ndarray:

@@ -40,6 +40,8 @@ def lib() -> ctypes.CDLL:
         "meshopt_decodeFilterQuat": (None, [c_void_p, c_size_t, c_size_t]),
         "meshopt_decodeFilterExp": (None, [c_void_p, c_size_t, c_size_t]),
         "meshopt_encodeFilterOct": (None, [c_void_p, c_size_t, c_size_t, c_int, POINTER(c_float)]),
+        "meshopt_encodeFilterQuat": (None, [c_void_p, c_size_t, c_size_t, c_int, POINTER(c_float)]),
+        "meshopt_encodeFilterExp": (None, [c_void_p, c_size_t, c_size_t, c_int, POINTER(c_float), c_int]),
         "meshopt_optimizeVertexCache": (None, [POINTER(c_uint), POINTER(c_uint), c_size_t, c_size_t]),
         "meshopt_optimizeVertexCacheStrip": (None, [POINTER(c_uint), POINTER(c_uint), c_size_t, c_size_t]),
         "meshopt_optimizeVertexFetchRemap": (c_size_t, [POINTER(c_uint), POINTER(c_uint), c_size_t, c_size_t]),
@@ -130,6 +132,44 @@ def encode_filter_oct(vectors: np.ndarray, bits: int) -> np.ndarray:
     out = np.zeros((v.shape[0], 4), dtype)
     lib().meshopt_encodeFilterOct(_ptr(out), v.shape[0], out.itemsize * 4, bits, _ptr(v, c_float))
     return out
+
+
+EXP_SEPARATE, EXP_SHARED_VECTOR, EXP_SHARED_COMPONENT = 0, 1, 2
+"""meshopt_EncodeExpMode: one exponent per value, per element (row), or per component over all rows."""
+
+
+def encode_filter_quat(quaternions: np.ndarray, bits: int) -> np.ndarray:
+    """quaternions : (n, 4) float32 unit (x, y, z, w) -> (n, 4) int16 for the QUATERNION filter (4 <= bits <= 16)."""
+    q = np.ascontiguousarray(quaternions, np.float32)
+    out = np.zeros((q.shape[0], 4), np.int16)
+    lib().meshopt_encodeFilterQuat(_ptr(out), q.shape[0], 8, bits, _ptr(q, c_float))
+    return out
+
+
+def encode_filter_exp(values: np.ndarray, bits: int, mode: int = EXP_SHARED_COMPONENT) -> np.ndarray:
+    """values : (n, k) float32 -> (n, k) uint32 for the EXPONENTIAL filter (``bits`` of mantissa, 1..24)."""
+    v = np.ascontiguousarray(values, np.float32).reshape(values.shape[0], -1)
+    out = np.zeros(v.shape, np.uint32)
+    lib().meshopt_encodeFilterExp(_ptr(out), v.shape[0], v.shape[1] * 4, bits, _ptr(v, c_float), mode)
+    return out
+
+
+def decode_filter(encoded: np.ndarray, filter: str) -> np.ndarray:
+    """What a decoder reads back from filtered rows: (n, 4) int16 for QUATERNION or OCTAHEDRAL (int16),
+    (n, k) float32 for EXPONENTIAL."""
+    data = np.ascontiguousarray(encoded).copy()
+    count = data.shape[0]
+    stride = data.itemsize * (data.shape[1] if data.ndim == 2 else 1)
+    if filter == "QUATERNION":
+        lib().meshopt_decodeFilterQuat(_ptr(data), count, stride)
+        return data
+    if filter == "OCTAHEDRAL":
+        lib().meshopt_decodeFilterOct(_ptr(data), count, stride)
+        return data
+    if filter == "EXPONENTIAL":
+        lib().meshopt_decodeFilterExp(_ptr(data), count, stride)
+        return data.view(np.float32)
+    raise ValueError(f"unknown filter {filter!r}")
 
 
 # --- reorder ---------------------------------------------------------------------------------------

@@ -122,6 +122,8 @@ def encode_glb(doc: AssetDocument, options: WriteOptions | None = None) -> bytes
 def _encode(doc: AssetDocument, options: WriteOptions) -> bytes:
     gltf: dict[str, Any] = json.loads(json.dumps(doc.gltf))  # deep copy, JSON-clean
     attributes, indices, bounds, vectors = _usage(doc)
+    keyframes = {i for a in doc.gltf.get("animations", []) for s in a.get("samplers", [])
+                 for i in (s.get("input"), s.get("output")) if isinstance(i, int)}
     meshopt = options.compression == "meshopt" and bool(attributes or indices)
     if meshopt:
         from ..codecs import meshopt as mo
@@ -170,6 +172,15 @@ def _encode(doc: AssetDocument, options: WriteOptions) -> bytes:
             elif i in indices:
                 tri = indices[i] and acc.count % 3 == 0
                 groups.setdefault(("TRIANGLES" if tri else "INDICES", arr.itemsize, None), []).append((entry, arr))
+            elif meshopt and i in keyframes and (acc.filtered is not None or (elem % 4 == 0 and elem <= 256)):
+                # animation data: meshopt's vertex codec on its own views (no target, no byteStride),
+                # through the filter its values were quantized with
+                if acc.filtered is not None:
+                    filter_name, filtered = acc.filtered
+                    rows = np.ascontiguousarray(filtered).reshape(acc.count, -1).view(np.uint8)
+                    groups.setdefault(("DATA", rows.shape[1], filter_name), []).append((entry, rows))
+                else:
+                    groups.setdefault(("DATA", elem, None), []).append((entry, _rows(acc_out, elem)))
             else:
                 entry["bufferView"] = layout.add(np.ascontiguousarray(arr).tobytes())
         accessors_json.append(entry)
@@ -184,6 +195,8 @@ def _encode(doc: AssetDocument, options: WriteOptions) -> bytes:
         if mode == "ATTRIBUTES":
             fields: dict[str, Any] = {"byteStride": stride, "target": ARRAY_BUFFER}
             count = data.size // stride
+        elif mode == "DATA":
+            fields, count, mode = {}, data.size // stride, "ATTRIBUTES"
         else:
             fields = {"target": ELEMENT_ARRAY_BUFFER}
             count = data.size // stride
@@ -241,7 +254,8 @@ def _add_meshopt(layout: _Layout, comp: bytes, virtual: int, raw_len: int, strid
     view.update({"buffer": 1, "byteOffset": virtual, "byteLength": raw_len})
     if "byteStride" in fields:
         view["byteStride"] = fields["byteStride"]
-    view["target"] = fields["target"]
+    if "target" in fields:
+        view["target"] = fields["target"]
     return v
 
 

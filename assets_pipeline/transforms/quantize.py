@@ -4,8 +4,11 @@ texture coordinates to N-bit integers on one grid per UV set (dequantized by KHR
 every texture that reads that set, composed with any transform already there), colors to normalized
 bytes.
 
-Skinned meshes, meshes with morph targets and GPU-instanced meshes keep float positions (their node
-transforms cannot carry the dequantization); their other attributes are still quantized.
+Skinned meshes are quantized on one grid shared by all of them; the
+dequantization goes into their skins' inverse bind matrices (skinning ignores the node's transform).
+Skin weights become normalized bytes and joint indices bytes when they fit. Meshes with morph targets and
+GPU-instanced meshes keep float positions (their node transforms cannot carry the dequantization); their
+other attributes are still quantized.
 """
 
 from __future__ import annotations
@@ -51,9 +54,10 @@ def _unorm(values: np.ndarray, bits: int, dtype: type) -> np.ndarray:
 
 def _blocked_meshes(doc: AssetDocument) -> set[int]:
     blocked: set[int] = set()
+    skinned = {node["mesh"] for node in doc.gltf.get("nodes", []) if "mesh" in node and "skin" in node}
     for node in doc.gltf.get("nodes", []):
         if "mesh" in node and ("skin" in node or "EXT_mesh_gpu_instancing" in node.get("extensions", {})
-                               or "weights" in node):
+                               or "weights" in node or node["mesh"] in skinned):
             blocked.add(node["mesh"])
     for mi, mesh in enumerate(doc.gltf.get("meshes", [])):
         if any(p.get("targets") for p in mesh.get("primitives", [])) or "weights" in mesh:
@@ -66,7 +70,7 @@ def quantize(options: QuantizeOptions = DEFAULTS) -> Transform:
     def _apply(doc: AssetDocument) -> None:
         blocked = _blocked_meshes(doc)
         done: dict[int, int] = {}
-        changed = False
+        changed = _quantize_skinned(doc, options.position_bits, done)
         for mi, mesh in enumerate(doc.gltf.get("meshes", [])):
             prims = mesh.get("primitives", [])
             pos_ids = sorted({p["attributes"]["POSITION"] for p in prims if "POSITION" in p.get("attributes", {})})
@@ -106,6 +110,10 @@ def _quantize_attribute(doc: AssetDocument, name: str, a: int, options: Quantize
     if a in done:
         return done[a]
     acc = doc.accessors[a]
+    if name.startswith("JOINTS_") and acc.array.dtype == np.uint16 and acc.array.size and int(acc.array.max()) < 256:
+        doc.accessors.append(acc.copy_with(acc.array.astype(np.uint8)))
+        done[a] = len(doc.accessors) - 1
+        return done[a]
     if acc.array.dtype != np.float32:
         return None
     arr = acc.array
@@ -120,6 +128,8 @@ def _quantize_attribute(doc: AssetDocument, name: str, a: int, options: Quantize
             out = acc.copy_with(_snorm(arr, min(options.texcoord_bits, 16)), normalized=True)
         else:
             return None
+    elif name.startswith("WEIGHTS_"):
+        out = acc.copy_with(_weights_u8(arr), normalized=True)
     elif name.startswith("COLOR_"):
         dtype = np.uint8 if options.color_bits <= 8 else np.uint16
         out = acc.copy_with(_unorm(arr, options.color_bits, dtype), normalized=True)
@@ -128,6 +138,82 @@ def _quantize_attribute(doc: AssetDocument, name: str, a: int, options: Quantize
     doc.accessors.append(out)
     done[a] = len(doc.accessors) - 1
     return done[a]
+
+
+def _weights_u8(weights: np.ndarray) -> np.ndarray:
+    """Skin weights as bytes summing to exactly 255 per vertex (the rounding remainder goes to the largest)."""
+    w = np.clip(weights.astype(np.float64), 0.0, None)
+    total = w.sum(axis=1, keepdims=True)
+    w = np.where(total > 0, w / np.where(total > 0, total, 1.0), 0.0)
+    q = np.round(w * 255.0).astype(np.int64)
+    rows = np.nonzero(total[:, 0] > 0)[0]
+    top = np.argmax(w, axis=1)
+    q[rows, top[rows]] += 255 - q[rows].sum(axis=1)
+    return np.clip(q, 0, 255).astype(np.uint8)
+
+
+def _quantize_skinned(doc: AssetDocument, bits: int, done: dict[int, int]) -> bool:
+    """Quantize the positions of meshes drawn only by skinned nodes (no morph targets) on one grid, its
+    dequantization folded into their skins' inverse bind matrices."""
+    nodes = doc.gltf.get("nodes", [])
+    meshes = doc.gltf.get("meshes", [])
+    skins = doc.gltf.get("skins", [])
+    users: dict[int, list[dict[str, Any]]] = {}
+    for node in nodes:
+        if "mesh" in node:
+            users.setdefault(node["mesh"], []).append(node)
+    ok = set()
+    for m, nl in users.items():
+        prims = meshes[m].get("primitives", [])
+        if (all("skin" in n and isinstance(n["skin"], int) and n["skin"] < len(skins) for n in nl)
+                and not any(p.get("targets") for p in prims) and "weights" not in meshes[m]
+                and not any("weights" in n or n.get("extensions") for n in nl)
+                and all(doc.accessors[p["attributes"]["POSITION"]].array.dtype == np.float32
+                        for p in prims if "POSITION" in p.get("attributes", {}))):
+            ok.add(m)
+    # one grid for all of them (as gltfpack does): skins with the same inverse bind matrices stay shared
+    bad_skins = {n["skin"] for m, nl in users.items() if m not in ok for n in nl if "skin" in n}
+    members_all = sorted(m for m in ok if not {n["skin"] for n in users[m]} & bad_skins)
+    comps = {0: members_all} if members_all else {}
+    changed = False
+    for members in comps.values():
+        comp_skins = {n["skin"] for m in members for n in users[m]}
+        pos_ids = sorted({p["attributes"]["POSITION"] for m in members for p in meshes[m].get("primitives", [])
+                          if "POSITION" in p.get("attributes", {})})
+        if not pos_ids:
+            continue
+        allpos = np.concatenate([doc.accessors[a].array for a in pos_ids]).astype(np.float64)
+        lo = allpos.min(axis=0)
+        extent = float((allpos.max(axis=0) - lo).max())
+        scale = extent / ((1 << bits) - 1) if extent > 0 else 1.0
+        for a in pos_ids:
+            q = np.round((doc.accessors[a].array - lo) / scale)
+            done[a] = len(doc.accessors)
+            doc.accessors.append(doc.accessors[a].copy_with(q.astype(np.uint16), normalized=False))
+        for m in members:
+            for p in meshes[m].get("primitives", []):
+                if "POSITION" in p.get("attributes", {}):
+                    p["attributes"]["POSITION"] = done[p["attributes"]["POSITION"]]
+        dequant = np.diag([scale, scale, scale, 1.0])
+        dequant[:3, 3] = lo
+        folded: dict[tuple[bytes, int], int] = {}  # (inverse bind matrices' bytes, joint count) -> folded accessor
+        for si in sorted(comp_skins):
+            skin = skins[si]
+            count = len(skin.get("joints", []))
+            key = (doc.accessors[skin["inverseBindMatrices"]].array.tobytes() if "inverseBindMatrices" in skin
+                   else b"", count)
+            if key in folded:
+                skin["inverseBindMatrices"] = folded[key]
+                continue
+            if "inverseBindMatrices" in skin:
+                ibm = doc.accessors[skin["inverseBindMatrices"]].as_float().astype(np.float64)
+                mats = ibm.reshape(-1, 4, 4).transpose(0, 2, 1)
+            else:
+                mats = np.repeat(np.eye(4)[None], count, axis=0)
+            out = (mats @ dequant).transpose(0, 2, 1).reshape(-1, 16)
+            skin["inverseBindMatrices"] = folded[key] = doc.add_accessor(out.astype(np.float32), "MAT4")
+        changed = True
+    return changed
 
 
 def _texture_infos_on_set(doc: AssetDocument, uv_set: int) -> list[dict[str, Any]]:

@@ -1,0 +1,454 @@
+"""Make animations small within a stated error: fewer keys, quantized values, meshopt filters.
+
+For every sampler that animates a node's translation, rotation, scale or morph weights:
+
+1. the curve is evaluated exactly as glTF defines it (STEP holds, LINEAR interpolates, with spherical
+   interpolation on the shortest path for rotations, CUBICSPLINE is a Hermite spline; before the first
+   key and after the last one the end values hold);
+2. values are quantized through the meshopt filter the GLB writer will store them with: rotations to
+   normalized int16 quaternions (QUATERNION filter), translations, scales and weights to floats with a
+   shortened mantissa (EXPONENTIAL filter). The document holds the decoded values, so what is measured
+   here is what a viewer reads back;
+3. keys that the interpolation between their neighbours reproduces within the error bound are dropped
+   (LINEAR; a CUBICSPLINE curve is first sampled densely into a LINEAR one, STEP keeps STEP and drops a key
+   that repeats its predecessor). A constant curve keeps one key. Every animation keeps its start and end
+   time, so clip durations do not change.
+
+Error bounds: rotations in radians (angle between the original and the new rotation), translations as a
+fraction of the model's bounding-box diagonal in world units (a node's bound in its parent's units is
+divided by the parent's rest-pose world scale), scales relative, morph weights absolute. The error is then
+measured on the written values against the original curve at every original key, between keys and on a
+fine grid, and reported (:class:`~assets_pipeline.report.AnimationReport`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..document import Accessor, AssetDocument
+from ..report import AnimationReport
+from .base import Transform
+
+NAME = "animation"
+PATHS = ("translation", "rotation", "scale", "weights")
+CUBIC_STEPS = 16
+"""A CUBICSPLINE interval becomes this many LINEAR segments before keys are dropped."""
+MEASURE_STEPS = 8
+"""Points measured inside every interval between original keys (more inside cubic intervals)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AnimationOptions:
+    """Error bounds of animation compression (see the module docstring for their units)."""
+    rotation_error: float = 1e-3
+    """Radians (0.057 degrees)."""
+    translation_error: float = 1e-4
+    """Fraction of the model's bounding-box diagonal."""
+    scale_error: float = 1e-4
+    """Relative to the scale's magnitude."""
+    weight_error: float = 1e-3
+    """Absolute, on morph target weights."""
+    quantization_share: float = 0.25
+    """Part of each bound spent on quantization; the rest goes to dropping keys."""
+
+
+DEFAULTS = AnimationOptions()
+
+
+# --- curve evaluation ---------------------------------------------------------------------------------
+def _normalize(q: np.ndarray) -> np.ndarray:
+    n = np.linalg.norm(q, axis=-1, keepdims=True)
+    return q / np.where(n > 0, n, 1.0)
+
+
+def _slerp(a: np.ndarray, b: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Spherical interpolation on the shortest path, row by row; u : (n,)."""
+    d = np.sum(a * b, axis=1)
+    b = np.where(d[:, None] < 0, -b, b)
+    d = np.abs(d)
+    theta = np.arccos(np.clip(d, -1.0, 1.0))
+    s = np.sin(theta)
+    small = s < 1e-6
+    safe = np.where(small, 1.0, s)
+    wa = np.where(small, 1.0 - u, np.sin((1.0 - u) * theta) / safe)
+    wb = np.where(small, u, np.sin(u * theta) / safe)
+    return _normalize(wa[:, None] * a + wb[:, None] * b)
+
+
+def evaluate(interpolation: str, times: np.ndarray, values: np.ndarray, t: np.ndarray, rotation: bool) -> np.ndarray:
+    """Values of a glTF sampler at times ``t``.
+
+    values : (keys, k) for STEP and LINEAR, (keys, 3, k) (in-tangent, value, out-tangent) for CUBICSPLINE.
+    """
+    times = np.asarray(times, np.float64)
+    t = np.asarray(t, np.float64)
+    v = np.asarray(values, np.float64)
+    n = len(times)
+    points = v[:, 1] if interpolation == "CUBICSPLINE" else v
+    if n == 1:
+        return np.repeat(points[:1], len(t), axis=0)
+    if interpolation == "STEP":
+        return points[np.clip(np.searchsorted(times, t, side="right") - 1, 0, n - 1)]
+    i = np.clip(np.searchsorted(times, t, side="right") - 1, 0, n - 2)
+    dt = times[i + 1] - times[i]
+    u = np.clip((t - times[i]) / np.where(dt > 0, dt, 1.0), 0.0, 1.0)
+    if interpolation == "CUBICSPLINE":
+        u2, u3 = u * u, u * u * u
+        h00, h10 = 2 * u3 - 3 * u2 + 1, u3 - 2 * u2 + u
+        h01, h11 = -2 * u3 + 3 * u2, u3 - u2
+        out = (h00[:, None] * v[i, 1] + (h10 * dt)[:, None] * v[i, 2] + h01[:, None] * v[i + 1, 1]
+               + (h11 * dt)[:, None] * v[i + 1, 0])
+        return _normalize(out) if rotation else out
+    if rotation:
+        return _slerp(points[i], points[i + 1], u)
+    return points[i] + u[:, None] * (points[i + 1] - points[i])
+
+
+def _errors(path: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per-row error between two value sets, in the unit of the path's bound (before scaling)."""
+    if path == "rotation":
+        d = np.abs(np.sum(_normalize(a) * _normalize(b), axis=1))
+        return 2.0 * np.arccos(np.clip(d, 0.0, 1.0))
+    if path == "translation":
+        return np.linalg.norm(a - b, axis=1)  # type: ignore[no-any-return]
+    if path == "scale":
+        return np.max(np.abs(a - b) / np.maximum(np.abs(a), 1e-6), axis=1)  # type: ignore[no-any-return]
+    return np.max(np.abs(a - b), axis=1)  # type: ignore[no-any-return]
+
+
+# --- quantization -------------------------------------------------------------------------------------
+def _quantizer(path: str, bound: float, values: np.ndarray) -> tuple[str, int]:
+    """(filter, bits): the fewest bits whose rounding of ``values`` stays within ``bound`` (measured)."""
+    filt, top = ("QUATERNION", 16) if path == "rotation" else ("EXPONENTIAL", 24)
+    for bits in range(8, top + 1):
+        stored, _ = _quantize(path, values, filt, bits)
+        if not values.size or float(_errors(path, values, _as_float(path, stored)).max()) <= bound:
+            return filt, bits
+    return filt, top
+
+
+def _quantize(path: str, values: np.ndarray, filt: str, bits: int) -> tuple[np.ndarray, np.ndarray]:
+    """(decoded values as stored, filtered rows) for (keys, k) values."""
+    from ..codecs import meshopt
+
+    if filt == "QUATERNION":
+        rows = meshopt.encode_filter_quat(_normalize(values).astype(np.float32), bits)
+        return meshopt.decode_filter(rows, filt), rows
+    rows = meshopt.encode_filter_exp(values.astype(np.float32), bits)
+    return meshopt.decode_filter(rows, filt), rows
+
+
+def _as_float(path: str, stored: np.ndarray) -> np.ndarray:
+    if stored.dtype == np.int16:
+        return np.maximum(stored.astype(np.float64) / 32767.0, -1.0)
+    return stored.astype(np.float64)
+
+
+# --- key reduction ------------------------------------------------------------------------------------
+def _reduce(path: str, interpolation: str, times: np.ndarray, ref: np.ndarray, q: np.ndarray,
+            bound: float, keep_ends: bool = False) -> np.ndarray:
+    """Indices of the keys to keep so that interpolating the kept quantized keys ``q`` stays within
+    ``bound`` of ``ref`` at every key time."""
+    n = len(times)
+    if n <= 1:
+        return np.arange(n)
+    if interpolation == "STEP":
+        keep = [0]
+        for k in range(1, n):
+            if _errors(path, q[keep[-1]][None], ref[k][None])[0] > bound or (keep_ends and k == n - 1):
+                keep.append(k)
+        return np.array(keep)
+    if float(_errors(path, np.repeat(q[:1], n, axis=0), ref).max()) <= bound:
+        return np.array([0, n - 1] if keep_ends else [0])  # constant
+    if interpolation == "CONSTANT":  # only a constant curve loses keys
+        return np.arange(n)
+    rotation = path == "rotation"
+    refn = _normalize(ref) if rotation else ref
+
+    def fits(i: int, j: int) -> bool:
+        if j == i + 1:
+            return True
+        u = (times[i + 1: j] - times[i]) / (times[j] - times[i])
+        a, b = q[i], q[j]
+        if rotation:  # slerp between two keys, written out for speed (this runs once per candidate)
+            d = float(np.dot(a, b))
+            if d < 0:
+                b, d = -b, -d
+            theta = math.acos(min(1.0, d))
+            st = math.sin(theta)
+            if st < 1e-6:
+                approx = a[None] * (1.0 - u)[:, None] + b[None] * u[:, None]
+            else:
+                approx = (np.sin((1.0 - u) * theta)[:, None] * a[None] + np.sin(u * theta)[:, None] * b[None]) / st
+            dots = np.abs(np.sum(approx * refn[i + 1: j], axis=1)) / np.linalg.norm(approx, axis=1)
+            return bool(2.0 * math.acos(min(1.0, float(dots.min()))) <= bound)
+        approx = a[None] + u[:, None] * (b - a)[None]
+        return bool(_errors(path, approx, ref[i + 1: j]).max() <= bound)
+
+    keep = [0]
+    i = 0
+    while i < n - 1:
+        step, j = 1, i + 1
+        while j + step < n and fits(i, j + step):  # gallop, then bisect
+            j += step
+            step *= 2
+        lo, hi = j, min(n - 1, j + step)
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if fits(i, mid):
+                lo = mid
+            else:
+                hi = mid
+        j = hi if hi > lo and fits(i, hi) else lo
+        keep.append(j)
+        i = j
+    return np.array(keep)
+
+
+# --- scene helpers ------------------------------------------------------------------------------------
+def _parent_scales(doc: AssetDocument) -> dict[int, float]:
+    """node -> largest world scale of its parent at rest (1 for roots)."""
+    from ..scene import local_matrix
+
+    nodes = doc.gltf.get("nodes", [])
+    parent: dict[int, int] = {}
+    for p, node in enumerate(nodes):
+        for c in node.get("children", []):
+            parent[c] = p
+    world: dict[int, np.ndarray] = {}
+
+    def world_of(n: int, depth: int = 0) -> np.ndarray:
+        if n not in world:
+            m = local_matrix(nodes[n])
+            world[n] = world_of(parent[n], depth + 1) @ m if n in parent and depth < 1000 else m
+        return world[n]
+
+    out: dict[int, float] = {}
+    for n in range(len(nodes)):
+        if n in parent:
+            out[n] = float(np.linalg.norm(world_of(parent[n])[:3, :3], axis=0).max()) or 1.0
+        else:
+            out[n] = 1.0
+    return out
+
+
+def _model_size(doc: AssetDocument) -> float:
+    from ..scene import bounds
+
+    lo, hi = bounds(doc)
+    return float(np.linalg.norm(hi - lo)) or 1.0
+
+
+# --- the transform ------------------------------------------------------------------------------------
+@dataclass(slots=True)
+class _Track:
+    anim: dict[str, Any]
+    sampler: dict[str, Any]
+    path: str
+    node: int
+    input_users: int = 1
+    """Samplers reading the same input accessor (their time stream is shared)."""
+
+
+def _tracks(doc: AssetDocument) -> list[_Track]:
+    """Samplers used by exactly one kind of node channel (translation, rotation, scale or weights)."""
+    tracks = []
+    for anim in doc.gltf.get("animations", []):
+        users: dict[int, set[tuple[str, int]]] = {}
+        for ch in anim.get("channels", []):
+            target = ch.get("target", {})
+            if "node" in target and target.get("path") in PATHS and not target.get("extensions"):
+                users.setdefault(ch["sampler"], set()).add((target["path"], target["node"]))
+            else:
+                users.setdefault(ch.get("sampler", -1), set()).add(("", -1))
+        for si, s in enumerate(anim.get("samplers", [])):
+            u = users.get(si, set())
+            paths = {p for p, _ in u}
+            if len(paths) == 1 and "" not in paths:
+                tracks.append(_Track(anim, s, next(iter(paths)), min(n for _, n in u)))
+    count: dict[int, int] = {}
+    for tr in tracks:
+        count[tr.sampler["input"]] = count.get(tr.sampler["input"], 0) + 1
+    for tr in tracks:
+        tr.input_users = count[tr.sampler["input"]]
+    return tracks
+
+
+def compress_animation(options: AnimationOptions = DEFAULTS,
+                       on_report: Callable[[AnimationReport], None] | None = None) -> Transform:
+    """Return the transform that drops redundant keys and quantizes animation within ``options``' bounds."""
+
+    def _apply(doc: AssetDocument) -> None:
+        tracks = _tracks(doc)
+        if not tracks:
+            return
+        report = AnimationReport(rotation_bound_rad=options.rotation_error,
+                                 translation_bound=options.translation_error,
+                                 scale_bound=options.scale_error, weight_bound=options.weight_error)
+        size = _model_size(doc)
+        parent_scale = _parent_scales(doc)
+        inputs: dict[bytes, int] = {}
+        ends = _end_keepers(doc, tracks)
+        for k, tr in enumerate(tracks):
+            _compress_track(doc, tr, options, size, parent_scale.get(tr.node, 1.0), inputs, report, k in ends)
+        if on_report is not None:
+            on_report(report)
+
+    return Transform(NAME, _apply)
+
+
+def _bound(path: str, options: AnimationOptions, size: float, parent_scale: float) -> float:
+    if path == "rotation":
+        return options.rotation_error
+    if path == "translation":
+        return options.translation_error * size / max(parent_scale, 1e-12)
+    if path == "scale":
+        return options.scale_error
+    return options.weight_error
+
+
+def _compress_track(doc: AssetDocument, tr: _Track, options: AnimationOptions, size: float, parent_scale: float,
+                    inputs: dict[bytes, int], report: AnimationReport, keep_ends: bool = False) -> None:
+    s = tr.sampler
+    interp = s.get("interpolation", "LINEAR")
+    tin, tout = doc.accessors[s["input"]], doc.accessors[s["output"]]
+    times = tin.as_float().astype(np.float64).reshape(-1)
+    n = len(times)
+    raw = tout.as_float().astype(np.float64)
+    width = raw.size // max(1, n * (3 if interp == "CUBICSPLINE" else 1))
+    if n == 0 or width == 0 or raw.size != n * width * (3 if interp == "CUBICSPLINE" else 1) or \
+            np.any(np.diff(times) <= 0) or interp not in ("STEP", "LINEAR", "CUBICSPLINE"):
+        return  # not a curve this transform understands: left as it is
+    rotation = tr.path == "rotation"
+    values = raw.reshape(n, 3, width) if interp == "CUBICSPLINE" else raw.reshape(n, width)
+    report.channels += 1
+    report.keys_in += n
+    report.bytes_in += tin.array.nbytes + tout.array.nbytes
+    # the reference curve as LINEAR/STEP keys: a cubic one sampled densely
+    if interp == "CUBICSPLINE" and n > 1:
+        sub = np.linspace(0.0, 1.0, CUBIC_STEPS, endpoint=False)
+        ref_t = np.concatenate([times[:-1, None] + sub[None] * np.diff(times)[:, None]]).reshape(-1)
+        ref_t = np.append(ref_t, times[-1])
+        ref = evaluate(interp, times, values, ref_t, rotation)
+        new_interp = "LINEAR"
+    else:
+        ref_t = times
+        ref = values[:, 1] if interp == "CUBICSPLINE" else values
+        new_interp = "LINEAR" if interp == "CUBICSPLINE" else interp
+    if rotation:
+        ref = _normalize(ref)
+        # the same rotations with continuous signs: smaller deltas to compress
+        flip = np.cumprod(np.where(np.sum(ref[1:] * ref[:-1], axis=1) < 0, -1.0, 1.0))
+        ref[1:] *= flip[:, None]
+    bound = _bound(tr.path, options, size, parent_scale)
+    candidates = []
+    if new_interp == "LINEAR" and interp == "LINEAR":  # every key (the input stays shared), or constant
+        filt, bits = _quantizer(tr.path, bound, ref)
+        stored, rows = _quantize(tr.path, ref, filt, bits)
+        keep = _reduce(tr.path, "CONSTANT", ref_t, ref, _as_float(tr.path, stored), bound, keep_ends)
+        if len(keep) < 3:
+            stored, rows = _quantize(tr.path, ref[keep], filt, bits)
+        cost = _encoded_size(rows) + (_encoded_size(ref_t[keep]) if len(keep) < 3 else
+                                      _encoded_size(ref_t) / max(1, tr.input_users))
+        candidates.append((cost, keep, stored, rows, filt))
+    share = 1.0 - options.quantization_share
+    filt, bits = _quantizer(tr.path, bound * options.quantization_share, ref)
+    q_all = _as_float(tr.path, _quantize(tr.path, ref, filt, bits)[0])
+    for attempt in range(3):
+        keep = _reduce(tr.path, new_interp, ref_t, ref, q_all, bound * share * (0.5 ** attempt), keep_ends)
+        stored, rows = _quantize(tr.path, ref[keep], filt, bits)
+        err = _measure(tr.path, interp, times, values, new_interp, ref_t[keep], _as_float(tr.path, stored), rotation)
+        if err <= bound:
+            candidates.append((_encoded_size(rows) + _encoded_size(ref_t[keep]), keep, stored, rows, filt))
+            break
+    for _cost, keep, stored, rows, filt in sorted(candidates, key=lambda c: c[0]):
+        err = _measure(tr.path, interp, times, values, new_interp, ref_t[keep], _as_float(tr.path, stored), rotation)
+        if err <= bound:
+            _store(doc, tr, ref_t[keep], stored, rows, filt, new_interp, inputs, report)
+            _record(report, tr.path, err, parent_scale, size)
+            return
+    report.keys_out += n  # the bound cannot be met through these filters: the curve stays as it was
+    report.bytes_out += tin.array.nbytes + tout.array.nbytes
+
+
+def _encoded_size(rows: np.ndarray) -> int:
+    """Bytes of ``rows`` through meshopt's vertex codec (what the writer will spend on them, about)."""
+    from ..codecs import meshopt
+
+    r = np.ascontiguousarray(rows)
+    if r.dtype == np.float64:
+        r = r.astype(np.float32)
+    data = r.reshape(len(r), -1).view(np.uint8)
+    return len(meshopt.encode_vertex_buffer(data)) if len(data) else 0
+
+
+def _store(doc: AssetDocument, tr: _Track, kt: np.ndarray, stored: np.ndarray, rows: np.ndarray, filt: str,
+           interp: str, inputs: dict[bytes, int], report: AnimationReport) -> None:
+    s = tr.sampler
+    tout = doc.accessors[s["output"]]
+    kt32 = kt.astype(np.float32)
+    key = kt32.tobytes()
+    if key not in inputs:
+        doc.accessors.append(Accessor(kt32, "SCALAR"))
+        inputs[key] = len(doc.accessors) - 1
+        report.bytes_out += kt32.nbytes
+    s["input"] = inputs[key]
+    out = stored if tr.path != "weights" else stored.reshape(-1)
+    doc.accessors.append(Accessor(np.ascontiguousarray(out), tout.type, stored.dtype == np.int16, tout.name,
+                                  filtered=(filt, rows if tr.path != "weights" else rows.reshape(-1, 1))))
+    s["output"] = len(doc.accessors) - 1
+    if interp == "LINEAR":
+        s.pop("interpolation", None)
+    else:
+        s["interpolation"] = interp
+    report.keys_out += len(kt)
+    report.bytes_out += out.nbytes
+
+
+def _record(report: AnimationReport, path: str, err: float, parent_scale: float, size: float) -> None:
+    if path == "rotation":
+        report.rotation_error_rad = max(report.rotation_error_rad, err)
+    elif path == "translation":
+        report.translation_error = max(report.translation_error, err * parent_scale / size)
+    elif path == "scale":
+        report.scale_error = max(report.scale_error, err)
+    else:
+        report.weight_error = max(report.weight_error, err)
+
+
+def _measure(path: str, interp: str, times: np.ndarray, values: np.ndarray, new_interp: str, new_times: np.ndarray,
+             new_values: np.ndarray, rotation: bool) -> float:
+    """Largest error of the new curve against the original one: at keys, inside intervals, past the ends."""
+    if len(times) > 1:
+        steps = MEASURE_STEPS * (4 if interp == "CUBICSPLINE" else 1)
+        sub = np.linspace(0.0, 1.0, steps, endpoint=False)
+        t = (times[:-1, None] + sub[None] * np.diff(times)[:, None]).reshape(-1)
+        t = np.concatenate([t, times, new_times, [times[0] - 1.0, times[-1] + 1.0]])
+    else:
+        t = np.concatenate([times, new_times, [times[0] - 1.0, times[0] + 1.0]])
+    if interp == "STEP":  # just before each key the previous value still holds
+        t = np.concatenate([t, times - 1e-6 * max(1.0, float(np.abs(times).max()))])
+    a = evaluate(interp, times, values, t, rotation)
+    b = evaluate(new_interp, new_times, new_values, t, rotation)
+    return float(_errors(path, a, b).max())
+
+
+def _end_keepers(doc: AssetDocument, tracks: list[_Track]) -> set[int]:
+    """Per animation, the track that keeps its first and last keys even when constant, so that the clip
+    keeps its time range (players take a clip's duration from its keys)."""
+    best: dict[int, tuple[float, int]] = {}
+    for k, tr in enumerate(tracks):
+        t = doc.accessors[tr.sampler["input"]].array
+        if t.size:
+            span = float(t.max()) - float(t.min())
+            if id(tr.anim) not in best or span > best[id(tr.anim)][0]:
+                best[id(tr.anim)] = (span, k)
+    return {k for _, k in best.values()}
+
+
+__all__ = ["DEFAULTS", "AnimationOptions", "compress_animation", "evaluate"]
