@@ -330,11 +330,9 @@ def _compress_track(doc: AssetDocument, tr: _Track, options: AnimationOptions, s
     report.keys_in += n
     report.bytes_in += tin.array.nbytes + tout.array.nbytes
     # the reference curve as LINEAR/STEP keys: a cubic one sampled densely
+    bound = _bound(tr.path, options, size, parent_scale)
     if interp == "CUBICSPLINE" and n > 1:
-        sub = np.linspace(0.0, 1.0, CUBIC_STEPS, endpoint=False)
-        ref_t = np.concatenate([times[:-1, None] + sub[None] * np.diff(times)[:, None]]).reshape(-1)
-        ref_t = np.append(ref_t, times[-1])
-        ref = evaluate(interp, times, values, ref_t, rotation)
+        ref_t, ref = _densify(tr.path, times, values, rotation, bound * 0.25)
         new_interp = "LINEAR"
     else:
         ref_t = times
@@ -345,7 +343,6 @@ def _compress_track(doc: AssetDocument, tr: _Track, options: AnimationOptions, s
         # the same rotations with continuous signs: smaller deltas to compress
         flip = np.cumprod(np.where(np.sum(ref[1:] * ref[:-1], axis=1) < 0, -1.0, 1.0))
         ref[1:] *= flip[:, None]
-    bound = _bound(tr.path, options, size, parent_scale)
     candidates = []
     if new_interp == "LINEAR" and interp == "LINEAR":  # every key (the input stays shared), or constant
         filt, bits = _quantizer(tr.path, bound, ref)
@@ -374,6 +371,23 @@ def _compress_track(doc: AssetDocument, tr: _Track, options: AnimationOptions, s
             return
     report.keys_out += n  # the bound cannot be met through these filters: the curve stays as it was
     report.bytes_out += tin.array.nbytes + tout.array.nbytes
+
+
+def _densify(path: str, times: np.ndarray, values: np.ndarray, rotation: bool,
+             bound: float) -> tuple[np.ndarray, np.ndarray]:
+    """A cubic curve as LINEAR keys: every interval split into as many steps as keep the chords within
+    ``bound`` of the curve (checked at each step's middle), from CUBIC_STEPS up to 16 times that."""
+    steps = CUBIC_STEPS
+    while True:
+        sub = np.linspace(0.0, 1.0, steps, endpoint=False)
+        t = np.append((times[:-1, None] + sub[None] * np.diff(times)[:, None]).reshape(-1), times[-1])
+        v = evaluate("CUBICSPLINE", times, values, t, rotation)
+        mid = (t[:-1] + t[1:]) / 2
+        chord = evaluate("LINEAR", t, v, mid, rotation)
+        if steps >= 16 * CUBIC_STEPS or float(_errors(path, chord, evaluate("CUBICSPLINE", times, values, mid,
+                                                                              rotation)).max()) <= bound:
+            return t, v
+        steps *= 2
 
 
 def _encoded_size(rows: np.ndarray) -> int:

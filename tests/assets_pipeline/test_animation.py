@@ -1,0 +1,196 @@
+"""Animation compression on generated animated models: smaller, within the reported error (measured by
+an independent sampler on the written GLB), STEP and CUBICSPLINE semantics kept, clip length kept,
+validator clean; skinned positions quantized with the same skinned result."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assets_pipeline.document import AssetDocument
+from assets_pipeline.io.formats import read
+from assets_pipeline.io.glb import WriteOptions, glb_json, write_glb
+from assets_pipeline.pipeline import OptimizeOptions, optimize_file
+from assets_pipeline.scene import local_matrix
+from assets_pipeline.transforms.animation import AnimationOptions
+from assets_pipeline.transforms.ar_frame import FrameOptions
+
+from .animated_fixtures import SECONDS, animated_document, animation_bytes, channel_values, keyframe_bytes_in_file
+from .conftest import validate_ok
+
+TIMES = np.concatenate([np.linspace(-0.5, SECONDS + 0.5, 1777), np.arange(0, 17) * 0.25 + 1e-4,
+                        np.arange(1, 17) * 0.25 - 1e-4])
+"""Many times, inside and past the clip, and just after and just before the STEP keys."""
+
+
+def _angle(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    d = np.abs(np.sum(a * b, axis=1)) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+    return 2 * np.arccos(np.clip(d, 0, 1))
+
+
+def _world_scales(doc: AssetDocument) -> dict[int, float]:
+    nodes = doc.gltf["nodes"]
+    parent = {c: p for p, n in enumerate(nodes) for c in n.get("children", [])}
+
+    def world(i: int) -> np.ndarray:
+        return world(parent[i]) @ local_matrix(nodes[i]) if i in parent else local_matrix(nodes[i])
+
+    return {i: float(np.linalg.norm(world(parent[i])[:3, :3], axis=0).max()) if i in parent else 1.0
+            for i in range(len(nodes))}
+
+
+@pytest.fixture(scope="module")
+def optimized(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, object]:
+    d = tmp_path_factory.mktemp("anim")
+    src, out = d / "animated.glb", d / "animated.opt.glb"
+    write_glb(animated_document(), src, WriteOptions(compression="none"))
+    report = optimize_file(src, out, OptimizeOptions(frame=FrameOptions(pivot="keep")))  # no new root transform
+    return src, out, report
+
+
+def test_input_is_valid_and_output_is_valid_and_smaller(optimized: tuple[Path, Path, object]) -> None:
+    src, out, report = optimized
+    validate_ok([src, out])
+    anim = report.animation  # type: ignore[attr-defined]
+    assert anim is not None and anim.channels == 10
+    assert anim.keys_out < anim.keys_in
+    before, after = read(src), read(out)
+    assert animation_bytes(after) < animation_bytes(before) * 0.6  # decoded: fewer keys, 16-bit rotations
+    stored_in, stored_out = keyframe_bytes_in_file(src.read_bytes()), keyframe_bytes_in_file(out.read_bytes())
+    assert stored_out < stored_in / 5, (stored_in, stored_out)
+    assert out.stat().st_size < src.stat().st_size / 3
+    assert "EXT_meshopt_compression" in glb_json(out.read_bytes())["extensionsUsed"]
+    filters = {v["extensions"]["EXT_meshopt_compression"].get("filter")
+               for v in glb_json(out.read_bytes())["bufferViews"] if "extensions" in v}
+    assert {"QUATERNION", "EXPONENTIAL"} <= filters
+
+
+def test_every_channel_plays_within_the_reported_error(optimized: tuple[Path, Path, object]) -> None:
+    src, out, report = optimized
+    anim = report.animation  # type: ignore[attr-defined]
+    opts = AnimationOptions()
+    assert anim.rotation_error_rad <= opts.rotation_error
+    assert anim.translation_error <= opts.translation_error
+    assert anim.scale_error <= opts.scale_error and anim.weight_error <= opts.weight_error
+    assert anim.rotation_error_rad > 0 and anim.translation_error > 0  # something was actually approximated
+    before, after = read(src), read(out)
+    a, b = channel_values(before, TIMES), channel_values(after, TIMES)
+    assert a.keys() == b.keys()
+    from assets_pipeline.scene import bounds
+
+    blo, bhi = bounds(before)
+    size = float(np.linalg.norm(bhi - blo))
+    scales = _world_scales(before)
+    slack = 1.0001  # float32 storage of the measured numbers
+    for (node, path), va in a.items():
+        vb = b[(node, path)]
+        if path == "rotation":
+            assert _angle(va, vb).max() <= anim.rotation_error_rad * slack + 1e-7, (node, path)
+        elif path == "translation":
+            err = np.linalg.norm(va - vb, axis=1).max() * scales[node] / size
+            assert err <= anim.translation_error * slack + 1e-9, (node, path, err)
+        elif path == "scale":
+            assert (np.abs(va - vb) / np.abs(va)).max() <= anim.scale_error * slack + 1e-9
+        else:
+            assert np.abs(va - vb).max() <= anim.weight_error * slack + 1e-9
+
+
+def test_step_stays_step_and_cubic_becomes_an_equivalent_linear_curve(optimized: tuple[Path, Path, object]) -> None:
+    src, out, _ = optimized
+    before, after = read(src), read(out)
+    blinker = 8
+
+    def sampler(doc: AssetDocument, path: str) -> dict:
+        anim = doc.gltf["animations"][0]
+        ch = next(c for c in anim["channels"] if c["target"] == {"node": blinker, "path": path})
+        return anim["samplers"][ch["sampler"]]  # type: ignore[no-any-return]
+
+    step = sampler(after, "translation")
+    assert step.get("interpolation") == "STEP"
+    # the keys that repeated their predecessor are gone, the jumps are all there
+    assert after.accessors[step["input"]].count == 7 < before.accessors[sampler(before, "translation")["input"]].count
+    cubic = sampler(after, "rotation")
+    assert cubic.get("interpolation", "LINEAR") == "LINEAR"
+    # the clip keeps its length: some channel still ends at the original last key
+    end = max(float(after.accessors[s["input"]].array.max()) for s in after.gltf["animations"][0]["samplers"])
+    assert end == pytest.approx(SECONDS)
+
+
+def test_constant_channel_keeps_one_key(optimized: tuple[Path, Path, object]) -> None:
+    _, out, _ = optimized
+    after = read(out)
+    anim = after.gltf["animations"][0]
+    ch = next(c for c in anim["channels"] if c["target"] == {"node": 1, "path": "scale"})
+    assert after.accessors[anim["samplers"][ch["sampler"]]["input"]].count in (1, 2)
+
+
+def _skinned_rest(doc: AssetDocument) -> np.ndarray:
+    """Vertices of the skinned mesh as skinning places them at rest: sum of w * joint world * inverse bind."""
+    nodes = doc.gltf["nodes"]
+    parent = {c: p for p, n in enumerate(nodes) for c in n.get("children", [])}
+
+    def world(i: int) -> np.ndarray:
+        return world(parent[i]) @ local_matrix(nodes[i]) if i in parent else local_matrix(nodes[i])
+
+    node = next(n for n in nodes if "skin" in n)
+    skin = doc.gltf["skins"][node["skin"]]
+    ibm = doc.accessors[skin["inverseBindMatrices"]].as_float().astype(np.float64).reshape(-1, 4, 4).transpose(0, 2, 1)
+    mats = np.array([world(j) @ ibm[k] for k, j in enumerate(skin["joints"])])
+    prim = doc.gltf["meshes"][node["mesh"]]["primitives"][0]
+    p = doc.accessors[prim["attributes"]["POSITION"]].as_float().astype(np.float64)
+    joints = doc.accessors[prim["attributes"]["JOINTS_0"]].array.astype(int)
+    w = doc.accessors[prim["attributes"]["WEIGHTS_0"]].as_float().astype(np.float64)
+    ph = np.concatenate([p, np.ones((len(p), 1))], axis=1)
+    out = np.zeros((len(p), 4))
+    for k in range(4):
+        out += w[:, k:k + 1] * np.einsum("nij,nj->ni", mats[joints[:, k]], ph)
+    return out[:, :3]
+
+
+def test_skinned_positions_are_quantized_and_skin_to_the_same_place(optimized: tuple[Path, Path, object]) -> None:
+    src, out, _ = optimized
+    before, after = read(src), read(out)
+    node = next(n for n in after.gltf["nodes"] if "skin" in n)
+    prim = after.gltf["meshes"][node["mesh"]]["primitives"][0]
+    assert after.accessors[prim["attributes"]["POSITION"]].array.dtype == np.uint16
+    w = after.accessors[prim["attributes"]["WEIGHTS_0"]]
+    assert w.array.dtype == np.uint8 and w.normalized and (w.array.astype(int).sum(axis=1) == 255).all()
+    pa, pb = _skinned_rest(before), _skinned_rest(after)
+    extent = float(np.ptp(pa, axis=0).max())
+    # 14-bit grid plus the re-normalized byte weights (1/255 of a joint's motion at rest: none here)
+    # vertices are reordered: every vertex has its counterpart within the 14-bit grid's rounding, both ways
+    dist = np.linalg.norm(pa[:, None] - pb[None], axis=2)
+    assert max(dist.min(axis=1).max(), dist.min(axis=0).max()) <= extent / (2**14 - 1) + 1e-6
+    assert len(pa) == len(pb)
+
+
+@pytest.mark.parametrize("compression", ["none", "draco"])
+def test_without_meshopt_the_quantized_animation_is_plain_and_valid(tmp_path: Path, compression: str) -> None:
+    src, out = tmp_path / "a.glb", tmp_path / "b.glb"
+    write_glb(animated_document(), src, WriteOptions(compression="none"))
+    report = optimize_file(src, out, OptimizeOptions(compression=compression))  # type: ignore[arg-type]
+    validate_ok([out])
+    after = read(out)
+    rot = [after.accessors[s["output"]] for a in after.gltf["animations"] for s, c in
+           ((a["samplers"][c["sampler"]], c) for c in a["channels"]) if c["target"]["path"] == "rotation"]
+    assert all(r.array.dtype == np.int16 and r.normalized for r in rot)
+    assert report.animation is not None and report.animation.rotation_error_rad <= 1e-3
+
+
+def test_bounds_are_options_and_can_be_turned_off(tmp_path: Path) -> None:
+    src = tmp_path / "a.glb"
+    write_glb(animated_document(), src, WriteOptions(compression="none"))
+    loose = optimize_file(src, tmp_path / "loose.glb", OptimizeOptions(
+        animation=AnimationOptions(rotation_error=math.radians(1.0))))
+    tight = optimize_file(src, tmp_path / "tight.glb", OptimizeOptions(
+        animation=AnimationOptions(rotation_error=1e-4)))
+    off = optimize_file(src, tmp_path / "off.glb", OptimizeOptions(animation=None))
+    assert loose.animation and tight.animation and off.animation is None
+    assert loose.animation.keys_out < tight.animation.keys_out
+    assert tight.animation.rotation_error_rad <= 1e-4 < loose.animation.rotation_error_rad <= math.radians(1.0)
+    assert read(tmp_path / "off.glb").accessors[0].array.dtype in (np.float32, np.uint16, np.uint8, np.uint32)
+    kept = read(tmp_path / "off.glb")
+    assert animation_bytes(kept) == animation_bytes(read(src))
