@@ -81,7 +81,14 @@ def mesh_instances(doc: AssetDocument) -> Iterator[tuple[int, np.ndarray]]:
 
     A skinned mesh is placed by its first joint at rest (that joint's world matrix times its inverse bind
     matrix), as skinning places the vertices bound to that joint; its node's own transform does not apply.
+    ``world_positions`` and ``world_triangles`` skin every vertex instead.
     """
+    for _node, mesh, world, skin in _instances(doc):
+        yield mesh, world if skin is None else skin[0]
+
+
+def _instances(doc: AssetDocument) -> Iterator[tuple[int, int, np.ndarray, np.ndarray | None]]:
+    """(node, mesh, node world matrix, joint matrices at rest or None) for each drawn mesh."""
     nodes = doc.gltf.get("nodes", [])
     scenes = doc.gltf.get("scenes", [])
     if not scenes:
@@ -101,45 +108,67 @@ def mesh_instances(doc: AssetDocument) -> Iterator[tuple[int, np.ndarray]]:
             drawn.append((n, nodes[n]["mesh"]))
         stack.extend((c, world) for c in nodes[n].get("children", []))
     for n, mesh in drawn:
-        yield mesh, _skin_matrix(doc, n, worlds) if "skin" in nodes[n] else worlds[n]
+        yield n, mesh, worlds[n], _joint_matrices(doc, n, worlds) if "skin" in nodes[n] else None
 
 
-def _skin_matrix(doc: AssetDocument, node: int, worlds: dict[int, np.ndarray]) -> np.ndarray:
+def _joint_matrices(doc: AssetDocument, node: int, worlds: dict[int, np.ndarray]) -> np.ndarray | None:
+    """(joints, 4, 4): each joint's world matrix at rest times its inverse bind matrix (None: unusable skin)."""
     skins = doc.gltf.get("skins", [])
     index = doc.gltf["nodes"][node]["skin"]
     skin = skins[index] if isinstance(index, int) and 0 <= index < len(skins) else {}
     joints = skin.get("joints", [])
-    if not joints or joints[0] not in worlds:
-        return worlds[node]
-    ibm = np.eye(4)
+    if not joints or any(j not in worlds for j in joints):
+        return None
     if "inverseBindMatrices" in skin:
-        ibm = doc.accessors[skin["inverseBindMatrices"]].as_float()[0].astype(np.float64).reshape(4, 4).T
-    return worlds[joints[0]] @ ibm
+        ibm = doc.accessors[skin["inverseBindMatrices"]].as_float().astype(np.float64).reshape(-1, 4, 4)
+        ibm = ibm.transpose(0, 2, 1)[: len(joints)]
+    else:
+        ibm = np.repeat(np.eye(4)[None], len(joints), axis=0)
+    if len(ibm) < len(joints):
+        return None
+    return np.array([worlds[j] for j in joints]) @ ibm
+
+
+def _placed(doc: AssetDocument, prim: dict[str, Any], world: np.ndarray, skin: np.ndarray | None) -> np.ndarray:
+    """A primitive's positions in world space: skinned at rest when its node has a skin (morphs not applied)."""
+    attrs = prim["attributes"]
+    p = doc.accessors[attrs["POSITION"]].as_float().astype(np.float64)
+    sets = [k for k in range(8) if f"JOINTS_{k}" in attrs and f"WEIGHTS_{k}" in attrs]
+    if skin is None or not sets:
+        m = world if skin is None else skin[0]
+        return p @ m[:3, :3].T + m[:3, 3]  # type: ignore[no-any-return]
+    out = np.zeros_like(p)
+    for k in sets:
+        joints = doc.accessors[attrs[f"JOINTS_{k}"]].array.astype(np.int64)
+        weights = doc.accessors[attrs[f"WEIGHTS_{k}"]].as_float().astype(np.float64)
+        for c in range(joints.shape[1]):
+            m = skin[np.clip(joints[:, c], 0, len(skin) - 1)]
+            out += weights[:, c:c + 1] * (np.einsum("nij,nj->ni", m[:, :3, :3], p) + m[:, :3, 3])
+    return out
 
 
 def world_positions(doc: AssetDocument) -> np.ndarray:
-    """(n, 3) float64: every drawn vertex in world space (skinning and morphs not applied)."""
+    """(n, 3) float64: every drawn vertex in world space (skinned meshes at rest, morphs not applied)."""
     parts = []
-    for mesh, world in mesh_instances(doc):
+    for _node, mesh, world, skin in _instances(doc):
         for prim in doc.gltf["meshes"][mesh].get("primitives", []):
             if "POSITION" in prim.get("attributes", {}):
-                p = doc.accessors[prim["attributes"]["POSITION"]].as_float().astype(np.float64)
-                parts.append(p @ world[:3, :3].T + world[:3, 3])
+                parts.append(_placed(doc, prim, world, skin))
     return np.concatenate(parts) if parts else np.zeros((0, 3))
 
 
 def world_triangles(doc: AssetDocument) -> tuple[np.ndarray, np.ndarray]:
     """(vertices (n, 3) float64, triangles (m, 3) int64) of every triangle primitive, in world space."""
     verts, tris, base = [], [], 0
-    for mesh, world in mesh_instances(doc):
+    for _node, mesh, world, skin in _instances(doc):
         for prim in doc.gltf["meshes"][mesh].get("primitives", []):
             attrs = prim.get("attributes", {})
             if prim.get("mode", TRIANGLES) != TRIANGLES or "POSITION" not in attrs:
                 continue
-            p = doc.accessors[attrs["POSITION"]].as_float().astype(np.float64)
+            p = _placed(doc, prim, world, skin)
             idx = (doc.accessors[prim["indices"]].array.astype(np.int64) if "indices" in prim
                    else np.arange(len(p)))
-            verts.append(p @ world[:3, :3].T + world[:3, 3])
+            verts.append(p)
             tris.append(idx.reshape(-1, 3)[: len(idx) // 3] + base)
             base += len(p)
     if not verts:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -90,6 +91,15 @@ def optimize(
     up: Annotated[Up, typer.Option(help="Up axis of the input; the output is Y-up.")] = Up.y,
     pivot: Annotated[Pivot, typer.Option(help="Where the model's origin goes.")] = Pivot.bottom_center,
     weld: Annotated[bool, typer.Option(help="Merge identical vertices.")] = True,
+    keyframes: Annotated[bool, typer.Option(
+        help="Drop redundant animation keys and quantize keyframes within the --anim-* bounds "
+             "(--no-keyframes keeps them as they are).")] = True,
+    anim_rotation_error: Annotated[float, typer.Option(min=0.0, help="Largest animation rotation error, "
+                                                                     "radians.")] = 1e-3,
+    anim_translation_error: Annotated[float, typer.Option(min=0.0, help="Largest animation translation error, "
+                                                                        "fraction of the model's diagonal.")] = 1e-4,
+    anim_scale_error: Annotated[float, typer.Option(min=0.0, help="Largest animation scale error, "
+                                                                  "relative.")] = 1e-4,
     keep_attributes: Annotated[bool, typer.Option(help="Keep texture coordinates that no texture reads "
                                                        "(dropped by default).")] = False,
     measure: Annotated[bool | None, typer.Option(
@@ -105,6 +115,7 @@ def optimize(
     """Optimize a model into an AR-ready GLB (meters, Y-up, pivot at the bottom center)."""
     setup_logging(verbose)
     from ..pipeline import OptimizeOptions, optimize_file
+    from ..transforms.animation import AnimationOptions
     from ..transforms.ar_frame import FrameOptions
     from ..transforms.quantize import QuantizeOptions
     from ..transforms.textures import TextureOptions
@@ -119,6 +130,8 @@ def optimize(
                                texture_fallback),
         frame=FrameOptions(units.value, up.value, pivot.value),  # type: ignore[arg-type]
         measure_error=measure,
+        animation=(AnimationOptions(anim_rotation_error, anim_translation_error, anim_scale_error)
+                   if keyframes else None),
     )
     limits = settings().limits()
     if report is not None:
@@ -159,6 +172,13 @@ def _summary(result: OptimizeReport) -> None:
     w, h, d = result.dimensions_m or [0.0, 0.0, 0.0]
     out.print(f"dimensions: {w:.4g} x {h:.4g} x {d:.4g} m (w x h x d)   extensions: "
               f"{', '.join(result.extensions_used) or 'none'}   time: {result.seconds:.2f} s")
+    if result.animation is not None and result.animation.channels:
+        a = result.animation
+        out.print(f"animation: {a.channels} channels, {a.keys_in:,} -> {a.keys_out:,} keys, {a.bytes_in:,} -> "
+                  f"{a.bytes_out:,} bytes before compression; max error: rotation "
+                  f"{math.degrees(a.rotation_error_rad):.3f} deg, translation {a.translation_error * 100:.4f} % "
+                  f"of diagonal, scale {a.scale_error * 100:.4f} %, weights {a.weight_error:.4f}",
+                  highlight=False, soft_wrap=True)
     for warning in result.warnings:
         clikit.warn(warning)
 

@@ -4,11 +4,12 @@ texture coordinates to N-bit integers on one grid per UV set (dequantized by KHR
 every texture that reads that set, composed with any transform already there), colors to normalized
 bytes.
 
-Skinned meshes are quantized on one grid shared by all of them; the
-dequantization goes into their skins' inverse bind matrices (skinning ignores the node's transform).
-Skin weights become normalized bytes and joint indices bytes when they fit. Meshes with morph targets and
-GPU-instanced meshes keep float positions (their node transforms cannot carry the dequantization); their
-other attributes are still quantized.
+Skinned meshes are quantized on one grid shared by all of them; the dequantization goes into their
+skins' inverse bind matrices (skinning ignores the node's transform). Skin weights become normalized
+bytes and joint indices bytes when they fit. Morph target position deltas share their mesh's grid step
+as 16-bit integers (no offset: it applies once, to the base positions); a morphed node keeps its morph
+weights when its mesh moves to a child node. Skinned meshes with morph targets and GPU-instanced meshes
+keep float positions; their other attributes are still quantized.
 """
 
 from __future__ import annotations
@@ -57,12 +58,27 @@ def _blocked_meshes(doc: AssetDocument) -> set[int]:
     skinned = {node["mesh"] for node in doc.gltf.get("nodes", []) if "mesh" in node and "skin" in node}
     for node in doc.gltf.get("nodes", []):
         if "mesh" in node and ("skin" in node or "EXT_mesh_gpu_instancing" in node.get("extensions", {})
-                               or "weights" in node or node["mesh"] in skinned):
+                               or node["mesh"] in skinned):
             blocked.add(node["mesh"])
-    for mi, mesh in enumerate(doc.gltf.get("meshes", [])):
-        if any(p.get("targets") for p in mesh.get("primitives", [])) or "weights" in mesh:
-            blocked.add(mi)
     return blocked
+
+
+def _target_deltas(doc: AssetDocument, prims: list[dict[str, Any]], scale: float) -> dict[int, np.ndarray] | None:
+    """Morph target POSITION deltas on the positions' grid step, as int16 (None when one does not fit or
+    is not float)."""
+    out: dict[int, np.ndarray] = {}
+    for p in prims:
+        for t in p.get("targets", []):
+            if "POSITION" not in t or t["POSITION"] in out:
+                continue
+            arr = doc.accessors[t["POSITION"]].array
+            if arr.dtype != np.float32:
+                return None
+            q = np.round(arr.astype(np.float64) / scale)
+            if q.size and np.abs(q).max() > 32767:
+                return None
+            out[t["POSITION"]] = q.astype(np.int16)
+    return out
 
 
 def quantize(options: QuantizeOptions = DEFAULTS) -> Transform:
@@ -80,6 +96,16 @@ def quantize(options: QuantizeOptions = DEFAULTS) -> Transform:
                 extent = float((hi - lo).max())
                 step = (1 << options.position_bits) - 1
                 scale = extent / step if extent > 0 else 1.0
+                deltas = _target_deltas(doc, prims, scale)
+                if deltas is None:
+                    continue
+                for a, q in deltas.items():  # deltas: the same step, no offset (it applies once, to the base)
+                    done[a] = len(doc.accessors)
+                    doc.accessors.append(doc.accessors[a].copy_with(q, normalized=False))
+                for p in prims:
+                    for t in p.get("targets", []):
+                        if "POSITION" in t:
+                            t["POSITION"] = done[t["POSITION"]]
                 for a in pos_ids:
                     q = np.round((doc.accessors[a].array - lo) / scale)
                     done[a] = len(doc.accessors)
@@ -265,20 +291,27 @@ def _quantize_uv_set(doc: AssetDocument, name: str, bits: int, done: dict[int, i
 
 def _attach_dequantization(doc: AssetDocument, mesh: int, offset: np.ndarray, scale: float) -> None:
     """Leaf nodes take the dequantization into their own transform; others get a child node for it."""
-    from ..scene import animated_nodes, append_transform
+    from ..scene import append_transform
 
     nodes = doc.gltf.setdefault("nodes", [])
-    animated = animated_nodes(doc.gltf)
+    channels = [c for a in doc.gltf.get("animations", []) for c in a.get("channels", [])]
+    moved = {c["target"]["node"] for c in channels if c.get("target", {}).get("path") in ("translation", "rotation",
+                                                                                        "scale", "matrix")}
     for i in range(len(nodes)):
         node = nodes[i]
         if node.get("mesh") != mesh:
             continue
-        if not node.get("children") and i not in animated and "camera" not in node and not node.get("extensions"):
+        if not node.get("children") and i not in moved and "camera" not in node and not node.get("extensions"):
             append_transform(node, offset.astype(np.float64), scale)
             continue
         child = {"mesh": mesh, "translation": [float(v) for v in offset], "scale": [scale, scale, scale]}
         if "name" in node:
             child["name"] = f"{node['name']}_mesh"
+        if "weights" in node:  # morph weights belong to the node that draws the mesh
+            child["weights"] = node.pop("weights")
         del node["mesh"]
         nodes.append(child)
         node.setdefault("children", []).append(len(nodes) - 1)
+        for c in channels:
+            if c.get("target", {}).get("node") == i and c["target"].get("path") == "weights":
+                c["target"]["node"] = len(nodes) - 1

@@ -194,3 +194,37 @@ def test_bounds_are_options_and_can_be_turned_off(tmp_path: Path) -> None:
     assert read(tmp_path / "off.glb").accessors[0].array.dtype in (np.float32, np.uint16, np.uint8, np.uint32)
     kept = read(tmp_path / "off.glb")
     assert animation_bytes(kept) == animation_bytes(read(src))
+
+
+def _morphed_world(doc: AssetDocument, weight: float) -> np.ndarray:
+    """World positions of the morphed mesh with its target at ``weight``."""
+    nodes = doc.gltf["nodes"]
+    parent = {c: p for p, n in enumerate(nodes) for c in n.get("children", [])}
+
+    def world(i: int) -> np.ndarray:
+        return world(parent[i]) @ local_matrix(nodes[i]) if i in parent else local_matrix(nodes[i])
+
+    meshes = doc.gltf["meshes"]
+    i = next(k for k, n in enumerate(nodes) if "mesh" in n and meshes[n["mesh"]]["primitives"][0].get("targets"))
+    prim = doc.gltf["meshes"][nodes[i]["mesh"]]["primitives"][0]
+    p = doc.accessors[prim["attributes"]["POSITION"]].as_float().astype(np.float64)
+    d = doc.accessors[prim["targets"][0]["POSITION"]].as_float().astype(np.float64)
+    m = world(i)
+    return (p + weight * d) @ m[:3, :3].T + m[:3, 3]  # type: ignore[no-any-return]
+
+
+def test_morph_deltas_are_quantized_and_morph_to_the_same_place(optimized: tuple[Path, Path, object]) -> None:
+    src, out, _ = optimized
+    before, after = read(src), read(out)
+    prim = next(p for _, _, p in after.primitives() if p.get("targets"))
+    assert after.accessors[prim["targets"][0]["POSITION"]].array.dtype == np.int16
+    assert after.accessors[prim["attributes"]["POSITION"]].array.dtype == np.uint16
+    # the weights channel still drives the node that draws the morphed mesh
+    anim = after.gltf["animations"][0]
+    node = next(c["target"]["node"] for c in anim["channels"] if c["target"]["path"] == "weights")
+    assert after.gltf["meshes"][after.gltf["nodes"][node]["mesh"]]["primitives"][0].get("targets")
+    for w in (0.0, 0.5, 1.0):
+        pa, pb = _morphed_world(before, w), _morphed_world(after, w)
+        dist = np.linalg.norm(pa[:, None] - pb[None], axis=2)
+        step = float(np.ptp(pa, axis=0).max()) / (2**14 - 1)
+        assert max(dist.min(axis=1).max(), dist.min(axis=0).max()) <= 2 * step, w
