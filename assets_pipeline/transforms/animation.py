@@ -263,7 +263,7 @@ def _tracks(doc: AssetDocument) -> list[_Track]:
         for ch in anim.get("channels", []):
             target = ch.get("target", {})
             if "node" in target and target.get("path") in PATHS and not target.get("extensions"):
-                users.setdefault(ch["sampler"], set()).add((target["path"], target["node"]))
+                users.setdefault(ch.get("sampler", -1), set()).add((target["path"], target["node"]))
             else:
                 users.setdefault(ch.get("sampler", -1), set()).add(("", -1))
         for si, s in enumerate(anim.get("samplers", [])):

@@ -191,7 +191,6 @@ def test_bounds_are_options_and_can_be_turned_off(tmp_path: Path) -> None:
     assert loose.animation and tight.animation and off.animation is None
     assert loose.animation.keys_out < tight.animation.keys_out
     assert tight.animation.rotation_error_rad <= 1e-4 < loose.animation.rotation_error_rad <= math.radians(1.0)
-    assert read(tmp_path / "off.glb").accessors[0].array.dtype in (np.float32, np.uint16, np.uint8, np.uint32)
     kept = read(tmp_path / "off.glb")
     assert animation_bytes(kept) == animation_bytes(read(src))
 
@@ -228,3 +227,30 @@ def test_morph_deltas_are_quantized_and_morph_to_the_same_place(optimized: tuple
         dist = np.linalg.norm(pa[:, None] - pb[None], axis=2)
         step = float(np.ptp(pa, axis=0).max()) / (2**14 - 1)
         assert max(dist.min(axis=1).max(), dist.min(axis=0).max()) <= 2 * step, w
+
+
+def test_cli_reports_the_animation_error_and_takes_the_bounds(tmp_path: Path) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    src = tmp_path / "a.glb"
+    write_glb(animated_document(), src, WriteOptions(compression="none"))
+
+    def run(*extra: str) -> tuple[subprocess.CompletedProcess[str], dict]:
+        rep = tmp_path / f"r{len(extra)}.json"
+        r = subprocess.run([sys.executable, "-m", "assets_pipeline", "optimize", str(src), "-o",
+                            str(tmp_path / f"o{len(extra)}.glb"), "--report", str(rep), *extra],
+                           capture_output=True, text=True, timeout=300, check=False,
+                           env={**os.environ, "COLUMNS": "200", "NO_COLOR": "1"})
+        assert r.returncode == 0, r.stderr
+        return r, json.loads(rep.read_text())
+
+    r, data = run()
+    assert "animation: 10 channels" in r.stdout and "max error: rotation" in r.stdout
+    assert 0 < data["animation"]["rotation_error_rad"] <= 1e-3
+    _, loose = run("--anim-rotation-error", "0.02")
+    assert 1e-3 < loose["animation"]["rotation_error_rad"] <= 0.02
+    _, off = run("--no-keyframes", "--quiet")
+    assert off["animation"] is None

@@ -77,17 +77,17 @@ def _tracks(doc: AssetDocument) -> dict[tuple[str, str, str], tuple[dict[str, An
     return out
 
 
-def animation_errors(src: AssetDocument, out: AssetDocument) -> dict[str, float] | None:
+def animation_errors(src: AssetDocument, out: AssetDocument) -> dict[str, float]:
     """Largest error of ``out``'s animation against ``src``'s at SAMPLES times per clip, channels matched by
     animation and node name (a channel a tool dropped is compared with its node's rest value); rotation in
-    radians, translation as a fraction of the bbox diagonal, scale relative, weights absolute. None when a
-    channel's node cannot be found by name in ``out``."""
+    radians, translation as a fraction of the bbox diagonal, scale relative, weights absolute; "unmatched"
+    counts channels whose node has no name found in ``out`` (left out)."""
     a, b = _tracks(src), _tracks(out)
     names = {n.get("name"): i for i, n in enumerate(out.gltf.get("nodes", [])) if n.get("name")}
     lo, hi = bounds(src)
     size = float(np.linalg.norm(hi - lo)) or 1.0
     scales = _parent_scales(src)
-    errs = {"rotation": 0.0, "translation": 0.0, "scale": 0.0, "weights": 0.0}
+    errs = {"rotation": 0.0, "translation": 0.0, "scale": 0.0, "weights": 0.0, "unmatched": 0}
     rest = {"translation": [0.0, 0.0, 0.0], "rotation": [0.0, 0.0, 0.0, 1.0], "scale": [1.0, 1.0, 1.0]}
     spans: dict[str, tuple[float, float]] = {}
     for (anim, _, _), (s, _) in a.items():
@@ -103,7 +103,8 @@ def animation_errors(src: AssetDocument, out: AssetDocument) -> dict[str, float]
         elif name in names and path in rest:
             vb = np.tile(np.array(out.gltf["nodes"][names[name]].get(path, rest[path]), np.float64), (SAMPLES, 1))
         else:
-            return None
+            errs["unmatched"] += 1
+            continue
         if path == "rotation":
             d = np.abs(np.sum(va * vb, axis=1)) / (np.linalg.norm(va, axis=1) * np.linalg.norm(vb, axis=1))
             e = float((2 * np.arccos(np.clip(d, 0, 1))).max())
@@ -155,8 +156,10 @@ def table(rows: list[dict[str, Any]]) -> str:
         flag = "" if ratio <= TARGET else " **(over 1.05x)**"
         errs = " | ".join(f"{_err(m['ours'], p)} / {_err(m['gltfpack'], p)}"
                           for p in ("rotation", "translation", "scale", "weights"))
+        unmatched = int(m["gltfpack"]["unmatched"]) + int(m["ours"]["unmatched"])
+        note = f" ({unmatched} channel(s) not matched by name, left out)" if unmatched else ""
         lines.append(
-            f"| {r['model']} | {r['input']:,} | {r['ours']:,} | {r['gltfpack']:,} | {ratio:.3f}x{flag} "
+            f"| {r['model']}{note} | {r['input']:,} | {r['ours']:,} | {r['gltfpack']:,} | {ratio:.3f}x{flag} "
             f"| {r['anim_in']:,} | {r['anim_ours']:,} | {r['anim_pack']:,} "
             f"| {a.get('keys_in', 0):,} -> {a.get('keys_out', 0):,} | {errs} "
             f"| {r['t_ours']:.2f} | {r['t_pack']:.2f} | {r['val_ours']}/{r['val_pack']} | {r['load']} |")
