@@ -38,8 +38,9 @@ def make_engine(url: str) -> Engine:
                 f"cannot create the catalog folder {str(folder)!r}: {exc.strerror or exc}",
                 field="PHYGITAL_ASSETS_CATALOG_URL",
             ) from None
-    engine = create_engine(parsed, pool_pre_ping=True)
-    if parsed.get_backend_name() == "sqlite":
+    sqlite = parsed.get_backend_name() == "sqlite"
+    engine = create_engine(parsed, pool_pre_ping=not sqlite)  # a file has no connection to go stale
+    if sqlite:
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn: object, _record: object) -> None:

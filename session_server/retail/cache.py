@@ -27,6 +27,22 @@ class TTLCache:
             return MISSING
         return hit[1]
 
+    def get_aged(self, key: Hashable, now: float, max_age: float) -> tuple[Any, float] | Any:
+        """``(value, age)`` of an entry younger than ``max_age`` (which may exceed ``ttl_s``: the caller
+        decides what to do with a stale one), else ``MISSING``."""
+        hit = self._data.get(key)
+        if hit is None:
+            return MISSING
+        age = now - hit[0]
+        if age >= max_age:
+            del self._data[key]
+            return MISSING
+        return hit[1], age
+
+    def pop(self, key: Hashable) -> None:
+        """Forget one entry."""
+        self._data.pop(key, None)
+
     def put(self, key: Hashable, value: Any, now: float) -> None:
         """Keep ``value`` for ``key`` from ``now``."""
         self._data.pop(key, None)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -38,6 +39,8 @@ T = TypeVar("T")
 metadata = MetaData()
 MIGRATIONS = Path(__file__).with_name("migrations")
 VERSION_TABLE = "retail_alembic_version"
+MIGRATING = threading.Lock()
+"""Alembic keeps the running migration in module globals: two migrations at once in one process collide."""
 
 devices = Table(
     "retail_devices",
@@ -115,15 +118,18 @@ events = Table(
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for ``url`` (SQLite folders are created; foreign keys on)."""
+    """An engine for ``url`` (SQLite: folder created, foreign keys on, WAL journal so that readers never
+    wait for a writer's commit; commits still sync to disk before they return)."""
     try:
         parsed = make_url(url)
     except ArgumentError:
         raise RetailError("bad_request", f"{url!r} is not a database URL", field="database_url") from None
     if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(parsed, pool_pre_ping=True)
-    if parsed.get_backend_name() == "sqlite":
+    sqlite = parsed.get_backend_name() == "sqlite"
+    # a pre-ping is one more statement per checkout: worth it for a server across a network, not for a file
+    engine = create_engine(parsed, pool_pre_ping=not sqlite)
+    if sqlite:
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: object) -> None:
@@ -131,6 +137,8 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=10000")
             cur.execute("PRAGMA secure_delete=ON")  # deleted rows are overwritten, not left in free pages
+            cur.execute("PRAGMA journal_mode=WAL")  # persistent in the file; no-op for :memory:
+            cur.execute("PRAGMA synchronous=FULL")  # WAL's default is FULL too: say it, durability is a promise
             cur.close()
 
     return engine
@@ -181,7 +189,8 @@ class RetailDB:
         engine = make_engine(self.url)
         for attempt in range(3):  # two servers starting together may race to create a table
             try:
-                upgrade(engine)
+                with MIGRATING:
+                    upgrade(engine)
                 return engine
             except SQLAlchemyError as exc:
                 if attempt == 2:
@@ -191,6 +200,20 @@ class RetailDB:
                         "unavailable", f"cannot open the retail database: {first}", field="database_url"
                     ) from None
         raise AssertionError("unreachable")
+
+    def purge_log(self) -> bool:
+        """After deleting personal data: copy SQLite's write-ahead log into the database file and empty it,
+        so the deleted rows' old page images do not stay in the ``-wal`` file; False when readers kept it
+        busy three times (the next checkpoint does it). No-op (True) on other databases."""
+        if self.engine.dialect.name != "sqlite":
+            return True
+        for attempt in range(3):
+            with self.engine.connect() as conn:  # waits for readers up to the busy timeout
+                busy = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").first()
+            if busy is None or not busy[0]:
+                return True
+            time.sleep(0.05 * (attempt + 1))
+        return False
 
     def close(self) -> None:
         """Release the connections."""

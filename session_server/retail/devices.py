@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 
 from .db import RetailDB, devices
 from .errors import RetailError
@@ -104,6 +104,14 @@ class DeviceRegistry:
                 conn.execute(update(devices).where(devices.c.id == device_id).values(revoked=time.time()))
             row = conn.execute(select(devices).where(devices.c.id == device_id)).one()
         return _row(row)
+
+    def revocations(self) -> tuple[int, int, float | None]:
+        """(devices, revoked devices, latest revocation): changes whenever a key is revoked (one cheap query,
+        so that a server may keep checked keys in memory and drop them when this changes)."""
+        with self.db.engine.connect() as conn:
+            row = conn.execute(select(func.count(), func.count(devices.c.revoked), func.max(devices.c.revoked))
+                               .select_from(devices)).one()
+        return int(row[0]), int(row[1]), None if row[2] is None else float(row[2])
 
     def authenticate(self, key: str) -> Device:
         """The device a key belongs to, or RetailError (unknown, malformed or revoked)."""

@@ -39,4 +39,6 @@ def run_retention(
                 report[name] = int(conn.execute(select(func.count()).select_from(table).where(where)).scalar_one())
             else:
                 report[name] = conn.execute(delete(table).where(where)).rowcount or 0
+    if not dry_run:
+        db.purge_log()
     return report

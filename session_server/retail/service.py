@@ -43,11 +43,21 @@ logger = logging.getLogger(__name__)
 PAIRING_PATH = re.compile(r"(/api/pairing/)[^/?\s\"]+")
 TAG = re.compile(r"^[\x21-\x7e]{1,256}$")  # printable ASCII without spaces: EPC, GTIN, a QR URL
 MAX_BUCKETS = 10_000
+REVOCATION_CHECK_S = 1.0
+"""How often the device table is asked whether a key was revoked (checked keys are then dropped)."""
 AUTH_CACHE_S = 5.0
-"""A device key checked less than this ago is not looked up again (a revocation takes effect within it)."""
+"""A revocation takes effect within this even when the revocation check cannot run (keys are then looked up
+again on every call)."""
+DEVICE_CACHE_S = 300.0
+"""A checked key is looked up again after this, revoked or not."""
 TAG_CACHE_S = 30.0
 RECS_CACHE_S = 60.0
+STALE_S = 120.0
+"""A catalog answer older than its cache time but younger than this is used once more while a fresh one is
+looked up in the background: a read never waits for the database for a code seen in the last minutes."""
 FLUSH_EVENTS_S = 5.0
+SWEEP_BATCH = 100
+"""Items that left, removed from their rooms at once by the sweeper."""
 
 
 def database_url(settings: SessionSettings) -> str:
@@ -96,9 +106,13 @@ class RetailService:
         self._buckets: dict[str, TokenBucket] = {}
         self._adopted: set[str] = set()  # rooms whose items this process tracks
         self._visits: dict[str, tuple[float | None, list[str]]] = {}  # room -> (visit start, skus tried)
-        self._auth_cache = TTLCache(AUTH_CACHE_S)
+        self._auth_cache = TTLCache(DEVICE_CACHE_S)
+        self._auth_gen = 0  # bumped when the cache is dropped: a look-up begun before must not refill it
+        self._auth_checked = float("-inf")  # when the last revocation check began (monotonic)
+        self._revocations: tuple[int, int, float | None] | None = None
         self._tag_cache = TTLCache(TAG_CACHE_S, 50_000)
         self._recs_cache = TTLCache(RECS_CACHE_S, 20_000)
+        self._refreshing: set[Any] = set()
         self._events: list[tuple[str, str, str | None, float | None, float]] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Task[None]] = set()
@@ -109,9 +123,15 @@ class RetailService:
         return cls(settings, RetailDB(database_url(settings)), node)
 
     async def start(self) -> None:
-        """Start the sweeper and listen to the rooms' deltas."""
+        """Open the retail database (before the revocation check needs it: a migration run from two threads
+        at once collides in Alembic), start the sweeper and the check, and listen to the rooms' deltas."""
+        try:
+            await self.run(lambda: self.db.engine)
+        except Exception as exc:  # the server still starts; calls needing the database say it is unavailable
+            logger.warning("the retail database or the catalog could not be opened yet: %s", exc)
         self._tasks = [asyncio.create_task(self._sweeper(), name="retail-sweeper"),
-                       asyncio.create_task(self._flusher(), name="retail-analytics")]
+                       asyncio.create_task(self._flusher(), name="retail-analytics"),
+                       asyncio.create_task(self._revocation_watch(), name="retail-revocations")]
         if hasattr(self.node, "add_listener"):
             self.node.add_listener(self._on_delta)
 
@@ -159,34 +179,73 @@ class RetailService:
         return dict(await self.run(self.analytics.summary, store, days))
 
     async def authenticate(self, key: str) -> Device:
-        """The device of a key (cached for ``AUTH_CACHE_S``: a revocation takes effect within that)."""
+        """The device of a key. A key checked before is answered from memory while the revocation check
+        (every ``REVOCATION_CHECK_S``) has seen no new revocation; a revocation takes effect within about a
+        second, and within ``AUTH_CACHE_S`` at worst (when the check fails, every call looks the key up)."""
         ck = hashlib.sha256(key.encode()).digest()
         now = time.monotonic()
-        hit = self._auth_cache.get(ck, now)
-        if hit is not MISSING:
-            return hit  # type: ignore[no-any-return]
+        if now - self._auth_checked < AUTH_CACHE_S:
+            hit = self._auth_cache.get(ck, now)
+            if hit is not MISSING:
+                return hit  # type: ignore[no-any-return]
+        gen = self._auth_gen
         device: Device = await self.run(self.devices.authenticate, key)
-        self._auth_cache.put(ck, device, now)
+        if gen == self._auth_gen:
+            self._auth_cache.put(ck, device, now)
         return device
 
-    async def resolve(self, store: str, code: str) -> dict[str, Any] | None:
-        """What a code stands for in ``store`` (cached for ``TAG_CACHE_S``)."""
+    async def check_revocations(self) -> None:
+        """Drop the checked keys if a device was revoked (or added) since the last check."""
+        began = time.monotonic()
+        seen = await self.run(self.devices.revocations)
+        if seen != self._revocations:
+            self._auth_cache.clear()
+            self._auth_gen += 1
+            self._revocations = seen
+        self._auth_checked = began
+
+    async def _revocation_watch(self) -> None:
+        while True:
+            try:
+                await self.check_revocations()
+            except Exception as exc:  # the keys are looked up on every call until it works again
+                logger.warning("device revocation check failed: %s", exc)
+            await asyncio.sleep(REVOCATION_CHECK_S)
+
+    async def _cached(self, cache: TTLCache, key: Any, load: Any, *args: Any) -> Any:
+        """``load(*args)`` in a worker thread, through ``cache``: fresh answers as they are, answers up to
+        ``STALE_S`` old as they are too while one refresh runs in the background, older ones awaited."""
         now = time.monotonic()
-        hit = self._tag_cache.get((store, code), now)
-        if hit is MISSING:
-            hit = await self.run(self.catalog.resolve, store, code)
-            self._tag_cache.put((store, code), hit, now)
-        return hit  # type: ignore[no-any-return]
+        hit = cache.get_aged(key, now, STALE_S)
+        if hit is not MISSING:
+            value, age = hit
+            if age >= cache.ttl_s and key not in self._refreshing:
+                self._refreshing.add(key)
+                self._spawn(self._refresh(cache, key, load, *args))
+            return value
+        value = await self.run(load, *args)
+        cache.put(key, value, now)
+        return value
+
+    async def _refresh(self, cache: TTLCache, key: Any, load: Any, *args: Any) -> None:
+        try:
+            began = time.monotonic()
+            cache.put(key, await self.run(load, *args), began)
+        except Exception as exc:  # the next call looks it up itself and gets the error
+            cache.pop(key)
+            if not isinstance(exc, RetailError):
+                logger.warning("refreshing a cached catalog answer failed: %s", exc)
+        finally:
+            self._refreshing.discard(key)
+
+    async def resolve(self, store: str, code: str) -> dict[str, Any] | None:
+        """What a code stands for in ``store`` (cached ``TAG_CACHE_S``, see ``_cached``)."""
+        return await self._cached(self._tag_cache, ("tag", store, code), self.catalog.resolve, store, code)  # type: ignore[no-any-return]
 
     async def recommend(self, store: str, sku: str, size: str | None, colour: str | None) -> dict[str, Any]:
-        """Recommendations for an item (cached for ``RECS_CACHE_S``)."""
-        now = time.monotonic()
-        key = (store, sku, size, colour)
-        hit = self._recs_cache.get(key, now)
-        if hit is MISSING:
-            hit = await self.run(self.catalog.recommend, store, sku, size, colour)
-            self._recs_cache.put(key, hit, now)
-        return hit  # type: ignore[no-any-return]
+        """Recommendations for an item (cached ``RECS_CACHE_S``, see ``_cached``)."""
+        return await self._cached(self._recs_cache, ("recs", store, sku, size, colour), self.catalog.recommend,  # type: ignore[no-any-return]
+                                  store, sku, size, colour)
 
     def _bucket(self, key: str, rate: float, burst: int) -> TokenBucket:
         bucket = self._buckets.get(key)
@@ -317,14 +376,25 @@ class RetailService:
     async def _sweeper(self) -> None:
         while True:
             await asyncio.sleep(self.r.sweep_interval_s)
-            for room_id, code in self.debounce.expired(time.monotonic()):
-                try:  # by tag: whichever process added it, under whatever id
-                    await self.rooms.command(room_id, {"type": "item.leave", "tag": code})
-                except RetailError as exc:
-                    if exc.cause != "unknown_item":  # already removed on the mirror or the visit ended
-                        logger.warning("room %s: an item that left could not be removed: %s", room_id, exc.code)
-                except Exception:
-                    logger.exception("room %s: leave failed", room_id)
+            await self.sweep(time.monotonic())
+
+    async def sweep(self, now: float) -> int:
+        """Remove the items with no read for ``leave_after_s`` from their rooms, ``SWEEP_BATCH`` at a time
+        (each is a round trip to its room: one after the other, 100 of them took longer than a sweep
+        interval); returns how many left."""
+        gone = self.debounce.expired(now)
+        for i in range(0, len(gone), SWEEP_BATCH):
+            await asyncio.gather(*(self._leave(room_id, code) for room_id, code in gone[i:i + SWEEP_BATCH]))
+        return len(gone)
+
+    async def _leave(self, room_id: str, code: str) -> None:
+        try:  # by tag: whichever process added it, under whatever id
+            await self.rooms.command(room_id, {"type": "item.leave", "tag": code})
+        except RetailError as exc:
+            if exc.cause != "unknown_item":  # already removed on the mirror or the visit ended
+                logger.warning("room %s: an item that left could not be removed: %s", room_id, exc.code)
+        except Exception:
+            logger.exception("room %s: leave failed", room_id)
 
     # ---- rooms, listener ------------------------------------------------------------------------
 

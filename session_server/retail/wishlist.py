@@ -81,10 +81,12 @@ class Wishlists:
             done = conn.execute(delete(wishlist).where(wishlist.c.shopper == shopper, wishlist.c.id == entry))
         if done.rowcount != 1:
             raise RetailError("bad_request", f"no wishlist entry {entry}", field="entry")
+        self.db.purge_log()
 
     def forget(self, shopper: str) -> dict[str, int]:
         """Delete everything about the shopper (entries, consent, key) in one transaction."""
         with self.db.engine.begin() as conn:
             entries = conn.execute(delete(wishlist).where(wishlist.c.shopper == shopper)).rowcount or 0
             who = conn.execute(delete(shoppers).where(shoppers.c.id == shopper)).rowcount or 0
+        self.db.purge_log()  # and not in the write-ahead log either
         return {"entries": entries, "shopper": who}
