@@ -82,3 +82,55 @@ def test_nan_vertex_is_refused(tmp_path: Path) -> None:
     bad.write_text("v 0 0 0\nv 1 0 nan\nv 0 1 0\nf 1 2 3\n")
     with pytest.raises(InvalidAsset, match=r"nan\.obj: v: v holds NaN"):
         read(bad)
+
+
+def _polygon_obj(path: Path, xy: object) -> Path:
+    import numpy as np
+
+    pts = np.asarray(xy, float)
+    lines = [f"v {x:.6f} {y:.6f} 0" for x, y in pts] + ["f " + " ".join(str(i + 1) for i in range(len(pts)))]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _signed_areas(doc: object) -> object:
+    import numpy as np
+
+    from assets_pipeline.scene import world_triangles
+
+    v, f = world_triangles(doc)  # type: ignore[arg-type]
+    p = np.asarray(v, np.float64)[:, :2]
+    a, b, c = p[f[:, 0]], p[f[:, 1]], p[f[:, 2]]
+    return 0.5 * ((b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0]))
+
+
+def test_big_concave_polygons_are_ear_clipped(tmp_path: Path) -> None:
+    """A 15,000-corner polygon took 230 s (pure-Python ear clipping after rounding failed the convexity test):
+    a rounded circle (repeated and collinear corners) and a star (half its corners reflex) come out as n - 2
+    triangles, all facing the polygon's way, covering exactly its area."""
+    import numpy as np
+
+    n = 15_000
+    th = np.linspace(0, 2 * np.pi, n, endpoint=False)
+    r = 1 + 0.3 * np.random.default_rng(0).random(n)
+    for name, xy in (("circle", np.round(np.c_[np.cos(th), np.sin(th)] * 1000)),
+                     ("star", np.c_[np.cos(th) * r, np.sin(th) * r])):
+        doc = read(_polygon_obj(tmp_path / f"{name}.obj", xy))
+        areas = _signed_areas(doc)
+        x, y = xy[:, 0], xy[:, 1]
+        shoelace = 0.5 * float(np.sum(x * np.roll(y, -1) - np.roll(x, -1) * y))
+        assert doc.triangle_count() == n - 2
+        assert (areas >= -1e-9 * abs(shoelace)).all() and np.isclose(areas.sum(), shoelace, rtol=1e-6)  # type: ignore[union-attr]
+
+
+def test_polygon_past_the_corner_limit_is_refused(tmp_path: Path) -> None:
+    import numpy as np
+
+    from assets_pipeline.errors import LimitExceeded
+    from assets_pipeline.io.polygons import MAX_POLYGON_CORNERS
+
+    n = MAX_POLYGON_CORNERS + 1
+    th = np.linspace(0, 2 * np.pi, n, endpoint=False)
+    xy = np.c_[np.cos(th), np.sin(th)] * (1 + 0.1 * (np.arange(n) % 2))[:, None]  # concave: not fanned
+    with pytest.raises(LimitExceeded, match=r"big.obj: faces: polygon corners 50,001 exceeds the limit of 50,000"):
+        read(_polygon_obj(tmp_path / "big.obj", xy))
