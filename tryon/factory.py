@@ -21,6 +21,7 @@ def mediapipe_provider(settings: TryOnSettings, mode: str) -> LandmarkProvider:
         detect_every=settings.detect_every,
         min_face_confidence=settings.min_face_confidence,
         min_pose_confidence=settings.min_pose_confidence,
+        max_people=settings.max_people,
     )
 
 

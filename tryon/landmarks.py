@@ -54,6 +54,9 @@ class FootLandmarks:
 
     knee, ankle, heel, toe : (2,) float32 pixel x, y
     toe_nearer : True when the toe is nearer the camera than the heel (seen from the front)
+    world : (4, 3) float32 knee, ankle, heel, toe in metres (x right, y down, z away from the camera, origin
+        between the hips), or None when the provider has no 3D landmarks
+    facing : (3,) unit vector the body faces (from the hips, camera axes as ``world``), or None
     """
 
     side: FootSide
@@ -63,6 +66,8 @@ class FootLandmarks:
     toe: np.ndarray
     visibility: float
     toe_nearer: bool
+    world: np.ndarray | None = None
+    facing: np.ndarray | None = None
 
     @property
     def sole_mid(self) -> np.ndarray:
@@ -82,12 +87,14 @@ class PoseLandmarks:
     points : (33, 2) float32 pixel x, y (MediaPipe pose topology)
     visibility : (33,) float32 in [0, 1]
     segmentation : (h, w) float32 person probability, or None
+    person : track id of this person, stable over the frames of a video (-1: not tracked)
     """
 
     points: np.ndarray
     visibility: np.ndarray
     feet: tuple[FootLandmarks, ...]
     segmentation: np.ndarray | None
+    person: int = -1
 
 
 class LandmarkProvider(Protocol):
@@ -98,6 +105,9 @@ class LandmarkProvider(Protocol):
 
     def pose(self, frame: np.ndarray, t: float | None = None) -> PoseLandmarks | None:
         """Return the body pose found in an RGB (h, w, 3) uint8 frame, or None."""
+
+    def people(self, frame: np.ndarray, t: float | None = None) -> list[PoseLandmarks]:
+        """Return every person's pose found in an RGB (h, w, 3) uint8 frame, largest first, each with its track id."""
 
     def close(self) -> None:
         """Release the models."""

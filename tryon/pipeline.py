@@ -51,8 +51,11 @@ class TryOnResult:
     timings: StageTimings
     faces: tuple[FaceLandmarks, ...] = ()
     pose: PoseLandmarks | None = None
+    """The largest person (one of ``people``)."""
     shoes_placed: tuple[PlacedShoe, ...] = ()
     notes: tuple[str, ...] = field(default=())
+    people: tuple[PoseLandmarks, ...] = ()
+    """Every person found when the look has shoes, largest first (``person``: track id in video)."""
 
 
 def as_rgb(frame: np.ndarray) -> tuple[np.ndarray, list[str]]:
@@ -153,18 +156,22 @@ class TryOn:
                 notes.append(f"{len(found) + dropped} faces found, makeup on the {len(found)} largest (face cap "
                              "PHYGITAL_TRYON_MAX_FACES)")  # fmt: skip
         t_pose = t_shoes = 0.0
-        pose: PoseLandmarks | None = None
+        people: list[PoseLandmarks] = []
         placed: list[PlacedShoe] = []
         if self.shoes is not None:
             t0 = time.perf_counter()
-            pose = self.provider.pose(rgb, t)
+            people = self.provider.people(rgb, t)
             t1 = time.perf_counter()
-            if pose is None:
+            if not people:
                 notes.append("no person found: shoes not placed")
-            elif not pose.feet:
+            elif not any(p.feet for p in people):
                 notes.append("no foot visible: shoes not placed")
             else:
-                out, placed = self.shoes.apply(out, pose)
+                out, placed, shoe_notes = self.shoes.apply_people(out, people, t)
+                notes += shoe_notes
             t_pose, t_shoes = (t1 - t0) * 1e3, (time.perf_counter() - t1) * 1e3
         timings = StageTimings(landmarks=t_lm, masks=t_mask, render=t_render, pose=t_pose, shoes=t_shoes)
-        return TryOnResult(out, timings, faces=tuple(faces), pose=pose, shoes_placed=tuple(placed), notes=tuple(notes))
+        return TryOnResult(
+            out, timings, faces=tuple(faces), pose=people[0] if people else None, shoes_placed=tuple(placed),
+            notes=tuple(notes), people=tuple(people),
+        )  # fmt: skip

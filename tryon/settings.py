@@ -21,6 +21,7 @@ class TryOnSettings(BaseSettings):
     fade_frames: int = Field(3, ge=1, description="video: frames over which makeup fades in and out")
     min_face_confidence: float = Field(0.5, gt=0.0, lt=1.0, description="face detector score threshold")
     min_pose_confidence: float = Field(0.5, gt=0.0, lt=1.0, description="pose detector score threshold")
+    max_people: int = Field(8, ge=1, le=16, description="most people given shoes per frame (largest first)")
     min_image_side: int = Field(48, ge=8, description="smaller images are returned unchanged")
     smoothing: bool = Field(True, description="One Euro smoothing of landmarks in video and live mode")
     smoothing_min_cutoff: float = Field(1.0, gt=0.0, description="One Euro min cutoff (Hz)")

@@ -78,6 +78,7 @@ def test_renderer_places_and_occludes() -> None:
     f = foot((100, 200), (160, 200), (105, 170), (110, 80))
     seg = np.zeros((300, 300), np.float32)
     seg[:190, 95:120] = 1.0  # a leg coming down to the ankle
+    seg[185:206, 95:165] = 1.0  # and the real shoe: a person mask covers the foot
     pose = PoseLandmarks(np.zeros((33, 2), np.float32), np.ones(33, np.float32), (f,), seg)
     r = ShoeRenderer(procedural_views("#C8102E"))
     out, placed = r.apply(frame, pose)
@@ -106,23 +107,28 @@ def test_product_image_with_transparency(tmp_path: Path) -> None:
 
 
 def test_street_video_every_foot_gets_a_shoe(corpus: Path) -> None:
-    """The first 80 frames of the street video: the walker's feet get shoes near their keypoints."""
+    """The first 80 frames of the street video: the walker's feet (the largest person) get shoes near their
+    keypoints, and so do most other people's visible feet."""
     look = parse_look((LOOKS / "sneakers.json").read_text())
     tryon = create_tryon(look, TryOnSettings(), "video")
-    frames = feet = shoes = 0
+    frames = walker_feet = walker_shoes = feet = shoes = 0
     errors = []
     try:
         for t, frame in media.read_video(corpus / "images" / "street_walking_720p50.avi", limit=80):
             frames += 1
             r = tryon.process(frame, t)
             assert r.pose is not None
-            feet += len(r.pose.feet)
+            walker_feet += len(r.pose.feet)
+            mine = [s for s in r.shoes_placed if s.person == r.pose.person]
+            walker_shoes += len(mine)
+            errors += [s.error_px for s in mine]
+            feet += sum(len(p.feet) for p in r.people)
             shoes += len(r.shoes_placed)
-            errors += [s.error_px for s in r.shoes_placed]
             assert np.any(r.frame != frame)
     finally:
         tryon.provider.close()
-    assert feet >= 2 * 80 * 0.9
-    assert shoes == feet
+    assert walker_feet >= 2 * 80 * 0.9
+    assert walker_shoes >= 0.9 * walker_feet
+    assert shoes >= 0.8 * feet
     # the sole centre sits below the heel/foot-index midpoint by the foot's height in the shoe
     assert 2.0 < np.mean(errors) < 15.0 and max(errors) < 25.0

@@ -7,14 +7,17 @@ Faces
     In video mode one face mesh runs in tracking mode on the whole frame (3-4 ms at 720p; re-detecting
     every frame makes landmarks jump by about 3 px). Faces it misses (far from the camera) are found
     by the full-range detector every few frames and followed by re-cropping around their last landmarks.
-Pose
-    MediaPipe pose (full model) with segmentation enabled gives the feet (ankle, heel, foot index) and
-    the person mask used for leg occlusion in one pass.
+People
+    MediaPipe's bundled person detector (BlazePose's, run on its own graph) on the frame and square tiles,
+    then MediaPipe pose (full model, segmentation enabled) on a square crop around each person: feet
+    (ankle, heel, foot index) in pixels and in metres, and the person mask used for leg occlusion and
+    for checking that a shoe lands on a leg. In video mode each person is a track with its own pose model.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import cv2
@@ -48,6 +51,28 @@ sub-pixel IoU falls from 0.72 to 0.68 without it)."""
 FOOT_POINTS = {"left": (25, 27, 29, 31), "right": (26, 28, 30, 32)}
 """Pose indices of knee, ankle, heel and foot index per foot (the person's left and right)."""
 MIN_FOOT_VISIBILITY = 0.5
+PERSON_CROP_SCALE = 2.4
+"""Crop side over the diameter of the circle the detector (or the last landmarks) say the whole body fits in
+(the pose model misses people on tighter crops: the street video's walker is found from 2.25 on)."""
+PERSON_MAX_CROP = 512
+"""Crops larger than this many pixels are scaled down to it before the pose model (which works at 256)."""
+PERSON_RETRY_SCALES = (1.0, 0.6, 1.5, 0.4)
+"""Crop sizes tried in turn (over the first) until the pose found is the detected person's."""
+PERSON_DRIFT = 0.5
+"""A pose whose hips lie further than this fraction of the body's radius from where they were expected (the
+detection, or the last frame) belongs to someone else: the track does not follow it."""
+PERSON_TRACK_CROP = 384
+"""In video mode every crop of a track has this size (the pose model's mask smoothing needs one size)."""
+PERSON_DETECT_EVERY = 5
+"""In video mode, run the person detector on one region (whole frame or a tile) every this many frames."""
+PERSON_MAX_MISSED = 3
+"""A person track ends after this many frames in a row without a pose in its crop."""
+MIN_PERSON_REACH_PX = 12.0
+"""Detections whose body circle has a smaller radius are too small for feet to be seen."""
+PERSON_ROUNDS = 3
+"""Still images: detector rounds, each on the frame with the people found so far hidden."""
+SAME_PERSON = 0.25
+"""Two poses whose hips are closer than this fraction of the larger body are the same person."""
 DETECT_EVERY = 15
 """In video mode, look for new faces (missed by face mesh tracking) every this many frames."""
 """Also while no face is followed at all: the full-range detector costs more than a tracked face mesh (24 vs 18 ms
@@ -79,6 +104,7 @@ class MediaPipeProvider:
         min_pose_confidence: float = 0.5,
         refine_passes: int = 1,
         detect_every: int = DETECT_EVERY,
+        max_people: int = 8,
     ) -> None:
         self.mode = mode
         self.max_faces = max_faces
@@ -89,10 +115,15 @@ class MediaPipeProvider:
         self.min_face_confidence = min_face_confidence
         self.min_pose_confidence = min_pose_confidence
         self.refine_passes = refine_passes
+        self.max_people = max_people
         self._detector: Any = None
         self._crop_mesh: Any = None
         self._track_mesh: Any = None
-        self._pose: Any = None
+        self._static_pose: Any = None
+        self._person_detector: Any = None
+        self._people: list[_PersonTrack] = []
+        self._people_frame = 0
+        self._next_person = 0
         self._crop_tracks: list[FaceLandmarks] = []
         self._since_detect = 1 << 30
         self._last_dropped = 0
@@ -251,53 +282,136 @@ class MediaPipeProvider:
         pts = (pts - m[:, 2]) @ inv.T
         return FaceLandmarks(points=pts.astype(np.float32), depth=(depth / scale).astype(np.float32), score=score)
 
-    # -- pose --------------------------------------------------------------------------------------
+    # -- people ------------------------------------------------------------------------------------
     def pose(self, frame: np.ndarray, t: float | None = None) -> PoseLandmarks | None:
-        """The main person's pose, visible feet and segmentation mask, or None."""
+        """The largest person's pose, visible feet and segmentation mask, or None."""
+        people = self.people(frame, t)
+        return people[0] if people else None
+
+    def people(self, frame: np.ndarray, t: float | None = None) -> list[PoseLandmarks]:
+        """Every person found (at most ``max_people``), largest first: pose, feet, world feet, person mask.
+
+        MediaPipe's pose model follows one person, so its bundled person detector (the BlazePose detector the
+        pose solution runs inside, here on its own: :func:`_detector_graph`) finds people on the whole frame
+        and on square tiles of it, and the pose model runs on a square crop around each. In video mode each
+        person is a track with its own pose model in tracking mode, re-cropped every frame around its last
+        landmarks, so a person's pose never jumps to someone else; the detector looks for new people on one
+        region every ``PERSON_DETECT_EVERY`` frames (all regions on the first frame and whenever nobody is
+        tracked).
+        """
         _check_frame(frame)
-        if self._pose is None:
-            self._pose = mp.solutions.pose.Pose(
-                static_image_mode=self.mode == "image",
-                model_complexity=1,
-                enable_segmentation=True,
-                smooth_landmarks=True,
-                smooth_segmentation=True,
-                min_detection_confidence=self.min_pose_confidence,
-                min_tracking_confidence=0.5,
-            )
-        result = self._pose.process(frame)
-        if result.pose_landmarks is None:
-            return None
-        h, w = frame.shape[:2]
-        arr = np.array([(p.x, p.y, p.z, p.visibility) for p in result.pose_landmarks.landmark], dtype=np.float32)
-        pts = arr[:, :2] * np.array([w, h], dtype=np.float32) - 0.5
-        z, vis = arr[:, 2], arr[:, 3]
-        feet = []
-        for side, (ik, ia, ih, it) in FOOT_POINTS.items():
-            v = float(min(vis[ia], vis[ih], vis[it]))
-            if v < MIN_FOOT_VISIBILITY:
-                continue
-            feet.append(
-                FootLandmarks(
-                    side=side,  # type: ignore[arg-type]
-                    knee=pts[ik].copy(),
-                    ankle=pts[ia].copy(),
-                    heel=pts[ih].copy(),
-                    toe=pts[it].copy(),
-                    visibility=v,
-                    toe_nearer=bool(z[it] < z[ih]),
-                )
-            )
-        seg = result.segmentation_mask
-        seg = None if seg is None else np.asarray(seg, dtype=np.float32)
-        return PoseLandmarks(points=pts, visibility=vis, feet=tuple(feet), segmentation=seg)
+        if self.mode == "video":
+            return self._video_people(frame)
+        found: list[PoseLandmarks] = []
+        if self._static_pose is None:
+            self._static_pose = self._pose_model(static=True)
+        search = frame
+        for _ in range(PERSON_ROUNDS):  # the detector keeps one of people standing close: hide them, look again
+            crops = self._detect_people(search, _regions(frame.shape), [])
+            before = len(found)
+            for center, side in crops:
+                person = _pose_near(self._static_pose, _hidden(frame, found), center, side)
+                if person is not None and not _same_person(person, found):
+                    found.append(person)
+            if len(found) == before or len(found) >= self.max_people:
+                break
+            search = _hidden(frame, found)
+        found.sort(key=lambda p: -_body_size(p))
+        return [_with_id(p, i) for i, p in enumerate(found[: self.max_people])]
+
+    def _pose_model(self, static: bool) -> Any:
+        return mp.solutions.pose.Pose(
+            static_image_mode=static,
+            model_complexity=1,
+            enable_segmentation=True,
+            smooth_landmarks=True,
+            smooth_segmentation=True,
+            min_detection_confidence=self.min_pose_confidence,
+            min_tracking_confidence=0.5,
+        )
+
+    def _video_people(self, frame: np.ndarray) -> list[PoseLandmarks]:
+        out: list[PoseLandmarks] = []
+        kept: list[_PersonTrack] = []
+        for track in self._people:  # oldest first: on a tie the older track keeps the person
+            person = _pose_near(track.model, frame, track.center, track.side, PERSON_TRACK_CROP, tries=1)
+            if person is not None and _same_person(person, out):
+                person = None  # two tracks on one person: the younger one lets go
+            if person is None:
+                track.missed += 1
+                if track.missed > PERSON_MAX_MISSED:
+                    track.model.close()
+                    continue
+            else:
+                track.missed = 0
+                track.center, track.side = _crop_of(person)
+                out.append(_with_id(person, track.id))
+            kept.append(track)
+        self._people = kept
+        self._people_frame += 1
+        regions = _regions(frame.shape)
+        if not out or self._people_frame == 1:
+            look = regions
+        elif self._people_frame % PERSON_DETECT_EVERY == 0:
+            look = [regions[(self._people_frame // PERSON_DETECT_EVERY) % len(regions)]]
+        else:
+            look = []
+        if look and len(self._people) < self.max_people:
+            covered = [(tr.center, tr.side) for tr in self._people]
+            for center, side in self._detect_people(frame, look, covered):
+                if len(self._people) >= self.max_people:
+                    break
+                track = _PersonTrack(self._next_person, self._pose_model(static=False), center, side)
+                person = _pose_near(track.model, frame, center, side, PERSON_TRACK_CROP)
+                if person is None or _same_person(person, out):
+                    track.model.close()
+                    continue
+                self._next_person += 1
+                track.center, track.side = _crop_of(person)
+                self._people.append(track)
+                out.append(_with_id(person, track.id))
+        out.sort(key=lambda p: -_body_size(p))
+        return out
+
+    def _detect_people(
+        self, frame: np.ndarray, regions: list[tuple[int, int, int]], covered: list[tuple[np.ndarray, float]]
+    ) -> list[tuple[np.ndarray, float]]:
+        """Crops (centre, side) around the people the detector finds in ``regions`` (x0, y0, side squares),
+        skipping those whose hips lie in a ``covered`` crop's middle half, largest first."""
+        if self._person_detector is None:
+            from mediapipe.python.solution_base import SolutionBase
+
+            self._person_detector = SolutionBase(graph_config=_detector_graph(), outputs=["detections"])
+        found = list(covered)
+        new: list[tuple[np.ndarray, float]] = []
+        for x0, y0, side in regions:
+            crop = frame[y0 : y0 + side, x0 : x0 + side]
+            ch, cw = crop.shape[:2]
+            for det in self._person_detector.process({"image": np.ascontiguousarray(crop)}).detections or []:
+                if det.score[0] < self.min_pose_confidence:
+                    continue
+                kp = det.location_data.relative_keypoints
+                hips = np.array([x0 + kp[0].x * cw, y0 + kp[0].y * ch])
+                reach = float(np.hypot((kp[1].x - kp[0].x) * cw, (kp[1].y - kp[0].y) * ch))
+                if reach < MIN_PERSON_REACH_PX or any(np.all(np.abs(hips - c) < s / 4) for c, s in found):
+                    continue
+                found.append((hips, 2 * reach * PERSON_CROP_SCALE))
+                new.append(found[-1])
+        new.sort(key=lambda cs: -cs[1])
+        return new
 
     def close(self) -> None:
         """Release the MediaPipe models (the provider cannot be used afterwards)."""
-        for model in (self._detector, self._crop_mesh, self._track_mesh, self._pose, self._follow_mesh):
+        models = (self._detector, self._crop_mesh, self._track_mesh, self._follow_mesh, self._static_pose)
+        for model in (*models, self._person_detector):
             if model is not None:
                 model.close()
-        self._detector = self._crop_mesh = self._track_mesh = self._pose = self._follow_mesh = None
+        for track in self._people:
+            track.model.close()
+        self._detector = self._crop_mesh = self._track_mesh = self._follow_mesh = None
+        self._static_pose = self._person_detector = None
+        self._people = []
+        self._people_frame = 0
         self._crop_tracks = []
         self._since_detect = 1 << 30
 
@@ -336,3 +450,148 @@ def _covered(point: np.ndarray, faces: list[FaceLandmarks]) -> bool:
 def _check_frame(frame: np.ndarray) -> None:
     if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
         raise ProcessingError(f"frame must be RGB uint8 (h, w, 3), got {frame.dtype} {frame.shape}")
+
+
+@dataclass(slots=True)
+class _PersonTrack:
+    id: int
+    model: Any
+    center: np.ndarray
+    side: float
+    missed: int = 0
+
+
+def _detector_graph() -> Any:
+    """The pose solution's person detector (``PoseDetectionCpu``, bundled with mediapipe) as its own graph."""
+    from google.protobuf import text_format
+    from mediapipe.framework import calculator_pb2
+
+    text = """
+        input_stream: "image"
+        output_stream: "detections"
+        node { calculator: "PoseDetectionCpu" input_stream: "IMAGE:image" output_stream: "DETECTIONS:detections" }
+    """
+    return text_format.Parse(text, calculator_pb2.CalculatorGraphConfig())
+
+
+def _regions(shape: tuple[int, ...]) -> list[tuple[int, int, int]]:
+    """The whole frame, then squares along its long side (left, middle, right or top, middle, bottom)."""
+    h, w = shape[:2]
+    regions = [(0, 0, max(h, w))]
+    side = min(h, w)
+    if max(h, w) > 1.2 * side:
+        for f in (0.0, 0.5, 1.0):
+            off = round(f * (max(h, w) - side))
+            regions.append((off, 0, side) if w > h else (0, off, side))
+    return regions
+
+
+def _pose_near(
+    model: Any, frame: np.ndarray, center: np.ndarray, side: float, size: int | None = None, tries: int = 4
+) -> PoseLandmarks | None:
+    """The pose of the person whose hips are at ``center``: the pose model on a crop of ``side`` px, then on
+    tighter and looser crops while it finds someone else (another person in the crop) or nobody."""
+    reach = side / (2 * PERSON_CROP_SCALE)
+    for scale in PERSON_RETRY_SCALES[:tries]:
+        person = _pose_in_crop(model, frame, center, side * scale, size)
+        if person is not None and np.linalg.norm(_hips(person) - center) < PERSON_DRIFT * reach:
+            return person
+    return None
+
+
+def _pose_in_crop(
+    model: Any, frame: np.ndarray, center: np.ndarray, side: float, size: int | None = None
+) -> PoseLandmarks | None:
+    """Pose model on the square of ``side`` px around ``center``, resampled to ``size`` px (default: its own
+    size up to ``PERSON_MAX_CROP``); landmarks, feet and the person mask mapped back to the frame."""
+    size = size or int(min(PERSON_MAX_CROP, max(64.0, round(side))))
+    k = size / side
+    m = np.array([[k, 0.0, size / 2 - k * center[0]], [0.0, k, size / 2 - k * center[1]]])
+    crop = cv2.warpAffine(frame, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+    result = model.process(crop)
+    if result.pose_landmarks is None:
+        return None
+    arr = np.array([(p.x, p.y, p.z, p.visibility) for p in result.pose_landmarks.landmark], dtype=np.float32)
+    pts = ((arr[:, :2] * size - 0.5 - m[:, 2]) / k).astype(np.float32)  # crop px -> frame px
+    z, vis = arr[:, 2], arr[:, 3]
+    world = None
+    if result.pose_world_landmarks is not None:
+        world = np.array([(p.x, p.y, p.z) for p in result.pose_world_landmarks.landmark], dtype=np.float32)
+    facing = None
+    if world is not None:  # the person's left hip minus right hip, crossed with up (-y): forward
+        across = world[23].astype(np.float64) - world[24]
+        f = np.cross(across, [0.0, -1.0, 0.0])
+        facing = (f / np.linalg.norm(f)).astype(np.float32) if np.linalg.norm(f) > 1e-6 else None
+    feet = []
+    for side_name, idx in FOOT_POINTS.items():
+        ik, ia, ih, it = idx
+        v = float(min(vis[ia], vis[ih], vis[it]))
+        if v < MIN_FOOT_VISIBILITY:
+            continue
+        feet.append(
+            FootLandmarks(
+                side=side_name,  # type: ignore[arg-type]
+                knee=pts[ik].copy(),
+                ankle=pts[ia].copy(),
+                heel=pts[ih].copy(),
+                toe=pts[it].copy(),
+                visibility=v,
+                toe_nearer=bool(z[it] < z[ih]),
+                world=None if world is None else world[list(idx)].copy(),
+                facing=facing,
+            )
+        )
+    seg = None
+    if result.segmentation_mask is not None:
+        seg = _mask_to_frame(np.asarray(result.segmentation_mask, dtype=np.float32), m, frame.shape)
+    return PoseLandmarks(points=pts, visibility=vis, feet=tuple(feet), segmentation=seg)
+
+
+def _mask_to_frame(mask: np.ndarray, m: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """The crop's (size, size) mask in a zero (h, w) frame mask, warped only over the crop's box."""
+    h, w = shape[:2]
+    k = m[0, 0]
+    size = mask.shape[0]
+    x0, y0 = max(0, int(np.floor(-m[0, 2] / k))), max(0, int(np.floor(-m[1, 2] / k)))
+    x1, y1 = min(w, int(np.ceil((size - m[0, 2]) / k)) + 1), min(h, int(np.ceil((size - m[1, 2]) / k)) + 1)
+    out = np.zeros((h, w), np.float32)
+    if x1 > x0 and y1 > y0:
+        inv = np.array([[1 / k, 0.0, -m[0, 2] / k - x0], [0.0, 1 / k, -m[1, 2] / k - y0]])
+        out[y0:y1, x0:x1] = cv2.warpAffine(mask, inv, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR,
+                                           borderMode=cv2.BORDER_CONSTANT)  # fmt: skip
+    return out
+
+
+def _hidden(frame: np.ndarray, people: list[PoseLandmarks]) -> np.ndarray:
+    """A copy of the frame with the people's masks (dilated) filled with grey, for the detector's next round."""
+    if not people:
+        return frame
+    out = frame.copy()
+    for p in people:
+        if p.segmentation is not None:
+            mask = cv2.dilate((p.segmentation > 0.3).astype(np.uint8), np.ones((9, 9), np.uint8))
+            out[mask.astype(bool)] = 127
+    return out
+
+
+def _hips(p: PoseLandmarks) -> np.ndarray:
+    return (p.points[23] + p.points[24]) / 2.0
+
+
+def _body_size(p: PoseLandmarks) -> float:
+    """Largest distance from the hips to a landmark: the radius of the body's circle."""
+    return float(np.linalg.norm(p.points - _hips(p), axis=1).max())
+
+
+def _crop_of(p: PoseLandmarks) -> tuple[np.ndarray, float]:
+    """The next frame's crop around a pose: centred on the hips, as the detector's crops are."""
+    return _hips(p).astype(np.float64), 2.0 * 1.1 * _body_size(p) * PERSON_CROP_SCALE
+
+
+def _same_person(p: PoseLandmarks, others: list[PoseLandmarks]) -> bool:
+    hips, size = _hips(p), _body_size(p)
+    return any(np.linalg.norm(_hips(o) - hips) < SAME_PERSON * max(size, _body_size(o)) for o in others)
+
+
+def _with_id(p: PoseLandmarks, person: int) -> PoseLandmarks:
+    return PoseLandmarks(p.points, p.visibility, p.feet, p.segmentation, person)

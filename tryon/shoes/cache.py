@@ -13,19 +13,23 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from tryon.shoes.sprite import ShoeViews
 
+if TYPE_CHECKING:
+    from tryon.shoes.views import ViewSphere
+
 logger = logging.getLogger(__name__)
 
-VIEWS_FORMAT = 1
+VIEWS_FORMAT = 2
 """Part of the key: bump it when the renderer's output changes, so old cached views are not used."""
 MEMORY_ENTRIES = 32
 
 Source = Literal["rendered", "memory", "disk"]
 
 _memory: OrderedDict[str, ShoeViews] = OrderedDict()
+_spheres: OrderedDict[str, ViewSphere] = OrderedDict()
 _lock = threading.Lock()
 
 
@@ -71,7 +75,22 @@ def cached_views(
     return views, source
 
 
+def cached_sphere(model: Path, toe_axis: str, up_axis: str, make: Callable[[], ViewSphere]) -> ViewSphere:
+    """The model's view sphere shared by every renderer of the process (its views are rendered on demand)."""
+    from tryon import media
+
+    key = views_key(media.file_sha256(model), toe_axis, up_axis)
+    with _lock:
+        sphere = _spheres.get(key)
+        if sphere is None:
+            sphere = _spheres[key] = make()
+            while len(_spheres) > MEMORY_ENTRIES:
+                _spheres.popitem(last=False)
+        return sphere
+
+
 def clear_memory() -> None:
     """Forget the in-memory views (as a new process would start)."""
     with _lock:
         _memory.clear()
+        _spheres.clear()

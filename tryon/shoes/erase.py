@@ -11,7 +11,7 @@ DILATE_PX = 3
 """How far the erased area reaches beyond the person mask, for the shoe's soft outline."""
 INPAINT_RADIUS = 3.0
 """Neighbourhood in pixels from which cv2.inpaint (TELEA) fills each erased pixel."""
-MARGIN = 0.15
+MARGIN = 0.25
 """How far, as a fraction of the new shoe's span, the erased box reaches beyond the new shoe's box."""
 
 

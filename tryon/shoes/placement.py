@@ -18,6 +18,10 @@ class Placement:
     sprite: ShoeSprite
     matrix: np.ndarray
     box: tuple[int, int, int, int]
+    ankle: np.ndarray | None = None
+    """(2,) the foot's ankle keypoint in pixels: the occlusion line never goes above it."""
+    name: str = ""
+    """The view drawn: ``side``, ``front``, ``back`` or a view sphere key ``y<yaw>p<pitch>``."""
 
 
 def place(sprite: ShoeSprite, foot: FootFrame, frame_shape: tuple[int, ...]) -> Placement | None:
@@ -29,6 +33,13 @@ def place(sprite: ShoeSprite, foot: FootFrame, frame_shape: tuple[int, ...]) -> 
     s = foot.span / sprite.span
     a, u = foot.along, foot.up
     lin = np.array([[a[0] * s, -u[0] * s], [a[1] * s, -u[1] * s]])
+    return place_matrix(sprite, foot, lin, frame_shape)
+
+
+def place_matrix(
+    sprite: ShoeSprite, foot: FootFrame, lin: np.ndarray, frame_shape: tuple[int, ...], ankle: np.ndarray | None = None
+) -> Placement | None:
+    """The placement with linear part ``lin`` (2, 2) that puts the sprite's anchor on the foot origin."""
     t = foot.origin - lin @ sprite.anchor.astype(np.float64)
     m = np.concatenate([lin, t[:, None]], axis=1)
     h, w = sprite.rgba.shape[:2]
@@ -38,4 +49,4 @@ def place(sprite: ShoeSprite, foot: FootFrame, frame_shape: tuple[int, ...]) -> 
     x1, y1 = min(fw, int(np.ceil(corners[:, 0].max())) + 1), min(fh, int(np.ceil(corners[:, 1].max())) + 1)
     if x1 <= x0 or y1 <= y0:
         return None
-    return Placement(foot, sprite, m, (x0, y0, x1, y1))
+    return Placement(foot, sprite, m, (x0, y0, x1, y1), ankle)

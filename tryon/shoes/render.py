@@ -1,4 +1,18 @@
-"""Composite shoe sprites onto the feet of a pose, under the leg."""
+"""Composite shoes onto the feet of every person, under the leg.
+
+Per foot (:meth:`ShoeRenderer.apply_people`): its 3D orientation and scale from the pose's world landmarks
+(:mod:`tryon.shoes.orientation`), smoothed per person and foot in video (:mod:`tryon.shoes.tracking`); a 3D
+model's view for that heading and camera height from its view sphere, turned by the foot's roll and scaled to
+the foot (a product without a model: its side, front or back sprite, mirrored for a toe pointing left, never
+upside down); views change with hysteresis. A shoe is only drawn where the person mask has the foot: its
+heel, toe and ankle on the mask and most of the shoe over it (``MIN_ON_PERSON``); two shoes on one spot keep
+the more visible foot's. Without world landmarks (other providers) the foot's frame comes from the picture
+(:mod:`tryon.shoes.feet`).
+
+The real shoe under the new one is erased (:mod:`tryon.shoes.erase`) below the occlusion line; above it the
+leg (the person mask: trouser, skin) stays in front. The line is the new shoe's collar, or the ankle when the
+collar is higher (a boot), so a boot's shaft goes under the trouser instead of erasing it.
+"""
 
 from __future__ import annotations
 
@@ -9,16 +23,35 @@ import cv2
 import numpy as np
 
 from tryon.errors import InvalidLook
-from tryon.landmarks import PoseLandmarks
+from tryon.landmarks import FootLandmarks, PoseLandmarks
 from tryon.look import Look, Product
 from tryon.shoes.erase import erase_box, erase_real_shoe
-from tryon.shoes.feet import foot_frame
+from tryon.shoes.feet import FootFrame, foot_frame
 from tryon.shoes.occlusion import above_collar, leg_mask
-from tryon.shoes.placement import Placement, place
+from tryon.shoes.orientation import rotation
+from tryon.shoes.placement import Placement, place, place_matrix
 from tryon.shoes.sprite import ShoeViews, procedural_views, side_from_image
+from tryon.shoes.tracking import FeetTracker, SmoothFoot, sphere_view, sprite_view, unsmoothed
 
 SHADOW_STRENGTH = 0.35
 """How much the contact shadow under the sole darkens the ground."""
+SHOE_OVER_SHIN = 0.58
+"""Shoe length over the knee-to-ankle length: 1.3 times the heel-to-foot-index length
+(:data:`tryon.shoes.orientation.KEYPOINTS_OVER_SHIN`, 0.45), whose points lie a little inside the shoe's
+ends; 0.65 put the toe past the person mask on the held-out walking video (shoe pixels on the person 61-65 %)."""
+SHOE_LENGTH_M = (0.2, 0.34)
+"""Shoe lengths are kept within this range (metres)."""
+END_WIDTH = 0.38
+"""Sole width over shoe length, for the front and back sprites."""
+PERSON_THRESHOLD = 0.5
+"""Segmentation probability from which a pixel belongs to the person."""
+KEYPOINT_SLACK = 0.1
+"""How far (fraction of the shoe's span) a foot keypoint may lie off the person mask (it is blurred at the
+feet of a walking person)."""
+MIN_ON_PERSON = 0.7
+"""Smallest share of a shoe's pixels over the person mask (dilated a little) for it to be drawn."""
+SAME_SPOT = 0.3
+"""Two shoes whose anchors are closer than this fraction of a shoe length are on the same foot."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +63,15 @@ class PlacedShoe:
     sole_center: np.ndarray
     target: np.ndarray
     box: tuple[int, int, int, int]
+    person: int = -1
+    span: float = 0.0
+    """Shoe length in pixels (for the front and back sprites: their width over ``END_WIDTH``)."""
+    yaw: float | None = None
+    """The foot's (smoothed) heading in degrees, None without world landmarks."""
+    on_person: float | None = None
+    """Share of the shoe's pixels (alpha-weighted) on the person mask (> 0.5), None without a mask."""
+    raw_yaw: float | None = None
+    """This frame's unsmoothed heading of the foot (degrees), None without world landmarks."""
 
     @property
     def error_px(self) -> float:
@@ -49,6 +91,8 @@ class ShoeRenderer:
         """How the views were made: ``drawn``, or for a 3D model ``rendered``, ``memory`` or ``disk`` (cached)."""
         self.erase = erase
         """Fill the real shoe (the person mask under each new shoe's collar) with background first."""
+        self.feet = FeetTracker()
+        """Per person and foot smoothing and view state (one renderer per stream)."""
 
     @classmethod
     def from_look(cls, look: Look, look_dir: Path | None = None, cache_dir: Path | None = None) -> ShoeRenderer:
@@ -64,8 +108,9 @@ class ShoeRenderer:
             return path if path.is_absolute() or look_dir is None else look_dir / path
 
         if product.model:
-            from tryon.shoes.cache import cached_views
-            from tryon.shoes.views import render_views
+            from assets_pipeline.render import MeshItem, mesh_items
+            from tryon.shoes.cache import cached_sphere, cached_views
+            from tryon.shoes.views import ViewSphere, front_winding, render_views
 
             path = resolve(product.model)
             sided = path.suffix.lower() in (".glb", ".gltf")  # OBJ, STL, PLY materials have no sides
@@ -78,54 +123,218 @@ class ShoeRenderer:
                     raise InvalidLook(str(exc), path=product.model, field="toe_axis/up_axis") from None
 
             views, source = cached_views(path, product.toe_axis, product.up_axis, render, cache_dir)
-            return cls(views, product, source)
+
+            def load() -> tuple[list[MeshItem], int]:
+                doc = media.read_document(path)
+                items = mesh_items(doc)
+                return items, front_winding(doc, items, sided)
+
+            sphere = cached_sphere(path, product.toe_axis, product.up_axis,
+                                   lambda: ViewSphere(load, product.toe_axis, product.up_axis))  # fmt: skip
+            return cls(ShoeViews(views.side, views.front, views.back, sphere), product, source)
         views = procedural_views(product.shade, product.style)
         if product.image:
             views = ShoeViews(side_from_image(media.read_sprite(resolve(product.image))), views.front, views.back)
         return cls(views, product)
 
-    def apply(self, frame: np.ndarray, pose: PoseLandmarks) -> tuple[np.ndarray, list[PlacedShoe]]:
-        """Return a copy of the RGB frame with a shoe on each visible foot, and where they went.
+    def apply(
+        self, frame: np.ndarray, pose: PoseLandmarks, t: float | None = None
+    ) -> tuple[np.ndarray, list[PlacedShoe]]:
+        """Return a copy of the RGB frame with a shoe on each visible foot of one person, and where they went."""
+        out, placed, _ = self.apply_people(frame, [pose], t)
+        return out, placed
 
-        Both real shoes are erased before either new shoe is drawn, so crossing feet never erase a new shoe.
+    def apply_people(
+        self, frame: np.ndarray, people: list[PoseLandmarks], t: float | None = None
+    ) -> tuple[np.ndarray, list[PlacedShoe], list[str]]:
+        """Return a copy of the RGB frame with shoes on every visible foot of every person, where they went, and
+        notes on feet left bare. ``t`` (seconds) smooths each person's feet over the frames (None: a still).
+
+        All real shoes are erased before any new shoe is drawn, so crossing feet never erase a new shoe.
         """
-        placements: list[Placement] = []
-        for foot in pose.feet:
-            ff = foot_frame(foot)
-            placement = None if ff is None else place(self.views.get(ff.view), ff, frame.shape)
-            if placement is not None:
-                placements.append(placement)
+        placements, notes = self.placements(frame.shape, people, t)
         if not placements:
-            return frame, []
+            return frame, [], notes
         out = frame.copy()
-        seg = pose.segmentation
-        if seg is None or seg.shape[:2] != out.shape[:2]:
-            seg = None
-        if seg is not None and self.erase:
-            for p in placements:
-                box = erase_box(p.box, p.frame.span, out.shape)
-                erase_real_shoe(out, seg, above_collar(p.frame, _collar(p), box) == 0.0, box)
-        return out, [self._composite(out, p, seg) for p in placements]
+        if self.erase:
+            for p, pose, _ in placements:
+                seg = _segmentation(pose, out.shape)
+                if seg is not None:
+                    box = erase_box(p.box, p.frame.span, out.shape)
+                    erase_real_shoe(out, seg, above_collar(p.frame, occlusion_point(p), box) == 0.0, box)
+        shoes = [self._composite(out, p, _segmentation(pose, out.shape), pose.person, sf) for p, pose, sf in placements]
+        return out, shoes, notes
 
-    def _composite(self, out: np.ndarray, p: Placement, seg: np.ndarray | None) -> PlacedShoe:
+    def placements(
+        self, shape: tuple[int, ...], people: list[PoseLandmarks], t: float | None = None
+    ) -> tuple[list[tuple[Placement, PoseLandmarks, SmoothFoot | None]], list[str]]:
+        """Where the shoes go on a frame of ``shape``: (placement, its person, the foot's pose) for every foot
+        whose shoe lands on its person's leg, and notes on the feet left bare."""
+        placements: list[tuple[Placement, PoseLandmarks, SmoothFoot | None]] = []
+        notes: list[str] = []
+        for pose in people:
+            mine: list[tuple[Placement, SmoothFoot | None, float]] = []
+            tracked = t is not None and pose.person >= 0
+            sides = self.feet.sides(pose.person, pose.feet) if tracked else [f.side for f in pose.feet]
+            for foot, side in zip(pose.feet, sides, strict=True):
+                placed = self._place_foot(foot, pose, shape, t, side)
+                if placed is None:
+                    continue
+                why = _off_leg(placed[0], foot, pose.segmentation)
+                if why:
+                    notes.append(f"person {pose.person} {foot.side} foot: {why}: no shoe")
+                    continue
+                mine.append((*placed, foot.visibility))
+            placements += [(p, pose, sf) for p, sf, _ in _one_per_spot(mine)]
+        return placements, notes
+
+    def _place_foot(
+        self, foot: FootLandmarks, pose: PoseLandmarks, shape: tuple[int, ...], t: float | None, side: str
+    ) -> tuple[Placement, SmoothFoot | None] | None:
+        """The foot's placement and (smoothed) pose: from its 3D pose when it has one, else from the picture."""
+        if foot.world is None:
+            ff = foot_frame(foot)
+            placement = None if ff is None else place(self.views.get(ff.view), ff, shape)
+            return None if placement is None else (placement, None)
+        track = None
+        if t is not None and pose.person >= 0:
+            smoothed = self.feet.smooth(pose.person, side, foot, t)
+            sf, track = smoothed if smoothed is not None else (None, None)
+        else:
+            sf = unsmoothed(foot)
+        if sf is None:
+            return None
+        length_px = float(np.clip(SHOE_OVER_SHIN * sf.shin_m, *SHOE_LENGTH_M)) * sf.px_per_m
+        roll = np.radians(sf.roll)
+        up = np.array([np.sin(roll), -np.cos(roll)])  # the foot's up direction in the picture
+        sphere = self.views.sphere
+        current = None if track is None else track.view
+        if sphere is not None:
+            now = current if isinstance(current, tuple) else None
+            key = sphere_view(sf.yaw, sf.pitch, now, sphere.yaw_step, sphere.pitches)
+            if now is not None and key != sphere_view(sf.view_yaw, sf.pitch, now, sphere.yaw_step, sphere.pitches):
+                key = now  # the smoothed and the recent raw yaws disagree: no change yet
+            if track is not None:
+                track.view = key
+            sprite = sphere.get(*key)
+            k = length_px / sprite.span
+            lin = k * np.array([[np.cos(roll), -np.sin(roll)], [np.sin(roll), np.cos(roll)]])
+            d = rotation(sf.yaw, sf.pitch, sf.roll) @ np.array([1.0, 0.0, 0.0])
+            along = d[:2] / np.linalg.norm(d[:2]) if np.linalg.norm(d[:2]) > 0.2 else np.array([up[1] * -1, up[0]])
+            ff = FootFrame(side, "side", sf.anchor.astype(np.float64), along, up, length_px)
+            placement = place_matrix(sprite, ff, lin, shape, foot.ankle)
+            if placement is not None:
+                placement = Placement(
+                    ff, sprite, placement.matrix, placement.box, foot.ankle.copy(), f"y{key[0]}p{key[1]}"
+                )
+        else:
+            now_view = current if isinstance(current, str) else None
+            view = sprite_view(sf.yaw, now_view)
+            if now_view is not None and view != sprite_view(sf.view_yaw, now_view):
+                view = now_view
+            if track is not None:
+                track.view = view
+            if view == "side":
+                toe_right = np.cos(np.radians(sf.yaw)) >= 0
+                along = np.array([-up[1], up[0]]) * (1.0 if toe_right else -1.0)
+                ff = FootFrame(side, "side", sf.anchor.astype(np.float64), along, up, length_px)
+            else:
+                along = np.array([-up[1], up[0]])
+                ff = FootFrame(side, view, sf.anchor.astype(np.float64), along, up, END_WIDTH * length_px)  # type: ignore[arg-type]
+            placement = place(self.views.get(ff.view), ff, shape)
+            if placement is not None:
+                placement = Placement(ff, placement.sprite, placement.matrix, placement.box, foot.ankle.copy(), view)
+        return None if placement is None else (placement, sf)
+
+    def _composite(
+        self, out: np.ndarray, p: Placement, seg: np.ndarray | None, person: int = -1, sf: SmoothFoot | None = None
+    ) -> PlacedShoe:
         x0, y0, x1, y1 = p.box
         m = p.matrix.copy()
         m[:, 2] -= (x0, y0)
         warped = cv2.warpAffine(p.sprite.rgba, m, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR,
                                 borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0, 0))  # fmt: skip
         alpha = warped[..., 3].astype(np.float32) * (1.0 / 255.0)
-        cover = np.ones_like(alpha) if seg is None else 1.0 - leg_mask(seg, p.frame, _collar(p), p.box)
+        cover = np.ones_like(alpha) if seg is None else 1.0 - leg_mask(seg, p.frame, occlusion_point(p), p.box)
         region = out[y0:y1, x0:x1].astype(np.float32)
         region *= (1.0 - SHADOW_STRENGTH * _contact_shadow(p, (x0, y0), alpha.shape))[..., None]
         color = warped[..., :3].astype(np.float32)  # premultiplied
         blended = region * (1.0 - alpha * cover)[..., None] + color * cover[..., None]
         out[y0:y1, x0:x1] = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
-        return PlacedShoe(p.frame.side, p.frame.view, _sole_center(alpha, p, (x0, y0)), p.frame.origin.copy(), p.box)
+        on_person = None
+        if seg is not None and alpha.sum() > 0:
+            on_person = float((alpha * (seg[y0:y1, x0:x1] > PERSON_THRESHOLD)).sum() / alpha.sum())
+        return PlacedShoe(
+            p.frame.side, p.name or p.frame.view, _sole_center(alpha, p, (x0, y0)), p.frame.origin.copy(), p.box,
+            person, p.frame.span / END_WIDTH if p.frame.view in ("front", "back") else p.frame.span,
+            None if sf is None else sf.yaw, on_person, None if sf is None else sf.raw_yaw,
+        )  # fmt: skip
 
 
 def _collar(p: Placement) -> np.ndarray:
     """(2,) frame pixel of the placed shoe's opening."""
     return p.matrix[:, :2] @ p.sprite.collar.astype(np.float64) + p.matrix[:, 2]
+
+
+def occlusion_point(p: Placement) -> np.ndarray:
+    """(2,) frame pixel the occlusion line goes through: the collar, or the ankle's height when the collar is
+    higher up the leg (a boot: its shaft stays under the trouser)."""
+    collar = _collar(p)
+    if p.ankle is None:
+        return collar
+    above = float(np.dot(collar - p.ankle, p.frame.up))
+    return collar - above * p.frame.up if above > 0 else collar
+
+
+def _segmentation(pose: PoseLandmarks, shape: tuple[int, ...]) -> np.ndarray | None:
+    seg = pose.segmentation
+    return seg if seg is not None and seg.shape[:2] == shape[:2] else None
+
+
+def _off_leg(p: Placement, foot: FootLandmarks, seg: np.ndarray | None) -> str:
+    """Why the placement is not on this person's leg ('' when it is): two of the foot's heel, toe and ankle
+    must be on the person mask (within ``KEYPOINT_SLACK`` of the shoe's span), and ``MIN_ON_PERSON`` of the
+    shoe over the (as much dilated) mask."""
+    if seg is None:
+        return ""
+    h, w = seg.shape[:2]
+    r = max(2, round(KEYPOINT_SLACK * p.frame.span))
+    off = []
+    for name, pt in (("heel", foot.heel), ("toe", foot.toe), ("ankle", foot.ankle)):
+        x, y = round(float(pt[0])), round(float(pt[1]))
+        inside = 0 <= x < w and 0 <= y < h
+        if not inside or seg[max(0, y - r) : y + r + 1, max(0, x - r) : x + r + 1].max() <= PERSON_THRESHOLD:
+            off.append(name)
+    if len(off) > 1:
+        return " and ".join(off) + " off the person mask"
+    x0, y0, x1, y1 = p.box
+    m = p.matrix.copy()
+    m[:, 2] -= (x0, y0)
+    alpha = cv2.warpAffine(np.ascontiguousarray(p.sprite.rgba[..., 3]), m, (x1 - x0, y1 - y0), flags=cv2.INTER_NEAREST)
+    shoe = alpha > 127
+    if not shoe.any():
+        return "shoe outside the frame"
+    grown = cv2.dilate(
+        (seg[y0:y1, x0:x1] > PERSON_THRESHOLD).astype(np.uint8), np.ones((2 * r + 1, 2 * r + 1), np.uint8)
+    )
+    share = float(grown[shoe].mean())
+    return "" if share >= MIN_ON_PERSON else f"only {share:.0%} of the shoe on the person mask"
+
+
+def _one_per_spot(
+    placed: list[tuple[Placement, SmoothFoot | None, float]],
+) -> list[tuple[Placement, SmoothFoot | None, float]]:
+    """Drop a shoe whose anchor lies within ``SAME_SPOT`` of a shoe length of a more visible foot's (both
+    feet's keypoints on one foot)."""
+    kept: list[tuple[Placement, SmoothFoot | None, float]] = []
+    for item in sorted(placed, key=lambda it: -it[2]):
+        p = item[0]
+        if all(
+            np.linalg.norm(p.frame.origin - q.frame.origin) > SAME_SPOT * max(p.frame.span, q.frame.span)
+            for q, _, _ in kept
+        ):
+            kept.append(item)
+    return kept
 
 
 def _contact_shadow(p: Placement, origin: tuple[int, int], shape: tuple[int, ...]) -> np.ndarray:

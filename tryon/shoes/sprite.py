@@ -7,14 +7,22 @@ side view taken from a product image with transparency (toe pointing right).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import cv2
 import numpy as np
 
 from tryon.color import hex_to_srgb
 
+if TYPE_CHECKING:
+    from tryon.shoes.views import ViewSphere
+
 View = Literal["side", "front", "back"]
+
+ANCHOR_ALONG = 0.47
+"""Where along a side view, from the heel, the foot's heel/foot-index midpoint sits: MediaPipe puts the heel
+point a little inside the heel and the foot index a little behind the toes (its heel-to-foot-index length is
+about 0.8 of the foot's), so the midpoint is near the middle of the shoe."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,10 +46,13 @@ class ShoeSprite:
 
 @dataclass(frozen=True, slots=True)
 class ShoeViews:
-    """A shoe's three sprites: side, front and back."""
+    """A shoe's three sprites: side, front and back; for a 3D model also its view sphere (views for a grid of
+    headings and camera heights, rendered when first needed)."""
+
     side: ShoeSprite
     front: ShoeSprite
     back: ShoeSprite
+    sphere: ViewSphere | None = None
 
     def get(self, view: View) -> ShoeSprite:
         """Return the sprite for a view name ("side", "front" or "back")."""
@@ -81,7 +92,7 @@ def _side(shade: str, boot: bool) -> ShoeSprite:
           (242, 242, 238))  # sole  # fmt: skip
     cv2.line(c, (14, base + 2), (244, base + 2), (190, 190, 185, 255), 1, cv2.LINE_AA)
     # pose's heel and foot-index points lie inside the shoe: ~45 % along it, 40 % of its height up
-    anchor = np.array([122.0, base + 8 - 0.4 * (base + 8 - (base - 60))], dtype=np.float32)
+    anchor = np.array([10.0 + ANCHOR_ALONG * 236, base + 8 - 0.3 * (base + 8 - (base - 60))], dtype=np.float32)
     collar = np.array([60.0, top + 10], dtype=np.float32)
     return ShoeSprite("side", _premultiply(c), anchor, collar, np.array([128.0, base + 8], dtype=np.float32), 236.0)
 
@@ -122,7 +133,7 @@ def side_from_image(rgba: np.ndarray) -> ShoeSprite:
         raise ValueError("product image is fully transparent")
     crop = rgba[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
     h, w = crop.shape[:2]
-    anchor = np.array([0.45 * w, h - 1.0 - 0.3 * h], dtype=np.float32)
+    anchor = np.array([ANCHOR_ALONG * w, h - 1.0 - 0.3 * h], dtype=np.float32)
     collar = np.array([0.25 * w, 0.15 * h], dtype=np.float32)
     sole = np.array([w / 2.0, h - 1.0], dtype=np.float32)
     return ShoeSprite("side", _premultiply(crop), anchor, collar, sole, float(w))

@@ -30,15 +30,16 @@ Model convention: ``up_axis`` points from the sole to the opening, ``toe_axis`` 
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
 from assets_pipeline import render
 from assets_pipeline.render import MeshItem, rasterize, shade
-from tryon.shoes.sprite import ShoeSprite, ShoeViews, View, _premultiply
+from tryon.shoes.sprite import ANCHOR_ALONG, ShoeSprite, ShoeViews, View, _premultiply
 
 if TYPE_CHECKING:
     from assets_pipeline.document import AssetDocument
@@ -163,7 +164,7 @@ def render_view(
     top = float(ys.min())
     height = y1 - top
     if view == "side":
-        anchor = np.array([x0 + 0.45 * (x1 - x0), y1 - 0.4 * height])
+        anchor = np.array([x0 + ANCHOR_ALONG * (x1 - x0), y1 - 0.4 * height])
         collar = np.array([x0 + 0.25 * (x1 - x0), top + 0.15 * height])
     else:
         anchor = np.array([(x0 + x1) / 2, y1 - 0.3 * height])
@@ -220,3 +221,113 @@ def render_views(
         raise ValueError("the model has no triangles")
     winding = front_winding(doc, items, sided_materials)  # of the model as made: simplifying may open edges
     return _views(items, winding, toe_axis, up_axis, size)
+
+
+SPHERE_YAW_STEP = 15
+"""Degrees between the view sphere's headings (24 of them)."""
+SPHERE_PITCHES = (0, 20, 40, 60)
+"""Camera heights over the sole's plane (degrees) of the view sphere."""
+SPHERE_SIZE = 160
+"""Sprite pixels across the model's bounding sphere in the view sphere's views."""
+
+
+def sphere_keys() -> list[tuple[int, int]]:
+    """(yaw, pitch) of every view of the view sphere, yaw in (-180, 180]."""
+    yaws = [y if y <= 180 else y - 360 for y in range(0, 360, SPHERE_YAW_STEP)]
+    return [(y, p) for p in SPHERE_PITCHES for y in yaws]
+
+
+def render_oriented(
+    items: Sequence[MeshItem], toe_axis: Axis, up_axis: Axis, yaw: float, pitch: float, *,
+    size: int = SPHERE_SIZE, winding: int = 0,
+) -> ShoeSprite:  # fmt: skip
+    """The model turned to ``yaw`` and ``pitch`` (:mod:`tryon.shoes.orientation`), drawn at ``size`` px across
+    its bounding sphere (the same scale in every view); ``span`` is the model's heel-to-toe length in pixels."""
+    from tryon.shoes.orientation import rotation
+
+    toe, up = _axis(toe_axis), _axis(up_axis)
+    lateral = np.cross(toe, up)
+    base = np.stack([toe, -up, -lateral])  # model -> side view (x right, y down, z away)
+    rot = rotation(yaw, pitch, 0.0) @ base
+    points, tris, owner = _merged(list(items))
+    center = (points.max(axis=0) + points.min(axis=0)) / 2
+    radius = float(np.linalg.norm(points - center, axis=1).max())
+    scale = (size - 2 * MARGIN) / max(2 * radius, 1e-9)
+    cam = (points - center) @ rot.T * scale
+    lo = cam.min(axis=0)
+    w = int(np.ceil(cam[:, 0].max() - lo[0])) + 2 * MARGIN
+    h = int(np.ceil(cam[:, 1].max() - lo[1])) + 2 * MARGIN
+    xy = np.column_stack([cam[:, 0] - lo[0] + MARGIN, cam[:, 1] - lo[1] + MARGIN])
+    if winding:  # y points down here as on screen; model triangles facing the camera are counter-clockwise
+        a, b, c = xy[tris[:, 0]], xy[tris[:, 1]], xy[tris[:, 2]]
+        signed = (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
+        facing = signed * winding < 0
+        tris, owner = tris[facing], owner[facing]
+    depth = float(cam[:, 2].max() - cam[:, 2].min())
+    nearness = cam[:, 2].max() - cam[:, 2] + depth + 1e-9 * max(depth, 1.0)
+    side = max(w, h)
+    zbuf = np.full(side * side, np.inf)
+    tri_buf = np.full(side * side, -1, np.int64)
+    bary_buf = np.zeros((side * side, 3))
+    rasterize(xy, 1.0 / nearness, tris, side, zbuf, tri_buf, bary_buf)
+    covered = np.nonzero(tri_buf >= 0)[0]
+    if covered.size == 0:
+        raise ValueError("the model renders to an empty picture")
+    hit = tri_buf[covered]
+    bary = bary_buf[covered] / nearness[tris[hit]]
+    bary /= bary.sum(axis=1, keepdims=True)
+    basis = np.stack([rot[0], -rot[1], rot[2]])  # camera right, up and forward in model axes
+    rgb = shade(list(items), tris, owner, hit, bary, xy, basis)
+    canvas = np.zeros((side * side, 4), np.uint8)
+    canvas[covered, :3] = np.clip(rgb * 255 + 0.5, 0, 255).astype(np.uint8)
+    canvas[covered, 3] = 255
+    canvas = canvas.reshape(side, side, 4)[:h, :w]
+    # marked points in model axes (toe, up, lateral coordinates), then projected like the vertices
+    local = np.stack([(points - center) @ toe, (points - center) @ up, (points - center) @ lateral], axis=1)
+    lo_m, hi_m = local.min(axis=0), local.max(axis=0)
+    length = hi_m[0] - lo_m[0]
+    mid_lat = (lo_m[2] + hi_m[2]) / 2
+
+    def project(t_frac: float, u_frac: float) -> np.ndarray:
+        p = (lo_m[0] + t_frac * length) * toe + (lo_m[1] + u_frac * (hi_m[1] - lo_m[1])) * up + mid_lat * lateral
+        q = p @ rot.T * scale
+        return np.array([q[0] - lo[0] + MARGIN, q[1] - lo[1] + MARGIN], np.float32)
+
+    rear = local[:, 0] < lo_m[0] + 0.4 * length
+    collar_up = (local[rear, 1].max() - lo_m[1]) / max(hi_m[1] - lo_m[1], 1e-9) if rear.any() else 1.0
+    return ShoeSprite(
+        "side", _premultiply(canvas), project(ANCHOR_ALONG, 0.2), project(0.25, collar_up), project(0.5, 0.0),
+        float(length * scale),
+    )  # fmt: skip
+
+
+class ViewSphere:
+    """A model's views for :func:`sphere_keys`, each rendered the first time a foot needs it (60-90 ms) and
+    kept for the process; ``load`` gives the model's items and front winding (read once, on the first view)."""
+
+    yaw_step = SPHERE_YAW_STEP
+    pitches = SPHERE_PITCHES
+
+    def __init__(self, load: Callable[[], tuple[list[MeshItem], int]], toe_axis: Axis, up_axis: Axis) -> None:
+        self._load = load
+        self._toe, self._up = toe_axis, up_axis
+        self._items: list[MeshItem] | None = None
+        self._winding = 0
+        self._views: dict[tuple[int, int], ShoeSprite] = {}
+        self._lock = threading.Lock()
+
+    def get(self, yaw: int, pitch: int) -> ShoeSprite:
+        """The view at a key of :func:`sphere_keys`."""
+        with self._lock:
+            view = self._views.get((yaw, pitch))
+            if view is None:
+                if self._items is None:
+                    items, self._winding = self._load()
+                    self._items = [simplified(it, self._toe, self._up, SPHERE_SIZE) for it in items]
+                view = render_oriented(self._items, self._toe, self._up, yaw, pitch, winding=self._winding)
+                view.rgba.flags.writeable = False
+                self._views[(yaw, pitch)] = view
+            return view
+
+    def __len__(self) -> int:
+        return len(self._views)

@@ -1,0 +1,199 @@
+"""Shoes from the foot's 3D pose, only on feet, on every person, without view flips, under the trouser.
+
+Synthetic feet are built from a known heading (world landmarks in metres, pictures by a known scale); the
+people tests run MediaPipe on the corpus.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.tryon.conftest import load_rgb
+from tryon import media
+from tryon.landmarks import FootLandmarks, PoseLandmarks
+from tryon.providers.mediapipe import MediaPipeProvider
+from tryon.shoes.orientation import KEYPOINTS_OVER_SHIN, foot_pose, frame_angles, rotation
+from tryon.shoes.render import ShoeRenderer
+from tryon.shoes.sprite import procedural_views
+from tryon.shoes.tracking import HYSTERESIS_DEG, angle_diff, sphere_view, sprite_view
+
+PX_PER_M = 400.0
+SHIN_M = 0.4
+
+
+def world_foot(yaw: float, ankle_px: tuple[float, float], side: str = "left", pitch: float = 15.0) -> FootLandmarks:
+    """A foot heading ``yaw`` (degrees), camera ``pitch`` above the sole, seen at ``PX_PER_M`` px/m."""
+    r = rotation(yaw, pitch, 0.0)
+    d, up = r @ np.array([1.0, 0.0, 0.0]), r @ np.array([0.0, -1.0, 0.0])
+    ankle = np.zeros(3)
+    knee = ankle + SHIN_M * up
+    heel = ankle - 0.07 * up - 0.04 * d
+    toe = heel + KEYPOINTS_OVER_SHIN * SHIN_M * d
+    world = np.stack([knee, ankle, heel, toe]).astype(np.float32)
+    img = world[:, :2] * PX_PER_M + np.asarray(ankle_px, np.float32)
+    return FootLandmarks(side, img[0], img[1], img[2], img[3], 0.95, bool(toe[2] < heel[2]), world)  # type: ignore[arg-type]
+
+
+def person(feet: tuple[FootLandmarks, ...], seg: np.ndarray | None, pid: int = 0) -> PoseLandmarks:
+    return PoseLandmarks(np.zeros((33, 2), np.float32), np.ones(33, np.float32), feet, seg, pid)
+
+
+def test_angles_round_trip_and_foot_pose_recovers_the_heading() -> None:
+    for yaw, pitch, roll in [(0, 0, 0), (90, 20, 0), (-90, 30, 5), (170, 10, -12), (-35, 40, 20)]:
+        r = rotation(yaw, pitch, roll)
+        got = frame_angles(r @ np.array([1.0, 0, 0]), r @ np.array([0, -1.0, 0]))
+        assert np.allclose(got, (yaw, pitch, roll), atol=1e-6)
+    for yaw in (0.0, 40.0, 90.0, 135.0, -60.0, -120.0, 180.0):
+        fp = foot_pose(world_foot(yaw, (200, 200)))
+        assert fp is not None
+        assert abs(angle_diff(fp.yaw, yaw)) < 2.0 and abs(fp.pitch - 15.0) < 2.0
+        assert fp.px_per_m == pytest.approx(PX_PER_M, rel=0.01)
+
+
+def test_no_view_flip_on_a_noisy_yaw_sequence() -> None:
+    """A foot turning slowly from side to front and back, measured with +-8 degrees of noise: each view
+    boundary is crossed once, never back, by both the sprite views and the view sphere."""
+    rng = np.random.default_rng(3)
+    clean = np.concatenate([np.linspace(0, 120, 90), np.linspace(120, 0, 90)])
+    noisy = clean + rng.uniform(-8, 8, clean.size)
+    views, keys = [], []
+    view, key = None, None
+    for y in noisy:
+        view = sprite_view(float(y), view)
+        key = sphere_view(float(y), 20.0, key, 15, (0, 20, 40, 60))
+        views.append(view)
+        keys.append(key)
+    changes = [(a, b) for a, b in itertools.pairwise(views) if a != b]
+    assert changes == [("side", "front"), ("front", "side")]  # without hysteresis: dozens
+    key_changes = sum(a != b for a, b in itertools.pairwise(keys))
+    assert key_changes <= 2 * 120 / 15 + 2  # each bin entered once on the way out and once on the way back
+    for i in range(1, len(keys)):  # every change matches the clean heading: it left the old bin for real
+        if keys[i] != keys[i - 1]:
+            assert abs(angle_diff(float(clean[i]), keys[i - 1][0])) > 15 / 2 + HYSTERESIS_DEG - 8 - 1e-9
+
+
+def test_renderer_views_follow_the_heading_without_flips() -> None:
+    """Through the renderer: a foot turning towards the camera gets side, then front, no flip back."""
+    frame = np.full((400, 400, 3), 90, np.uint8)
+    seg = np.ones((400, 400), np.float32)
+    r = ShoeRenderer(procedural_views("#C8102E"))
+    rng = np.random.default_rng(1)
+    seen = []
+    for i, yaw in enumerate(np.linspace(0, 90, 60) + rng.uniform(-8, 8, 60)):
+        _, placed, _ = r.apply_people(frame, [person((world_foot(float(yaw), (200, 200)),), seg)], i / 30)
+        assert len(placed) == 1
+        seen.append(placed[0].view)
+    assert seen[0] == "side" and seen[-1] == "front"
+    assert sum(a != b for a, b in itertools.pairwise(seen)) == 1
+
+
+def test_toe_left_is_mirrored_never_upside_down() -> None:
+    frame = np.full((400, 400, 3), 90, np.uint8)
+    r = ShoeRenderer(procedural_views("#C8102E"))
+    for yaw, sign in ((10.0, 1), (170.0, -1)):
+        ((p, _, _),) = r.placements(frame.shape, [person((world_foot(yaw, (200, 200)),), None)])[0]
+        lin = p.matrix[:, :2]
+        assert np.sign(np.linalg.det(lin)) == sign  # mirrored for a toe to the left
+        assert (lin @ np.array([0.0, -1.0]))[1] < 0  # the sprite's up is up in the picture
+
+
+def test_no_shoe_off_the_leg_mask() -> None:
+    """A foot whose keypoints lie where the person mask has no leg (a bag at knee height, another person's
+    gap) gets no shoe, with a note; the same foot on its leg gets one, on the mask."""
+    frame = np.full((400, 400, 3), 90, np.uint8)
+    foot = world_foot(5.0, (200, 300))
+    r = ShoeRenderer(procedural_views("#C8102E"))
+    legless = np.zeros((400, 400), np.float32)
+    legless[:200, 180:230] = 1.0  # a body that ends far above the keypoints
+    out, placed, notes = r.apply_people(frame, [person((foot,), legless)])
+    assert placed == [] and np.array_equal(out, frame)
+    assert notes and "off the person mask" in notes[0]
+    leg = legless.copy()
+    leg[200:350, 150:290] = 1.0  # leg and real shoe
+    _, placed, notes = r.apply_people(frame, [person((foot,), leg)])
+    assert len(placed) == 1 and notes == []
+    assert placed[0].on_person is not None and placed[0].on_person >= 0.85
+
+
+def test_two_feet_on_one_spot_get_one_shoe() -> None:
+    frame = np.full((400, 400, 3), 90, np.uint8)
+    seg = np.ones((400, 400), np.float32)
+    left, right = world_foot(5.0, (200, 300)), world_foot(8.0, (202, 301), side="right")
+    _, placed, _ = ShoeRenderer(procedural_views("#C8102E")).apply_people(frame, [person((left, right), seg)])
+    assert len(placed) == 1
+
+
+def test_boot_keeps_the_trouser_in_front() -> None:
+    """A boot's shaft reaches above the ankle: the trouser (person mask above the ankle) stays in front of
+    it and is not erased; the boot shows below the ankle."""
+    frame = np.full((400, 400, 3), 200, np.uint8)
+    foot = world_foot(0.0, (200, 280))
+    ankle_y = int(foot.ankle[1])
+    trouser = (30, 40, 120)
+    frame[: ankle_y + 2, 180:222] = trouser  # trouser leg down to just below the ankle
+    frame[ankle_y + 2 : 320, 170:300] = 250  # the real (white) shoe
+    seg = np.zeros((400, 400), np.float32)
+    seg[: ankle_y + 2, 180:222] = 1.0
+    seg[ankle_y + 2 : 320, 170:300] = 1.0
+    boots = ShoeRenderer(procedural_views("#3A2A1A", "boot"))
+    out, placed, _ = boots.apply_people(frame, [person((foot,), seg)])
+    assert len(placed) == 1
+    _x0, y0, _x1, _y1 = placed[0].box
+    assert y0 < ankle_y - 20  # the boot's box reaches well above the ankle
+    above = np.zeros((400, 400), bool)
+    above[y0 : ankle_y - 3, 183:219] = True  # the trouser inside the boot's box, above the ankle
+    assert np.array_equal(out[above], frame[above])  # trouser kept: in front of the shaft, not erased
+    below = (seg > 0.5) & (np.arange(400)[:, None] > ankle_y + 6)
+    assert np.any(out[below] != frame[below])  # the boot (or the erased real shoe) below the ankle
+
+
+def test_every_person_gets_shoes_and_tracks_do_not_swap(corpus: Path) -> None:
+    """The street video (several pedestrians): in video mode at least two people get shoes, a person's shoe
+    never jumps by more than half a shoe between frames, and each shoe sits on its own person's mask."""
+    r = ShoeRenderer(procedural_views("#C8102E"))
+    provider = MediaPipeProvider("video")
+    previous: list = []
+    two_or_more = frames = 0
+    try:
+        for t, frame in media.read_video(corpus / "images" / "street_walking_720p50.avi", limit=60):
+            people = provider.people(frame, t)
+            assert len({p.person for p in people}) == len(people)  # one pose per track
+            _, placed, _ = r.apply_people(frame, people, t)
+            frames += 1
+            two_or_more += len({s.person for s in placed}) >= 2
+            for s in placed:
+                assert s.on_person is not None
+                assert s.on_person > 0.5 or s.span < 40  # a far person's mask is a few pixels wide at the feet
+                near = sorted(previous, key=lambda q: float(np.linalg.norm(q.target - s.target)))
+                if near and np.linalg.norm(near[0].target - s.target) < 0.5 * s.span:
+                    assert near[0].person == s.person  # the shoe nearest last frame's was this person's
+                if any(q.person == s.person and q.side == s.side for q in previous):
+                    # 50 fps: feet move little (left and right may trade places: MediaPipe swaps them at times)
+                    mine = [q for q in near if q.person == s.person]
+                    assert np.linalg.norm(mine[0].target - s.target) < 0.5 * s.span + 8
+            previous = placed
+    finally:
+        provider.close()
+    assert frames == 60 and two_or_more >= 45
+
+
+def test_several_people_in_a_still(corpus: Path) -> None:
+    """Two corpus photos side by side: both photos' people are found and get shoes (not only the largest)."""
+    a = load_rgb(corpus / "images" / "person_crouching_feet.jpg")
+    b = load_rgb(corpus / "images" / "person_standing_shoes.jpg")
+    h = max(a.shape[0], b.shape[0])
+    pad = [np.pad(x, ((0, h - x.shape[0]), (0, 0), (0, 0))) for x in (a, b)]
+    frame = np.ascontiguousarray(np.hstack(pad))
+    with MediaPipeProvider("image") as provider:
+        people = provider.people(frame)
+    assert len(people) >= 2
+    assert [p.person for p in people] == list(range(len(people)))
+    _, placed, _ = ShoeRenderer(procedural_views("#C8102E")).apply_people(frame, people)
+    xs = {s.person: s.target[0] for s in placed}
+    assert any(x < a.shape[1] for x in xs.values()) and any(x >= a.shape[1] for x in xs.values())
+    assert math.isfinite(sum(s.span for s in placed))
