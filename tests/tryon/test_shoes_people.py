@@ -159,6 +159,7 @@ def test_every_person_gets_shoes_and_tracks_do_not_swap(corpus: Path) -> None:
     provider = MediaPipeProvider("video")
     previous: list = []
     two_or_more = frames = 0
+    on_num = on_den = 0.0
     try:
         for t, frame in media.read_video(corpus / "images" / "street_walking_720p50.avi", limit=60):
             people = provider.people(frame, t)
@@ -166,9 +167,15 @@ def test_every_person_gets_shoes_and_tracks_do_not_swap(corpus: Path) -> None:
             _, placed, _ = r.apply_people(frame, people, t)
             frames += 1
             two_or_more += len({s.person for s in placed}) >= 2
+            masks = {p.person: p.segmentation for p in people}
             for s in placed:
                 assert s.on_person is not None
-                assert s.on_person > 0.5 or s.span < 40  # a far person's mask is a few pixels wide at the feet
+                seg, rad = masks[s.person], max(2, int(0.15 * s.span))
+                assert seg is not None
+                x, y = np.round(s.target).astype(int)
+                assert seg[max(0, y - rad) : y + rad + 1, max(0, x - rad) : x + rad + 1].max() > 0.5  # its own person
+                on_num += s.on_person * s.span**2
+                on_den += s.span**2
                 near = sorted(previous, key=lambda q: float(np.linalg.norm(q.target - s.target)))
                 if near and np.linalg.norm(near[0].target - s.target) < 0.5 * s.span:
                     assert near[0].person == s.person  # the shoe nearest last frame's was this person's
@@ -180,6 +187,7 @@ def test_every_person_gets_shoes_and_tracks_do_not_swap(corpus: Path) -> None:
     finally:
         provider.close()
     assert frames == 60 and two_or_more >= 45
+    assert on_num / on_den > 0.7  # most of the shoes' pixels on their person's mask (83 % over 100 frames)
 
 
 def test_several_people_in_a_still(corpus: Path) -> None:

@@ -42,7 +42,10 @@ ends; 0.65 put the toe past the person mask on the held-out walking video (shoe 
 SHOE_LENGTH_M = (0.2, 0.34)
 """Shoe lengths are kept within this range (metres)."""
 END_WIDTH = 0.38
-"""Sole width over shoe length, for the front and back sprites."""
+"""Sole width over shoe length, for the front and back sprites (without a person mask)."""
+END_WIDTH_RANGE = (0.3, 0.6)
+"""Front and back sprites are as wide as the real shoe in the person mask, within these shares of the length
+(a fixed 0.38 left the real shoe showing around a small red block on the street video's walker)."""
 PERSON_THRESHOLD = 0.5
 """Segmentation probability from which a pixel belongs to the person."""
 KEYPOINT_SLACK = 0.1
@@ -240,7 +243,8 @@ class ShoeRenderer:
                 ff = FootFrame(side, "side", sf.anchor.astype(np.float64), along, up, length_px)
             else:
                 along = np.array([-up[1], up[0]])
-                ff = FootFrame(side, view, sf.anchor.astype(np.float64), along, up, END_WIDTH * length_px)  # type: ignore[arg-type]
+                width = _foot_width(pose.segmentation, sf.anchor, along, length_px)
+                ff = FootFrame(side, view, sf.anchor.astype(np.float64), along, up, width)  # type: ignore[arg-type]
             placement = place(self.views.get(ff.view), ff, shape)
             if placement is not None:
                 placement = Placement(ff, placement.sprite, placement.matrix, placement.box, foot.ankle.copy(), view)
@@ -284,6 +288,27 @@ def occlusion_point(p: Placement) -> np.ndarray:
         return collar
     above = float(np.dot(collar - p.ankle, p.frame.up))
     return collar - above * p.frame.up if above > 0 else collar
+
+
+def _foot_width(seg: np.ndarray | None, anchor: np.ndarray, along: np.ndarray, length_px: float) -> float:
+    """Width of a shoe seen from the front or back: the person mask's run through the foot's anchor across
+    the foot (the real shoe, which the new one must cover), within ``END_WIDTH_RANGE`` of the shoe's length;
+    ``END_WIDTH`` of it without a mask."""
+    lo, hi = END_WIDTH_RANGE[0] * length_px, END_WIDTH_RANGE[1] * length_px
+    if seg is None:
+        return END_WIDTH * length_px
+    h, w = seg.shape[:2]
+    steps = np.arange(-hi, hi + 1.0)
+    pts = np.round(anchor[None, :] + steps[:, None] * along[None, :]).astype(int)
+    inside = (pts[:, 0] >= 0) & (pts[:, 0] < w) & (pts[:, 1] >= 0) & (pts[:, 1] < h)
+    on = np.zeros(len(steps), bool)
+    on[inside] = seg[pts[inside, 1], pts[inside, 0]] > PERSON_THRESHOLD
+    mid = len(steps) // 2
+    if not on[mid]:
+        return END_WIDTH * length_px
+    left = mid - int(np.argmin(on[mid::-1])) if not on[: mid + 1].all() else 0
+    right = mid + int(np.argmin(on[mid:])) if not on[mid:].all() else len(steps)
+    return float(np.clip(right - left, lo, hi))
 
 
 def _segmentation(pose: PoseLandmarks, shape: tuple[int, ...]) -> np.ndarray | None:
