@@ -124,6 +124,8 @@ def _encode(doc: AssetDocument, options: WriteOptions) -> bytes:
     attributes, indices, bounds, vectors = _usage(doc)
     keyframes = {i for a in doc.gltf.get("animations", []) for s in a.get("samplers", [])
                  for i in (s.get("input"), s.get("output")) if isinstance(i, int)}
+    keyframes |= {s["inverseBindMatrices"] for s in doc.gltf.get("skins", [])
+                  if isinstance(s.get("inverseBindMatrices"), int)}
     meshopt = options.compression == "meshopt" and bool(attributes or indices)
     if meshopt:
         from ..codecs import meshopt as mo
@@ -173,7 +175,8 @@ def _encode(doc: AssetDocument, options: WriteOptions) -> bytes:
                 tri = indices[i] and acc.count % 3 == 0
                 groups.setdefault(("TRIANGLES" if tri else "INDICES", arr.itemsize, None), []).append((entry, arr))
             elif meshopt and i in keyframes and (acc.filtered is not None or (elem % 4 == 0 and elem <= 256)):
-                # animation data: meshopt's vertex codec on its own views (no target, no byteStride),
+                # animation data and inverse bind matrices: meshopt's vertex codec on their own views (no
+                # target, no byteStride),
                 # through the filter its values were quantized with
                 if acc.filtered is not None:
                     filter_name, filtered = acc.filtered

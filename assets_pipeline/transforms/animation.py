@@ -343,7 +343,8 @@ def _compress_track(doc: AssetDocument, tr: _Track, options: AnimationOptions, s
         # the same rotations with continuous signs: smaller deltas to compress
         flip = np.cumprod(np.where(np.sum(ref[1:] * ref[:-1], axis=1) < 0, -1.0, 1.0))
         ref[1:] *= flip[:, None]
-    candidates = []
+    # candidates: (estimated bytes, key times, values to store, filtered rows, filter, interpolation)
+    candidates: list[tuple[float, np.ndarray, np.ndarray, np.ndarray, str, str]] = []
     if new_interp == "LINEAR" and interp == "LINEAR":  # every key (the input stays shared), or constant
         filt, bits = _quantizer(tr.path, bound, ref)
         stored, rows = _quantize(tr.path, ref, filt, bits)
@@ -352,7 +353,17 @@ def _compress_track(doc: AssetDocument, tr: _Track, options: AnimationOptions, s
             stored, rows = _quantize(tr.path, ref[keep], filt, bits)
         cost = _encoded_size(rows) + (_encoded_size(ref_t[keep]) if len(keep) < 3 else
                                       _encoded_size(ref_t) / max(1, tr.input_users))
-        candidates.append((cost, keep, stored, rows, filt))
+        candidates.append((cost, ref_t[keep], stored, rows, filt, "LINEAR"))
+    if interp == "CUBICSPLINE":  # the spline itself, its values and tangents as short-mantissa floats
+        flat = values.reshape(n * 3, width)
+        for bits in range(10, 25, 2):
+            stored, rows = _quantize("cubic", flat, "EXPONENTIAL", bits)
+            err = _measure(tr.path, interp, times, values, interp, times,
+                           stored.astype(np.float64).reshape(n, 3, width), rotation)
+            if err <= bound:
+                candidates.append((_encoded_size(rows) + _encoded_size(times), times, stored, rows, "EXPONENTIAL",
+                                   interp))
+                break
     share = 1.0 - options.quantization_share
     filt, bits = _quantizer(tr.path, bound * options.quantization_share, ref)
     q_all = _as_float(tr.path, _quantize(tr.path, ref, filt, bits)[0])
@@ -361,12 +372,16 @@ def _compress_track(doc: AssetDocument, tr: _Track, options: AnimationOptions, s
         stored, rows = _quantize(tr.path, ref[keep], filt, bits)
         err = _measure(tr.path, interp, times, values, new_interp, ref_t[keep], _as_float(tr.path, stored), rotation)
         if err <= bound:
-            candidates.append((_encoded_size(rows) + _encoded_size(ref_t[keep]), keep, stored, rows, filt))
+            candidates.append((_encoded_size(rows) + _encoded_size(ref_t[keep]), ref_t[keep], stored, rows, filt,
+                               new_interp))
             break
-    for _cost, keep, stored, rows, filt in sorted(candidates, key=lambda c: c[0]):
-        err = _measure(tr.path, interp, times, values, new_interp, ref_t[keep], _as_float(tr.path, stored), rotation)
+    for _cost, kt, stored, rows, filt, out_interp in sorted(candidates, key=lambda c: c[0]):
+        kept = stored.astype(np.float64) if filt == "EXPONENTIAL" else _as_float(tr.path, stored)
+        if out_interp == "CUBICSPLINE":
+            kept = kept.reshape(len(kt), 3, width)
+        err = _measure(tr.path, interp, times, values, out_interp, kt, kept, rotation)
         if err <= bound:
-            _store(doc, tr, ref_t[keep], stored, rows, filt, new_interp, inputs, report)
+            _store(doc, tr, kt, stored, rows, filt, out_interp, inputs, report)
             _record(report, tr.path, err, parent_scale, size)
             return
     report.keys_out += n  # the bound cannot be met through these filters: the curve stays as it was
