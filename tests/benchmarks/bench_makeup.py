@@ -135,30 +135,31 @@ def read_video(path: Path, limit: int | None = None) -> tuple[list[np.ndarray], 
 
 
 def flashes(frames: list[np.ndarray], outs: list[np.ndarray], cell: int = 8) -> tuple[int, int, list[int]]:
-    """(blobs of paint lasting 1-2 frames, all blobs, their lengths): painted pixels per frame as blobs on a
-    coarse grid, each followed to the next frame's blob it overlaps."""
-    active: list[tuple[np.ndarray, int]] = []
+    """(appearances of paint lasting 1-2 frames, all appearances, their lengths in frames).
+
+    Painted pixels (changed by more than 10 levels) form blobs on a grid of ``cell`` px cells, dilated by two cells
+    to bridge motion. A blob continues the appearance of every blob of the previous frame it overlaps (splits and
+    merges, say lips and cheeks, continue it); an appearance ends when no blob of the next frame overlaps it.
+    """
+    prev: list[tuple[np.ndarray, int]] = []
     done: list[int] = []
-    kernel = np.ones((3, 3), np.uint8)
+    kernel = np.ones((5, 5), np.uint8)
     for src, out in zip(frames, outs, strict=True):
-        diff = (np.abs(out.astype(np.int16) - src).max(axis=2) > 10).astype(np.uint8)
+        diff = (np.abs(out.astype(np.int16) - src).max(axis=2) > 10).astype(np.uint8) * np.uint8(255)
         h, w = diff.shape
         grid = cv2.resize(diff, (w // cell, h // cell), interpolation=cv2.INTER_AREA)
         grid = cv2.dilate((grid > 0).astype(np.uint8), kernel)
         n, labels = cv2.connectedComponents(grid)
-        blobs = [labels == i for i in range(1, n) if (labels == i).sum() >= 2]
-        nxt: list[tuple[np.ndarray, int]] = []
-        used = set()
+        blobs = [labels == i for i in range(1, n)]
+        now: list[tuple[np.ndarray, int]] = []
+        continued = set()
         for blob in blobs:
-            match = next((j for j, (prev, _) in enumerate(active) if j not in used and (prev & blob).any()), None)
-            if match is None:
-                nxt.append((blob, 1))
-            else:
-                used.add(match)
-                nxt.append((blob, active[match][1] + 1))
-        done.extend(length for j, (_, length) in enumerate(active) if j not in used)
-        active = nxt
-    done.extend(length for _, length in active)
+            before = [j for j, (p, _) in enumerate(prev) if (p & blob).any()]
+            continued.update(before)
+            now.append((blob, 1 + max((prev[j][1] for j in before), default=0)))
+        done.extend(length for j, (_, length) in enumerate(prev) if j not in continued)
+        prev = now
+    done.extend(length for _, length in prev)
     return sum(1 for n in done if n <= 2), len(done), sorted(done)
 
 
