@@ -15,12 +15,16 @@ stalled past its lease while another took the room over is refused by Redis itse
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, ParamSpec, TypeVar
 
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .base import Backplane, Lease, LeaseLost, Stored
 
@@ -104,6 +108,27 @@ return n
 """
 
 
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class RedisUnavailable(ConnectionError):
+    """Redis did not answer (connection refused, lost or timed out): what callers handle as a backplane outage."""
+
+
+def _outage(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+    """Raise redis-py's connection and timeout errors as ``RedisUnavailable`` (a built-in ``ConnectionError``)."""
+
+    @functools.wraps(fn)
+    async def call(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return await fn(*args, **kwargs)
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            raise RedisUnavailable(str(exc) or type(exc).__name__) from exc
+
+    return call
+
+
 def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
 
@@ -119,7 +144,9 @@ class RedisBackplane(Backplane):
         self.node_id = node_id
         self.prefix = prefix
         self.lease_ms = lease_ms
-        self.redis: Redis = Redis.from_url(url, decode_responses=True)
+        # no read timeout: a read waiting when this process stalls must not fail once it runs again (blocking
+        # reads here wait 0.5 s at most; a dead connection is seen by the next write)
+        self.redis: Redis = Redis.from_url(url, decode_responses=True, socket_timeout=None, socket_connect_timeout=5)
         self._acquire = self.redis.register_script(_ACQUIRE)
         self._release = self.redis.register_script(_RELEASE)
         self._commit = self.redis.register_script(_COMMIT)
@@ -129,6 +156,7 @@ class RedisBackplane(Backplane):
     def _k(self, kind: str, name: str) -> str:
         return f"{self.prefix}:{kind}:{name}"
 
+    @_outage
     async def start(self) -> None:
         """Check that Redis answers (PING)."""
         await self.redis.ping()
@@ -137,6 +165,7 @@ class RedisBackplane(Backplane):
         """Close the Redis connection pool."""
         await self.redis.aclose()
 
+    @_outage
     async def acquire(self, room: str) -> Lease:
         """Take or renew the room's lease key for this node (Lua); true (with its epoch) when this node holds it."""
         got = int(
@@ -150,10 +179,12 @@ class RedisBackplane(Backplane):
         self._epochs[room] = got
         return Lease(got)
 
+    @_outage
     async def release(self, room: str) -> None:
         """Delete the room's lease key if this node holds it and end its epoch (Lua)."""
         await self._release(keys=[self._k("lease", room), self._k("epoch", room)], args=[self.node_id])
 
+    @_outage
     async def commit(
         self,
         room: str,
@@ -196,11 +227,13 @@ class RedisBackplane(Backplane):
                 raise LeaseLost(room) from exc
             raise
 
+    @_outage
     async def read_answers(self, room: str, revision: int) -> list[dict[str, Any]]:
         """Return the answers committed at revision ``revision`` or later, in order."""
         entries = await self.redis.xrange(self._k("answers", room), min=f"{revision}-0")
         return [json.loads(fields["a"]) for _id, fields in entries]
 
+    @_outage
     async def load(self, room: str) -> Stored | None:
         """Return the room's last checkpoint and cursor, or None."""
         blob, cursor = await self.redis.mget(self._k("ckpt", room), self._k("cursor", room))
@@ -208,6 +241,7 @@ class RedisBackplane(Backplane):
             return None
         return Stored(json.loads(blob), cursor or self.start_cursor)
 
+    @_outage
     async def read_log(self, room: str, after: int, block_ms: int = 0, limit: int = 1000) -> list[dict[str, Any]]:
         """Return up to ``limit`` deltas with revision > ``after``, waiting up to ``block_ms`` for one."""
         key = self._k("log", room)
@@ -216,10 +250,12 @@ class RedisBackplane(Backplane):
             return []
         return [json.loads(fields["d"]) for _id, fields in res[0][1]]
 
+    @_outage
     async def submit(self, room: str, item: dict[str, Any]) -> None:
         """Add a client request to the room's inbox stream."""
         await self.redis.xadd(self._k("inbox", room), {"j": _dumps(item)}, maxlen=INBOX_MAXLEN, approximate=True)
 
+    @_outage
     async def read_inbox(self, room: str, cursor: str, block_ms: int) -> list[tuple[str, dict[str, Any]]]:
         """Return (stream id, item) pairs of the room's inbox after ``cursor``, waiting up to ``block_ms``."""
         res = await self.redis.xread({self._k("inbox", room): cursor}, count=500, block=block_ms or None)
@@ -227,6 +263,7 @@ class RedisBackplane(Backplane):
             return []
         return [(entry_id, json.loads(fields["j"])) for entry_id, fields in res[0][1]]
 
+    @_outage
     async def reply(self, node: str, item: dict[str, Any]) -> None:
         """Add a reply to the node ``node``'s reply stream."""
         key = self._k("reply", node)
@@ -235,6 +272,7 @@ class RedisBackplane(Backplane):
             pipe.pexpire(key, REPLY_TTL_MS)
             await pipe.execute()
 
+    @_outage
     async def read_replies(self, block_ms: int) -> list[dict[str, Any]]:
         """Return the replies sent to this node, waiting up to ``block_ms`` for one."""
         key = self._k("reply", self.node_id)
@@ -244,6 +282,7 @@ class RedisBackplane(Backplane):
         rest = await self.redis.lpop(key, 500) or []
         return [json.loads(first[1])] + [json.loads(r) for r in rest]
 
+    @_outage
     async def publish_presence(self, room: str, item: dict[str, Any]) -> None:
         """Add a presence tick to the room's presence stream (capped)."""
         await self.redis.xadd(
@@ -253,6 +292,7 @@ class RedisBackplane(Backplane):
             approximate=True,
         )
 
+    @_outage
     async def read_presence(self, room: str, cursor: str, block_ms: int) -> tuple[str, list[dict[str, Any]]]:
         """Return (next cursor, ticks) other nodes published after ``cursor``, waiting up to ``block_ms``."""
         res = await self.redis.xread({self._k("presence", room): cursor}, count=100, block=block_ms or None)
@@ -264,6 +304,7 @@ class RedisBackplane(Backplane):
         entries = res[0][1]
         return entries[-1][0], [json.loads(fields["j"]) for _id, fields in entries]
 
+    @_outage
     async def forget(self, room: str) -> None:
         """Delete every key stored for the room."""
         kinds = ("lease", "log", "ckpt", "cursor", "answers", "inbox", "presence")

@@ -318,7 +318,12 @@ class RoomHub:
                 for raw in raws:
                     self._apply(Delta.from_wire(raw))
             except ProtocolError:
-                await self._resync()
+                try:
+                    await self._resync()
+                except (OSError, ConnectionError) as exc:
+                    logger.warning("room %s: resynchronising failed: %s", self.room_id, exc)
+                    await asyncio.sleep(0.5)
+                    continue
             if self._waiting:
                 self._complete_waiting()
             if self._replies:
@@ -467,6 +472,10 @@ class RoomHub:
                 self.leader = None
             except (OSError, ConnectionError) as exc:
                 logger.warning("room %s: backplane error: %s", self.room_id, exc)
+                self.leader = None
+                await asyncio.sleep(0.2)
+            except Exception:  # a bug or an unexpected answer must not leave the room without a leader for good
+                logger.exception("room %s: leading failed; starting over from the stored state", self.room_id)
                 self.leader = None
                 await asyncio.sleep(0.2)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -280,5 +281,20 @@ def test_a_single_memory_node_never_loses_its_lease() -> None:
         await asyncio.sleep(0.2)  # a stall four times the lease
         await bp.commit("r", [delta(2)], None, bp.start_cursor)
         assert await bp.acquire("r") == lease
+
+    asyncio.run(main())
+
+
+def test_an_unreachable_redis_is_a_connection_error() -> None:
+    async def main() -> None:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]  # nothing listens there
+        bp = RedisBackplane(f"redis://127.0.0.1:{port}/0", "n")
+        with pytest.raises(ConnectionError):  # the built-in one, which the hub and node handle
+            await bp.acquire("r")
+        with pytest.raises(ConnectionError):
+            await bp.read_log("r", 0, block_ms=10)
+        await bp.close()
 
     asyncio.run(main())

@@ -1,5 +1,6 @@
 """A stopped server (SIGSTOP 5 s, then 13 s) is not a client flood: twenty clients sending at half the
-allowed rate are neither refused nor closed, and a single process keeps its rooms' leases."""
+allowed rate are neither refused nor closed, and a single process keeps its rooms' leases (in memory and
+alone on Redis, where nothing read from Redis may time out because the process was stopped)."""
 
 from __future__ import annotations
 
@@ -7,14 +8,17 @@ import asyncio
 import os
 import signal
 import time
+import uuid
 from typing import Any
+
+import pytest
 
 from session_server.client import SessionClient
 from session_server.server.stall import StallWatch
 from tests.conftest import TIME_FACTOR
 
 from .conftest import make_token
-from .procs import ServerProcess
+from .procs import ServerProcess, clean_redis, redis_env
 
 ROOM = "stall-room"
 CLIENTS = 20
@@ -79,15 +83,19 @@ async def scenario(srv: ServerProcess) -> None:
         await c.close()
 
 
-def test_a_stopped_server_charges_no_client_and_keeps_its_leases() -> None:
-    srv = ServerProcess().start()
+@pytest.mark.parametrize("backplane", ["memory", "redis"])
+def test_a_stopped_server_charges_no_client_and_keeps_its_leases(backplane: str) -> None:
+    prefix = f"phygital-test:{uuid.uuid4().hex}"
+    srv = ServerProcess(redis_env(prefix) if backplane == "redis" else {}).start()
     try:
         asyncio.run(asyncio.wait_for(scenario(srv), 120 * TIME_FACTOR))
         log = srv.log()
         assert "lease lost" not in log and "lease_lost" not in log, log[-2000:]
         assert "stalled for 13." in log  # logged once, as a warning
+        assert "ERROR" not in log and "failed" not in log, log[-2000:]  # nothing timed out after the stop
     finally:
         srv.close()
+        clean_redis(prefix)
 
 
 def test_stall_watch_counts_a_stall_while_it_is_still_under_way() -> None:

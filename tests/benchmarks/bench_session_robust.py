@@ -1,7 +1,8 @@
-"""Failover benchmark: ``kill -9`` of the process that leads a room, two server processes on Redis.
+"""Robustness benchmark of the session server: failover after ``kill -9`` and stalls of the server.
 
-Each round starts two fresh clients on each process (moving their own object as fast as the acks come,
-one request at a time), kills the process that holds the room's lease, and measures from the kill:
+``failover``: two server processes on Redis.  Each round starts two fresh clients on each process
+(moving their own object as fast as the acks come, one request at a time), kills the process that holds
+the room's lease, and measures from the kill:
 
 * first ack on the survivor: the first ack to a request sent after the kill by a client connected to
   the surviving process (the room is ordered again);
@@ -9,24 +10,31 @@ one request at a time), kills the process that holds the room's lease, and measu
   survivor and ``resume``), has an ack to a request sent after the kill.
 
 The killed process is started again on its port before the next round, so each round kills the
-process that took over in the one before.  Checked at the end of each round: every acknowledged move
-is in the log exactly once.  Not a test: nothing here is timed against a threshold.
+process that took over in the one before.  Counted in each round: acknowledged moves missing from the
+log or in it twice.
+
+``stall``: one server process (in memory, or alone on Redis), twenty clients sending presence at half
+the allowed rate and a move a second; the server is stopped (SIGSTOP) for 5 s, then for 13 s.  Counted:
+``rate_limited`` errors, moves refused, clients closed, ``lease lost`` lines in the server's log.
+
+Not tests: nothing here is held against a threshold.  ``--reference DIR`` runs the same, in the same
+run, against the server code in ``DIR`` (e.g. an earlier commit: ``git archive 8e9bb86 session_server
+assets_pipeline tryon scanning | tar -x -C /tmp/before``) with its own default settings.
 
 Usage::
 
-    .venv/bin/python tests/benchmarks/bench_session_failover.py [--rounds 5] [--lease-ms 600,3000]
+    .venv/bin/python tests/benchmarks/bench_session_robust.py failover [--rounds 5] [--lease-ms 600,3000]
         [--reference DIR] [--out FILE.md]
-
-``--reference DIR`` runs the same rounds, in the same run, against the server code in ``DIR`` (e.g. an
-earlier commit: ``git archive 8e9bb86 | tar -x -C /tmp/before``) with its own default lease; lease 0
-in ``--lease-ms`` means the code's default.
+    .venv/bin/python tests/benchmarks/bench_session_robust.py stall [--reference DIR] [--out FILE.md]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -36,6 +44,7 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 from redis import Redis
@@ -65,7 +74,7 @@ def loadavg() -> str:
 
 
 class Server:
-    def __init__(self, port: int, prefix: str, lease_ms: int, code: Path = ROOT) -> None:
+    def __init__(self, port: int, prefix: str | None, lease_ms: int, code: Path = ROOT) -> None:
         self.port, self.prefix, self.lease_ms, self.code = port, prefix, lease_ms, code
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = tempfile.NamedTemporaryFile(prefix="failover-", suffix=".log", delete=False)  # noqa: SIM115
@@ -79,9 +88,9 @@ class Server:
             **os.environ,
             "PYTHONPATH": str(self.code),
             "PHYGITAL_SESSION_TOKEN_SECRET": SECRET,
-            "PHYGITAL_SESSION_REDIS_URL": REDIS_URL,
-            "PHYGITAL_SESSION_REDIS_PREFIX": self.prefix,
         }
+        if self.prefix is not None:
+            env |= {"PHYGITAL_SESSION_REDIS_URL": REDIS_URL, "PHYGITAL_SESSION_REDIS_PREFIX": self.prefix}
         if self.lease_ms:
             env["PHYGITAL_SESSION_LEASE_MS"] = str(self.lease_ms)
         self.proc = subprocess.Popen(
@@ -109,6 +118,9 @@ class Server:
             return bool(httpx.get(f"http://127.0.0.1:{self.port}/health", timeout=2).json()["leading"])
         except httpx.TransportError:
             return False
+
+    def text(self) -> str:
+        return Path(self.log.name).read_text(errors="replace")
 
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -227,11 +239,7 @@ async def run(label: str, code: Path, lease_ms: int, rounds: int) -> list[Round]
     finally:
         for s in servers:
             s.close()
-        r = Redis.from_url(REDIS_URL)
-        keys = list(r.scan_iter(match=f"{prefix}:*"))
-        if keys:
-            r.delete(*keys)
-        r.close()
+        clean(prefix)
 
 
 def table(results: list[Round]) -> str:
@@ -260,7 +268,130 @@ def table(results: list[Round]) -> str:
     return "\n".join(lines)
 
 
+# ---------------------------------------------------------------------------------------------
+# stall: SIGSTOP of one server, 5 s then 13 s, twenty clients at half the allowed rate
+# ---------------------------------------------------------------------------------------------
+
+STALL_CLIENTS = 20
+STALL_PRESENCE_HZ = 30.0
+
+
+@dataclass
+class StallResult:
+    code: str
+    backplane: str
+    rate_limited: int = 0
+    other_errors: int = 0
+    moves: int = 0
+    moves_refused: int = 0
+    closed: int = 0
+    lease_lost: int = 0
+    load: str = ""
+
+
+def clean(prefix: str | None) -> None:
+    if prefix is None:
+        return
+    r = Redis.from_url(REDIS_URL)
+    keys = list(r.scan_iter(match=f"{prefix}:*"))
+    if keys:
+        r.delete(*keys)
+    r.close()
+
+
+async def stall_run(label: str, code: Path, backplane: str) -> StallResult:
+    result = StallResult(label, backplane)
+    prefix = f"phygital-bench:{uuid.uuid4().hex}" if backplane == "redis" else None
+    srv = Server(free_port(), prefix, 0, code)
+    room = "stall-bench"
+    try:
+        await asyncio.to_thread(srv.start)
+        assert srv.proc is not None
+        clients = []
+        for i in range(STALL_CLIENTS):
+            token = auth.sign(auth.Claims(room, f"p{i}", "phone", time.time() + 600), SECRET.encode())
+            c = SessionClient(srv.url, room, token, request_timeout=60, auto_resume=False)
+            await c.connect()
+            await c.request("object.place", object=f"obj-{i}", sku="SKU", pose={"p": [0, 0, 0]})
+            await c.request("object.lock", object=f"obj-{i}")
+            clients.append(c)
+        running = True
+        moves: list[asyncio.Task[Any]] = []
+
+        async def presence(c: SessionClient, i: int) -> None:
+            n = 0
+            while running and c._ws is not None and c._ws.close_code is None:
+                await c.send_presence([float(n % 100), 1.6, float(i)])
+                n += 1
+                await asyncio.sleep(1 / STALL_PRESENCE_HZ)
+
+        async def mover(c: SessionClient, i: int) -> None:
+            n = 0
+            while running and c._ws is not None and c._ws.close_code is None:
+                pose = {"p": [float(n), 0.0, 0.0]}
+                moves.append(asyncio.create_task(c.request("object.move", object=f"obj-{i}", pose=pose)))
+                n += 1
+                await asyncio.sleep(1.0)
+
+        loops = [asyncio.create_task(presence(c, i)) for i, c in enumerate(clients)]
+        loops += [asyncio.create_task(mover(c, i)) for i, c in enumerate(clients)]
+        await asyncio.sleep(2.0)
+        for stall in (5.0, 13.0):
+            os.kill(srv.proc.pid, signal.SIGSTOP)
+            try:
+                await asyncio.sleep(stall)
+            finally:
+                os.kill(srv.proc.pid, signal.SIGCONT)
+            result.load = loadavg()
+            await asyncio.sleep(3.0)
+        running = False
+        await asyncio.gather(*loops)
+        answers = await asyncio.gather(*(asyncio.wait_for(t, 20) for t in moves), return_exceptions=True)
+        result.moves = len(answers)
+        result.moves_refused = sum(1 for a in answers if isinstance(a, BaseException))
+        for c in clients:
+            codes = [e.get("code") for e in c.errors]
+            result.rate_limited += codes.count("rate_limited")
+            result.other_errors += sum(1 for code in codes if code != "rate_limited")
+            result.closed += int(c._ws is None or c._ws.close_code is not None)
+        for c in clients:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(c.close(), 5)
+        text = srv.text()
+        result.lease_lost = text.count("lease lost")
+        if result.moves_refused:
+            refusals = {type(a).__name__ + ": " + str(a)[:80] for a in answers if isinstance(a, BaseException)}
+            print(f"refusals: {sorted(refusals)[:5]}\nserver log (end):\n{text[-12000:]}", flush=True)
+        print(result, flush=True)
+        return result
+    finally:
+        srv.close()
+        clean(prefix)
+
+
+def stall_table(results: list[StallResult]) -> str:
+    lines = [
+        "| code | backplane | `rate_limited` errors | other errors | moves refused / sent | clients closed (of 20) "
+        "| `lease lost` logged | load avg |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r.code} | {r.backplane} | {r.rate_limited} | {r.other_errors} | {r.moves_refused} / {r.moves} | "
+            f"{r.closed} | {r.lease_lost} | {r.load} |"
+        )
+    return "\n".join(lines)
+
+
 async def main(args: argparse.Namespace) -> str:
+    if args.mode == "stall":
+        stalls: list[StallResult] = []
+        if args.reference is not None:
+            ref = args.reference.resolve()
+            stalls.append(await stall_run(f"reference ({args.reference.name})", ref, "memory"))
+        for backplane in args.backplanes:
+            stalls.append(await stall_run("this tree", ROOT, backplane))
+        return stall_table(stalls)
     results: list[Round] = []
     if args.reference is not None:
         results += await run(f"reference ({args.reference.name})", args.reference.resolve(), 0, args.rounds)
@@ -271,9 +402,11 @@ async def main(args: argparse.Namespace) -> str:
 
 def cli() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("mode", choices=["failover", "stall"])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--lease-ms", type=lambda t: [int(x) for x in t.split(",")], default=[600])
-    parser.add_argument("--reference", type=Path, help="a checkout of other server code to run the same rounds on")
+    parser.add_argument("--reference", type=Path, help="a checkout of other server code to run the same on")
+    parser.add_argument("--backplanes", type=lambda t: t.split(","), default=["memory", "redis"])
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     text = f"load average at start {loadavg()}\n\n" + asyncio.run(main(args))
