@@ -127,10 +127,12 @@ def test_polygon_past_the_corner_limit_is_refused(tmp_path: Path) -> None:
     import numpy as np
 
     from assets_pipeline.errors import LimitExceeded
-    from assets_pipeline.io.polygons import MAX_POLYGON_CORNERS
+    from assets_pipeline.io.polygons import MAX_POLYGON_CORNERS, triangulate
 
     n = MAX_POLYGON_CORNERS + 1
     th = np.linspace(0, 2 * np.pi, n, endpoint=False)
     xy = np.c_[np.cos(th), np.sin(th)] * (1 + 0.1 * (np.arange(n) % 2))[:, None]  # concave: not fanned
-    with pytest.raises(LimitExceeded, match=r"big.obj: faces: polygon corners 50,001 exceeds the limit of 50,000"):
-        read(_polygon_obj(tmp_path / "big.obj", xy))
+    with pytest.raises(LimitExceeded, match=r"big.obj: f: face 1: polygon corners 50,001 exceeds the limit of 50,000"):
+        read(_polygon_obj(tmp_path / "big.obj", xy))  # refused before the corners are parsed
+    with pytest.raises(LimitExceeded, match=r"faces: polygon corners 50,001 exceeds the limit of 50,000"):
+        triangulate(list(range(n)), np.c_[xy, np.zeros(n)])  # PLY polygon lists go through here
