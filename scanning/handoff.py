@@ -55,6 +55,10 @@ def to_document(mesh: Mesh, name: str = "scan", texture_size: int | None = None,
     except ImportError as exc:
         raise HandoffError(f"the asset pipeline is not available ({exc})") from None
     normals = vertex_normals(mesh.vertices, mesh.triangles)
+    if texture_size and mesh.colors is None:
+        logger.warning("the scan has no colours (a range scan): no texture atlas is baked, the model keeps its "
+                       "neutral material")
+        texture_size = None
     if texture_size:
         import io
 
