@@ -251,7 +251,7 @@ def table(results: list[Round]) -> str:
     for r in results:
         lines.append(
             f"| {r.code} | {r.lease_ms or 'default'} ms | {r.number} | {r.first_ack_s * 1000:.0f} ms | "
-            f"{r.all_acked_s * 1000:.0f} ms | "
+            f"{'never' if r.all_acked_s != r.all_acked_s else f'{r.all_acked_s * 1000:.0f} ms'} | "
             f"{r.acked} | {r.lost} | {r.doubled} | {len(r.errors)} | {r.load} |"
         )
     by_lease: dict[tuple[str, int], list[Round]] = {}
@@ -260,10 +260,16 @@ def table(results: list[Round]) -> str:
     lines.append("")
     for (code, lease), rs in by_lease.items():
         firsts = [r.first_ack_s * 1000 for r in rs]
-        alls = [r.all_acked_s * 1000 for r in rs]
+        alls = [r.all_acked_s * 1000 for r in rs if r.all_acked_s == r.all_acked_s]  # nan: someone never got back
+        back = (
+            f"all clients median {statistics.median(alls):.0f} ms (max {max(alls):.0f}) "
+            f"in {len(alls)} of {len(rs)} rounds"
+            if alls
+            else "in no round did every client get an ack again"
+        )
         lines.append(
             f"- {code}, lease {lease or 'default'} ms: first ack on survivor median {statistics.median(firsts):.0f} ms "
-            f"(max {max(firsts):.0f}), all clients median {statistics.median(alls):.0f} ms (max {max(alls):.0f})"
+            f"(max {max(firsts):.0f}), {back}"
         )
     return "\n".join(lines)
 
