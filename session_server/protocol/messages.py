@@ -35,6 +35,19 @@ class Pose(BaseModel):
     q: Quat = (0.0, 0.0, 0.0, 1.0)
 
 
+Pose7 = Annotated[list[float], Field(min_length=7, max_length=7)]
+"""A pose as the server sends it: ``[x, y, z, qx, qy, qz, qw]``."""
+
+
+class Wire(BaseModel):
+    """A JSON object the server sends inside a frame (a delta's ``data``, a part of a ``state``).
+
+    Declared for the protocol's description (``protocol/schema.py``, PROTOCOL.md); the server builds
+    these objects as dicts.  Clients ignore fields they do not know (additive evolution)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
 class Msg(BaseModel):
     """Base of every client message: protocol version and optional request id.
 
@@ -121,7 +134,7 @@ class Welcome(_ServerMsg):
     revision: int
     state: dict[str, Any] | None = None
     deltas: list[dict[str, Any]] | None = None
-    presence: dict[str, list[float]]
+    presence: dict[str, Pose7]
 
 
 class DeltaFrame(_ServerMsg):
@@ -136,7 +149,7 @@ class PresenceFrame(_ServerMsg):
     """Server -> client: the poses changed since the last tick and the participants gone."""
     type: Literal["presence"]
     t: float
-    poses: dict[str, list[float]]
+    poses: dict[str, Pose7]
     gone: list[str] = []
 
 

@@ -6,10 +6,11 @@ import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Response
 
 from ..backplane.base import Backplane
 from ..backplane.memory import MemoryBackplane
+from ..protocol import schema
 from ..retail import mount as mount_retail
 from ..retail.service import RetailService
 from ..settings import DEV_SECRET, SessionSettings
@@ -57,6 +58,11 @@ def create_app(
     app.state.session_node = node
     app.state.settings = settings
     app.add_api_websocket_route("/ws", ws_endpoint)
+
+    @app.get("/protocol.schema.json", include_in_schema=False)
+    async def protocol_schema() -> Response:
+        """The session protocol's JSON Schema (docs/protocol.schema.json, built from the code)."""
+        return Response(schema.text(), media_type="application/schema+json")
 
     @app.get("/health")
     async def health() -> dict[str, object]:

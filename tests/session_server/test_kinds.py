@@ -10,6 +10,7 @@ import pytest
 from session_server.protocol import deltas, inbox
 from session_server.protocol.errors import ProtocolError
 from session_server.protocol.kinds import KINDS, RoomKind, kind_for
+from session_server.protocol.kinds.base import EditData
 from session_server.protocol.kinds.shared_space import SpaceState
 from session_server.protocol.messages import Id, Request
 from session_server.protocol.room import Emit, JoinCmd, Reply, Room, RoomConfig
@@ -49,7 +50,13 @@ def _cheer(room: Room, pid: str, m: Cheer, now: float) -> None:
     room.emit("cheered", {"n": 1})
 
 
-@LAUNCH.op("cheered")
+class Cheered(EditData):
+    """``cheered``: ``n`` more cheers."""
+
+    n: int
+
+
+@LAUNCH.op("cheered", data=Cheered)
 def _cheered(s: LaunchState, d: dict[str, Any]) -> LaunchState:
     return replace(s, cheers=s.cheers + int(d["n"]))
 
@@ -116,3 +123,12 @@ def test_inbox_items_round_trip_through_json(body: Any) -> None:
 def test_malformed_inbox_items_raise_value_or_key_error(raw: dict[str, Any]) -> None:
     with pytest.raises((KeyError, ValueError)):
         inbox.decode(raw)
+
+
+def test_a_delta_op_declares_its_data() -> None:
+    """What clients receive is declared beside the transition (PROTOCOL.md and the JSON Schema come from it)."""
+    with pytest.raises(ValueError, match="needs its data model"):
+        LAUNCH.op("booed")(lambda s, d: s)
+    assert LAUNCH.op_data["cheered"] is Cheered
+    for kind in KINDS:
+        assert set(kind.op_data) == set(kind.ops) and kind.snapshot is not None, kind.name

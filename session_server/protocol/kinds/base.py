@@ -3,8 +3,10 @@
 A kind module declares
 
 * its state: a frozen subclass of ``state.State`` with ``snapshot``/``from_snapshot``;
-* ``KIND = RoomKind(name, state=..., roles=..., claims=..., new=...)``;
-* each delta op: ``@KIND.op("object.move")`` on a pure ``(state, data) -> state``;
+* ``KIND = RoomKind(name, state=..., snapshot=..., roles=..., claims=..., new=...)``, ``snapshot`` the
+  model of its ``state`` as a ``welcome`` carries it;
+* each delta op: ``@KIND.op("object.move", data=Model)`` on a pure ``(state, data) -> state``, with
+  the model (a ``messages.Wire``) of its ``data`` as clients see it (PROTOCOL.md, the JSON Schema);
 * each client message: its pydantic model (a ``messages.Request``) and, right under it,
   ``@KIND.message(Model, roles=...)`` on its handler ``(room, participant, msg, now) -> None``, which
   checks, raises ``ProtocolError`` or calls ``room.emit(op, data)``; the core answers ``ack``;
@@ -27,7 +29,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import ProtocolError
 from ..limits import Limits
-from ..messages import Command, Request, type_name
+from ..messages import Command, Request, Wire, type_name
 from ..state import Participant, State
 
 if TYPE_CHECKING:
@@ -98,6 +100,53 @@ CORE_OPS: dict[str, Transition] = {
 }
 
 
+class EditData(Wire):
+    """Fields of every delta a client's request made: who (``by``) and its request id (``req``);
+    absent from deltas of server commands and timers."""
+
+    by: str | None = None
+    req: str | None = None
+
+
+class ParticipantJoined(EditData):
+    """``participant.join``: a participant joined (or joined again with another role)."""
+
+    participant: str
+    role: str
+
+
+class ParticipantStatus(EditData):
+    """``participant.status``: a participant dropped (``connected: false``, resumable, keeps its seat)
+    or came back (``connected: true``); ``at`` is the server time of the change."""
+
+    participant: str
+    connected: bool
+    at: float
+
+
+class ParticipantLeft(EditData):
+    """``participant.leave``: a participant left for good (``leave``, or its resume window ended)."""
+
+    participant: str
+
+
+CORE_OP_DATA: dict[str, type[Wire]] = {
+    "participant.join": ParticipantJoined,
+    "participant.status": ParticipantStatus,
+    "participant.leave": ParticipantLeft,
+}
+
+
+class ParticipantView(Wire):
+    """One participant in a ``state``: its role and whether it is connected (``dropped_at``: since
+    when it is not, server time; a dropped participant keeps its seat until its resume window ends)."""
+
+    id: str
+    role: str
+    connected: bool
+    dropped_at: float | None
+
+
 class RoomKind:
     """One kind of room: state, roles, which room ids it claims, messages, commands, delta ops, hooks."""
 
@@ -109,12 +158,15 @@ class RoomKind:
         roles: frozenset[str],
         claims: Callable[[str], bool],
         new: Callable[[str, Limits], State],
+        snapshot: type[Wire] | None = None,
         memo: Callable[[], Any] = dict,
         idle: Callable[[Any], bool] = lambda state: True,
         doc: str = "",
     ) -> None:
         self.name = name
         self.state_type = state
+        self.snapshot = snapshot
+        """The layout of this kind's ``state`` (as a ``welcome`` carries it), for the protocol's description."""
         self.roles = roles
         self.claims = claims
         self.new = new
@@ -124,6 +176,8 @@ class RoomKind:
         self.messages: dict[str, MessageSpec] = {}
         self.commands: dict[str, CommandSpec] = {}
         self.ops: dict[str, Transition] = dict(CORE_OPS)
+        self.op_data: dict[str, type[Wire]] = dict(CORE_OP_DATA)
+        """The fields of each delta op's ``data``, for the protocol's description."""
         self.admit_hook: Hook | None = None
         self.absent_hook: Hook | None = None
         self.tick_hook: Hook | None = None
@@ -137,13 +191,17 @@ class RoomKind:
         return f"RoomKind({self.name!r})"
 
     # ---- declarations ------------------------------------------------------------------------
-    def op(self, name: str, *, override: bool = False) -> Callable[[F], F]:
-        """Register the delta op ``name``: a pure ``(state, data) -> state``."""
+    def op(self, name: str, *, data: type[Wire] | None = None, override: bool = False) -> Callable[[F], F]:
+        """Register the delta op ``name``: a pure ``(state, data) -> state``; ``data`` declares its fields."""
 
         def deco(fn: F) -> F:
             if name in self.ops and not override:
                 raise ValueError(f"{self.name}: delta op {name!r} is declared twice")
+            if data is None and name not in self.op_data:
+                raise ValueError(f"{self.name}: delta op {name!r} needs its data model (data=...)")
             self.ops[name] = fn
+            if data is not None:
+                self.op_data[name] = data
             return fn
 
         return deco

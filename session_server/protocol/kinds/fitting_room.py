@@ -19,9 +19,9 @@ from pydantic import Field, StringConstraints
 
 from ..errors import AuthError, BadMessage, Conflict, LimitExceeded
 from ..limits import Limits
-from ..messages import Command, Id, Request
+from ..messages import Command, Id, Request, Wire
 from ..state import State, core_fields
-from .base import RoomKind
+from .base import EditData, ParticipantView, RoomKind
 
 if TYPE_CHECKING:
     from ..room import Room
@@ -146,9 +146,84 @@ def _idle(s: FittingState) -> bool:
     return s.visit is None and not s.items and not s.requests and s.phone is None
 
 
+# ---- the state as clients see it (a welcome's ``state``) ---------------------------------------------
+
+Source = Literal["rfid", "barcode", "qr", "manual"]
+RequestKind = Literal["size", "colour", "assistant"]
+RequestStatus = Literal["open", "accepted", "delivered", "unavailable", "cancelled"]
+
+
+class VisitView(Wire):
+    """The visit under way: its id and when it started (server time)."""
+
+    id: str
+    started: float
+
+
+class ItemView(Wire):
+    """An item in the room: the product (what the catalog knows of it), how it came in, when."""
+
+    sku: str | None
+    size: str | None
+    colour: str | None
+    name: str | None
+    price: float | None
+    currency: str | None
+    model_url: str | None
+    image_url: str | None
+    source: Source
+    known: bool
+    tag: str | None
+    added: float
+
+
+class RequestView(Wire):
+    """A request to the staff: what is asked, its state, the staff member on it, last change."""
+
+    kind: RequestKind
+    item: str | None
+    size: str | None
+    colour: str | None
+    state: RequestStatus
+    by_staff: str | None
+    updated: float
+
+
+class PhoneView(Wire):
+    """The paired phone: its participant id and when it was paired."""
+
+    participant: str
+    paired: float
+
+
+class LookView(Wire):
+    """The look the mirror's try-on renders (catalog SKUs) and whether try-on is on."""
+
+    skus: list[str]
+    active: bool
+
+
+class FittingSnapshot(Wire):
+    """The ``state`` of a ``fitting_room`` (``items``, ``requests``, ``recs`` keyed by their ids)."""
+
+    kind: Literal["fitting_room"]
+    room: str
+    revision: int
+    participants: list[ParticipantView]
+    store: str
+    name: str
+    visit: VisitView | None
+    items: dict[str, ItemView]
+    requests: dict[str, RequestView]
+    phone: PhoneView | None
+    look: LookView
+    recs: dict[str, dict[str, Any]]
+
+
 KIND = RoomKind(
     "fitting_room",
     state=FittingState,
+    snapshot=FittingSnapshot,
     roles=frozenset({"mirror", "phone", "staff", "viewer"}),
     claims=lambda room: split_room_id(room) is not None,
     new=_new,
@@ -196,14 +271,28 @@ def _item_of(s: FittingState, item: str) -> dict[str, Any]:
 # ---- visit.started / visit.cleared ---------------------------------------------------------------
 
 
-@KIND.op("visit.started")
+class VisitStartedData(EditData):
+    """``visit.started``: a visit began (first item, request or paired phone)."""
+
+    visit: VisitView
+
+
+@KIND.op("visit.started", data=VisitStartedData)
 def _visit_started(s: FittingState, d: dict[str, Any]) -> FittingState:
     if s.visit is not None:
         raise ValueError("a visit is already under way")
     return replace(s, visit={"id": str(d["visit"]["id"]), "started": float(d["visit"]["started"])})
 
 
-@KIND.op("visit.cleared")
+class VisitClearedData(EditData):
+    """``visit.cleared``: the visit ended (``ended`` by the mirror or server, ``timeout``): items,
+    requests, phone, look and recommendations are emptied."""
+
+    reason: Literal["ended", "timeout"]
+    at: float
+
+
+@KIND.op("visit.cleared", data=VisitClearedData)
 def _visit_cleared(s: FittingState, d: dict[str, Any]) -> FittingState:
     return replace(s, visit=None, items={}, requests={}, phone=None, look=_no_look(), recs={})
 
@@ -267,7 +356,13 @@ def _add_item(room: Room, fields: dict[str, Any], item: str | None, now: float) 
     return {"item": iid, "added": True, "visit": visit}
 
 
-@KIND.op("item.added")
+class ItemAddedData(ItemView, EditData):
+    """``item.added``: an item came in (``item`` its id; the other fields as in the state)."""
+
+    item: str
+
+
+@KIND.op("item.added", data=ItemAddedData)
 def _item_added(s: FittingState, d: dict[str, Any]) -> FittingState:
     if s.visit is None:
         raise ValueError("item added outside a visit")
@@ -363,7 +458,14 @@ def _item_leave(room: Room, cmd: ItemLeave, now: float) -> dict[str, Any]:
     return {"item": iid}
 
 
-@KIND.op("item.removed")
+class ItemRemovedData(EditData):
+    """``item.removed``: an item was taken out (``removed``) or left the reader's field (``left``)."""
+
+    item: str
+    reason: Literal["removed", "left"]
+
+
+@KIND.op("item.removed", data=ItemRemovedData)
 def _item_removed(s: FittingState, d: dict[str, Any]) -> FittingState:
     iid = d["item"]
     if iid not in s.items:
@@ -408,7 +510,18 @@ def _create_request(
     return {"request": rid, "created": True}
 
 
-@KIND.op("request.created")
+class RequestCreatedData(EditData):
+    """``request.created``: a request to the staff (state ``open``; ``at`` is its ``updated``)."""
+
+    request: str
+    kind: RequestKind
+    item: str | None
+    size: str | None
+    colour: str | None
+    at: float
+
+
+@KIND.op("request.created", data=RequestCreatedData)
 def _request_created(s: FittingState, d: dict[str, Any]) -> FittingState:
     rid = str(d["request"])
     if rid in s.requests:
@@ -423,9 +536,6 @@ def _request_created(s: FittingState, d: dict[str, Any]) -> FittingState:
         "updated": float(d["at"]),
     }
     return replace(s, requests={**s.requests, rid: entry})
-
-
-RequestKind = Literal["size", "colour", "assistant"]
 
 
 class RequestCreate(Request):
@@ -494,7 +604,16 @@ def _request_update(room: Room, cmd: RequestUpdate, now: float) -> dict[str, Any
     return {"request": cmd.request, "state": room.state.requests[cmd.request]["state"]}
 
 
-@KIND.op("request.updated")
+class RequestUpdatedData(EditData):
+    """``request.updated``: a request's new state (staff action or cancel) and who acted."""
+
+    request: str
+    state: RequestStatus
+    by_staff: str | None
+    at: float
+
+
+@KIND.op("request.updated", data=RequestUpdatedData)
 def _request_updated(s: FittingState, d: dict[str, Any]) -> FittingState:
     rid = d["request"]
     old = s.requests[rid]
@@ -523,7 +642,14 @@ def _phone_pair(room: Room, cmd: PhonePair, now: float) -> dict[str, Any]:
     return {"participant": cmd.participant, "visit": visit}
 
 
-@KIND.op("phone.paired")
+class PhonePairedData(EditData):
+    """``phone.paired``: the phone participant is paired with the room."""
+
+    participant: str
+    paired: float
+
+
+@KIND.op("phone.paired", data=PhonePairedData)
 def _phone_paired(s: FittingState, d: dict[str, Any]) -> FittingState:
     if s.visit is None:
         raise ValueError("phone paired outside a visit")
@@ -545,7 +671,13 @@ def _phone_unpair(room: Room, cmd: PhoneUnpair, now: float) -> dict[str, Any]:
     return {"unpaired": True}
 
 
-@KIND.op("phone.unpaired")
+class PhoneUnpairedData(EditData):
+    """``phone.unpaired``: the phone's pairing ended (the visit goes on)."""
+
+    participant: str
+
+
+@KIND.op("phone.unpaired", data=PhoneUnpairedData)
 def _phone_unpaired(s: FittingState, d: dict[str, Any]) -> FittingState:
     if s.phone is None:
         raise KeyError("phone")
@@ -569,7 +701,11 @@ def _look_set(room: Room, pid: str, msg: LookSet, now: float) -> None:
     room.emit("look.set", {"skus": list(msg.skus), "active": msg.active and bool(msg.skus)})
 
 
-@KIND.op("look.set")
+class LookSetData(LookView, EditData):
+    """``look.set``: the look the mirror renders (``active`` is false when there is no SKU)."""
+
+
+@KIND.op("look.set", data=LookSetData)
 def _look(s: FittingState, d: dict[str, Any]) -> FittingState:
     return replace(s, look={"skus": [str(x) for x in d["skus"]], "active": bool(d["active"])})
 
@@ -589,7 +725,14 @@ def _recs_set(room: Room, cmd: RecsSet, now: float) -> dict[str, Any]:
     return {"item": cmd.item}
 
 
-@KIND.op("recs.set")
+class RecsSetData(EditData):
+    """``recs.set``: the retail layer's recommendations for an item (its own JSON object)."""
+
+    item: str
+    recs: dict[str, Any]
+
+
+@KIND.op("recs.set", data=RecsSetData)
 def _recs(s: FittingState, d: dict[str, Any]) -> FittingState:
     if d["item"] not in s.items:
         raise KeyError(d["item"])

@@ -14,9 +14,9 @@ from pydantic import Field, StringConstraints
 from ..auth import ROLES
 from ..errors import AuthError, Conflict, LimitExceeded
 from ..limits import Limits
-from ..messages import Id, Pose, Request, pose_list
+from ..messages import Id, Pose, Pose7, Request, Wire, pose_list
 from ..state import PoseT, State, core_fields, participants_snapshot
-from .base import RoomKind, participant_leave
+from .base import EditData, ParticipantView, RoomKind, participant_leave
 
 if TYPE_CHECKING:
     from ..room import Room
@@ -92,6 +92,7 @@ class SpaceState(State):
     def snapshot(self) -> dict[str, Any]:
         """JSON-ready snapshot of the whole state."""
         return {
+            "kind": "shared_space",
             "room": self.room,
             "revision": self.revision,
             "chat_limit": self.chat_limit,
@@ -147,9 +148,64 @@ def _new(room: str, limits: Limits) -> SpaceState:
     return SpaceState(room, chat_limit=limits.chat_log_length)
 
 
+# ---- the state as clients see it (a welcome's ``state``) ---------------------------------------------
+
+
+class AnchorView(Wire):
+    """A shared anchor: its pose and who set it."""
+
+    id: str
+    pose: Pose7
+    by: str
+
+
+class ObjectView(Wire):
+    """A placed catalog product: SKU, variant, pose, scale, who placed it, the anchor it is relative to."""
+
+    id: str
+    sku: str
+    variant: str | None
+    pose: Pose7
+    scale: float
+    owner: str
+    anchor: str | None
+
+
+class LockView(Wire):
+    """Who holds an object's edit lock."""
+
+    object: str
+    holder: str
+
+
+class ChatView(Wire):
+    """One line of the chat log: the revision that added it, who, ``text`` or ``reaction``, server time."""
+
+    rev: int
+    participant: str
+    kind: Literal["text", "reaction"]
+    text: str
+    at: float
+
+
+class SpaceSnapshot(Wire):
+    """The ``state`` of a ``shared_space`` room (lists, in the order things were added)."""
+
+    kind: Literal["shared_space"]
+    room: str
+    revision: int
+    chat_limit: int
+    participants: list[ParticipantView]
+    anchors: list[AnchorView]
+    objects: list[ObjectView]
+    locks: list[LockView]
+    chat: list[ChatView]
+
+
 KIND = RoomKind(
     "shared_space",
     state=SpaceState,
+    snapshot=SpaceSnapshot,
     roles=frozenset(ROLES),
     claims=lambda room: True,
     new=_new,
@@ -185,7 +241,15 @@ def _anchor_set(room: Room, pid: str, msg: AnchorSet, now: float) -> None:
     room.emit("anchor.set", {"anchor": msg.anchor, "pose": pose_list(msg.pose), "by": pid})
 
 
-@KIND.op("anchor.set")
+class AnchorSetData(EditData):
+    """``anchor.set``: the anchor was created or moved."""
+
+    anchor: str
+    pose: Pose7
+    by: str  # type: ignore[assignment]  # always there: who set it
+
+
+@KIND.op("anchor.set", data=AnchorSetData)
 def _anchor(s: SpaceState, d: dict[str, Any]) -> SpaceState:
     return replace(s, anchors={**s.anchors, d["anchor"]: Anchor(d["anchor"], _pose(d["pose"]), d["by"])})
 
@@ -221,7 +285,19 @@ def _object_place(room: Room, pid: str, msg: ObjectPlace, now: float) -> None:
     room.emit("object.place", {**data, "scale": msg.scale, "owner": pid, "anchor": msg.anchor})
 
 
-@KIND.op("object.place")
+class ObjectPlaceData(EditData):
+    """``object.place``: a product was placed (``owner`` placed it)."""
+
+    object: str
+    sku: str
+    variant: str | None
+    pose: Pose7
+    scale: float
+    owner: str
+    anchor: str | None
+
+
+@KIND.op("object.place", data=ObjectPlaceData)
 def _place(s: SpaceState, d: dict[str, Any]) -> SpaceState:
     if d["object"] in s.objects:
         raise KeyError(f"object {d['object']} exists")
@@ -260,7 +336,14 @@ def _object_lock(room: Room, pid: str, msg: ObjectLock, now: float) -> None:
     room.memo[msg.object] = now
 
 
-@KIND.op("lock.take")
+class LockTakeData(EditData):
+    """``lock.take``: ``holder`` now holds the object's edit lock (taken, or taken over by staff)."""
+
+    object: str
+    holder: str
+
+
+@KIND.op("lock.take", data=LockTakeData)
 def _lock(s: SpaceState, d: dict[str, Any]) -> SpaceState:
     oid, holder = d["object"], d["holder"]
     if oid not in s.objects or holder not in s.participants:
@@ -282,7 +365,13 @@ def _object_unlock(room: Room, pid: str, msg: ObjectUnlock, now: float) -> None:
     room.memo.pop(msg.object, None)
 
 
-@KIND.op("lock.release")
+class LockReleaseData(EditData):
+    """``lock.release``: the object's lock is free (unlocked, holder gone or quiet, ``lock_ttl`` passed)."""
+
+    object: str
+
+
+@KIND.op("lock.release", data=LockReleaseData)
 def _unlock(s: SpaceState, d: dict[str, Any]) -> SpaceState:
     oid = d["object"]
     if oid not in s.locks:
@@ -319,7 +408,15 @@ def _object_move(room: Room, pid: str, msg: ObjectMove, now: float) -> None:
     room.emit("object.move", {"object": msg.object, "pose": pose_list(msg.pose), "scale": msg.scale})
 
 
-@KIND.op("object.move")
+class ObjectMoveData(EditData):
+    """``object.move``: the object's new pose (and scale; ``null``: unchanged)."""
+
+    object: str
+    pose: Pose7
+    scale: float | None
+
+
+@KIND.op("object.move", data=ObjectMoveData)
 def _move(s: SpaceState, d: dict[str, Any]) -> SpaceState:
     old = s.objects[d["object"]]
     scale = d.get("scale")
@@ -345,7 +442,14 @@ def _object_variant(room: Room, pid: str, msg: ObjectVariant, now: float) -> Non
     room.emit("object.variant", {"object": msg.object, "variant": msg.variant})
 
 
-@KIND.op("object.variant")
+class ObjectVariantData(EditData):
+    """``object.variant``: the object's new variant."""
+
+    object: str
+    variant: str
+
+
+@KIND.op("object.variant", data=ObjectVariantData)
 def _variant(s: SpaceState, d: dict[str, Any]) -> SpaceState:
     old = s.objects[d["object"]]
     return replace(s, objects={**s.objects, old.id: replace(old, variant=d["variant"])})
@@ -368,7 +472,13 @@ def _object_delete(room: Room, pid: str, msg: ObjectDelete, now: float) -> None:
     room.memo.pop(msg.object, None)
 
 
-@KIND.op("object.delete")
+class ObjectDeleteData(EditData):
+    """``object.delete``: the object (and its lock) is gone."""
+
+    object: str
+
+
+@KIND.op("object.delete", data=ObjectDeleteData)
 def _delete(s: SpaceState, d: dict[str, Any]) -> SpaceState:
     oid = d["object"]
     if oid not in s.objects:
@@ -401,7 +511,16 @@ def _chat_message(room: Room, pid: str, msg: Chat, now: float) -> None:
     room.emit("chat", {"participant": pid, "kind": msg.kind, "text": msg.text, "at": now})
 
 
-@KIND.op("chat")
+class ChatData(EditData):
+    """``chat``: a line for the chat log (its ``rev`` in the log is the delta's revision)."""
+
+    participant: str
+    kind: Literal["text", "reaction"]
+    text: str
+    at: float
+
+
+@KIND.op("chat", data=ChatData)
 def _chat(s: SpaceState, d: dict[str, Any]) -> SpaceState:
     entry = ChatEntry(s.revision + 1, d["participant"], d["kind"], d["text"], float(d["at"]))
     chat = (*s.chat, entry)[-s.chat_limit :] if s.chat_limit > 0 else ()

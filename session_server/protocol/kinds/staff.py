@@ -13,10 +13,10 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..limits import Limits
-from ..messages import Command, Id, Request
+from ..messages import Command, Id, Request, Wire
 from ..state import State, core_fields
-from .base import RoomKind
-from .fitting_room import OPEN_STATES, Label, RequestKind, RequestState, check_transition
+from .base import EditData, ParticipantView, RoomKind
+from .fitting_room import OPEN_STATES, Label, RequestKind, RequestState, RequestStatus, check_transition
 
 if TYPE_CHECKING:
     from ..room import Room
@@ -71,9 +71,47 @@ class Resync:
     pending: bool = False
 
 
+class StaffRequestView(Wire):
+    """A request of one of the store's fitting rooms (``room``: the fitting room's name)."""
+
+    room: str
+    kind: RequestKind
+    item: str | None
+    sku: str | None
+    size: str | None
+    colour: str | None
+    state: RequestStatus
+    by_staff: str | None
+    updated: float
+
+
+class RoomSummaryView(Wire):
+    """What a fitting room holds now: items, open requests, whether a phone is paired, a mirror is
+    connected, a visit is under way."""
+
+    items: int
+    open_requests: int
+    phone: bool
+    mirror: bool
+    visit: bool
+
+
+class StaffSnapshot(Wire):
+    """The ``state`` of a ``staff`` room (``requests`` by request id, ``rooms`` by fitting-room name)."""
+
+    kind: Literal["staff"]
+    room: str
+    revision: int
+    participants: list[ParticipantView]
+    store: str
+    requests: dict[str, StaffRequestView]
+    rooms: dict[str, RoomSummaryView]
+
+
 KIND = RoomKind(
     "staff",
     state=StaffState,
+    snapshot=StaffSnapshot,
     roles=frozenset({"staff", "viewer"}),
     claims=lambda room: store_of(room) is not None,
     new=_new,
@@ -136,7 +174,16 @@ def _unavailable(room: Room, pid: str, msg: RequestUnavailable, now: float) -> N
     _act(room, pid, msg.request, "unavailable", now)
 
 
-@KIND.op("request.updated")
+class StaffRequestUpdatedData(EditData):
+    """``request.updated``: a request's new state and the staff member who acted."""
+
+    request: str
+    state: RequestStatus
+    by_staff: str | None
+    at: float
+
+
+@KIND.op("request.updated", data=StaffRequestUpdatedData)
 def _request_updated(s: StaffState, d: dict[str, Any]) -> StaffState:
     rid = d["request"]
     new = {**s.requests[rid], "state": d["state"], "by_staff": d.get("by_staff"), "updated": float(d["at"])}
@@ -166,7 +213,20 @@ def _request_add(room: Room, cmd: RequestAdd, now: float) -> dict[str, Any]:
     return {"request": cmd.request}
 
 
-@KIND.op("request.created")
+class StaffRequestCreatedData(EditData):
+    """``request.created``: a new request in fitting room ``room`` (state ``open``)."""
+
+    request: str
+    room: str
+    kind: RequestKind
+    item: str | None
+    sku: str | None
+    size: str | None
+    colour: str | None
+    at: float
+
+
+@KIND.op("request.created", data=StaffRequestCreatedData)
 def _request_created(s: StaffState, d: dict[str, Any]) -> StaffState:
     rid = str(d["request"])
     if rid in s.requests:
@@ -212,7 +272,13 @@ def _room_summary(room: Room, cmd: RoomSummary, now: float) -> dict[str, Any]:
     return {"room": cmd.room}
 
 
-@KIND.op("room.summary")
+class RoomSummaryData(RoomSummaryView, EditData):
+    """``room.summary``: what fitting room ``room`` holds now."""
+
+    room: str
+
+
+@KIND.op("room.summary", data=RoomSummaryData)
 def _summary(s: StaffState, d: dict[str, Any]) -> StaffState:
     entry = {k: d[k] for k in ("items", "open_requests", "phone", "mirror", "visit")}
     return replace(s, rooms={**s.rooms, str(d["room"]): entry})
@@ -249,7 +315,13 @@ def _tick(room: Room, now: float) -> None:
             room.emit("request.removed", {"request": rid})
 
 
-@KIND.op("request.removed")
+class RequestRemovedData(EditData):
+    """``request.removed``: a closed request left the list (``visit_timeout`` after its last change)."""
+
+    request: str
+
+
+@KIND.op("request.removed", data=RequestRemovedData)
 def _request_removed(s: StaffState, d: dict[str, Any]) -> StaffState:
     rid = d["request"]
     if rid not in s.requests:

@@ -115,6 +115,7 @@ const sharedSpace = {
   /** Same JSON as the server's `public_snapshot`. */
   toSnapshot(s) {
     return {
+      kind: "shared_space",
       room: s.room,
       revision: s.revision,
       chat_limit: s.chat_limit,
