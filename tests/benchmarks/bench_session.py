@@ -767,8 +767,8 @@ async def versus(bench: Bench, args: argparse.Namespace, out: list[str], emit: C
         f"M. {args.repeats} repeats, the servers' order rotating each repeat; each row below is one run.\n"
     )
     out.append(
-        "| repeat | scenario | server | updates/s | p50 ms | p99 ms | server CPU | frames/client/s | "
-        "RSS at rest MiB | RSS loaded MiB | generator CPU | load avg |\n" + "|---" * 12 + "|"
+        "| repeat | scenario | server | updates/s | p50 ms | p99 ms | server CPU | frames/client/s | MB/s received | "
+        "RSS at rest MiB | RSS loaded MiB | generator CPU | load avg |\n" + "|---" * 13 + "|"
     )
     results: dict[tuple[int, int], dict[str, list[Result]]] = {sc: {k: [] for k in kinds} for sc in scenarios}
     for rep in range(args.repeats):
@@ -781,7 +781,8 @@ async def versus(bench: Bench, args: argparse.Namespace, out: list[str], emit: C
                 results[(n, size)][kind].append(r)
                 emit(
                     f"| {rep + 1} | {n} x {size} | {kind} | {r.updates_per_s:,.0f} | {r.p50:.1f} | {r.p99:.1f} | "
-                    f"{r.cpu:.0f} % | {r.extra['frames_per_client_s']:.1f} | {r.extra['rest_rss_mib']:.0f} | "
+                    f"{r.cpu:.0f} % | {r.extra['frames_per_client_s']:.1f} | {r.mb_per_s:.1f} | "
+                    f"{r.extra['rest_rss_mib']:.0f} | "
                     f"{r.rss_mib:.0f} | {r.gen_cpu:.0f} % | {r.extra['load']:.1f} |"
                 )
     out.append(
