@@ -77,8 +77,12 @@ def batch_of(frames: list[str | Outgoing]) -> str | Outgoing:
 
 
 def presence_text(tick: PresenceTick, t: float) -> str:
-    """The ``presence`` frame of one tick (the only place it is built)."""
-    return encode(server_frame("presence", t=t, poses=tick.poses, gone=list(tick.gone)))
+    """The ``presence`` frame of one tick (the only place it is built).
+
+    Whole numbers are written without ``.0`` (``[1.2,1.6,0,0,0,0,1]``): the same numbers, a quarter
+    fewer bytes for typical poses (a presence frame is most of what the server sends)."""
+    text = encode(server_frame("presence", t=t, poses=tick.poses, gone=list(tick.gone)))
+    return text.replace(".0,", ",").replace(".0]", "]")  # ids have no "," or "]", numbers no ".0" inside
 
 
 def text_of(frame: str | Outgoing) -> str:

@@ -1,8 +1,15 @@
-"""Side-by-side load benchmark: the session server against a bare ``websockets`` reference server.
+"""Side-by-side load benchmark: the session server against a bare ``websockets`` reference server and
+Colyseus 0.16.
 
-Loopback only, bounded in clients and time.  One load generator, pinned to core 0, drives both
-servers (each a subprocess pinned to core 1) with the same load:
+Loopback only, bounded in clients and time.  One load generator, pinned to core 0, drives every
+server (each a subprocess pinned to core 1) with the same load:
 
+* the comparison first (``--versus``, ``--repeats``): ours, the reference and Colyseus
+  (``tools/node/colyseus_server.mjs``: the same scenario written as Colyseus does it, a schema state
+  with one pose and one object per client, patches at 30 Hz) take turns, the order rotating each
+  repeat, on rooms of 10 at 800 and 1,000 clients and one room of 200; per run: delivered updates/s,
+  p50/p99, server CPU, frames per client per second, MB/s, RSS at rest (before any client) and
+  loaded; then medians and ours/Colyseus ratios taken within each repeat;
 * one room, N = 10, 50, 200 clients, each sending presence at 30 Hz and an object move every second;
 * rooms of 10 clients, 100, 500, 800 and 1,000 clients on one server core;
 * 5 of 200 clients stalled (they stop reading) for 20 s: server memory growth against the same run with

@@ -1,4 +1,5 @@
 import asyncio
+import json
 
 from session_server.protocol.presence import PresenceTick
 from session_server.server.sender import Sender
@@ -64,7 +65,8 @@ def test_merged_presence_is_reencoded_with_latest_poses() -> None:
         gate.set()
         await asyncio.sleep(0.05)
         task.cancel()
-        assert sent[0] == "reliable" and '"a":[2.0]' in sent[1] and '"gone":["b"]' in sent[1]
+        merged = json.loads(sent[1])
+        assert sent[0] == "reliable" and merged["poses"] == {"a": [2.0]} and merged["gone"] == ["b"]
 
     asyncio.run(main())
 
@@ -99,3 +101,31 @@ def test_waiting_frames_go_out_as_one_ordered_batch() -> None:
         assert batch["frames"][0]["rev"] == 2
 
     asyncio.run(main())
+
+
+def test_presence_frames_carry_the_same_numbers_in_fewer_bytes() -> None:
+    import random
+    from types import SimpleNamespace
+
+    from session_server.protocol import messages as m
+    from session_server.server.sender import presence_text
+
+    rng = random.Random(13)
+    values = [0.0, -0.0, 1.0, -1.0, 10.0, 100.0, 123456.1234, 0.00005, -0.00004999, 1e-05, 2.5e-05]
+    saved = 0
+    for _ in range(500):
+        poses = {}
+        for i in range(rng.randint(0, 12)):
+            p = [rng.choice([*values, rng.uniform(-1e4, 1e4)]) for _ in range(3)]
+            q = [rng.choice([*values, rng.uniform(-1, 1)]) for _ in range(4)]
+            poses[f"p{i}.0" if i % 2 else f"c-{i}:x0"] = m.pose_list(SimpleNamespace(p=p, q=q))  # type: ignore[arg-type]
+        tick = PresenceTick(poses, tuple(f"g{j}.0" for j in range(rng.randint(0, 2))))
+        t = rng.choice([1.0, round(rng.uniform(0, 2e9), 4)])
+        text = presence_text(tick, t)
+        plain = m.encode(m.server_frame("presence", t=t, poses=poses, gone=list(tick.gone)))
+        assert json.loads(text) == json.loads(plain)  # the same numbers (1 == 1.0), ids and order
+        saved += len(plain) - len(text)
+    assert saved > 0
+    typical = PresenceTick({"ana": [1.2, 1.6, 0.0, 0.0, 0.0, 0.0, 1.0]})
+    expected = '{"v":1,"type":"presence","t":2.5,"poses":{"ana":[1.2,1.6,0,0,0,0,1]},"gone":[]}'
+    assert presence_text(typical, 2.5) == expected
