@@ -724,7 +724,11 @@ class Bench:
     async def measure(self, kind: str, clients: int, room_size: int, seconds: float, **kw: Any) -> Result | None:
         what = f"{kind}, {clients} clients in rooms of {room_size}" + (f", {kw['stall']} stalled" if kw else "")
         prefix = f"phygital-bench:{uuid.uuid4().hex}" if kind == "ours+redis" else None
-        server = start_server(kind, prefix)
+        try:
+            server = start_server(kind, prefix)
+        except RuntimeError as exc:  # e.g. a port taken between finding it free and binding it
+            self.note(f"{what}: run failed: {exc}")
+            return None
         try:
             r = await run_load(server, clients, room_size, seconds, self.args.generator, **kw)
         except RuntimeError as exc:
