@@ -22,6 +22,8 @@ class Placement:
     """(2,) the foot's ankle keypoint in pixels: the occlusion line never goes above it."""
     name: str = ""
     """The view drawn: ``side``, ``front``, ``back`` or a view sphere key ``y<yaw>p<pitch>``."""
+    length: float = 0.0
+    """The shoe's length in pixels when it was set from the foot's 3D pose (0: ``frame.span`` says)."""
 
 
 def place(sprite: ShoeSprite, foot: FootFrame, frame_shape: tuple[int, ...]) -> Placement | None:

@@ -68,7 +68,7 @@ class PlacedShoe:
     box: tuple[int, int, int, int]
     person: int = -1
     span: float = 0.0
-    """Shoe length in pixels (for the front and back sprites: their width over ``END_WIDTH``)."""
+    """Shoe length in pixels (without a 3D pose, for the front and back sprites: their width over ``END_WIDTH``)."""
     yaw: float | None = None
     """The foot's (smoothed) heading in degrees, None without world landmarks."""
     on_person: float | None = None
@@ -227,9 +227,8 @@ class ShoeRenderer:
             ff = FootFrame(side, "side", sf.anchor.astype(np.float64), along, up, length_px)
             placement = place_matrix(sprite, ff, lin, shape, foot.ankle)
             if placement is not None:
-                placement = Placement(
-                    ff, sprite, placement.matrix, placement.box, foot.ankle.copy(), f"y{key[0]}p{key[1]}"
-                )
+                name = f"y{key[0]}p{key[1]}"
+                placement = Placement(ff, sprite, placement.matrix, placement.box, foot.ankle.copy(), name, length_px)
         else:
             now_view = current if isinstance(current, str) else None
             view = sprite_view(sf.yaw, now_view)
@@ -244,10 +243,15 @@ class ShoeRenderer:
             else:
                 along = np.array([-up[1], up[0]])
                 width = _foot_width(pose.segmentation, sf.anchor, along, length_px)
+                if track is not None:  # the mask's run changes from frame to frame: its recent median
+                    track.widths.append(width / length_px)
+                    width = float(np.median(track.widths)) * length_px
                 ff = FootFrame(side, view, sf.anchor.astype(np.float64), along, up, width)  # type: ignore[arg-type]
             placement = place(self.views.get(ff.view), ff, shape)
             if placement is not None:
-                placement = Placement(ff, placement.sprite, placement.matrix, placement.box, foot.ankle.copy(), view)
+                placement = Placement(
+                    ff, placement.sprite, placement.matrix, placement.box, foot.ankle.copy(), view, length_px
+                )
         return None if placement is None else (placement, sf)
 
     def _composite(
@@ -270,7 +274,7 @@ class ShoeRenderer:
             on_person = float((alpha * (seg[y0:y1, x0:x1] > PERSON_THRESHOLD)).sum() / alpha.sum())
         return PlacedShoe(
             p.frame.side, p.name or p.frame.view, _sole_center(alpha, p, (x0, y0)), p.frame.origin.copy(), p.box,
-            person, p.frame.span / END_WIDTH if p.frame.view in ("front", "back") else p.frame.span,
+            person, p.length or (p.frame.span / END_WIDTH if p.frame.view in ("front", "back") else p.frame.span),
             None if sf is None else sf.yaw, on_person, None if sf is None else sf.raw_yaw,
         )  # fmt: skip
 

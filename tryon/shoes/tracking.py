@@ -99,6 +99,7 @@ class _FootTrack:
     position: OneEuroFilter = field(default_factory=lambda: OneEuroFilter(POSITION_CUTOFF_HZ, POSITION_BETA))
     lengths: deque[float] = field(default_factory=lambda: deque(maxlen=LENGTH_FRAMES))
     raw_yaws: deque[float] = field(default_factory=lambda: deque(maxlen=VIEW_FRAMES))
+    widths: deque[float] = field(default_factory=lambda: deque(maxlen=LENGTH_FRAMES))
     last: np.ndarray | None = None
     view: object = None
     seen: float = -math.inf
