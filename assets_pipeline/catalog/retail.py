@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -394,6 +394,30 @@ class Retail:
                     assert product is not None  # foreign key
                     return TagMatch(keys[0], _kind_of(keys[0]), tag.sku, tag.size, tag.colour, tag.store_id,
                                     product.name, product.category.value, via=None if key == keys[0] else key)
+        return None
+
+    def resolve_in_store(self, code: str, store: str) -> tuple[TagMatch, StockRow | None] | None:
+        """``resolve_tag(code)`` and ``stock_of(store, ...)`` of the variant it stands for, in one query (a
+        fitting room's reader resolves every new garment: one round trip instead of three); None if unknown."""
+        keys = tag_codes.lookup_keys(code)
+        if not keys:
+            return None
+        query = (select(Tag.code, Tag.sku, Tag.size, Tag.colour, Tag.store_id, Product.name, Product.category,
+                        Stock.quantity, Stock.price_cents, Stock.currency)
+                 .join(Product, Product.sku == Tag.sku)
+                 .outerjoin(Stock, and_(Stock.store_id == store, Stock.sku == Tag.sku, Stock.size == Tag.size,
+                                        Stock.colour == Tag.colour))
+                 .where(Tag.code.in_(keys)))
+        with self.catalog.session() as s:
+            rows = {r.code: r for r in s.execute(query).all()}
+        for key in keys:
+            r = rows.get(key)
+            if r is not None:
+                match = TagMatch(keys[0], _kind_of(keys[0]), r.sku, r.size, r.colour, r.store_id, r.name,
+                                 r.category.value, via=None if key == keys[0] else key)
+                stock = None if r.quantity is None else StockRow(store, r.sku, r.size, r.colour, r.quantity,
+                                                                 r.price_cents, r.currency)
+                return match, stock
         return None
 
     def tags_for(self, sku: str) -> list[TagMatch]:

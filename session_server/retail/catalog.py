@@ -63,12 +63,12 @@ class StoreCatalog:
     def resolve(self, store: str, code: str) -> dict[str, Any] | None:
         """The item payload a code stands for in ``store`` (None: unknown code); RetailError ``wrong_store``
         when the code is bound to another store."""
-        match = self.retail.resolve_tag(code)
-        if match is None:
+        found = self.retail.resolve_in_store(code, store)
+        if found is None:
             return None
+        match, row = found
         if match.store is not None and match.store != store:
             raise RetailError("wrong_store", f"tag {code} belongs to store {match.store}", field="tag")
-        row = self.retail.stock_of(store, match.sku, match.size, match.colour)
         price = None if row is None or row.price_cents is None else row.price_cents / 100
         return {"sku": match.sku, "size": match.size, "colour": match.colour, "name": match.name,
                 "category": match.category, "price": price, "currency": None if row is None else row.currency,

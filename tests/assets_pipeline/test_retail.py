@@ -119,6 +119,17 @@ def test_tags_resolve_every_way_a_code_is_read(seeded: Retail) -> None:
     assert own is not None and (own.sku, own.store) == ("SNEAK-1", "paris-01")
     for unknown in ("5901234123457", "hello", "", "x" * 1000, "4006381333932"):
         assert seeded.resolve_tag(unknown) is None
+        assert seeded.resolve_in_store(unknown, "paris-01") is None
+    # the one-query form the fitting rooms use: the same match, and the variant's stock in the store asked
+    seeded.set_stock("paris-01", "JEANS-1", "32", "denim", 3, price_cents=5990, currency="EUR")
+    for code in ("0036000291452", "3074257bf7194e4000001a85", "https://id.gs1.org/01/80614141123458/21/XYZ",
+                 "3074257BF7194E4000001A86"):
+        match = seeded.resolve_tag(code)
+        assert match is not None
+        for store in ("paris-01", "lyon-02"):
+            assert seeded.resolve_in_store(code, store) == (match, seeded.stock_of(store, match.sku, match.size,
+                                                                                     match.colour))
+    assert seeded.resolve_in_store("3074257bf7194e4000001a85", "paris-01")[1].quantity == 3  # type: ignore[index]
     assert [t.code for t in seeded.tags_for("SHIRT-1")] == ["00036000291452"]
     seeded.remove_tag(upc)
     assert seeded.resolve_tag(upc) is None
