@@ -118,6 +118,8 @@ def postgres_database(server_url: str) -> tuple[str, Any]:
     from sqlalchemy.engine import make_url
 
     base = make_url(server_url)
+    if base.drivername == "postgresql":  # the driver this project installs (psycopg 3)
+        base = base.set(drivername="postgresql+psycopg")
     name = f"bench_fitting_{os.getpid()}"
     admin = create_engine(base, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
