@@ -3,6 +3,7 @@ restarts), worker processes started as a user starts them, and catalog/store che
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -204,3 +205,66 @@ def wait_until(predicate: object, timeout: float, what: str, interval: float = 0
     while not predicate():  # type: ignore[operator]
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(interval)
+
+
+class SlowProxy:
+    """A TCP proxy on 127.0.0.1 in front of a real server whose answers trickle back at ``rate`` bytes a second:
+    a slow network to a bucket, for jobs that must outlive their time limit whatever the machine's speed."""
+
+    def __init__(self, target_url: str, rate: int) -> None:
+        import socket
+        import threading
+        from urllib.parse import urlparse
+
+        parsed = urlparse(target_url)
+        self._target = (parsed.hostname or "127.0.0.1", parsed.port or 80)
+        self._rate = rate
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.2)
+        self._stopped = threading.Event()
+        self._sockets: list[socket.socket] = []
+        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import socket
+        import threading
+
+        while not self._stopped.is_set():
+            try:
+                client, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            upstream = socket.create_connection(self._target, timeout=10)
+            self._sockets += [client, upstream]
+            threading.Thread(target=self._pump, args=(client, upstream, None), daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client, self._rate), daemon=True).start()
+
+    def _pump(self, src: object, dst: object, rate: int | None) -> None:
+        import socket
+
+        assert isinstance(src, socket.socket) and isinstance(dst, socket.socket)
+        chunk = 256 if rate else 65536
+        try:
+            while not self._stopped.is_set():
+                data = src.recv(chunk)
+                if not data:
+                    break
+                dst.sendall(data)
+                if rate:
+                    time.sleep(len(data) / rate)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+
+    def close(self) -> None:
+        """Stop accepting and cut every connection."""
+        self._stopped.set()
+        self._listener.close()
+        for s in self._sockets:
+            s.close()
