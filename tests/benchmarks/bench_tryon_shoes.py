@@ -17,9 +17,9 @@ Metrics, per video and look (the procedural sneaker and, when the held-out shoe 
 
 - size change: |span_i / span_(i-1) - 1| of each person's foot between consecutive frames (p95, max);
 - view changes: all changes of heading (a view sphere key whose pitch alone changed is counted apart), and
-  those without a matching change of the foot's yaw: the foot's unsmoothed yaw (the
-  median of the five frames around the change) still inside the old view (its sector for sprites, its bin
-  for the view sphere);
+  those without a matching change of the foot's yaw: the foot's unsmoothed yaw (the median of the five
+  frames around the change, taken as differences from the old view's centre so that -180 and 180 are one
+  heading) still inside the old view (its sector for sprites, its bin for the view sphere);
 - on the person: alpha-weighted share of the shoe pixels on the segmentation (> 0.5) of its person;
 - people served: frames x people with a visible foot, and how many of them got at least one shoe;
 - speed: bare MediaPipe pose with segmentation in video mode on the whole frame, then the try-on's pose
@@ -122,11 +122,11 @@ def run_video(path: Path, look_items: list[dict], frames: int, max_people: int =
                     continue
                 view_changes += 1
                 around = [y for y in se.raw_yaws[max(0, j - 2) : j + 3] if not np.isnan(y)]
-                if around:
-                    y = float(np.median(around))
-                    old = se.views[j - 1]
-                    if min(abs(angle_diff(y, c)) for c in view_yaws(old)) <= half_width(old):
-                        unmatched += 1
+                old = se.views[j - 1]
+                # the median of the yaws' differences from the old view's centre (an angle's median: -180 = 180)
+                if around and min(abs(float(np.median([angle_diff(y, c) for y in around])))
+                                  for c in view_yaws(old)) <= half_width(old):  # fmt: skip
+                    unmatched += 1
     return {
         "frames": len(pose_ms),
         "size_change_p95": float(np.percentile(changes, 95)) if changes else float("nan"),

@@ -13,14 +13,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from assets_pipeline.render import MeshItem
 from tests.tryon.conftest import load_rgb
 from tryon import media
 from tryon.landmarks import FootLandmarks, PoseLandmarks
 from tryon.providers.mediapipe import MediaPipeProvider
 from tryon.shoes.orientation import KEYPOINTS_OVER_SHIN, foot_pose, frame_angles, rotation
 from tryon.shoes.render import ShoeRenderer
-from tryon.shoes.sprite import procedural_views
+from tryon.shoes.sprite import ShoeViews, procedural_views
 from tryon.shoes.tracking import HYSTERESIS_DEG, angle_diff, sphere_view, sprite_view
+from tryon.shoes.views import ViewSphere
 
 PX_PER_M = 400.0
 SHIN_M = 0.4
@@ -205,3 +207,45 @@ def test_several_people_in_a_still(corpus: Path) -> None:
     xs = {s.person: s.target[0] for s in placed}
     assert any(x < a.shape[1] for x in xs.values()) and any(x >= a.shape[1] for x in xs.values())
     assert math.isfinite(sum(s.span for s in placed))
+
+
+def box_sphere() -> ViewSphere:
+    """The view sphere of a shoe-shaped box (0.3 x 0.1 x 0.12, toe +x, up +y)."""
+    corners = np.array(list(itertools.product((0, 0.3), (0, 0.12), (0, 0.1))), np.float64)
+    faces = [(0, 1, 3, 2), (4, 6, 7, 5), (0, 4, 5, 1), (2, 3, 7, 6), (0, 2, 6, 4), (1, 5, 7, 3)]
+    tris = np.array([t for a, b, c, d in faces for t in ((a, b, c), (a, c, d))], np.int64)
+    item = MeshItem(corners, tris, None, None, None, np.array([0.8, 0.2, 0.2], np.float32), None, (0, 0))
+    return ViewSphere(lambda: ([item], 0), "+x", "+y")
+
+
+def test_no_view_change_while_the_foot_turns_back() -> None:
+    """Raw headings as on the held-out walk (a small foot's yaw swings to 75-110 degrees and back to 0 within
+    ten frames): the smoothed yaw lags, and a change decided when it and the median of the last five raw yaws
+    had at last left the old view came when the foot was back (y0 -> y30 with the foot at 0). Every change
+    must match the foot's yaw around it (the median of five frames has left the old view's bin or sector,
+    as the benchmark counts); a foot that stays turned gets a view near its heading within a few frames."""
+    frame = np.full((400, 400, 3), 90, np.uint8)
+    seg = np.ones((400, 400), np.float32)
+    swing = [0.0] * 8 + [75.0, 109.0, 30.0, 30.0, 30.0, 35.0, 77.0, 28.0] + [0.0] * 10
+    base = procedural_views("#C8102E")
+    for yaws in (swing, [0.0] * 8 + [45.0] * 12, [0.0] * 8 + [90.0] * 12):
+        for views in (ShoeViews(base.side, base.front, base.back, box_sphere()), base):
+            r = ShoeRenderer(views)
+            shown, raws = [], []
+            for i, yaw in enumerate(yaws):
+                _, placed, _ = r.apply_people(frame, [person((world_foot(yaw, (200, 200), pitch=20.0),), seg)], i / 30)
+                assert len(placed) == 1 and placed[0].raw_yaw is not None
+                shown.append(placed[0].view)
+                raws.append(placed[0].raw_yaw)
+            for j in range(1, len(shown)):
+                if shown[j] != shown[j - 1]:
+                    around = float(np.median(raws[max(0, j - 2) : j + 3]))
+                    old = shown[j - 1]
+                    if views.sphere is None:
+                        assert sprite_view(around, None) != old, (j, shown)
+                    else:
+                        assert abs(angle_diff(around, float(old[1:].split("p")[0]))) > 7.5, (j, shown)
+            if views.sphere is not None:
+                assert abs(angle_diff(float(shown[-1][1:].split("p")[0]), yaws[-1])) <= 7.5 + HYSTERESIS_DEG
+            else:
+                assert shown[-1] == sprite_view(yaws[-1], None)

@@ -31,7 +31,7 @@ from tryon.shoes.occlusion import above_collar, leg_mask
 from tryon.shoes.orientation import rotation
 from tryon.shoes.placement import Placement, place, place_matrix
 from tryon.shoes.sprite import ShoeViews, procedural_views, side_from_image
-from tryon.shoes.tracking import FeetTracker, SmoothFoot, sphere_view, sprite_view, unsmoothed
+from tryon.shoes.tracking import FeetTracker, SmoothFoot, next_sphere_view, next_sprite_view, unsmoothed
 
 SHADOW_STRENGTH = 0.35
 """How much the contact shadow under the sole darkens the ground."""
@@ -214,9 +214,7 @@ class ShoeRenderer:
         current = None if track is None else track.view
         if sphere is not None:
             now = current if isinstance(current, tuple) else None
-            key = sphere_view(sf.yaw, sf.pitch, now, sphere.yaw_step, sphere.pitches)
-            if now is not None and key != sphere_view(sf.view_yaw, sf.pitch, now, sphere.yaw_step, sphere.pitches):
-                key = now  # the smoothed and the recent raw yaws disagree: no change yet
+            key = next_sphere_view(sf.yaw, sf.pitch, now, sf.recent_yaws, sphere.yaw_step, sphere.pitches)
             if track is not None:
                 track.view = key
             sprite = sphere.get(*key)
@@ -231,9 +229,7 @@ class ShoeRenderer:
                 placement = Placement(ff, sprite, placement.matrix, placement.box, foot.ankle.copy(), name, length_px)
         else:
             now_view = current if isinstance(current, str) else None
-            view = sprite_view(sf.yaw, now_view)
-            if now_view is not None and view != sprite_view(sf.view_yaw, now_view):
-                view = now_view
+            view = next_sprite_view(sf.yaw, now_view, sf.recent_yaws)
             if track is not None:
                 track.view = view
             if view == "side":

@@ -21,9 +21,11 @@ from tryon.smoothing import MAX_GAP_S, OneEuroFilter
 
 HYSTERESIS_DEG = 12.0
 """How far past the boundary between two views the foot must turn before the view changes."""
-VIEW_FRAMES = 5
-"""A view changes only when the median of the foot's last this many (unsmoothed) yaws agrees with the smoothed
-yaw: one frame's outlier (a foot mistaken for the other) cannot flip it."""
+CONFIRM_FRAMES = 3
+"""A view changes only when each of the foot's last this many unsmoothed yaws has left the old view (past its
+boundary and the hysteresis, towards the new view) as the smoothed yaw has. A median of the last five let a
+change through on the held-out walk when the foot turned back: the smoothed yaw and that median agreed at last
+while this frame's yaw was in the old view again."""
 SWAP_RATIO = 0.6
 """Left and right of a person are swapped back when the crossed assignment costs less than this fraction of
 the straight one (MediaPipe trades the feet's labels on some frames)."""
@@ -75,6 +77,41 @@ def sphere_view(
     return (cy if keep_yaw else near_yaw), (cp if lo <= pitch <= hi else near_pitch)
 
 
+def next_sprite_view(yaw: float, current: SpriteView | None, recent: tuple[float, ...]) -> SpriteView:
+    """The sprite view for a smoothed ``yaw`` (:func:`sprite_view`), kept at ``current`` until each of the last
+    ``CONFIRM_FRAMES`` unsmoothed yaws in ``recent`` leads to the same new view."""
+    view = sprite_view(yaw, current)
+    if current is None or view == current:
+        return view
+    last = recent[-CONFIRM_FRAMES:]
+    if len(last) == CONFIRM_FRAMES and all(sprite_view(r, current) == view for r in last):
+        return view
+    return current
+
+
+def next_sphere_view(
+    yaw: float, pitch: float, current: tuple[int, int] | None, recent: tuple[float, ...], yaw_step: int,
+    pitches: tuple[int, ...],
+) -> tuple[int, int]:  # fmt: skip
+    """The view sphere key for a smoothed ``yaw`` and ``pitch`` (:func:`sphere_view`), whose heading stays at
+    ``current``'s until each of the last ``CONFIRM_FRAMES`` unsmoothed yaws in ``recent`` is past the old
+    heading's bin and the hysteresis, on the side the smoothed yaw left it."""
+    key = sphere_view(yaw, pitch, current, yaw_step, pitches)
+    if current is None or key[0] == current[0]:
+        return key
+    reach = yaw_step / 2 + HYSTERESIS_DEG
+    turn = angle_diff(key[0], current[0])
+    last = recent[-CONFIRM_FRAMES:]
+
+    def left(r: float) -> bool:
+        d = angle_diff(r, current[0])
+        return abs(d) > reach and (d * turn > 0 or abs(d) > 90.0)
+
+    if len(last) == CONFIRM_FRAMES and all(left(r) for r in last):
+        return key
+    return current[0], key[1]
+
+
 @dataclass(frozen=True, slots=True)
 class SmoothFoot:
     """A foot after smoothing: angles in degrees, shin (knee to ankle) in metres, scale in px/m, anchor (2,) in
@@ -86,8 +123,8 @@ class SmoothFoot:
     shin_m: float
     px_per_m: float
     anchor: np.ndarray
-    view_yaw: float = 0.0
-    """The median of the last ``VIEW_FRAMES`` unsmoothed yaws (degrees)."""
+    recent_yaws: tuple[float, ...] = ()
+    """The last ``CONFIRM_FRAMES`` unsmoothed yaws (degrees), the newest last."""
     raw_yaw: float = 0.0
     """This frame's unsmoothed yaw (degrees)."""
 
@@ -98,7 +135,7 @@ class _FootTrack:
     scale: OneEuroFilter = field(default_factory=lambda: OneEuroFilter(SCALE_CUTOFF_HZ, SCALE_BETA))
     position: OneEuroFilter = field(default_factory=lambda: OneEuroFilter(POSITION_CUTOFF_HZ, POSITION_BETA))
     lengths: deque[float] = field(default_factory=lambda: deque(maxlen=LENGTH_FRAMES))
-    raw_yaws: deque[float] = field(default_factory=lambda: deque(maxlen=VIEW_FRAMES))
+    raw_yaws: deque[float] = field(default_factory=lambda: deque(maxlen=CONFIRM_FRAMES))
     widths: deque[float] = field(default_factory=lambda: deque(maxlen=LENGTH_FRAMES))
     last: np.ndarray | None = None
     view: object = None
@@ -145,7 +182,7 @@ class FeetTracker:
             shin_m=fp.shin_m,
             px_per_m=math.exp(float(s[0, 0])),
             anchor=pos.astype(np.float32),
-            view_yaw=yaw + float(np.median([angle_diff(y, yaw) for y in tr.raw_yaws])),
+            recent_yaws=tuple(tr.raw_yaws),
             raw_yaw=fp.yaw,
         )
         return smooth, tr
@@ -172,5 +209,5 @@ def unsmoothed(foot: FootLandmarks) -> SmoothFoot | None:
     if fp is None:
         return None
     return SmoothFoot(
-        fp.yaw, fp.pitch, fp.roll, fp.shin_m, fp.px_per_m, foot.sole_mid.astype(np.float32), fp.yaw, fp.yaw
+        fp.yaw, fp.pitch, fp.roll, fp.shin_m, fp.px_per_m, foot.sole_mid.astype(np.float32), (fp.yaw,), fp.yaw
     )
