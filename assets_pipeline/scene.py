@@ -87,6 +87,12 @@ def mesh_instances(doc: AssetDocument) -> Iterator[tuple[int, np.ndarray]]:
         yield mesh, world if skin is None else skin[0]
 
 
+def node_instances(doc: AssetDocument) -> Iterator[tuple[int, int, np.ndarray, bool]]:
+    """(node, mesh index, node world matrix at rest, whether its skin can be posed) for each drawn node."""
+    for node, mesh, world, skin in _instances(doc):
+        yield node, mesh, world, skin is not None
+
+
 def _instances(doc: AssetDocument) -> Iterator[tuple[int, int, np.ndarray, np.ndarray | None]]:
     """(node, mesh, node world matrix, joint matrices at rest or None) for each drawn mesh."""
     nodes = doc.gltf.get("nodes", [])

@@ -2,9 +2,17 @@
 
 Layout of the stage (metersPerUnit 1, upAxis Y, default prim ``/Root``)::
 
-    /Root                       Xform, kind component
-    /Root/Geom/<mesh>_<n>       one UsdGeomMesh per drawn primitive, world transform baked into the points
+    /Root                       Xform, kind component; variant set ``materialVariant`` (KHR_materials_variants)
+    /Root/Geom/<mesh>_<n>       one UsdGeomMesh per drawn primitive, world transform baked into the points (or a
+                                time-sampled xformOp:transform when the animation moves its node)
+    /Root/Geom/<skin>           SkelRoot per glTF skin: Skeleton, SkelAnimation and the meshes it skins
     /Root/Materials/<material>  UsdPreviewSurface + UsdUVTexture readers, one per glTF material
+
+Skins and the first animation are written by :mod:`.usdz_skel` (UsdSkel). Each variant of KHR_materials_variants
+is a variant of ``materialVariant`` that rebinds the meshes its mappings name (first variant selected);
+``write_usdz(..., variant=i)`` writes one variant alone, as AR Quick Look (which shows no variant sets) needs.
+Morph targets are not carried (default weights are applied), nor cameras, lights or material extensions
+UsdPreviewSurface lacks: each is a warning on the document.
 
 glTF PBR values map onto UsdPreviewSurface inputs (baseColor -> diffuseColor/opacity, metallicRoughness ->
 metallic (B) / roughness (G), emissive, normal (scale 2, bias -1), occlusion (R)). KHR_texture_transform is baked
@@ -30,8 +38,8 @@ from typing import Any
 import numpy as np
 
 from ..document import TRIANGLES, AssetDocument
-from ..errors import AssetError, MissingEncoder, PipelineFailure
-from ..scene import mesh_instances
+from ..errors import AssetError, InvalidAsset, MissingEncoder, PipelineFailure
+from ..scene import mesh_instances, node_instances
 from ..texcoords import texture_uv, uv_key
 
 logger = logging.getLogger(__name__)
@@ -39,13 +47,24 @@ logger = logging.getLogger(__name__)
 WRAP = {10497: "repeat", 33071: "clamp", 33648: "mirror"}
 TEXTURE_DIR = "textures"
 USDZ_MIMES = {"image/png": ".png", "image/jpeg": ".jpg"}
+VARIANT_SET = "materialVariant"
+USDZ_CARRIED = {"KHR_materials_variants", "KHR_texture_transform", "KHR_materials_emissive_strength",
+                "KHR_mesh_quantization", "EXT_meshopt_compression", "KHR_draco_mesh_compression",
+                "EXT_texture_webp", "EXT_texture_avif"}
+"""glTF extensions whose content the USDZ keeps (decoded on read, baked, or mapped)."""
+UNCARRIED_WHY = {"KHR_lights_punctual": "AR Quick Look lights the scene itself",
+                 "KHR_texture_basisu": "KTX2 textures are left out",
+                 "KHR_materials_variants": "variants are written as a USD variant set"}
 
 
-def write_usdz(doc: AssetDocument, path: Path) -> int:
+def write_usdz(doc: AssetDocument, path: Path, variant: int | None = None) -> int:
     """Write ``doc`` as a USDZ package at ``path``; returns the bytes written.
 
-    Raises :class:`PipelineFailure` (naming ``path``) when usd-core fails, :class:`MissingEncoder` when it is
-    not installed, and nothing is left at ``path`` (or next to it) in either case.
+    ``variant``: write only that KHR_materials_variants variant (its materials bound, no variant set), the form
+    AR Quick Look shows; None: every variant in a ``materialVariant`` variant set. What the package cannot carry
+    is added to ``doc.warnings``. Raises :class:`PipelineFailure` (naming ``path``) when usd-core fails,
+    :class:`MissingEncoder` when it is not installed, and nothing is left at ``path`` (or next to it) in either
+    case.
     """
     path = Path(path)
     try:
@@ -56,7 +75,16 @@ def write_usdz(doc: AssetDocument, path: Path) -> int:
     work = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
         layer = work / "model.usdc"
-        _build_stage(doc, layer, work)
+        if variant is not None:
+            names = variant_names(doc)
+            if not 0 <= variant < len(names):
+                raise InvalidAsset(f"the model has no variant {variant} (it has {len(names)})", field="variant")
+            shown = select_variant(doc, variant)
+            _build_stage(shown, layer, work)
+            for w in shown.warnings:
+                doc.warn(w)
+        else:
+            _build_stage(doc, layer, work)
         packaged = work / "package.usdz"
         _package(layer, packaged, path)
         size = packaged.stat().st_size
@@ -161,6 +189,8 @@ class _Textures:
 def _build_stage(doc: AssetDocument, layer: Path, work: Path) -> None:
     from pxr import Kind, Usd, UsdGeom, UsdShade
 
+    from . import usdz_skel as skel
+
     stage = Usd.Stage.CreateNew(str(layer))
     UsdGeom.SetStageMetersPerUnit(stage, 1.0)
     UsdGeom.SetStageUpAxis(stage, UsdGeom.Tokens.y)
@@ -169,28 +199,54 @@ def _build_stage(doc: AssetDocument, layer: Path, work: Path) -> None:
     Usd.ModelAPI(root.GetPrim()).SetKind(Kind.Tokens.component)
     stage.SetMetadata("customLayerData", {"creator": "phygital assets_pipeline"})
     UsdGeom.Scope.Define(stage, "/Root/Geom")
+    _warn_uncarried(doc)
 
     textures = _Textures(doc, work)
-    materials: dict[int | None, tuple[Any, dict[tuple[Any, ...], str]]] = {}
+    materials: dict[int | None, tuple[Any, set[str]]] = {}
     material_names: set[str] = set()
     mesh_names: set[str] = set()
+    st_names: dict[tuple[Any, ...], str] = {}
     gltf_materials = doc.gltf.get("materials", [])
 
-    def material_for(index: int | None) -> tuple[Any, dict[tuple[Any, ...], str]]:
+    def material_for(index: int | None) -> tuple[Any, set[str]]:
         if index not in materials:
             mat = gltf_materials[index] if index is not None and 0 <= index < len(gltf_materials) else {}
             name = _identifier(mat.get("name"), f"material_{index if index is not None else 'default'}",
                                material_names)
             if len(material_names) == 1:
                 UsdGeom.Scope.Define(stage, "/Root/Materials")
-            materials[index] = _define_material(stage, f"/Root/Materials/{name}", mat, textures)
+            materials[index] = _define_material(stage, f"/Root/Materials/{name}", mat, textures, st_names)
         return materials[index]
 
+    timeline = skel.timeline(doc)
+    up = skel.parents(doc)
+    worlds: dict[int, np.ndarray] = {}
+    skeletons: dict[int, skel.Skeleton] = {}
+    variant_bindings: dict[int, list[tuple[Any, Any]]] = {}
+    changes: set[int] = set()
+    skinned = animated = 0
     meshes = doc.gltf.get("meshes", [])
-    for mesh_index, world in mesh_instances(doc):
+    skins = doc.gltf.get("skins", [])
+    for node_index, mesh_index, world, posable in node_instances(doc):
         if not 0 <= mesh_index < len(meshes):
             continue
+        node = doc.gltf["nodes"][node_index]
         mesh = meshes[mesh_index]
+        parent, placement, moving = "/Root/Geom", world, False
+        skeleton = None
+        if "skin" in node and posable:
+            skin_index = int(node["skin"])
+            if skin_index not in skeletons:
+                skeletons[skin_index] = skel.define_skeleton(stage, "/Root/Geom", doc, skins[skin_index], timeline,
+                                                             up, worlds, mesh_names)
+            skeleton = skeletons[skin_index]
+            parent, placement = str(skeleton.root.GetPath()), np.eye(4)
+        elif "skin" in node:
+            doc.warn("USDZ: a skin whose joints are not in the scene is left out (its mesh is drawn unposed)")
+            placement = next((w for m, w in mesh_instances(doc) if m == mesh_index), world)
+        elif skel.moves(timeline, node_index, up):
+            placement, moving = np.eye(4), True
+        weights = node.get("weights", mesh.get("weights"))
         for prim_index, prim in enumerate(mesh.get("primitives", [])):
             attrs = prim.get("attributes", {})
             if prim.get("mode", TRIANGLES) != TRIANGLES or "POSITION" not in attrs:
@@ -200,20 +256,113 @@ def _build_stage(doc: AssetDocument, layer: Path, work: Path) -> None:
             name = _identifier(mesh.get("name"), f"mesh_{mesh_index}", mesh_names)
             if len(mesh.get("primitives", [])) > 1:
                 name = _identifier(f"{name}_{prim_index}", name, mesh_names)
-            material, st_names = material_for(prim.get("material"))
-            usd_mesh = _define_mesh(stage, f"/Root/Geom/{name}", doc, prim, world, st_names, gltf_materials)
-            if material is not None:
-                UsdShade.MaterialBindingAPI.Apply(usd_mesh.GetPrim()).Bind(material)
-
+            mapped = [int(m["material"]) for m in _variant_mappings(prim) if "material" in m]
+            material, keys = material_for(prim.get("material"))
+            for index in mapped:
+                keys = keys | material_for(index)[1]
+            usd_mesh = _define_mesh(stage, f"{parent}/{name}", doc, prim, placement, st_names, keys,
+                                    gltf_materials, weights)
+            binding = UsdShade.MaterialBindingAPI.Apply(usd_mesh.GetPrim())
+            if not mapped:
+                binding.Bind(material)
+            else:  # bound in every variant only: a variant cannot override the mesh's own (stronger) binding
+                chosen = {int(v): int(m["material"]) for m in _variant_mappings(prim) if "material" in m
+                          for v in m.get("variants", [])}
+                for v in range(len(variant_names(doc))):
+                    index = chosen.get(v, prim.get("material"))
+                    variant_bindings.setdefault(v, []).append((usd_mesh, material_for(index)[0]))
+                    if index != prim.get("material"):
+                        changes.add(v)
+            if skeleton is not None and skel.bind_mesh(usd_mesh, doc, prim, skeleton):
+                skinned += 1
+            if moving and timeline is not None:
+                skel.animate_xform(usd_mesh.GetPrim(), skel.world_matrices(doc, timeline, node_index, up, worlds),
+                                   timeline)
+                animated += 1
+    if timeline is not None and (animated or any(s.skeleton.GetPrim().HasRelationship("skel:animationSource")
+                                                 for s in skeletons.values())):
+        skel.set_time_range(stage, timeline)
+    if variant_bindings:
+        _define_variants(stage, root.GetPrim(), doc, variant_bindings, changes)
     stage.GetRootLayer().Save()
 
 
+def _variant_mappings(prim: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(prim.get("extensions", {}).get("KHR_materials_variants", {}).get("mappings", []))
+
+
+def variant_names(doc: AssetDocument) -> list[str]:
+    """The names of the document's KHR_materials_variants, in order."""
+    variants = doc.gltf.get("extensions", {}).get("KHR_materials_variants", {}).get("variants", [])
+    return [str(v.get("name", f"variant{i}")) for i, v in enumerate(variants)]
+
+
+def select_variant(doc: AssetDocument, variant: int) -> AssetDocument:
+    """A copy of ``doc`` showing one KHR_materials_variants variant, with the extension removed."""
+    out = doc.clone()
+    for _, _, prim in out.primitives():
+        ext = prim.get("extensions", {})
+        for mapping in ext.pop("KHR_materials_variants", {}).get("mappings", []):
+            if variant in mapping.get("variants", []) and "material" in mapping:
+                prim["material"] = mapping["material"]
+        if "extensions" in prim and not prim["extensions"]:
+            del prim["extensions"]
+    out.gltf.get("extensions", {}).pop("KHR_materials_variants", None)
+    out.drop_extension("KHR_materials_variants")
+    return out
+
+
+def _define_variants(stage: Any, root: Any, doc: AssetDocument, bindings: dict[int, list[tuple[Any, Any]]],
+                     changes: set[int]) -> None:
+    """A ``materialVariant`` variant set on ``root``: each variant rebinds the meshes its mappings name. The
+    variant that shows the glTF's default materials is selected (the first variant when none does)."""
+    from pxr import UsdShade
+
+    names = variant_names(doc)
+    vset = root.GetVariantSets().AddVariantSet(VARIANT_SET)
+    used: set[str] = set()
+    usd_names = []
+    for i, name in enumerate(names):
+        usd_name = _identifier(name, f"variant{i}", used)
+        usd_names.append(usd_name)
+        vset.AddVariant(usd_name)
+        vset.SetVariantSelection(usd_name)
+        with vset.GetVariantEditContext():
+            for mesh, material in bindings.get(i, []):
+                UsdShade.MaterialBindingAPI(mesh.GetPrim()).Bind(material)
+    if usd_names:
+        vset.SetVariantSelection(next((n for i, n in enumerate(usd_names) if i not in changes), usd_names[0]))
+
+
+def _warn_uncarried(doc: AssetDocument) -> None:
+    """One warning per thing of the glTF a USDZ cannot carry."""
+    g = doc.gltf
+    animations = g.get("animations", [])
+    if len(animations) > 1:
+        others = ", ".join(str(a.get("name", f"#{i}")) for i, a in enumerate(animations[1:], 1))
+        doc.warn(f"USDZ: {len(animations)} animations, a USDZ plays one: only the first "
+                 f"({animations[0].get('name', '#0')}) is kept, {others} left out")
+    if any(c.get("target", {}).get("path") == "weights" for a in animations[:1] for c in a.get("channels", [])):
+        doc.warn("USDZ: morph target weight animation is left out (meshes keep their default weights)")
+    if any(p.get("targets") for _, _, p in doc.primitives()):
+        doc.warn("USDZ: morph targets are left out (each mesh is written with its default weights applied)")
+    if g.get("cameras"):
+        doc.warn(f"USDZ: {len(g['cameras'])} camera(s) left out (AR Quick Look places its own)")
+    dropped = sorted(set(g.get("extensionsUsed", [])) - USDZ_CARRIED)
+    for ext in dropped:
+        doc.warn(f"USDZ: {ext} is not carried ({UNCARRIED_WHY.get(ext, 'no USD Preview Surface equivalent')})")
+
+
 def _define_mesh(stage: Any, prim_path: str, doc: AssetDocument, prim: dict[str, Any], world: np.ndarray,
-                 st_names: dict[tuple[Any, ...], str], gltf_materials: list[dict[str, Any]]) -> Any:
+                 st_names: dict[tuple[Any, ...], str], keys: set[str], gltf_materials: list[dict[str, Any]],
+                 weights: list[float] | None = None) -> Any:
     from pxr import Sdf, UsdGeom, Vt
 
     attrs = prim["attributes"]
     points = doc.accessors[attrs["POSITION"]].as_float().astype(np.float64)
+    for w, target in zip(weights or [], prim.get("targets", []), strict=False):
+        if w and "POSITION" in target:
+            points = points + float(w) * doc.accessors[target["POSITION"]].as_float().astype(np.float64)
     points = points @ world[:3, :3].T + world[:3, 3]
     if "indices" in prim:
         idx = doc.accessors[prim["indices"]].array.astype(np.int64).reshape(-1)
@@ -242,6 +391,8 @@ def _define_mesh(stage: Any, prim_path: str, doc: AssetDocument, prim: dict[str,
         pv = primvars.CreatePrimvar("normals", Sdf.ValueTypeNames.Normal3fArray, UsdGeom.Tokens.vertex)
         pv.Set(Vt.Vec3fArray.FromNumpy(normals.astype(np.float32)))
     for key, name in st_names.items():
+        if name not in keys:
+            continue
         info = {"texCoord": key[0]}
         if len(key) > 1:
             info["extensions"] = {"KHR_texture_transform": {"offset": list(key[1]), "rotation": key[2],
@@ -265,16 +416,16 @@ def _define_mesh(stage: Any, prim_path: str, doc: AssetDocument, prim: dict[str,
     return mesh
 
 
-def _define_material(stage: Any, path: str, mat: dict[str, Any],
-                     textures: _Textures) -> tuple[Any, dict[tuple[Any, ...], str]]:
-    """The UsdShade.Material and the st primvar name per (texCoord, transform) key its textures read."""
+def _define_material(stage: Any, path: str, mat: dict[str, Any], textures: _Textures,
+                     st_names: dict[tuple[Any, ...], str]) -> tuple[Any, set[str]]:
+    """The UsdShade.Material and the st primvar names it reads; ``st_names`` (shared by all materials) gets the
+    name of each (texCoord, transform) key its textures read."""
     from pxr import Gf, Sdf, UsdShade
 
     material = UsdShade.Material.Define(stage, path)
     shader = UsdShade.Shader.Define(stage, f"{path}/PreviewSurface")
     shader.CreateIdAttr("UsdPreviewSurface")
     material.CreateSurfaceOutput().ConnectToSource(shader.ConnectableAPI(), "surface")
-    st_names: dict[tuple[Any, ...], str] = {}
     readers: dict[str, Any] = {}
 
     def st_reader(info: dict[str, Any]) -> Any:
@@ -364,4 +515,4 @@ def _define_material(stage: Any, path: str, mat: dict[str, Any],
     tex = texture("occlusion", occlusion_info, True, (s, s, s, 1.0), bias)
     if tex is not None:
         inp("occlusion", f1).ConnectToSource(*out(tex, "r", f1))
-    return material, st_names
+    return material, set(readers)

@@ -1,0 +1,208 @@
+"""USDZ animation, skins and variants: the package plays what the glTF plays, checked against an independent sampler."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from assets_pipeline import AssetDocument
+from assets_pipeline.errors import InvalidAsset
+from assets_pipeline.io.usdz import select_variant, write_usdz
+from assets_pipeline.pipeline import optimize_document
+from assets_pipeline.scene import local_matrix
+
+from .animated_fixtures import JOINTS, SECONDS, animated_document, sample
+
+pytest.importorskip("pxr", reason="usd-core is a dependency of the USDZ writer")
+from pxr import Usd, UsdGeom, UsdShade, UsdSkel, UsdValidation
+
+TIMES = [0.0, 0.37, 1.0, 2.51, 3.3, SECONDS]
+
+
+def validation_errors(stage: Any) -> list[tuple[str, str]]:
+    validators = list(UsdValidation.ValidationRegistry().GetOrLoadAllValidators())
+    errors = UsdValidation.ValidationContext(validators).Validate(stage)
+    return [(e.GetName(), e.GetMessage()) for e in errors if e.GetType() == UsdValidation.ValidationErrorType.Error]
+
+
+def gltf_world(doc: AssetDocument, t: float | None) -> Any:
+    """node -> world matrix at time ``t`` (None: at rest), from the fixture module's key-by-key sampler."""
+    nodes = [dict(n) for n in doc.gltf["nodes"]]
+    if t is not None:
+        anim = doc.gltf["animations"][0]
+        for ch in anim["channels"]:
+            target = ch["target"]
+            if target["path"] != "weights":
+                nodes[target["node"]][target["path"]] = list(sample(doc, anim["samplers"][ch["sampler"]],
+                                                                    target["path"], t))
+    up = {c: i for i, n in enumerate(nodes) for c in n.get("children", [])}
+
+    def world(n: int) -> np.ndarray:
+        m = local_matrix(nodes[n])
+        return world(up[n]) @ m if n in up else m
+    return world
+
+
+def gltf_skinned(doc: AssetDocument, node: int, t: float | None) -> np.ndarray:
+    """The node's skinned positions at ``t`` as the glTF specification computes them."""
+    world = gltf_world(doc, t)
+    skin = doc.gltf["skins"][doc.gltf["nodes"][node]["skin"]]
+    ibm = doc.accessors[skin["inverseBindMatrices"]].as_float().astype(float).reshape(-1, 4, 4).transpose(0, 2, 1)
+    joints = np.array([world(j) for j in skin["joints"]]) @ ibm
+    attrs = doc.gltf["meshes"][doc.gltf["nodes"][node]["mesh"]]["primitives"][0]["attributes"]
+    p = doc.accessors[attrs["POSITION"]].as_float().astype(float)
+    ji = doc.accessors[attrs["JOINTS_0"]].array.astype(int)
+    w = doc.accessors[attrs["WEIGHTS_0"]].as_float().astype(float)
+    out = np.zeros_like(p)
+    for c in range(ji.shape[1]):
+        m = joints[ji[:, c]]
+        out += w[:, c:c + 1] * (np.einsum("nij,nj->ni", m[:, :3, :3], p) + m[:, :3, 3])
+    return out
+
+
+def usd_skinned(stage: Any, time: float | None) -> np.ndarray:
+    """The one skinned mesh's points posed by UsdSkel at time code ``time`` (None: the skeleton's rest pose)."""
+    (root,) = [UsdSkel.Root(p) for p in stage.Traverse() if p.IsA(UsdSkel.Root)]
+    cache = UsdSkel.Cache()
+    cache.Populate(root, Usd.TraverseInstanceProxies())
+    (binding,) = cache.ComputeSkelBindings(root, Usd.TraverseInstanceProxies())
+    query = cache.GetSkelQuery(binding.GetSkeleton())
+    code = Usd.TimeCode.Default() if time is None else Usd.TimeCode(time)
+    if time is None:
+        rest = query.ComputeJointSkelTransforms(code, True)
+        bind = binding.GetSkeleton().GetBindTransformsAttr().Get()
+        xforms = [b.GetInverse() * r for b, r in zip(bind, rest, strict=True)]
+    else:
+        xforms = query.ComputeSkinningTransforms(code)
+    (target,) = binding.GetSkinningTargets()
+    points = UsdGeom.Mesh(target.GetPrim()).GetPointsAttr().Get()
+    assert target.ComputeSkinnedPoints(xforms, points, code)
+    return np.array(points, np.float64)
+
+
+@pytest.mark.parametrize("optimized", [False, True])
+def test_skinned_animation_plays_as_in_the_gltf(tmp_path: Path, optimized: bool) -> None:
+    """Joints, time range, rest pose and posed points at keys and between keys; the optimized document's
+    quantized, filtered keyframes are read as the GLB holds them (decoded values)."""
+    doc = animated_document()
+    if optimized:
+        optimize_document(doc)
+    out = tmp_path / "animated.usdz"
+    write_usdz(doc, out)
+    stage = Usd.Stage.Open(str(out))
+    assert validation_errors(stage) == []
+    (skeleton,) = [UsdSkel.Skeleton(p) for p in stage.Traverse() if p.IsA(UsdSkel.Skeleton)]
+    joints = list(skeleton.GetJointsAttr().Get())
+    assert len(joints) == JOINTS
+    assert joints[-1].count("/") == JOINTS - 1  # a chain: each joint's path below its parent's
+    assert stage.GetTimeCodesPerSecond() == 60.0
+    assert (stage.GetStartTimeCode(), stage.GetEndTimeCode()) == pytest.approx((0.0, SECONDS * 60.0))
+    skinned = next(i for i, n in enumerate(doc.gltf["nodes"]) if "skin" in n)
+    size = float(np.ptp(gltf_skinned(doc, skinned, None), axis=0).max())
+    np.testing.assert_allclose(usd_skinned(stage, None), gltf_skinned(doc, skinned, None), atol=1e-5 * size)
+    moved = 0.0
+    for t in TIMES:
+        posed = gltf_skinned(doc, skinned, t)
+        np.testing.assert_allclose(usd_skinned(stage, t * 60.0), posed, atol=1e-5 * size, err_msg=f"t={t}")
+        moved = max(moved, float(np.abs(posed - gltf_skinned(doc, skinned, None)).max()))
+    assert moved > 0.05 * size  # the comparison is not between rest poses
+
+
+def test_node_animation_is_a_time_sampled_transform(tmp_path: Path) -> None:
+    """A mesh under a node with STEP translation and CUBICSPLINE rotation: world matrix at every key, held
+    between STEP keys, and close to the spline between its keys."""
+    doc = animated_document()
+    blinker = next(i for i, n in enumerate(doc.gltf["nodes"]) if n.get("name") == "blinker")
+    doc.gltf["nodes"][blinker]["mesh"] = 1
+    out = tmp_path / "blinker.usdz"
+    write_usdz(doc, out)
+    stage = Usd.Stage.Open(str(out))
+    assert validation_errors(stage) == []
+    meshes = [UsdGeom.Mesh(p) for p in stage.Traverse() if p.IsA(UsdGeom.Mesh) and p.GetName().startswith("flag")]
+    (moving,) = [m for m in meshes if m.GetXformOpOrderAttr().Get()]
+    errors = []
+    for t in np.linspace(0.0, SECONDS, 97):
+        usd = np.array(moving.ComputeLocalToWorldTransform(Usd.TimeCode(float(t) * 60.0))).T
+        errors.append(np.abs(usd - gltf_world(doc, float(t))(blinker)).max())
+    assert max(errors) < 2e-3  # between cubic samples (8 per interval)
+    keys = np.arange(0, 17) * 0.25
+    for t in keys + 0.125:  # mid-interval of the STEP curve: the value of the key before
+        usd = np.array(moving.ComputeLocalToWorldTransform(Usd.TimeCode(float(t) * 60.0))).T
+        np.testing.assert_allclose(usd[:3, 3], gltf_world(doc, float(t))(blinker)[:3, 3], atol=1e-6)
+
+
+def variant_document() -> AssetDocument:
+    """Two primitives, three variants; the primitives' default materials are those of the second variant."""
+    doc = AssetDocument.from_mesh_arrays(np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0]], np.float32), np.array([0, 1, 2]))
+    prim = doc.gltf["meshes"][0]["primitives"][0]
+    second = copy.deepcopy(prim)
+    doc.gltf["meshes"][0]["primitives"].append(second)
+    colors = {"red": (1, 0, 0), "pink": (1, 0.7, 0.8), "blue": (0, 0, 1)}
+    doc.gltf["materials"] = [{"name": f"{part}_{c}", "pbrMetallicRoughness": {"baseColorFactor": [*rgb, 1]}}
+                             for part in ("upper", "sole") for c, rgb in colors.items()]
+    prim["material"], second["material"] = 1, 4
+    for p, base in ((prim, 0), (second, 3)):
+        p["extensions"] = {"KHR_materials_variants": {"mappings": [{"material": base + i, "variants": [i]}
+                                                                   for i in range(3)]}}
+    doc.gltf["extensions"] = {"KHR_materials_variants": {"variants": [{"name": "red"}, {"name": "Pale Pink"},
+                                                                      {"name": "blue"}]}}
+    doc.use_extension("KHR_materials_variants")
+    return doc
+
+
+def bound_materials(stage: Any) -> list[str]:
+    meshes = [p for p in stage.Traverse() if p.IsA(UsdGeom.Mesh)]
+    return [UsdShade.MaterialBindingAPI(m).ComputeBoundMaterial()[0].GetPrim().GetName() for m in meshes]
+
+
+def test_variants_as_a_variant_set_and_one_package_each(tmp_path: Path) -> None:
+    doc = variant_document()
+    write_usdz(doc, tmp_path / "all.usdz")
+    stage = Usd.Stage.Open(str(tmp_path / "all.usdz"))
+    assert validation_errors(stage) == []
+    vset = stage.GetDefaultPrim().GetVariantSet("materialVariant")
+    assert vset.GetVariantNames() == ["Pale_Pink", "blue", "red"]
+    assert vset.GetVariantSelection() == "Pale_Pink"  # the one showing the glTF's default materials
+    for name, color in (("red", "red"), ("Pale_Pink", "pink"), ("blue", "blue")):
+        vset.SetVariantSelection(name)
+        assert bound_materials(stage) == [f"upper_{color}", f"sole_{color}"]
+    for i, color in enumerate(("red", "pink", "blue")):
+        out = tmp_path / f"v{i}.usdz"
+        write_usdz(doc, out, variant=i)
+        one = Usd.Stage.Open(str(out))
+        assert validation_errors(one) == []
+        assert one.GetDefaultPrim().GetVariantSets().GetNames() == []
+        assert bound_materials(one) == [f"upper_{color}", f"sole_{color}"]
+    assert doc.warnings == []
+    assert "KHR_materials_variants" in doc.gltf["extensionsUsed"]  # the document itself is unchanged
+    assert "KHR_materials_variants" not in select_variant(doc, 0).gltf.get("extensionsUsed", [])
+    with pytest.raises(InvalidAsset, match="no variant 3"):
+        write_usdz(doc, tmp_path / "v3.usdz", variant=3)
+    assert not (tmp_path / "v3.usdz").exists()
+
+
+def test_what_a_usdz_cannot_carry_is_warned_once_each(tmp_path: Path) -> None:
+    doc = animated_document()
+    second = copy.deepcopy(doc.gltf["animations"][0])
+    second["name"] = "idle"
+    doc.gltf["animations"].append(second)
+    doc.gltf["cameras"] = [{"type": "perspective", "perspective": {"yfov": 0.8, "znear": 0.1}}]
+    for ext in ("KHR_lights_punctual", "KHR_materials_sheen"):
+        doc.use_extension(ext)
+    doc.gltf["meshes"][1]["weights"] = [1.0]  # the flag's default shape: fully bent
+    write_usdz(doc, tmp_path / "lossy.usdz")
+    assert doc.warnings == [
+        "USDZ: 2 animations, a USDZ plays one: only the first (wave) is kept, idle left out",
+        "USDZ: morph target weight animation is left out (meshes keep their default weights)",
+        "USDZ: morph targets are left out (each mesh is written with its default weights applied)",
+        "USDZ: 1 camera(s) left out (AR Quick Look places its own)",
+        "USDZ: KHR_lights_punctual is not carried (AR Quick Look lights the scene itself)",
+        "USDZ: KHR_materials_sheen is not carried (no USD Preview Surface equivalent)",
+    ]
+    stage = Usd.Stage.Open(str(tmp_path / "lossy.usdz"))
+    flag = next(UsdGeom.Mesh(p) for p in stage.Traverse() if p.GetName() == "flag")
+    assert float(np.array(flag.GetPointsAttr().Get())[:, 2].max()) == pytest.approx(0.2, abs=1e-3)
