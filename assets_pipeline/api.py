@@ -186,6 +186,8 @@ class ManifestItem(BaseModel):
     triangles: int | None
     glb: ObjectRef
     usdz: ObjectRef | None
+    """The USDZ showing this variant alone (AR Quick Look shows no variant sets); without a KHR variant, the one
+    holding every variant in its ``materialVariant`` variant set."""
     dimensions_m: Dimensions
 
 
@@ -263,9 +265,9 @@ def get_manifest(request: Request, sku: str,
     seconds = service.settings.presign_seconds
     presigned = False
 
-    def ref(fmt: AssetFormat, lod: int) -> ObjectRef | None:
+    def ref(fmt: AssetFormat, lod: int, variant: int | None = None) -> ObjectRef | None:
         nonlocal presigned
-        asset = next((a for a in v.assets if a.format == fmt and a.lod == lod), None)
+        asset = next((a for a in v.assets if a.format == fmt and a.lod == lod and a.variant == variant), None)
         if asset is None:
             return None
         url = service.store.presign(asset.storage_key, seconds)
@@ -281,9 +283,10 @@ def get_manifest(request: Request, sku: str,
         glb, usdz = ref(AssetFormat.glb, asset.lod), ref(AssetFormat.usdz, asset.lod)
         assert glb is not None
         for var in variants or [None]:
+            alone = ref(AssetFormat.usdz, asset.lod, var.khr_index) if var and var.khr_index is not None else None
             items.append(ManifestItem(lod=asset.lod, variant=var.name if var else None,
                                       khr_index=var.khr_index if var else None, triangles=asset.triangles,
-                                      glb=glb, usdz=usdz, dimensions_m=dims))
+                                      glb=glb, usdz=alone or usdz, dimensions_m=dims))
     return Manifest(sku=product.sku, name=product.name, category=product.category.value, version=v.number,
                     dimensions_m=dims, thumbnail=ref(AssetFormat.png, 0), variants=variants, items=items,
                     url_expires_in=seconds if presigned else None)

@@ -83,7 +83,7 @@ class PublishHooks:
 
 @dataclass(slots=True)
 class PublishedObject:
-    """One file a publish stored: format, LOD, key, sha256, bytes, whether it was new."""
+    """One file a publish stored: format, LOD, key, sha256, bytes, whether it was new, variant shown alone."""
     format: str
     lod: int
     key: str
@@ -91,6 +91,8 @@ class PublishedObject:
     bytes: int
     created: bool
     triangles: int | None = None
+    variant: int | None = None
+    """KHR_materials_variants index of a USDZ that shows that variant alone (None: every variant)."""
 
 
 @dataclass(slots=True)
@@ -224,7 +226,11 @@ def publish_optimized(request: PublishRequest, optimized: OptimizedModel, store:
                       hooks: PublishHooks = PublishHooks()) -> PublishReport:
     """Publish a model optimized in memory (:func:`optimize_for_publish`) as the next version of ``request.sku``:
     USDZ per LOD and the thumbnail are made from the in-memory documents (nothing is read back), every object goes
-    into the store, the catalog version is committed last. ``request.source`` only names the source."""
+    into the store, the catalog version is committed last. ``request.source`` only names the source.
+
+    A model with KHR_materials_variants gets, per LOD, one USDZ holding every variant (a USD variant set) and one
+    USDZ per published variant showing it alone: AR Quick Look has no UI for variant sets, so the manifest points
+    each variant at its own file. What a USDZ cannot carry is added to the warnings."""
     from .io.usdz import write_usdz
     from .thumbnail import render_thumbnail
 
@@ -236,14 +242,17 @@ def publish_optimized(request: PublishRequest, optimized: OptimizedModel, store:
     rep = optimized.report
     with tempfile.TemporaryDirectory(prefix="phygital-publish-") as tmp:
         work = Path(tmp)
-        files: list[tuple[AssetFormat, int, Path, int | None]] = []
+        files: list[tuple[AssetFormat, int, Path, int | None, int | None]] = []
         reused: list[PublishedObject] = []
         khr_names = _khr_variant_names(optimized.lods[0].doc.gltf)
+        variants = parse_variants(request.variants, khr_names)
+        alone = sorted({v.khr_index for v in variants if v.khr_index is not None})
+        usdz_warnings: list[str] = []
         n_steps = 2 * len(optimized.lods) + 1
         for i, (lod, out) in enumerate(zip(rep.lods, optimized.lods, strict=True)):
             glb = work / (f"model.lod{i}.glb" if i else "model.glb")
             glb.write_bytes(out.glb)  # the store takes files
-            files.append((AssetFormat.glb, i, glb, lod.triangles))
+            files.append((AssetFormat.glb, i, glb, lod.triangles, None))
             if hooks.step:
                 hooks.step(f"USDZ LOD {i}", 2 * i + 1, n_steps)
             if i == 0:
@@ -251,34 +260,37 @@ def publish_optimized(request: PublishRequest, optimized: OptimizedModel, store:
                     hooks.step("thumbnail", 2, n_steps)
                 png = work / "thumbnail.png"
                 png.write_bytes(render_thumbnail(out.doc, options.thumbnail_size))
-                files.append((AssetFormat.png, 0, png, None))
-            earlier = find_usdz_for(catalog, hashlib.sha256(out.glb).hexdigest())
-            if earlier is not None and store.exists(earlier.storage_key):
-                # the same GLB was converted before: reuse that USDZ (the writer's zip carries timestamps,
-                # so converting again would store new bytes for the same model)
-                reused.append(PublishedObject(AssetFormat.usdz.value, i, earlier.storage_key, earlier.sha256,
-                                              earlier.bytes, False, lod.triangles))
-                continue
-            usdz = work / f"model.lod{i}.usdz"
-            write_usdz(out.doc, usdz)
-            files.append((AssetFormat.usdz, i, usdz, lod.triangles))
-        variants = parse_variants(request.variants, khr_names)
+                files.append((AssetFormat.png, 0, png, None, None))
+            glb_sha = hashlib.sha256(out.glb).hexdigest()
+            for variant in [None, *alone]:
+                earlier = find_usdz_for(catalog, glb_sha, variant)
+                if earlier is not None and store.exists(earlier.storage_key):
+                    # the same GLB was converted before: reuse that USDZ (the writer's zip carries timestamps,
+                    # so converting again would store new bytes for the same model)
+                    reused.append(PublishedObject(AssetFormat.usdz.value, i, earlier.storage_key, earlier.sha256,
+                                                  earlier.bytes, False, lod.triangles, variant))
+                    continue
+                usdz = work / (f"model.lod{i}.usdz" if variant is None else f"model.lod{i}.variant{variant}.usdz")
+                before = len(out.doc.warnings)
+                write_usdz(out.doc, usdz, variant)
+                usdz_warnings += [w for w in out.doc.warnings[before:] if w not in usdz_warnings]
+                files.append((AssetFormat.usdz, i, usdz, lod.triangles, variant))
 
         if hooks.transfer_start:
-            hooks.transfer_start(sum(p.stat().st_size for _, _, p, _ in files))
+            hooks.transfer_start(sum(p.stat().st_size for _, _, p, _, _ in files))
         objects: list[PublishedObject] = list(reused)
-        for fmt, lod_index, path, tris in files:
+        for fmt, lod_index, path, tris, variant in files:
             if hooks.before_put:
                 hooks.before_put(path)
             stored = store.put(path, content_type=CONTENT_TYPES[fmt], progress=hooks.transfer)
             objects.append(PublishedObject(fmt.value, lod_index, stored.key, stored.sha256, stored.bytes,
-                                           stored.created, tris))
+                                           stored.created, tris, variant))
             logger.debug("%s lod %d -> %s (%s)", fmt.value, lod_index, stored.key,
                          "new" if stored.created else "already stored")
 
-        objects.sort(key=lambda o: (o.lod, o.format))
+        objects.sort(key=lambda o: (o.lod, o.format, -1 if o.variant is None else o.variant))
         dims = rep.dimensions_m or [0.0, 0.0, 0.0]
-        warnings = list(rep.warnings)
+        warnings = list(rep.warnings) + [w for w in usdz_warnings if w not in rep.warnings]
         sized = size_warning(dims, options.units, CATEGORY_SIZE_M[request.category],
                              f"the category {request.category.value}")
         if sized and not any("implausibly" in w for w in warnings):
@@ -286,7 +298,8 @@ def publish_optimized(request: PublishRequest, optimized: OptimizedModel, store:
         new = NewVersion(
             source_name=request.source_name or Path(request.source).name, source_sha256=optimized.source_sha256,
             dimensions_m=(float(dims[0]), float(dims[1]), float(dims[2])),
-            assets=[NewAsset(AssetFormat(o.format), o.lod, o.bytes, o.sha256, o.key, o.triangles) for o in objects],
+            assets=[NewAsset(AssetFormat(o.format), o.lod, o.bytes, o.sha256, o.key, o.triangles, o.variant)
+                    for o in objects],
             variants=variants, warnings=warnings, note=request.note, publish_key=request.publish_key)
         version = catalog.add_version(request.sku, request.name, request.category, new)  # the commit point
     return PublishReport(

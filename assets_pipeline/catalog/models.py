@@ -110,7 +110,7 @@ class Version(Base):
 
 
 class Asset(Base):
-    """One stored file of a version: format, LOD, bytes, sha256, storage key."""
+    """One stored file of a version: format, LOD, variant, bytes, sha256, storage key."""
     __tablename__ = "assets"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -122,6 +122,9 @@ class Asset(Base):
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     storage_key: Mapped[str] = mapped_column(String(200))
     triangles: Mapped[int | None] = mapped_column(Integer)
+    variant: Mapped[int | None] = mapped_column(Integer)
+    """KHR_materials_variants index of a file that shows that variant alone (a USDZ for AR Quick Look); None for
+    the file of every variant."""
 
     version: Mapped[Version] = relationship(back_populates="assets")
 

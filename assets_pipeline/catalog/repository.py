@@ -27,13 +27,14 @@ __all__ = ["Catalog", "NewAsset", "NewVariant", "NewVersion", "find_asset", "fin
 
 @dataclass(frozen=True, slots=True)
 class NewAsset:
-    """A stored file to record in a new version: format, LOD, bytes, sha256, storage key."""
+    """A stored file to record in a new version: format, LOD, bytes, sha256, storage key, variant shown alone."""
     format: AssetFormat
     lod: int
     bytes: int
     sha256: str
     storage_key: str
     triangles: int | None = None
+    variant: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,7 +183,8 @@ class Catalog:
                               source_sha256=new.source_sha256, width_m=w, height_m=h, depth_m=d,
                               warnings=list(new.warnings), note=new.note, publish_key=new.publish_key)
             version.assets = [Asset(format=a.format, lod=a.lod, bytes=a.bytes, sha256=a.sha256,
-                                    storage_key=a.storage_key, triangles=a.triangles) for a in new.assets]
+                                    storage_key=a.storage_key, triangles=a.triangles, variant=a.variant)
+                              for a in new.assets]
             version.variants = [Variant(position=i, name=v.name, value=v.value, khr_index=v.khr_index)
                                 for i, v in enumerate(new.variants)]
             s.add(version)
@@ -253,12 +255,15 @@ def find_asset(catalog: Catalog, sha256: str) -> Asset | None:
         return s.scalars(select(Asset).where(Asset.sha256 == sha256).limit(1)).first()
 
 
-def find_usdz_for(catalog: Catalog, glb_sha256: str) -> Asset | None:
-    """The USDZ published beside a GLB with these bytes (same version and LOD), so a re-publish reuses it."""
+def find_usdz_for(catalog: Catalog, glb_sha256: str, variant: int | None = None) -> Asset | None:
+    """The USDZ published beside a GLB with these bytes (same version and LOD; showing ``variant`` alone, or
+    every variant when None), so a re-publish reuses it."""
     from sqlalchemy.orm import aliased
 
     glb = aliased(Asset)
     with catalog.session() as s:
         return s.scalars(select(Asset).join(glb, (glb.version_id == Asset.version_id) & (glb.lod == Asset.lod))
                          .where(glb.sha256 == glb_sha256, glb.format == AssetFormat.glb,
-                                Asset.format == AssetFormat.usdz).limit(1)).first()
+                                Asset.format == AssetFormat.usdz,
+                                Asset.variant.is_(None) if variant is None else Asset.variant == variant)
+                         .limit(1)).first()

@@ -58,8 +58,8 @@ def show(
     versions = [{"number": v.number, "created_at": v.created_at.isoformat(), "source": v.source_name,
                  "dimensions_m": [v.width_m, v.height_m, v.depth_m], "note": v.note,
                  "variants": [x.name for x in v.variants],
-                 "assets": [{"format": a.format.value, "lod": a.lod, "bytes": a.bytes, "sha256": a.sha256,
-                             "key": a.storage_key} for a in v.assets]} for v in product.versions]
+                 "assets": [{"format": a.format.value, "lod": a.lod, "variant": a.variant, "bytes": a.bytes,
+                             "sha256": a.sha256, "key": a.storage_key} for a in v.assets]} for v in product.versions]
     if json_out:
         sys.stdout.write(json.dumps({"sku": product.sku, "name": product.name, "category": product.category.value,
                                      "current_version": product.current_version, "tryon": product.tryon,

@@ -100,7 +100,8 @@ def _publish_summary(report: PublishReport) -> None:
     for col in ("object", "lod", "bytes", "sha256", "stored"):
         table.add_column(col, justify="right" if col in ("lod", "bytes") else "left")
     for o in report.objects:
-        table.add_row(o.format, str(o.lod), f"{o.bytes:,}", o.sha256[:16], "new" if o.created else "already there")
+        name = o.format if o.variant is None else f"{o.format} variant #{o.variant}"
+        table.add_row(name, str(o.lod), f"{o.bytes:,}", o.sha256[:16], "new" if o.created else "already there")
     clikit.print_table(table)
     w, h, d = report.dimensions_m
     out.print(f"stored in: {report.store}", highlight=False, soft_wrap=True)

@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
+from pxr import Usd, UsdGeom, UsdShade
 
 from assets_pipeline.api import create_app
 from assets_pipeline.catalog import Catalog, Category
@@ -257,12 +258,37 @@ def test_khr_materials_variants_are_published_and_mapped(corpus: Path, tmp_path:
                     limits=service.settings.limits(), options=only_lod0)
     assert first.variants == [{"name": "Red", "value": None, "khr_index": 0},
                               {"name": "Blue", "value": None, "khr_index": 1}]
+    usdz = {o.variant: o for o in first.objects if o.format == "usdz"}
+    assert sorted(usdz, key=str) == [0, 1, None]  # every variant in one package, and one package per variant
+    client = TestClient(create_app(service=service))
+    manifest = client.get("/products/VBOX/manifest").json()
+    assert [(i["variant"], i["usdz"]["sha256"]) for i in manifest["items"]] == [("Red", usdz[0].sha256),
+                                                                                ("Blue", usdz[1].sha256)]
+    tints = {}
+    for variant, obj in usdz.items():  # AR Quick Look shows the variant the manifest points at
+        path = tmp_path / f"v{variant}.usdz"
+        path.write_bytes(service.store.get(obj.key))
+        stage = Usd.Stage.Open(str(path))
+        vset = stage.GetDefaultPrim().GetVariantSet("materialVariant")
+        assert vset.GetVariantNames() == ([] if variant is not None else ["Blue", "Red"])
+        (mesh,) = [p for p in stage.Traverse() if p.IsA(UsdGeom.Mesh)]
+        for name in vset.GetVariantNames() or [None]:
+            if name:
+                vset.SetVariantSelection(name)
+            material = UsdShade.MaterialBindingAPI(mesh).ComputeBoundMaterial()[0]
+            surface = material.ComputeSurfaceSource()[0]
+            texture = UsdShade.Shader(surface.GetInput("diffuseColor").GetConnectedSources()[0][0].source.GetPrim())
+            tints[(variant, name)] = tuple(texture.GetInput("scale").Get())
+    assert tints == {(0, None): (1, 0, 0, 1), (1, None): (0, 0, 1, 1), (None, "Red"): (1, 0, 0, 1),
+                     (None, "Blue"): (0, 0, 1, 1)}
     second = publish(PublishRequest(model, "VBOX", Category.accessory, variants=("Crimson=Red", "Lime=#00ff00")),
                      service.store, service.catalog, limits=service.settings.limits(), options=only_lod0)
     assert [(v["name"], v["khr_index"]) for v in second.variants] == [("Crimson", 0), ("Lime", None)]
-    manifest = TestClient(create_app(service=service)).get("/products/VBOX/manifest").json()
+    assert [(o.variant, o.created) for o in second.objects if o.format == "usdz"] == [(None, False), (0, False)]
+    manifest = client.get("/products/VBOX/manifest").json()
     assert [(i["lod"], i["variant"], i["khr_index"]) for i in manifest["items"]] == [(0, "Crimson", 0),
                                                                                      (0, "Lime", None)]
+    assert [i["usdz"]["sha256"] for i in manifest["items"]] == [usdz[0].sha256, usdz[None].sha256]
     with pytest.raises(InvalidAsset, match="expected NAME=VALUE"):
         publish(PublishRequest(model, "VBOX", Category.accessory, variants=("Broken=",)), service.store,
                 service.catalog, limits=service.settings.limits(), options=only_lod0)
@@ -307,3 +333,34 @@ def test_publish_reads_the_source_once_and_never_reads_its_outputs_back(
     assert reads == ["BoxVertexColors.glb"]
     assert sorted((o.format, o.lod) for o in report.objects) == [("glb", 0), ("glb", 1), ("png", 0), ("usdz", 0),
                                                                  ("usdz", 1)]  # fmt: skip
+
+
+def test_publish_warns_for_what_the_usdz_cannot_carry(tmp_path: Path) -> None:
+    """An animated, skinned model with two clips: the USDZ keeps the skeleton and the first clip, and the publish
+    report (and the catalog version) says, once, that the second clip is left out."""
+    import copy
+
+    from assets_pipeline.io.glb import write_glb
+
+    from .animated_fixtures import JOINTS, animated_document
+
+    doc = animated_document()
+    doc.gltf["animations"].append({**copy.deepcopy(doc.gltf["animations"][0]), "name": "idle"})
+    model = tmp_path / "tail.glb"
+    write_glb(doc, model)
+    service = AssetService.open(local_settings(tmp_path))
+    try:
+        report = publish(PublishRequest(model, "TAIL-1", Category.accessory), service.store, service.catalog,
+                         limits=service.settings.limits(), options=PublishOptions(lods=(0.5,)))
+        clip = [w for w in report.warnings if w.startswith("USDZ: 2 animations")]
+        assert clip == ["USDZ: 2 animations, a USDZ plays one: only the first (wave) is kept, idle left out"]
+        assert service.catalog.version("TAIL-1", None).warnings == report.warnings
+        for obj in (o for o in report.objects if o.format == "usdz"):
+            path = tmp_path / f"lod{obj.lod}.usdz"
+            path.write_bytes(service.store.get(obj.key))
+            stage = Usd.Stage.Open(str(path))
+            (skeleton,) = [p for p in stage.Traverse() if p.GetTypeName() == "Skeleton"]
+            assert len(skeleton.GetAttribute("joints").Get()) == JOINTS
+            assert stage.HasAuthoredTimeCodeRange() and stage.GetEndTimeCode() > stage.GetStartTimeCode()
+    finally:
+        service.close()
