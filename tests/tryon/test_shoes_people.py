@@ -10,6 +10,7 @@ import itertools
 import math
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -249,3 +250,71 @@ def test_no_view_change_while_the_foot_turns_back() -> None:
                 assert abs(angle_diff(float(shown[-1][1:].split("p")[0]), yaws[-1])) <= 7.5 + HYSTERESIS_DEG
             else:
                 assert shown[-1] == sprite_view(yaws[-1], None)
+
+
+def test_a_cane_beside_the_foot_stays_in_front_of_the_shoe() -> None:
+    """A cane comes down from the hand to the ground just past the toe of a bare foot, inside the area where
+    the real shoe is erased and where the sneaker (longer than the foot) may reach: the cane (a thin part of
+    the person mask coming from above the shoe's collar) is neither erased nor covered, nor shadowed; the
+    foot next to it gets the shoe."""
+    frame = np.full((400, 400, 3), 200, np.uint8)
+    foot = world_foot(0.0, (200, 280))
+    ankle_y = int(foot.ankle[1])
+    seg = np.zeros((400, 400), np.float32)
+    frame[: ankle_y + 2, 186:216] = (30, 40, 120)  # shin
+    seg[: ankle_y + 2, 186:216] = 1.0
+    frame[ankle_y + 2 : 314, 176:246] = (180, 140, 120)  # the bare foot
+    seg[ankle_y + 2 : 314, 176:246] = 1.0
+    cane = np.zeros((400, 400), bool)
+    cane[60:316, 250:254] = True
+    frame[cane] = (15, 15, 15)
+    seg[cane] = 1.0
+    out, placed, _ = ShoeRenderer(procedural_views("#C8102E")).apply_people(frame, [person((foot,), seg)])
+    assert len(placed) == 1
+    _x0, y0, x1, _y1 = placed[0].box
+    reach = int(0.25 * placed[0].span) + 1  # the erased area's margin around the shoe's box
+    assert x1 + reach > 254 and y0 < 300  # the cane's foot is in the erased area
+    assert np.array_equal(out[cane], frame[cane])  # the cane in front: untouched
+    toe_end = out[ankle_y + 8 : 312, 238:246] != frame[ankle_y + 8 : 312, 238:246]
+    assert toe_end.any(axis=2).mean() > 0.9  # the foot beside the cane has its shoe
+
+
+def test_the_other_leg_crossing_in_front_covers_the_shoe() -> None:
+    """The left leg crosses in front of the right foot (its shin nearer the camera in the world landmarks):
+    the mask on that shin stays in front of the right shoe, neither erased nor covered; when the same shin is
+    behind the foot, the shoe is drawn over it."""
+    frame = np.full((400, 400, 3), 200, np.uint8)
+    right = world_foot(0.0, (200, 280), side="right")
+    ankle_y = int(right.ankle[1])
+    seg = np.zeros((400, 400), np.float32)
+    frame[: ankle_y + 2, 186:216] = (30, 40, 120)  # the right shin
+    seg[: ankle_y + 2, 186:216] = 1.0
+    frame[ankle_y + 2 : 316, 174:268] = 250  # the right real shoe
+    seg[ankle_y + 2 : 316, 174:268] = 1.0
+    knee, ankle = np.array([150.0, 120.0]), np.array([262.0, 330.0])
+    shin = np.zeros((400, 400), np.uint8)
+    cv2.line(shin, (150, 120), (262, 330), 1, 48)  # 0.1 of the shin wide on each side
+    band = shin.astype(bool)
+    frame[band] = (90, 30, 30)  # the left trouser leg, across the right foot
+    seg[band] = 1.0
+    for z, in_front in ((-0.3, True), (0.3, False)):
+        world = np.array([[-0.1, -0.4, z], [0.15, 0.0, z], [0.12, 0.07, z], [0.3, 0.07, z]], np.float32)
+        left = FootLandmarks("left", knee.astype(np.float32), ankle.astype(np.float32),
+                             np.float32([252, 338]), np.float32([262, 339]), 0.3, False, world)  # fmt: skip
+        r = ShoeRenderer(procedural_views("#C8102E"))
+        out, placed, _ = r.apply_people(frame, [person((right, left), seg)])
+        mine = [s for s in placed if s.side == "right"]
+        assert len(mine) == 1
+        x0, _y0, x1, y1 = mine[0].box
+        crossing = band.copy()
+        crossing[: ankle_y + 4], crossing[y1:], crossing[:, :x0], crossing[:, x1:] = False, False, False, False
+        for s in placed:
+            if s.side == "left":  # leave out the left foot's own shoe
+                bx0, by0, bx1, by1 = s.box
+                crossing[by0:by1, bx0:bx1] = False
+        assert crossing.sum() > 60
+        kept = np.all(out[crossing] == frame[crossing], axis=1).mean()
+        if in_front:
+            assert kept > 0.97  # the shin in front: untouched
+        else:
+            assert kept < 0.5  # behind: the shoe (or the erased real shoe) is drawn over it

@@ -1,9 +1,12 @@
-"""Leg occlusion: the person's leg covers the shoe's collar, so the shoe looks worn, not pasted on."""
+"""Occlusion: the person's leg covers the shoe's collar, so the shoe looks worn, not pasted on; a cane or the
+other leg crossing in front of the foot stays in front of the shoe."""
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
+from tryon.landmarks import FootLandmarks
 from tryon.shoes.feet import FootFrame
 
 RAMP_PX = 2.0
@@ -34,3 +37,62 @@ def leg_mask(
     seg = segmentation[y0:y1, x0:x1]
     person = np.clip((seg.astype(np.float32, copy=False) - 0.3) * np.float32(2.5), 0.0, 1.0)
     return person * above_collar(foot, collar, box)
+
+
+THIN_SHARE = 0.2
+"""Parts of the person mask narrower than this share of the shoe's span (a cane, a stick, a strap) are thin."""
+MIN_THIN_LENGTH = 0.3
+"""A thin part in front of the shoe reaches at least this share of the shoe's span down from above the collar."""
+SHIN_RADIUS = 0.11
+"""Half the width of a shin (trouser leg) over the knee-to-ankle length."""
+NEARER_M = 0.05
+"""The other leg is in front of this foot when its shin is this many metres nearer the camera."""
+
+
+def thin_in_front(
+    segmentation: np.ndarray, foot: FootFrame, collar: np.ndarray, box: tuple[int, int, int, int]
+) -> np.ndarray:
+    """(h, w) bool in the box: thin parts of the person mask (a cane) coming down from above the collar line
+    into the shoe's area: they stay in front of the shoe and are not erased.
+
+    A thin part is what a morphological opening with a disc of ``THIN_SHARE`` of the shoe's span removes; one
+    is kept when it has pixels above the collar line and below it, and is ``MIN_THIN_LENGTH`` of the span long.
+    """
+    x0, y0, x1, y1 = box
+    person = (segmentation[y0:y1, x0:x1] > 0.5).astype(np.uint8)
+    size = max(3, round(float(THIN_SHARE * foot.span)) | 1)
+    opened = cv2.morphologyEx(person, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size)))
+    thin = person & (1 - opened)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(thin, connectivity=8)
+    out = np.zeros(person.shape, bool)
+    if n <= 1:
+        return out
+    above = above_collar(foot, collar, box) > 0.5
+    for i in range(1, n):
+        w, h = stats[i, cv2.CC_STAT_WIDTH], stats[i, cv2.CC_STAT_HEIGHT]
+        if max(w, h) < MIN_THIN_LENGTH * foot.span:
+            continue
+        part = labels == i
+        if part[above].any() and part[~above].any():
+            out |= part
+    return out
+
+
+def shin_in_front(
+    segmentation: np.ndarray, foot: FootLandmarks, other: FootLandmarks, box: tuple[int, int, int, int]
+) -> np.ndarray:
+    """(h, w) bool in the box: the person mask on the other leg's shin (knee to ankle, ``SHIN_RADIUS`` of its
+    length wide) when that shin is ``NEARER_M`` nearer the camera than this foot's ankle (world landmarks):
+    a leg crossing in front of the shoe. Empty without world landmarks."""
+    x0, y0, x1, y1 = box
+    out = np.zeros((y1 - y0, x1 - x0), bool)
+    if foot.world is None or other.world is None:
+        return out
+    if float(other.world[:2, 2].mean()) > float(foot.world[1, 2]) - NEARER_M:
+        return out
+    radius = max(1, round(SHIN_RADIUS * other.shin))
+    canvas = np.zeros(out.shape, np.uint8)
+    knee = np.round(other.knee - (x0, y0)).astype(int)
+    ankle = np.round(other.ankle - (x0, y0)).astype(int)
+    cv2.line(canvas, (int(knee[0]), int(knee[1])), (int(ankle[0]), int(ankle[1])), 1, 2 * radius + 1)
+    return canvas.astype(bool) & (segmentation[y0:y1, x0:x1] > 0.5)

@@ -5,17 +5,22 @@ Per foot (:meth:`ShoeRenderer.apply_people`): its 3D orientation and scale from 
 model's view for that heading and camera height from its view sphere, turned by the foot's roll and scaled to
 the foot (a product without a model: its side, front or back sprite, mirrored for a toe pointing left, never
 upside down); views change with hysteresis. A shoe is only drawn where the person mask has the foot: its
-heel, toe and ankle on the mask and most of the shoe over it (``MIN_ON_PERSON``); two shoes on one spot keep
-the more visible foot's. Without world landmarks (other providers) the foot's frame comes from the picture
+heel, toe and ankle on the mask and most of the shoe over it (``MIN_ON_PERSON``), after fitting it to the mask
+(shortened and shifted along the foot, ``FIT_SCALES``, ``FIT_SHIFTS``); two shoes on one spot keep the more
+visible foot's. Without world landmarks (other providers) the foot's frame comes from the picture
 (:mod:`tryon.shoes.feet`).
 
 The real shoe under the new one is erased (:mod:`tryon.shoes.erase`) below the occlusion line; above it the
 leg (the person mask: trouser, skin) stays in front. The line is the new shoe's collar, or the ankle when the
-collar is higher (a boot), so a boot's shaft goes under the trouser instead of erasing it.
+collar is higher (a boot), so a boot's shaft goes under the trouser instead of erasing it. A cane coming down
+past the collar (a thin part of the mask) and the other leg's shin when it is nearer the camera stay in front
+of the shoe, neither erased nor covered; feet lower in the picture (nearer) are drawn last.
 """
 
 from __future__ import annotations
 
+import itertools
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +32,7 @@ from tryon.landmarks import FootLandmarks, PoseLandmarks
 from tryon.look import Look, Product
 from tryon.shoes.erase import erase_box, erase_real_shoe
 from tryon.shoes.feet import FootFrame, foot_frame
-from tryon.shoes.occlusion import above_collar, leg_mask
+from tryon.shoes.occlusion import above_collar, leg_mask, shin_in_front, thin_in_front
 from tryon.shoes.orientation import rotation
 from tryon.shoes.placement import Placement, place, place_matrix
 from tryon.shoes.sprite import ShoeViews, procedural_views, side_from_image
@@ -53,6 +58,20 @@ KEYPOINT_SLACK = 0.1
 feet of a walking person)."""
 MIN_ON_PERSON = 0.7
 """Smallest share of a shoe's pixels over the person mask (dilated a little) for it to be drawn."""
+FIT_SCALES = (1.0, 0.9, 0.8, 0.7)
+"""Shares of its length the shoe may be shortened to along the foot, to fit the person mask: the foot points
+towards or away from the camera more than its keypoints say, or is bare (a sandal), smaller than a shoe."""
+FIT_SHIFTS = (-0.2, -0.15, -0.1, -0.05, 0.0, 0.05, 0.1, 0.15, 0.2)
+"""Shifts along the foot (shares of the shoe's length) tried to fit the shoe to the person mask (not those that
+move it up the leg, which the mask covers too)."""
+FIT_LIFTS = (0.0, 0.04, 0.08)
+"""Lifts up the leg (shares of the shoe's length) tried: the sole hung below the mask's foot on the held-out
+walk (the heel and foot-index keypoints lie inside the foot)."""
+FIT_COST = 0.05
+"""Share of shoe pixels on the mask a fit must gain per full step away from the foot's own placement (the
+largest shift, or the shortest length), so that the keypoints' placement wins a tie."""
+FIT_SAMPLES = 1500
+"""Shoe pixels sampled to score a fit."""
 SAME_SPOT = 0.3
 """Two shoes whose anchors are closer than this fraction of a shoe length are on the same foot."""
 
@@ -159,13 +178,24 @@ class ShoeRenderer:
         if not placements:
             return frame, [], notes
         out = frame.copy()
-        if self.erase:
-            for p, pose, _ in placements:
-                seg = _segmentation(pose, out.shape)
-                if seg is not None:
-                    box = erase_box(p.box, p.frame.span, out.shape)
-                    erase_real_shoe(out, seg, above_collar(p.frame, occlusion_point(p), box) == 0.0, box)
-        shoes = [self._composite(out, p, _segmentation(pose, out.shape), pose.person, sf) for p, pose, sf in placements]
+        placements.sort(key=lambda item: float(item[0].frame.origin[1]))  # lower feet are nearer: drawn last
+        fronts: list[np.ndarray | None] = []
+        for p, pose, _ in placements:
+            seg = _segmentation(pose, out.shape)
+            if seg is None:
+                fronts.append(None)
+                continue
+            box = erase_box(p.box, p.frame.span, out.shape)
+            front = _in_front(p, pose, seg, box)
+            if self.erase:
+                below = above_collar(p.frame, occlusion_point(p), box) == 0.0
+                erase_real_shoe(out, seg, below & ~front, box)
+            x0, y0, x1, y1 = p.box
+            fronts.append(front[y0 - box[1] : y1 - box[1], x0 - box[0] : x1 - box[0]])
+        shoes = [
+            self._composite(out, p, _segmentation(pose, out.shape), pose.person, sf, front)
+            for (p, pose, sf), front in zip(placements, fronts, strict=True)
+        ]
         return out, shoes, notes
 
     def placements(
@@ -248,11 +278,14 @@ class ShoeRenderer:
                 placement = Placement(
                     ff, placement.sprite, placement.matrix, placement.box, foot.ankle.copy(), view, length_px
                 )
-        return None if placement is None else (placement, sf)
+        if placement is None:
+            return None
+        return _fitted(placement, _segmentation(pose, shape), None if track is None else track.fits), sf
 
     def _composite(
-        self, out: np.ndarray, p: Placement, seg: np.ndarray | None, person: int = -1, sf: SmoothFoot | None = None
-    ) -> PlacedShoe:
+        self, out: np.ndarray, p: Placement, seg: np.ndarray | None, person: int = -1, sf: SmoothFoot | None = None,
+        front: np.ndarray | None = None,
+    ) -> PlacedShoe:  # fmt: skip
         x0, y0, x1, y1 = p.box
         m = p.matrix.copy()
         m[:, 2] -= (x0, y0)
@@ -260,8 +293,13 @@ class ShoeRenderer:
                                 borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0, 0))  # fmt: skip
         alpha = warped[..., 3].astype(np.float32) * (1.0 / 255.0)
         cover = np.ones_like(alpha) if seg is None else 1.0 - leg_mask(seg, p.frame, occlusion_point(p), p.box)
+        if front is not None:
+            cover[front] = 0.0  # a cane or the other leg in front of the shoe
         region = out[y0:y1, x0:x1].astype(np.float32)
-        region *= (1.0 - SHADOW_STRENGTH * _contact_shadow(p, (x0, y0), alpha.shape))[..., None]
+        shadow = _contact_shadow(p, (x0, y0), alpha.shape)
+        if front is not None:
+            shadow[front] = 0.0  # on the ground behind the cane, not on it
+        region *= (1.0 - SHADOW_STRENGTH * shadow)[..., None]
         color = warped[..., :3].astype(np.float32)  # premultiplied
         blended = region * (1.0 - alpha * cover)[..., None] + color * cover[..., None]
         out[y0:y1, x0:x1] = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
@@ -290,6 +328,18 @@ def occlusion_point(p: Placement) -> np.ndarray:
     return collar - above * p.frame.up if above > 0 else collar
 
 
+def _in_front(p: Placement, pose: PoseLandmarks, seg: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """(h, w) bool in ``box``: the person's pixels in front of the shoe: thin parts coming down past its collar (a
+    cane) and the other leg's shin when it is nearer the camera (:mod:`tryon.shoes.occlusion`)."""
+    front = thin_in_front(seg, p.frame, occlusion_point(p), box)
+    if p.ankle is not None and len(pose.feet) == 2:
+        ankle = p.ankle
+        mine = min(pose.feet, key=lambda f: float(np.linalg.norm(f.ankle - ankle)))
+        other = pose.feet[1] if mine is pose.feet[0] else pose.feet[0]
+        front |= shin_in_front(seg, mine, other, box)
+    return front
+
+
 def _foot_width(seg: np.ndarray | None, anchor: np.ndarray, along: np.ndarray, length_px: float) -> float:
     """Width of a shoe seen from the front or back: the person mask's run through the foot's anchor across
     the foot (the real shoe, which the new one must cover), within ``END_WIDTH_RANGE`` of the shoe's length;
@@ -309,6 +359,56 @@ def _foot_width(seg: np.ndarray | None, anchor: np.ndarray, along: np.ndarray, l
     left = mid - int(np.argmin(on[mid::-1])) if not on[: mid + 1].all() else 0
     right = mid + int(np.argmin(on[mid:])) if not on[mid:].all() else len(steps)
     return float(np.clip(right - left, lo, hi))
+
+
+def _fitted(p: Placement, seg: np.ndarray | None, recent: deque[tuple[float, float, float]] | None = None) -> Placement:
+    """The placement shortened along the foot (``FIT_SCALES``), shifted along it (``FIT_SHIFTS``) and lifted
+    (``FIT_LIFTS``) to put most of the shoe's pixels on the person mask; in video (``recent``: the foot's last
+    fits) the mean of the last ``FIT_FRAMES`` fits, so that the shoe's size changes by at most a ninth of a
+    step between frames instead of pulsing with the mask's outline."""
+    if seg is None:
+        return p
+    x0, y0, x1, y1 = p.box
+    m = p.matrix.copy()
+    m[:, 2] -= (x0, y0)
+    alpha = cv2.warpAffine(np.ascontiguousarray(p.sprite.rgba[..., 3]), m, (x1 - x0, y1 - y0), flags=cv2.INTER_NEAREST)
+    ys, xs = np.nonzero(alpha > 127)
+    if xs.size == 0:
+        return p
+    step = max(1, xs.size // FIT_SAMPLES)
+    pts = np.stack([xs[::step] + x0, ys[::step] + y0], axis=1).astype(np.float64) - p.frame.origin
+    along = p.frame.along
+    t = pts @ along  # position along the foot
+    rest = pts - t[:, None] * along
+    h, w = seg.shape[:2]
+    person = seg > PERSON_THRESHOLD
+    best, best_score = (1.0, 0.0, 0.0), -1.0
+    climb = float(np.dot(along, p.frame.up))  # shifting along the foot must not move the shoe up the leg
+    for k, s, lift in itertools.product(FIT_SCALES, FIT_SHIFTS, FIT_LIFTS):
+        if s * climb > 0.3 * abs(s):
+            continue
+        q = p.frame.origin + rest + ((k * t) + s * p.frame.span)[:, None] * along + lift * p.frame.span * p.frame.up
+        xi, yi = np.round(q[:, 0]).astype(int), np.round(q[:, 1]).astype(int)
+        inside = (xi >= 0) & (xi < w) & (yi >= 0) & (yi < h)
+        on = np.zeros(len(q), bool)
+        on[inside] = person[yi[inside], xi[inside]]
+        steps = abs(s) / FIT_SHIFTS[-1] + (1.0 - k) / (1.0 - FIT_SCALES[-1]) + lift / FIT_LIFTS[-1]
+        score = float(on.mean()) - FIT_COST * steps
+        if score > best_score + 1e-9:
+            best, best_score = (k, s, lift), score
+    if recent is not None:
+        recent.append(best)
+        best = tuple(float(v) for v in np.mean(np.array(recent), axis=0))  # type: ignore[assignment]
+    k, s, lift = best
+    if k == 1.0 and s == 0.0 and lift == 0.0:
+        return p
+    squash = np.eye(2) + (k - 1.0) * np.outer(along, along)
+    f = p.frame
+    frame = FootFrame(f.side, f.view, f.origin + f.span * (s * along + lift * f.up), f.along, f.up, f.span * k)
+    fitted = place_matrix(p.sprite, frame, squash @ p.matrix[:, :2], seg.shape, p.ankle)
+    if fitted is None:
+        return p
+    return Placement(frame, p.sprite, fitted.matrix, fitted.box, p.ankle, p.name, (p.length or f.span) * k)
 
 
 def _segmentation(pose: PoseLandmarks, shape: tuple[int, ...]) -> np.ndarray | None:

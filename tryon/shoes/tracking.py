@@ -31,6 +31,8 @@ SWAP_RATIO = 0.6
 the straight one (MediaPipe trades the feet's labels on some frames)."""
 LENGTH_FRAMES = 31
 """Frames over which the shin's length (metres), and so the shoe's, is the median."""
+FIT_FRAMES = 9
+"""Frames over which a shoe's fit to the person mask (its length factor, shift and lift) is averaged."""
 ANGLE_CUTOFF_HZ, ANGLE_BETA = 1.0, 0.5
 SCALE_CUTOFF_HZ, SCALE_BETA = 0.8, 0.2
 POSITION_CUTOFF_HZ, POSITION_BETA = 2.0, 0.05
@@ -137,6 +139,7 @@ class _FootTrack:
     lengths: deque[float] = field(default_factory=lambda: deque(maxlen=LENGTH_FRAMES))
     raw_yaws: deque[float] = field(default_factory=lambda: deque(maxlen=CONFIRM_FRAMES))
     widths: deque[float] = field(default_factory=lambda: deque(maxlen=LENGTH_FRAMES))
+    fits: deque[tuple[float, float, float]] = field(default_factory=lambda: deque(maxlen=FIT_FRAMES))
     last: np.ndarray | None = None
     view: object = None
     seen: float = -math.inf
