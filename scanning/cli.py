@@ -14,6 +14,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
+import numpy as np
 import typer
 
 from assets_pipeline import clikit
@@ -211,6 +212,41 @@ def _finish(
             )
 
 
+def _parse_box(text: str | None) -> tuple[float, float, float, float, float, float] | None:
+    """``x0,y0,z0,x1,y1,z1`` -> six floats with a positive size along each axis (None stays None)."""
+    if text is None:
+        return None
+    try:
+        v = [float(p) for p in text.split(",")]
+    except ValueError:
+        v = []
+    if len(v) != 6 or not all(np.isfinite(v)):
+        raise ScanError("expected six numbers x0,y0,z0,x1,y1,z1 (meters)", field="--region")
+    if not all(v[k + 3] > v[k] for k in range(3)):
+        raise ScanError("x1, y1, z1 must be larger than x0, y0, z0", field="--region")
+    return v[0], v[1], v[2], v[3], v[4], v[5]
+
+
+def _print_object(info: dict[str, Any]) -> None:
+    """Which object was reconstructed and why, and the others found (the numbers --object takes)."""
+    from scanning.region import Candidate
+
+    cands = [Candidate(**{**c, "size": tuple(c["size"]), "centre": tuple(c["centre"])})
+             for c in info.get("candidates", [])]
+    chosen = info.get("chosen", 0)
+    if chosen:
+        out.print(f"object {cands[chosen - 1].describe()} -- {info['reason']}", markup=False, highlight=False,
+                  soft_wrap=True)
+    else:
+        out.print(f"object: {info.get('reason', '')}", markup=False, highlight=False)
+    others = [c for c in cands if c.number != chosen]
+    for c in others:
+        out.print(f"  other {c.describe()}", markup=False, highlight=False, soft_wrap=True)
+    if others:
+        out.print("  (choose another with --object N or --region x0,y0,z0,x1,y1,z1)", markup=False,
+                  highlight=False)
+
+
 @app.command()
 def fuse(
     folder: Annotated[Path, typer.Argument(help="capture folder: our layout, TUM RGB-D or Open3D/Redwood")],
@@ -221,6 +257,17 @@ def fuse(
         MethodChoice, typer.Option(help="carve: watertight; scalable: Open3D's volume")
     ] = MethodChoice.carve,
     voxels: Annotated[int | None, typer.Option(help="fusion voxels across the object's diagonal")] = None,
+    object_number: Annotated[
+        int | None,
+        typer.Option("--object", help="reconstruct this object of the list printed (1 = largest) instead of the "
+                     "one chosen by the rule"),
+    ] = None,
+    region: Annotated[
+        str | None,
+        typer.Option("--region", metavar="X0,Y0,Z0,X1,Y1,Z1", help="reconstruct the largest object inside this "
+                     "box (meters, the capture's frame: the poses' world, or the first camera's when poses are "
+                     "estimated)"),
+    ] = None,
     triangles: Annotated[int | None, typer.Option(help="simplify to about this many triangles")] = None,
     texture_size: TextureOption = None,
     sku: SkuOption = None,
@@ -233,20 +280,26 @@ def fuse(
     from scanning.cleanup import CleanupOptions
     from scanning.fusion import FusionOptions
     from scanning.reconstruct import CaptureOptions, reconstruct_capture
+    from scanning.region import RegionOptions
     from scanning.settings import ScanSettings
 
     _logging(verbose, quiet)
     try:
         asset_settings = _check_publish(sku, category)
         settings = clikit.load_settings(ScanSettings, "PHYGITAL_SCAN_")
+        if object_number is not None and region is not None:
+            raise ScanError("give either --object or --region, not both", field="--object")
         opts = CaptureOptions(
             poses=poses.value,  # type: ignore[arg-type]
+            region=RegionOptions(select=object_number, box=_parse_box(region)),
             fusion=FusionOptions(voxels_across=voxels or settings.voxels_across, method=method.value),  # type: ignore[arg-type]
             cleanup=CleanupOptions(target_triangles=triangles or settings.target_triangles),
             max_frames=settings.max_frames,
         )
         with _RichProgress(quiet) as progress:
             mesh, rep = reconstruct_capture(folder, opts, progress)
+        if not quiet:
+            _print_object(rep.object)
         _finish(mesh, rep, output, report, quiet, folder.resolve().name or "scan", texture_size, sku, category, name,
                 asset_settings)
     except Exception as exc:

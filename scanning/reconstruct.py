@@ -91,6 +91,9 @@ class ScanReport:
     seconds: dict[str, float] = field(default_factory=dict)
     output: dict[str, Any] = field(default_factory=dict)
     world_to_model: list[list[float]] = field(default_factory=list)  # (4, 4) capture world -> output frame
+    # which object was reconstructed: chosen (its number, 0 for a --region box), reason, candidates (number,
+    # size_m, centre_m in the capture frame, look_distance_m, seen, flat)
+    object: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the report as a JSON-ready dict."""
@@ -125,6 +128,8 @@ def reconstruct_frames(
     prog.start("region", None)
     with _timed(rep, "region"):
         region = find_region(frames, intr, options.region)
+    rep.object = {"chosen": region.chosen, "reason": region.reason,
+                  "candidates": [asdict(c) for c in region.candidates]}
     prog.start("fusion", len(frames))
     with _timed(rep, "fusion"):
         raw = fuse(frames, intr, region, options.fusion, lambda n: prog.advance(n))

@@ -1,4 +1,10 @@
-"""Where the object is: the table plane (RANSAC) and the object's bounds, found from posed RGB-D frames.
+"""Where the object is: the table plane (RANSAC), the objects standing on it, and the chosen one's bounds.
+
+Every cluster of depth points above the table is a candidate (:class:`Candidate`, listed largest first). Unless
+the caller says which (``RegionOptions.select``: a number from that list, or ``box``: a bounding box in the
+capture's frame), the object is the candidate nearest to where the cameras look (the point closest to every
+optical axis), skipping flat ones (a magazine or a sheet of paper on the table: less tall than a fifth of their
+width) when anything else stands there. :attr:`ObjectRegion.reason` says which rule chose it.
 
 The result, :class:`ObjectRegion`, defines the *object frame* every later stage works in: meters, z up along
 the table normal, the origin on the table under the middle of the object. Fusion builds its grid in it, so
@@ -19,13 +25,41 @@ from scanning.frames import Frame, Intrinsics
 logger = logging.getLogger(__name__)
 
 
+Box = tuple[float, float, float, float, float, float]
+
+
 @dataclass(frozen=True, slots=True)
 class RegionOptions:
-    """How the object region is found: frames sampled, pixel stride, table plane fraction, RANSAC tries."""
+    """How the object region is found: frames sampled, pixel stride, table plane fraction, RANSAC tries, and
+    the user's choice of object (``select``: 1-based number in the candidate list; ``box``: x0, y0, z0, x1, y1,
+    z1 in the capture's frame, meters)."""
     sample_frames: int = 8
     stride: int = 4
     min_table_fraction: float = 0.15
     ransac_iterations: int = 600
+    select: int | None = None
+    box: Box | None = None
+    flat_ratio: float = 0.2
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """One object found above the table: number (1 = largest), size (x, y, z meters, z up from the table),
+    centre (capture frame, meters), distance from where the cameras look (meters), frames that see its centre,
+    whether it is flat."""
+    number: int
+    size: tuple[float, float, float]
+    centre: tuple[float, float, float]
+    look_distance: float
+    seen: int
+    flat: bool
+
+    def describe(self) -> str:
+        """One line: number, size in cm, centre in m, frames that see it, flat."""
+        dims = " x ".join(f"{d * 100:.1f}" for d in self.size)
+        centre = ", ".join(f"{c:.2f}" for c in self.centre)
+        return (f"{self.number}: {dims} cm at ({centre}) m, {self.look_distance:.2f} m from where the cameras "
+                f"look, seen in {self.seen} frames{', flat' if self.flat else ''}")
 
 
 DEFAULTS = RegionOptions()
@@ -44,6 +78,9 @@ class ObjectRegion:
     hi: np.ndarray
     has_table: bool
     noise: float
+    candidates: tuple[Candidate, ...] = ()
+    chosen: int = 0  # number of the chosen candidate (0: not from a candidate list)
+    reason: str = ""
 
     @property
     def size(self) -> float:
@@ -130,12 +167,16 @@ def find_region(frames: Sequence[Frame], intr: Intrinsics, options: RegionOption
     if len(above) < 30:
         raise ReconstructionError("no object found above the table in the depth frames")
     pixel = stride * dist / intr.fx  # spacing of the sampled points on the object
-    cluster = _main_cluster(above, center, max(3.0 * cell, 3.0 * pixel))
     ref = np.array([1.0, 0.0, 0.0]) if abs(n[0]) < 0.9 else np.array([0.0, 1.0, 0.0])
     x = ref - (ref @ n) * n  # keep the world's x axis where possible
     x /= np.linalg.norm(x)
     y = np.cross(n, x)
     rot = np.stack([x, y, n])
+    floor = -off if has_table else None
+    eps = max(3.0 * cell, 3.0 * pixel)
+    clusters = _clusters(above, eps)
+    candidates = _describe([above[g] for g in clusters], rot, floor, center, frames, intr, options.flat_ratio)
+    cluster, chosen, reason = _choose(above, clusters, candidates, eps, options)
     local = cluster @ rot.T
     lo, hi = np.percentile(local, 0.2, axis=0), np.percentile(local, 99.8, axis=0)
     origin_local = np.array([(lo[0] + hi[0]) / 2, (lo[1] + hi[1]) / 2, -off if has_table else lo[2]])
@@ -145,25 +186,87 @@ def find_region(frames: Sequence[Frame], intr: Intrinsics, options: RegionOption
     lo, hi = lo - origin_local, hi - origin_local
     if has_table:
         lo[2] = 0.0
-    logger.info("object region %.3f x %.3f x %.3f m, table=%s, noise %.2f mm",
-                *(hi - lo), has_table, noise * 1000)
-    return ObjectRegion(to_object, lo, hi, has_table, max(noise, 1e-4))
+    logger.info("object region %.3f x %.3f x %.3f m, table=%s, noise %.2f mm; %s",
+                *(hi - lo), has_table, noise * 1000, reason)
+    return ObjectRegion(to_object, lo, hi, has_table, max(noise, 1e-4), tuple(candidates), chosen, reason)
 
 
-def _main_cluster(points: np.ndarray, center: np.ndarray, eps: float) -> np.ndarray:
+def _clusters(points: np.ndarray, eps: float) -> list[np.ndarray]:
+    """DBSCAN clusters holding at least 2 % of the points, largest first (each an index array)."""
     import open3d as o3d
 
+    if len(points) == 0:
+        return []
     pc = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(points))
     with o3d.utility.VerbosityContextManager(o3d.utility.VerbosityLevel.Error):
         labels = np.asarray(pc.cluster_dbscan(eps, 8))
-    best, best_score = -1, np.inf
-    for lab in range(labels.max() + 1):
-        member = points[labels == lab]
-        if len(member) < 0.02 * len(points):
-            continue
-        score = float(np.min(np.linalg.norm(member - center, axis=1))) - 1e-9 * len(member)
-        if score < best_score:
-            best, best_score = lab, score
-    if best < 0:
+    groups = [np.nonzero(labels == lab)[0] for lab in range(labels.max() + 1)]
+    groups = [g for g in groups if len(g) >= max(8, 0.02 * len(points))]
+    return sorted(groups, key=lambda g: -len(g))
+
+
+def _extent(local: np.ndarray, floor: float | None) -> tuple[np.ndarray, np.ndarray]:
+    """Robust bounds (0.2 and 99.8 percentiles) of points in the table frame; the bottom is the table."""
+    lo, hi = np.percentile(local, 0.2, axis=0), np.percentile(local, 99.8, axis=0)
+    if floor is not None:
+        lo[2] = floor
+    return lo, hi
+
+
+def _describe(
+    clusters: list[np.ndarray], rot: np.ndarray, floor: float | None, center: np.ndarray,
+    frames: Sequence[Frame], intr: Intrinsics, flat_ratio: float,
+) -> list[Candidate]:
+    """Size, centre, distance from the look-at point, frames seeing it, flatness of each cluster."""
+    out = []
+    cams = [np.linalg.inv(f.pose) for f in frames if f.pose is not None]
+    for k, pts in enumerate(clusters):
+        lo, hi = _extent(pts @ rot.T, floor)
+        size = hi - lo
+        middle = rot.T @ ((lo + hi) / 2)
+        seen = 0
+        for m in cams:
+            c = m[:3, :3] @ middle + m[:3, 3]
+            if c[2] > 1e-3 and 0 <= c[0] / c[2] * intr.fx + intr.cx < intr.width \
+                    and 0 <= c[1] / c[2] * intr.fy + intr.cy < intr.height:
+                seen += 1
+        out.append(Candidate(
+            k + 1,
+            (float(size[0]), float(size[1]), float(size[2])),
+            (float(middle[0]), float(middle[1]), float(middle[2])),
+            float(np.min(np.linalg.norm(pts - center, axis=1))),
+            seen,
+            bool(size[2] < flat_ratio * max(size[0], size[1])),
+        ))
+    return out
+
+
+def _choose(
+    above: np.ndarray, clusters: list[np.ndarray], candidates: list[Candidate], eps: float, options: RegionOptions,
+) -> tuple[np.ndarray, int, str]:
+    """The chosen cluster's points, its number in the candidate list (0 for a box) and the rule that chose it."""
+    if options.box is not None:
+        box = np.asarray(options.box, dtype=np.float64)
+        lo, hi = np.minimum(box[:3], box[3:]), np.maximum(box[:3], box[3:])
+        inside = above[np.all((above >= lo) & (above <= hi), axis=1)]
+        groups = _clusters(inside, eps) if len(inside) >= 30 else []
+        if not groups:
+            found = "; ".join(f"{c.number} at ({', '.join(f'{v:.2f}' for v in c.centre)})" for c in candidates)
+            raise ReconstructionError(
+                f"nothing stands above the table inside this box (objects found: {found or 'none'})",
+                field="--region")
+        return inside[groups[0]], 0, "the largest object inside --region"
+    if not candidates:
         raise ReconstructionError("no object found near the middle of the views")
-    return points[labels == best]
+    if options.select is not None:
+        if not 1 <= options.select <= len(candidates):
+            raise ReconstructionError(f"there are {len(candidates)} objects: choose 1 to {len(candidates)}",
+                                      field="--object")
+        return above[clusters[options.select - 1]], options.select, "chosen with --object"
+    standing = [c for c in candidates if not c.flat]
+    pool = standing or candidates
+    best = min(pool, key=lambda c: c.look_distance)
+    reason = "nearest to where the cameras look"
+    if len(standing) < len(candidates) and standing:
+        reason += " (flat objects skipped)"
+    return above[clusters[best.number - 1]], best.number, reason

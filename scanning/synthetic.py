@@ -132,6 +132,19 @@ def load_truth(path: str | Path, object_size: float = 0.2) -> tuple[np.ndarray, 
     return v, np.asarray(mesh.faces, dtype=np.int64)
 
 
+def compose(parts: list[tuple[np.ndarray, np.ndarray, tuple[float, float]]]) -> tuple[np.ndarray, np.ndarray]:
+    """Several meshes standing on the table, each moved by an (x, y) offset in meters, as one mesh.
+
+    parts : (vertices (v, 3), triangles (t, 3), offset) each, as :func:`load_truth` returns them.
+    """
+    verts, tris, base = [], [], 0
+    for v, f, (dx, dy) in parts:
+        verts.append(v + np.array([dx, dy, 0.0]))
+        tris.append(f + base)
+        base += len(v)
+    return np.concatenate(verts), np.concatenate(tris)
+
+
 def look_at(eye: np.ndarray, target: np.ndarray, roll_deg: float = 0.0) -> np.ndarray:
     """Camera-to-world (4, 4) for a camera at ``eye`` looking at ``target``; x right, y down, z forward."""
     f = target - eye
