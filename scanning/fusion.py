@@ -120,37 +120,71 @@ def _integrate(
         np.zeros(n, np.float32) if colors else None,
     )
     h, w = intr.height, intr.width
+    px, py, pz = (np.ascontiguousarray(pts[:, k]) for k in range(3))
+    kmat = intr.matrix().astype(np.float32)
+    # scratch arrays reused by every frame (one pass per operation, no fancy indexing over all voxels)
+    z, u, v, sdf = (np.empty(n, np.float32) for _ in range(4))
+    pix = np.empty(n, np.int32)
+    ok = np.empty(n, bool)
+    tmp = np.empty(n, bool)
     for f in frames:
         assert f.pose is not None
-        m = (np.linalg.inv(f.pose) @ to_world).astype(np.float32)
-        cam = pts @ m[:3, :3].T
-        cam += m[:3, 3]
-        z = cam[:, 2]
+        # K @ (world -> camera) @ (object -> world): pixel * depth = rows 0, 1; depth = row 2
+        m = kmat @ (np.linalg.inv(f.pose) @ to_world)[:3].astype(np.float32)
+        _affine(px, py, pz, m[2], z)
+        _affine(px, py, pz, m[0], u)
+        _affine(px, py, pz, m[1], v)
         with np.errstate(divide="ignore", invalid="ignore"):
-            u = np.rint(cam[:, 0] * intr.fx / z + intr.cx)
-            v = np.rint(cam[:, 1] * intr.fy / z + intr.cy)
-        ok = (z > 1e-3) & (u >= 0) & (u < w) & (v >= 0) & (v < h)
-        idx = np.nonzero(ok)[0]
-        pix = v[idx].astype(np.int64) * w + u[idx].astype(np.int64)
-        d = f.depth.ravel()[pix]
-        sdf = d - z[idx]
+            np.divide(u, z, out=u)
+            np.divide(v, z, out=v)
+        # in the image (rounded to the nearest pixel) and in front of the camera; the rest reads pixel h * w,
+        # a padding pixel with no depth
+        np.greater(z, 1e-3, out=ok)
+        ok &= np.greater_equal(u, -0.5, out=tmp)
+        ok &= np.less(u, w - 0.5, out=tmp)
+        ok &= np.greater_equal(v, -0.5, out=tmp)
+        ok &= np.less(v, h - 0.5, out=tmp)
+        np.logical_not(ok, out=tmp)
+        np.copyto(u, 0.0, where=tmp)
+        np.copyto(v, float(h), where=tmp)  # pixel h * w: the padding pixel
+        u += 0.5
+        v += 0.5
+        np.floor(v, out=v)
+        np.floor(u, out=u)
+        np.copyto(pix, v, casting="unsafe")
+        pix *= w
+        pix += u.astype(np.int32)
+        depth = np.append(f.depth.ravel(), np.float32(0))
+        d = np.take(depth, pix)
+        np.subtract(d, z, out=sdf)
         measured = d > 0
         hidden = measured & (sdf <= -trunc)
-        vol.behind[idx[hidden]] += 1
-        keep = measured & ~hidden
-        idx, sdf, pix = idx[keep], sdf[keep], pix[keep]
-        val = np.minimum(1.0, sdf / trunc)
-        wt = vol.weight[idx]
-        vol.tsdf[idx] = (vol.tsdf[idx] * wt + val) / (wt + 1)
-        vol.weight[idx] = wt + 1
+        vol.behind += hidden
+        upd = measured & ~hidden
+        # running mean: tsdf += (value - tsdf) / new weight, where updated
+        vol.weight += upd
+        inc = np.minimum(np.divide(sdf, trunc, out=d), 1.0, out=d)
+        inc -= vol.tsdf
+        inc *= upd
+        inc /= np.maximum(vol.weight, 1.0)
+        vol.tsdf += inc
         if vol.csum is not None and vol.cw is not None:
-            near = np.abs(sdf) < trunc
-            ni = idx[near]
-            vol.csum[ni] += f.color.reshape(-1, 3)[pix[near]].astype(np.float32)
+            ni = np.nonzero(upd & (np.abs(sdf) < trunc))[0]
+            vol.csum[ni] += f.color.reshape(-1, 3)[pix[ni]].astype(np.float32)
             vol.cw[ni] += 1
         if progress is not None:
             progress(1)
     return vol
+
+
+def _affine(px: np.ndarray, py: np.ndarray, pz: np.ndarray, row: np.ndarray, out: np.ndarray) -> None:
+    """out = row[0] * px + row[1] * py + row[2] * pz + row[3], in place (float32)."""
+    np.multiply(px, row[0], out=out)
+    tmp = py * row[1]
+    out += tmp
+    np.multiply(pz, row[2], out=tmp)
+    out += tmp
+    out += row[3]
 
 
 def _integrate_parts(
