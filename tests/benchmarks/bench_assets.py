@@ -25,11 +25,13 @@ when the full-resolution output is missing).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import math
 import os
 import platform
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -44,7 +46,7 @@ sys.path.insert(0, str(ROOT))
 
 from assets_pipeline.document import AssetDocument  # noqa: E402
 from assets_pipeline.io.formats import read  # noqa: E402
-from assets_pipeline.metrics import sample_surface  # noqa: E402
+from assets_pipeline.metrics import SurfaceReference  # noqa: E402
 from assets_pipeline.scene import world_triangles  # noqa: E402
 
 BIN = ROOT / "tools" / "node" / "node_modules" / ".bin"
@@ -60,6 +62,8 @@ QUICK_MODELS = (
 )
 GLTF_SUFFIXES = (".gltf", ".glb")
 HELMET = "DamagedHelmet.glb"
+TIME = "/usr/bin/time"
+"""GNU time, for the peak memory of each run."""
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 # Targets from issue 2 ("Speed and size, measured side by side").
@@ -93,6 +97,8 @@ class Run:
     error_reason: str = ""
     validator_errors: int | None = None
     validator_first: str = ""
+    peak_mb: float | None = None
+    """Peak resident memory of the process, MB (see :func:`run_measured`)."""
 
 
 @dataclass(slots=True)
@@ -111,34 +117,56 @@ class ModelResult:
 # ---------------------------------------------------------------------------------------------- running
 
 
-def _reason(proc: subprocess.CompletedProcess[str]) -> str:
-    text = ANSI.sub("", (proc.stderr or "") + "\n" + (proc.stdout or ""))
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+def run_measured(cmd: list[str], timeout: float) -> tuple[int | None, str, float, float | None]:
+    """Run ``cmd`` to its end (its process group killed after ``timeout`` s): (exit code, None on timeout;
+    stderr and stdout; wall seconds; peak resident memory in MB, None when unknown). The peak is GNU time's
+    ``%M``, the ``ru_maxrss`` of the command: its largest resident set, or that of a process it waited for
+    (one process, not a sum). It is measured through ``/usr/bin/time`` because a child forked from this
+    process would count this process's own memory, which ``ru_maxrss`` keeps across ``exec``."""
+    with tempfile.TemporaryDirectory(prefix="bench_rss_") as tmp:
+        rss = Path(tmp) / "rss"
+        wrapped = [TIME, "-f", "%M", "-o", str(rss), *cmd] if Path(TIME).is_file() else cmd
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(wrapped, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                errors="replace", cwd=ROOT, start_new_session=True)  # fmt: skip
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            return None, "", time.perf_counter() - t0, None
+        seconds = time.perf_counter() - t0
+        peak = None
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            peak = int(rss.read_text().split()[-1]) / 1024
+    return proc.returncode, err + "\n" + out, seconds, peak
+
+
+def _reason(text: str, code: int) -> str:
+    lines = [ln.strip() for ln in ANSI.sub("", text).splitlines() if ln.strip()]
     errors = [ln for ln in lines if "error" in ln.lower()]
-    line = (errors or lines or [f"exit code {proc.returncode}"])[0]
+    line = (errors or lines or [f"exit code {code}"])[0]
     return line[:160]
 
 
 def run_tool(tool: str, cmd: list[str], out: Path, timeout: float, repeat: int = 1, note: str = "") -> Run:
-    """Run ``cmd`` (``repeat`` times, keeping the best wall time); the run fails on a non-zero exit,
-    a timeout or a missing output."""
-    best = math.inf
+    """Run ``cmd`` (``repeat`` times, keeping the best wall time and the largest peak memory); the run fails on
+    a non-zero exit, a timeout or a missing output."""
+    best, peak = math.inf, 0.0
     for _ in range(max(1, repeat)):
         out.unlink(missing_ok=True)
-        t0 = time.perf_counter()
         try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT, check=False)
-        except subprocess.TimeoutExpired:
-            return Run(tool, False, reason=f"timeout after {timeout:.0f} s", note=note)
+            code, text, seconds, rss = run_measured(cmd, timeout)
         except OSError as exc:
             return Run(tool, False, reason=f"cannot run {cmd[0]}: {exc}", note=note)
-        seconds = time.perf_counter() - t0
-        if proc.returncode != 0:
-            return Run(tool, False, seconds, reason=_reason(proc), note=note)
+        if code is None:
+            return Run(tool, False, reason=f"timeout after {timeout:.0f} s", note=note)
+        if code != 0:
+            return Run(tool, False, seconds, reason=_reason(text, code), note=note, peak_mb=rss)
         if not out.is_file():
-            return Run(tool, False, seconds, reason="exit 0 but no output written", note=note)
-        best = min(best, seconds)
-    return Run(tool, True, best, out, out.stat().st_size, note=note)
+            return Run(tool, False, seconds, reason="exit 0 but no output written", note=note, peak_mb=rss)
+        best, peak = min(best, seconds), max(peak, rss or 0.0)
+    return Run(tool, True, best, out, out.stat().st_size, note=note, peak_mb=peak or None)
 
 
 def ours_cmd(src: Path, dst: Path, *extra: str) -> list[str]:
@@ -262,41 +290,9 @@ def bottom_center(v: np.ndarray) -> np.ndarray:
     return np.array([(lo[0] + hi[0]) / 2, lo[1], (lo[2] + hi[2]) / 2])
 
 
-class Surface:
-    """World-space triangles of a reference document with a distance query and cached samples."""
-
-    def __init__(self, doc: AssetDocument, samples: int, seed: int = 0) -> None:
-        import open3d as o3d
-
-        self.v, self.f = world_triangles(doc)
-        self.samples = samples
-        self.seed = seed
-        self.diag = float(np.linalg.norm(self.v.max(axis=0) - self.v.min(axis=0))) if len(self.v) else 0.0
-        self.scene = o3d.t.geometry.RaycastingScene()
-        self.scene.add_triangles(
-            o3d.core.Tensor(self.v.astype(np.float32)), o3d.core.Tensor(self.f.astype(np.uint32))
-        )
-        self.points = sample_surface(self.v, self.f, samples, np.random.default_rng(seed))
-
-    def distances(self, points: np.ndarray) -> np.ndarray:
-        import open3d as o3d
-
-        return self.scene.compute_distance(o3d.core.Tensor(points.astype(np.float32))).numpy()
-
-
-def hausdorff_aligned(ref: Surface, v: np.ndarray, f: np.ndarray, shift: np.ndarray) -> float:
-    """Symmetric Hausdorff distance between ``ref`` and (v + shift, f), as a fraction of ref's diagonal."""
-    import open3d as o3d
-
-    if len(f) == 0 or len(ref.f) == 0:
-        return math.inf
-    v = v + shift
-    scene = o3d.t.geometry.RaycastingScene()
-    scene.add_triangles(o3d.core.Tensor(v.astype(np.float32)), o3d.core.Tensor(f.astype(np.uint32)))
-    d_ab = scene.compute_distance(o3d.core.Tensor(ref.points.astype(np.float32))).numpy().max()
-    pts = sample_surface(v, f, ref.samples, np.random.default_rng(ref.seed + 1))
-    d_ba = ref.distances(pts).max()
-    return float(max(d_ab, d_ba)) / (ref.diag or 1.0)
+def aligned_error(ref: SurfaceReference, v: np.ndarray, f: np.ndarray, shift: np.ndarray) -> float:
+    """The pipeline's own Hausdorff metric between ``ref`` and (v + shift, f), a fraction of ref's diagonal."""
+    return ref.hausdorff(v + shift, f) if len(f) and len(ref.f) else math.inf
 
 
 def measure(result: ModelResult, src: Path, samples: int) -> None:
@@ -305,7 +301,7 @@ def measure(result: ModelResult, src: Path, samples: int) -> None:
         doc = read(src)
         result.triangles_in = len(world_triangles(doc)[1])
         result.kind = attribute_kind(doc)
-        ref = Surface(doc, samples)
+        ref = SurfaceReference(*world_triangles(doc), samples)
     except Exception as exc:  # reported in the table, the benchmark goes on
         result.read_reason = f"{type(exc).__name__}: {exc}"[:160]
         ref = None
@@ -330,7 +326,7 @@ def measure(result: ModelResult, src: Path, samples: int) -> None:
                 continue
             if shift is None:  # from the full-resolution output when there is one (see module doc)
                 shift = bottom_center(ref.v) - bottom_center(v)
-            run.error = hausdorff_aligned(ref, v, f, shift)
+            run.error = aligned_error(ref, v, f, shift)
 
 
 def attribute_kind(doc: AssetDocument) -> str:
@@ -346,18 +342,12 @@ def attribute_kind(doc: AssetDocument) -> str:
     )
 
 
-def validate_all(results: list[ModelResult]) -> str:
-    """Run the Khronos validator once on every output; returns a note when it could not run."""
+def validate_runs(runs: list[Run]) -> str:
+    """Run the Khronos validator once on the outputs of ``runs`` (failed runs left out); returns a note when
+    it could not run."""
     from assets_pipeline.validation import validate
 
-    runs = [
-        r
-        for m in results
-        for group in (m.default, m.half)
-        if group
-        for r in group.values()
-        if r.ok and r.path is not None
-    ]
+    runs = [r for r in runs if r.ok and r.path is not None]
     try:
         reports = validate([r.path for r in runs if r.path is not None])
     except Exception as exc:
@@ -368,6 +358,11 @@ def validate_all(results: list[ModelResult]) -> str:
             m = rep.messages[0]
             run.validator_first = f"{m.get('code', '?')} {m.get('pointer', '')}".strip()
     return ""
+
+
+def validate_all(results: list[ModelResult]) -> str:
+    """Run the Khronos validator once on every output; returns a note when it could not run."""
+    return validate_runs([r for m in results for group in (m.default, m.half) if group for r in group.values()])
 
 
 # ---------------------------------------------------------------------------------------------- tables
