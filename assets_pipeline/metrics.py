@@ -13,9 +13,11 @@ from .geometry import random_surface_points
 from .scene import world_triangles
 
 
-def sample_surface(v: np.ndarray, f: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
-    """Points for measuring a surface: its vertices, edge midpoints and centroids, then ``count`` random points
-    spread by area (:func:`.geometry.random_surface_points`); the vertices alone when it has no area."""
+def sample_surface(v: np.ndarray, f: np.ndarray, count: int, rng: np.random.Generator,
+                   midpoints: bool = True) -> np.ndarray:
+    """Points for measuring a surface: its vertices, edge midpoints (unless not ``midpoints``) and centroids, then
+    ``count`` random points spread by area (:func:`.geometry.random_surface_points`); the vertices alone when it has
+    no area."""
     if len(f) == 0:
         return v
     a, b, c = v[f[:, 0]], v[f[:, 1]], v[f[:, 2]]
@@ -24,7 +26,7 @@ def sample_surface(v: np.ndarray, f: np.ndarray, count: int, rng: np.random.Gene
     pts = random_surface_points(v, f, count, rng)
     # vertices, edge midpoints and centroids always count: the largest deviations of a simplified surface
     # sit there or near them, and random points alone make the maximum noisy from seed to seed
-    mids = np.concatenate([(a + b) / 2, (b + c) / 2, (c + a) / 2, (a + b + c) / 3])
+    mids = np.concatenate([(a + b) / 2, (b + c) / 2, (c + a) / 2, (a + b + c) / 3] if midpoints else [(a + b + c) / 3])
     return np.concatenate([v[np.unique(f)], mids, pts])
 
 
@@ -77,6 +79,10 @@ class SurfaceReference:
 
     def hausdorff(self, vb: np.ndarray, fb: np.ndarray) -> float:
         """Symmetric Hausdorff distance to (vb, fb), as a fraction of this surface's bounding-box diagonal."""
+        return self.distance(vb, fb) / self.diag
+
+    def distance(self, vb: np.ndarray, fb: np.ndarray) -> float:
+        """Symmetric Hausdorff distance to (vb, fb), in the surfaces' units."""
         if len(self.f) == 0 or len(fb) == 0:
             return 0.0 if len(self.f) == len(fb) else float("inf")
         rng = np.random.default_rng()
@@ -85,7 +91,55 @@ class SurfaceReference:
             self._scene = _scene(self.v, self.f)
         d_ab = _distances(self.points, _scene(vb, fb)).max()
         d_ba = _distances(sample_surface(vb, fb, self.samples, rng), self._scene).max()
-        return float(max(d_ab, d_ba)) / self.diag
+        return float(max(d_ab, d_ba))
+
+
+class PartsReference:
+    """A surface made of parts (a model's primitives) measured against simplified versions of the same parts: each
+    part's error is the largest distance from its samples to the other union (the union's symmetric Hausdorff
+    distance is the largest part's). Samples and the distance scene of the reference are built once."""
+
+    def __init__(self, parts: list[tuple[np.ndarray, np.ndarray]], samples: int = 20_000, seed: int = 0) -> None:
+        self.parts = parts
+        self.rng = np.random.default_rng(seed)
+        # vertices, centroids and as many random points as triangles: the simplifier's choices are measured often,
+        # the output once with the full sampling (edge midpoints too)
+        pts = [sample_surface(v, f, min(samples, max(500, len(f))), self.rng, False) for v, f in parts]
+        self.points = np.concatenate(pts) if pts else np.zeros((0, 3))
+        self.labels = np.repeat(np.arange(len(parts)), [len(p) for p in pts])
+        self._scene: object | None = None
+
+    def same(self, parts: list[tuple[np.ndarray, np.ndarray]]) -> bool:
+        """True when ``parts`` are this reference's parts (same vertices and triangles)."""
+        return len(parts) == len(self.parts) and all(
+            (v is rv and f is rf) or (v.shape == rv.shape and f.shape == rf.shape and np.array_equal(f, rf)
+                                      and np.array_equal(v, rv))
+            for (v, f), (rv, rf) in zip(parts, self.parts, strict=True))
+
+    def distances(self, simplified: list[np.ndarray]) -> np.ndarray:
+        """Each part's symmetric Hausdorff distance to the union when the parts' triangles are ``simplified`` (one
+        (m, 3) array per part, on the same vertices), in the parts' units."""
+        out = np.zeros(len(self.parts))
+        if not self.parts:
+            return out
+        if self._scene is None:
+            self._scene = _scene(*_union(self.parts))
+        kept = [(v, f) for (v, _), f in zip(self.parts, simplified, strict=True)]
+        if sum(len(f) for _, f in kept) == 0:
+            return np.full(len(self.parts), np.inf)
+        np.maximum.at(out, self.labels, _distances(self.points, _scene(*_union(kept))))
+        pts = [sample_surface(v, f, min(4 * len(f), 20_000), self.rng, False) if len(f) else np.zeros((0, 3))
+               for v, f in kept]
+        labels = np.repeat(np.arange(len(kept)), [len(p) for p in pts])
+        np.maximum.at(out, labels, _distances(np.concatenate(pts), self._scene))
+        return out
+
+
+def _union(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """One (vertices, triangles) of several parts."""
+    offsets = np.cumsum([0] + [len(v) for v, _ in parts[:-1]])
+    return (np.concatenate([v for v, _ in parts]),
+            np.concatenate([f.astype(np.int64) + o for (_, f), o in zip(parts, offsets, strict=True)]))
 
 
 def hausdorff(reference: AssetDocument, other: AssetDocument, samples: int = 200_000, seed: int = 0) -> float:

@@ -104,25 +104,40 @@ def base_transforms(options: OptimizeOptions, report: OptimizeReport | None = No
     return steps
 
 
-def finishing_transforms(options: OptimizeOptions, ratio: float | None) -> list[Transform]:
-    """Return the transforms of one output at ``ratio`` (simplify, quantize, reorder, textures)."""
+def simplify_transform(options: OptimizeOptions, ratio: float, reference: AssetDocument | None = None,
+                       surfaces: dict[tuple[tuple[int, int], ...], object] | None = None) -> Transform:
+    """Return the simplify step to ``ratio`` of ``reference``'s triangles (default: the document's), its error
+    measured against the reference; ``surfaces`` keeps each primitive's measuring surface across LODs."""
+    from .codecs import simplifier as node_simplifier
+    from .metrics import PartsReference
+
+    cache: dict[tuple[tuple[int, int], ...], object] = {} if surfaces is None else surfaces
+
+    def measure(parts: list[tuple[tuple[int, int], np.ndarray, np.ndarray, np.ndarray]]) -> list[float]:
+        # every round, candidate and LOD is measured against the same reference: sample it and build its distance
+        # scene once
+        key = tuple(k for k, _, _, _ in parts)
+        ref = cache.get(key)
+        pairs = [(v, f) for _, v, f, _ in parts]
+        if not isinstance(ref, PartsReference) or not ref.same(pairs):
+            ref = cache[key] = PartsReference(pairs)
+        return [float(d) for d in ref.distances([t for _, _, _, t in parts])]
+
+    chosen = node_simplifier.best_simplifier()
+    batch = node_simplifier.simplify_many if chosen is node_simplifier.simplify else None
+    settings = SimplifyOptions(ratio, options.error, options.lock_border, permissive=batch is not None)
+    return simplify(settings, chosen, measure, reference, batch)  # type: ignore[arg-type]
+
+
+def finishing_transforms(options: OptimizeOptions, ratio: float | None,
+                         simplify_step: Transform | None = None) -> list[Transform]:
+    """Return the transforms of one output at ``ratio`` (simplify, quantize, reorder, textures); ``simplify_step``
+    replaces the default simplify step (LODs simplified from the previous one)."""
     from .codecs import images, meshopt
 
     steps: list[Transform] = []
     if ratio is not None and ratio < 1.0:
-        from .codecs.simplifier import best_simplifier
-        from .metrics import SurfaceReference
-
-        last: list[tuple[np.ndarray, np.ndarray, SurfaceReference]] = []
-
-        def score(pos: np.ndarray, before: np.ndarray, after: np.ndarray) -> float:
-            # the candidates of one primitive share ``before``: sample it and build its scene once
-            if not last or last[0][0] is not pos or last[0][1] is not before:
-                last[:] = [(pos, before, SurfaceReference(pos, before, samples=50_000))]
-            return last[0][2].hausdorff(pos, after)
-
-        steps.append(simplify(SimplifyOptions(ratio, options.error, options.lock_border), best_simplifier(),
-                              score))
+        steps.append(simplify_step or simplify_transform(options, ratio))
     if options.quantize and options.compression != "draco":  # Draco quantizes on its own
         steps.append(quantize(options.quantization))
         if options.weld:
@@ -219,18 +234,30 @@ def optimize_lods(
     reference = doc.clone()
     outputs: list[OptimizedLod] = []
     write_opts = WriteOptions(compression=options.compression)
+    surfaces: dict[tuple[tuple[int, int], ...], object] = {}
+    chain: tuple[float, AssetDocument] | None = None  # the last simplified output, before quantizing
     for i, ratio in enumerate(ratios):
         tick(f"LOD {i}" if i else "optimizing")
-        lod = doc.clone() if i < len(ratios) - 1 else doc
-        steps = finishing_transforms(options, ratio) if i == 0 else [
-            t for t in finishing_transforms(options, ratio) if t.name != "textures"]
+        simplified = ratio is not None and ratio < 1.0
+        # each LOD is simplified from the previous one when that one kept more: chains only ever lose triangles,
+        # and each step has fewer to work on; the ratio and the error stay relative to the reference
+        source = chain[1] if simplified and chain is not None and ratio is not None and ratio <= chain[0] else doc
+        lod = source if source is not doc else doc.clone() if i < len(ratios) - 1 else doc
+        steps = finishing_transforms(options, ratio, None if not simplified or ratio is None else
+                                     simplify_transform(options, ratio, reference, surfaces))
         if i > 0:  # LODs share the main output's encoded textures instead of encoding them again
+            steps = [t for t in steps if t.name != "textures"]
             main = outputs[0].doc
             lod.images = main.images
             if "textures" in main.gltf:
                 lod.gltf["textures"] = main.gltf["textures"]
             if "EXT_texture_webp" in main.gltf.get("extensionsUsed", []):
                 lod.use_extension("EXT_texture_webp", "EXT_texture_webp" in main.gltf.get("extensionsRequired", []))
+        if simplified and ratio is not None:
+            run(lod, steps[:1], report.steps if i == 0 else None)
+            if i < len(ratios) - 1:
+                chain = (ratio, lod.clone())
+            steps = steps[1:]
         run(lod, steps, report.steps if i == 0 else None)
         outputs.append(OptimizedLod(lod, encode_glb(lod, write_opts)))
     if measure:
@@ -243,7 +270,7 @@ def optimize_lods(
     if output is not None:
         tick("writing")
     report.bytes_out = len(outputs[0].glb)
-    report.warnings = list(doc.warnings)
+    report.warnings = list(dict.fromkeys([*doc.warnings, *(w for out in outputs for w in out.doc.warnings)]))
     report.extensions_used = list(glb_json(outputs[0].glb).get("extensionsUsed", []))
     report.seconds += time.perf_counter() - t_start
     return report, outputs

@@ -163,6 +163,16 @@ def world_positions(doc: AssetDocument) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros((0, 3))
 
 
+def placed_primitives(doc: AssetDocument) -> dict[tuple[int, int], np.ndarray]:
+    """(mesh, primitive) -> (n, 3) float64 positions of its first drawn instance in world space (skinned at rest)."""
+    out: dict[tuple[int, int], np.ndarray] = {}
+    for _node, mesh, world, skin in _instances(doc):
+        for pi, prim in enumerate(doc.gltf["meshes"][mesh].get("primitives", [])):
+            if (mesh, pi) not in out and "POSITION" in prim.get("attributes", {}):
+                out[mesh, pi] = _placed(doc, prim, world, skin)
+    return out
+
+
 def world_triangles(doc: AssetDocument) -> tuple[np.ndarray, np.ndarray]:
     """(vertices (n, 3) float64, triangles (m, 3) int64) of every triangle primitive, in world space."""
     verts, tris, base = [], [], 0

@@ -26,7 +26,7 @@ from .. import nodetools
 from ..errors import PipelineFailure
 
 logger = logging.getLogger(__name__)
-FLAG_NAMES = {1: "LockBorder", 2: "Sparse", 4: "ErrorAbsolute", 8: "Prune"}
+FLAG_NAMES = {1: "LockBorder", 2: "Sparse", 4: "ErrorAbsolute", 8: "Prune", 32: "Permissive"}
 
 
 def available(tools: Path | None = None) -> bool:
@@ -115,22 +115,45 @@ def _close_workers() -> None:
         worker.close()
 
 
-def simplify(indices: np.ndarray, positions: np.ndarray, target_index_count: int, target_error: float,
-             options: int = 0, tools: Path | None = None) -> tuple[np.ndarray, float]:
-    """Same contract as :func:`codecs.meshopt.simplify`: (indices, relative error reached)."""
+Job = tuple[np.ndarray, np.ndarray, int, float, int, "np.ndarray | None", "np.ndarray | None"]
+"""(indices, positions, target index count, target error, flags, attributes or None, attribute weights or None)."""
+
+
+def simplify_many(jobs: list[Job], tools: Path | None = None) -> list[tuple[np.ndarray, float]]:
+    """Simplify every job in one exchange with the node process; returns (indices, error reached) per job."""
     tools = tools or nodetools.folder()
-    idx = np.ascontiguousarray(indices, np.uint32).reshape(-1)
-    pos = np.ascontiguousarray(positions, np.float32)
-    req = json.dumps({"indexCount": int(idx.size), "vertexCount": int(pos.shape[0]),
+    specs, data = [], []
+    for indices, positions, target_index_count, target_error, options, attributes, attribute_weights in jobs:
+        idx = np.ascontiguousarray(indices, np.uint32).reshape(-1)
+        pos = np.ascontiguousarray(positions, np.float32)
+        weights: list[float] = []
+        data += [idx.tobytes(), pos.tobytes()]
+        if attributes is not None and attributes.shape[1] > 0 and attribute_weights is not None:
+            weights = [float(w) for w in np.asarray(attribute_weights).reshape(-1)]
+            data.append(np.ascontiguousarray(attributes, np.float32).tobytes())
+        specs.append({"indexCount": int(idx.size), "vertexCount": int(pos.shape[0]),
                       "targetIndexCount": int(target_index_count), "targetError": float(target_error),
-                      "flagNames": [n for bit, n in FLAG_NAMES.items() if options & bit]}).encode()
+                      "flagNames": [n for bit, n in FLAG_NAMES.items() if options & bit], "attributeWeights": weights})
+    req = json.dumps({"jobs": specs}).encode()
     worker = _WORKERS.setdefault(tools, _Worker(tools))
-    answer = worker.call(struct.pack("<I", len(req)) + req + idx.tobytes() + pos.tobytes())
-    if len(answer) < 8:
-        raise PipelineFailure("simplifier failed: short answer", field="simplify")
-    count, error = struct.unpack_from("<If", answer, 0)
-    out = np.frombuffer(answer, np.uint32, count=count, offset=8).copy()
-    return out, float(error)
+    answer = worker.call(struct.pack("<I", len(req)) + req + b"".join(data))
+    out, off = [], 0
+    for _ in jobs:
+        if len(answer) < off + 8:
+            raise PipelineFailure("simplifier failed: short answer", field="simplify")
+        count, error = struct.unpack_from("<If", answer, off)
+        out.append((np.frombuffer(answer, np.uint32, count=count, offset=off + 8).copy(), float(error)))
+        off += 8 + 4 * count
+    return out
+
+
+def simplify(indices: np.ndarray, positions: np.ndarray, target_index_count: int, target_error: float,
+             options: int = 0, attributes: np.ndarray | None = None, attribute_weights: np.ndarray | None = None,
+             tools: Path | None = None) -> tuple[np.ndarray, float]:
+    """Same contract as :func:`codecs.meshopt.simplify`: (indices, error reached; relative unless ``options``
+    has ErrorAbsolute); with ``attributes`` (n, k) and their ``attribute_weights`` (k,), simplifyWithAttributes."""
+    job: Job = (indices, positions, target_index_count, target_error, options, attributes, attribute_weights)
+    return simplify_many([job], tools)[0]
 
 
 def best_simplifier() -> object:

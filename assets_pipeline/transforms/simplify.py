@@ -1,8 +1,17 @@
-"""Simplify triangle primitives with meshoptimizer to a triangle ratio, bounded by a relative error.
+"""Simplify triangle primitives with meshoptimizer to a triangle ratio, within a measured error bound.
 
 meshoptimizer keeps attribute seams (vertices split by UV or normal) intact and only moves border
 vertices along the border; ``lock_border`` pins them entirely (for meshes that must stay joined).
-The simplifier is passed in, so this module needs no native code.
+The simplifier only writes new indices into the same vertices, so morph targets stay valid; their
+position deltas are passed as attributes so the simplifier keeps what the morphs move.
+
+The error bound is relative to the whole model's diagonal (not each primitive's). With a ``measure``,
+it is checked on the result in world space (first instance, skinned meshes at rest), and the
+simplifier's error target is lowered until the measured symmetric Hausdorff distance is within it
+(the union of primitives is then within it too: the Hausdorff distance between unions is at most the
+largest one between parts). The simplifier's greedy choices depend on the triangle order, so the
+primitives that decide the model's error are also simplified in a few shuffled orders and the one
+with the lowest measured error is kept. The simplifier is passed in, so this module needs no native code.
 """
 
 from __future__ import annotations
@@ -13,61 +22,270 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..document import TRIANGLES, AssetDocument
+from ..scene import bounds, mesh_instances, placed_primitives
 from .base import Transform
 
 NAME = "simplify"
+LOCK_BORDER, ERROR_ABSOLUTE, PERMISSIVE = 1, 4, 32
 Simplifier = Callable[..., tuple[np.ndarray, float]]
-Scorer = Callable[[np.ndarray, np.ndarray, np.ndarray], float]
-"""score(positions, original triangles, simplified triangles) -> error (lower is better)."""
+"""simplifier(indices, positions, target index count, error, flags, attributes, weights) -> (indices, error)."""
+BatchSimplifier = Callable[[list[tuple]], list[tuple[np.ndarray, float]]]  # type: ignore[type-arg]
+"""batch([(indices, positions, target, error, flags, attributes, weights), ...]) -> [(indices, error), ...]."""
+Part = tuple[tuple[int, int], np.ndarray, np.ndarray, np.ndarray]
+"""(key naming the primitive, world positions, reference triangles, simplified triangles)."""
+Measure = Callable[[list[Part]], list[float]]
+"""measure(parts) -> each part's symmetric Hausdorff distance to the union of the others' reference (world units;
+the keys let a reference be built once and reused)."""
+MARGIN = 0.9
+"""The measured bound is this fraction of ``error``: quantizing afterwards and the final measurement's other
+samples add a little."""
+MAX_MORPH_ATTRIBUTES = 10
+"""meshoptimizer takes at most 32 attribute floats per vertex: the 10 morph targets that move most (3 each)."""
 
 
 @dataclass(frozen=True, slots=True)
 class SimplifyOptions:
     """Simplification target ratio, error bound, border locking and how many candidate orders are tried."""
     ratio: float = 0.5
-    """Target fraction of triangles to keep."""
+    """Target fraction of the reference's triangles to keep."""
     error: float = 0.01
-    """Largest error allowed, relative to the mesh's extent (0.01 = 1 %)."""
+    """Largest error allowed, relative to the model's bounding-box diagonal (0.01 = 1 %); a measured bound
+    when a measure is given."""
     lock_border: bool = False
-    candidates: int = 6
-    """With a scorer: simplify this many triangle orders and keep the result with the lowest error.
-    The simplifier's greedy choices depend on the order; on stanford-bunny at 50 % the symmetric Hausdorff
-    error varied between 0.053 % and 0.064 % of the diagonal over six orders."""
+    permissive: bool = False
+    """Simplify the primitives whose seams (vertices split by normal or UV) stop the simplifier short of the ratio
+    across those seams (meshoptimizer 1.x's Permissive mode; a faceted mesh cannot be reduced otherwise)."""
+    candidates: int = 4
+    """With a measure: simplify the primitives whose error is within ``near`` of the model's largest in this many
+    triangle orders and keep the result with the lowest error (on stanford-bunny at 50 % the symmetric
+    Hausdorff error varied between 0.053 % and 0.064 % of the diagonal over six orders)."""
+    near: float = 0.7
+    top: int = 1
+    """At most this many primitives (those with the largest errors) are tried in other orders."""
+    tries: int = 5
+    rebalance: bool = True
+    """With a measure: measure once, weight each primitive's error by how far the measurement exceeded the
+    simplifier's estimate, and fit the triangle budget again."""
+    """How many times the simplifier's error target is lowered when the measured error is above the bound."""
 
 
 DEFAULTS = SimplifyOptions()
 
 
-def simplify(options: SimplifyOptions, simplifier: Simplifier, scorer: Scorer | None = None) -> Transform:
-    """Return the transform that simplifies every primitive with ``simplifier`` (the candidate ``scorer`` keeps the
-    best)."""
+@dataclass(slots=True)
+class _Job:
+    """One primitive being simplified: its data, target and the best result so far."""
+    key: tuple[int, int]
+    prim: dict[str, object]
+    name: str
+    pos: np.ndarray
+    world: np.ndarray
+    """Positions in world space, for measuring."""
+    base: np.ndarray
+    """The reference's triangles (what the ratio counts and the error is measured against)."""
+    current: np.ndarray
+    """The indices simplified from (the reference's, or the previous LOD's)."""
+    target: int
+    bound: float
+    """The error bound in world units."""
+    scale: float
+    flags: int
+    attrs: np.ndarray | None
+    weights: np.ndarray | None
+    out: np.ndarray | None = None
+    goal: float = 0.0
+    """The simplifier's error target that gave ``out``."""
+    distance: float = 0.0
+    rel: float = 1.0
+    """How far the measured error exceeded the simplifier's estimate (the goal is divided by it)."""
+
+
+def simplify(options: SimplifyOptions, simplifier: Simplifier, measure: Measure | None = None,
+             reference: AssetDocument | None = None, batch: BatchSimplifier | None = None) -> Transform:
+    """Return the transform that simplifies the triangle primitives with ``simplifier`` (or ``batch``, many at once)
+    to ``options.ratio`` of the triangles of the same primitives in ``reference`` (default: the document itself),
+    measuring the error against it with ``measure`` when given; warns when the model cannot be reduced that far."""
+    def many(jobs: list[tuple[_Job, np.ndarray, float]]) -> list[np.ndarray]:
+        calls = [(order, j.pos, 0, goal / j.scale, j.flags, j.attrs, j.weights) for j, order, goal in jobs]
+        done = batch(calls) if batch is not None else [simplifier(*c) for c in calls]
+        return [out.astype(np.uint32) for out, _ in done]
+
     def _apply(doc: AssetDocument) -> None:
-        flags = 1 if options.lock_border else 0
-        for _, _, prim in doc.primitives():
-            attrs = prim.get("attributes", {})
-            if prim.get("mode", TRIANGLES) != TRIANGLES or "indices" not in prim or "POSITION" not in attrs:
-                continue
-            if prim.get("targets"):
-                continue  # morph targets would need every target simplified alike
-            idx = doc.accessors[prim["indices"]].array.reshape(-1)
-            target = max(3, int(len(idx) // 3 * options.ratio) * 3)
-            if target >= len(idx):
-                continue
-            pos = doc.accessors[attrs["POSITION"]].as_float()
-            out, _err = simplifier(idx, pos, target, options.error, flags)
-            if scorer is not None and options.candidates > 1:
-                rng = np.random.default_rng(len(idx))  # deterministic: same input, same output
-                tris = idx.reshape(-1, 3)
-                best = (scorer(pos, tris, out.reshape(-1, 3)), out)
-                for _ in range(options.candidates - 1):
-                    shuffled = tris[rng.permutation(len(tris))].reshape(-1)
-                    cand, _ = simplifier(shuffled, pos, target, options.error, flags)
-                    score = scorer(pos, tris, cand.reshape(-1, 3))
-                    if score < best[0]:
-                        best = (score, cand)
-                out = best[1]
-            if len(out) == 0:
-                out = idx[:0]
-            prim["indices"] = doc.add_accessor(out.astype(np.uint32))
+        jobs = _jobs(doc, reference or doc, options)
+        if not jobs:
+            return
+        budget = sum(j.target for j in jobs)
+        bound = jobs[0].bound
+        if options.permissive:
+            for job, free in zip(jobs, many([(j, j.current, 1e30 * bound) for j in jobs]), strict=True):
+                if len(free) > job.target * 1.1 + 3:
+                    job.flags |= PERMISSIVE
+        _fit(jobs, many, budget, bound)
+        if measure is not None and options.rebalance:
+            # meshoptimizer's error estimate can be far below the measured distance on some primitives (10x on a
+            # lamp's hardware): weight each primitive by how far, and fit the budget again
+            level = max(j.goal * j.rel for j in jobs)
+            for job, d in zip(jobs, _measure(jobs, measure), strict=True):
+                job.rel = max(0.5, d / level) if level > 0 else 1.0
+            _fit(jobs, many, budget, bound)
+        if measure is not None:
+            _bound_measured(jobs, measure, many, options)
+            _best_orders(jobs, measure, many, options)
+        for job in jobs:
+            assert job.out is not None
+            job.prim["indices"] = doc.add_accessor(job.out.astype(np.uint32))
+        kept = sum(len(j.out) for j in jobs if j.out is not None)
+        if kept > budget * 1.05 + 3:
+            free = many([(j, j.current, 1e30 * bound) for j in jobs])
+            doc.warn(_stuck_warning(jobs, free, options, budget))
 
     return Transform(NAME, _apply)
+
+
+Many = Callable[[list[tuple[_Job, np.ndarray, float]]], list[np.ndarray]]
+
+
+def _fit(jobs: list[_Job], many: Many, budget: int, bound: float) -> None:
+    """Simplify every job at one error level (each job's goal: the level over its weight ``rel``, at most the
+    bound), the largest level whose results fit the triangle budget (index count): every primitive stops at the
+    same weighted error, so the triangles go where they matter (a small part is not flattened to meet the ratio
+    on its own)."""
+    def goals(level: float) -> list[float]:
+        return [min(bound, level / j.rel) for j in jobs]
+
+    hi = bound * max(j.rel for j in jobs)
+    outs = many([(j, j.current, g) for j, g in zip(jobs, goals(hi), strict=True)])
+    if sum(len(o) for o in outs) < budget:
+        lo = hi * 1e-6
+        for _ in range(18):
+            mid = float(np.sqrt(lo * hi))
+            trial = many([(j, j.current, g) for j, g in zip(jobs, goals(mid), strict=True)])
+            if sum(len(o) for o in trial) <= budget:
+                hi, outs = mid, trial
+            else:
+                lo = mid
+            if hi / lo < 1.05:
+                break
+    for job, out, goal in zip(jobs, outs, goals(hi), strict=True):
+        job.out, job.goal = out, goal
+
+
+def _measure(jobs: list[_Job], measure: Measure, outs: list[np.ndarray] | None = None) -> list[float]:
+    """Each job's measured distance with its result (or ``outs``), the jobs measured together."""
+    outs = outs if outs is not None else [j.out for j in jobs]  # type: ignore[misc]
+    return measure([(j.key, j.world, j.base, o.reshape(-1, 3)) for j, o in zip(jobs, outs, strict=True)])
+
+
+def _bound_measured(jobs: list[_Job], measure: Measure, many: Many, options: SimplifyOptions) -> None:
+    """Measure the results together; lower the simplifier's error target of those above the bound until they are
+    within it (at last keep their input)."""
+    for job, d in zip(jobs, _measure(jobs, measure), strict=True):
+        job.distance = d
+    for attempt in range(options.tries + 1):
+        over = [j for j in jobs if j.distance > j.bound]
+        if not over:
+            return
+        if attempt == options.tries:  # the simplifier's estimate stays below what is measured: keep the input
+            for j in over:
+                j.out = j.current
+        else:
+            for j in over:
+                j.goal *= max(0.1, min(0.7, j.bound / j.distance))
+            for j, out in zip(over, many([(j, j.current, j.goal) for j in over]), strict=True):
+                j.out = out
+        for job, d in zip(jobs, _measure(jobs, measure), strict=True):
+            job.distance = d
+
+
+def _best_orders(jobs: list[_Job], measure: Measure, many: Many, options: SimplifyOptions) -> None:
+    """Simplify the primitives that decide the model's error in shuffled triangle orders and keep the order with
+    the lowest error (each measured alone against its reference)."""
+    worst = max(j.distance for j in jobs)
+    if worst <= 0 or options.candidates < 2:
+        return
+    top = sorted((j for j in jobs if j.distance >= options.near * worst and j.out is not j.current),
+                 key=lambda j: -j.distance)[:options.top]
+    calls = []
+    for job in top:
+        rng = np.random.default_rng(len(job.current))  # deterministic: same input, same output
+        tris = job.current.reshape(-1, 3)
+        calls += [(job, tris[rng.permutation(len(tris))].reshape(-1), job.goal) for _ in range(options.candidates - 1)]
+    alone = {id(j): _measure([j], measure)[0] for j in top}
+    for (job, _, _), cand in zip(calls, many(calls), strict=True):
+        assert job.out is not None
+        if len(cand) > len(job.out):  # never trade triangles for error
+            continue
+        d = _measure([job], measure, [cand])[0]
+        if d < alone[id(job)]:
+            job.out, alone[id(job)] = cand, d
+    if top:
+        for job, d in zip(jobs, _measure(jobs, measure), strict=True):
+            job.distance = d
+
+
+def _jobs(doc: AssetDocument, reference: AssetDocument, options: SimplifyOptions) -> list[_Job]:
+    """The primitives to simplify: triangle lists with indices and positions still above their target."""
+    lo, hi = bounds(reference)
+    diag = float(np.linalg.norm(hi - lo)) or 1.0
+    scales: dict[int, float] = {}
+    for mesh, world in mesh_instances(doc):
+        s = float(np.linalg.norm(world[:3, :3], 2)) or 1.0
+        scales[mesh] = max(scales.get(mesh, 0.0), s)
+    placed = placed_primitives(doc)
+    flags = ERROR_ABSOLUTE | (LOCK_BORDER if options.lock_border else 0)
+    ref_meshes = reference.gltf.get("meshes", [])
+    jobs = []
+    for mi, pi, prim in doc.primitives():
+        attrs = prim.get("attributes", {})
+        if prim.get("mode", TRIANGLES) != TRIANGLES or "indices" not in prim or "POSITION" not in attrs:
+            continue
+        ref_prims = ref_meshes[mi].get("primitives", []) if mi < len(ref_meshes) else []
+        ref = ref_prims[pi] if pi < len(ref_prims) else prim
+        if ref.get("attributes", {}).get("POSITION") != attrs["POSITION"] or "indices" not in ref:
+            ref = prim  # not the same vertices: count and measure against this document's own triangles
+        base = reference.accessors[ref["indices"]].array.reshape(-1) if ref is not prim else \
+            doc.accessors[prim["indices"]].array.reshape(-1)
+        current = doc.accessors[prim["indices"]].array.reshape(-1)
+        target = max(3, int(len(base) // 3 * options.ratio) * 3)
+        if target >= len(current):
+            continue
+        pos = doc.accessors[attrs["POSITION"]].as_float().astype(np.float32)
+        scale = scales.get(mi, 1.0)
+        morph, weights = _morph_attributes(doc, prim, pos)
+        name = str(doc.gltf["meshes"][mi].get("name") or f"mesh {mi}")
+        world = placed[mi, pi].astype(np.float32) if (mi, pi) in placed else pos * scale
+        jobs.append(_Job((mi, pi), prim, name, pos, world, base.astype(np.uint32).reshape(-1, 3),
+                         current.astype(np.uint32), target, options.error * diag * MARGIN, scale, flags, morph,
+                         weights))
+    return jobs
+
+
+def _morph_attributes(doc: AssetDocument, prim: dict[str, object], pos: np.ndarray
+                      ) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Position deltas of the morph targets that move most, as simplifier attributes weighted like positions."""
+    targets = prim.get("targets") or []
+    assert isinstance(targets, list)
+    deltas = [doc.accessors[t["POSITION"]].as_float().astype(np.float32) for t in targets if "POSITION" in t]
+    deltas = [d for d in deltas if len(d) == len(pos) and np.abs(d).max() > 0]
+    if not deltas:
+        return None, None
+    deltas.sort(key=lambda d: -float(np.abs(d).max()))
+    kept = deltas[:MAX_MORPH_ATTRIBUTES]
+    extent = float((pos.max(axis=0) - pos.min(axis=0)).max()) or 1.0
+    return np.concatenate(kept, axis=1), np.full(3 * len(kept), 1.0 / extent, np.float32)
+
+
+def _stuck_warning(jobs: list[_Job], free: list[np.ndarray], options: SimplifyOptions, budget: int) -> str:
+    """One line: how far the model was reduced, whether the error bound or the topology stopped it (``free``: the
+    results without a bound), and the primitives that kept the most of their triangles."""
+    kept = sum(len(j.out) for j in jobs if j.out is not None) // 3
+    total = sum(len(j.base) for j in jobs)
+    if sum(len(o) for o in free) <= budget * 1.05 + 3:
+        why = f"the error bound ({options.error:.2%} of the diagonal, --error) stops it"
+    else:
+        why = "the meshes' topology (seams, borders, separate parts) stops the simplifier"
+    order = sorted(jobs, key=lambda j: -(len(j.out) if j.out is not None else 0) / max(1, 3 * len(j.base)))
+    names = ", ".join(dict.fromkeys(f"{j.name} ({len(j.out) // 3 if j.out is not None else 0:,} of {len(j.base):,})"
+                                    for j in order[:3]))
+    return (f"simplify: could not reduce to {options.ratio:.0%}: kept {kept:,} of {total:,} triangles where "
+            f"{budget // 3:,} were asked; {why}; least reduced: {names}")

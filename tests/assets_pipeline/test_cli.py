@@ -35,7 +35,11 @@ def test_optimize_sample_with_lods_and_report(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     assert "display-stand" in r.stdout and "dimensions: 0.4 x 0.92 x 0.4 m" in r.stdout
     data = json.loads(report.read_text())
-    assert [lod["triangles"] for lod in data["lods"]] == [480, 240, 120]
+    counts = [lod["triangles"] for lod in data["lods"]]
+    assert counts[0] == 480 and counts[1] <= 240 and counts[2] < counts[1], counts
+    # 25 % would take 1.2 % of the diagonal: the chain stops within the 1 % bound (--error) and says so
+    assert all(lod["error"] <= 0.01 for lod in data["lods"]), data["lods"]
+    assert counts[2] > 120 and any("could not reduce to 25%" in w for w in data["warnings"]), data["warnings"]
     assert data["dimensions_m"] == [0.4, 0.92, 0.4] or all(
         abs(a - b) < 1e-6 for a, b in zip(data["dimensions_m"], [0.4, 0.92, 0.4], strict=True))
     assert all(lod["error"] is not None for lod in data["lods"]) and data["lods"][0]["error"] < 5e-5

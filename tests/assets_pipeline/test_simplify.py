@@ -1,0 +1,93 @@
+"""Simplification through the pipeline on generated meshes: LOD chains only lose triangles, the error bound holds as
+measured, a mesh that cannot be reduced is named in a warning, and morphed meshes are simplified with their targets."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from assets_pipeline.document import AssetDocument
+from assets_pipeline.metrics import surface_hausdorff
+from assets_pipeline.pipeline import OptimizeOptions, optimize_lods
+
+
+def _bumpy_sphere(rows: int = 40, cols: int = 80, seed: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """A closed, welded sphere with radial noise (like a scan): (positions, triangles)."""
+    rng = np.random.default_rng(seed)
+    theta = np.linspace(0, np.pi, rows + 1)[1:-1]
+    phi = np.linspace(0, 2 * np.pi, cols, endpoint=False)
+    t, p = np.meshgrid(theta, phi, indexing="ij")
+    ring = np.stack([np.sin(t) * np.cos(p), np.cos(t), np.sin(t) * np.sin(p)], -1).reshape(-1, 3)
+    pos = np.concatenate([[[0, 1, 0]], ring, [[0, -1, 0]]]) * (1 + 0.02 * rng.standard_normal((len(ring) + 2, 1)))
+    tris = []
+    for c in range(cols):
+        c2 = (c + 1) % cols
+        tris.append([0, 1 + c2, 1 + c])
+        last = 1 + (rows - 2) * cols
+        tris.append([len(pos) - 1, last + c, last + c2])
+        for r in range(rows - 2):
+            a, b = 1 + r * cols + c, 1 + r * cols + c2
+            tris += [[a, b, b + cols], [a, b + cols, a + cols]]
+    return pos.astype(np.float32), np.array(tris, np.uint32)
+
+
+def _opts(**kw: object) -> OptimizeOptions:
+    return OptimizeOptions(animation=None, measure_error=True, **kw)  # type: ignore[arg-type]
+
+
+def test_lod_chain_only_loses_triangles_and_keeps_the_bound() -> None:
+    pos, tris = _bumpy_sphere()
+    doc = AssetDocument.from_mesh_arrays(pos, tris)
+    report, outputs = optimize_lods(doc, _opts(lods=(0.5, 0.25, 0.1, 0.04), error=0.05))
+    counts = [lod.triangles for lod in report.lods]
+    assert counts[0] == len(tris)
+    assert all(a > b for a, b in itertools.pairwise(counts)), counts
+    assert counts[-1] <= 0.045 * len(tris), counts
+    assert all(lod.error is not None and lod.error <= 0.05 for lod in report.lods), report.lods
+    assert len(outputs) == 5
+
+
+def test_error_bound_is_measured_and_a_stop_short_is_reported() -> None:
+    pos, tris = _bumpy_sphere()
+    doc = AssetDocument.from_mesh_arrays(pos, tris)
+    report, _ = optimize_lods(doc, _opts(ratio=0.05, error=0.004))
+    lod = report.lods[0]
+    assert lod.error is not None and lod.error <= 0.004  # the noise is 2 % of the radius: 5 % cannot stay within
+    assert lod.triangles > 0.1 * len(tris)
+    assert any("could not reduce to 5%" in w and "error bound" in w for w in report.warnings), report.warnings
+
+
+def test_mesh_that_cannot_be_reduced_is_named() -> None:
+    rng = np.random.default_rng(1)
+    corners = rng.random((300, 1, 3)) * 10 + np.array([[0, 0, 0], [0.3, 0, 0], [0, 0.3, 0]])  # separate triangles
+    doc = AssetDocument.from_mesh_arrays(corners.reshape(-1, 3), np.arange(900).reshape(-1, 3), name="confetti")
+    report, _ = optimize_lods(doc, _opts(ratio=0.5, error=0.5))
+    assert report.lods[0].triangles == 300
+    warned = [w for w in report.warnings if "could not reduce to 50%" in w and "confetti (300 of 300)" in w]
+    assert warned, report.warnings
+
+
+def test_morphed_mesh_is_simplified_keeping_its_targets() -> None:
+    pos, tris = _bumpy_sphere()
+    bump = np.zeros_like(pos)
+    bump[:, 1] = np.where(pos[:, 0] > 0.3, 0.5 * (pos[:, 0] - 0.3), 0.0)  # a morph that lifts one side
+    doc = AssetDocument.from_mesh_arrays(pos, tris)
+    prim = doc.gltf["meshes"][0]["primitives"][0]
+    prim["targets"] = [{"POSITION": doc.add_accessor(bump)}]
+    doc.gltf["meshes"][0]["weights"] = [0.0]
+    report, outputs = optimize_lods(doc, _opts(ratio=0.5, error=0.05, quantize=False))
+    assert report.lods[0].triangles <= 0.55 * len(tris)
+    out = outputs[0].doc
+    prim = out.gltf["meshes"][0]["primitives"][0]
+    assert len(prim["targets"]) == 1
+    v = out.accessors[prim["attributes"]["POSITION"]].as_float().astype(np.float64)
+    d = out.accessors[prim["targets"][0]["POSITION"]].as_float().astype(np.float64)
+    f = out.accessors[prim["indices"]].array.reshape(-1, 3)
+    assert len(d) == len(v)
+    # with the morph fully on, the simplified mesh stays close to the morphed original (same frame: compare
+    # shapes after moving both to their own bounding-box centre)
+    morphed_in, morphed_out = pos + bump, v + d
+    morphed_in -= (morphed_in.max(0) + morphed_in.min(0)) / 2
+    morphed_out -= (morphed_out.max(0) + morphed_out.min(0)) / 2
+    assert surface_hausdorff(morphed_in, tris.astype(np.int64), morphed_out, f.astype(np.int64), 20_000) < 0.02
