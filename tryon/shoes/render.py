@@ -70,7 +70,7 @@ walk (the heel and foot-index keypoints lie inside the foot)."""
 FIT_COST = 0.05
 """Share of shoe pixels on the mask a fit must gain per full step away from the foot's own placement (the
 largest shift, or the shortest length), so that the keypoints' placement wins a tie."""
-FIT_SAMPLES = 1500
+FIT_SAMPLES = 300
 """Shoe pixels sampled to score a fit."""
 SAME_SPOT = 0.3
 """Two shoes whose anchors are closer than this fraction of a shoe length are on the same foot."""
@@ -377,38 +377,35 @@ def _fitted(p: Placement, seg: np.ndarray | None, recent: deque[tuple[float, flo
         return p
     step = max(1, xs.size // FIT_SAMPLES)
     pts = np.stack([xs[::step] + x0, ys[::step] + y0], axis=1).astype(np.float64) - p.frame.origin
-    along = p.frame.along
-    t = pts @ along  # position along the foot
-    rest = pts - t[:, None] * along
+    f = p.frame
+    t = pts @ f.along  # position along the foot
+    rest = pts - t[:, None] * f.along + f.origin
+    cands = np.array(list(itertools.product(FIT_SCALES, FIT_SHIFTS, FIT_LIFTS)))
+    climb = float(np.dot(f.along, f.up))  # shifting along the foot must not move the shoe up the leg
+    cands = cands[cands[:, 1] * climb <= 0.3 * np.abs(cands[:, 1])]
+    k, sh, lift = (cands[:, i : i + 1] for i in range(3))
+    reach = k * t[None, :] + sh * f.span  # (candidates, points) along the foot
     h, w = seg.shape[:2]
-    person = seg > PERSON_THRESHOLD
-    best, best_score = (1.0, 0.0, 0.0), -1.0
-    climb = float(np.dot(along, p.frame.up))  # shifting along the foot must not move the shoe up the leg
-    for k, s, lift in itertools.product(FIT_SCALES, FIT_SHIFTS, FIT_LIFTS):
-        if s * climb > 0.3 * abs(s):
-            continue
-        q = p.frame.origin + rest + ((k * t) + s * p.frame.span)[:, None] * along + lift * p.frame.span * p.frame.up
-        xi, yi = np.round(q[:, 0]).astype(int), np.round(q[:, 1]).astype(int)
-        inside = (xi >= 0) & (xi < w) & (yi >= 0) & (yi < h)
-        on = np.zeros(len(q), bool)
-        on[inside] = person[yi[inside], xi[inside]]
-        steps = abs(s) / FIT_SHIFTS[-1] + (1.0 - k) / (1.0 - FIT_SCALES[-1]) + lift / FIT_LIFTS[-1]
-        score = float(on.mean()) - FIT_COST * steps
-        if score > best_score + 1e-9:
-            best, best_score = (k, s, lift), score
+    xi = (rest[None, :, 0] + reach * f.along[0] + lift * f.span * f.up[0] + 0.5).astype(np.int32)
+    yi = (rest[None, :, 1] + reach * f.along[1] + lift * f.span * f.up[1] + 0.5).astype(np.int32)
+    inside = (xi >= 0) & (xi < w) & (yi >= 0) & (yi < h)
+    on = inside & (seg[np.minimum(yi, h - 1) * inside, np.minimum(xi, w - 1) * inside] > PERSON_THRESHOLD)
+    steps = np.abs(sh[:, 0]) / FIT_SHIFTS[-1] + (1.0 - k[:, 0]) / (1.0 - FIT_SCALES[-1]) + lift[:, 0] / FIT_LIFTS[-1]
+    score = on.mean(axis=1) - FIT_COST * steps
+    best = tuple(float(v) for v in cands[int(np.argmax(score))])
     if recent is not None:
         recent.append(best)
         best = tuple(float(v) for v in np.mean(np.array(recent), axis=0))  # type: ignore[assignment]
-    k, s, lift = best
-    if k == 1.0 and s == 0.0 and lift == 0.0:
+    scale, shift, up = best
+    if scale == 1.0 and shift == 0.0 and up == 0.0:
         return p
-    squash = np.eye(2) + (k - 1.0) * np.outer(along, along)
-    f = p.frame
-    frame = FootFrame(f.side, f.view, f.origin + f.span * (s * along + lift * f.up), f.along, f.up, f.span * k)
+    squash = np.eye(2) + (scale - 1.0) * np.outer(f.along, f.along)
+    origin = f.origin + f.span * (shift * f.along + up * f.up)
+    frame = FootFrame(f.side, f.view, origin, f.along, f.up, f.span * scale)
     fitted = place_matrix(p.sprite, frame, squash @ p.matrix[:, :2], seg.shape, p.ankle)
     if fitted is None:
         return p
-    return Placement(frame, p.sprite, fitted.matrix, fitted.box, p.ankle, p.name, (p.length or f.span) * k)
+    return Placement(frame, p.sprite, fitted.matrix, fitted.box, p.ankle, p.name, (p.length or f.span) * scale)
 
 
 def _segmentation(pose: PoseLandmarks, shape: tuple[int, ...]) -> np.ndarray | None:
