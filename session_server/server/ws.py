@@ -28,8 +28,10 @@ class AsgiSocket:
         self.receiving: asyncio.Task[None] | None = None
 
     async def close(self, code: int) -> None:
-        """Close the WebSocket with ``code``."""
-        await self.ws.close(code)
+        """Close the WebSocket with ``code``; a client that is gone already (or a socket closed already) is no
+        error."""
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+            await self.ws.close(code)
 
     def abort(self) -> None:
         """Stop receiving at once."""

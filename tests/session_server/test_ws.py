@@ -553,3 +553,22 @@ def test_client_fields_unknown_to_the_server_are_ignored(server: RunningServer) 
         await a.close()
 
     run(main())
+
+
+def test_closing_a_socket_whose_client_is_gone_is_no_error() -> None:
+    """A client that sends ``leave`` and drops at once: closing its socket must not raise (the link logged it as
+    an unexpected error with a traceback)."""
+    from starlette.websockets import WebSocket, WebSocketState
+
+    from session_server.server.ws import AsgiSocket
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "websocket.disconnect", "code": 1006}
+
+    async def send(message: dict[str, Any]) -> None:
+        raise ConnectionResetError("the client is gone")  # what the ASGI server raises for a vanished peer
+
+    ws = WebSocket({"type": "websocket", "path": "/ws", "headers": []}, receive, send)
+    ws.client_state = ws.application_state = WebSocketState.CONNECTED
+    asyncio.run(AsgiSocket(ws).close(1000))
+    asyncio.run(AsgiSocket(ws).close(1000))  # and a second close of the same socket
