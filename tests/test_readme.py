@@ -9,7 +9,8 @@ at the end. Background processes of every block are killed at the end; the whole
 
 To run beside other people, the copy gets free ports for the fixed ones the blocks name (each ``8700``-like
 port after ``127.0.0.1:``, ``--port`` or ``-p``, and the session server's default port, which the server and
-the samples read from ``PHYGITAL_SESSION_PORT``) and its own Redis key prefix. The copy is a fresh clone in
+the samples read from ``PHYGITAL_SESSION_PORT``) and its own Redis key prefixes
+(session rooms and the batch queue: two runs at once never take each other's jobs). The copy is a fresh clone in
 effect: the tracked and untracked-but-not-ignored files, with the checkout's ``.venv`` and node tools.
 """
 
@@ -94,7 +95,7 @@ def shell_script(blocks: list[Block], ports: dict[int, int]) -> str:
     lines = ["set -eo pipefail", ": > .readme-background"]
     for i, b in enumerate(blocks, 1):
         text = remap(b.text, ports)
-        lines.append(f"printf '\\n@@ README block {i} (README.md line {b.line}, {b.mode}) @@\\n'")
+        lines.append(f"printf '\\n@@ README block {i} (README.md line {b.line}, {b.mode}) @@ at %ss\\n' \"$SECONDS\"")
         if b.language == "python":
             delimiter = "__README_PYTHON_BLOCK__"
             assert delimiter not in text
@@ -104,7 +105,7 @@ def shell_script(blocks: list[Block], ports: dict[int, int]) -> str:
             lines.append(f"echo \"$! {i}\" >> .readme-background")
         else:
             lines.append(text)
-    lines.append("printf '\\n@@ README done @@\\n'")
+    lines.append("printf '\\n@@ README done @@ at %ss\\n' \"$SECONDS\"")
     return "\n".join(lines) + "\n"
 
 
@@ -183,8 +184,10 @@ def test_every_readme_block_runs_as_written(tmp_path: Path) -> None:
     ports = port_map(blocks)
     (repo / ".readme-test.sh").write_text(shell_script(blocks, ports))
     env = {k: v for k, v in os.environ.items() if not k.startswith("PHYGITAL_")}
+    run_id = uuid.uuid4().hex[:12]
     env.update(PHYGITAL_SESSION_PORT=str(ports[SESSION_DEFAULT_PORT]), PYTHONPATH=str(repo),
-               PHYGITAL_SESSION_REDIS_PREFIX=f"phygital-readme-{uuid.uuid4().hex[:12]}", PHYGITAL_CORPUS=str(corpus))
+               PHYGITAL_SESSION_REDIS_PREFIX=f"phygital-readme-{run_id}", PHYGITAL_CORPUS=str(corpus),
+               PHYGITAL_ASSETS_BATCH_NAMESPACE=f"phygital-readme-{run_id}")  # another run's workers never take our jobs
     log = tmp_path / "run.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(["bash", ".readme-test.sh"], cwd=repo, env=env, stdin=subprocess.DEVNULL,

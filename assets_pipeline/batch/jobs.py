@@ -92,8 +92,11 @@ def run_job(service: AssetService, row: ManifestRow, batch_id: str) -> JobResult
     state = BatchState(service.catalog)
     try:
         attempt = state.start(batch_id, row.line, worker_name())
-    except NotFound:  # the batch was withdrawn (its enqueuing failed half-way): nothing to do
-        logger.info("line %d (%s): batch %s was withdrawn", row.line, row.sku, batch_id)
+    except NotFound:  # withdrawn (its enqueuing failed half-way), or enqueued against another catalog
+        logger.warning("line %d (%s): batch %s is not in this worker's catalog: it was withdrawn, or it was "
+                       "submitted with another catalog (workers and `batch` must share PHYGITAL_ASSETS_CATALOG_URL; "
+                       "deployments sharing a broker need their own PHYGITAL_ASSETS_BATCH_NAMESPACE)",
+                       row.line, row.sku, batch_id)
         return JobResult(row.line, row.sku, "withdrawn", None, time.perf_counter() - t0, 0)
     except AssetError as exc:  # the catalog database is unreachable: try again later
         raise JobFailed(one_line(exc), transient=True) from exc
