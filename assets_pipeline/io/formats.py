@@ -9,7 +9,7 @@ from pathlib import Path
 from ..document import AssetDocument
 from ..errors import AssetError, InvalidAsset, UnsupportedFormat
 from ..limits import DEFAULT_LIMITS, Limits
-from .resources import check_input_file, read_input
+from .resources import check_input_file, check_input_size, read_input
 
 Reader = Callable[[Path, bytes, Limits], AssetDocument]
 
@@ -26,6 +26,12 @@ def _obj(path: Path, data: bytes, limits: Limits) -> AssetDocument:
     return read_obj(path, data, limits)
 
 
+def _obj_file(path: Path, limits: Limits) -> AssetDocument:
+    from .obj import read_obj_file
+
+    return read_obj_file(path, limits)
+
+
 def _stl(path: Path, data: bytes, limits: Limits) -> AssetDocument:
     from .stl import read_stl
 
@@ -39,6 +45,8 @@ def _ply(path: Path, data: bytes, limits: Limits) -> AssetDocument:
 
 
 READERS: dict[str, Reader] = {".gltf": _gltf, ".glb": _gltf, ".obj": _obj, ".stl": _stl, ".ply": _ply}
+STREAMING: dict[str, Callable[[Path, Limits], AssetDocument]] = {".obj": _obj_file}
+"""Readers that read the file in blocks themselves (its bytes are never held whole)."""
 
 
 def read(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> AssetDocument:
@@ -51,9 +59,12 @@ def read(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> AssetDocument:
         raise UnsupportedFormat(
             f"unknown model type {path.suffix or '(no suffix)'!r}; supported: {', '.join(sorted(READERS))}",
             path=path)
-    data = read_input(path, limits)
     try:
-        return reader(path, data, limits)
+        streaming = STREAMING.get(path.suffix.lower())
+        if streaming is not None:
+            check_input_size(path, limits)
+            return streaming(path, limits)
+        return reader(path, read_input(path, limits), limits)
     except AssetError as exc:
         raise exc.at(path) from None
     except MemoryError:

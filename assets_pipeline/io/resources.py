@@ -88,12 +88,18 @@ def check_input_file(path: Path, expected: str = "a file") -> None:
     raise InvalidAsset("not a regular file", path=path)
 
 
-def read_input(path: Path, limits: Limits) -> bytes:
-    """The input file's bytes, after the size limit is checked."""
+def check_input_size(path: Path, limits: Limits) -> int:
+    """The input file's size; InvalidAsset when it is not a file or empty, LimitExceeded past the limit."""
     check_input_file(path)
     size = path.stat().st_size
     if size > limits.max_file_bytes:
         raise LimitExceeded("file bytes", size, limits.max_file_bytes, path=path)
     if size == 0:
         raise InvalidAsset("file is empty", path=path)
+    return size
+
+
+def read_input(path: Path, limits: Limits) -> bytes:
+    """The input file's bytes, after the size limit is checked."""
+    check_input_size(path, limits)
     return path.read_bytes()
