@@ -102,8 +102,9 @@ class PartsReference:
     def __init__(self, parts: list[tuple[np.ndarray, np.ndarray]], samples: int = 20_000, seed: int = 0) -> None:
         self.parts = parts
         self.rng = np.random.default_rng(seed)
-        # vertices, centroids and as many random points as triangles: the simplifier's choices are measured often,
-        # the output once with the full sampling (edge midpoints too)
+        # the reference: vertices, centroids and as many random points as triangles (the simplifier's choices are
+        # measured often; the output is measured once with the full sampling); the simplified side has fewer,
+        # larger triangles, whose edge midpoints are where they leave the reference most
         pts = [sample_surface(v, f, min(samples, max(500, len(f))), self.rng, False) for v, f in parts]
         self.points = np.concatenate(pts) if pts else np.zeros((0, 3))
         self.labels = np.repeat(np.arange(len(parts)), [len(p) for p in pts])
@@ -128,7 +129,7 @@ class PartsReference:
         if sum(len(f) for _, f in kept) == 0:
             return np.full(len(self.parts), np.inf)
         np.maximum.at(out, self.labels, _distances(self.points, _scene(*_union(kept))))
-        pts = [sample_surface(v, f, min(4 * len(f), 20_000), self.rng, False) if len(f) else np.zeros((0, 3))
+        pts = [sample_surface(v, f, min(4 * len(f), 20_000), self.rng) if len(f) else np.zeros((0, 3))
                for v, f in kept]
         labels = np.repeat(np.arange(len(kept)), [len(p) for p in pts])
         np.maximum.at(out, labels, _distances(np.concatenate(pts), self._scene))

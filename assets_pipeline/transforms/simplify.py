@@ -55,7 +55,7 @@ class SimplifyOptions:
     permissive: bool = False
     """Simplify the primitives whose seams (vertices split by normal or UV) stop the simplifier short of the ratio
     across those seams (meshoptimizer 1.x's Permissive mode; a faceted mesh cannot be reduced otherwise)."""
-    candidates: int = 4
+    candidates: int = 3
     """With a measure: simplify the primitives whose error is within ``near`` of the model's largest in this many
     triangle orders and keep the result with the lowest error (on stanford-bunny at 50 % the symmetric
     Hausdorff error varied between 0.053 % and 0.064 % of the diagonal over six orders)."""
@@ -97,6 +97,10 @@ class _Job:
     """The simplifier's error target that gave ``out``."""
     distance: float = 0.0
     rel: float = 1.0
+    reached: float = 0.0
+    """The error (world units) the simplifier reported for the last result."""
+    free: int = 0
+    """Indices left when simplified to the target without a bound."""
     """How far the measured error exceeded the simplifier's estimate (the goal is divided by it)."""
 
 
@@ -105,9 +109,12 @@ def simplify(options: SimplifyOptions, simplifier: Simplifier, measure: Measure 
     """Return the transform that simplifies the triangle primitives with ``simplifier`` (or ``batch``, many at once)
     to ``options.ratio`` of the triangles of the same primitives in ``reference`` (default: the document itself),
     measuring the error against it with ``measure`` when given; warns when the model cannot be reduced that far."""
-    def many(jobs: list[tuple[_Job, np.ndarray, float]]) -> list[np.ndarray]:
-        calls = [(order, j.pos, 0, goal / j.scale, j.flags, j.attrs, j.weights) for j, order, goal in jobs]
+    def many(jobs: list[tuple[_Job, np.ndarray, float]], targets: bool = False) -> list[np.ndarray]:
+        calls = [(order, j.pos, j.target if targets else 0, goal / j.scale, j.flags, j.attrs, j.weights)
+                 for j, order, goal in jobs]
         done = batch(calls) if batch is not None else [simplifier(*c) for c in calls]
+        for (job, _, _), (_, err) in zip(jobs, done, strict=True):
+            job.reached = float(err) * job.scale
         return [out.astype(np.uint32) for out, _ in done]
 
     def _apply(doc: AssetDocument) -> None:
@@ -116,18 +123,29 @@ def simplify(options: SimplifyOptions, simplifier: Simplifier, measure: Measure 
             return
         budget = sum(j.target for j in jobs)
         bound = jobs[0].bound
+        # each primitive at its own target without a bound: whether its seams stop it (then permissive), and
+        # the error it reaches there (the range the model's error level lies in)
+        free = many([(j, j.current, 1e30 * bound) for j in jobs], targets=True)
         if options.permissive:
-            for job, free in zip(jobs, many([(j, j.current, 1e30 * bound) for j in jobs]), strict=True):
-                if len(free) > job.target * 1.1 + 3:
-                    job.flags |= PERMISSIVE
-        _fit(jobs, many, budget, bound)
-        if measure is not None and options.rebalance:
-            # meshoptimizer's error estimate can be far below the measured distance on some primitives (10x on a
-            # lamp's hardware): weight each primitive by how far, and fit the budget again
-            level = max(j.goal * j.rel for j in jobs)
-            for job, d in zip(jobs, _measure(jobs, measure), strict=True):
-                job.rel = max(0.5, d / level) if level > 0 else 1.0
+            stuck = [j for j, o in zip(jobs, free, strict=True) if len(o) > j.target * 1.1 + 3]
+            for job in stuck:
+                job.flags |= PERMISSIVE
+            for job, out in zip(stuck, many([(j, j.current, 1e30 * bound) for j in stuck], targets=True),
+                                strict=True):
+                free[jobs.index(job)] = out
+        for job, out in zip(jobs, free, strict=True):
+            job.free = len(out)
+            job.out, job.goal = out, job.reached
+        if len(jobs) > 1 or jobs[0].reached > bound:
             _fit(jobs, many, budget, bound)
+            if measure is not None and options.rebalance and len(jobs) > 1:
+                # meshoptimizer's error estimate can be far below the measured distance on some primitives (10x on
+                # a lamp's hardware): weight each primitive by how far, and fit the budget again
+                level = max(j.goal * j.rel for j in jobs)
+                for job, d in zip(jobs, _measure(jobs, measure), strict=True):
+                    job.rel = max(0.5, d / level) if level > 0 else 1.0
+                many([(j, j.current, 1e30 * bound) for j in jobs], targets=True)  # errors at target, weighted
+                _fit(jobs, many, budget, bound)
         if measure is not None:
             _bound_measured(jobs, measure, many, options)
             _best_orders(jobs, measure, many, options)
@@ -136,36 +154,37 @@ def simplify(options: SimplifyOptions, simplifier: Simplifier, measure: Measure 
             job.prim["indices"] = doc.add_accessor(job.out.astype(np.uint32))
         kept = sum(len(j.out) for j in jobs if j.out is not None)
         if kept > budget * 1.05 + 3:
-            free = many([(j, j.current, 1e30 * bound) for j in jobs])
-            doc.warn(_stuck_warning(jobs, free, options, budget))
+            doc.warn(_stuck_warning(jobs, options, budget))
 
     return Transform(NAME, _apply)
 
 
-Many = Callable[[list[tuple[_Job, np.ndarray, float]]], list[np.ndarray]]
+Many = Callable[..., list[np.ndarray]]
 
 
 def _fit(jobs: list[_Job], many: Many, budget: int, bound: float) -> None:
     """Simplify every job at one error level (each job's goal: the level over its weight ``rel``, at most the
     bound), the largest level whose results fit the triangle budget (index count): every primitive stops at the
     same weighted error, so the triangles go where they matter (a small part is not flattened to meet the ratio
-    on its own)."""
+    on its own). The level lies between the smallest and the largest error the jobs reach at their own targets
+    (``reached``, from the last call with targets)."""
     def goals(level: float) -> list[float]:
         return [min(bound, level / j.rel) for j in jobs]
 
-    hi = bound * max(j.rel for j in jobs)
+    levels = [max(j.reached * j.rel, 1e-12 * bound) for j in jobs]
+    cap = bound * max(j.rel for j in jobs)
+    hi, lo = min(max(levels) * 1.01, cap), min(levels) * 0.99
     outs = many([(j, j.current, g) for j, g in zip(jobs, goals(hi), strict=True)])
-    if sum(len(o) for o in outs) < budget:
-        lo = hi * 1e-6
-        for _ in range(18):
+    if sum(len(o) for o in outs) <= budget and lo < hi:
+        for _ in range(16):
+            if hi / lo < 1.02:
+                break
             mid = float(np.sqrt(lo * hi))
             trial = many([(j, j.current, g) for j, g in zip(jobs, goals(mid), strict=True)])
             if sum(len(o) for o in trial) <= budget:
                 hi, outs = mid, trial
             else:
                 lo = mid
-            if hi / lo < 1.05:
-                break
     for job, out, goal in zip(jobs, outs, goals(hi), strict=True):
         job.out, job.goal = out, goal
 
@@ -210,17 +229,23 @@ def _best_orders(jobs: list[_Job], measure: Measure, many: Many, options: Simpli
         rng = np.random.default_rng(len(job.current))  # deterministic: same input, same output
         tris = job.current.reshape(-1, 3)
         calls += [(job, tris[rng.permutation(len(tris))].reshape(-1), job.goal) for _ in range(options.candidates - 1)]
-    alone = {id(j): _measure([j], measure)[0] for j in top}
-    for (job, _, _), cand in zip(calls, many(calls), strict=True):
+    alone = {id(j): j.distance if len(jobs) == 1 else _measure([j], measure)[0] for j in top}
+    before = [(j.out, j.distance) for j in jobs]
+    for (job, _, _), cand in zip(calls, many(calls, targets=len(jobs) == 1), strict=True):
         assert job.out is not None
         if len(cand) > len(job.out):  # never trade triangles for error
             continue
         d = _measure([job], measure, [cand])[0]
         if d < alone[id(job)]:
             job.out, alone[id(job)] = cand, d
-    if top:
+    if len(jobs) == 1:
+        jobs[0].distance = alone[id(jobs[0])]
+    elif any(j.out is not out for j, (out, _) in zip(jobs, before, strict=True)):
         for job, d in zip(jobs, _measure(jobs, measure), strict=True):
             job.distance = d
+        if any(j.distance > j.bound for j in jobs):  # measured alone it was better, with the others it is not
+            for job, (out, d) in zip(jobs, before, strict=True):
+                job.out, job.distance = out, d
 
 
 def _jobs(doc: AssetDocument, reference: AssetDocument, options: SimplifyOptions) -> list[_Job]:
@@ -275,12 +300,12 @@ def _morph_attributes(doc: AssetDocument, prim: dict[str, object], pos: np.ndarr
     return np.concatenate(kept, axis=1), np.full(3 * len(kept), 1.0 / extent, np.float32)
 
 
-def _stuck_warning(jobs: list[_Job], free: list[np.ndarray], options: SimplifyOptions, budget: int) -> str:
-    """One line: how far the model was reduced, whether the error bound or the topology stopped it (``free``: the
-    results without a bound), and the primitives that kept the most of their triangles."""
+def _stuck_warning(jobs: list[_Job], options: SimplifyOptions, budget: int) -> str:
+    """One line: how far the model was reduced, whether the error bound or the topology stopped it (the results
+    without a bound would have fitted, or not), and the primitives that kept the most of their triangles."""
     kept = sum(len(j.out) for j in jobs if j.out is not None) // 3
     total = sum(len(j.base) for j in jobs)
-    if sum(len(o) for o in free) <= budget * 1.05 + 3:
+    if sum(j.free for j in jobs) <= budget * 1.05 + 3:
         why = f"the error bound ({options.error:.2%} of the diagonal, --error) stops it"
     else:
         why = "the meshes' topology (seams, borders, separate parts) stops the simplifier"
