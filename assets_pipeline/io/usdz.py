@@ -11,8 +11,10 @@ Layout of the stage (metersPerUnit 1, upAxis Y, default prim ``/Root``)::
 Skins and the first animation are written by :mod:`.usdz_skel` (UsdSkel). Each variant of KHR_materials_variants
 is a variant of ``materialVariant`` that rebinds the meshes its mappings name (first variant selected);
 ``write_usdz(..., variant=i)`` writes one variant alone, as AR Quick Look (which shows no variant sets) needs.
-Morph targets are not carried (default weights are applied), nor cameras, lights or material extensions
-UsdPreviewSurface lacks: each is a warning on the document.
+Morph targets are UsdSkel blend shapes (with a one-joint skeleton when no skin deforms the mesh) whose weights
+the SkelAnimation carries; not carried, each with a warning on the document: morph targets of a mesh that the
+animation moves without a skin (default weights applied), cameras, lights, material extensions UsdPreviewSurface
+lacks.
 
 glTF PBR values map onto UsdPreviewSurface inputs (baseColor -> diffuseColor/opacity, metallicRoughness ->
 metallic (B) / roughness (G), emissive, normal (scale 2, bias -1), occlusion (R)). KHR_texture_transform is baked
@@ -224,6 +226,8 @@ def _build_stage(doc: AssetDocument, layer: Path, work: Path) -> None:
     skeletons: dict[int, skel.Skeleton] = {}
     variant_bindings: dict[int, list[tuple[Any, Any]]] = {}
     changes: set[int] = set()
+    rigid_skeletons: list[skel.Skeleton] = []
+    uncarried: set[int] = set()
     skinned = animated = 0
     meshes = doc.gltf.get("meshes", [])
     skins = doc.gltf.get("skins", [])
@@ -247,6 +251,18 @@ def _build_stage(doc: AssetDocument, layer: Path, work: Path) -> None:
         elif skel.moves(timeline, node_index, up):
             placement, moving = np.eye(4), True
         weights = node.get("weights", mesh.get("weights"))
+        morphed = any(any("POSITION" in t for t in p.get("targets", [])) for p in mesh.get("primitives", []))
+        rigid = morphed and skeleton is None and not moving and "skin" not in node
+        if rigid:
+            skeleton = skel.define_rigid_skeleton(stage, "/Root/Geom", _identifier(mesh.get("name"), "mesh", set()),
+                                                  mesh_names)
+            rigid_skeletons.append(skeleton)
+            parent = str(skeleton.root.GetPath())
+        shapes = morphed and skeleton is not None
+        if morphed and not shapes:
+            uncarried.add(node_index)
+            doc.warn("USDZ: morph targets of a mesh moved by the animation without a skin are left out (its default "
+                     "weights are applied)")
         for prim_index, prim in enumerate(mesh.get("primitives", [])):
             attrs = prim.get("attributes", {})
             if prim.get("mode", TRIANGLES) != TRIANGLES or "POSITION" not in attrs:
@@ -261,7 +277,11 @@ def _build_stage(doc: AssetDocument, layer: Path, work: Path) -> None:
             for index in mapped:
                 keys = keys | material_for(index)[1]
             usd_mesh = _define_mesh(stage, f"{parent}/{name}", doc, prim, placement, st_names, keys,
-                                    gltf_materials, weights)
+                                    gltf_materials, None if shapes else weights)
+            if shapes and skeleton is not None:
+                skel.add_blend_shapes(stage, usd_mesh, doc, prim, placement[:3, :3], skeleton, node_index, weights)
+                if rigid:
+                    skel.bind_rigid(usd_mesh, skeleton)
             binding = UsdShade.MaterialBindingAPI.Apply(usd_mesh.GetPrim())
             if not mapped:
                 binding.Bind(material)
@@ -279,9 +299,12 @@ def _build_stage(doc: AssetDocument, layer: Path, work: Path) -> None:
                 skel.animate_xform(usd_mesh.GetPrim(), skel.world_matrices(doc, timeline, node_index, up, worlds),
                                    timeline)
                 animated += 1
-    if timeline is not None and (animated or any(s.skeleton.GetPrim().HasRelationship("skel:animationSource")
-                                                 for s in skeletons.values())):
+    timed = [skel.animate_blend_shapes(stage, s, timeline) for s in [*skeletons.values(), *rigid_skeletons]]
+    if timeline is not None and (animated or any(timed) or any(
+            s.skeleton.GetPrim().HasRelationship("skel:animationSource") for s in skeletons.values())):
         skel.set_time_range(stage, timeline)
+    if timeline is not None and uncarried & set(timeline.weights):
+        doc.warn("USDZ: morph weight animation of a mesh moved by the animation without a skin is left out")
     if variant_bindings:
         _define_variants(stage, root.GetPrim(), doc, variant_bindings, changes)
     stage.GetRootLayer().Save()
@@ -342,10 +365,6 @@ def _warn_uncarried(doc: AssetDocument) -> None:
         others = ", ".join(str(a.get("name", f"#{i}")) for i, a in enumerate(animations[1:], 1))
         doc.warn(f"USDZ: {len(animations)} animations, a USDZ plays one: only the first "
                  f"({animations[0].get('name', '#0')}) is kept, {others} left out")
-    if any(c.get("target", {}).get("path") == "weights" for a in animations[:1] for c in a.get("channels", [])):
-        doc.warn("USDZ: morph target weight animation is left out (meshes keep their default weights)")
-    if any(p.get("targets") for _, _, p in doc.primitives()):
-        doc.warn("USDZ: morph targets are left out (each mesh is written with its default weights applied)")
     if g.get("cameras"):
         doc.warn(f"USDZ: {len(g['cameras'])} camera(s) left out (AR Quick Look places its own)")
     dropped = sorted(set(g.get("extensionsUsed", [])) - USDZ_CARRIED)

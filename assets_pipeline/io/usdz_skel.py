@@ -12,7 +12,10 @@ hierarchy (parents before children), ``bindTransforms`` are the inverse bind mat
 transforms of nodes above the skeleton are included), and a ``SkelAnimation`` carries the joints' local
 translations, rotations and scales at every sample time. Skinned points stay in the glTF's bind space with an
 identity ``geomBindTransform``, so UsdSkel places them exactly as a glTF viewer does. A mesh that is not skinned
-but sits under an animated node gets its world matrix as a time-sampled ``xformOp:transform``.
+but sits under an animated node gets its world matrix as a time-sampled ``xformOp:transform``. Morph targets
+become ``BlendShape`` prims (position offsets) on their mesh, their weights (default and animated) go into the
+SkelAnimation's ``blendShapeWeights``; a morphed mesh no skin deforms gets a one-joint skeleton at identity,
+since UsdSkel applies blend shapes only to meshes bound to a skeleton.
 """
 
 from __future__ import annotations
@@ -43,8 +46,8 @@ class Timeline:
     """(t,) float64, increasing."""
     local: dict[int, np.ndarray] = field(default_factory=dict)
     """Node -> (t, 4, 4) local matrices, for the nodes the animation moves."""
-    weights: set[int] = field(default_factory=set)
-    """Nodes whose morph weights the animation changes (not carried)."""
+    weights: dict[int, np.ndarray] = field(default_factory=dict)
+    """Node -> (t, targets) morph weights, for the nodes whose weights the animation changes."""
 
     @property
     def time_codes(self) -> np.ndarray:
@@ -103,7 +106,7 @@ def timeline(doc: AssetDocument) -> Timeline | None:
     trs: dict[int, dict[str, np.ndarray]] = {}
     for node, path, interp, t, v in channels:
         if path == "weights":
-            out.weights.add(node)
+            out.weights[node] = evaluate(interp, t, v, sample, False)
             continue
         if not 0 <= node < len(nodes) or "matrix" in nodes[node]:
             continue
@@ -193,11 +196,90 @@ def animate_xform(prim: Any, world: np.ndarray, tl: Timeline) -> None:
 
 @dataclass(slots=True)
 class Skeleton:
-    """A skin as written: its USD prims, joint order and the glTF joint index -> USD joint index map."""
+    """A skin as written: its USD prims, joint order and the glTF joint index -> USD joint index map; the blend
+    shapes of its meshes (name, node, default weight) as they are added."""
     root: Any
     skeleton: Any
     remap: np.ndarray
     joints: int
+    shapes: list[tuple[str, int, int, float]] = field(default_factory=list)
+    """(blend shape name, node, target index, default weight)."""
+
+
+def define_rigid_skeleton(stage: Any, path: str, name: str, used: set[str]) -> Skeleton:
+    """A SkelRoot at ``path`` with a one-joint Skeleton at identity: UsdSkel applies blend shapes only to meshes
+    bound to a skeleton, so a morphed mesh that no skin deforms gets this one."""
+    from pxr import Gf, UsdSkel, Vt
+
+    from .usdz import _identifier
+
+    root = UsdSkel.Root.Define(stage, f"{path}/{_identifier(f'{name}_morph', 'morph', used)}")
+    skel = UsdSkel.Skeleton.Define(stage, f"{root.GetPath()}/Skeleton")
+    skel.CreateJointsAttr(Vt.TokenArray(["root"]))
+    skel.CreateBindTransformsAttr(Vt.Matrix4dArray([Gf.Matrix4d(1.0)]))
+    skel.CreateRestTransformsAttr(Vt.Matrix4dArray([Gf.Matrix4d(1.0)]))
+    return Skeleton(root, skel, np.zeros(1, np.int64), 1)
+
+
+def add_blend_shapes(stage: Any, mesh: Any, doc: AssetDocument, prim: dict[str, Any], linear: np.ndarray,
+                     skel: Skeleton, node: int, defaults: list[float] | None) -> None:
+    """One UsdSkel BlendShape per morph target of ``prim`` (position offsets through ``linear``, the 3x3 part of
+    the transform baked into the points), bound on ``mesh`` and recorded on ``skel`` for its animation."""
+    from pxr import Sdf, UsdSkel, Vt
+
+    names = []
+    for k, target in enumerate(prim.get("targets", [])):
+        if "POSITION" not in target:
+            continue
+        name = f"{mesh.GetPrim().GetName()}_t{k}"
+        shape = UsdSkel.BlendShape.Define(stage, f"{mesh.GetPath()}/{name}")
+        offsets = doc.accessors[target["POSITION"]].as_float().astype(np.float64) @ linear.T
+        shape.CreateOffsetsAttr(Vt.Vec3fArray.FromNumpy(np.ascontiguousarray(offsets, np.float32)))
+        names.append(name)
+        skel.shapes.append((name, node, k, float((defaults or [])[k]) if k < len(defaults or []) else 0.0))
+    binding = UsdSkel.BindingAPI.Apply(mesh.GetPrim())
+    binding.CreateBlendShapesAttr(Vt.TokenArray(names))
+    binding.CreateBlendShapeTargetsRel().SetTargets([Sdf.Path(f"{mesh.GetPath()}/{n}") for n in names])
+
+
+def bind_rigid(mesh: Any, skel: Skeleton) -> None:
+    """Bind ``mesh`` wholly to the skeleton's first joint (the points do not move)."""
+    from pxr import Gf, Sdf, UsdSkel
+
+    binding = UsdSkel.BindingAPI.Apply(mesh.GetPrim())
+    binding.CreateSkeletonRel().SetTargets([Sdf.Path(skel.skeleton.GetPath())])
+    binding.CreateGeomBindTransformAttr(Gf.Matrix4d(1.0))
+    binding.CreateJointIndicesPrimvar(True, 1).Set([0])
+    binding.CreateJointWeightsPrimvar(True, 1).Set([1.0])
+
+
+def animate_blend_shapes(stage: Any, skel: Skeleton, tl: Timeline | None) -> bool:
+    """The skeleton's SkelAnimation gets its meshes' blend shapes: default weights, and the timeline's weights as
+    time samples. Returns whether any weight is time-sampled."""
+    from pxr import Sdf, UsdSkel, Vt
+
+    if not skel.shapes:
+        return False
+    path = f"{skel.root.GetPath()}/Animation"
+    anim = UsdSkel.Animation(stage.GetPrimAtPath(path))
+    if not anim:
+        anim = UsdSkel.Animation.Define(stage, path)
+        UsdSkel.BindingAPI.Apply(skel.skeleton.GetPrim()).CreateAnimationSourceRel().SetTargets([Sdf.Path(path)])
+    anim.CreateBlendShapesAttr(Vt.TokenArray([s[0] for s in skel.shapes]))
+    attr = anim.CreateBlendShapeWeightsAttr()
+    defaults = np.array([s[3] for s in skel.shapes], np.float32)
+    attr.Set(Vt.FloatArray.FromNumpy(defaults))
+    timed = [i for i, s in enumerate(skel.shapes) if tl is not None and s[1] in tl.weights]
+    if not timed or tl is None:
+        return False
+    for row, code in enumerate(tl.time_codes):
+        values = defaults.copy()
+        for i in timed:
+            _, node, k, _ = skel.shapes[i]
+            w = tl.weights[node]
+            values[i] = w[row, k] if k < w.shape[1] else values[i]
+        attr.Set(Vt.FloatArray.FromNumpy(values), float(code))
+    return True
 
 
 def define_skeleton(stage: Any, path: str, doc: AssetDocument, skin: dict[str, Any], tl: Timeline | None,

@@ -359,8 +359,10 @@ def test_publish_warns_for_what_the_usdz_cannot_carry(tmp_path: Path) -> None:
             path = tmp_path / f"lod{obj.lod}.usdz"
             path.write_bytes(service.store.get(obj.key))
             stage = Usd.Stage.Open(str(path))
-            (skeleton,) = [p for p in stage.Traverse() if p.GetTypeName() == "Skeleton"]
-            assert len(skeleton.GetAttribute("joints").Get()) == JOINTS
+            skeletons = {p.GetParent().GetName(): p for p in stage.Traverse() if p.GetTypeName() == "Skeleton"}
+            assert sorted(skeletons) == ["Skel", "flag_morph"]  # the skin's, and the morphed flag's one joint
+            assert len(skeletons["Skel"].GetAttribute("joints").Get()) == JOINTS
+            assert [p.GetName() for p in stage.Traverse() if p.GetTypeName() == "BlendShape"] == ["flag_t0"]
             assert stage.HasAuthoredTimeCodeRange() and stage.GetEndTimeCode() > stage.GetStartTimeCode()
     finally:
         service.close()

@@ -66,7 +66,7 @@ def gltf_skinned(doc: AssetDocument, node: int, t: float | None) -> np.ndarray:
 
 def usd_skinned(stage: Any, time: float | None) -> np.ndarray:
     """The one skinned mesh's points posed by UsdSkel at time code ``time`` (None: the skeleton's rest pose)."""
-    (root,) = [UsdSkel.Root(p) for p in stage.Traverse() if p.IsA(UsdSkel.Root)]
+    (root,) = [UsdSkel.Root(p) for p in stage.Traverse() if p.IsA(UsdSkel.Root) and p.GetName() == "Skel"]
     cache = UsdSkel.Cache()
     cache.Populate(root, Usd.TraverseInstanceProxies())
     (binding,) = cache.ComputeSkelBindings(root, Usd.TraverseInstanceProxies())
@@ -95,7 +95,8 @@ def test_skinned_animation_plays_as_in_the_gltf(tmp_path: Path, optimized: bool)
     write_usdz(doc, out)
     stage = Usd.Stage.Open(str(out))
     assert validation_errors(stage) == []
-    (skeleton,) = [UsdSkel.Skeleton(p) for p in stage.Traverse() if p.IsA(UsdSkel.Skeleton)]
+    (skeleton,) = [UsdSkel.Skeleton(p) for p in stage.Traverse() if p.IsA(UsdSkel.Skeleton)
+                   and p.GetParent().GetName() == "Skel"]
     joints = list(skeleton.GetJointsAttr().Get())
     assert len(joints) == JOINTS
     assert joints[-1].count("/") == JOINTS - 1  # a chain: each joint's path below its parent's
@@ -129,6 +130,9 @@ def test_node_animation_is_a_time_sampled_transform(tmp_path: Path) -> None:
         usd = np.array(moving.ComputeLocalToWorldTransform(Usd.TimeCode(float(t) * 60.0))).T
         errors.append(np.abs(usd - gltf_world(doc, float(t))(blinker)).max())
     assert max(errors) < 2e-3  # between cubic samples (8 per interval)
+    assert doc.warnings == [  # the moving flag: morphs need a skeleton, and a skinned prim's own transform is lost
+        "USDZ: morph targets of a mesh moved by the animation without a skin are left out (its default weights are "
+        "applied)"]  # the weights animation is the other flag's, which keeps it
     keys = np.arange(0, 17) * 0.25
     for t in keys + 0.125:  # mid-interval of the STEP curve: the value of the key before
         usd = np.array(moving.ComputeLocalToWorldTransform(Usd.TimeCode(float(t) * 60.0))).T
@@ -197,12 +201,53 @@ def test_what_a_usdz_cannot_carry_is_warned_once_each(tmp_path: Path) -> None:
     write_usdz(doc, tmp_path / "lossy.usdz")
     assert doc.warnings == [
         "USDZ: 2 animations, a USDZ plays one: only the first (wave) is kept, idle left out",
-        "USDZ: morph target weight animation is left out (meshes keep their default weights)",
-        "USDZ: morph targets are left out (each mesh is written with its default weights applied)",
         "USDZ: 1 camera(s) left out (AR Quick Look places its own)",
         "USDZ: KHR_lights_punctual is not carried (AR Quick Look lights the scene itself)",
         "USDZ: KHR_materials_sheen is not carried (no USD Preview Surface equivalent)",
     ]
     stage = Usd.Stage.Open(str(tmp_path / "lossy.usdz"))
-    flag = next(UsdGeom.Mesh(p) for p in stage.Traverse() if p.GetName() == "flag")
-    assert float(np.array(flag.GetPointsAttr().Get())[:, 2].max()) == pytest.approx(0.2, abs=1e-3)
+    assert float(usd_morphed(stage, None)[:, 2].max()) == pytest.approx(0.2, abs=1e-6)  # default weight 1
+
+
+def usd_morphed(stage: Any, time: float | None) -> np.ndarray:
+    """The flag's points with its blend shapes applied by UsdSkel at time code ``time`` (None: default weights)."""
+    (root,) = [UsdSkel.Root(p) for p in stage.Traverse() if p.IsA(UsdSkel.Root) and p.GetName().startswith("flag")]
+    cache = UsdSkel.Cache()
+    cache.Populate(root, Usd.TraverseInstanceProxies())
+    (binding,) = cache.ComputeSkelBindings(root, Usd.TraverseInstanceProxies())
+    query = cache.GetSkelQuery(binding.GetSkeleton())
+    (target,) = binding.GetSkinningTargets()
+    code = Usd.TimeCode.Default() if time is None else Usd.TimeCode(time)
+    weights = target.GetBlendShapeMapper().Remap(query.GetAnimQuery().ComputeBlendShapeWeights(code))
+    shapes = UsdSkel.BlendShapeQuery(UsdSkel.BindingAPI(target.GetPrim()))
+    sub, shape_index, sub_index = shapes.ComputeSubShapeWeights(weights)
+    points = UsdGeom.Mesh(target.GetPrim()).GetPointsAttr().Get()
+    assert shapes.ComputeDeformedPoints(sub, shape_index, sub_index, shapes.ComputeBlendShapePointIndices(),
+                                        shapes.ComputeSubShapePointOffsets(), points)
+    assert target.ComputeSkinnedPoints(query.ComputeSkinningTransforms(code), points, code)
+    return np.array(points, np.float64)
+
+
+@pytest.mark.parametrize("optimized", [False, True])
+def test_morph_targets_are_blend_shapes_with_animated_weights(tmp_path: Path, optimized: bool) -> None:
+    """The flag (a morphed mesh no skin deforms) bends as the glTF's weight curve says, at and between keys."""
+    doc = animated_document()
+    if optimized:
+        optimize_document(doc)
+    out = tmp_path / "flag.usdz"
+    write_usdz(doc, out)
+    assert doc.warnings == []
+    stage = Usd.Stage.Open(str(out))
+    assert validation_errors(stage) == []
+    flag = next(i for i, n in enumerate(doc.gltf["nodes"]) if n.get("name") == "flag")
+    anim = doc.gltf["animations"][0]
+    (ch,) = [c for c in anim["channels"] if c["target"] == {"node": flag, "path": "weights"}]
+    base = doc.gltf["meshes"][doc.gltf["nodes"][flag]["mesh"]]["primitives"][0]
+    bump = doc.accessors[base["targets"][0]["POSITION"]].as_float().astype(float)
+    points = doc.accessors[base["attributes"]["POSITION"]].as_float().astype(float)
+    world = gltf_world(doc, None)(flag)
+    for t in TIMES:
+        w = float(sample(doc, anim["samplers"][ch["sampler"]], "weights", t)[0])
+        expected = (points + w * bump) @ world[:3, :3].T + world[:3, 3]
+        np.testing.assert_allclose(usd_morphed(stage, t * 60.0), expected, atol=1e-5, err_msg=f"t={t}")
+    assert float(np.abs(usd_morphed(stage, 120.0) - usd_morphed(stage, 0.0)).max()) > 0.1  # it does bend

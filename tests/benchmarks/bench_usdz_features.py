@@ -3,10 +3,10 @@
 Each model goes through what ``upload`` does for LOD 0 (``optimize_for_publish`` with no LODs: animation
 resampled and quantized, geometry quantized) and then ``write_usdz``, once with every variant in a
 ``materialVariant`` variant set and once per variant. Reported: the source's skins, clips, key count and
-variants; the USDZ's joints, time range, time samples, variant set and per-variant packages; the largest
-distance between the skinned points UsdSkel computes and the glTF's own skinning of the same optimized
-document, at rest and at the middle of the clip (as a fraction of the bounding-box diagonal); UsdValidation
-errors; the warnings (what the USDZ cannot carry).
+variants; the USDZ's joints, time range, time samples, blend shapes and their weight samples, variant set
+and per-variant packages; the largest distance between the skinned points UsdSkel computes and the glTF's
+own skinning of the same optimized document, at rest and at the middle of the clip (as a fraction of the
+bounding-box diagonal); UsdValidation errors; the warnings (what the USDZ cannot carry).
 
 Usage::
 
@@ -72,7 +72,7 @@ def usd_skinned(stage: Any, code: float | None) -> list[np.ndarray]:
 
     out = []
     for prim in stage.Traverse():
-        if not prim.IsA(UsdSkel.Root):
+        if not prim.IsA(UsdSkel.Root) or prim.GetName().endswith("_morph"):  # a morphed mesh's one-joint skeleton
             continue
         cache = UsdSkel.Cache()
         root = UsdSkel.Root(prim)
@@ -93,6 +93,13 @@ def usd_skinned(stage: Any, code: float | None) -> list[np.ndarray]:
     return out
 
 
+def counts(values: list[int]) -> str:
+    """``24``, ``18/5``, or ``84 x 10`` for many equal counts; ``-`` for none."""
+    if len(values) > 3 and len(set(values)) == 1:
+        return f"{len(values)} x {values[0]}"
+    return "/".join(str(v) for v in values) or "-"
+
+
 def deviation(a: list[np.ndarray], b: list[np.ndarray], diag: float) -> str:
     if not a:
         return "-"
@@ -109,7 +116,7 @@ def measure(path: Path, work: Path) -> dict[str, Any]:
     keys = max((src.accessors[s["input"]].count for a in g.get("animations", [])[:1] for s in a["samplers"]),
                default=0)
     row: dict[str, Any] = {
-        "model": path.name, "skins": "/".join(str(len(s["joints"])) for s in g.get("skins", [])) or "-",
+        "model": path.name, "skins": counts([len(s["joints"]) for s in g.get("skins", [])]),
         "clips": len(g.get("animations", [])), "keys": keys, "variants": len(variant_names(src))}
     doc = optimize_for_publish(src, "0" * 64, PublishOptions(lods=())).lods[0].doc
     out = work / f"{path.stem}.usdz"
@@ -126,7 +133,10 @@ def measure(path: Path, work: Path) -> dict[str, Any]:
                         for e in UsdValidation.ValidationContext(validators).Validate(stage))
     skels = [UsdSkel.Skeleton(p) for p in stage.Traverse() if p.IsA(UsdSkel.Skeleton)]
     anims = [UsdSkel.Animation(p) for p in stage.Traverse() if p.IsA(UsdSkel.Animation)]
-    row["joints"] = "/".join(str(len(s.GetJointsAttr().Get())) for s in skels) or "-"
+    row["joints"] = counts([len(s.GetJointsAttr().Get()) for s in skels
+                            if not s.GetPrim().GetParent().GetName().endswith("_morph")])
+    row["shapes"] = sum(p.IsA(UsdSkel.BlendShape) for p in stage.Traverse())
+    row["weight_samples"] = max((a.GetBlendShapeWeightsAttr().GetNumTimeSamples() for a in anims), default=0)
     tcps = stage.GetTimeCodesPerSecond()
     row["range_s"] = (f"{stage.GetStartTimeCode() / tcps:.2f}-{stage.GetEndTimeCode() / tcps:.2f}"
                       if stage.HasAuthoredTimeCodeRange() else "-")
@@ -155,7 +165,8 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
     models = sorted(p for p in args.folder.rglob("*") if p.suffix in (".glb", ".gltf"))
-    cols = ["model", "skins", "clips", "keys", "variants", "joints", "range_s", "samples", "variant_set",
+    cols = ["model", "skins", "clips", "keys", "variants", "joints", "range_s", "samples", "shapes",
+            "weight_samples", "variant_set",
             "per_variant", "rest_dev", "posed_dev", "errors", "bytes", "write_s", "warnings"]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     with tempfile.TemporaryDirectory() as tmp:
