@@ -446,15 +446,20 @@ def _off_leg(p: Placement, foot: FootLandmarks, seg: np.ndarray | None) -> str:
 def _one_per_spot(
     placed: list[tuple[Placement, SmoothFoot | None, float]],
 ) -> list[tuple[Placement, SmoothFoot | None, float]]:
-    """Drop a shoe whose anchor lies within ``SAME_SPOT`` of a shoe length of a more visible foot's (both
-    feet's keypoints on one foot)."""
+    """Drop a shoe whose foot's anchor (its keypoints', before the fit to the mask moved the shoe) lies within
+    ``SAME_SPOT`` of a shoe length of a more visible foot's (both feet's keypoints on one foot)."""
+
+    def anchor(p: Placement, sf: SmoothFoot | None) -> np.ndarray:
+        return p.frame.origin if sf is None else sf.anchor.astype(np.float64)
+
     kept: list[tuple[Placement, SmoothFoot | None, float]] = []
     for item in sorted(placed, key=lambda it: -it[2]):
-        p = item[0]
+        p, sf = item[0], item[1]
         if all(
-            np.linalg.norm(p.frame.origin - q.frame.origin) > SAME_SPOT * max(p.frame.span, q.frame.span)
-            for q, _, _ in kept
-        ):
+            np.linalg.norm(anchor(p, sf) - anchor(q, qf)) > SAME_SPOT * max(p.length or p.frame.span,
+                                                                             q.length or q.frame.span)
+            for q, qf, _ in kept
+        ):  # fmt: skip
             kept.append(item)
     return kept
 
