@@ -6,11 +6,25 @@ distance to the other surface is found with Open3D's ray-casting scene (point-to
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 from .document import AssetDocument
 from .geometry import random_surface_points
 from .scene import world_triangles
+
+
+def preload() -> None:
+    """Start importing Open3D (1.5-6 s) in a background thread, so that it overlaps with the work before the first
+    measurement (the import lock makes the first user wait for what is left of it)."""
+    import threading
+
+    def _load() -> None:
+        with contextlib.suppress(ImportError):
+            import open3d  # noqa: F401
+
+    threading.Thread(target=_load, name="open3d-import", daemon=True).start()
 
 
 def sample_surface(v: np.ndarray, f: np.ndarray, count: int, rng: np.random.Generator,

@@ -227,6 +227,10 @@ def optimize_lods(
         if progress:
             progress(what, step, total)
 
+    if measure or any(r is not None and r < 1.0 for r in ratios):
+        from .metrics import preload
+
+        preload()  # simplifying measures its results
     tick("preparing")
     run(doc, base_transforms(options, report), report.steps)
     report.dimensions_m = dimensions(doc)

@@ -66,8 +66,8 @@ def optimize(
                                                      "timings) to this file.")] = None,
     ratio: Annotated[float | None, typer.Option(min=0.0, max=1.0,
                                                 help="Simplify to this fraction of triangles.")] = None,
-    error: Annotated[float, typer.Option(min=0.0, help="Largest simplification error, relative to the "
-                                                       "model's size.")] = 0.01,
+    error: Annotated[float, typer.Option(min=0.0, help="Largest simplification error, measured, as a "
+                                                       "fraction of the model's diagonal.")] = 0.01,
     lods: Annotated[str | None, typer.Option(help="Also write LODs next to the output, e.g. "
                                                   "'0.5,0.25,0.1' -> NAME.lod1.glb ...")] = None,
     lock_border: Annotated[bool, typer.Option(help="Keep open borders fixed while simplifying.")] = False,

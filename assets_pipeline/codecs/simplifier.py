@@ -36,7 +36,8 @@ def available(tools: Path | None = None) -> bool:
 
 class _Worker:
     """One node process for every simplification of this Python process (starting node costs ~0.1 s, and
-    an optimize with LODs simplifies dozens of times: six candidate orders per primitive and LOD)."""
+    an optimize simplifies dozens of times: a bisection on the model's error level per output, every
+    primitive in one exchange)."""
 
     def __init__(self, tools: Path) -> None:
         self.tools = tools
