@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .errors import LimitExceeded, ProtocolError
-from .inbound import parse
+from .inbound import parse, quick_pose
 from .limits import Limits, Strikes, TokenBucket, check_size
 from .messages import Msg
 
@@ -46,16 +46,7 @@ class Connection:
         """Return the typed message or raise ProtocolError (check ``close_code`` to know whether to close).
 
         ``stalled``: the server's total stalled time so far (seconds); see ``limits.TokenBucket``."""
-        self.last_received = now
-        check_size(len(data), self.limits)
-        if not self._bucket.take(now, stalled=stalled):
-            if self._strikes.add(now):
-                raise LimitExceeded("rate_abuse", limit=self.limits.messages_per_second)
-            raise LimitExceeded(
-                "rate_limited",
-                "too many messages per second; message dropped",
-                limit=self.limits.messages_per_second,
-            )
+        self._admit(len(data), now, stalled)
         msg = parse(data, self.limits)
         kind = msg.type  # type: ignore[attr-defined]
         allowed = _ALLOWED[self.phase]
@@ -70,6 +61,29 @@ class Connection:
         if kind in ("join", "resume"):
             self.phase = "joining"
         return msg
+
+    def receive_pose(self, data: bytes, now: float, stalled: float = 0.0) -> list[float] | None:
+        """The pose of a presence message in the usual form (``inbound.quick_pose``) while joining or joined,
+        with the same size and rate checks as ``receive``; None for anything else (then call ``receive``)."""
+        if self.phase != "joined" and self.phase != "joining":
+            return None
+        pose = quick_pose(data)
+        if pose is not None:
+            self._admit(len(data), now, stalled)
+        return pose
+
+    def _admit(self, size: int, now: float, stalled: float) -> None:
+        """The size and rate checks every received message passes first."""
+        self.last_received = now
+        check_size(size, self.limits)
+        if not self._bucket.take(now, stalled=stalled):
+            if self._strikes.add(now):
+                raise LimitExceeded("rate_abuse", limit=self.limits.messages_per_second)
+            raise LimitExceeded(
+                "rate_limited",
+                "too many messages per second; message dropped",
+                limit=self.limits.messages_per_second,
+            )
 
     def start_join(self) -> None:
         """Mark that a join (or resume) is under way."""

@@ -16,7 +16,7 @@ from pydantic import Field, TypeAdapter, ValidationError
 from .errors import BadMessage, LimitExceeded
 from .kinds.registry import message_models
 from .limits import Limits, check_size, json_depth
-from .messages import PROTOCOL_VERSION, SESSION_TYPES, Msg
+from .messages import PROTOCOL_VERSION, SESSION_TYPES, Msg, rounded_pose
 
 CLIENT_TYPES: dict[str, type[Msg]] = {**SESSION_TYPES, **message_models()}
 """Every client message type, whatever the room kind."""
@@ -27,6 +27,43 @@ _ADAPTER: TypeAdapter[Any] = TypeAdapter(
 
 
 _DUPLICATE = re.compile(r'duplicate key "(.*)" at line')
+
+_W = rb"[\x20\t\n\r]*"  # JSON whitespace (not \s: that has \f and \v too)
+_N = _W + rb"(-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)" + _W  # a JSON number
+_QUICK_PRESENCE = re.compile(
+    b"".join(
+        part.replace(b" ", _W)
+        for part in (
+            rb' \{ "v" : 1 , "type" : "presence" , "pose" : \{ "p" : \[',
+            rb",".join([_N] * 3),
+            rb'\] (?:, "q" : \[',
+            rb",".join([_N] * 4),
+            rb"\] )?\} \} ",
+        )
+    )
+)
+"""A presence message in the form every client sends (``{"v":1,"type":"presence","pose":{"p":[...],"q":[...]}}``,
+these keys in this order, JSON whitespace anywhere): nothing else in it, so no key twice, no other type."""
+_POSE_LIMIT = 1e6  # messages.Finite
+_NO_TURN = (0.0, 0.0, 0.0, 1.0)  # messages.Pose's default q
+
+
+def quick_pose(data: bytes) -> list[float] | None:
+    """The rounded pose (``messages.rounded_pose``) of a presence message in the usual form, which
+    ``parse`` would accept with this very pose; None for anything else, which ``parse`` then reads in full.
+
+    The presence hot path (30 Hz per client): one regular expression instead of a JSON parse, the
+    duplicate-key check and the model validation.  A number out of range (or too big for a float) is
+    left to ``parse``, which names it."""
+    match = _QUICK_PRESENCE.fullmatch(data)
+    if match is None:
+        return None
+    x, y, z, qx, qy, qz, qw = match.groups()
+    p = (float(x), float(y), float(z))
+    q = _NO_TURN if qx is None else (float(qx), float(qy), float(qz), float(qw))
+    if max(p) > _POSE_LIMIT or min(p) < -_POSE_LIMIT or max(q) > _POSE_LIMIT or min(q) < -_POSE_LIMIT:
+        return None  # out of range, or not a finite float
+    return rounded_pose(p, q)
 
 
 def parse(data: str | bytes, limits: Limits) -> Msg:

@@ -196,11 +196,15 @@ SERVER_TYPES: dict[str, type[_ServerMsg]] = {
 
 
 def pose_list(pose: Pose) -> list[float]:
-    """Compact wire form [x, y, z, qx, qy, qz, qw] rounded to 0.1 mm / 1e-5.
+    """Compact wire form [x, y, z, qx, qy, qz, qw] rounded to 0.1 mm / 1e-5."""
+    return rounded_pose(pose.p, pose.q)
+
+
+def rounded_pose(p: tuple[float, ...], q: tuple[float, ...]) -> list[float]:
+    """``[x, y, z, qx, qy, qz, qw]`` from a position and a quaternion, rounded to 0.1 mm / 1e-5.
 
     ``round(v * k) / k`` instead of ``round(v, n)``: the same shortest repr on the wire at a sixth of
     the cost (this runs for every presence message, 30 Hz per client)."""
-    p, q = pose.p, pose.q
     return [
         round(p[0] * 1e4) / 1e4, round(p[1] * 1e4) / 1e4, round(p[2] * 1e4) / 1e4,
         round(q[0] * 1e5) / 1e5, round(q[1] * 1e5) / 1e5, round(q[2] * 1e5) / 1e5, round(q[3] * 1e5) / 1e5,

@@ -186,6 +186,13 @@ class ClientLink:
             return
         now = self.node.clock()
         try:
+            pose = self.conn.receive_pose(data, now, stalled) if isinstance(data, bytes) else None
+            if pose is not None:  # the 30 Hz hot path
+                if self.conn.phase == "joining":  # before the welcome: keep the latest pose for it
+                    self._early_pose = pose
+                elif self.hub is not None:
+                    self.hub.update_presence(self.participant, pose)
+                return
             msg = self.conn.receive(data, now, stalled)
         except ProtocolError as exc:
             self.fail(exc, _peek_id(data, self.node.limits.max_message_bytes))

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from session_server.protocol import messages as m
 from session_server.protocol.errors import ProtocolError
-from session_server.protocol.inbound import parse
+from session_server.protocol.inbound import parse, quick_pose
 from session_server.protocol.kinds import shared_space
 from session_server.protocol.limits import Limits
 
@@ -124,3 +124,62 @@ def test_duplicate_key_error_names_the_key() -> None:
         parse('{"v": 1, "type": "chat", "id": "a", "text": "hi", "text": "bye"}', LIMITS)
     assert info.value.code == "bad_message" and info.value.field == "text"
     assert "'text' appears twice" in info.value.message
+
+
+def _parsed_pose(data: bytes) -> list[float] | None:
+    """The pose ``parse`` reads from a presence frame, or None when it refuses the frame."""
+    try:
+        msg = parse(data, LIMITS)
+    except ProtocolError:
+        return None
+    return m.pose_list(msg.pose) if isinstance(msg, m.PresenceUpdate) else None
+
+
+QUICK = [
+    b'{"v":1,"type":"presence","pose":{"p":[1.5,0,-2.25],"q":[0,0,0,1]}}',
+    b'{"v":1,"type":"presence","pose":{"p":[1e2,-0.0,3E-3]}}',
+    b' {\n"v" : 1,\t"type":"presence" ,"pose":{ "p":[ 1 , 2 , 3 ] , "q":[0.5,0.5,0.5,0.5] } }\r\n',
+    b'{"v":1,"type":"presence","pose":{"p":[1000000,-1000000,0.123456789],"q":[0,0,0,1]}}',
+]
+NOT_QUICK = [  # each is either refused by parse or only valid in a form the quick path leaves to it
+    b'{"v":1,"type":"presence","pose":{"p":[1000001,0,0]}}',  # out of range
+    b'{"v":1,"type":"presence","pose":{"p":[1e400,0,0]}}',  # not a finite float
+    b'{"v":1.0,"type":"presence","pose":{"p":[0,0,0]}}',
+    b'{"v":true,"type":"presence","pose":{"p":[0,0,0]}}',
+    b'{"v":1,"type":"presence","pose":{"p":[0,0,0],"p":[1,1,1]}}',  # duplicate key
+    b'{"v":1,"type":"presence","pose":{"p":[01,0,0]}}',
+    b'{"v":1,"type":"presence","pose":{"p":["1",0,0]}}',
+    b'{"v":1,"type":"presence","pose":{"p":[true,0,0]}}',
+    b'{"v":1,"type":"presence","pose":{"p":[0,0]}}',
+    b'{"v":1,"type":"presence","pose":{"p":[0,0,0],"q":[0,0,1]}}',
+    b'{"v":1,"type":"presence","pose":{"p":[0,0,0]}}\x0c',  # \f is not JSON whitespace
+    b'{"v":1,"type":"presence","pose":{"p":[NaN,0,0]}}',
+    b'{"v":1,"type":"presence","pose":{"p":[0,0,0]},"id":"a"}',  # valid, with a field the quick form lacks
+    b'{"type":"presence","v":1,"pose":{"p":[0,0,0]}}',  # valid, keys in another order
+    b'{"v":1,"type":"presence","pose":{"p":[0,0,0]}}{}',
+]
+
+
+@pytest.mark.parametrize("data", QUICK)
+def test_quick_presence_reads_what_parse_reads(data: bytes) -> None:
+    quick = quick_pose(data)
+    assert quick is not None and quick == _parsed_pose(data)
+
+
+@pytest.mark.parametrize("data", NOT_QUICK)
+def test_quick_presence_leaves_everything_else_to_parse(data: bytes) -> None:
+    assert quick_pose(data) is None
+
+
+finite = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False) | st.integers(-(10**6), 10**6)
+space = st.sampled_from(["", " ", "\n", "\t ", "\r\n"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(finite, min_size=7, max_size=7), st.lists(space, min_size=4, max_size=4), st.booleans())
+def test_quick_presence_matches_parse_on_random_poses(values: list[float], ws: list[str], with_q: bool) -> None:
+    p, q = json.dumps(values[:3]), json.dumps(values[3:])
+    text = f'{ws[0]}{{"v":{ws[1]}1,"type":"presence","pose":{{"p":{p}' + (f',{ws[2]}"q":{q}' if with_q else "")
+    data = (text + f"}}{ws[3]}}}").encode()
+    assert quick_pose(data) is not None
+    assert quick_pose(data) == _parsed_pose(data)
