@@ -111,7 +111,10 @@ class TransportSender:
             return
         if self.blocked_since is None and self._presence is None:
             if whole is not None:
-                self.send(whole)
+                if self._out:
+                    self.send(whole)
+                else:  # nothing else waiting: written now, no trip through the corker
+                    self._write(whole.wire if isinstance(whole, Outgoing) else wire_frame(whole))
                 return
             for frame in reliable:
                 self.send(frame)
@@ -144,21 +147,23 @@ class TransportSender:
         self._scheduled = False
         if self.failed or not self._out:
             return
+        out = self._out
+        self._out = []
+        self._pending = 0
+        if len(out) == 1:
+            only = out[0]
+            self._write(only.wire if isinstance(only, Outgoing) else wire_frame(only))
+        else:
+            self._write(b"".join(wire_frame(c[0] if len(c) == 1 else batch_text(c)) for c in _chunks(out)))
+
+    def _write(self, wire: bytes) -> None:
+        """Write ``wire`` to the transport; a client whose buffer passes ``max_bytes`` is a slow consumer."""
         transport = self.proto.transport
         if transport.is_closing():
-            self._out.clear()
-            self._pending = 0
             self.failed = "gone"
             return
         before = transport.get_write_buffer_size()
-        out = self._out
-        if len(out) == 1:
-            only = out[0]
-            transport.write(only.wire if isinstance(only, Outgoing) else wire_frame(only))
-        else:
-            transport.write(b"".join(wire_frame(c[0] if len(c) == 1 else batch_text(c)) for c in _chunks(out)))
-        self._out = []
-        self._pending = 0
+        transport.write(wire)
         if before > 0 and transport.get_write_buffer_size() > self.max_bytes:  # a lone big welcome may pass
             self.fail("slow_consumer")
 
@@ -304,7 +309,7 @@ class FastWebSocket(TooBigSansIO):
         """One complete message from the client: to the link (a text message must be UTF-8)."""
         if self.close_sent or self.link is None:
             return
-        if text:
+        if text and not data.isascii():  # ASCII is UTF-8 (checked without decoding)
             try:
                 data.decode()
             except UnicodeDecodeError:  # RFC 6455: a text frame must be UTF-8; fail the connection (1007)

@@ -262,10 +262,11 @@ class RoomHub:
         t = round(t, 4)
         # radius 0, or no presence this tick: one cell (None) for everyone
         nearby = None if tick is None else Nearby(tick, self.known_poses, self.config.presence_radius)
+        by_cell = nearby if nearby is not None and self.config.presence_radius > 0 else None
         frames: dict[tuple[int, int] | None, tuple[tuple[PresenceTick, Outgoing] | None, Any]] = {}
         sent = 0
         for pid, link in self.clients.items():
-            cell = None if nearby is None else nearby.cell_of(pid)
+            cell = None if by_cell is None else by_cell.cell_of(pid)
             if cell not in frames:
                 part = None if nearby is None else nearby.tick_for(cell)
                 pres = None if part is None else (part, Outgoing(presence_text(part, t)))
