@@ -49,6 +49,7 @@ import os
 import platform
 import random
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -160,7 +161,11 @@ class Server:
         return f"ws://127.0.0.1:{self.port}/ws" if self.kind.startswith("ours") else f"ws://127.0.0.1:{self.port}"
 
     def stop(self) -> None:
-        self.proc.terminate()
+        if os.environ.get("PHYGITAL_BENCH_PROFILE") and self.kind.startswith("ours"):
+            # uvicorn re-raises SIGTERM once shut down (the process dies unprofiled); SIGINT ends it with an exit
+            self.proc.send_signal(signal.SIGINT)
+        else:
+            self.proc.terminate()
         try:
             self.proc.wait(10)
         except subprocess.TimeoutExpired:
@@ -172,7 +177,7 @@ def start_server(kind: str, redis_prefix: str | None = None) -> Server:
     port = free_port()
     env = {
         **os.environ,
-        "PYTHONPATH": str(ROOT),
+        "PYTHONPATH": os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]),
         "PHYGITAL_SESSION_TOKEN_SECRET": SECRET,
         "PHYGITAL_SESSION_LIMITS__MESSAGES_PER_SECOND": "200",
         "PHYGITAL_SESSION_LIMITS__MESSAGE_BURST": "400",
@@ -184,6 +189,9 @@ def start_server(kind: str, redis_prefix: str | None = None) -> Server:
         cmd = [shutil.which("node") or "node", str(COLYSEUS), str(port)]
     else:
         cmd = [sys.executable, "-m", "session_server", "serve", "--port", str(port), "--quiet"]
+        if profile_dir := os.environ.get("PHYGITAL_BENCH_PROFILE"):  # cProfile our server, one file per run
+            out = Path(profile_dir) / f"{kind}-{port}.prof"
+            cmd[1:1] = ["-m", "cProfile", "-o", str(out)]
         if redis_prefix:
             env["PHYGITAL_SESSION_REDIS_URL"] = "redis://127.0.0.1:6379/0"
             env["PHYGITAL_SESSION_REDIS_PREFIX"] = redis_prefix
