@@ -118,6 +118,7 @@ def serve(
         log_level="warning" if quiet else "info",
         ws_limits=default_ws_limits(),
     )
+    server.tune_gc = True  # a process of its own: the garbage collector is tuned for serving
     server.run()
 
 
