@@ -46,7 +46,7 @@ class Connection:
         """Return the typed message or raise ProtocolError (check ``close_code`` to know whether to close).
 
         ``stalled``: the server's total stalled time so far (seconds); see ``limits.TokenBucket``."""
-        self._admit(len(data), now, stalled)
+        self.admit(len(data), now, stalled)
         msg = parse(data, self.limits)
         kind = msg.type  # type: ignore[attr-defined]
         allowed = _ALLOWED[self.phase]
@@ -65,15 +65,21 @@ class Connection:
     def receive_pose(self, data: bytes, now: float, stalled: float = 0.0) -> list[float] | None:
         """The pose of a presence message in the usual form (``inbound.quick_pose``) while joining or joined,
         with the same size and rate checks as ``receive``; None for anything else (then call ``receive``)."""
-        if self.phase != "joined" and self.phase != "joining":
+        if not self.takes_presence:
             return None
         pose = quick_pose(data)
         if pose is not None:
-            self._admit(len(data), now, stalled)
+            self.admit(len(data), now, stalled)
         return pose
 
-    def _admit(self, size: int, now: float, stalled: float) -> None:
-        """The size and rate checks every received message passes first."""
+    @property
+    def takes_presence(self) -> bool:
+        """True in the phases where presence is accepted (joining, joined)."""
+        return self.phase == "joined" or self.phase == "joining"
+
+    def admit(self, size: int, now: float, stalled: float = 0.0) -> None:
+        """The size and rate checks every received message passes first (``receive`` makes them; a caller
+        that read a valid presence message by itself makes them here)."""
         self.last_received = now
         check_size(size, self.limits)
         if not self._bucket.take(now, stalled=stalled):

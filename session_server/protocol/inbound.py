@@ -30,22 +30,51 @@ _DUPLICATE = re.compile(r'duplicate key "(.*)" at line')
 
 _W = rb"[\x20\t\n\r]*"  # JSON whitespace (not \s: that has \f and \v too)
 _N = _W + rb"(-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)" + _W  # a JSON number
-_QUICK_PRESENCE = re.compile(
-    b"".join(
-        part.replace(b" ", _W)
-        for part in (
-            rb' \{ "v" : 1 , "type" : "presence" , "pose" : \{ "p" : \[',
-            rb",".join([_N] * 3),
-            rb'\] (?:, "q" : \[',
-            rb",".join([_N] * 4),
-            rb"\] )?\} \} ",
+
+
+def _presence_form(p: bytes, q: bytes) -> re.Pattern[bytes]:
+    """A presence message whose position numbers match ``p`` and rotation numbers ``q`` (see below)."""
+    return re.compile(
+        b"".join(
+            part.replace(b" ", _W)
+            for part in (
+                rb' \{ "v" : 1 , "type" : "presence" , "pose" : \{ "p" : \[',
+                rb",".join([p] * 3),
+                rb'\] (?:, "q" : \[',
+                rb",".join([q] * 4),
+                rb"\] )?\} \} ",
+            )
         )
     )
-)
+
+
+_QUICK_PRESENCE = _presence_form(_N, _N)
 """A presence message in the form every client sends (``{"v":1,"type":"presence","pose":{"p":[...],"q":[...]}}``,
 these keys in this order, JSON whitespace anywhere): nothing else in it, so no key twice, no other type."""
 _POSE_LIMIT = 1e6  # messages.Finite
+_SHORT_PRESENCE = _presence_form(
+    _W + rb"(-?(?:0|[1-9][0-9]{0,5})(?:\.[0-9]{1,4})?)" + _W, _W + rb"(-?(?:0|[1-9][0-9]{0,5})(?:\.[0-9]{1,5})?)" + _W
+)
+"""The same with short numbers: under 1e6, at most 4 decimals in the position and 5 in the rotation, no
+exponent.  Such a message is valid and in range as it stands, and its numbers are already rounded as
+``rounded_pose`` rounds: its pose is the numbers as they are (a client that sends its pose rounded as the
+server would round it is read at the least cost)."""
 _NO_TURN = (0.0, 0.0, 0.0, 1.0)  # messages.Pose's default q
+
+
+def short_presence(data: bytes) -> re.Match[bytes] | None:
+    """The match of a presence message with short numbers (``_SHORT_PRESENCE``), or None."""
+    return _SHORT_PRESENCE.fullmatch(data)
+
+
+def short_pose(match: re.Match[bytes]) -> list[float]:
+    """The pose of a ``short_presence`` match: what ``quick_pose`` returns for it, without the rounding
+    (the numbers are rounded already; ``+ 0.0`` turns ``-0`` into ``0.0`` as the rounding does)."""
+    x, y, z, qx, qy, qz, qw = match.groups()
+    if qx is None:
+        return [float(x) + 0.0, float(y) + 0.0, float(z) + 0.0, 0.0, 0.0, 0.0, 1.0]
+    return [float(x) + 0.0, float(y) + 0.0, float(z) + 0.0, float(qx) + 0.0, float(qy) + 0.0, float(qz) + 0.0,
+            float(qw) + 0.0]  # fmt: skip
 
 
 def quick_pose(data: bytes) -> list[float] | None:

@@ -18,6 +18,12 @@ a frame boundary: a control frame alone, anything else together with all that fo
 Profiling rooms of ten showed the ``websockets`` parser (a generator per frame) at about a third of
 the server's CPU.
 
+Overload: when the presence tick is late (the process cannot read everything its clients send in
+time), a client's connection stops being read after its frames at hand are handled, until the tick
+has run (``SessionNode.tick_due``): the tick keeps its rate, and what clients send waits in their
+sockets (TCP backpressure) instead of the tick waiting for every read.  Without this, a starved
+process read on and ticked one to three times a second in rooms of ten.
+
 Backpressure: the transport's buffer is the send queue.  Above its high-water mark presence is held
 in one slot and merged (latest pose wins) until the buffer drains; reliable frames are appended, and
 a client whose buffer passes ``send_queue_bytes``, or stays above the mark for ``send_timeout_s``, is
@@ -27,12 +33,14 @@ disconnected with ``slow_consumer``.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from websockets.http11 import Request
 from websockets.speedups import apply_mask
 
+from ..protocol.inbound import short_presence
 from ..protocol.presence import PresenceTick, merge
 from .link import ClientLink
 from .sender import BATCH_BYTES, Outgoing, batch_text, frame_texts, presence_text, wire_frame
@@ -223,6 +231,7 @@ class FastWebSocket(TooBigSansIO):
         self._rbuf = b""
         self._slow = False  # every frame through websockets' parser from now on
         self._lost: asyncio.Future[None] = self.loop.create_future()
+        self._tick_paused = False
 
     # ---- handshake ---------------------------------------------------------------------------
     def handle_connect(self, event: Request) -> None:
@@ -261,8 +270,14 @@ class FastWebSocket(TooBigSansIO):
         self._rbuf = b""
         pos, size = 0, len(buf)
         limit = self.conn.max_message_size or FAST_FRAME_CAP
+        # each data frame is handed over when the next one is known: a presence message followed by another
+        # one in the same read is superseded (both short, hence valid: the later one's pose wins at once)
+        held: tuple[bool, bytes, re.Match[bytes] | None] | None = None
         while pos + 2 <= size and self.link is not None:
             if self.close_sent:  # closing: the close handshake is websockets' business
+                if held is not None:
+                    self._deliver(*held)
+                    held = None
                 self._slow = True
                 super().data_received(buf[pos:])
                 return
@@ -279,6 +294,9 @@ class FastWebSocket(TooBigSansIO):
             end = head + 4 + length
             opcode = b0 & 0x0F
             if (b0 & 0xF0) != 0x80 or not b1 & 0x80 or opcode not in (1, 2) or length > limit:
+                if held is not None:
+                    self._deliver(*held)
+                    held = None
                 if (b0 & 0xF0) == 0x80 and b1 & 0x80 and opcode >= 8 and length <= 125:
                     if end > size:
                         break
@@ -292,9 +310,24 @@ class FastWebSocket(TooBigSansIO):
                 break
             payload = apply_mask(buf[head + 4 : end], buf[head : head + 4])
             pos = end
-            self._deliver(opcode == 1, payload)
+            short = short_presence(payload)
+            if held is not None:
+                self._deliver(*held, superseded=short is not None and held[2] is not None)
+            held = (opcode == 1, payload, short)
+        if held is not None:
+            self._deliver(*held)
         if pos < size:
             self._rbuf = buf[pos:]
+        if not self._tick_paused and time.monotonic() > self.node.tick_due and not self.transport.is_closing():
+            self._tick_paused = True  # the presence tick is late: let it run before reading more from this client
+            self.transport.pause_reading()
+            self.node.defer_reading(self)
+
+    def resume_after_tick(self) -> None:
+        """The tick ran: read from this client again (see ``SessionNode.tick_due``)."""
+        self._tick_paused = False
+        if not self.transport.is_closing():
+            self.transport.resume_reading()
 
     def send_receive_event_to_app(self) -> None:
         """Hand a complete message to the client link (not to the ASGI app) on the fast path."""
@@ -305,9 +338,15 @@ class FastWebSocket(TooBigSansIO):
         self.frames = []
         self._deliver(self.curr_msg_data_type == "text", data if isinstance(data, bytes) else bytes(data))
 
-    def _deliver(self, text: bool, data: bytes) -> None:
-        """One complete message from the client: to the link (a text message must be UTF-8)."""
+    def _deliver(
+        self, text: bool, data: bytes, short: re.Match[bytes] | None = None, superseded: bool = False
+    ) -> None:
+        """One complete message from the client: to the link (a text message must be UTF-8); ``short`` and
+        ``superseded`` as in :meth:`ClientLink.feed`."""
         if self.close_sent or self.link is None:
+            return
+        if short is not None:  # a short presence message is ASCII
+            self.link.feed(data, short, superseded)
             return
         if text and not data.isascii():  # ASCII is UTF-8 (checked without decoding)
             try:

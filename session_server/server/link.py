@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 import time
 import uuid
 from collections import deque
@@ -25,6 +26,7 @@ from ..protocol import auth
 from ..protocol import messages as m
 from ..protocol.connection import Connection, Identity
 from ..protocol.errors import CLOSE_NORMAL, ERROR_CODES, ProtocolError, ServerError
+from ..protocol.inbound import short_pose
 
 if TYPE_CHECKING:
     from .hub import RoomHub
@@ -81,6 +83,8 @@ class ClientLink:
         self._early: list[m.Msg] = []
         """Messages received between a join and its welcome, handled (in order) after the welcome."""
         self._early_pose: list[float] | None = None
+        self._skipped: re.Match[bytes] | None = None
+        """A presence message passed over for the next one read with it (used if that one is refused)."""
         self._join_ref: str | None = None
         self._worker: asyncio.Task[None] | None = None
         self._close_task: asyncio.Task[None] | None = None
@@ -178,20 +182,32 @@ class ClientLink:
                 await self.hub.gone(self, leave=self.left)
 
     # ---- receiving -----------------------------------------------------------------------------
-    def feed(self, data: str | bytes) -> None:
-        """One received frame."""
+    def feed(self, data: str | bytes, short: re.Match[bytes] | None = None, superseded: bool = False) -> None:
+        """One received frame; ``short``: its ``inbound.short_presence`` match, if the caller has it; with
+        ``superseded`` a presence message read together with a later valid one (its pose is never seen:
+        it is counted against the rate limit, nothing more)."""
         mono = self.last_received = time.monotonic()
         stalled = self.node.stall.check(mono)
         if self.closing:
             return
         now = self.node.clock()
         try:
-            pose = self.conn.receive_pose(data, now, stalled) if isinstance(data, bytes) else None
+            if short is not None and self.conn.takes_presence:
+                skipped, self._skipped = self._skipped, None
+                try:
+                    self.conn.admit(len(data), now, stalled)
+                except ProtocolError:
+                    if skipped is not None:  # refused: the message it superseded is the latest after all
+                        self._take_pose(short_pose(skipped))
+                    raise
+                if superseded:
+                    self._skipped = short
+                    return
+                pose: list[float] | None = short_pose(short)
+            else:
+                pose = self.conn.receive_pose(data, now, stalled) if isinstance(data, bytes) else None
             if pose is not None:  # the 30 Hz hot path
-                if self.conn.phase == "joining":  # before the welcome: keep the latest pose for it
-                    self._early_pose = pose
-                elif self.hub is not None:
-                    self.hub.update_presence(self.participant, pose)
+                self._take_pose(pose)
                 return
             msg = self.conn.receive(data, now, stalled)
         except ProtocolError as exc:
@@ -217,6 +233,13 @@ class ClientLink:
                 self._join_ref = msg.id
             self._inbox.append(msg)
             self._start_worker()
+
+    def _take_pose(self, pose: list[float]) -> None:
+        """This participant's latest pose (kept for the welcome while joining)."""
+        if self.conn.phase == "joining":
+            self._early_pose = pose
+        elif self.hub is not None:
+            self.hub.update_presence(self.participant, pose)
 
     def _start_worker(self) -> None:
         if self._worker is None or self._worker.done():

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 import uuid
 from collections.abc import Callable
@@ -26,6 +27,8 @@ from .stall import StallWatch
 
 logger = logging.getLogger(__name__)
 HUB_LINGER_S = 5.0
+TICK_GRACE = 0.25
+"""A tick is late once it is this fraction of a period past its time (then reading waits for it)."""
 
 
 class SessionNode:
@@ -56,6 +59,12 @@ class SessionNode:
         self._forwards: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
         self.stall = StallWatch()
         """This process's event-loop stalls (rate limits do not charge them to clients)."""
+        self.tick_due = math.inf
+        """``time.monotonic()`` after which the presence tick is late; a fast-path connection read after it
+        stops being read until the tick ran (``defer_reading``).  Infinite while no ticker runs."""
+        self._deferred: list[Any] = []
+        self.reads_deferred = 0
+        """How many times a connection stopped being read until a late tick ran."""
         self.loop: asyncio.AbstractEventLoop | None = None
         """The loop the node runs on (set by ``start``; other threads submit ``command`` to it)."""
 
@@ -150,25 +159,41 @@ class SessionNode:
             except (ProtocolError, OSError, ConnectionError) as exc:
                 logger.warning("room %s: forwarded %s lost: %s", room, command.get("type"), exc)
 
+    def defer_reading(self, connection: Any) -> None:
+        """``connection`` stopped reading because the tick is late; ``resume_after_tick()`` once it ran."""
+        self._deferred.append(connection)
+        self.reads_deferred += 1
+
+    def _resume_reading(self) -> None:
+        deferred, self._deferred = self._deferred, []
+        for connection in deferred:
+            connection.resume_after_tick()
+
     async def _ticker(self) -> None:
         period = 1.0 / self.settings.tick_hz
         loop = asyncio.get_running_loop()
         next_at = loop.time()
-        while True:
-            next_at += period
-            now = self.clock()
-            for hub in list(self.hubs.values()):
-                try:
-                    await hub.tick_presence(now)
-                except (OSError, ConnectionError) as exc:
-                    logger.warning("room %s: presence tick failed: %s", hub.room_id, exc)
-            self.ticks += 1
-            delay = next_at - loop.time()
-            self.tick_lag_ms = max(0.0, -delay * 1000) * 0.1 + self.tick_lag_ms * 0.9  # smoothed
-            if delay < -period:  # fell behind: skip missed ticks instead of bursting
-                next_at = loop.time()
-                delay = 0.0
-            await asyncio.sleep(max(0.0, delay))
+        try:
+            while True:
+                next_at += period
+                now = self.clock()
+                for hub in list(self.hubs.values()):
+                    try:
+                        await hub.tick_presence(now)
+                    except (OSError, ConnectionError) as exc:
+                        logger.warning("room %s: presence tick failed: %s", hub.room_id, exc)
+                self.ticks += 1
+                self._resume_reading()
+                delay = next_at - loop.time()
+                self.tick_lag_ms = max(0.0, -delay * 1000) * 0.1 + self.tick_lag_ms * 0.9  # smoothed
+                if delay < -period:  # fell behind: skip missed ticks instead of bursting
+                    next_at = loop.time()
+                    delay = 0.0
+                self.tick_due = time.monotonic() + max(0.0, delay) + period * TICK_GRACE
+                await asyncio.sleep(max(0.0, delay))
+        finally:
+            self.tick_due = math.inf
+            self._resume_reading()
 
     async def _housekeeping(self) -> None:
         interval = min(1.0, self.settings.quiet_timeout_s / 4, self.settings.idle_timeout_s / 4)

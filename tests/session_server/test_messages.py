@@ -1,5 +1,6 @@
 import contextlib
 import json
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -7,7 +8,7 @@ from hypothesis import strategies as st
 
 from session_server.protocol import messages as m
 from session_server.protocol.errors import ProtocolError
-from session_server.protocol.inbound import parse, quick_pose
+from session_server.protocol.inbound import parse, quick_pose, short_pose, short_presence
 from session_server.protocol.kinds import shared_space
 from session_server.protocol.limits import Limits
 
@@ -183,3 +184,32 @@ def test_quick_presence_matches_parse_on_random_poses(values: list[float], ws: l
     data = (text + f"}}{ws[3]}}}").encode()
     assert quick_pose(data) is not None
     assert quick_pose(data) == _parsed_pose(data)
+
+
+short = st.decimals(min_value=-999999, max_value=999999, places=4, allow_nan=False, allow_infinity=False)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(short, min_size=7, max_size=7), st.booleans())
+def test_short_presence_is_read_as_quick_pose_reads_it(values: list[Any], with_q: bool) -> None:
+    p, q = ",".join(str(v) for v in values[:3]), ",".join(str(v) for v in values[3:])
+    data = f'{{"v":1,"type":"presence","pose":{{"p":[{p}]' + (f',"q":[{q}]' if with_q else "") + "}}"
+    match = short_presence(data.encode())
+    if match is None:  # str(Decimal) may use an exponent ("0E-4"), or a form JSON does not allow ("-0.0000" is fine)
+        assert "E" in data or quick_pose(data.encode()) is None
+        return
+    assert short_pose(match) == quick_pose(data.encode()) == _parsed_pose(data.encode())
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b'{"v":1,"type":"presence","pose":{"p":[1000000,0,0]}}',  # 1e6 and over: quick_pose checks the range
+        b'{"v":1,"type":"presence","pose":{"p":[1.23456,0,0]}}',  # 5 decimals in the position: rounded
+        b'{"v":1,"type":"presence","pose":{"p":[0,0,0],"q":[0.123456,0,0,1]}}',
+        b'{"v":1,"type":"presence","pose":{"p":[1e2,0,0]}}',
+        *NOT_QUICK,
+    ],
+)
+def test_short_presence_leaves_the_rest_to_quick_pose_and_parse(data: bytes) -> None:
+    assert short_presence(data) is None
