@@ -37,6 +37,9 @@ Usage::
     .venv/bin/python tests/benchmarks/bench_session.py [--quick] [--seconds 6] [--out FILE.md]
         [--generator node|python] [--only-kinds reference,ours,ours+redis] [--sizes 10,50,200]
         [--rooms 100,500,800,1000] [--no-one-room] [--no-rooms] [--no-stall]
+
+``PHYGITAL_BENCH_PROFILE=DIR`` runs our server under cProfile, one ``DIR/ours-PORT.prof`` per run (its
+figures are then those of a profiled server, not to be compared).
 """
 
 from __future__ import annotations
