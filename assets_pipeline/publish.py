@@ -248,6 +248,7 @@ def publish_optimized(request: PublishRequest, optimized: OptimizedModel, store:
         variants = parse_variants(request.variants, khr_names)
         alone = sorted({v.khr_index for v in variants if v.khr_index is not None})
         usdz_warnings: list[str] = []
+        converted: dict[str, tuple[bytes, str]] = {}  # WebP -> PNG/JPEG once for every LOD and variant
         n_steps = 2 * len(optimized.lods) + 1
         for i, (lod, out) in enumerate(zip(rep.lods, optimized.lods, strict=True)):
             glb = work / (f"model.lod{i}.glb" if i else "model.glb")
@@ -272,7 +273,7 @@ def publish_optimized(request: PublishRequest, optimized: OptimizedModel, store:
                     continue
                 usdz = work / (f"model.lod{i}.usdz" if variant is None else f"model.lod{i}.variant{variant}.usdz")
                 before = len(out.doc.warnings)
-                write_usdz(out.doc, usdz, variant)
+                write_usdz(out.doc, usdz, variant, converted)
                 usdz_warnings += [w for w in out.doc.warnings[before:] if w not in usdz_warnings]
                 files.append((AssetFormat.usdz, i, usdz, lod.triangles, variant))
 

@@ -28,6 +28,7 @@ usd-core is imported on first use only.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import logging
 import os
@@ -55,18 +56,19 @@ USDZ_CARRIED = {"KHR_materials_variants", "KHR_texture_transform", "KHR_material
                 "EXT_texture_webp", "EXT_texture_avif"}
 """glTF extensions whose content the USDZ keeps (decoded on read, baked, or mapped)."""
 UNCARRIED_WHY = {"KHR_lights_punctual": "AR Quick Look lights the scene itself",
-                 "KHR_texture_basisu": "KTX2 textures are left out",
-                 "KHR_materials_variants": "variants are written as a USD variant set"}
+                 "KHR_texture_basisu": "KTX2 textures are left out"}
 
 
-def write_usdz(doc: AssetDocument, path: Path, variant: int | None = None) -> int:
+def write_usdz(doc: AssetDocument, path: Path, variant: int | None = None,
+               converted: dict[str, tuple[bytes, str]] | None = None) -> int:
     """Write ``doc`` as a USDZ package at ``path``; returns the bytes written.
 
     ``variant``: write only that KHR_materials_variants variant (its materials bound, no variant set), the form
     AR Quick Look shows; None: every variant in a ``materialVariant`` variant set. What the package cannot carry
-    is added to ``doc.warnings``. Raises :class:`PipelineFailure` (naming ``path``) when usd-core fails,
-    :class:`MissingEncoder` when it is not installed, and nothing is left at ``path`` (or next to it) in either
-    case.
+    is added to ``doc.warnings``. ``converted``: images converted to PNG/JPEG by sha256 of their bytes, kept
+    between calls that write the same images (a publish's LODs and variants) so each converts once. Raises
+    :class:`PipelineFailure` (naming ``path``) when usd-core fails, :class:`MissingEncoder` when it is not
+    installed, and nothing is left at ``path`` (or next to it) in either case.
     """
     path = Path(path)
     try:
@@ -82,11 +84,11 @@ def write_usdz(doc: AssetDocument, path: Path, variant: int | None = None) -> in
             if not 0 <= variant < len(names):
                 raise InvalidAsset(f"the model has no variant {variant} (it has {len(names)})", field="variant")
             shown = select_variant(doc, variant)
-            _build_stage(shown, layer, work)
+            _build_stage(shown, layer, work, converted)
             for w in shown.warnings:
                 doc.warn(w)
         else:
-            _build_stage(doc, layer, work)
+            _build_stage(doc, layer, work, converted)
         packaged = work / "package.usdz"
         _package(layer, packaged, path)
         size = packaged.stat().st_size
@@ -133,10 +135,11 @@ def _identifier(name: str | None, fallback: str, used: set[str]) -> str:
 class _Textures:
     """Image index -> file inside the package folder (converted to PNG/JPEG once, on first use)."""
 
-    def __init__(self, doc: AssetDocument, folder: Path) -> None:
+    def __init__(self, doc: AssetDocument, folder: Path, converted: dict[str, tuple[bytes, str]] | None) -> None:
         self.doc = doc
         self.folder = folder
         self.files: dict[int, str | None] = {}
+        self.converted = converted if converted is not None else {}
 
     def source(self, texture_index: int) -> int | None:
         """The image a texture shows: its PNG/JPEG ``source`` when it has one, else an extension's source."""
@@ -163,8 +166,11 @@ class _Textures:
     def _write(self, src: int) -> str | None:
         image = self.doc.images[src]
         suffix = USDZ_MIMES.get(image.mime_type)
+        key = hashlib.sha256(image.data).hexdigest()
         if suffix is not None:
             data = image.data
+        elif key in self.converted:
+            data, suffix = self.converted[key]
         else:
             from PIL import Image as PILImage
 
@@ -182,13 +188,15 @@ class _Textures:
                 im.convert("RGB").save(buf, "JPEG", quality=90)
                 suffix = ".jpg"
             data = buf.getvalue()
+            self.converted[key] = (data, suffix)
         name = f"{TEXTURE_DIR}/image_{src}{suffix}"
         (self.folder / TEXTURE_DIR).mkdir(exist_ok=True)
         (self.folder / name).write_bytes(data)
         return name
 
 
-def _build_stage(doc: AssetDocument, layer: Path, work: Path) -> None:
+def _build_stage(doc: AssetDocument, layer: Path, work: Path,
+                 converted: dict[str, tuple[bytes, str]] | None = None) -> None:
     from pxr import Kind, Usd, UsdGeom, UsdShade
 
     from . import usdz_skel as skel
@@ -203,7 +211,7 @@ def _build_stage(doc: AssetDocument, layer: Path, work: Path) -> None:
     UsdGeom.Scope.Define(stage, "/Root/Geom")
     _warn_uncarried(doc)
 
-    textures = _Textures(doc, work)
+    textures = _Textures(doc, work, converted)
     materials: dict[int | None, tuple[Any, set[str]]] = {}
     material_names: set[str] = set()
     mesh_names: set[str] = set()

@@ -237,3 +237,18 @@ def test_png_fallback_preferred_over_webp_source(tmp_path: Path) -> None:
     (asset,) = {a.path: a for a in texture_files(stage).values()}.values()
     with zipfile.ZipFile(out) as z:
         assert z.read(asset.path) == buf.getvalue()
+
+
+def test_converted_images_are_shared_between_packages(tmp_path: Path) -> None:
+    """A publish writes the same WebP texture into several packages (LODs, variants): it is converted once."""
+    doc = textured_triangle()
+    converted: dict[str, tuple[bytes, str]] = {}
+    write_usdz(doc, tmp_path / "a.usdz", converted=converted)
+    ((key, (data, suffix)),) = converted.items()
+    assert suffix == ".png" and PILImage.open(io.BytesIO(data)).mode == "RGBA"
+    marker = data + b"taken from the dict"
+    converted[key] = (marker, ".png")
+    write_usdz(doc, tmp_path / "b.usdz", converted=converted)
+    with zipfile.ZipFile(tmp_path / "a.usdz") as a, zipfile.ZipFile(tmp_path / "b.usdz") as b:
+        (png,) = [n for n in a.namelist() if n.endswith(".png")]
+        assert a.read(png) == data and b.read(png) == marker
