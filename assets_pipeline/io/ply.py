@@ -79,7 +79,9 @@ def read_ply(path: Path, data: bytes, limits: Limits) -> AssetDocument:
     vertex = values.get("vertex")
     if not vertex or not {"x", "y", "z"} <= vertex.keys():
         raise InvalidAsset("no vertex element with x, y, z", path=path, field="vertex")
-    positions = np.stack([vertex["x"], vertex["y"], vertex["z"]], axis=1).astype(np.float64)
+    positions = np.stack([vertex["x"], vertex["y"], vertex["z"]], axis=1)
+    if positions.dtype != np.float32:  # float32 coordinates stay as they are (every use widens them exactly)
+        positions = positions.astype(np.float64)
     if not np.isfinite(positions).all():
         raise InvalidAsset("vertex positions hold NaN or infinite values", path=path, field="vertex")
     tris = _faces(values, positions, path)
@@ -137,10 +139,11 @@ def _faces(values: dict[str, dict[str, Any]], positions: np.ndarray, path: Path)
 def _fan(lists: np.ndarray) -> np.ndarray:
     """Uniform polygon lists (m, k) -> triangle fans (m * (k - 2), 3)."""
     k = lists.shape[1]
+    dtype = lists.dtype if lists.dtype.kind == "i" else np.int64  # signed: a negative index is reported as such
     if k == 3:
-        return lists.astype(np.int64)
+        return lists.astype(dtype)
     parts = [lists[:, [0, i, i + 1]] for i in range(1, k - 1)]
-    return np.stack(parts, axis=1).reshape(-1, 3).astype(np.int64)
+    return np.stack(parts, axis=1).reshape(-1, 3).astype(dtype)
 
 
 def _unstrip(strip: np.ndarray) -> np.ndarray:

@@ -23,7 +23,7 @@ def read_stl(path: Path, data: bytes, limits: Limits) -> AssetDocument:
         raise InvalidAsset("no triangles", path=path)
     if not np.isfinite(tris).all():
         raise InvalidAsset("vertex coordinates hold NaN or infinite values", path=path, field="vertex")
-    positions = tris.reshape(-1, 3).astype(np.float32)
+    positions = np.ascontiguousarray(tris, np.float32).reshape(-1, 3)
     doc = AssetDocument.from_mesh_arrays(positions, np.arange(len(positions), dtype=np.uint32), name=path.stem)
     doc.source = str(path)
     return doc
@@ -47,7 +47,7 @@ def _binary(path: Path, data: bytes, limits: Limits) -> np.ndarray:
         raise InvalidAsset(f"truncated binary STL: header declares {count} triangles "
                            f"({84 + 50 * count} bytes), file has {len(data)}", path=path)
     rec = np.dtype([("n", "<f4", 3), ("v", "<f4", (3, 3)), ("attr", "<u2")])
-    return np.frombuffer(data, rec, count=count, offset=84)["v"].astype(np.float64)
+    return np.frombuffer(data, rec, count=count, offset=84)["v"]  # float32, as stored (made contiguous once)
 
 
 def _ascii(path: Path, data: bytes, limits: Limits) -> np.ndarray:
