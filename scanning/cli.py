@@ -259,8 +259,8 @@ def fuse(
     voxels: Annotated[int | None, typer.Option(help="fusion voxels across the object's diagonal")] = None,
     object_number: Annotated[
         int | None,
-        typer.Option("--object", help="reconstruct this object of the list printed (1 = largest) instead of the "
-                     "one chosen by the rule"),
+        typer.Option("--object", help="reconstruct this object of the list printed (1 = the most depth points) "
+                     "instead of the one chosen by the rule"),
     ] = None,
     region: Annotated[
         str | None,

@@ -1,8 +1,8 @@
 """Where the object is: the table plane (RANSAC), the objects standing on it, and the chosen one's bounds.
 
-Every cluster of depth points above the table is a candidate (:class:`Candidate`, listed largest first). Unless
-the caller says which (``RegionOptions.select``: a number from that list, or ``box``: a bounding box in the
-capture's frame), the object is the candidate nearest to where the cameras look (the point closest to every
+Every cluster of depth points above the table is a candidate (:class:`Candidate`, the one with the most points
+first). Unless the caller says which (``RegionOptions.select``: a number from that list, or ``box``: a bounding
+box in the capture's frame), the object is the candidate nearest to where the cameras look (the point closest to every
 optical axis), skipping flat ones (a magazine or a sheet of paper on the table: less tall than a fifth of their
 width) when anything else stands there. :attr:`ObjectRegion.reason` says which rule chose it.
 
@@ -44,7 +44,7 @@ class RegionOptions:
 
 @dataclass(frozen=True, slots=True)
 class Candidate:
-    """One object found above the table: number (1 = largest), size (x, y, z meters, z up from the table),
+    """One object found above the table: number (1 = the most depth points), size (x, y, z meters, z up from the table),
     centre (capture frame, meters), distance from where the cameras look (meters), frames that see its centre,
     whether it is flat."""
     number: int
@@ -192,7 +192,7 @@ def find_region(frames: Sequence[Frame], intr: Intrinsics, options: RegionOption
 
 
 def _clusters(points: np.ndarray, eps: float) -> list[np.ndarray]:
-    """DBSCAN clusters holding at least 2 % of the points, largest first (each an index array)."""
+    """DBSCAN clusters holding at least 2 % of the points, the most points first (each an index array)."""
     import open3d as o3d
 
     if len(points) == 0:
