@@ -2,8 +2,9 @@
 
 Every cluster of depth points above the table is a candidate (:class:`Candidate`, the one with the most points
 first). Unless the caller says which (``RegionOptions.select``: a number from that list, or ``box``: a bounding
-box in the capture's frame), the object is the candidate nearest to where the cameras look (the point closest to every
-optical axis), skipping flat ones (a magazine or a sheet of paper on the table: less tall than a fifth of their
+box in the capture's frame), the object is, of the candidates whose centre is in view in at least 90 % as many
+frames as the most seen one's, the one nearest to where the cameras look (the point closest to every optical
+axis), skipping flat ones (a magazine or a sheet of paper on the table: less tall than a fifth of their
 width) when anything else stands there. :attr:`ObjectRegion.reason` says which rule chose it.
 
 The result, :class:`ObjectRegion`, defines the *object frame* every later stage works in: meters, z up along
@@ -265,8 +266,10 @@ def _choose(
         return above[clusters[options.select - 1]], options.select, "chosen with --object"
     standing = [c for c in candidates if not c.flat]
     pool = standing or candidates
+    most = max(c.seen for c in pool)
+    pool = [c for c in pool if c.seen >= 0.9 * most]  # a capture panning across a room looks at no one point
     best = min(pool, key=lambda c: c.look_distance)
-    reason = "nearest to where the cameras look"
+    reason = "nearest to where the cameras look, of those seen in the most frames"
     if len(standing) < len(candidates) and standing:
         reason += " (flat objects skipped)"
     return above[clusters[best.number - 1]], best.number, reason
