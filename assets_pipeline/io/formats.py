@@ -38,6 +38,12 @@ def _stl(path: Path, data: bytes, limits: Limits) -> AssetDocument:
     return read_stl(path, data, limits)
 
 
+def _stl_file(path: Path, limits: Limits) -> AssetDocument:
+    from .stl import read_stl_file
+
+    return read_stl_file(path, limits)
+
+
 def _ply(path: Path, data: bytes, limits: Limits) -> AssetDocument:
     from .ply import read_ply
 
@@ -45,7 +51,7 @@ def _ply(path: Path, data: bytes, limits: Limits) -> AssetDocument:
 
 
 READERS: dict[str, Reader] = {".gltf": _gltf, ".glb": _gltf, ".obj": _obj, ".stl": _stl, ".ply": _ply}
-STREAMING: dict[str, Callable[[Path, Limits], AssetDocument]] = {".obj": _obj_file}
+STREAMING: dict[str, Callable[[Path, Limits], AssetDocument]] = {".obj": _obj_file, ".stl": _stl_file}
 """Readers that read the file in blocks themselves (its bytes are never held whole)."""
 
 

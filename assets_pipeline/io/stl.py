@@ -16,9 +16,38 @@ from ..limits import Limits
 _VERTEX = re.compile(rb"vertex\s+(\S+)\s+(\S+)\s+(\S+)")
 
 
+_RECORD = np.dtype([("n", "<f4", 3), ("v", "<f4", (3, 3)), ("attr", "<u2")])
+_RECORDS_PER_BLOCK = 65536
+
+
 def read_stl(path: Path, data: bytes, limits: Limits) -> AssetDocument:
     """Read binary or ASCII STL bytes into an AssetDocument; InvalidAsset when empty or not finite."""
     tris = _binary(path, data, limits) if _is_binary(data) else _ascii(path, data, limits)
+    return _document(path, tris)
+
+
+def read_stl_file(path: Path, limits: Limits) -> AssetDocument:
+    """Read an STL file; a binary one whose size matches its triangle count is read in blocks straight into
+    the coordinate array (its bytes are never held whole), any other through :func:`read_stl`."""
+    size = path.stat().st_size
+    with path.open("rb") as f:
+        header = f.read(84)
+        count = struct.unpack_from("<I", header, 80)[0] if len(header) == 84 else -1
+        if count < 0 or 84 + 50 * count != size:
+            return read_stl(path, header + f.read(), limits)
+        if count * 3 > limits.max_elements:
+            raise LimitExceeded("triangle count", count, limits.max_elements // 3, path=path)
+        tris = np.empty((count, 3, 3), np.float32)
+        for start in range(0, count, _RECORDS_PER_BLOCK):
+            n = min(_RECORDS_PER_BLOCK, count - start)
+            block = np.frombuffer(f.read(50 * n), _RECORD)
+            if len(block) != n:
+                raise InvalidAsset("truncated binary STL: the file shrank while it was read", path=path)
+            tris[start: start + n] = block["v"]
+    return _document(path, tris)
+
+
+def _document(path: Path, tris: np.ndarray) -> AssetDocument:
     if len(tris) == 0:
         raise InvalidAsset("no triangles", path=path)
     if not np.isfinite(tris).all():
@@ -46,8 +75,7 @@ def _binary(path: Path, data: bytes, limits: Limits) -> np.ndarray:
     if 84 + 50 * count > len(data):
         raise InvalidAsset(f"truncated binary STL: header declares {count} triangles "
                            f"({84 + 50 * count} bytes), file has {len(data)}", path=path)
-    rec = np.dtype([("n", "<f4", 3), ("v", "<f4", (3, 3)), ("attr", "<u2")])
-    return np.frombuffer(data, rec, count=count, offset=84)["v"]  # float32, as stored (made contiguous once)
+    return np.frombuffer(data, _RECORD, count=count, offset=84)["v"]  # float32, as stored (made contiguous once)
 
 
 def _ascii(path: Path, data: bytes, limits: Limits) -> np.ndarray:
