@@ -36,7 +36,7 @@ def _weld(doc: AssetDocument) -> None:
         keep_mask[inverse[used]] = True
         order = np.argsort(first_of[keep_mask], kind="stable")
         kept = np.flatnonzero(keep_mask)[order]
-        new_id = np.full(len(first_of), -1, np.int64)
+        new_id = np.full(len(first_of), -1, np.int32 if n < 2**31 else np.int64)
         new_id[kept] = np.arange(len(kept))
         if len(kept) == n and all("indices" in p for p in prims) and (new_id[inverse] == np.arange(n)).all():
             continue
@@ -53,29 +53,24 @@ def _weld(doc: AssetDocument) -> None:
 def _groups(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Group bit-identical rows of a (n, bytes) uint8 array: each group's first row, and each row's group.
 
-    Rows are read as 32-bit words and sorted with a stable integer sort (``np.unique`` on a void dtype compares
-    records byte by byte and took most of the step's time on large meshes); group numbers follow the sort, which
-    the caller does not depend on.
+    Rows are read as 64-bit (or 32-bit) words and sorted with a stable integer sort (``np.unique`` on a void
+    dtype compares records byte by byte and took most of the step's time on large meshes); group numbers
+    follow the sort, which the caller does not depend on.
     """
     n, width = rows.shape
     if width % 4:
         rows = np.concatenate([rows, np.zeros((n, 4 - width % 4), np.uint8)], axis=1)
-    words = np.ascontiguousarray(rows).view(np.uint32)
-    if words.shape[1] <= 2:
-        key = words[:, 0].astype(np.uint64)
-        if words.shape[1] == 2:
-            key = (key << np.uint64(32)) | words[:, 1]
-        order = np.argsort(key, kind="stable")
-        ordered = key[order]
-        differs = ordered[1:] != ordered[:-1]
-    else:
-        order = np.lexsort(words.T[::-1])
-        ordered_rows = words[order]
-        differs = (ordered_rows[1:] != ordered_rows[:-1]).any(axis=1)
-        del ordered_rows
+    words = np.ascontiguousarray(rows).view(np.uint64 if rows.shape[1] % 8 == 0 else np.uint32)  # a view: no copy
+    del rows
+    order = np.argsort(words[:, 0], kind="stable") if words.shape[1] == 1 else np.lexsort(words.T[::-1])
+    differs = np.zeros(max(n - 1, 0), bool)
+    for c in range(words.shape[1]):
+        column = words[order, c]
+        differs |= column[1:] != column[:-1]
+    del words
     starts = np.concatenate([[True], differs])
-    inverse = np.empty(n, np.int64)
-    inverse[order] = np.cumsum(starts) - 1
+    inverse = np.empty(n, np.int32 if n < 2**31 else np.int64)
+    inverse[order] = np.cumsum(starts, dtype=inverse.dtype) - 1
     return order[starts], inverse
 
 
