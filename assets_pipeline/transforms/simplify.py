@@ -63,9 +63,9 @@ class SimplifyOptions:
     top: int = 1
     """At most this many primitives (those with the largest errors) are tried in other orders."""
     tries: int = 5
-    rebalance: bool = True
-    """With a measure: measure once, weight each primitive's error by how far the measurement exceeded the
-    simplifier's estimate, and fit the triangle budget again."""
+    rebalance: int = 2
+    """With a measure: rounds of measuring, weighting each primitive's error by how far its measurement is from the
+    others', and fitting the triangle budget again (the best round is kept)."""
     """How many times the simplifier's error target is lowered when the measured error is above the bound."""
 
 
@@ -139,13 +139,7 @@ def simplify(options: SimplifyOptions, simplifier: Simplifier, measure: Measure 
         if len(jobs) > 1 or jobs[0].reached > bound:
             _fit(jobs, many, budget, bound)
             if measure is not None and options.rebalance and len(jobs) > 1:
-                # meshoptimizer's error estimate can be far below the measured distance on some primitives (10x on
-                # a lamp's hardware): weight each primitive by how far, and fit the budget again
-                level = max(j.goal * j.rel for j in jobs)
-                for job, d in zip(jobs, _measure(jobs, measure), strict=True):
-                    job.rel = max(0.5, d / level) if level > 0 else 1.0
-                many([(j, j.current, 1e30 * bound) for j in jobs], targets=True)  # errors at target, weighted
-                _fit(jobs, many, budget, bound)
+                _rebalance(jobs, measure, many, budget, bound, options.rebalance)
         if measure is not None:
             _bound_measured(jobs, measure, many, options)
             _best_orders(jobs, measure, many, options)
@@ -187,6 +181,29 @@ def _fit(jobs: list[_Job], many: Many, budget: int, bound: float) -> None:
                 lo = mid
     for job, out, goal in zip(jobs, outs, goals(hi), strict=True):
         job.out, job.goal = out, goal
+
+
+def _rebalance(jobs: list[_Job], measure: Measure, many: Many, budget: int, bound: float, rounds: int) -> None:
+    """meshoptimizer's error estimate can be far below the measured distance on some primitives (10x on a lamp's
+    hardware): weight each primitive by how far (half-way, on a log scale), fit the budget again, and keep the
+    fit with the smallest largest measured distance (the weights are not constant across levels: reweighting
+    can overshoot)."""
+    best = ([(j.out, j.goal, j.rel) for j in jobs], np.inf)
+    for _ in range(rounds):
+        dists = _measure(jobs, measure)
+        if max(dists) < best[1]:
+            best = ([(j.out, j.goal, j.rel) for j in jobs], max(dists))
+        level = float(np.mean(dists))
+        if level <= 0:
+            break
+        for job, d in zip(jobs, dists, strict=True):
+            job.rel = float(np.clip(job.rel * np.sqrt(max(d, 1e-12) / level), 0.05, 100.0))
+        many([(j, j.current, 1e30 * bound) for j in jobs], targets=True)  # errors at target, weighted
+        _fit(jobs, many, budget, bound)
+    dists = _measure(jobs, measure)
+    if max(dists) > best[1]:
+        for job, (out, goal, rel) in zip(jobs, best[0], strict=True):
+            job.out, job.goal, job.rel = out, goal, rel
 
 
 def _measure(jobs: list[_Job], measure: Measure, outs: list[np.ndarray] | None = None) -> list[float]:
