@@ -217,11 +217,16 @@ def _bound_measured(jobs: list[_Job], measure: Measure, many: Many, options: Sim
     within it (at last keep their input)."""
     for job, d in zip(jobs, _measure(jobs, measure), strict=True):
         job.distance = d
-    for attempt in range(options.tries + 1):
+    for attempt in range(2 * options.tries + 1):
         over = [j for j in jobs if j.distance > j.bound]
         if not over:
             return
-        if attempt == options.tries:  # the simplifier's estimate stays below what is measured: keep the input
+        if attempt == options.tries:  # collapsing across seams (permissive) may be what breaks the bound
+            for j in over:
+                if j.flags & PERMISSIVE:
+                    j.flags &= ~PERMISSIVE
+                    j.goal = j.bound
+        if attempt == 2 * options.tries:  # the simplifier's estimate stays below what is measured: keep the input
             for j in over:
                 j.out = j.current
         else:
@@ -256,7 +261,7 @@ def _best_orders(jobs: list[_Job], measure: Measure, many: Many, options: Simpli
         if d < alone[id(job)]:
             job.out, alone[id(job)] = cand, d
     if len(jobs) == 1:
-        jobs[0].distance = alone[id(jobs[0])]
+        jobs[0].distance = alone.get(id(jobs[0]), jobs[0].distance)
     elif any(j.out is not out for j, (out, _) in zip(jobs, before, strict=True)):
         for job, d in zip(jobs, _measure(jobs, measure), strict=True):
             job.distance = d
