@@ -517,8 +517,11 @@ def summary(name: str, models: list[Model]) -> tuple[str, dict[str, Any]]:
     vals = [m.runs["ours"].validator_errors for m in done if m.runs["ours"].ok]
     val_models = sum(bool(v) for v in vals if v is not None)
     val_total = sum(v for v in vals if v is not None)
+    halves = [m.runs["ours50"].validator_errors or 0 for m in done if m.runs["ours50"].ok]
+    val_half = f"; at 50 %: {sum(halves)} in {sum(map(bool, halves))}" if any(halves) else ""
     losing = [m.name for m in done if m.features_out and lost(m.features_in, m.features_out)]
     fails = [m.name for m in done if not m.runs["ours"].ok]
+    fails += [f"{m.name} at 50 %" for m in done if m.runs["ours"].ok and not m.runs["ours50"].ok]
     shorts = [m.name for m in done if short(m)]
     figures = {
         "models": len(done),
@@ -536,7 +539,7 @@ def summary(name: str, models: list[Model]) -> tuple[str, dict[str, Any]]:
         f"| {rx(figures['size_transform'])} | {rx(figures['time'])} "
         f"| {rx(figures['err'])} ({better} of {len(errs)} at most gltfpack's, {within} within 1.1x) "
         f"| {', '.join(shorts) or 'none'} "
-        f"| {', '.join(losing) or 'none'} | {val_total} in {val_models} model(s) | {rx(figures['rss'])} "
+        f"| {', '.join(losing) or 'none'} | {val_total} in {val_models} model(s){val_half} | {rx(figures['rss'])} "
         f"| {', '.join(fails) or 'none'} |"
     )
     return row, figures
