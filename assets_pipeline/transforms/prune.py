@@ -1,5 +1,6 @@
-"""Prune: drop nodes, meshes, skins, cameras, materials, textures, samplers, images and accessors that
-nothing uses, and merge byte-identical images and accessors."""
+"""Prune: drop primitives with nothing to draw (a simplifier can leave a tiny part with no triangle), then
+nodes, meshes, skins, cameras, materials, textures, samplers, images and accessors that nothing uses, and
+merge byte-identical images and accessors."""
 
 from __future__ import annotations
 
@@ -92,7 +93,39 @@ def _merge_duplicates(doc: AssetDocument, kind: str) -> None:
         remap(doc.gltf, kind, mapping)
 
 
+def _is_empty(doc: AssetDocument, prim: dict[str, object]) -> bool:
+    """True when a primitive draws nothing: no vertices, or an index list that is empty."""
+    attributes = prim.get("attributes", {})
+    position = attributes.get("POSITION") if isinstance(attributes, dict) else None
+    if isinstance(position, int) and len(doc.accessors[position].array) == 0:
+        return True
+    indices = prim.get("indices")
+    return isinstance(indices, int) and len(doc.accessors[indices].array) == 0
+
+
+def _drop_empty_primitives(doc: AssetDocument) -> int:
+    """Remove primitives that draw nothing; a node whose mesh is left with none loses its mesh (and the skin
+    and morph weights that went with it). Returns how many primitives went."""
+    dropped = 0
+    emptied: set[int] = set()
+    for i, mesh in enumerate(doc.gltf.get("meshes", [])):
+        prims = mesh.get("primitives", [])
+        keep = [p for p in prims if not _is_empty(doc, p)]
+        dropped += len(prims) - len(keep)
+        if keep:
+            mesh["primitives"] = keep
+        elif prims:
+            emptied.add(i)
+    for node in doc.gltf.get("nodes", []):
+        if node.get("mesh") in emptied:
+            for key in ("mesh", "skin", "weights"):
+                node.pop(key, None)
+            node.get("extensions", {}).pop("EXT_mesh_gpu_instancing", None)
+    return dropped
+
+
 def _prune(doc: AssetDocument) -> None:
+    _drop_empty_primitives(doc)
     _merge_duplicates(doc, "images")
     _merge_duplicates(doc, "accessors")
     for kind in ORDER:

@@ -60,6 +60,31 @@ def test_prune_drops_what_nothing_uses(corpus: Path) -> None:
     assert len(doc.images) == 5 and len(doc.accessors) == n_acc
 
 
+def test_prune_drops_primitives_that_draw_nothing(corpus: Path, tmp_path: Path) -> None:
+    """A simplifier can leave a small part with no triangle: its primitive goes (an accessor of count 0 is
+    invalid glTF), and a node whose mesh is left with none loses the mesh."""
+    from assets_pipeline.io.glb import WriteOptions, write_glb
+
+    doc = read(corpus / "models" / "DamagedHelmet.glb")
+    material = doc.gltf["meshes"][0]["primitives"][0].get("material")
+
+    def empty_primitive() -> dict[str, object]:
+        return {"attributes": {"POSITION": doc.add_accessor(np.zeros((0, 3), np.float32))},
+                "indices": doc.add_accessor(np.zeros((0,), np.uint32)), "material": material}
+
+    doc.gltf["meshes"][0]["primitives"].append(empty_primitive())
+    doc.gltf["meshes"].append({"primitives": [empty_primitive()]})
+    doc.gltf["nodes"].append({"name": "emptied", "mesh": 1})
+    doc.gltf["scenes"][0]["nodes"].append(len(doc.gltf["nodes"]) - 1)
+    run(doc, [prune()])
+    assert len(doc.gltf["meshes"]) == 1 and len(doc.gltf["meshes"][0]["primitives"]) == 1
+    emptied = [n for n in doc.gltf["nodes"] if n.get("name") == "emptied"]
+    assert emptied and "mesh" not in emptied[0]
+    assert all(len(a.array) for a in doc.accessors)
+    write_glb(doc, tmp_path / "pruned.glb", WriteOptions(compression="none"))
+    validate_ok([tmp_path / "pruned.glb"])
+
+
 def test_normals_are_unit_and_face_outwards(corpus: Path) -> None:
     doc = read(corpus / "models" / "stanford-bunny.obj")
     run(doc, [normals()])
