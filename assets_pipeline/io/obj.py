@@ -47,6 +47,19 @@ _SPACE = np.zeros(256, bool)
 _SPACE[[9, 10, 13, 32]] = True
 
 
+def _corner_columns(vals: np.ndarray, no_texcoord: bool) -> np.ndarray:
+    """Face corners as parsed (one row per corner: ``v``, ``v/vt``, ``v/vt/vn`` or ``v//vn`` numbers) ->
+    (n, 3) int64 columns position, texcoord, normal, 0 where the corner names none."""
+    corners = np.zeros((len(vals), 3), np.int64)
+    if vals.shape[1] == 1:
+        corners[:, 0] = vals[:, 0]
+    elif no_texcoord:
+        corners[:, 0], corners[:, 2] = vals[:, 0], vals[:, 1]
+    else:
+        corners[:, : vals.shape[1]] = vals
+    return corners
+
+
 def _floats_rows(lines: list[str], path: Path, what: str, sizes: tuple[int, ...]) -> tuple[np.ndarray, int | None]:
     """Numbers of ``lines`` (float64) and their common width when every line has the same width and it is one
     of ``sizes`` (None: trimmed to ``sizes[0]`` columns); InvalidAsset for short lines or non-numbers."""
@@ -264,14 +277,7 @@ class _Parser:
         values = _parse_numbers(text, np.int64, len(first) * width)
         if values is None:
             return None
-        vals = values.reshape(-1, width)
-        raw = np.zeros((len(first), 3), np.int64)
-        if width == 1:
-            raw[:, 0] = vals[:, 0]
-        elif d:
-            raw[:, 0], raw[:, 2] = vals[:, 0], vals[:, 1]
-        else:
-            raw[:, :width] = vals
+        raw = _corner_columns(values.reshape(-1, width), d)
         out = raw - 1
         negative = raw < 0
         if negative.any():  # relative indices count back from the elements defined before their face
@@ -631,14 +637,7 @@ def _corners(faces: list[str], relative: dict[int, tuple[int, int, int]], path: 
         if uniform:
             flat = np.array(tokens_text.replace("//", "/").replace("/", " ").split(), dtype=np.int64)
             width = slashes + 1 - (1 if double else 0)
-            vals = flat.reshape(n_tokens, width)
-            corners = np.zeros((n_tokens, 3), np.int64)
-            if width == 1:
-                corners[:, 0] = vals[:, 0]
-            elif double:
-                corners[:, 0], corners[:, 2] = vals[:, 0], vals[:, 1]
-            else:
-                corners[:, :width] = vals
+            corners = _corner_columns(flat.reshape(n_tokens, width), double)
         else:
             corners = np.zeros((n_tokens, 3), np.int64)
             for k, t in enumerate(tokens_text.split()):
