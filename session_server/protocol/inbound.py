@@ -16,7 +16,7 @@ from pydantic import Field, TypeAdapter, ValidationError
 from .errors import BadMessage, LimitExceeded
 from .kinds.registry import message_models
 from .limits import Limits, check_size, json_depth
-from .messages import PROTOCOL_VERSION, SESSION_TYPES, Msg, rounded_pose
+from .messages import NO_TURN, POSE_LIMIT, PROTOCOL_VERSION, SESSION_TYPES, Msg, rounded_pose
 
 CLIENT_TYPES: dict[str, type[Msg]] = {**SESSION_TYPES, **message_models()}
 """Every client message type, whatever the room kind."""
@@ -51,7 +51,6 @@ def _presence_form(p: bytes, q: bytes) -> re.Pattern[bytes]:
 _QUICK_PRESENCE = _presence_form(_N, _N)
 """A presence message in the form every client sends (``{"v":1,"type":"presence","pose":{"p":[...],"q":[...]}}``,
 these keys in this order, JSON whitespace anywhere): nothing else in it, so no key twice, no other type."""
-_POSE_LIMIT = 1e6  # messages.Finite
 _SHORT_PRESENCE = _presence_form(
     _W + rb"(-?(?:0|[1-9][0-9]{0,5})(?:\.[0-9]{1,4})?)" + _W, _W + rb"(-?(?:0|[1-9][0-9]{0,5})(?:\.[0-9]{1,5})?)" + _W
 )
@@ -59,7 +58,6 @@ _SHORT_PRESENCE = _presence_form(
 exponent.  Such a message is valid and in range as it stands, and its numbers are already rounded as
 ``rounded_pose`` rounds: its pose is the numbers as they are (a client that sends its pose rounded as the
 server would round it is read at the least cost)."""
-_NO_TURN = (0.0, 0.0, 0.0, 1.0)  # messages.Pose's default q
 
 
 def short_presence(data: bytes) -> re.Match[bytes] | None:
@@ -89,8 +87,8 @@ def quick_pose(data: bytes) -> list[float] | None:
         return None
     x, y, z, qx, qy, qz, qw = match.groups()
     p = (float(x), float(y), float(z))
-    q = _NO_TURN if qx is None else (float(qx), float(qy), float(qz), float(qw))
-    if max(p) > _POSE_LIMIT or min(p) < -_POSE_LIMIT or max(q) > _POSE_LIMIT or min(q) < -_POSE_LIMIT:
+    q = NO_TURN if qx is None else (float(qx), float(qy), float(qz), float(qw))
+    if max(p) > POSE_LIMIT or min(p) < -POSE_LIMIT or max(q) > POSE_LIMIT or min(q) < -POSE_LIMIT:
         return None  # out of range, or not a finite float
     return rounded_pose(p, q)
 

@@ -22,7 +22,11 @@ Version = Annotated[
 """``v``: exactly the JSON integer 1 (not ``1.0``, not ``true``, not ``"1"``)."""
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=ID_PATTERN)]
-Finite = Annotated[float, Field(allow_inf_nan=False, ge=-1e6, le=1e6)]
+POSE_LIMIT = 1e6
+"""Largest magnitude of a pose number (a position in metres, a rotation component)."""
+NO_TURN = (0.0, 0.0, 0.0, 1.0)
+"""The identity rotation: a pose's ``q`` when the client sends none."""
+Finite = Annotated[float, Field(allow_inf_nan=False, ge=-POSE_LIMIT, le=POSE_LIMIT)]
 Vec3 = tuple[Finite, Finite, Finite]
 Quat = tuple[Finite, Finite, Finite, Finite]
 
@@ -32,7 +36,7 @@ class Pose(BaseModel):
 
     model_config = ConfigDict(extra="ignore", frozen=True)
     p: Vec3
-    q: Quat = (0.0, 0.0, 0.0, 1.0)
+    q: Quat = NO_TURN
 
 
 Pose7 = Annotated[list[float], Field(min_length=7, max_length=7)]
