@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, FastAPI, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -31,13 +31,15 @@ from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
-from .catalog.models import CONTENT_TYPES, AssetFormat, Category, Product, Version
-from .catalog.repository import find_asset, parse_category
+from .categories import CONTENT_TYPES, AssetFormat, Category, parse_category
 from .errors import AssetError, CsvRejected, Forbidden, LimitExceeded, NotFound, Unauthorized, UnsupportedFormat
-from .service import AssetService
 from .settings import AssetSettings
 from .store import CACHE_IMMUTABLE
 from .tokens import TokenClaims, require_role, verify
+
+if TYPE_CHECKING:  # the catalog (SQLAlchemy) loads with the first call, not when the routes are declared
+    from .catalog.models import Product, Version
+    from .service import AssetService
 
 logger = logging.getLogger(__name__)
 MODEL_SUFFIXES = (".glb", ".gltf", ".obj", ".stl", ".ply")
@@ -92,6 +94,8 @@ def _service(request: Request) -> AssetService:
         with _lock:
             service = getattr(request.app.state, "assets_service", None)
             if service is None:
+                from .service import AssetService
+
                 service = AssetService.open(AssetSettings())
                 request.app.state.assets_service = service
     return service
@@ -297,6 +301,8 @@ def get_manifest(request: Request, sku: str,
             summary="Download a published object (ETag, Cache-Control, Range; S3: redirect to a presigned URL)")
 def download_asset(request: Request, sha256: str) -> Response:
     """GET/HEAD /assets/{sha256}: a published file (ETag, Range, immutable caching; a presigned redirect on S3)."""
+    from .catalog.repository import find_asset
+
     service = _reader(request)
     asset = find_asset(service.catalog, sha256.lower())
     if asset is None:
@@ -384,6 +390,8 @@ def create_app(settings: AssetSettings | None = None, service: AssetService | No
     """The catalog API alone (``python -m assets_pipeline serve``); docs at /docs."""
     app = FastAPI(title="Phygital product catalog", version="1",
                   description="Products, versions and AR-ready assets (GLB + LODs, USDZ, thumbnail).")
+    from .service import AssetService
+
     app.state.assets_service = service or AssetService.open(settings or AssetSettings())
     app.include_router(router)
 

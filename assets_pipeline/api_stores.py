@@ -28,26 +28,31 @@ import os
 import tempfile
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from .api import _AssetRoute, _claims, _reader, _service
-from .catalog.retail import Retail
-from .catalog.retail_csv import MAX_CSV_BYTES, parse_price
 from .errors import InvalidAsset, LimitExceeded, NotFound
 from .tokens import require_role
+
+if TYPE_CHECKING:  # the catalog (SQLAlchemy) loads with the first call, not when the routes are declared
+    from .catalog.retail import Retail
 
 router = APIRouter(tags=["stores"], route_class=_AssetRoute)
 
 
 def _retail_reader(request: Request) -> Retail:
+    from .catalog.retail import Retail
+
     return Retail(_reader(request).catalog)
 
 
 def _retail_manager(request: Request) -> Retail:
+    from .catalog.retail import Retail
+
     service = _service(request)
     require_role(_claims(request, service), "manager")
     return Retail(service.catalog)
@@ -139,6 +144,8 @@ def get_stock(request: Request, store: str,
 @router.put("/stores/{store}/stock", summary="Set one stock row (needs a manager token)")
 def put_stock(request: Request, store: str, body: StockBody) -> dict[str, Any]:
     """Set the quantity (and price) of one SKU, size and colour in a store."""
+    from .catalog.retail_csv import parse_price
+
     row = _retail_manager(request).set_stock(store, body.sku, body.size, body.colour, body.quantity,
                                               price_cents=parse_price(body.price or ""), currency=body.currency)
     return asdict(row)
@@ -155,6 +162,8 @@ def get_recommendations(request: Request, store: str, sku: str,
 
 async def _csv_body(request: Request, filename: str) -> Path:
     """The request body in a temporary file (the caller deletes it), within the CSV size limit."""
+    from .catalog.retail_csv import MAX_CSV_BYTES
+
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > MAX_CSV_BYTES:
         raise LimitExceeded("CSV size", int(declared), MAX_CSV_BYTES, path=filename)

@@ -6,43 +6,13 @@ must match the head revision (a test compares them).
 
 from __future__ import annotations
 
-import enum
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, Enum, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from ..errors import InvalidAsset
-
-
-class Category(enum.StrEnum):
-    """Product categories the catalog knows."""
-    shoes = "shoes"
-    apparel = "apparel"
-    makeup = "makeup"
-    furniture = "furniture"
-    accessory = "accessory"
-
-
-def parse_category(text: str) -> Category:
-    """The category named ``text``; InvalidAsset (field ``category``) listing the categories otherwise."""
-    try:
-        return Category(text)
-    except ValueError:
-        raise InvalidAsset(f"{text!r} is not one of {', '.join(c.value for c in Category)}",
-                           field="category") from None
-
-
-class AssetFormat(enum.StrEnum):
-    """Kinds of stored files of a version: GLB, USDZ, PNG thumbnail."""
-    glb = "glb"
-    usdz = "usdz"
-    png = "png"
-
-
-CONTENT_TYPES = {AssetFormat.glb: "model/gltf-binary", AssetFormat.usdz: "model/vnd.usdz+zip",
-                 AssetFormat.png: "image/png"}
+from ..categories import CONTENT_TYPES, AssetFormat, Category, parse_category
 
 
 def _now() -> datetime:
@@ -147,5 +117,5 @@ class Variant(Base):
 
 from .retail_models import CoTried, FittingRoom, Stock, Store, Tag  # noqa: E402  (same metadata, migration 0004)
 
-__all__ = ["Asset", "AssetFormat", "Base", "Category", "CoTried", "FittingRoom", "Product", "Stock", "Store", "Tag",
-           "Variant", "Version"]
+__all__ = ["CONTENT_TYPES", "Asset", "AssetFormat", "Base", "Category", "CoTried", "FittingRoom", "Product", "Stock",
+           "Store", "Tag", "Variant", "Version", "parse_category"]
