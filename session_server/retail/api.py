@@ -22,8 +22,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..protocol import auth
 from ..protocol.errors import AuthError, ProtocolError
-from .devices import Device, check_name
 from .errors import RetailError
+from .identity import Device, check_name
 from .rooms import fitting_room_id, staff_room_id
 
 logger = logging.getLogger(__name__)

@@ -5,16 +5,17 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
 from ..settings import SessionSettings
 from .catalog import StoreCatalog
-from .db import RetailDB
-from .devices import DEVICE_KINDS, DeviceRegistry, check_name
 from .errors import RetailError
-from .service import database_url
+from .identity import DEVICE_KINDS, check_name
+
+if TYPE_CHECKING:  # the database modules (SQLAlchemy) load when a command runs, not with the server
+    from .db import RetailDB
 
 T = TypeVar("T")
 devices_app = typer.Typer(help="Device keys of mirrors, readers and staff tablets (stored hashed).",
@@ -23,6 +24,9 @@ devices_app = typer.Typer(help="Device keys of mirrors, readers and staff tablet
 
 def run_with_db(settings: SessionSettings, fn: Callable[[RetailDB], T]) -> T:
     """Open the retail database, run ``fn``, close; a RetailError is one stderr line and exit 2."""
+    from .db import RetailDB
+    from .service import database_url
+
     db = RetailDB(database_url(settings))
     try:
         return fn(db)
@@ -53,6 +57,8 @@ def add(
     hashed and cannot be shown again)."""
 
     def add_checked(db: RetailDB) -> tuple[Any, str]:
+        from .devices import DeviceRegistry
+
         catalog = StoreCatalog()
         try:
             check_name(store, "store")
@@ -81,6 +87,8 @@ def list_(
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines")] = False,
 ) -> None:
     """List devices (never their keys)."""
+    from .devices import DeviceRegistry
+
     found = run_with_db(_settings(ctx), lambda db: DeviceRegistry(db).list(store))
     for d in found:
         if as_json:
@@ -95,5 +103,7 @@ def revoke(
     ctx: typer.Context, device_id: Annotated[str, typer.Argument(help="device id, e.g. dev_0123abcd4567")]
 ) -> None:
     """Revoke a device key: refused from now on."""
+    from .devices import DeviceRegistry
+
     device = run_with_db(_settings(ctx), lambda db: DeviceRegistry(db).revoke(device_id))
     sys.stdout.write(f"revoked {device.id}\n")

@@ -11,47 +11,18 @@ import hmac
 import re
 import secrets
 import time
-from dataclasses import dataclass
-from typing import Literal, get_args
 
 from sqlalchemy import func, insert, select, update
 
 from .db import RetailDB, devices
 from .errors import RetailError
+from .identity import DEVICE_KINDS, Device, check_name
 
-DeviceKind = Literal["mirror", "reader", "staff"]
-DEVICE_KINDS: tuple[str, ...] = get_args(DeviceKind)
-NAME = re.compile(r"^[A-Za-z0-9_\-]{1,40}$")
 KEY = re.compile(r"^(dev_[0-9a-f]{12})\.([A-Za-z0-9_\-]{20,80})$")
-
-
-@dataclass(frozen=True, slots=True)
-class Device:
-    """One registered device (never its key)."""
-
-    id: str
-    store: str
-    room: str | None
-    kind: str
-    label: str | None
-    created: float
-    revoked: float | None
-
-    def as_dict(self) -> dict[str, object]:
-        """JSON form for the CLI and the API."""
-        return {"id": self.id, "store": self.store, "room": self.room, "kind": self.kind, "label": self.label,
-                "created": self.created, "revoked": self.revoked}
 
 
 def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
-
-
-def check_name(value: str, field: str) -> str:
-    """A store or room name: letters, digits, ``_`` and ``-`` (they become part of room ids)."""
-    if not isinstance(value, str) or not NAME.match(value):
-        raise RetailError("bad_request", f"{value!r} must be 1-40 letters, digits, '_' or '-'", field=field)
-    return value
 
 
 def _row(row: object) -> Device:

@@ -20,24 +20,26 @@ import logging
 import re
 import secrets
 import time
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from ..protocol import auth
 from ..protocol.limits import TokenBucket
-from .analytics import Analytics
 from .cache import MISSING, TTLCache
 from .catalog import StoreCatalog
-from .db import RetailDB
 from .debounce import ReadDebouncer
-from .devices import Device, DeviceRegistry
 from .errors import RetailError
-from .pairing import PairingCodes
-from .requests import RequestBook, StaffRequest
+from .identity import Device
 from .rooms import RoomGateway, fitting_room_id, split_fitting_room, staff_room_id
-from .wishlist import Wishlists
 
 if TYPE_CHECKING:  # settings imports retail.settings: a run-time import here would be a cycle
     from ..settings import SessionSettings
+    from .analytics import Analytics
+    from .db import RetailDB
+    from .devices import DeviceRegistry
+    from .pairing import PairingCodes
+    from .requests import RequestBook, StaffRequest
+    from .wishlist import Wishlists
 
 logger = logging.getLogger(__name__)
 PAIRING_PATH = re.compile(r"(/api/pairing/)[^/?\s\"]+")
@@ -69,6 +71,11 @@ def database_url(settings: SessionSettings) -> str:
     return AssetSettings().catalog_database_url()
 
 
+def _load_stores() -> None:
+    """Import the modules of the retail tables (SQLAlchemy); blocking: run it in a worker thread."""
+    from . import analytics, devices, pairing, requests, wishlist  # noqa: F401
+
+
 def item_id(code: str) -> str:
     """The room's item id of a tag or code: the same code is always the same item."""
     return "i-" + hashlib.sha256(code.encode()).hexdigest()[:12]
@@ -88,18 +95,13 @@ class RetailService:
     """Devices, pairing, reads, requests, wishlists and analytics of one process, over one database."""
 
     def __init__(
-        self, settings: SessionSettings, db: RetailDB, node: Any, catalog: StoreCatalog | None = None
+        self, settings: SessionSettings, db: RetailDB | None, node: Any, catalog: StoreCatalog | None = None
     ) -> None:
         self.settings = settings
         self.r = settings.retail
-        self.db = db
+        self._db = db
         self.node = node
         self.key = settings.token_secret.get_secret_value().encode()
-        self.devices = DeviceRegistry(db)
-        self.pairing = PairingCodes(db, self.r.pairing_ttl_s)
-        self.requests = RequestBook(db)
-        self.wishlists = Wishlists(db, self.r.max_wishlist_entries)
-        self.analytics = Analytics(db)
         self.catalog = catalog or StoreCatalog()
         self.rooms = RoomGateway(node)
         self.debounce = ReadDebouncer(self.r.debounce_s, self.r.leave_after_s)
@@ -110,6 +112,7 @@ class RetailService:
         self._auth_gen = 0  # bumped when the cache is dropped: a look-up begun before must not refill it
         self._auth_checked = float("-inf")  # when the last revocation check began (monotonic)
         self._revocations: tuple[int, int, float | None] | None = None
+        self._first_key: asyncio.Task[None] | None = None  # database modules loaded, revocation check started
         self._tag_cache = TTLCache(TAG_CACHE_S, 50_000)
         self._recs_cache = TTLCache(RECS_CACHE_S, 20_000)
         self._refreshing: set[Any] = set()
@@ -120,18 +123,59 @@ class RetailService:
     @classmethod
     def open(cls, settings: SessionSettings, node: Any) -> RetailService:
         """The service over the database the settings name (connected on first use)."""
-        return cls(settings, RetailDB(database_url(settings)), node)
+        return cls(settings, None, node)
+
+    @property
+    def db(self) -> RetailDB:
+        """The retail tables' database: the one given, else the settings' one, made on first use (SQLAlchemy
+        loads then: a server whose fitting rooms are not used never loads it)."""
+        if self._db is None:
+            from .db import RetailDB
+
+            self._db = RetailDB(database_url(self.settings))
+        return self._db
+
+    @cached_property
+    def devices(self) -> DeviceRegistry:
+        """Device keys (see ``db``)."""
+        from .devices import DeviceRegistry
+
+        return DeviceRegistry(self.db)
+
+    @cached_property
+    def pairing(self) -> PairingCodes:
+        """Pairing codes (see ``db``)."""
+        from .pairing import PairingCodes
+
+        return PairingCodes(self.db, self.r.pairing_ttl_s)
+
+    @cached_property
+    def requests(self) -> RequestBook:
+        """Staff requests (see ``db``)."""
+        from .requests import RequestBook
+
+        return RequestBook(self.db)
+
+    @cached_property
+    def wishlists(self) -> Wishlists:
+        """Shoppers' wishlists (see ``db``)."""
+        from .wishlist import Wishlists
+
+        return Wishlists(self.db, self.r.max_wishlist_entries)
+
+    @cached_property
+    def analytics(self) -> Analytics:
+        """Anonymous counts (see ``db``)."""
+        from .analytics import Analytics
+
+        return Analytics(self.db)
 
     async def start(self) -> None:
-        """Open the retail database (before the revocation check needs it: a migration run from two threads
-        at once collides in Alembic), start the sweeper and the check, and listen to the rooms' deltas."""
-        try:
-            await self.run(lambda: self.db.engine)
-        except Exception as exc:  # the server still starts; calls needing the database say it is unavailable
-            logger.warning("the retail database or the catalog could not be opened yet: %s", exc)
+        """Start the sweeper and the analytics writer, and listen to the rooms' deltas. The database opens
+        with its first call (usually a device's), and the revocation check starts with the first device key
+        checked: a server whose fitting rooms are not used never opens it."""
         self._tasks = [asyncio.create_task(self._sweeper(), name="retail-sweeper"),
-                       asyncio.create_task(self._flusher(), name="retail-analytics"),
-                       asyncio.create_task(self._revocation_watch(), name="retail-revocations")]
+                       asyncio.create_task(self._flusher(), name="retail-analytics")]
         if hasattr(self.node, "add_listener"):
             self.node.add_listener(self._on_delta)
 
@@ -142,7 +186,8 @@ class RetailService:
         await asyncio.gather(*self._tasks, *self._background, return_exceptions=True)
         self._tasks = []
         await self.flush_events()
-        self.db.close()
+        if self._db is not None:
+            self._db.close()
         await asyncio.to_thread(self.catalog.close)
 
     def run(self, fn: Any, *args: Any) -> Any:
@@ -182,6 +227,10 @@ class RetailService:
         """The device of a key. A key checked before is answered from memory while the revocation check
         (every ``REVOCATION_CHECK_S``) has seen no new revocation; a revocation takes effect within about a
         second, and within ``AUTH_CACHE_S`` at worst (when the check fails, every call looks the key up)."""
+        if self._first_key is None:  # until the check has run, every call looks its key up
+            self._first_key = asyncio.create_task(self._open_stores(), name="retail-open")
+            self._tasks.append(self._first_key)
+        await self._first_key
         ck = hashlib.sha256(key.encode()).digest()
         now = time.monotonic()
         if now - self._auth_checked < AUTH_CACHE_S:
@@ -193,6 +242,12 @@ class RetailService:
         if gen == self._auth_gen:
             self._auth_cache.put(ck, device, now)
         return device
+
+    async def _open_stores(self) -> None:
+        """With the first device key: load the database modules in a worker thread (the event loop keeps
+        serving the rooms meanwhile), then start the revocation check."""
+        await self.run(_load_stores)
+        self._tasks.append(asyncio.create_task(self._revocation_watch(), name="retail-revocations"))
 
     async def check_revocations(self) -> None:
         """Drop the checked keys if a device was revoked (or added) since the last check."""
