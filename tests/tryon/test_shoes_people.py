@@ -318,3 +318,48 @@ def test_the_other_leg_crossing_in_front_covers_the_shoe() -> None:
             assert kept > 0.97  # the shin in front: untouched
         else:
             assert kept < 0.5  # behind: the shoe (or the erased real shoe) is drawn over it
+
+
+def test_a_weak_detection_off_the_hips_is_recentred(corpus: Path) -> None:
+    """A weak person detection's hips can be a body radius off (a skier cut by a held-out photo's edge): the pose
+    found on its crop is cropped again around its own hips, so the person is found with their feet; someone
+    found already is not taken again."""
+    frame = load_rgb(corpus / "images" / "person_standing_shoes.jpg")
+    with MediaPipeProvider("image") as provider:
+        man = provider.people(frame)[0]  # the standing man, the largest
+        hips = (man.points[23] + man.points[24]) / 2.0
+        radius = float(np.linalg.norm(man.points - hips, axis=1).max())
+        off = hips - np.array([0.0, 0.8 * radius])  # the detection's hips at his chest
+        person = provider._recentred_pose(frame, off, 2 * radius * 2.4, [])
+        again = provider._recentred_pose(frame, off, 2 * radius * 2.4, [man])
+    assert person is not None and person.feet
+    assert np.linalg.norm((person.points[23] + person.points[24]) / 2.0 - hips) < 0.25 * radius
+    assert again is None
+
+
+def test_the_detector_graph_keeps_the_bundled_detections(corpus: Path) -> None:
+    """The detector graph's strong detections are the bundled ``PoseDetectionCpu``'s; the weak ones score lower."""
+    from google.protobuf import text_format
+    from mediapipe.framework import calculator_pb2
+    from mediapipe.python.solution_base import SolutionBase
+
+    from tryon.providers.mediapipe import PERSON_WEAK_SCORE, _detector_graph
+
+    bundled = """input_stream: "image" output_stream: "detections"
+        node { calculator: "PoseDetectionCpu" input_stream: "IMAGE:image" output_stream: "DETECTIONS:detections" }"""
+    frame = load_rgb(corpus / "images" / "person_standing_shoes.jpg")
+    ours = SolutionBase(graph_config=_detector_graph(PERSON_WEAK_SCORE), outputs=["detections", "weak"])
+    theirs = SolutionBase(graph_config=text_format.Parse(bundled, calculator_pb2.CalculatorGraphConfig()),
+                          outputs=["detections"])  # fmt: skip
+    try:
+        a, b = ours.process({"image": frame}), theirs.process({"image": frame})
+    finally:
+        ours.close()
+        theirs.close()
+
+    def keypoints(dets: list) -> np.ndarray:
+        return np.array([[(k.x, k.y) for k in d.location_data.relative_keypoints] for d in dets or []])
+
+    assert len(a.detections) == len(b.detections) >= 1
+    assert np.allclose(keypoints(a.detections), keypoints(b.detections), atol=1e-4)
+    assert all(d.score[0] >= PERSON_WEAK_SCORE for d in a.weak or [])

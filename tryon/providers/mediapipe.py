@@ -67,6 +67,11 @@ PERSON_DETECT_EVERY = 5
 """In video mode, run the person detector on one region (whole frame or a tile) every this many frames."""
 PERSON_MAX_MISSED = 3
 """A person track ends after this many frames in a row without a pose in its crop."""
+PERSON_WEAK_SCORE = 0.3
+"""Still images: person detections scoring from this up to the pose confidence setting (0.5) are weak. After the
+detector rounds, one more pass takes the weak ones outside the people found, each kept only when a pose re-centred
+on its own hips shows a visible foot (the bundled detector graph stops at 0.5; a skier cut by the frame's edge on
+a held-out photo scores 0.3-0.5)."""
 MIN_PERSON_REACH_PX = 12.0
 """Detections whose body circle has a smaller radius are too small for feet to be seen."""
 PERSON_ROUNDS = 6
@@ -328,8 +333,31 @@ class MediaPipeProvider:
                 break
             tiles = tiles or not crops  # nobody more on the whole frame: smaller people on tiles
             search = _hidden(frame, found, failed)
+        if len(found) < self.max_people:  # last: weak detections where nobody was found, kept with a visible foot
+            regions = _regions(frame.shape) + _regions(frame.shape, tiles=True)
+            covered = [(_hips(p), 2.0 * _body_size(p)) for p in found]
+            for center, side in self._detect_people(frame, regions, covered, weak=True):
+                person = self._recentred_pose(_hidden(frame, found), center, side, found)
+                if person is not None:
+                    found.append(person)
         found.sort(key=lambda p: -_body_size(p))
         return [_with_id(p, i) for i, p in enumerate(found[: self.max_people])]
+
+    def _recentred_pose(
+        self, frame: np.ndarray, center: np.ndarray, side: float, found: list[PoseLandmarks]
+    ) -> PoseLandmarks | None:
+        """Still images, a weak detection: its hips are often off (a skier cut by the frame's edge: 80 px for a
+        body radius of 80), so the first pose of someone new on its crops is cropped again around its own hips,
+        and kept if that pose stays there and shows a visible foot."""
+        for scale in PERSON_RETRY_SCALES:
+            first = _pose_in_crop(self._static_pose, frame, center, side * scale)
+            if first is None or _same_person(first, found):
+                continue
+            again, again_side = _crop_of(first)
+            person = _pose_near(self._static_pose, frame, again, again_side)
+            if person is not None and person.feet and not _same_person(person, found):
+                return person
+        return None
 
     def _pose_model(self, static: bool) -> Any:
         return mp.solutions.pose.Pose(
@@ -386,21 +414,29 @@ class MediaPipeProvider:
         return out
 
     def _detect_people(
-        self, frame: np.ndarray, regions: list[tuple[int, int, int]], covered: list[tuple[np.ndarray, float]]
+        self,
+        frame: np.ndarray,
+        regions: list[tuple[int, int, int]],
+        covered: list[tuple[np.ndarray, float]],
+        weak: bool = False,
     ) -> list[tuple[np.ndarray, float]]:
         """Crops (centre, side) around the people the detector finds in ``regions`` (x0, y0, side squares),
-        skipping those whose hips lie in a ``covered`` crop's middle half, largest first."""
+        skipping those whose hips lie in a ``covered`` crop's middle half, largest first; with ``weak`` only the
+        detections scoring from ``PERSON_WEAK_SCORE`` up to the pose confidence setting."""
         if self._person_detector is None:
             from mediapipe.python.solution_base import SolutionBase
 
-            self._person_detector = SolutionBase(graph_config=_detector_graph(), outputs=["detections"])
+            self._person_detector = SolutionBase(
+                graph_config=_detector_graph(PERSON_WEAK_SCORE), outputs=["detections", "weak"]
+            )
         found = list(covered)
         new: list[tuple[np.ndarray, float]] = []
         for x0, y0, side in regions:
             crop = frame[y0 : y0 + side, x0 : x0 + side]
             ch, cw = crop.shape[:2]
-            for det in self._person_detector.process({"image": np.ascontiguousarray(crop)}).detections or []:
-                if det.score[0] < self.min_pose_confidence:
+            out = self._person_detector.process({"image": np.ascontiguousarray(crop)})
+            for det in (out.weak if weak else out.detections) or []:
+                if (det.score[0] < self.min_pose_confidence) != weak:
                     continue
                 kp = det.location_data.relative_keypoints
                 hips = np.array([x0 + kp[0].x * cw, y0 + kp[0].y * ch])
@@ -473,16 +509,60 @@ class _PersonTrack:
     missed: int = 0
 
 
-def _detector_graph() -> Any:
-    """The pose solution's person detector (``PoseDetectionCpu``, bundled with mediapipe) as its own graph."""
+def _detector_graph(weak_score: float) -> Any:
+    """The pose solution's person detector (the nodes of ``PoseDetectionCpu``, bundled with mediapipe) as its own
+    graph: ``detections`` as the bundled subgraph gives them (score 0.5 and up) and ``weak`` ones down to
+    ``weak_score``, decoded and merged apart so that the weak ones do not move the others' boxes."""
     from google.protobuf import text_format
     from mediapipe.framework import calculator_pb2
 
+    decode = """
+        node {
+          calculator: "TensorsToDetectionsCalculator"
+          input_stream: "TENSORS:raw" input_side_packet: "ANCHORS:anchors" output_stream: "DETECTIONS:all_NAME"
+          options { [mediapipe.TensorsToDetectionsCalculatorOptions.ext] {
+            num_classes: 1 num_boxes: 2254 num_coords: 12 box_coord_offset: 0 keypoint_coord_offset: 4
+            num_keypoints: 4 num_values_per_keypoint: 2 sigmoid_score: true score_clipping_thresh: 100.0
+            reverse_output_order: true x_scale: 224.0 y_scale: 224.0 h_scale: 224.0 w_scale: 224.0
+            min_score_thresh: MIN_SCORE } }
+        }
+        node {
+          calculator: "NonMaxSuppressionCalculator" input_stream: "all_NAME" output_stream: "kept_NAME"
+          options { [mediapipe.NonMaxSuppressionCalculatorOptions.ext] {
+            min_suppression_threshold: 0.3 overlap_type: INTERSECTION_OVER_UNION algorithm: WEIGHTED } }
+        }
+        node {
+          calculator: "DetectionLetterboxRemovalCalculator"
+          input_stream: "DETECTIONS:kept_NAME" input_stream: "LETTERBOX_PADDING:padding"
+          output_stream: "DETECTIONS:NAME"
+        }
+    """
     text = """
         input_stream: "image"
         output_stream: "detections"
-        node { calculator: "PoseDetectionCpu" input_stream: "IMAGE:image" output_stream: "DETECTIONS:detections" }
+        output_stream: "weak"
+        node {
+          calculator: "ImageToTensorCalculator"
+          input_stream: "IMAGE:image" output_stream: "TENSORS:tensors" output_stream: "LETTERBOX_PADDING:padding"
+          options { [mediapipe.ImageToTensorCalculatorOptions.ext] {
+            output_tensor_width: 224 output_tensor_height: 224 keep_aspect_ratio: true
+            output_tensor_float_range { min: -1.0 max: 1.0 } border_mode: BORDER_ZERO gpu_origin: TOP_LEFT } }
+        }
+        node {
+          calculator: "InferenceCalculator" input_stream: "TENSORS:tensors" output_stream: "TENSORS:raw"
+          options { [mediapipe.InferenceCalculatorOptions.ext] {
+            model_path: "mediapipe/modules/pose_detection/pose_detection.tflite" delegate { xnnpack {} } } }
+        }
+        node {
+          calculator: "SsdAnchorsCalculator" output_side_packet: "anchors"
+          options { [mediapipe.SsdAnchorsCalculatorOptions.ext] {
+            num_layers: 5 min_scale: 0.1484375 max_scale: 0.75 input_size_height: 224 input_size_width: 224
+            anchor_offset_x: 0.5 anchor_offset_y: 0.5 strides: 8 strides: 16 strides: 32 strides: 32 strides: 32
+            aspect_ratios: 1.0 fixed_anchor_size: true } }
+        }
     """
+    text += decode.replace("NAME", "detections").replace("MIN_SCORE", "0.5")
+    text += decode.replace("NAME", "weak").replace("MIN_SCORE", f"{weak_score:.3f}")
     return text_format.Parse(text, calculator_pb2.CalculatorGraphConfig())
 
 
