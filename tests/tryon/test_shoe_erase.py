@@ -11,7 +11,7 @@ from tryon import media
 from tryon.landmarks import FootLandmarks, PoseLandmarks
 from tryon.providers.mediapipe import MediaPipeProvider
 from tryon.shoes.erase import erase_box, erase_real_shoe
-from tryon.shoes.occlusion import above_collar
+from tryon.shoes.occlusion import above_collar, real_shoe_above_collar
 from tryon.shoes.placement import Placement
 from tryon.shoes.render import ShoeRenderer, occlusion_point
 from tryon.shoes.sprite import procedural_views
@@ -92,7 +92,9 @@ def test_street_video_real_shoes_are_erased_and_far_pixels_kept(corpus: Path) ->
                 left_off += real_shoe_left(kept, frame, pose.segmentation, p)
                 x0, y0, x1, y1 = box = erase_box(p.box, p.frame.span, frame.shape)
                 near[y0:y1, x0:x1] = True
-                erasable[y0:y1, x0:x1] |= below_collar(p, box)
+                below = below_collar(p, box)
+                mine = min(pose.feet, key=lambda f: float(np.linalg.norm(f.ankle - p.ankle)))
+                erasable[y0:y1, x0:x1] |= below | real_shoe_above_collar(pose.segmentation, mine, below, box)
             assert np.array_equal(erased[~near], frame[~near])  # far from the feet: bit-identical
             assert np.array_equal(erased[~erasable], kept[~erasable])  # the leg above the collar: drawn as before
             assert np.any(erased[near] != kept[near])
@@ -102,3 +104,34 @@ def test_street_video_real_shoes_are_erased_and_far_pixels_kept(corpus: Path) ->
     assert checked == 9
     assert left_off > 2000  # 4120 at the time of writing, 581 left after erasing
     assert left_on < 0.3 * left_off
+
+
+def test_the_top_of_a_taller_real_shoe_is_erased_and_the_leg_kept() -> None:
+    """A real shoe taller than the new one: its top above the new shoe's collar line, beside the shin, is erased
+    (it showed white above the corpus walker's new sneakers); the leg above the collar stays as it was."""
+    frame = np.full((400, 400, 3), 90, np.uint8)
+    a = lambda v: np.array(v, np.float32)  # noqa: E731
+    f = FootLandmarks("left", a((200, 100)), a((200, 230)), a((190, 262)), a((280, 262)), 0.9, False)
+    seg = np.zeros((400, 400), np.float32)
+    frame[:236, 188:213] = 30  # dark leg (shin) down into the shoe
+    seg[:236, 188:213] = 1.0
+    frame[205:275, 170:300] = 250  # the real white shoe: its top reaches 25 px above the ankle
+    seg[205:275, 170:300] = 1.0
+    pose = PoseLandmarks(np.zeros((33, 2), np.float32), np.ones(33, np.float32), (f,), seg)
+    views = procedural_views("#C8102E")
+    out, placed = ShoeRenderer(views).apply(frame, pose)
+    assert len(placed) == 1
+    (p,) = placements(ShoeRenderer(views), pose, frame.shape)
+    box = erase_box(p.box, p.frame.span, frame.shape)
+    x0, y0, x1, y1 = box
+    top = np.zeros((400, 400), bool)
+    top[y0:y1, x0:x1] = ~below_collar(p, box)
+    top &= seg > 0.5
+    toe_top = top.copy()
+    toe_top[:, :255] = False  # the shoe's top towards the toe, away from the shin and the fill's blend with it
+    assert toe_top.sum() > 100
+    unchanged = np.abs(out.astype(np.int16) - frame).max(axis=2) < 12
+    assert not (unchanged & toe_top).any()  # none of it left as it was: filled (or covered by the new shoe)
+    kept, _ = ShoeRenderer(views, erase=False).apply(frame, pose)
+    assert (np.abs(kept.astype(np.int16) - frame).max(axis=2)[toe_top] < 12).mean() > 0.9  # showed without erasing
+    assert np.array_equal(out[:180, 188:213], frame[:180, 188:213])  # the shin above: untouched

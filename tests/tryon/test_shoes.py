@@ -15,10 +15,10 @@ from tryon.factory import create_tryon
 from tryon.landmarks import FootLandmarks, PoseLandmarks
 from tryon.look import parse_look
 from tryon.settings import TryOnSettings
-from tryon.shoes.feet import foot_frame
+from tryon.shoes.feet import FootFrame, foot_frame
 from tryon.shoes.occlusion import leg_mask
 from tryon.shoes.placement import place
-from tryon.shoes.render import ShoeRenderer
+from tryon.shoes.render import ShoeRenderer, _fitted
 from tryon.shoes.sprite import procedural_views, side_from_image
 
 
@@ -132,3 +132,21 @@ def test_street_video_every_foot_gets_a_shoe(corpus: Path) -> None:
     assert shoes >= 0.8 * feet
     # the sole centre sits below the heel/foot-index midpoint by the foot's height in the shoe
     assert 2.0 < np.mean(errors) < 15.0 and max(errors) < 25.0
+
+
+def test_a_front_or_back_shoe_goes_down_onto_the_real_one() -> None:
+    """Keypoints at the ankle (the corpus walker seen from behind): the person mask goes on 14 px below the back
+    sprite's sole, so the shoe goes down by that (less the outline's slack) onto the real shoe; a side view and a
+    mask ending at the sole stay where the keypoints put them."""
+    views = procedural_views("#C8102E")
+    along, up = np.array([1.0, 0.0]), np.array([0.0, -1.0])
+    shape = (300, 300, 3)
+    for view, moved in (("back", True), ("side", False)):
+        p = place(views.get(view), FootFrame("left", view, np.array([150.0, 150.0]), along, up, 40.0), shape)
+        assert p is not None
+        shoe = cv2.warpAffine(p.sprite.rgba[..., 3], p.matrix, shape[1::-1]) > 127
+        seg = shoe.astype(np.float32)
+        assert _fitted(p, seg).box == p.box  # the mask ends at the sole: no move
+        seg[14:][shoe[:-14]] = 1.0  # the real shoe reaches 14 px lower
+        down = _fitted(p, seg).box[3] - p.box[3]
+        assert (11 <= down <= 14) if moved else down == 0

@@ -96,3 +96,24 @@ def shin_in_front(
     ankle = np.round(other.ankle - (x0, y0)).astype(int)
     cv2.line(canvas, (int(knee[0]), int(knee[1])), (int(ankle[0]), int(ankle[1])), 1, 2 * radius + 1)
     return canvas.astype(bool) & (segmentation[y0:y1, x0:x1] > 0.5)
+
+
+LEG_BAND = 1.5
+"""Half the width of the band the leg keeps above a new shoe's collar, over ``SHIN_RADIUS`` of the shin."""
+
+
+def real_shoe_above_collar(
+    segmentation: np.ndarray, foot: FootLandmarks, below: np.ndarray, box: tuple[int, int, int, int]
+) -> np.ndarray:
+    """(h, w) bool in the box: the person mask above the new shoe's collar line (``below`` False) outside a band
+    around the foot's shin (knee to ankle, ``LEG_BAND`` x ``SHIN_RADIUS`` of its length wide): the top of a real
+    shoe taller than the new one (the corpus walker's white sneakers), erased rather than kept in front like the
+    leg."""
+    x0, y0, x1, y1 = box
+    radius = max(2, round(LEG_BAND * SHIN_RADIUS * foot.shin))
+    band = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    knee = np.round(foot.knee - (x0, y0)).astype(int)
+    ankle = np.round(foot.ankle - (x0, y0)).astype(int)
+    cv2.line(band, (int(knee[0]), int(knee[1])), (int(ankle[0]), int(ankle[1])), 1, 2 * radius + 1)
+    cv2.circle(band, (int(ankle[0]), int(ankle[1])), radius, 1, -1)
+    return (segmentation[y0:y1, x0:x1] > 0.5) & ~below & ~band.astype(bool)

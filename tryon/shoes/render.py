@@ -32,7 +32,7 @@ from tryon.landmarks import FootLandmarks, PoseLandmarks
 from tryon.look import Look, Product
 from tryon.shoes.erase import erase_box, erase_real_shoe
 from tryon.shoes.feet import FootFrame, foot_frame
-from tryon.shoes.occlusion import above_collar, leg_mask, shin_in_front, thin_in_front
+from tryon.shoes.occlusion import above_collar, leg_mask, real_shoe_above_collar, shin_in_front, thin_in_front
 from tryon.shoes.orientation import rotation
 from tryon.shoes.placement import Placement, place, place_matrix
 from tryon.shoes.sprite import ShoeViews, procedural_views, side_from_image
@@ -73,6 +73,16 @@ largest shift, or the shortest length), so that the keypoints' placement wins a 
 FIT_SAMPLES = 300
 """Shoe pixels sampled to score a fit."""
 SAME_SPOT = 0.3
+DROP_VIEWS = ("front", "back")
+"""Sprite views that go down onto the real shoe when the person mask goes on below their sole (:func:`_drop_to_sole`;
+the foot's keypoints sat at the ankle of the corpus walker seen from behind, the red block above her white sneaker;
+side views stay: going down there left more of the real shoe's top above the new one's collar)."""
+SOLE_BINS = 8
+"""Stretches along the foot over which the person mask's run below the shoe's sole is measured."""
+SOLE_SLACK = 0.04
+"""Share of the shoe's span the mask may reach below the sole (its blurred outline) before the shoe goes down."""
+MAX_DROP = 0.35
+"""Largest share of the shoe's span the shoe goes down onto the real shoe below it."""
 """Two shoes whose anchors are closer than this fraction of a shoe length are on the same foot."""
 
 
@@ -189,6 +199,9 @@ class ShoeRenderer:
             front = _in_front(p, pose, seg, box)
             if self.erase:
                 below = above_collar(p.frame, occlusion_point(p), box) == 0.0
+                mine = _own_foot(p, pose)
+                if mine is not None:
+                    below |= real_shoe_above_collar(seg, mine, below, box)
                 erase_real_shoe(out, seg, below & ~front, box)
             x0, y0, x1, y1 = p.box
             fronts.append(front[y0 - box[1] : y1 - box[1], x0 - box[0] : x1 - box[0]])
@@ -328,6 +341,17 @@ def occlusion_point(p: Placement) -> np.ndarray:
     return collar - above * p.frame.up if above > 0 else collar
 
 
+def _own_foot(p: Placement, pose: PoseLandmarks) -> FootLandmarks | None:
+    """The pose's foot the placement was made for: the nearest ankle keypoint (the nearest heel-toe midpoint to
+    the shoe's origin for a placement from the picture alone), None without feet."""
+    if not pose.feet:
+        return None
+    if p.ankle is not None:
+        ankle = p.ankle
+        return min(pose.feet, key=lambda f: float(np.linalg.norm(f.ankle - ankle)))
+    return min(pose.feet, key=lambda f: float(np.linalg.norm((f.heel + f.toe) / 2.0 - p.frame.origin)))
+
+
 def _in_front(p: Placement, pose: PoseLandmarks, seg: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
     """(h, w) bool in ``box``: the person's pixels in front of the shoe: thin parts coming down past its collar (a
     cane) and the other leg's shin when it is nearer the camera (:mod:`tryon.shoes.occlusion`)."""
@@ -393,6 +417,10 @@ def _fitted(p: Placement, seg: np.ndarray | None, recent: deque[tuple[float, flo
     steps = np.abs(sh[:, 0]) / FIT_SHIFTS[-1] + (1.0 - k[:, 0]) / (1.0 - FIT_SCALES[-1]) + lift[:, 0] / FIT_LIFTS[-1]
     score = on.mean(axis=1) - FIT_COST * steps
     best = tuple(float(v) for v in cands[int(np.argmax(score))])
+    if f.view in DROP_VIEWS:
+        reach_best = best[0] * t + best[1] * f.span
+        drop = _drop_to_sole(seg, rest + reach_best[:, None] * f.along + best[2] * f.span * f.up, reach_best, f)
+        best = (best[0], best[1], best[2] - drop / f.span)
     if recent is not None:
         recent.append(best)
         best = tuple(float(v) for v in np.mean(np.array(recent), axis=0))  # type: ignore[assignment]
@@ -406,6 +434,34 @@ def _fitted(p: Placement, seg: np.ndarray | None, recent: deque[tuple[float, flo
     if fitted is None:
         return p
     return Placement(frame, p.sprite, fitted.matrix, fitted.box, p.ankle, p.name, (p.length or f.span) * scale)
+
+
+def _drop_to_sole(seg: np.ndarray, pixels: np.ndarray, along: np.ndarray, f: FootFrame) -> float:
+    """How far (pixels, down the leg) the person mask goes on below the shoe's sole: the median, over
+    ``SOLE_BINS`` stretches along the foot, of the mask's run down from the shoe's lowest pixel there, less
+    ``SOLE_SLACK``, at most ``MAX_DROP`` of the span. ``pixels`` (n, 2): the shoe's sampled pixels in the frame,
+    ``along`` (n,): their position along the foot. The foot's keypoints sometimes sit at the ankle (the corpus
+    walker's white sneakers showed under the new shoe): the shoe then goes down onto the real one."""
+    if along.size == 0:
+        return 0.0
+    h, w = seg.shape[:2]
+    height = pixels @ f.up
+    edges = np.linspace(float(along.min()), float(along.max()) + 1e-6, SOLE_BINS + 1)
+    steps = np.arange(0.0, MAX_DROP * f.span + SOLE_SLACK * f.span + 1.0)
+    runs = []
+    for lo, hi in itertools.pairwise(edges):
+        here = np.nonzero((along >= lo) & (along < hi))[0]
+        if here.size == 0:
+            continue
+        start = pixels[here[int(np.argmin(height[here]))]]
+        pts = np.round(start[None, :] - steps[:, None] * f.up[None, :]).astype(int)
+        inside = (pts[:, 0] >= 0) & (pts[:, 0] < w) & (pts[:, 1] >= 0) & (pts[:, 1] < h)
+        on = np.zeros(len(steps), bool)
+        on[inside] = seg[pts[inside, 1], pts[inside, 0]] > PERSON_THRESHOLD
+        runs.append(float(np.argmin(on)) if not on.all() else float(len(steps)))
+    if not runs:
+        return 0.0
+    return float(np.clip(np.median(runs) - SOLE_SLACK * f.span, 0.0, MAX_DROP * f.span))
 
 
 def _segmentation(pose: PoseLandmarks, shape: tuple[int, ...]) -> np.ndarray | None:
