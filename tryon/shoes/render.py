@@ -83,6 +83,8 @@ SOLE_SLACK = 0.04
 """Share of the shoe's span the mask may reach below the sole (its blurred outline) before the shoe goes down."""
 MAX_DROP = 0.35
 """Largest share of the shoe's span the shoe goes down onto the real shoe below it."""
+DROP_KEEPS_ON = 0.02
+"""The shoe goes down only if that loses at most this share of its pixels on the person mask."""
 """Two shoes whose anchors are closer than this fraction of a shoe length are on the same foot."""
 
 
@@ -416,11 +418,17 @@ def _fitted(p: Placement, seg: np.ndarray | None, recent: deque[tuple[float, flo
     on = inside & (seg[np.minimum(yi, h - 1) * inside, np.minimum(xi, w - 1) * inside] > PERSON_THRESHOLD)
     steps = np.abs(sh[:, 0]) / FIT_SHIFTS[-1] + (1.0 - k[:, 0]) / (1.0 - FIT_SCALES[-1]) + lift[:, 0] / FIT_LIFTS[-1]
     score = on.mean(axis=1) - FIT_COST * steps
-    best = tuple(float(v) for v in cands[int(np.argmax(score))])
+    i = int(np.argmax(score))
+    best = tuple(float(v) for v in cands[i])
     if f.view in DROP_VIEWS:
-        reach_best = best[0] * t + best[1] * f.span
-        drop = _drop_to_sole(seg, rest + reach_best[:, None] * f.along + best[2] * f.span * f.up, reach_best, f)
-        best = (best[0], best[1], best[2] - drop / f.span)
+        reach_best = reach[i]
+        here = rest + reach_best[:, None] * f.along + best[2] * f.span * f.up
+        drop = _drop_to_sole(seg, here, reach_best, f)
+        q = np.round(here - drop * f.up).astype(np.int32)
+        inside_q = (q[:, 0] >= 0) & (q[:, 0] < w) & (q[:, 1] >= 0) & (q[:, 1] < h)
+        on_q = inside_q & (seg[np.minimum(q[:, 1], h - 1) * inside_q, np.minimum(q[:, 0], w - 1) * inside_q] > 0.5)
+        if drop > 0 and on_q.mean() >= on[i].mean() - DROP_KEEPS_ON:  # not off the person (a sandal's toe)
+            best = (best[0], best[1], best[2] - drop / f.span)
     if recent is not None:
         recent.append(best)
         best = tuple(float(v) for v in np.mean(np.array(recent), axis=0))  # type: ignore[assignment]
