@@ -318,28 +318,30 @@ class MediaPipeProvider:
         found: list[PoseLandmarks] = []
         if self._static_pose is None:
             self._static_pose = self._pose_model(static=True)
-        search, failed, tiles = frame, [], False
+        search, shown, failed, tiles = frame, frame, [], False  # shown: the frame with the people found greyed
         for _ in range(PERSON_ROUNDS):  # the detector keeps one of people standing close: hide them, look again
             crops = self._detect_people(search, _regions(frame.shape, tiles), [])
             if not crops and tiles:
                 break
             for center, side in crops:
-                person = _pose_near(self._static_pose, _hidden(frame, found), center, side)
+                person = _pose_near(self._static_pose, shown, center, side)
                 if person is not None and not _same_person(person, found):
                     found.append(person)
+                    shown = _hidden(shown, [person])
                 else:  # no pose there (or someone found already): the detector must look elsewhere next round
                     failed.append((center, side / (2 * PERSON_CROP_SCALE)))
             if len(found) >= self.max_people:
                 break
             tiles = tiles or not crops  # nobody more on the whole frame: smaller people on tiles
-            search = _hidden(frame, found, failed)
+            search = _hidden(shown, [], failed)
         if len(found) < self.max_people:  # last: weak detections where nobody was found, kept with a visible foot
             regions = _regions(frame.shape) + _regions(frame.shape, tiles=True)
             covered = [(_hips(p), 2.0 * _body_size(p)) for p in found]
             for center, side in self._detect_people(frame, regions, covered, weak=True):
-                person = self._recentred_pose(_hidden(frame, found), center, side, found)
+                person = self._recentred_pose(shown, center, side, found)
                 if person is not None:
                     found.append(person)
+                    shown = _hidden(shown, [person])
         found.sort(key=lambda p: -_body_size(p))
         return [_with_id(p, i) for i, p in enumerate(found[: self.max_people])]
 
@@ -667,23 +669,33 @@ def _hidden(
     if not people and not spots:
         return frame
     out = frame.copy()
+    h, w = frame.shape[:2]
     for p in people:
-        if p.segmentation is not None:
-            mask = cv2.dilate((p.segmentation > 0.3).astype(np.uint8), np.ones((9, 9), np.uint8))
-            mask &= _body_hull(p, frame.shape)  # the crop's mask also has the people next to this one
-            out[mask.astype(bool)] = 127
+        if p.segmentation is None:
+            continue
+        # only around the person: the hull grown by its margin, and 5 px more for the mask's 9 x 9 dilation
+        r = max(1, round(HULL_MARGIN * _body_size(p)))
+        pts = np.round(p.points).astype(np.int32)
+        x0, y0 = np.maximum(pts.min(axis=0) - r - 6, 0)
+        x1, y1 = np.minimum(pts.max(axis=0) + r + 7, (w, h))
+        if x1 <= x0 or y1 <= y0:
+            continue
+        mask = cv2.dilate((p.segmentation[y0:y1, x0:x1] > 0.3).astype(np.uint8), np.ones((9, 9), np.uint8))
+        mask &= _body_hull(p, (x0, y0, x1, y1), r)  # the crop's mask also has the people next to this one
+        out[y0:y1, x0:x1][mask.astype(bool)] = 127
     for center, radius in spots or []:
         axes = (max(1, round(0.5 * radius)), max(1, round(radius)))
         cv2.ellipse(out, (round(float(center[0])), round(float(center[1]))), axes, 0, 0, 360, (127, 127, 127), -1)
     return out
 
 
-def _body_hull(p: PoseLandmarks, shape: tuple[int, ...]) -> np.ndarray:
-    """(h, w) uint8, 1 inside the convex hull of the person's landmarks grown by ``HULL_MARGIN`` of the body."""
-    hull = np.zeros(shape[:2], np.uint8)
+def _body_hull(p: PoseLandmarks, box: tuple[int, int, int, int], r: int) -> np.ndarray:
+    """uint8 over ``box`` (x0, y0, x1, y1 in the frame), 1 inside the convex hull of the person's landmarks grown
+    by ``r`` px (``HULL_MARGIN`` of the body)."""
+    x0, y0, x1, y1 = box
+    hull = np.zeros((y1 - y0, x1 - x0), np.uint8)
     pts = np.round(p.points).astype(np.int32)
-    cv2.fillConvexPoly(hull, cv2.convexHull(pts), 1)
-    r = max(1, round(HULL_MARGIN * _body_size(p)))
+    cv2.fillConvexPoly(hull, cv2.convexHull(pts - np.array([x0, y0], np.int32)), 1)
     return cv2.dilate(hull, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
 
 
