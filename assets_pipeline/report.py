@@ -34,6 +34,8 @@ class AnimationReport:
     fraction of the model's bounding-box diagonal (in world units), scale relative, weights absolute.
     """
     channels: int = 0
+    channels_dropped: int = 0
+    """Of ``channels``, those left out: they held their node at its rest value (within the bound)."""
     keys_in: int = 0
     keys_out: int = 0
     bytes_in: int = 0

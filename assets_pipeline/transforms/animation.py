@@ -13,6 +13,14 @@ For every sampler that animates a node's translation, rotation, scale or morph w
    (LINEAR; a CUBICSPLINE curve is first sampled densely into a LINEAR one, STEP keeps STEP and drops a key
    that repeats its predecessor). A constant curve keeps one key. Every animation keeps its start and end
    time, so clip durations do not change.
+4. a channel that holds its node at the node's own rest value (within the bound, measured over the whole
+   curve) is dropped when nothing else animates that node's property: the node rests there anyway, so it
+   plays the same in any viewer (three.js, for one, blends towards the rest value wherever a clip has no
+   channel). The channel that keeps its animation's time range is never dropped;
+5. key times of LINEAR and CUBICSPLINE curves are stored through the EXPONENTIAL filter too, with the fewest
+   mantissa bits that move no key by more than ``time_error`` seconds, keep the keys in order and keep
+   every curve reading them within its bound (measured again with the moved keys). STEP keys keep their
+   exact times (a jump a moment early is a jump's worth of error).
 
 Error bounds: rotations in radians (angle between the original and the new rotation), translations as a
 fraction of the model's bounding-box diagonal in world units (a node's bound in its parent's units is
@@ -55,6 +63,8 @@ class AnimationOptions:
     """Absolute, on morph target weights."""
     quantization_share: float = 0.25
     """Part of each bound spent on quantization; the rest goes to dropping keys."""
+    time_error: float = 1e-4
+    """Seconds a key time may move when key times are quantized (clip lengths change by at most this)."""
 
 
 DEFAULTS = AnimationOptions()
@@ -253,6 +263,8 @@ class _Track:
     node: int
     input_users: int = 1
     """Samplers reading the same input accessor (their time stream is shared)."""
+    channels: int = 1
+    """Channels playing this sampler."""
 
 
 def _tracks(doc: AssetDocument) -> list[_Track]:
@@ -270,7 +282,8 @@ def _tracks(doc: AssetDocument) -> list[_Track]:
             u = users.get(si, set())
             paths = {p for p, _ in u}
             if len(paths) == 1 and "" not in paths:
-                tracks.append(_Track(anim, s, next(iter(paths)), min(n for _, n in u)))
+                played = sum(1 for ch in anim.get("channels", []) if ch.get("sampler") == si)
+                tracks.append(_Track(anim, s, next(iter(paths)), min(n for _, n in u), channels=played))
     count: dict[int, int] = {}
     for tr in tracks:
         count[tr.sampler["input"]] = count.get(tr.sampler["input"], 0) + 1
@@ -294,12 +307,116 @@ def compress_animation(options: AnimationOptions = DEFAULTS,
         parent_scale = _parent_scales(doc)
         inputs: dict[bytes, int] = {}
         ends = _end_keepers(doc, tracks)
+        targets = _animated_targets(doc)
+        results: list[_Result] = []
         for k, tr in enumerate(tracks):
-            _compress_track(doc, tr, options, size, parent_scale.get(tr.node, 1.0), inputs, report, k in ends)
+            rest = None
+            if k not in ends and tr.channels == 1 and targets is not None and targets[(tr.node, tr.path)] == 1:
+                rest = _rest_value(doc, tr.node, tr.path)
+            result = _compress_track(doc, tr, options, size, parent_scale.get(tr.node, 1.0), inputs, report,
+                                     k in ends, rest)
+            if result is not None:
+                results.append(result)
+        _quantize_times(doc, [r for r in results if not r.dropped], set(inputs.values()), options.time_error)
+        for r in results:
+            _record(report, r.track.path, r.error, r.parent_scale, size)
+        dropped = {id(r.track.sampler) for r in results if r.dropped}
+        if dropped:
+            _drop_samplers(doc, dropped)
         if on_report is not None:
             on_report(report)
 
     return Transform(NAME, _apply)
+
+
+@dataclass(slots=True)
+class _Result:
+    """A compressed (or dropped) track, with what it takes to measure it again."""
+    track: _Track
+    error: float
+    parent_scale: float
+    dropped: bool = False
+    curve: tuple[str, np.ndarray, np.ndarray] | None = None
+    """The original curve: interpolation, key times, values."""
+    stored: tuple[str, np.ndarray] | None = None
+    """The stored curve: interpolation, values as read back (its key times are its sampler's input)."""
+    bound: float = 0.0
+
+
+def _quantize_times(doc: AssetDocument, results: list[_Result], ours: set[int], time_error: float) -> None:
+    """Key times through the EXPONENTIAL filter: per input accessor this transform wrote, the fewest bits that
+    move no key more than ``time_error`` seconds, keep keys increasing and every curve reading the accessor
+    within its bound; the accessor is left exact when no such bits exist (or STEP curves read it)."""
+    from ..codecs import meshopt
+
+    groups: dict[int, list[_Result]] = {}
+    for r in results:
+        groups.setdefault(r.track.sampler["input"], []).append(r)
+    for acc_index, group in groups.items():
+        acc = doc.accessors[acc_index]
+        t = acc.array.reshape(-1)
+        if acc_index not in ours or len(t) < 4 or acc.filtered is not None or any(
+                r.curve is None or r.stored is None or "STEP" in (r.curve[0], r.stored[0]) for r in group):
+            continue
+        plain = _encoded_size(t)
+        for bits in range(12, 24, 2):
+            rows = meshopt.encode_filter_exp(t[:, None], bits, meshopt.EXP_SHARED_COMPONENT)
+            moved = meshopt.decode_filter(rows, "EXPONENTIAL").reshape(-1)
+            if (np.abs(moved.astype(np.float64) - t).max() > time_error or np.any(np.diff(moved) <= 0)
+                    or _encoded_size(rows) >= plain):
+                continue
+            errors = [_measure(r.track.path, r.curve[0], r.curve[1], r.curve[2], r.stored[0], moved.astype(np.float64),
+                               r.stored[1], r.track.path == "rotation") for r in group if r.curve and r.stored]
+            if all(e <= r.bound for e, r in zip(errors, group, strict=True)):
+                doc.accessors[acc_index] = Accessor(moved.copy(), "SCALAR", filtered=("EXPONENTIAL", rows))
+                for e, r in zip(errors, group, strict=True):
+                    r.error = e
+                break
+
+
+def _animated_targets(doc: AssetDocument) -> dict[tuple[int, str], int] | None:
+    """How many channels, over all animations, animate each (node, path); None when some channel targets
+    something else (KHR_animation_pointer), which could animate a node behind the paths' back."""
+    count: dict[tuple[int, str], int] = {}
+    for anim in doc.gltf.get("animations", []):
+        for ch in anim.get("channels", []):
+            target = ch.get("target", {})
+            if "node" not in target or target.get("extensions") or target.get("path") not in PATHS:
+                return None
+            key = (target["node"], target["path"])
+            count[key] = count.get(key, 0) + 1
+    return count
+
+
+def _rest_value(doc: AssetDocument, node: int, path: str) -> np.ndarray | None:
+    """The value ``path`` has on ``node`` when no animation plays (None when it cannot be told)."""
+    nodes = doc.gltf.get("nodes", [])
+    if not 0 <= node < len(nodes) or "matrix" in nodes[node]:
+        return None
+    n = nodes[node]
+    if path == "weights":
+        meshes = doc.gltf.get("meshes", [])
+        mesh = meshes[n["mesh"]] if isinstance(n.get("mesh"), int) and n["mesh"] < len(meshes) else None
+        if mesh is None:
+            return None
+        targets = max((len(p.get("targets", [])) for p in mesh.get("primitives", [])), default=0)
+        weights = n.get("weights", mesh.get("weights", [0.0] * targets))
+        return np.array(weights, np.float64) if len(weights) == targets else None
+    default = {"translation": [0.0, 0.0, 0.0], "rotation": [0.0, 0.0, 0.0, 1.0], "scale": [1.0, 1.0, 1.0]}[path]
+    return np.array(n.get(path, default), np.float64)
+
+
+def _drop_samplers(doc: AssetDocument, samplers: set[int]) -> None:
+    """Remove the samplers (by identity) and the channels playing them; accessors are left to prune."""
+    for anim in doc.gltf.get("animations", []):
+        old = anim.get("samplers", [])
+        keep = [i for i, s in enumerate(old) if id(s) not in samplers]
+        if len(keep) == len(old):
+            continue
+        new_index = {o: n for n, o in enumerate(keep)}
+        anim["channels"] = [dict(ch, sampler=new_index[ch["sampler"]]) for ch in anim.get("channels", [])
+                            if ch.get("sampler") in new_index]
+        anim["samplers"] = [old[i] for i in keep]
 
 
 def _bound(path: str, options: AnimationOptions, size: float, parent_scale: float) -> float:
@@ -313,7 +430,10 @@ def _bound(path: str, options: AnimationOptions, size: float, parent_scale: floa
 
 
 def _compress_track(doc: AssetDocument, tr: _Track, options: AnimationOptions, size: float, parent_scale: float,
-                    inputs: dict[bytes, int], report: AnimationReport, keep_ends: bool = False) -> None:
+                    inputs: dict[bytes, int], report: AnimationReport, keep_ends: bool = False,
+                    rest: np.ndarray | None = None) -> _Result | None:
+    """Replace the track's keys with fewer, quantized ones within the bound, or mark it dropped when the curve
+    stays within the bound of ``rest`` (the node's value without it); None when the curve is left as it was."""
     s = tr.sampler
     interp = s.get("interpolation", "LINEAR")
     tin, tout = doc.accessors[s["input"]], doc.accessors[s["output"]]
@@ -323,14 +443,19 @@ def _compress_track(doc: AssetDocument, tr: _Track, options: AnimationOptions, s
     width = raw.size // max(1, n * (3 if interp == "CUBICSPLINE" else 1))
     if n == 0 or width == 0 or raw.size != n * width * (3 if interp == "CUBICSPLINE" else 1) or \
             np.any(np.diff(times) <= 0) or interp not in ("STEP", "LINEAR", "CUBICSPLINE"):
-        return  # not a curve this transform understands: left as it is
+        return None  # not a curve this transform understands: left as it is
     rotation = tr.path == "rotation"
     values = raw.reshape(n, 3, width) if interp == "CUBICSPLINE" else raw.reshape(n, width)
     report.channels += 1
     report.keys_in += n
     report.bytes_in += tin.array.nbytes + tout.array.nbytes
-    # the reference curve as LINEAR/STEP keys: a cubic one sampled densely
     bound = _bound(tr.path, options, size, parent_scale)
+    if rest is not None and rest.shape == (width,):
+        err = _measure(tr.path, interp, times, values, "STEP", times[:1], rest[None], rotation)
+        if err <= bound:  # the node rests there anyway: the channel moves nothing
+            report.channels_dropped += 1
+            return _Result(tr, err, parent_scale, dropped=True)
+    # the reference curve as LINEAR/STEP keys: a cubic one sampled densely
     if interp == "CUBICSPLINE" and n > 1:
         ref_t, ref = _densify(tr.path, times, values, rotation, bound * 0.25)
         new_interp = "LINEAR"
@@ -382,10 +507,11 @@ def _compress_track(doc: AssetDocument, tr: _Track, options: AnimationOptions, s
         err = _measure(tr.path, interp, times, values, out_interp, kt, kept, rotation)
         if err <= bound:
             _store(doc, tr, kt, stored, rows, filt, out_interp, inputs, report)
-            _record(report, tr.path, err, parent_scale, size)
-            return
+            return _Result(tr, err, parent_scale, curve=(interp, times, values), stored=(out_interp, kept),
+                           bound=bound)
     report.keys_out += n  # the bound cannot be met through these filters: the curve stays as it was
     report.bytes_out += tin.array.nbytes + tout.array.nbytes
+    return None
 
 
 def _densify(path: str, times: np.ndarray, values: np.ndarray, rotation: bool,
@@ -469,15 +595,18 @@ def _measure(path: str, interp: str, times: np.ndarray, values: np.ndarray, new_
 
 def _end_keepers(doc: AssetDocument, tracks: list[_Track]) -> set[int]:
     """Per animation, the track that keeps its first and last keys even when constant, so that the clip
-    keeps its time range (players take a clip's duration from its keys)."""
-    best: dict[int, tuple[float, int]] = {}
+    keeps its time range (players take a clip's duration from its keys): of those spanning the longest time,
+    one whose values change (it keeps its keys anyway), else the first."""
+    best: dict[int, tuple[float, bool, int]] = {}
     for k, tr in enumerate(tracks):
         t = doc.accessors[tr.sampler["input"]].array
         if t.size:
             span = float(t.max()) - float(t.min())
-            if id(tr.anim) not in best or span > best[id(tr.anim)][0]:
-                best[id(tr.anim)] = (span, k)
-    return {k for _, k in best.values()}
+            out = doc.accessors[tr.sampler["output"]].array
+            varies = bool(np.any(out != out[:1]))
+            if id(tr.anim) not in best or (span, varies) > best[id(tr.anim)][:2]:
+                best[id(tr.anim)] = (span, varies, k)
+    return {k for _, _, k in best.values()}
 
 
 __all__ = ["DEFAULTS", "AnimationOptions", "compress_animation", "evaluate"]

@@ -6,6 +6,7 @@ key-by-key glTF sampler (not the pipeline's) to play them."""
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -158,6 +159,24 @@ def channel_values(doc: AssetDocument, times: np.ndarray) -> dict[tuple[int, str
             path = ch["target"]["path"]
             out[(ch["target"]["node"], path)] = np.array([sample(doc, s, path, float(t)) for t in times])
     return out
+
+
+def rest_value(doc: AssetDocument, node: int, path: str) -> np.ndarray:
+    """The value ``path`` has on ``node`` when no channel animates it (glTF defaults, morph weights from the node
+    or its mesh)."""
+    n = doc.gltf["nodes"][node]
+    if path == "weights":
+        return np.array(n.get("weights", doc.gltf["meshes"][n["mesh"]].get("weights")), np.float64)
+    default = {"translation": [0.0, 0.0, 0.0], "rotation": [0.0, 0.0, 0.0, 1.0], "scale": [1.0, 1.0, 1.0]}[path]
+    return np.array(n.get(path, default), np.float64)
+
+
+def played_values(doc: AssetDocument, keys: Iterable[tuple[int, str]], times: np.ndarray
+                  ) -> dict[tuple[int, str], np.ndarray]:
+    """(node, path) -> what ``doc`` plays there at ``times``: its channel, or the node's rest value when none
+    animates it."""
+    animated = channel_values(doc, times)
+    return {k: animated[k] if k in animated else np.tile(rest_value(doc, *k), (len(times), 1)) for k in keys}
 
 
 def animation_bytes(doc: AssetDocument) -> int:

@@ -18,7 +18,14 @@ from assets_pipeline.scene import local_matrix
 from assets_pipeline.transforms.animation import AnimationOptions
 from assets_pipeline.transforms.ar_frame import FrameOptions
 
-from .animated_fixtures import SECONDS, animated_document, animation_bytes, channel_values, keyframe_bytes_in_file
+from .animated_fixtures import (
+    SECONDS,
+    animated_document,
+    animation_bytes,
+    channel_values,
+    keyframe_bytes_in_file,
+    played_values,
+)
 from .conftest import validate_ok
 
 TIMES = np.concatenate([np.linspace(-0.5, SECONDS + 0.5, 1777), np.arange(0, 17) * 0.25 + 1e-4,
@@ -77,8 +84,9 @@ def test_every_channel_plays_within_the_reported_error(optimized: tuple[Path, Pa
     assert anim.scale_error <= opts.scale_error and anim.weight_error <= opts.weight_error
     assert anim.rotation_error_rad > 0 and anim.translation_error > 0  # something was actually approximated
     before, after = read(src), read(out)
-    a, b = channel_values(before, TIMES), channel_values(after, TIMES)
-    assert a.keys() == b.keys()
+    # a channel left out must play as the node's rest value does
+    a = channel_values(before, TIMES)
+    b = played_values(after, a.keys(), TIMES)
     from assets_pipeline.scene import bounds
 
     blo, bhi = bounds(before)
@@ -122,12 +130,46 @@ def test_step_stays_step_and_cubic_stays_cubic(optimized: tuple[Path, Path, obje
     assert end == pytest.approx(SECONDS)
 
 
-def test_constant_channel_keeps_one_key(optimized: tuple[Path, Path, object]) -> None:
-    _, out, _ = optimized
+def test_constant_channel_at_the_rest_value_is_dropped(optimized: tuple[Path, Path, object]) -> None:
+    _, out, report = optimized
     after = read(out)
     anim = after.gltf["animations"][0]
+    # joint 0's scale holds 1, its rest scale: nothing to play; its other channels stay
+    assert [c["target"]["path"] for c in anim["channels"] if c["target"]["node"] == 1] == ["rotation", "translation"]
+    assert report.animation.channels_dropped == 1  # type: ignore[attr-defined]
+    assert len(anim["samplers"]) == len(anim["channels"]) == 9
+
+
+def _one_scale_channel(doc: AssetDocument) -> tuple[dict, int]:
+    anim = doc.gltf["animations"][0]
     ch = next(c for c in anim["channels"] if c["target"] == {"node": 1, "path": "scale"})
-    assert after.accessors[anim["samplers"][ch["sampler"]]["input"]].count in (1, 2)
+    return anim["samplers"][ch["sampler"]], ch["sampler"]
+
+
+@pytest.mark.parametrize("case", ["off rest", "another clip", "pointer"])
+def test_constant_channel_stays_when_it_is_not_a_no_op(tmp_path: Path, case: str) -> None:
+    """Kept with one key: away from the node's rest value, or when another clip also animates the node's scale
+    (after that clip, this one puts the node back), or when a channel targets something by pointer."""
+    doc = animated_document()
+    sampler, _ = _one_scale_channel(doc)
+    if case == "off rest":
+        doc.gltf["nodes"][1]["scale"] = [2.0, 2.0, 2.0]
+    elif case == "another clip":
+        grow = doc.add_accessor(np.array([[1.0, 1.0, 1.0], [1.5, 1.5, 1.5]], np.float32))
+        doc.gltf["animations"].append({"name": "grow", "samplers": [{"input": doc.add_accessor(
+            np.array([0.0, 1.0], np.float32)), "output": grow}], "channels": [
+            {"sampler": 0, "target": {"node": 1, "path": "scale"}}]})
+    else:
+        anim = doc.gltf["animations"][0]
+        anim["samplers"].append({"input": sampler["input"], "output": doc.add_accessor(
+            np.linspace(0.0, 1.0, doc.accessors[sampler["input"]].count, dtype=np.float32))})
+        anim["channels"].append({"sampler": len(anim["samplers"]) - 1, "target": {
+            "path": "pointer", "extensions": {"KHR_animation_pointer": {"pointer": "/materials/0/alphaCutoff"}}}})
+    from assets_pipeline.transforms.animation import compress_animation
+
+    compress_animation()(doc)
+    kept, _ = _one_scale_channel(doc)
+    assert doc.accessors[kept["output"]].count == 1
 
 
 def _skinned_rest(doc: AssetDocument) -> np.ndarray:
@@ -281,3 +323,26 @@ def test_the_pipeline_evaluates_curves_as_the_specification_does() -> None:
             assert _angle(want, got).max() < 1e-5, interp
         else:
             assert np.abs(want - got).max() < 1e-5, interp
+
+
+def test_key_times_move_within_the_time_bound_and_step_keys_not_at_all(optimized: tuple[Path, Path, object]) -> None:
+    src, out, _ = optimized
+    before, after = read(src), read(out)
+    original = np.unique(np.concatenate([before.accessors[s["input"]].array for a in before.gltf["animations"]
+                                         for s in a["samplers"]]).astype(np.float64))
+    bound = AnimationOptions().time_error
+    g = glb_json(out.read_bytes())
+    filtered = 0
+    for s in after.gltf["animations"][0]["samplers"]:
+        t = after.accessors[s["input"]].array.astype(np.float64)
+        moved = np.abs(original[np.abs(original[None] - t[:, None]).argmin(axis=1)] - t)
+        view = g["bufferViews"][g["accessors"][s["input"]]["bufferView"]]
+        if view.get("extensions", {}).get("EXT_meshopt_compression", {}).get("filter") == "EXPONENTIAL":
+            filtered += 1
+            assert s.get("interpolation", "LINEAR") != "STEP"
+        if s.get("interpolation") == "STEP":
+            assert moved.max() == 0.0  # a STEP key a moment early would jump early
+        assert moved.max() <= bound and np.all(np.diff(t) > 0)
+    assert filtered >= 1  # the 60 Hz keys shared by the joints' curves
+    end = max(float(after.accessors[s["input"]].array.max()) for s in after.gltf["animations"][0]["samplers"])
+    assert abs(end - SECONDS) <= bound
