@@ -23,7 +23,7 @@ from .limits import DEFAULT_LIMITS, Limits
 from .report import AnimationReport, LodReport, OptimizeReport, StepReport
 from .transforms.animation import AnimationOptions, compress_animation
 from .transforms.ar_frame import FrameOptions, ar_frame, dimensions, size_warning
-from .transforms.attributes import drop_unused_attributes
+from .transforms.attributes import drop_unused_attributes, drop_zero_deltas
 from .transforms.base import Transform
 from .transforms.join import join
 from .transforms.normals import normals
@@ -82,8 +82,7 @@ def base_transforms(options: OptimizeOptions, report: OptimizeReport | None = No
     """Return the transforms run on every output (attributes, weld, join, prune, normals, tangents, AR frame,
     animation; the animation's errors go to ``report``)."""
     steps: list[Transform] = []
-    if not options.keep_attributes:
-        steps.append(drop_unused_attributes())
+    steps.append(drop_zero_deltas() if options.keep_attributes else drop_unused_attributes())
     if options.weld:
         steps.append(weld())
     if options.join:

@@ -19,6 +19,7 @@ from ..refs import referenced, remap
 from .atomic import write_bytes_atomic
 from .draco import DracoOptions
 from .gltf_repair import declare_extensions, drop_empty_entities
+from .json_compact import compact
 
 Compression = Literal["none", "meshopt", "draco"]
 ARRAY_BUFFER, ELEMENT_ARRAY_BUFFER = 34962, 34963
@@ -269,6 +270,7 @@ _ORDER = ["asset", "extensionsUsed", "extensionsRequired", "extensions", "scene"
 def _ordered(gltf: dict[str, Any]) -> dict[str, Any]:
     drop_empty_entities(gltf)
     declare_extensions(gltf)
+    gltf = compact(gltf)
     out = {k: gltf[k] for k in _ORDER if k in gltf}
     out.update({k: v for k, v in gltf.items() if k not in out})
     for k in ("extensionsUsed", "extensionsRequired"):

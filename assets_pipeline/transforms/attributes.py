@@ -1,12 +1,17 @@
 """Drop vertex attributes nothing reads: texture coordinate sets that no texture of the primitive's
 materials (including its KHR_materials_variants materials) samples, directly or through
 KHR_texture_transform's ``texCoord``, above the highest set one does (sets stay numbered 0..n-1 without
-rewriting shared materials), and tangents without a normal map.
-Like gltfpack's default; turn off with ``keep_attributes`` to keep them for later re-texturing."""
+rewriting shared materials), and tangents without a normal map (with their morph target deltas).
+Like gltfpack's default; turn off with ``keep_attributes`` to keep them for later re-texturing.
+
+Also (always: it changes nothing drawn) morph target attributes whose deltas are all zero; a target keeps
+at least one attribute."""
 
 from __future__ import annotations
 
 from typing import Any
+
+import numpy as np
 
 from ..document import AssetDocument
 from ..refs import _texture_infos
@@ -41,12 +46,34 @@ def _drop(doc: AssetDocument) -> None:
         dropped = [f"TEXCOORD_{s}" for s in sets if s > top]
         if "TANGENT" in attrs and not normal_map:
             dropped.append("TANGENT")
-        if any(n == "TANGENT" for t in prim.get("targets", []) for n in t):
-            dropped = [n for n in dropped if n != "TANGENT"]
         for n in dropped:
             del attrs[n]
+            for target in prim.get("targets", []):
+                target.pop(n, None)
+
+
+def _drop_zero_deltas(doc: AssetDocument) -> None:
+    for _mi, _pi, prim in doc.primitives():
+        for target in prim.get("targets", []):
+            zero = [n for n, a in target.items() if isinstance(a, int) and 0 <= a < len(doc.accessors)
+                    and not np.any(doc.accessors[a].array)]
+            if len(zero) == len(target):  # a target keeps one attribute (POSITION when it has one)
+                zero = [n for n in zero if n != ("POSITION" if "POSITION" in target else zero[0])]
+            for n in zero:
+                del target[n]
+
+
+def _drop_all(doc: AssetDocument) -> None:
+    _drop(doc)
+    _drop_zero_deltas(doc)
 
 
 def drop_unused_attributes() -> Transform:
-    """Return the transform that drops texture coordinates no texture reads."""
-    return Transform(NAME, _drop)
+    """Return the transform that drops texture coordinates no texture reads, tangents nothing uses and morph
+    target attributes whose deltas are all zero."""
+    return Transform(NAME, _drop_all)
+
+
+def drop_zero_deltas() -> Transform:
+    """Return the transform that drops morph target attributes whose deltas are all zero."""
+    return Transform("zero deltas", _drop_zero_deltas)

@@ -1,4 +1,4 @@
-"""Quantize vertex attributes (KHR_mesh_quantization): positions to N-bit integers on a per-mesh grid
+"""Quantize vertex attributes (KHR_mesh_quantization): positions to integers on a per-mesh grid
 (dequantized by a child node's scale and translation), normals and tangents to normalized bytes,
 texture coordinates to N-bit integers on one grid per UV set (dequantized by KHR_texture_transform on
 every texture that reads that set, composed with any transform already there), colors to normalized
@@ -10,6 +10,12 @@ bytes and joint indices bytes when they fit. Morph target position deltas share 
 as 16-bit integers (no offset: it applies once, to the base positions); a morphed node keeps its morph
 weights when its mesh moves to a child node. Skinned meshes with morph targets and GPU-instanced meshes
 keep float positions; their other attributes are still quantized.
+
+Grid steps: ``position_bits`` span the model's largest world extent, so every mesh's rounding is within
+the same world-space distance (half a step: 0.003 % of the extent at 14 bits); a mesh that is small in the
+model takes that world step in its own units, but never a step coarser than ``part_bits`` over its own extent
+(a small part beside a large backdrop keeps its shape) nor finer than ``position_bits`` over it. A morphed
+mesh's extent is that of its base and every target fully applied (the shapes it is seen in).
 """
 
 from __future__ import annotations
@@ -30,9 +36,12 @@ NAME = "quantize"
 class QuantizeOptions:
     """Bits per attribute for KHR_mesh_quantization."""
     position_bits: int = 14
+    """Over the model's largest world extent (and at most over a mesh's own)."""
     normal_bits: int = 8
     texcoord_bits: int = 12
     color_bits: int = 8
+    part_bits: int = 10
+    """Position bits at least over a mesh's own extent, however small it is in the model."""
 
 
 DEFAULTS = QuantizeOptions()
@@ -63,6 +72,67 @@ def _blocked_meshes(doc: AssetDocument) -> set[int]:
     return blocked
 
 
+def _morphed_extent(doc: AssetDocument, prims: list[dict[str, Any]], pos_ids: list[int]) -> float:
+    """Largest extent of a mesh's positions with none or any one of its morph targets fully applied."""
+    boxes = []
+    for p in prims:
+        if "POSITION" not in p.get("attributes", {}):
+            continue
+        base = doc.accessors[p["attributes"]["POSITION"]].array.astype(np.float64)
+        boxes.append(base)
+        for t in p.get("targets", []):
+            d = doc.accessors[t["POSITION"]].as_float() if "POSITION" in t else None
+            if d is not None and d.shape == base.shape:
+                boxes.append(base + d)
+    if not boxes:
+        return 0.0
+    lo = np.min([b.min(axis=0) for b in boxes if len(b)], axis=0) if any(len(b) for b in boxes) else np.zeros(3)
+    hi = np.max([b.max(axis=0) for b in boxes if len(b)], axis=0) if any(len(b) for b in boxes) else np.zeros(3)
+    return float((hi - lo).max())
+
+
+def _instance_scales(doc: AssetDocument) -> tuple[dict[int, float], float]:
+    """Per mesh drawn by the default scene, the largest world scale of the nodes drawing it; and the model's
+    largest world extent (drawn vertices at rest)."""
+    from ..scene import bounds, node_instances
+
+    scales: dict[int, float] = {}
+    for _node, mesh, world, _skinned in node_instances(doc):
+        s = float(np.linalg.norm(world[:3, :3], axis=0).max())
+        scales[mesh] = max(scales.get(mesh, 0.0), s)
+    lo, hi = bounds(doc)
+    return scales, float((hi - lo).max())
+
+
+def _grid_step(extent: float, scale: float | None, model_extent: float, options: QuantizeOptions) -> float:
+    """A mesh's grid step in its own units (see the module docstring)."""
+    finest = extent / ((1 << options.position_bits) - 1)
+    coarsest = extent / ((1 << min(options.part_bits, options.position_bits)) - 1)
+    step = finest
+    if scale and model_extent > 0:
+        shared = max(model_extent, extent * scale) / ((1 << options.position_bits) - 1) / scale
+        step = min(max(shared, finest), coarsest)
+    return short_step(step, extent)
+
+
+def short_step(step: float, extent: float) -> float:
+    """A grid step for ``step`` that is short to write in the JSON (where the dequantization scale goes): with
+    the fewest significant digits that make it at most 1/1024 finer, as long as ``extent`` still takes at most
+    65535 steps (16-bit integers); else the float32 just below it (9 digits, not 17), or just above it when
+    only that keeps ``extent`` within 65535 steps (coarser by one float32 rounding, 6e-8 of the step)."""
+    if step > 0 and math.isfinite(step):
+        for digits in range(1, 8):
+            unit = 10.0 ** (math.floor(math.log10(step)) - digits + 1)
+            short = float(np.float32(math.floor(step / unit) * unit))
+            if step * (1.0 - 1.0 / 1024) <= short <= step and extent / short <= 65535:
+                return short
+    step32 = np.float32(step)
+    below = step32 if float(step32) <= step else np.nextafter(step32, np.float32(0))
+    if float(below) > 0 and extent / float(below) <= 65535:
+        return float(below)
+    return float(step32 if float(step32) >= step else np.nextafter(step32, np.float32(np.inf)))
+
+
 def _target_deltas(doc: AssetDocument, prims: list[dict[str, Any]], scale: float) -> dict[int, np.ndarray] | None:
     """Morph target POSITION deltas on the positions' grid step, as int16 (None when one does not fit or
     is not float)."""
@@ -87,15 +157,16 @@ def quantize(options: QuantizeOptions = DEFAULTS) -> Transform:
         blocked = _blocked_meshes(doc)
         done: dict[int, int] = {}
         changed = _quantize_skinned(doc, options.position_bits, done)
+        instance_scales, model_extent = _instance_scales(doc)
         for mi, mesh in enumerate(doc.gltf.get("meshes", [])):
             prims = mesh.get("primitives", [])
             pos_ids = sorted({p["attributes"]["POSITION"] for p in prims if "POSITION" in p.get("attributes", {})})
             if mi not in blocked and pos_ids and all(doc.accessors[a].array.dtype == np.float32 for a in pos_ids):
                 allpos = np.concatenate([doc.accessors[a].array for a in pos_ids]).astype(np.float64)
-                lo, hi = allpos.min(axis=0), allpos.max(axis=0)
-                extent = float((hi - lo).max())
-                step = (1 << options.position_bits) - 1
-                scale = extent / step if extent > 0 else 1.0
+                lo = allpos.min(axis=0)
+                extent = _morphed_extent(doc, prims, pos_ids)
+                step = _grid_step(extent, instance_scales.get(mi), model_extent, options)
+                scale = step if extent > 0 else 1.0
                 deltas = _target_deltas(doc, prims, scale)
                 if deltas is None:
                     continue
@@ -211,7 +282,7 @@ def _quantize_skinned(doc: AssetDocument, bits: int, done: dict[int, int]) -> bo
         allpos = np.concatenate([doc.accessors[a].array for a in pos_ids]).astype(np.float64)
         lo = allpos.min(axis=0)
         extent = float((allpos.max(axis=0) - lo).max())
-        scale = extent / ((1 << bits) - 1) if extent > 0 else 1.0
+        scale = short_step(extent / ((1 << bits) - 1), extent) if extent > 0 else 1.0
         for a in pos_ids:
             q = np.round((doc.accessors[a].array - lo) / scale)
             done[a] = len(doc.accessors)
@@ -267,7 +338,7 @@ def _quantize_uv_set(doc: AssetDocument, name: str, bits: int, done: dict[int, i
     extent = float((hi - lo).max())
     bits = int(min(16, bits + max(0, math.ceil(math.log2(extent))) if extent > 0 else bits))
     steps = (1 << bits) - 1
-    scale = np.where(hi - lo > 0, (hi - lo) / steps, 1.0)
+    scale = np.array([short_step(float(e) / steps, float(e)) if e > 0 else 1.0 for e in hi - lo])
     for a in accs:
         q = np.round((doc.accessors[a].array - lo) / scale)
         doc.accessors.append(doc.accessors[a].copy_with(np.clip(q, 0, 65535).astype(np.uint16), normalized=False))
