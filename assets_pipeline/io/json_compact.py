@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from ..refs import _texture_infos
+
 _IDENTITY = [1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0]
 REPEAT = 10497
 
@@ -31,8 +33,8 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
     "material": {"emissiveFactor": [0, 0, 0], "alphaMode": "OPAQUE", "alphaCutoff": 0.5, "doubleSided": False},
     "pbr": {"baseColorFactor": [1, 1, 1, 1], "metallicFactor": 1, "roughnessFactor": 1},
     "texture_info": {"texCoord": 0},
-    "normal_info": {"texCoord": 0, "scale": 1},
-    "occlusion_info": {"texCoord": 0, "strength": 1},
+    "normal_info": {"scale": 1},
+    "occlusion_info": {"strength": 1},
     "accessor": {"byteOffset": 0, "normalized": False},
     "buffer_view": {"byteOffset": 0},
     "anim_sampler": {"interpolation": "LINEAR"},
@@ -95,18 +97,8 @@ def _drop_defaults(obj: Any, kind: str) -> None:
             del obj[key]
 
 
-def _texture_infos(material: dict[str, Any]) -> list[tuple[dict[str, Any], str]]:
-    out = []
-    pbr = material.get("pbrMetallicRoughness", {})
-    for key in ("baseColorTexture", "metallicRoughnessTexture"):
-        out.append((pbr.get(key), "texture_info"))
-    out.append((material.get("normalTexture"), "normal_info"))
-    out.append((material.get("occlusionTexture"), "occlusion_info"))
-    out.append((material.get("emissiveTexture"), "texture_info"))
-    return [(info, kind) for info, kind in out if isinstance(info, dict)]
-
-
-def _texture_transform(info: dict[str, Any]) -> None:
+def _texture_info(info: dict[str, Any], kind: str) -> None:
+    _drop_defaults(info, kind)
     tt = info.get("extensions", {}).get("KHR_texture_transform")
     if isinstance(tt, dict):
         _drop_defaults(tt, "texture_transform")
@@ -129,9 +121,11 @@ def compact(gltf: dict[str, Any]) -> dict[str, Any]:
             _drop_defaults(pbr, "pbr")
             if not pbr:
                 del mat["pbrMetallicRoughness"]
-        for info, kind in _texture_infos(mat):
-            _drop_defaults(info, kind)
-            _texture_transform(info)
+        for info in _texture_infos(mat):  # core and extension slots: texCoord 0, transforms that do nothing
+            _texture_info(info, "texture_info")
+        for key, kind in (("normalTexture", "normal_info"), ("occlusionTexture", "occlusion_info")):
+            if isinstance(mat.get(key), dict):
+                _drop_defaults(mat[key], kind)
     for acc in out.get("accessors", []):
         _drop_defaults(acc, "accessor")
     for view in out.get("bufferViews", []):
