@@ -46,6 +46,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from assets_pipeline.document import AssetDocument  # noqa: E402
 from assets_pipeline.io.formats import read  # noqa: E402
 from assets_pipeline.io.glb import glb_json  # noqa: E402
 from assets_pipeline.metrics import SurfaceReference  # noqa: E402
@@ -126,13 +127,68 @@ def gltf_json(path: Path) -> dict[str, Any]:
     return glb_json(data) if data[:4] == b"glTF" else json.loads(data)
 
 
-def features(gltf: dict[str, Any]) -> dict[str, Any]:
-    """What a viewer shows beyond geometry: animations (channels), skins, morph targets (largest per mesh,
-    summed), material variants, extensions used."""
+REST = {"translation": [0.0, 0.0, 0.0], "rotation": [0.0, 0.0, 0.0, 1.0], "scale": [1.0, 1.0, 1.0]}
+STILL = {"rotation": 1e-3, "translation": 1e-4, "scale": 1e-4, "weights": 1e-3}
+"""A channel whose every key stays this close to its node's rest value moves nothing (the pipeline's default
+animation bounds: radians, fraction of the bbox diagonal, relative, absolute)."""
+
+
+def moving_channels(doc: AssetDocument) -> int:
+    """Channels that move something: some key of theirs is farther than STILL from the node's rest value (a
+    channel holding a node where it rests anyway plays the same as none; the pipeline leaves those out)."""
+    from assets_pipeline.scene import bounds
+
+    lo, hi = bounds(doc)
+    diag = float(np.linalg.norm(hi - lo)) or 1.0
+    nodes, meshes = doc.gltf.get("nodes", []), doc.gltf.get("meshes", [])
+    count = 0
+    for anim in doc.gltf.get("animations", []):
+        for ch in anim.get("channels", []):
+            target, s = ch.get("target", {}), anim["samplers"][ch["sampler"]]
+            path, node = target.get("path"), target.get("node")
+            if path not in STILL or node is None:
+                count += 1
+                continue
+            v = doc.accessors[s["output"]].as_float().astype(np.float64)
+            if s.get("interpolation") == "CUBICSPLINE":
+                v = v.reshape(doc.accessors[s["input"]].count, 3, -1)[:, 1]
+            n = nodes[node]
+            if path == "weights":
+                ws = n.get("weights", meshes[n["mesh"]].get("weights")) if "mesh" in n else None
+                rest = np.array(ws if ws else [0.0] * (v.size // max(1, doc.accessors[s["input"]].count)), np.float64)
+                v = v.reshape(-1, max(1, len(rest)))
+                moved = float(np.abs(v - rest[None]).max()) if len(rest) == v.shape[1] else np.inf
+            else:
+                rest = np.array(n.get(path, REST[path]), np.float64)
+                v = v.reshape(-1, len(rest))
+                if path == "rotation":
+                    rest = rest / (np.linalg.norm(rest) or 1.0)  # near 1, acos magnifies a non-unit length
+                    d = np.abs(v @ rest) / np.maximum(np.linalg.norm(v, axis=1), 1e-12)
+                    moved = float((2 * np.arccos(np.clip(d, 0, 1))).max())
+                elif path == "translation":
+                    moved = float(np.linalg.norm(v - rest, axis=1).max()) / diag
+                else:
+                    moved = float((np.abs(v - rest) / np.maximum(np.abs(rest), 1e-6)).max())
+            count += moved > STILL[path]
+    return count
+
+
+def decoded(path: Path) -> AssetDocument | None:
+    """The file read by our reader (None when it cannot: channels are then counted without decoding)."""
+    try:
+        return read(path)
+    except Exception:  # the features table still counts what the JSON says
+        return None
+
+
+def features(gltf: dict[str, Any], doc: AssetDocument | None = None) -> dict[str, Any]:
+    """What a viewer shows beyond geometry: animations (channels that move something, when the decoded
+    document is given; else all channels), skins, morph targets (largest per mesh, summed), material variants,
+    extensions used."""
     anims = gltf.get("animations", [])
     return {
         "animations": len(anims),
-        "channels": sum(len(a.get("channels", [])) for a in anims),
+        "channels": moving_channels(doc) if doc is not None else sum(len(a.get("channels", [])) for a in anims),
         "skins": len(gltf.get("skins", [])),
         "morphs": sum(
             max((len(p.get("targets", [])) for p in m.get("primitives", [])), default=0)
@@ -242,13 +298,13 @@ def measure(m: Model, work: Path, timeout: float, samples: int) -> None:
     except Exception as exc:  # reported in the table, the benchmark goes on
         m.problem = f"our reader: {type(exc).__name__}: {exc}"[:160]
     if m.path.suffix.lower() in GLTF_SUFFIXES:
-        m.features_in = features(gltf_json(m.path))
+        m.features_in = features(gltf_json(m.path), decoded(m.path))
     else:
         m.features_in = features({})
     for key, target in (("ours", "features_out"), ("ours50", "features_half")):
         run = m.runs[key]
         if run.ok and run.path is not None:
-            setattr(m, target, features(gltf_json(run.path)))
+            setattr(m, target, features(gltf_json(run.path), decoded(run.path)))
     for tool in ("ours", "gltfpack", "gltf-transform"):
         run = m.runs[tool]
         if geo is None or not run.ok or run.path is None:
