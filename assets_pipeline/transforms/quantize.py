@@ -112,24 +112,13 @@ def _grid_step(extent: float, scale: float | None, model_extent: float, options:
     if scale and model_extent > 0:
         shared = max(model_extent, extent * scale) / ((1 << options.position_bits) - 1) / scale
         step = min(max(shared, finest), coarsest)
-    return short_step(step, extent)
+    return float32_step(step)
 
 
-def short_step(step: float, extent: float) -> float:
-    """A grid step for ``step`` that is short to write in the JSON (where the dequantization scale goes): with
-    the fewest significant digits that make it at most 1/1024 finer, as long as ``extent`` still takes at most
-    65535 steps (16-bit integers); else the float32 just below it (9 digits, not 17), or just above it when
-    only that keeps ``extent`` within 65535 steps (coarser by one float32 rounding, 6e-8 of the step)."""
-    if step > 0 and math.isfinite(step):
-        for digits in range(1, 8):
-            unit = 10.0 ** (math.floor(math.log10(step)) - digits + 1)
-            short = float(np.float32(math.floor(step / unit) * unit))
-            if step * (1.0 - 1.0 / 1024) <= short <= step and extent / short <= 65535:
-                return short
+def float32_step(step: float) -> float:
+    """``step`` rounded up to a float32 (coarser by at most 6e-8 of it): the dequantization scale then takes 9
+    digits in the JSON, not 17, and the far end of the extent still lands on the last grid value."""
     step32 = np.float32(step)
-    below = step32 if float(step32) <= step else np.nextafter(step32, np.float32(0))
-    if float(below) > 0 and extent / float(below) <= 65535:
-        return float(below)
     return float(step32 if float(step32) >= step else np.nextafter(step32, np.float32(np.inf)))
 
 
@@ -282,7 +271,7 @@ def _quantize_skinned(doc: AssetDocument, bits: int, done: dict[int, int]) -> bo
         allpos = np.concatenate([doc.accessors[a].array for a in pos_ids]).astype(np.float64)
         lo = allpos.min(axis=0)
         extent = float((allpos.max(axis=0) - lo).max())
-        scale = short_step(extent / ((1 << bits) - 1), extent) if extent > 0 else 1.0
+        scale = float32_step(extent / ((1 << bits) - 1)) if extent > 0 else 1.0
         for a in pos_ids:
             q = np.round((doc.accessors[a].array - lo) / scale)
             done[a] = len(doc.accessors)
@@ -338,7 +327,7 @@ def _quantize_uv_set(doc: AssetDocument, name: str, bits: int, done: dict[int, i
     extent = float((hi - lo).max())
     bits = int(min(16, bits + max(0, math.ceil(math.log2(extent))) if extent > 0 else bits))
     steps = (1 << bits) - 1
-    scale = np.array([short_step(float(e) / steps, float(e)) if e > 0 else 1.0 for e in hi - lo])
+    scale = np.array([float32_step(float(e) / steps) if e > 0 else 1.0 for e in hi - lo])
     for a in accs:
         q = np.round((doc.accessors[a].array - lo) / scale)
         doc.accessors.append(doc.accessors[a].copy_with(np.clip(q, 0, 65535).astype(np.uint16), normalized=False))
