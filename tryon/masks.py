@@ -107,7 +107,15 @@ def rasterize(shape: RegionShape, frame_shape: tuple[int, ...]) -> Mask | None:
         alpha = cv2.GaussianBlur(alpha, (0, 0), shape.feather / down, borderType=cv2.BORDER_REPLICATE)
     if down > 1:  # back to full resolution, pixel centres aligned, then cut to the box
         alpha = cv2.resize(alpha, (cw * down, ch * down), interpolation=cv2.INTER_LINEAR)
-    return Mask(shape.name, x0, y0, np.ascontiguousarray(alpha[:h, :w]))
+    alpha = alpha[:h, :w]
+    if shape.clip is not None and len(shape.clip) >= 3:  # nothing past the outline, feather included
+        inside = np.zeros((h * up, w * up), dtype=np.uint8)
+        pts = np.round((shape.clip.astype(np.float64) * up - offset) * _ONE).astype(np.int32)
+        cv2.fillPoly(inside, [pts], 255, lineType=cv2.LINE_AA, shift=SHIFT)
+        if up > 1:
+            inside = cv2.resize(inside, (w, h), interpolation=cv2.INTER_AREA)
+        alpha = alpha * (inside.astype(np.float32) * np.float32(1.0 / 255.0))
+    return Mask(shape.name, x0, y0, np.ascontiguousarray(alpha))
 
 
 def union_box(masks: list[Mask]) -> tuple[int, int, int, int]:

@@ -10,7 +10,7 @@ Sides follow the person: ``RIGHT_*`` is the person's right (the left of an unmir
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -71,11 +71,16 @@ class Layer:
 
 @dataclass(frozen=True, slots=True)
 class RegionShape:
-    """Layers of one region and its feather (Gaussian sigma in pixels)."""
+    """Layers of one region, its feather (Gaussian sigma in pixels) and the outline it is clipped to.
+
+    clip : (n, 2) float32 polygon or None; after feathering nothing is painted outside it (the face's oval, so
+    that no colour lands past the face's outline when the head is turned).
+    """
 
     name: str
     layers: tuple[Layer, ...]
     feather: float
+    clip: np.ndarray | None = None
 
     def bounds(self) -> tuple[float, float, float, float]:
         """(x0, y0, x1, y1) of all layers, without the feather."""
@@ -248,12 +253,20 @@ BUILDERS: dict[str, Callable[[FaceLandmarks], RegionShape]] = {
 
 
 def region(face: FaceLandmarks, name: str, *, wing: bool = False, sides: tuple[str, ...] = BOTH) -> RegionShape:
-    """The shape of region ``name`` on ``face`` (sided regions: only the parts on ``sides``)."""
+    """The shape of region ``name`` on ``face`` (sided regions: only the parts on ``sides``), clipped to the face.
+
+    Every region but foundation (whose shape is the face oval itself) is clipped to the face oval: on a turned
+    head the lips' and the far cheek's shapes reach past the silhouette the oval follows.
+    """
     if name == "eyeliner":
-        return eyeliner(face, wing=wing, sides=sides)
-    if name in SIDED:
-        return _SIDED_BUILDERS[name](face, sides)
-    return BUILDERS[name](face)
+        shape = eyeliner(face, wing=wing, sides=sides)
+    elif name in SIDED:
+        shape = _SIDED_BUILDERS[name](face, sides)
+    else:
+        shape = BUILDERS[name](face)
+    if name == "foundation":
+        return shape
+    return replace(shape, clip=_pts(face, FACE_OVAL).astype(np.float32))
 
 
 _SIDED_BUILDERS: dict[str, Callable[[FaceLandmarks, tuple[str, ...]], RegionShape]] = {

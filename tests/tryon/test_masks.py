@@ -82,3 +82,14 @@ def test_soft_masks_keep_area_and_centre_at_every_sampling(feather: float) -> No
     ys, xs = np.mgrid[:300, :300]
     assert (f * xs).sum() / f.sum() == pytest.approx(120.3, abs=0.15)
     assert (f * ys).sum() / f.sum() == pytest.approx(80.6, abs=0.15)
+
+
+@pytest.mark.parametrize("feather", [0.0, 2.0, 8.0])
+def test_clip_outline_bounds_the_feathered_mask(feather: float) -> None:
+    clip = square(0, 0, 70).points  # the outline: x < 70
+    shape = RegionShape("s", (square(40, 40, 60),), feather=feather, clip=clip)
+    mask = rasterize(shape, (300, 300))
+    assert mask is not None
+    full = mask.full((300, 300))
+    assert full[:, 71:].max() == 0 and full[71:, :].max() == 0  # nothing past the outline, feather included
+    assert full[55, 55] > 0.9  # inside it the region is unchanged

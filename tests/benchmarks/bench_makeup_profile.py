@@ -1,0 +1,148 @@
+"""Makeup on faces turned to three-quarter and full profile (issue 12): colour painted onto the background.
+
+Run: ``.venv/bin/python tests/benchmarks/bench_makeup_profile.py --heldout DIR [--before REF]`` -> markdown.
+
+Every picture in ``DIR`` (JPEG/PNG) gets lipstick, blush, eyeshadow and foundation, one product at a time, through
+``python -m tryon image`` (the CLI a user runs), written as PNG. A pixel is *painted* when any channel moved by
+at least ``PAINTED`` levels. The face's outline is taken from a model that has nothing to do with our masks:
+MediaPipe's selfie (person) segmentation, landscape model, on the untouched picture; a painted pixel whose
+person probability is under ``BACKGROUND`` is *spill* (colour on the background). Pixels in the uncertain band
+between the two are not counted either way.
+
+Per face (the try-on's own face mesh, image mode) the table also lists the head's yaw and which sided regions
+(eyeshadow, blush, brows) are painted on the near and far side, so that one sees whether the far side is skipped.
+
+``--before REF`` runs the same on the code of git revision REF (extracted to a temporary folder).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+ROOT = Path(os.environ.get("BENCH_TREE", Path(__file__).resolve().parents[2]))
+PYTHON = sys.executable
+PAINTED = 6
+BACKGROUND = 0.3
+PRODUCTS = {
+    "lips": {"kind": "lipstick", "shade": "#C0102A", "finish": "matte", "intensity": 0.9},
+    "blush": {"kind": "blush", "shade": "#E0506A", "finish": "matte", "intensity": 0.8},
+    "eyeshadow": {"kind": "eyeshadow", "shade": "#3050C0", "finish": "matte", "intensity": 0.8},
+    "foundation": {"kind": "foundation", "shade": "#D9AE94", "finish": "matte", "intensity": 0.6},
+}
+
+
+def person_probability(rgb: np.ndarray) -> np.ndarray:
+    """Selfie segmentation's person probability (h, w) float32 for an RGB picture."""
+    import mediapipe as mp
+
+    with mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=1) as seg:
+        return np.asarray(seg.process(rgb).segmentation_mask, dtype=np.float32)
+
+
+def tree_at(ref: str, into: Path) -> Path:
+    """The repository's files at git revision ``ref`` extracted under ``into``."""
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref], check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return into
+
+
+def paint(tree: Path, picture: Path, look: Path, out: Path) -> None:
+    """Run ``python -m tryon image`` of ``tree`` on one picture."""
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    cmd = [PYTHON, "-m", "tryon", "image", str(picture), "--look", str(look), "-o", str(out), "-q"]
+    subprocess.run(cmd, cwd=tree, env=env, check=True, capture_output=True)
+
+
+def spill(tree: Path, pictures: list[Path], work: Path) -> dict[tuple[str, str], tuple[int, int]]:
+    """(picture, region) -> (painted pixels, painted pixels on the background)."""
+    looks = {}
+    for name, product in PRODUCTS.items():
+        looks[name] = work / f"{name}.json"
+        looks[name].write_text(json.dumps([product]))
+    result = {}
+    for pic in pictures:
+        rgb = cv2.cvtColor(cv2.imread(str(pic)), cv2.COLOR_BGR2RGB)
+        background = person_probability(rgb) < BACKGROUND
+        for name, look in looks.items():
+            out = work / f"{pic.stem}_{name}.png"
+            paint(tree, pic, look, out)
+            after = cv2.cvtColor(cv2.imread(str(out)), cv2.COLOR_BGR2RGB)
+            painted = np.abs(after.astype(np.int16) - rgb.astype(np.int16)).max(axis=2) >= PAINTED
+            result[(pic.name, name)] = (int(painted.sum()), int((painted & background).sum()))
+    return result
+
+
+def sides(tree: Path, pictures: list[Path]) -> dict[str, list[str]]:
+    """Per picture, each face's yaw and the sided regions painted on its near / far side (code of ``tree``)."""
+    code = f"""
+import json, sys, cv2
+sys.path.insert(0, {str(tree)!r})
+from tryon.providers.mediapipe import MediaPipeProvider
+from tryon.regions import SIDED, visibility, yaw_degrees
+out = {{}}
+with MediaPipeProvider("image") as p:
+    for path in sys.argv[1:]:
+        rgb = cv2.cvtColor(cv2.imread(path), cv2.COLOR_BGR2RGB)
+        rows = []
+        for face in p.faces(rgb):
+            yaw = yaw_degrees(face)
+            far = "left" if yaw > 0 else "right"
+            near = "right" if far == "left" else "left"
+            rows.append("%+.0f: lips %.1f, near %.1f, far %.1f" % (
+                yaw, visibility(face, "lips"), visibility(face, "blush", near), visibility(face, "blush", far)))
+        out[path.rsplit("/", 1)[-1]] = rows
+print(json.dumps(out))
+"""
+    run = subprocess.run([PYTHON, "-c", code, *map(str, pictures)], capture_output=True, text=True, check=True)
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    """Measure spill on the held-out pictures and print a markdown table."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--heldout", type=Path, required=True)
+    ap.add_argument("--before", default=None, help="git revision for a 'before' column")
+    ap.add_argument("--keep", type=Path, default=None, help="keep the painted pictures in this folder")
+    args = ap.parse_args()
+    pictures = sorted(p for p in args.heldout.iterdir() if p.suffix.lower() in {".jpg", ".jpeg", ".png"})
+    with tempfile.TemporaryDirectory() as tmp:
+        work = args.keep or Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        runs = {"after": spill(ROOT, pictures, work)}
+        faces = sides(ROOT, pictures)
+        if args.before:
+            old = tree_at(args.before, Path(tmp) / "before")
+            (Path(tmp) / "before").mkdir(exist_ok=True)
+            (work / "b").mkdir(exist_ok=True)
+            runs["before"] = spill(old, pictures, work / "b")
+    load = os.getloadavg()
+    cols = list(runs)
+    print(f"{len(pictures)} pictures, load {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}\n")
+    head = " | ".join(f"{r} {c} (painted / on background)" for c in cols for r in PRODUCTS)
+    print(f"| picture | faces: yaw, lips, near-side, far-side visibility | {head} |")
+    print("|" + " --- |" * (2 + len(cols) * len(PRODUCTS)))
+    totals = {(c, r): [0, 0] for c in cols for r in PRODUCTS}
+    for pic in pictures:
+        cells = []
+        for c in cols:
+            for r in PRODUCTS:
+                n, bg = runs[c][(pic.name, r)]
+                totals[(c, r)][0] += n
+                totals[(c, r)][1] += bg
+                cells.append(f"{n} / {bg}")
+        print(f"| {pic.name} | {'; '.join(faces.get(pic.name, [])) or 'none'} | {' | '.join(cells)} |")
+    cells = [f"{totals[(c, r)][0]} / {totals[(c, r)][1]}" for c in cols for r in PRODUCTS]
+    print(f"| **total** | | {' | '.join(cells)} |")
+
+
+if __name__ == "__main__":
+    main()
