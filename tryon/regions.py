@@ -253,10 +253,11 @@ BUILDERS: dict[str, Callable[[FaceLandmarks], RegionShape]] = {
 
 
 def region(face: FaceLandmarks, name: str, *, wing: bool = False, sides: tuple[str, ...] = BOTH) -> RegionShape:
-    """The shape of region ``name`` on ``face`` (sided regions: only the parts on ``sides``), clipped to the face.
+    """The shape of region ``name`` on ``face`` (sided regions: only the parts on ``sides``, clipped to the face).
 
-    Every region but foundation (whose shape is the face oval itself) is clipped to the face oval: on a turned
-    head the lips' and the far cheek's shapes reach past the silhouette the oval follows.
+    The sided regions (eyes, brows, cheeks) are clipped to the face oval: on a turned head the far cheek's and
+    eye's shapes reach past the silhouette the oval follows there. Lips are not: seen from the side they stand
+    in front of the oval (it follows the far cheek), and clipping cut real lip off on held-out profiles.
     """
     if name == "eyeliner":
         shape = eyeliner(face, wing=wing, sides=sides)
@@ -264,7 +265,7 @@ def region(face: FaceLandmarks, name: str, *, wing: bool = False, sides: tuple[s
         shape = _SIDED_BUILDERS[name](face, sides)
     else:
         shape = BUILDERS[name](face)
-    if name == "foundation":
+    if name not in SIDED:
         return shape
     return replace(shape, clip=_pts(face, FACE_OVAL).astype(np.float32))
 

@@ -208,11 +208,11 @@ def test_a_profile_face_gets_no_colour_past_its_outline(astronaut: np.ndarray,
 
 def test_a_real_turned_face_gets_no_colour_on_the_background(images: dict[str, np.ndarray],
                                                               provider: MediaPipeProvider) -> None:  # fmt: skip
-    """A real three-quarter face (corpus, yaw about 40 degrees): lips, blush and eyeshadow stay inside the face.
+    """A real three-quarter face (corpus, yaw about 40 degrees): no lipstick or blush on the background.
 
     The outline is not ours: MediaPipe's selfie (person) segmentation says where the background is. Before the
-    regions were clipped to the face oval, lipstick reached 37 pixels past the oval and blush 10 onto the
-    background on this face.
+    sided regions were clipped to the face oval, blush reached 21 pixels past the oval, 10 of them onto the
+    background, on this face. Lips are not clipped (they stand in front of the oval in profile).
     """
     import mediapipe as mp
 
@@ -228,7 +228,8 @@ def test_a_real_turned_face_gets_no_colour_on_the_background(images: dict[str, n
         for f in r.faces:
             cv2.fillPoly(oval, [np.round(f.points[list(FACE_OVAL)]).astype(np.int32)], 1)
         assert painted.sum() > 50, kind  # the near side is painted
-        assert (painted & (oval == 0)).sum() <= 3, kind
+        if kind != "lipstick":
+            assert (painted & (oval == 0)).sum() <= 3, kind
         if kind != "eyeshadow":  # the segmentation puts some of the upper lid's edge in the background
             assert (painted & background).sum() == 0, kind
         if kind == "blush":  # the far cheek (turned away) is left out
