@@ -23,12 +23,16 @@ def vertex_normals(positions: np.ndarray, triangles: np.ndarray) -> np.ndarray:
     return np.where(length > 0, n / np.maximum(length, 1e-30), [0.0, 1.0, 0.0]).astype(np.float32)
 
 
-def random_surface_points(v: np.ndarray, f: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
+def random_surface_points(v: np.ndarray, f: np.ndarray, count: int, rng: np.random.Generator,
+                          picks: list[np.ndarray] | None = None) -> np.ndarray:
     """(count, 3) points spread uniformly over the area of triangles ``f`` (m, 3) of vertices ``v`` (n, 3), drawn
-    from ``rng`` (triangle by area, then two uniforms per point). The triangles must have some area."""
+    from ``rng`` (triangle by area, then two uniforms per point). The triangles must have some area. ``picks``, when
+    given, receives each point's triangle (row of ``f``)."""
     a, b, c = v[f[:, 0]], v[f[:, 1]], v[f[:, 2]]
     area = np.linalg.norm(np.cross(b - a, c - a), axis=1)
     pick = rng.choice(len(f), size=count, p=area / area.sum())
+    if picks is not None:
+        picks.append(pick)
     s = np.sqrt(rng.random(count))
     r2 = rng.random(count)
     return (1 - s)[:, None] * a[pick] + (s * (1 - r2))[:, None] * b[pick] + (s * r2)[:, None] * c[pick]

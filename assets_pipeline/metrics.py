@@ -1,12 +1,11 @@
 """Geometric error between two documents: symmetric Hausdorff distance between their surfaces.
 
-Both surfaces are sampled (all vertices plus area-weighted random points) and each sample's exact
-distance to the other surface is found with Open3D's ray-casting scene (point-to-triangle, BVH).
+Both surfaces are sampled (all vertices plus area-weighted random points) and the largest exact distance of
+the samples to the other surface is found by :class:`TriangleDistance` (point-to-triangle, KD-tree of triangle
+centroids; earlier Open3D's ray-casting scene, whose import alone took 1.5-6 s).
 """
 
 from __future__ import annotations
-
-import contextlib
 
 import numpy as np
 
@@ -15,73 +14,214 @@ from .geometry import random_surface_points
 from .scene import world_triangles
 
 
-def preload() -> None:
-    """Start importing Open3D (1.5-6 s) in a background thread, so that it overlaps with the work before the first
-    measurement (the import lock makes the first user wait for what is left of it)."""
-    import threading
-
-    def _load() -> None:
-        with contextlib.suppress(ImportError):
-            import open3d  # noqa: F401
-
-    threading.Thread(target=_load, name="open3d-import", daemon=True).start()
-
-
 def sample_surface(v: np.ndarray, f: np.ndarray, count: int, rng: np.random.Generator,
-                   midpoints: bool = True) -> np.ndarray:
-    """Points for measuring a surface: its vertices, edge midpoints (unless not ``midpoints``) and centroids, then
-    ``count`` random points spread by area (:func:`.geometry.random_surface_points`); the vertices alone when it has
-    no area."""
+                   midpoints: bool = True, corners: bool = True, origin: list[np.ndarray] | None = None) -> np.ndarray:
+    """Points for measuring a surface: its vertices (unless not ``corners``), edge midpoints (unless not
+    ``midpoints``) and centroids, then ``count`` random points spread by area
+    (:func:`.geometry.random_surface_points`); the vertices alone when it has no area. ``origin``, when given,
+    receives where each point comes from: a vertex (-1 - its index) or a triangle (its row of ``f``)."""
     if len(f) == 0:
-        return v
+        return v if corners else np.zeros((0, 3))
+    used = np.unique(f)
     a, b, c = v[f[:, 0]], v[f[:, 1]], v[f[:, 2]]
     if np.linalg.norm(np.cross(b - a, c - a), axis=1).sum() <= 0:
+        if origin is not None:
+            origin.append(-1 - np.arange(len(v)))
         return v
-    pts = random_surface_points(v, f, count, rng)
+    picks: list[np.ndarray] = []
+    pts = random_surface_points(v, f, count, rng, picks)
     # vertices, edge midpoints and centroids always count: the largest deviations of a simplified surface
     # sit there or near them, and random points alone make the maximum noisy from seed to seed
-    mids = np.concatenate([(a + b) / 2, (b + c) / 2, (c + a) / 2, (a + b + c) / 3] if midpoints else [(a + b + c) / 3])
-    return np.concatenate([v[np.unique(f)], mids, pts])
+    rows = np.arange(len(f))
+    if midpoints:  # each edge once (a shared edge's midpoint is the same point for both triangles)
+        edges = np.sort(np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]]), axis=1).astype(np.int64)
+        _, first = np.unique(edges[:, 0] * len(v) + edges[:, 1], return_index=True)
+        mids = np.concatenate([(v[edges[first, 0]] + v[edges[first, 1]]) / 2, (a + b + c) / 3])
+        sources = [np.tile(rows, 3)[first], rows]
+    else:
+        mids, sources = (a + b + c) / 3, [rows]
+    if origin is not None:
+        origin.append(np.concatenate([-1 - used if corners else used[:0], *sources, picks[0]]))
+    return np.concatenate([v[used], mids, pts] if corners else [mids, pts])
 
 
 def split_long_edges(v: np.ndarray, f: np.ndarray, max_edge: float) -> tuple[np.ndarray, np.ndarray]:
     """Bisect every triangle's longest edge until no edge is longer than ``max_edge``; the surface is
-    unchanged. Open3D 0.19's closest-point query (Embree) returns wrong answers near long, thin
-    triangles (measured: 0.02 % of the diagonal on a self-comparison of samples/models/display-stand.obj,
-    whose column sides are 88 x 0.8 cm); after splitting the same query agrees to 1e-7."""
+    unchanged. It bounds the triangles' radius, which :class:`TriangleDistance` searches within (it was first
+    written for Open3D 0.19's closest-point query, which returned wrong answers near long, thin triangles)."""
+    done = []
     for _ in range(64):
         e = np.stack([np.linalg.norm(v[f[:, (k + 1) % 3]] - v[f[:, (k + 2) % 3]], axis=1) for k in range(3)], 1)
-        longest = e.argmax(axis=1)
         long = e.max(axis=1) > max_edge
+        done.append(f[~long])
         if not long.any():
             break
-        fl, kl = f[long], longest[long]
+        fl, kl = f[long], e[long].argmax(axis=1)
         rows = np.arange(len(fl))
         a, b, c = fl[rows, kl], fl[rows, (kl + 1) % 3], fl[rows, (kl + 2) % 3]
         mid = np.arange(len(v), len(v) + len(fl))
         v = np.concatenate([v, (v[b] + v[c]) / 2])
-        f = np.concatenate([f[~long], np.stack([a, b, mid], 1), np.stack([a, mid, c], 1)])
+        f = np.concatenate([np.stack([a, b, mid], 1), np.stack([a, mid, c], 1)])
+    else:
+        done.append(f)
+    f = np.concatenate(done) if done else f
     return v, f
 
 
-def _scene(v: np.ndarray, f: np.ndarray) -> object:
-    import open3d as o3d
+class TriangleDistance:
+    """Exact distances from points to one triangle surface, in NumPy and SciPy (no import of a 3D library).
 
-    v, f = split_long_edges(v, f, 0.02 * float(np.linalg.norm(v.max(axis=0) - v.min(axis=0))))
-    scene = o3d.t.geometry.RaycastingScene()
-    scene.add_triangles(o3d.core.Tensor(v.astype(np.float32)), o3d.core.Tensor(f.astype(np.uint32)))
-    return scene
+    The triangles' centroids go into a KD-tree. A point's distance to the triangles of its nearest centroids is an
+    upper bound of its distance to the surface; a triangle whose centroid is farther from the point than that
+    bound plus the triangle's radius (centroid to farthest corner) cannot be nearer, so the triangles within the
+    bound plus the largest radius hold the exact answer. Only the largest distances are asked for (Hausdorff),
+    so only the points whose bound could still be the largest are made exact, in decreasing order of their bound.
+    Long triangles are bisected first (:func:`split_long_edges`), which bounds the radius. Coordinates are taken
+    relative to the bounding-box centre in float32 (as Open3D's query did), sums in float32."""
+
+    CHUNK = 1 << 16
+    """Point-triangle pairs computed at a time (the temporary arrays stay in the processor's cache)."""
+    NEAR = 4
+    """Nearest centroids whose triangles give each point's first bound."""
+    SPLIT = 0.05
+    """Longest edge kept, relative to the diagonal (longer ones are bisected: a point near the far end of a long
+    triangle is otherwise far from its centroid and its first bound loose)."""
+    CLASSES = 5
+    """Size classes of triangles for the exact search (radius within a factor 2, the last one the smallest)."""
+
+    def __init__(self, v: np.ndarray, f: np.ndarray) -> None:
+        from scipy.spatial import cKDTree
+
+        v = np.asarray(v, np.float64)
+        self.origin = (v.max(axis=0) + v.min(axis=0)) / 2 if len(v) else np.zeros(3)
+        v, f = split_long_edges(v - self.origin, np.asarray(f, np.int64),
+                                self.SPLIT * float(np.linalg.norm(v.max(axis=0) - v.min(axis=0))) if len(v) else 1.0)
+        a, b, c = v[f[:, 0]], v[f[:, 1]], v[f[:, 2]]
+        ab, ac, bc = b - a, c - a, c - b
+        n = np.cross(ab, ac)
+        length = np.linalg.norm(n, axis=1)
+        flat = length <= 0  # no interior: only its edges count (NaN edge normals fail the inside test)
+        inward = [np.cross(n, ab), np.cross(n, bc), np.cross(ac, n)]
+        for e in inward:
+            e[flat] = np.nan
+        inverse = [np.where(sq > 0, 1.0 / np.where(sq > 0, sq, 1.0), 0.0)[:, None]
+                   for sq in (np.einsum("ij,ij->i", e, e) for e in (ab, ac, bc))]
+        # one row per number: a, ab, ac, bc, unit normal, inward edge normals (xyz each), 1/|ab|^2, 1/|ac|^2, 1/|bc|^2
+        self.table = np.ascontiguousarray(np.concatenate(
+            [a, ab, ac, bc, n / np.where(flat, 1.0, length)[:, None], *inward, *inverse], axis=1).T, np.float32)
+        centroid = (a + b + c) / 3
+        self.radius = np.sqrt(np.max([np.einsum("ij,ij->i", x - centroid, x - centroid) for x in (a, b, c)], axis=0)) \
+            if len(f) else np.zeros(0)
+        self.centroids = centroid
+        self.tree = cKDTree(centroid) if len(f) else None
+        # for the exact search, the triangles by size (radius halving from the largest): a ball around a point
+        # reaches each class's centroids by that class's largest radius, not the whole surface's
+        largest = float(self.radius.max()) if len(f) else 0.0
+        rank = np.minimum(np.floor(np.log2(largest / np.maximum(self.radius, 1e-30 * largest))), self.CLASSES - 1) \
+            if len(f) else np.zeros(0)
+        self.classes = [(ids, float(self.radius[ids].max()), cKDTree(centroid[ids]))
+                        for ids in (np.flatnonzero(rank == k) for k in range(self.CLASSES)) if len(ids)]
+
+    def _pairs(self, p: np.ndarray, tri: np.ndarray) -> np.ndarray:
+        """Distance of each point ``p[i]`` to triangle ``tri[i]``."""
+        out = np.empty(len(p))
+        for s in range(0, len(p), self.CHUNK):
+            q = p[s:s + self.CHUNK].T.astype(np.float32)
+            out[s:s + self.CHUNK] = _point_triangle(q, np.take(self.table, tri[s:s + self.CHUNK], axis=1))
+        return out
+
+    def _nearest(self, p: np.ndarray, k: int) -> np.ndarray:
+        """Upper bounds: each point's distance to the nearest of the triangles of its ``k`` nearest centroids."""
+        assert self.tree is not None
+        k = min(k, self.tree.n)
+        _, near = self.tree.query(p, k=k)
+        if k == 1:
+            return self._pairs(p, near)
+        return self._pairs(np.repeat(p, k, axis=0), near.reshape(-1)).reshape(-1, k).min(axis=1)
+
+    def _exact(self, p: np.ndarray, bound: np.ndarray) -> np.ndarray:
+        """Exact distances of points whose distance is at most ``bound``: every triangle that could be nearer (each
+        size class searched within the bound plus its largest radius, more neighbours for the points that fill
+        the first answer)."""
+        out = bound.copy()
+        # the KD-tree takes one search radius per call: points in chunks of similar bounds
+        order = np.argsort(bound)
+        for chunk in range(0, len(p), 256):
+            self._search(p, bound, out, order[chunk:chunk + 256])
+        return out
+
+    def _search(self, p: np.ndarray, bound: np.ndarray, out: np.ndarray, rows: np.ndarray) -> None:
+        """:meth:`_exact` for the points ``rows``, written into ``out``."""
+        start = rows
+        for ids, reach, tree in self.classes:
+            rows, k = start, 16
+            while len(rows):
+                k = min(k, tree.n)
+                dist, near = tree.query(p[rows], k=k, distance_upper_bound=float(bound[rows].max()) + reach)
+                dist, near = dist.reshape(len(rows), k), near.reshape(len(rows), k)
+                found = near < tree.n
+                who, col = np.nonzero(found)
+                tri = ids[near[who, col]]
+                keep = dist[who, col] - self.radius[tri] < bound[rows[who]]
+                np.minimum.at(out, rows[who[keep]], self._pairs(p[rows[who[keep]]], tri[keep]))
+                rows = rows[found[:, -1]] if k < tree.n else rows[:0]  # full answers may have missed some
+                k *= 8
+
+    def largest(self, points: np.ndarray, labels: np.ndarray | None = None, count: int = 1) -> np.ndarray:
+        """(count,) the largest distance from the points of each label (0..count-1; default: all one label) to the
+        surface, exact; 0 for a label without points, inf when the surface has no triangles."""
+        labels = np.zeros(len(points), np.int64) if labels is None else np.asarray(labels, np.int64)
+        if self.tree is None:
+            return np.where(np.bincount(labels, minlength=count) > 0, np.inf, 0.0)
+        best = np.full(count, -np.inf)
+        if not len(points):
+            return np.zeros(count)
+        p = np.asarray(points, np.float64) - self.origin
+        bound = self._nearest(p, self.NEAR)
+        exact = np.zeros(len(p), bool)
+        refined = np.zeros(len(p), bool)
+        # first the points with the largest bounds of each label and overall: the largest distance is most likely
+        # among them, and every point whose bound is below it is done
+        order = np.lexsort((-bound, labels))
+        starts = np.flatnonzero(np.r_[True, labels[order][1:] != labels[order][:-1]])
+        rank = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
+        todo, batch = np.union1d(order[rank < 8], np.argpartition(-bound, min(512, len(p) - 1))[:512]), 1024
+        while len(todo):
+            bound[todo] = self._exact(p[todo], bound[todo])
+            exact[todo] = True
+            np.maximum.at(best, labels[todo], bound[todo])
+            open_ = np.flatnonzero(~exact & (bound > best[labels]))
+            fresh = open_[~refined[open_]]
+            if len(fresh) > 2 * batch:  # many loose bounds: tighten them with more neighbours before going exact
+                bound[fresh] = np.minimum(bound[fresh], self._nearest(p[fresh], 4 * self.NEAR))
+                refined[fresh] = True
+                open_ = open_[bound[open_] > best[labels[open_]]]
+            todo = open_[np.argsort(-bound[open_])[:batch]]
+            batch = min(2 * batch, 1 << 14)
+        return np.where(np.isfinite(best), best, 0.0)
 
 
-def _distances(points: np.ndarray, scene: object) -> np.ndarray:
-    import open3d as o3d
+def _point_triangle(p: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Exact distance of points p (3, n) to triangles t (30, n) laid out as :class:`TriangleDistance` builds them
+    (one row per number): the distance to the plane when the point projects inside, else to the nearest edge."""
+    def dot(u: np.ndarray, w: np.ndarray) -> np.ndarray:
+        return u[0] * w[0] + u[1] * w[1] + u[2] * w[2]
 
-    return scene.compute_distance(o3d.core.Tensor(points.astype(np.float32))).numpy()  # type: ignore[attr-defined]
+    ap = p - t[0:3]
+    bp = ap - t[3:6]
+    cp = ap - t[6:9]
+    inside = (dot(t[15:18], ap) >= 0) & (dot(t[18:21], bp) >= 0) & (dot(t[21:24], cp) >= 0)
+    nearest = None
+    for q, e, inv in ((ap, t[3:6], t[24]), (ap, t[6:9], t[25]), (bp, t[9:12], t[26])):
+        r = q - np.clip(dot(q, e) * inv, 0.0, 1.0) * e
+        sq = dot(r, r)
+        nearest = sq if nearest is None else np.minimum(nearest, sq, out=nearest)
+    return np.where(inside, np.abs(dot(t[12:15], ap)), np.sqrt(nearest))
 
 
 class SurfaceReference:
     """One surface measured against many others (the simplifier's candidates): its samples and its
-    distance scene are built once. Results are the same as :func:`surface_hausdorff` for each pair."""
+    distance index are built once. Results are the same as :func:`surface_hausdorff` for each pair."""
 
     def __init__(self, v: np.ndarray, f: np.ndarray, samples: int = 200_000, seed: int = 0) -> None:
         self.v, self.f, self.samples = v, f, samples
@@ -89,7 +229,7 @@ class SurfaceReference:
         self.diag = (float(np.linalg.norm(v.max(axis=0) - v.min(axis=0))) if len(v) else 0.0) or 1.0
         self.points = sample_surface(v, f, samples, rng) if len(f) else v
         self._rng_state = rng.bit_generator.state  # the other surface's samples continue this stream
-        self._scene: object | None = None
+        self._index: TriangleDistance | None = None
 
     def hausdorff(self, vb: np.ndarray, fb: np.ndarray) -> float:
         """Symmetric Hausdorff distance to (vb, fb), as a fraction of this surface's bounding-box diagonal."""
@@ -101,17 +241,17 @@ class SurfaceReference:
             return 0.0 if len(self.f) == len(fb) else float("inf")
         rng = np.random.default_rng()
         rng.bit_generator.state = self._rng_state
-        if self._scene is None:
-            self._scene = _scene(self.v, self.f)
-        d_ab = _distances(self.points, _scene(vb, fb)).max()
-        d_ba = _distances(sample_surface(vb, fb, self.samples, rng), self._scene).max()
+        if self._index is None:
+            self._index = TriangleDistance(self.v, self.f)
+        d_ab = TriangleDistance(vb, fb).largest(self.points)[0]
+        d_ba = self._index.largest(sample_surface(vb, fb, self.samples, rng))[0]
         return float(max(d_ab, d_ba))
 
 
 class PartsReference:
     """A surface made of parts (a model's primitives) measured against simplified versions of the same parts: each
     part's error is the largest distance from its samples to the other union (the union's symmetric Hausdorff
-    distance is the largest part's). Samples and the distance scene of the reference are built once."""
+    distance is the largest part's). Samples and the distance index of the reference are built once."""
 
     def __init__(self, parts: list[tuple[np.ndarray, np.ndarray]], samples: int = 20_000, seed: int = 0) -> None:
         self.parts = parts
@@ -119,10 +259,15 @@ class PartsReference:
         # the reference: vertices, centroids and as many random points as triangles (the simplifier's choices are
         # measured often; the output is measured once with the full sampling); the simplified side has fewer,
         # larger triangles, whose edge midpoints are where they leave the reference most
-        pts = [sample_surface(v, f, min(samples, max(500, len(f))), self.rng, False) for v, f in parts]
+        origin: list[np.ndarray] = []
+        pts = [sample_surface(v, f, min(samples, max(500, len(f))), self.rng, False, origin=origin)
+               for v, f in parts]
         self.points = np.concatenate(pts) if pts else np.zeros((0, 3))
         self.labels = np.repeat(np.arange(len(parts)), [len(p) for p in pts])
-        self._scene: object | None = None
+        self.origin = origin
+        self.keys = [_triangle_keys(f, len(v)) for v, f in parts]
+        self._index: TriangleDistance | None = None
+        self._last: tuple[list[np.ndarray], np.ndarray] | None = None
 
     def same(self, parts: list[tuple[np.ndarray, np.ndarray]]) -> bool:
         """True when ``parts`` are this reference's parts (same vertices and triangles)."""
@@ -137,17 +282,54 @@ class PartsReference:
         out = np.zeros(len(self.parts))
         if not self.parts:
             return out
-        if self._scene is None:
-            self._scene = _scene(*_union(self.parts))
+        if self._last is not None and len(self._last[0]) == len(simplified) and all(
+                a.shape == b.shape and np.array_equal(a, b) for a, b in zip(self._last[0], simplified, strict=True)):
+            return self._last[1].copy()  # the same triangles again (a fit kept after it was measured)
+        out = self._distances(simplified)
+        self._last = ([np.array(f) for f in simplified], out.copy())
+        return out
+
+    def _distances(self, simplified: list[np.ndarray]) -> np.ndarray:
+        out = np.zeros(len(self.parts))
+        if self._index is None:
+            self._index = TriangleDistance(*_union(self.parts))
         kept = [(v, f) for (v, _), f in zip(self.parts, simplified, strict=True)]
         if sum(len(f) for _, f in kept) == 0:
             return np.full(len(self.parts), np.inf)
-        np.maximum.at(out, self.labels, _distances(self.points, _scene(*_union(kept))))
-        pts = [sample_surface(v, f, min(4 * len(f), 20_000), self.rng) if len(f) else np.zeros((0, 3))
-               for v, f in kept]
+        # what the simplifier left as it was lies on both surfaces (distance 0): a reference vertex still used, a
+        # triangle with the same three vertices; only the rest is measured (same result, far fewer loose bounds)
+        keys = [_triangle_keys(f, len(v)) for v, f in kept]
+        moved = []
+        for (v, f), ref_keys, new_keys, origin in zip(kept, self.keys, keys, self.origin, strict=True):
+            on_vertex = origin < 0
+            same = np.zeros(len(origin), bool)
+            if ref_keys is not None and new_keys is not None:
+                same[~on_vertex] = np.isin(ref_keys[origin[~on_vertex]], new_keys)
+            used = np.zeros(len(v), bool)
+            used[f.reshape(-1)] = True
+            same[on_vertex] = used[-1 - origin[on_vertex]]
+            moved.append(~same)
+        if len(moved) == len(self.origin) and len(self.points) == sum(len(m) for m in moved):
+            mask = np.concatenate(moved) if moved else np.zeros(0, bool)
+            out = np.maximum(out, TriangleDistance(*_union(kept)).largest(self.points[mask], self.labels[mask],
+                                                                              len(kept)))
+        else:  # no provenance (parts without area): measure every point
+            out = np.maximum(out, TriangleDistance(*_union(kept)).largest(self.points, self.labels, len(kept)))
+        pts = []
+        for (v, f), ref_keys, new_keys in zip(kept, self.keys, keys, strict=True):
+            new = f if ref_keys is None or new_keys is None else f[~np.isin(new_keys, ref_keys)]
+            pts.append(sample_surface(v, new, min(4 * len(new), 20_000), self.rng, corners=False) if len(new)
+                       else np.zeros((0, 3)))
         labels = np.repeat(np.arange(len(kept)), [len(p) for p in pts])
-        np.maximum.at(out, labels, _distances(np.concatenate(pts), self._scene))
-        return out
+        return np.maximum(out, self._index.largest(np.concatenate(pts), labels, len(kept)))
+
+
+def _triangle_keys(f: np.ndarray, vertices: int) -> np.ndarray | None:
+    """One integer per triangle naming its three vertices in any order (None past 2 million vertices)."""
+    if vertices >= 1 << 21:
+        return None
+    s = np.sort(np.asarray(f, np.int64).reshape(-1, 3), axis=1)
+    return (s[:, 0] << 42) | (s[:, 1] << 21) | s[:, 2]
 
 
 def _union(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:

@@ -65,8 +65,8 @@ class OptimizeOptions:
     animation: AnimationOptions | None = field(default_factory=AnimationOptions)
     """Error bounds for dropping and quantizing animation keys (None: keyframes are kept as they are)."""
     measure_error: bool | None = None
-    """Measure each output's symmetric Hausdorff error against the input (needs Open3D, whose import
-    alone takes 1.5-6 s). None: only when simplifying (a ratio or LODs are asked for)."""
+    """Measure each output's symmetric Hausdorff error against the input. None: only when simplifying (a ratio or
+    LODs are asked for)."""
 
     def measures(self) -> bool:
         """True when the geometric error is measured (asked for, or by default when simplifying)."""
@@ -226,10 +226,6 @@ def optimize_lods(
         if progress:
             progress(what, step, total)
 
-    if measure or any(r is not None and r < 1.0 for r in ratios):
-        from .metrics import preload
-
-        preload()  # simplifying measures its results
     tick("preparing")
     run(doc, base_transforms(options, report), report.steps)
     report.dimensions_m = dimensions(doc)

@@ -46,7 +46,7 @@ class PublishOptions:
     texture_format: str = "webp"
     """Passed to optimize: webp (default), keep, png or jpeg."""
     measure_error: bool = False
-    """Measure each LOD's Hausdorff error (needs Open3D; slower)."""
+    """Measure each LOD's Hausdorff error (slower)."""
     units: str = "m"
     """Units of the source (m, cm, mm, in, ft); published models are in meters."""
     up: str = "y"
