@@ -15,13 +15,13 @@ from .scene import world_triangles
 
 
 def sample_surface(v: np.ndarray, f: np.ndarray, count: int, rng: np.random.Generator,
-                   midpoints: bool = True, corners: bool = True, origin: list[np.ndarray] | None = None) -> np.ndarray:
-    """Points for measuring a surface: its vertices (unless not ``corners``), edge midpoints (unless not
-    ``midpoints``) and centroids, then ``count`` random points spread by area
+                   midpoints: bool = True, origin: list[np.ndarray] | None = None) -> np.ndarray:
+    """Points for measuring a surface: its vertices, edge midpoints (unless not ``midpoints``) and centroids, then
+    ``count`` random points spread by area
     (:func:`.geometry.random_surface_points`); the vertices alone when it has no area. ``origin``, when given,
     receives where each point comes from: a vertex (-1 - its index) or a triangle (its row of ``f``)."""
     if len(f) == 0:
-        return v if corners else np.zeros((0, 3))
+        return v
     used = np.unique(f)
     a, b, c = v[f[:, 0]], v[f[:, 1]], v[f[:, 2]]
     if np.linalg.norm(np.cross(b - a, c - a), axis=1).sum() <= 0:
@@ -41,8 +41,8 @@ def sample_surface(v: np.ndarray, f: np.ndarray, count: int, rng: np.random.Gene
     else:
         mids, sources = (a + b + c) / 3, [rows]
     if origin is not None:
-        origin.append(np.concatenate([-1 - used if corners else used[:0], *sources, picks[0]]))
-    return np.concatenate([v[used], mids, pts] if corners else [mids, pts])
+        origin.append(np.concatenate([-1 - used, *sources, picks[0]]))
+    return np.concatenate([v[used], mids, pts])
 
 
 def split_long_edges(v: np.ndarray, f: np.ndarray, max_edge: float) -> tuple[np.ndarray, np.ndarray]:
@@ -163,7 +163,11 @@ class TriangleDistance:
                 who, col = np.nonzero(found)
                 tri = ids[near[who, col]]
                 keep = dist[who, col] - self.radius[tri] < bound[rows[who]]
-                np.minimum.at(out, rows[who[keep]], self._pairs(p[rows[who[keep]]], tri[keep]))
+                at = rows[who[keep]]  # grouped by point (np.nonzero goes row by row)
+                if len(at):
+                    first = np.flatnonzero(np.r_[True, at[1:] != at[:-1]])
+                    nearest = np.minimum.reduceat(self._pairs(p[at], tri[keep]), first)
+                    out[at[first]] = np.minimum(out[at[first]], nearest)
                 rows = rows[found[:, -1]] if k < tree.n else rows[:0]  # full answers may have missed some
                 k *= 8
 
@@ -317,9 +321,15 @@ class PartsReference:
             out = np.maximum(out, TriangleDistance(*_union(kept)).largest(self.points, self.labels, len(kept)))
         pts = []
         for (v, f), ref_keys, new_keys in zip(kept, self.keys, keys, strict=True):
-            new = f if ref_keys is None or new_keys is None else f[~np.isin(new_keys, ref_keys)]
-            pts.append(sample_surface(v, new, min(4 * len(new), 20_000), self.rng, corners=False) if len(new)
-                       else np.zeros((0, 3)))
+            if not len(f):
+                pts.append(np.zeros((0, 3)))
+                continue
+            origin: list[np.ndarray] = []
+            sampled = sample_surface(v, f, min(4 * len(f), 20_000), self.rng, origin=origin)
+            if origin and ref_keys is not None and new_keys is not None:  # the reference's vertices and triangles
+                rows = np.maximum(origin[0], 0)
+                sampled = sampled[(origin[0] >= 0) & ~np.isin(new_keys[rows], ref_keys)]
+            pts.append(sampled)
         labels = np.repeat(np.arange(len(kept)), [len(p) for p in pts])
         return np.maximum(out, self._index.largest(np.concatenate(pts), labels, len(kept)))
 
