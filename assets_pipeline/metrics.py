@@ -7,6 +7,8 @@ centroids; earlier Open3D's ray-casting scene, whose import alone took 1.5-6 s).
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from .document import AssetDocument
@@ -151,25 +153,32 @@ class TriangleDistance:
         return out
 
     def _search(self, p: np.ndarray, bound: np.ndarray, out: np.ndarray, rows: np.ndarray) -> None:
-        """:meth:`_exact` for the points ``rows``, written into ``out``."""
+        """:meth:`_exact` for the points ``rows``, written into ``out``: the 16 nearest centroids of each size
+        class within reach, and for the points with 16 all of them (a ball search)."""
         start = rows
-        for ids, reach, tree in self.classes:
-            rows, k = start, 16
-            while len(rows):
-                k = min(k, tree.n)
-                dist, near = tree.query(p[rows], k=k, distance_upper_bound=float(bound[rows].max()) + reach)
-                dist, near = dist.reshape(len(rows), k), near.reshape(len(rows), k)
-                found = near < tree.n
-                who, col = np.nonzero(found)
-                tri = ids[near[who, col]]
-                keep = dist[who, col] - self.radius[tri] < bound[rows[who]]
-                at = rows[who[keep]]  # grouped by point (np.nonzero goes row by row)
-                if len(at):
-                    first = np.flatnonzero(np.r_[True, at[1:] != at[:-1]])
-                    nearest = np.minimum.reduceat(self._pairs(p[at], tri[keep]), first)
-                    out[at[first]] = np.minimum(out[at[first]], nearest)
-                rows = rows[found[:, -1]] if k < tree.n else rows[:0]  # full answers may have missed some
-                k *= 8
+        for ids, reach, tree in self.classes[::-1]:  # small triangles first: what they find narrows the next search
+            k = min(16, tree.n)
+            dist, near = tree.query(p[start], k=k, distance_upper_bound=float(out[start].max()) + reach)
+            dist, near = dist.reshape(len(start), k), near.reshape(len(start), k)
+            found = near < tree.n
+            who, col = np.nonzero(found)
+            self._update(p, out, start[who], ids[near[who, col]], dist[who, col])
+            full = start[found[:, -1]] if k < tree.n else start[:0]
+            if len(full):
+                lists = tree.query_ball_point(p[full], out[full] + reach, return_sorted=False)
+                sizes = np.fromiter(map(len, lists), np.int64, len(lists))
+                tri = ids[np.fromiter(itertools.chain.from_iterable(lists), np.int64, int(sizes.sum()))]
+                at = np.repeat(full, sizes)
+                self._update(p, out, at, tri, np.linalg.norm(p[at] - self.centroids[tri], axis=1))
+
+    def _update(self, p: np.ndarray, out: np.ndarray, at: np.ndarray, tri: np.ndarray, gap: np.ndarray) -> None:
+        """Lower ``out[at]`` to the distance to triangle ``tri`` (pairs grouped by point; ``gap``: centroid
+        distance) where the triangle can be nearer."""
+        keep = gap - self.radius[tri] < out[at]
+        at, tri = at[keep], tri[keep]
+        if len(at):
+            first = np.flatnonzero(np.r_[True, at[1:] != at[:-1]])
+            out[at[first]] = np.minimum(out[at[first]], np.minimum.reduceat(self._pairs(p[at], tri), first))
 
     def largest(self, points: np.ndarray, labels: np.ndarray | None = None, count: int = 1) -> np.ndarray:
         """(count,) the largest distance from the points of each label (0..count-1; default: all one label) to the
