@@ -30,6 +30,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from .protocol.deltas import Delta, apply
 from .protocol.errors import ERROR_CODES, ProtocolError
+from .protocol.inbound import encode_binary_pose
 from .protocol.kinds import kind_for
 from .protocol.limits import DEFAULT_LIMITS
 from .protocol.messages import PROTOCOL_VERSION
@@ -114,6 +115,7 @@ class SessionClient:
         retry_interval: float = 2.0,
         on_delta: Callable[[Delta], None] | None = None,
         on_presence: Callable[[dict[str, Any]], None] | None = None,
+        binary_presence: bool = False,
     ) -> None:
         self.urls = [urls] if isinstance(urls, str) else list(urls)
         self.room = room
@@ -124,6 +126,8 @@ class SessionClient:
         self.retry_interval = retry_interval
         self.on_delta = on_delta
         self.on_presence = on_presence
+        self.binary_presence = binary_presence
+        """Send poses as binary pose messages (PROTOCOL.md, *Binary pose*; JSON when a number does not fit)."""
         self.mirror = RoomMirror(room)
         self.participant: str | None = None
         self.session: str | None = None
@@ -252,8 +256,14 @@ class SessionClient:
             self._pending.pop(rid, None)
 
     async def send_presence(self, position: Sequence[float], rotation: Sequence[float] = (0, 0, 0, 1)) -> None:
-        """Send this participant's pose (position, rotation quaternion); nothing while disconnected."""
+        """Send this participant's pose (position, rotation quaternion); nothing while disconnected.  With
+        ``binary_presence`` as a 29-byte binary pose message when its numbers fit, else as JSON."""
         if self._ws is None:
+            return
+        binary = encode_binary_pose(position, rotation) if self.binary_presence else None
+        if binary is not None:
+            with contextlib.suppress(ConnectionClosed):
+                await self._send(self._ws, binary)
             return
         frame = {
             "v": PROTOCOL_VERSION,

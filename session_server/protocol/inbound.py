@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import re
+import struct
+from collections.abc import Sequence
 from typing import Annotated, Any, Union
 
 import jiter
@@ -16,7 +18,18 @@ from pydantic import Field, TypeAdapter, ValidationError
 from .errors import BadMessage, LimitExceeded
 from .kinds.registry import message_models
 from .limits import Limits, check_size, json_depth
-from .messages import NO_TURN, POSE_LIMIT, PROTOCOL_VERSION, SESSION_TYPES, Msg, rounded_pose
+from .messages import (
+    NO_TURN,
+    POSE_LIMIT,
+    POSITION_STEPS,
+    PROTOCOL_VERSION,
+    ROTATION_STEPS,
+    SESSION_TYPES,
+    Msg,
+    Pose,
+    PresenceUpdate,
+    rounded_pose,
+)
 
 CLIENT_TYPES: dict[str, type[Msg]] = {**SESSION_TYPES, **message_models()}
 """Every client message type, whatever the room kind."""
@@ -65,10 +78,72 @@ def short_presence(data: bytes) -> re.Match[bytes] | None:
     return _SHORT_PRESENCE.fullmatch(data)
 
 
-def short_pose(match: re.Match[bytes]) -> list[float]:
+POSE_TAG = 0x01
+"""First byte of a binary pose message (JSON text never starts with it)."""
+BINARY_POSE = struct.Struct("<B7i")
+"""A binary pose message (PROTOCOL.md, *Binary pose*): the tag, then x, y, z in 1/``POSITION_STEPS`` m and
+qx, qy, qz, qw in 1/``ROTATION_STEPS``, each a little-endian signed 32-bit integer: 29 bytes."""
+
+BINARY_POSE_FIELDS: tuple[tuple[str, int], ...] = (
+    *((name, POSITION_STEPS) for name in ("x", "y", "z")),
+    *((name, ROTATION_STEPS) for name in ("qx", "qy", "qz", "qw")),
+)
+"""The int32 fields of ``BINARY_POSE`` after the tag, in order, with their steps per unit."""
+
+
+def binary_layout() -> list[dict[str, Any]]:
+    """``BINARY_POSE`` byte by byte (offset, size, type, field, unit) as the protocol's schema lists it."""
+    fields: list[dict[str, Any]] = [{"offset": 0, "size": 1, "type": "uint8", "field": "tag", "const": POSE_TAG}]
+    for i, (name, steps) in enumerate(BINARY_POSE_FIELDS):
+        fields.append({"offset": 1 + 4 * i, "size": 4, "type": "int32le", "field": name, "unit": 1 / steps})
+    return fields
+
+
+def binary_pose(data: bytes) -> list[float] | None:
+    """The pose of a binary pose message (``BINARY_POSE``), or None when ``data`` is not one.
+
+    Its numbers are whole steps, so the pose is exactly what ``rounded_pose`` makes of the same numbers
+    sent as JSON, and always within ``POSE_LIMIT``: no check or rounding is left to do."""
+    if len(data) != 29 or data[0] != POSE_TAG:
+        return None
+    _, x, y, z, qx, qy, qz, qw = BINARY_POSE.unpack(data)
+    p, r = POSITION_STEPS, ROTATION_STEPS
+    return [x / p, y / p, z / p, qx / r, qy / r, qz / r, qw / r]
+
+
+def encode_binary_pose(position: Sequence[float], rotation: Sequence[float]) -> bytes | None:
+    """The binary pose message of a pose (each number rounded to its step), or None when a number does
+    not fit an int32 of steps (or is not finite): send the JSON ``presence`` message then."""
+    scaled = [v * POSITION_STEPS for v in position] + [v * ROTATION_STEPS for v in rotation]
+    if len(scaled) != 7 or not all(-(2.0**31) <= v < 2.0**31 for v in scaled):  # NaN fails too
+        return None
+    steps = [round(v) for v in scaled]
+    if not all(-(2**31) <= n < 2**31 for n in steps):
+        return None
+    return BINARY_POSE.pack(POSE_TAG, *steps)
+
+
+def _binary_message(data: bytes) -> Msg:
+    """A binary pose message as the ``presence`` message it stands for; BadMessage naming what is wrong."""
+    pose = binary_pose(data)
+    if pose is None:
+        raise BadMessage(
+            "bad_message",
+            f"a binary pose message is {BINARY_POSE.size} bytes, tag {POSE_TAG} then 7 int32; got {len(data)} bytes",
+            field="pose",
+        )
+    return PresenceUpdate.model_construct(
+        v=PROTOCOL_VERSION, type="presence", id=None, pose=Pose.model_construct(p=tuple(pose[:3]), q=tuple(pose[3:]))
+    )
+
+
+def short_pose(match: re.Match[bytes] | list[float]) -> list[float]:
     """The pose of a ``short_presence`` match: what ``quick_pose`` returns for it, without the rounding
-    (the numbers are rounded already; ``+ 0.0`` turns ``-0`` into ``0.0`` as the rounding does)."""
-    x, y, z, qx, qy, qz, qw = match.groups()
+    (the numbers are rounded already; ``+ 0.0`` turns ``-0`` into ``0.0`` as the rounding does).  A
+    ``binary_pose`` (a list) is returned as it is."""
+    if type(match) is list:
+        return match
+    x, y, z, qx, qy, qz, qw = match.groups()  # type: ignore[union-attr]
     if qx is None:
         return [float(x) + 0.0, float(y) + 0.0, float(z) + 0.0, 0.0, 0.0, 0.0, 1.0]
     return [float(x) + 0.0, float(y) + 0.0, float(z) + 0.0, float(qx) + 0.0, float(qy) + 0.0, float(qz) + 0.0,
@@ -97,8 +172,11 @@ def parse(data: str | bytes, limits: Limits) -> Msg:
     """Validate one client frame.  Raises ``BadMessage`` or ``LimitExceeded`` naming the problem.
 
     Strict: JSON types as declared (no ``"1"`` for 1, no ``1.0`` or ``true`` for ``v``), no key twice in
-    an object; fields a message does not declare are ignored."""
+    an object; fields a message does not declare are ignored.  A binary pose message (bytes starting with
+    ``POSE_TAG``) is read as the ``presence`` message it stands for."""
     check_size(len(data), limits)
+    if type(data) is bytes and data and data[0] == POSE_TAG:
+        return _binary_message(data)
     raw = data if isinstance(data, bytes) else data.encode()
     try:
         decoded = jiter.from_json(raw, catch_duplicate_keys=True)

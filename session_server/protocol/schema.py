@@ -27,7 +27,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from .errors import ERROR_CODES
-from .inbound import CLIENT_TYPES
+from .inbound import BINARY_POSE, CLIENT_TYPES, binary_layout
 from .kinds import KINDS
 from .messages import PROTOCOL_VERSION, SERVER_TYPES, SESSION_TYPES
 
@@ -141,6 +141,18 @@ def _build() -> str:
         "x-session-messages": sorted(SESSION_TYPES),
         "x-server-frames": sorted(SERVER_TYPES),
         "x-room-kinds": room_kinds,
+        "x-binary-messages": {
+            "pose": {
+                "description": (
+                    "a client's pose in a binary WebSocket frame, handled as the presence message it stands for "
+                    "(PROTOCOL.md, Binary pose): each number is value * unit; the frame is exactly size bytes"
+                ),
+                "stands_for": REF.format(model=name_of(SESSION_TYPES["presence"])),
+                "frame": "binary",
+                "size": BINARY_POSE.size,
+                "layout": binary_layout(),
+            }
+        },
         "x-error-codes": {
             code: {"close": spec.close_code, "description": spec.description} for code, spec in ERROR_CODES.items()
         },

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from websockets.http11 import Request
 from websockets.speedups import apply_mask
 
-from ..protocol.inbound import short_presence
+from ..protocol.inbound import POSE_TAG, binary_pose, short_presence
 from ..protocol.presence import PresenceTick, merge
 from .link import ClientLink
 from .sender import BATCH_BYTES, Outgoing, batch_text, frame_texts, presence_text, wire_frame
@@ -272,7 +272,7 @@ class FastWebSocket(TooBigSansIO):
         limit = self.conn.max_message_size or FAST_FRAME_CAP
         # each data frame is handed over when the next one is known: a presence message followed by another
         # one in the same read is superseded (both short, hence valid: the later one's pose wins at once)
-        held: tuple[bool, bytes, re.Match[bytes] | None] | None = None
+        held: tuple[bool, bytes, re.Match[bytes] | list[float] | None] | None = None
         while pos + 2 <= size and self.link is not None:
             if self.close_sent:  # closing: the close handshake is websockets' business
                 if held is not None:
@@ -310,7 +310,7 @@ class FastWebSocket(TooBigSansIO):
                 break
             payload = apply_mask(buf[head + 4 : end], buf[head : head + 4])
             pos = end
-            short = short_presence(payload)
+            short = binary_pose(payload) if opcode == 2 and payload[:1] == b"\x01" else short_presence(payload)
             if held is not None:
                 self._deliver(*held, superseded=short is not None and held[2] is not None)
             held = (opcode == 1, payload, short)
@@ -339,21 +339,25 @@ class FastWebSocket(TooBigSansIO):
         self._deliver(self.curr_msg_data_type == "text", data if isinstance(data, bytes) else bytes(data))
 
     def _deliver(
-        self, text: bool, data: bytes, short: re.Match[bytes] | None = None, superseded: bool = False
+        self, text: bool, data: bytes, short: re.Match[bytes] | list[float] | None = None, superseded: bool = False
     ) -> None:
         """One complete message from the client: to the link (a text message must be UTF-8); ``short`` and
         ``superseded`` as in :meth:`ClientLink.feed`."""
         if self.close_sent or self.link is None:
             return
-        if short is not None:  # a short presence message is ASCII
+        if short is not None:  # a short presence message (ASCII) or a binary pose message
             self.link.feed(data, short, superseded)
             return
-        if text and not data.isascii():  # ASCII is UTF-8 (checked without decoding)
-            try:
-                data.decode()
-            except UnicodeDecodeError:  # RFC 6455: a text frame must be UTF-8; fail the connection (1007)
-                self.conn.send_close(1007, "text frame is not valid UTF-8")
-                self.handle_parser_exception()
+        if text:
+            if not data.isascii():  # ASCII is UTF-8 (checked without decoding)
+                try:
+                    data.decode()
+                except UnicodeDecodeError:  # RFC 6455: a text frame must be UTF-8; fail the connection (1007)
+                    self.conn.send_close(1007, "text frame is not valid UTF-8")
+                    self.handle_parser_exception()
+                    return
+            if data[:1] == bytes((POSE_TAG,)):  # a binary pose message only counts in a binary frame
+                self.link.feed(data.decode())
                 return
         self.link.feed(data)
 

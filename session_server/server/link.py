@@ -83,7 +83,7 @@ class ClientLink:
         self._early: list[m.Msg] = []
         """Messages received between a join and its welcome, handled (in order) after the welcome."""
         self._early_pose: list[float] | None = None
-        self._skipped: re.Match[bytes] | None = None
+        self._skipped: re.Match[bytes] | list[float] | None = None
         """A presence message passed over for the next one read with it (used if that one is refused)."""
         self._join_ref: str | None = None
         self._worker: asyncio.Task[None] | None = None
@@ -182,8 +182,11 @@ class ClientLink:
                 await self.hub.gone(self, leave=self.left)
 
     # ---- receiving -----------------------------------------------------------------------------
-    def feed(self, data: str | bytes, short: re.Match[bytes] | None = None, superseded: bool = False) -> None:
-        """One received frame; ``short``: its ``inbound.short_presence`` match, if the caller has it; with
+    def feed(
+        self, data: str | bytes, short: re.Match[bytes] | list[float] | None = None, superseded: bool = False
+    ) -> None:
+        """One received frame; ``short``: its ``inbound.short_presence`` match or ``inbound.binary_pose``, if
+        the caller has it; with
         ``superseded`` a presence message read together with a later valid one (its pose is never seen:
         it is counted against the rate limit, nothing more)."""
         mono = self.last_received = time.monotonic()

@@ -5,12 +5,13 @@
 // Config: {"kind": "ours" | "reference" | "colyseus", "url": "ws://127.0.0.1:PORT/...",
 //          "clients": [{"room", "pid", "probe", "token" (ours), "stall"}, ...],
 //          "presence_hz": 30, "move_interval": 1, "warmup": 2, "seconds": 6, "stall_seconds": 0,
-//          "concurrency": 50, "connect_timeout": 20, "hold": false}
+//          "concurrency": 50, "connect_timeout": 20, "hold": false, "pose_encoding": "binary"}
 //
 // Each client joins (ours: token join, waits for the welcome, places and locks its own object;
 // reference: a hello naming room and id; colyseus: colyseus.js joinOrCreate("shop", {room}) against
-// tools/node/colyseus_server.mjs), then sends presence at presence_hz (the send time as ms modulo 1e6
-// in pose p[0]; colyseus: room.send("pose", [x,y,z,qx,qy,qz,qw])) and one object move every
+// tools/node/colyseus_server.mjs), then sends presence at presence_hz (the send time as ms modulo 1e5
+// in pose p[0]; ours: as a 29-byte binary pose message (PROTOCOL.md, "Binary pose"), or with
+// "pose_encoding": "json" as JSON text; colyseus: room.send("pose", [x,y,z,qx,qy,qz,qw])) and one object move every
 // move_interval. Probe clients parse every frame (batch frames included; colyseus: decode every state
 // patch with colyseus.js) and time the other clients' poses; the others only count frames and bytes.
 // Stalled clients stop reading (socket paused, so TCP backpressure builds on the server) for the
@@ -28,7 +29,8 @@ import WebSocket from "ws";
 
 let Colyseus = null; // colyseus.js, loaded only for kind "colyseus"
 
-const MOD = 1e6; // timestamps travel as ms modulo 1e6 inside the pose (fits the pose limits)
+const MOD = 1e5; // timestamps travel as ms modulo 1e5 inside the pose (fits a binary pose's int32 in 0.1 mm)
+const POSE_TAG = 0x01; // a binary pose message: this byte, then x, y, z (1e-4 m) and qx, qy, qz, qw (1e-5) as int32 LE
 const SEND_BUFFER_LIMIT = 1 << 20; // a server that stops reading costs us at most this per client
 const LOOPBACK = new Set(["127.0.0.1", "localhost", "[::1]"]);
 const LOOP_SAMPLE_MS = 10; // event-loop lag sampling interval
@@ -48,6 +50,20 @@ const latMs = (sent) => {
   return d < -MOD / 2 ? d + MOD : d;
 };
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// a binary pose message at (x, y, 0) with no rotation
+function binaryPose(x, y) {
+  const buf = Buffer.allocUnsafe(29);
+  buf.writeUInt8(POSE_TAG, 0);
+  buf.writeInt32LE(Math.round(x * 1e4), 1);
+  buf.writeInt32LE(Math.round(y * 1e4), 5);
+  buf.writeInt32LE(0, 9);
+  buf.writeInt32LE(0, 13);
+  buf.writeInt32LE(0, 17);
+  buf.writeInt32LE(0, 21);
+  buf.writeInt32LE(1e5, 25);
+  return buf;
+}
 
 // resolves on a line (or the end) on stdin, or after ms
 function stdinLine(ms) {
@@ -84,7 +100,8 @@ function readConfig(arg) {
     concurrency: 50,
     connect_timeout: 20,
   };
-  cfg = { ...defaults, ...cfg };
+  cfg = { pose_encoding: "binary", ...defaults, ...cfg };
+  if (!["binary", "json"].includes(cfg.pose_encoding)) fail(`${source}: field pose_encoding must be "binary" or "json"`);
   if (!["ours", "reference", "colyseus"].includes(cfg.kind)) {
     fail(`${source}: field kind must be "ours", "reference" or "colyseus"`);
   }
@@ -139,6 +156,7 @@ class Client {
     this.probe = Boolean(spec.probe);
     this.stall = Boolean(spec.stall);
     this.ours = cfg.kind === "ours";
+    this.binary = this.ours && cfg.pose_encoding === "binary";
     this.colyseus = cfg.kind === "colyseus";
     this.room_ = null; // colyseus.js Room
     this.seq = 0;
@@ -304,6 +322,8 @@ class Client {
         if (measuring) stats.sent += 1;
         if (this.colyseus) {
           this.room_.send("pose", [Number(nowMs().toFixed(4)), this.seq % 100000, 0, 0, 0, 0, 1]);
+        } else if (this.binary) {
+          ws.send(binaryPose(nowMs(), this.seq % 100000));
         } else {
           const p = `[${nowMs().toFixed(4)},${this.seq % 100000},0]`;
           ws.send(`{"v":1,"type":"presence","pose":{"p":${p},"q":[0,0,0,1]}${this.tail}`);

@@ -26,6 +26,30 @@ export const NO_RESUME = new Set([
   "not_paired",
 ]);
 
+/** First byte of a binary pose message (PROTOCOL.md, "Binary pose"). */
+export const POSE_TAG = 0x01;
+const INT32 = 2 ** 31;
+
+/**
+ * A binary pose message (PROTOCOL.md, "Binary pose"): 29 bytes, the tag then x, y, z in 0.1 mm and
+ * qx, qy, qz, qw in 1e-5, each a little-endian int32; null when a number does not fit (send JSON then).
+ * @param {number[]} position [x, y, z] in metres
+ * @param {number[]} [rotation] [qx, qy, qz, qw]
+ * @returns {Uint8Array|null}
+ */
+export function binaryPose(position, rotation = [0, 0, 0, 1]) {
+  if (position.length !== 3 || rotation.length !== 4) throw new SessionError("bad_message", "a pose needs 3 + 4 numbers");
+  const steps = [...position.map((v) => Math.round(v * 1e4)), ...rotation.map((v) => Math.round(v * 1e5))];
+  const out = new Uint8Array(29);
+  const view = new DataView(out.buffer);
+  view.setUint8(0, POSE_TAG);
+  for (let i = 0; i < 7; i++) {
+    if (!(steps[i] >= -INT32 && steps[i] < INT32)) return null; // NaN, infinite or out of range
+    view.setInt32(1 + 4 * i, steps[i], true);
+  }
+  return out;
+}
+
 /** An `error` frame from the server, a refused delta, or a failure to (re)connect. */
 export class SessionError extends Error {
   /**
@@ -544,6 +568,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
  * @property {number} [retryIntervalMs=2000]  an unanswered request is re-sent (same id) this often
  * @property {number} [maxReconnectAttempts=40]
  * @property {object} [presence]  PresenceTracker options
+ * @property {boolean} [binaryPresence=false]  send poses as binary pose messages (29 bytes; JSON when out of range)
  */
 
 /**
@@ -568,6 +593,7 @@ export class SessionClient {
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 10000;
     this.retryIntervalMs = opts.retryIntervalMs ?? 2000;
     this.maxReconnectAttempts = opts.maxReconnectAttempts ?? 40;
+    this.binaryPresence = opts.binaryPresence ?? false;
     this.mirror = new RoomMirror(this.room, opts.presence);
     /** @type {string|null} */ this.participant = null;
     /** @type {string|null} */ this.session = null;
@@ -807,7 +833,7 @@ export class SessionClient {
   // ---- sending --------------------------------------------------------------------------------
   _sendOn(ws, frame) {
     if (ws && ws.readyState === 1) {
-      ws.send(typeof frame === "string" ? frame : JSON.stringify(frame));
+      ws.send(typeof frame === "string" || frame instanceof Uint8Array ? frame : JSON.stringify(frame));
       return true;
     }
     return false;
@@ -857,8 +883,10 @@ export class SessionClient {
     });
   }
 
-  /** Send this device's pose (lossy, latest wins). */
+  /** Send this device's pose (lossy, latest wins): a binary pose message with `binaryPresence`, else JSON. */
   sendPresence(position, rotation = [0, 0, 0, 1]) {
+    const binary = this.binaryPresence ? binaryPose(position, rotation) : null;
+    if (binary !== null) return this._sendOn(this._ws, binary);
     return this._sendOn(this._ws, { v: PROTOCOL_VERSION, type: "presence", pose: { p: [...position], q: [...rotation] } });
   }
 

@@ -2,7 +2,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import {
-  SessionClient, SessionError, PresenceTracker, RoomMirror, WebSocket, joined, pose, sleep, startServer, token,
+  SessionClient, SessionError, PresenceTracker, RoomMirror, WebSocket, binaryPose, joined, pose, sleep, startServer, token,
 } from "./harness.mjs";
 
 let srv;
@@ -184,6 +184,34 @@ test("a dropped connection resumes by itself and re-sends unanswered requests", 
   assert.equal(a.resumes, 1);
   assert.deepEqual(statuses, ["resuming", "open"]);
   assert.equal(Object.keys(b.state.objects).length, 1);
+  await a.close();
+  await b.close();
+});
+
+test("binaryPresence sends 29-byte binary pose messages, read as presence (JSON when out of range)", async () => {
+  // the bytes PROTOCOL.md gives as its example
+  const example = "01 98 3a 00 00 80 3e 00 00 e0 b1 ff ff 00 00 00 00 00 00 00 00 00 00 00 00 a0 86 01 00";
+  assert.equal(Buffer.from(binaryPose([1.5, 1.6, -2])).toString("hex").match(/../g).join(" "), example);
+  assert.equal(binaryPose([214748.3648, 0, 0]), null);
+  assert.equal(binaryPose([NaN, 0, 0]), null);
+  const room = newRoom();
+  const a = await joined(srv.url, room, "ana", "phone", { binaryPresence: true });
+  const b = await joined(srv.url, room, "ben");
+  const sent = [];
+  const send = a._ws.send.bind(a._ws);
+  a._ws.send = (data) => {
+    sent.push(data);
+    send(data);
+  };
+  a.sendPresence([1.25, 1.6, -2], [0, 0.70711, 0, 0.70711]);
+  for (let i = 0; i < 50 && b.mirror.presence.latest.ana?.[0] !== 1.25; i++) await sleep(50);
+  assert.deepEqual(b.mirror.presence.latest.ana, [1.25, 1.6, -2, 0, 0.70711, 0, 0.70711]);
+  a.sendPresence([300000, 1.6, -2]);
+  for (let i = 0; i < 50 && b.mirror.presence.latest.ana?.[0] !== 300000; i++) await sleep(50);
+  assert.deepEqual(b.mirror.presence.latest.ana, [300000, 1.6, -2, 0, 0, 0, 1]);
+  assert.ok(sent[0] instanceof Uint8Array && sent[0].length === 29, "binary first");
+  assert.equal(typeof sent[1], "string", "JSON when it does not fit");
+  assert.deepEqual(a.errors, []);
   await a.close();
   await b.close();
 });
