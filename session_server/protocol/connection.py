@@ -84,13 +84,25 @@ class Connection:
         self.last_received = now
         check_size(size, self.limits)
         if not self._bucket.take(now, stalled=stalled):
-            if self._strikes.add(now):
-                raise LimitExceeded("rate_abuse", limit=self.limits.messages_per_second)
-            raise LimitExceeded(
-                "rate_limited",
-                "too many messages per second; message dropped",
-                limit=self.limits.messages_per_second,
-            )
+            raise self.refusal(now)
+
+    def admit_many(self, count: int, size: int, now: float, stalled: float = 0.0) -> int:
+        """The checks of ``admit`` for ``count`` messages of at most ``size`` bytes read at once, in order: how
+        many pass the rate limit (the first ones); each of the others is refused: raise ``refusal(now)`` for it."""
+        self.last_received = now
+        check_size(size, self.limits)
+        return self._bucket.take_many(now, count, stalled)
+
+    def refusal(self, now: float) -> LimitExceeded:
+        """The error for a message refused for rate at ``now`` (counted: ``rate_abuse`` once too many are
+        outstanding)."""
+        if self._strikes.add(now):
+            return LimitExceeded("rate_abuse", limit=self.limits.messages_per_second)
+        return LimitExceeded(
+            "rate_limited",
+            "too many messages per second; message dropped",
+            limit=self.limits.messages_per_second,
+        )
 
     def start_join(self) -> None:
         """Mark that a join (or resume) is under way."""

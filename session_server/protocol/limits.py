@@ -59,6 +59,11 @@ class TokenBucket:
 
     def take(self, now: float, cost: float = 1.0, stalled: float = 0.0) -> bool:
         """Take ``cost`` tokens if there are that many (else take none and return False)."""
+        return self.take_many(now, 1, stalled, cost) == 1
+
+    def take_many(self, now: float, count: int, stalled: float = 0.0, cost: float = 1.0) -> int:
+        """``count`` takes of ``cost`` at ``now``, one after the other: how many succeed (the first ones; once
+        one fails the rest fail too, as nothing refills between them)."""
         elapsed = max(0.0, now - self._last)
         self._last = now
         tokens = self._tokens
@@ -70,11 +75,9 @@ class TokenBucket:
             self._stalled = stalled
             tokens += gap * self.rate
             self._credit_until = now + max(1.0, gap)
-        if tokens >= cost:
-            self._tokens = tokens - cost
-            return True
-        self._tokens = tokens
-        return False
+        taken = min(count, int(tokens // cost)) if tokens >= cost else 0
+        self._tokens = tokens - taken * cost
+        return taken
 
 
 class Strikes:

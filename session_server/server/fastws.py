@@ -16,7 +16,10 @@ limit are read here (header, unmasking in C) and go straight to the link; every 
 frames, fragments, anything oversized or malformed) goes to the ``websockets`` protocol as before, at
 a frame boundary: a control frame alone, anything else together with all that follows, for good.
 Profiling rooms of ten showed the ``websockets`` parser (a generator per frame) at about a third of
-the server's CPU.
+the server's CPU.  Presence messages in the usual form (binary pose messages, and JSON ones that
+``short_presence`` reads) that arrive together in one read go to the link together
+(``ClientLink.feed_poses``): each is counted against the rate limit, one pose is decoded and taken (a
+server that falls behind reads several per client at once).
 
 Overload: when the presence tick is late (the process cannot read everything its clients send in
 time), a client's connection stops being read after its frames at hand are handled, until the tick
@@ -40,7 +43,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from websockets.http11 import Request
 from websockets.speedups import apply_mask
 
-from ..protocol.inbound import POSE_TAG, binary_pose, short_presence
+from ..protocol.inbound import BINARY_POSE, POSE_TAG, binary_pose, short_presence
 from ..protocol.presence import PresenceTick, merge
 from .link import ClientLink
 from .sender import BATCH_BYTES, Outgoing, batch_text, frame_texts, presence_text, wire_frame
@@ -270,14 +273,14 @@ class FastWebSocket(TooBigSansIO):
         self._rbuf = b""
         pos, size = 0, len(buf)
         limit = self.conn.max_message_size or FAST_FRAME_CAP
-        # each data frame is handed over when the next one is known: a presence message followed by another
-        # one in the same read is superseded (both short, hence valid: the later one's pose wins at once)
-        held: tuple[bool, bytes, re.Match[bytes] | list[float] | None] | None = None
+        # consecutive presence messages in the usual form (valid as they stand) are handed over together when
+        # the next frame is not one: only the last one admitted counts (no tick can run between them)
+        run: list[tuple[bytes, re.Match[bytes] | None]] = []
         while pos + 2 <= size and self.link is not None:
             if self.close_sent:  # closing: the close handshake is websockets' business
-                if held is not None:
-                    self._deliver(*held)
-                    held = None
+                if run:
+                    self._deliver_poses(run)
+                    run = []
                 self._slow = True
                 super().data_received(buf[pos:])
                 return
@@ -294,9 +297,9 @@ class FastWebSocket(TooBigSansIO):
             end = head + 4 + length
             opcode = b0 & 0x0F
             if (b0 & 0xF0) != 0x80 or not b1 & 0x80 or opcode not in (1, 2) or length > limit:
-                if held is not None:
-                    self._deliver(*held)
-                    held = None
+                if run:
+                    self._deliver_poses(run)
+                    run = []
                 if (b0 & 0xF0) == 0x80 and b1 & 0x80 and opcode >= 8 and length <= 125:
                     if end > size:
                         break
@@ -310,12 +313,19 @@ class FastWebSocket(TooBigSansIO):
                 break
             payload = apply_mask(buf[head + 4 : end], buf[head : head + 4])
             pos = end
-            short = binary_pose(payload) if opcode == 2 and payload[:1] == b"\x01" else short_presence(payload)
-            if held is not None:
-                self._deliver(*held, superseded=short is not None and held[2] is not None)
-            held = (opcode == 1, payload, short)
-        if held is not None:
-            self._deliver(*held)
+            if opcode == 2 and length == BINARY_POSE.size and payload[0] == POSE_TAG:
+                run.append((payload, None))  # a binary pose message (decoded only if it is the one that counts)
+                continue
+            short = short_presence(payload)
+            if short is not None:
+                run.append((payload, short))
+                continue
+            if run:
+                self._deliver_poses(run)
+                run = []
+            self._deliver(opcode == 1, payload)
+        if run:
+            self._deliver_poses(run)
         if pos < size:
             self._rbuf = buf[pos:]
         if not self._tick_paused and time.monotonic() > self.node.tick_due and not self.transport.is_closing():
@@ -338,15 +348,22 @@ class FastWebSocket(TooBigSansIO):
         self.frames = []
         self._deliver(self.curr_msg_data_type == "text", data if isinstance(data, bytes) else bytes(data))
 
-    def _deliver(
-        self, text: bool, data: bytes, short: re.Match[bytes] | list[float] | None = None, superseded: bool = False
-    ) -> None:
-        """One complete message from the client: to the link (a text message must be UTF-8); ``short`` and
-        ``superseded`` as in :meth:`ClientLink.feed`."""
-        if self.close_sent or self.link is None:
+    def _deliver_poses(self, run: list[tuple[bytes, re.Match[bytes] | None]]) -> None:
+        """Presence messages read together (``short_presence`` matches, or None for a binary pose message), in
+        order, to the link: one alone as ``ClientLink.feed`` takes it, several through ``ClientLink.feed_poses``."""
+        link = self.link
+        if self.close_sent or link is None:
             return
-        if short is not None:  # a short presence message (ASCII) or a binary pose message
-            self.link.feed(data, short, superseded)
+        if len(run) == 1:
+            data, match = run[0]
+            link.feed(data, match if match is not None else binary_pose(data))
+        else:
+            link.feed_poses(run)
+
+    def _deliver(self, text: bool, data: bytes) -> None:
+        """One complete message from the client (not a presence message in the usual form) to the link (a
+        text message must be UTF-8)."""
+        if self.close_sent or self.link is None:
             return
         if text:
             if not data.isascii():  # ASCII is UTF-8 (checked without decoding)

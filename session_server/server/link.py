@@ -26,7 +26,7 @@ from ..protocol import auth
 from ..protocol import messages as m
 from ..protocol.connection import Connection, Identity
 from ..protocol.errors import CLOSE_NORMAL, ERROR_CODES, ProtocolError, ServerError
-from ..protocol.inbound import short_pose
+from ..protocol.inbound import binary_pose, short_pose
 
 if TYPE_CHECKING:
     from .hub import RoomHub
@@ -83,8 +83,6 @@ class ClientLink:
         self._early: list[m.Msg] = []
         """Messages received between a join and its welcome, handled (in order) after the welcome."""
         self._early_pose: list[float] | None = None
-        self._skipped: re.Match[bytes] | list[float] | None = None
-        """A presence message passed over for the next one read with it (used if that one is refused)."""
         self._join_ref: str | None = None
         self._worker: asyncio.Task[None] | None = None
         self._close_task: asyncio.Task[None] | None = None
@@ -182,13 +180,9 @@ class ClientLink:
                 await self.hub.gone(self, leave=self.left)
 
     # ---- receiving -----------------------------------------------------------------------------
-    def feed(
-        self, data: str | bytes, short: re.Match[bytes] | list[float] | None = None, superseded: bool = False
-    ) -> None:
-        """One received frame; ``short``: its ``inbound.short_presence`` match or ``inbound.binary_pose``, if
-        the caller has it; with
-        ``superseded`` a presence message read together with a later valid one (its pose is never seen:
-        it is counted against the rate limit, nothing more)."""
+    def feed(self, data: str | bytes, short: re.Match[bytes] | list[float] | None = None) -> None:
+        """One received frame; ``short``: its ``inbound.short_presence`` match or its ``inbound.binary_pose``,
+        if the caller has it."""
         mono = self.last_received = time.monotonic()
         stalled = self.node.stall.check(mono)
         if self.closing:
@@ -196,16 +190,7 @@ class ClientLink:
         now = self.node.clock()
         try:
             if short is not None and self.conn.takes_presence:
-                skipped, self._skipped = self._skipped, None
-                try:
-                    self.conn.admit(len(data), now, stalled)
-                except ProtocolError:
-                    if skipped is not None:  # refused: the message it superseded is the latest after all
-                        self._take_pose(short_pose(skipped))
-                    raise
-                if superseded:
-                    self._skipped = short
-                    return
+                self.conn.admit(len(data), now, stalled)
                 pose: list[float] | None = short_pose(short)
             else:
                 pose = self.conn.receive_pose(data, now, stalled) if isinstance(data, bytes) else None
@@ -236,6 +221,32 @@ class ClientLink:
                 self._join_ref = msg.id
             self._inbox.append(msg)
             self._start_worker()
+
+    def feed_poses(self, run: list[tuple[bytes, re.Match[bytes] | None]]) -> None:
+        """Several presence messages read at once, in order, each a ``short_presence`` match or (None) a valid
+        binary pose message: each is counted against the rate limit as ``feed`` would, and only the pose of
+        the last one admitted is taken (no tick can run between them: the others are never seen)."""
+        if not self.conn.takes_presence or len(run) == 1:
+            for data, match in run:
+                self.feed(data, match if match is not None else binary_pose(data))
+            return
+        mono = self.last_received = time.monotonic()
+        stalled = self.node.stall.check(mono)
+        if self.closing:
+            return
+        now = self.node.clock()
+        try:
+            admitted = self.conn.admit_many(len(run), max(len(data) for data, _ in run), now, stalled)
+        except ProtocolError as exc:
+            self.fail(exc)
+            return
+        if admitted:
+            data, match = run[admitted - 1]
+            self._take_pose(short_pose(match) if match is not None else binary_pose(data))  # type: ignore[arg-type]
+        for _ in range(len(run) - admitted):
+            if self.closing:
+                return
+            self.fail(self.conn.refusal(now))
 
     def _take_pose(self, pose: list[float]) -> None:
         """This participant's latest pose (kept for the welcome while joining)."""

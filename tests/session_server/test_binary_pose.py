@@ -10,17 +10,21 @@ import asyncio
 import json
 import random
 import re
+import socket
 import struct
 from pathlib import Path
 from typing import Any
 
 import pytest
 from websockets.asyncio.client import connect
+from websockets.client import ClientProtocol
+from websockets.frames import Close, Frame, Opcode
+from websockets.uri import parse_uri
 
 from session_server.client import SessionClient
 from session_server.protocol import inbound
 from session_server.protocol.errors import BadMessage
-from session_server.protocol.limits import Limits
+from session_server.protocol.limits import Limits, TokenBucket
 from session_server.protocol.messages import pose_list
 from session_server.protocol.schema import build
 
@@ -229,3 +233,100 @@ def test_binary_poses_count_against_the_rate_limit(start_server: Any) -> None:
         await ws.close()
 
     run(go())
+
+
+# ---- presence messages read together (one socket read) ------------------------------------------------
+
+
+def test_token_bucket_take_many_is_takes_in_a_row() -> None:
+    a, b = TokenBucket(10, 5, 0.0), TokenBucket(10, 5, 0.0)
+    assert a.take_many(0.0, 8) == 5
+    assert [b.take(0.0) for _ in range(8)] == [True] * 5 + [False] * 3
+    assert a.take_many(0.25, 4) == 2 and [b.take(0.25) for _ in range(4)] == [True, True, False, False]
+    assert a.take_many(0.25, 0) == 0
+
+
+class RawClient:
+    """A blocking WebSocket client that can put several frames in one write (so the server reads them together)."""
+
+    def __init__(self, srv: RunningServer, pid: str) -> None:
+        self.proto = ClientProtocol(parse_uri(srv.url))
+        self.sock = socket.create_connection(("127.0.0.1", srv.settings.port), timeout=10)
+        self.proto.send_request(self.proto.connect())
+        self.flush()
+        while self.proto.state.name == "CONNECTING":
+            self.proto.receive_data(self.sock.recv(65536))
+        self.pending: list[Any] = []
+        self.write([json.dumps({"v": 1, "type": "join", "id": "j", "room": ROOM, "token": make_token(ROOM, pid)})])
+        assert self.next(lambda f: f["type"] in ("welcome", "error"))["type"] == "welcome"
+
+    def flush(self) -> None:
+        self.sock.sendall(b"".join(self.proto.data_to_send()))
+
+    def write(self, frames: list[str | bytes]) -> None:
+        """All of ``frames`` in one sendall."""
+        for f in frames:
+            if isinstance(f, bytes):
+                self.proto.send_binary(f)
+            else:
+                self.proto.send_text(f.encode())
+        self.flush()
+
+    def next(self, pred: Any) -> dict[str, Any]:
+        """The next frame (batches unpacked) for which ``pred`` holds; {"type": "close", "code"} at a close."""
+        while True:
+            while self.pending:
+                frame = self.pending.pop(0)
+                if pred(frame):
+                    return frame
+            for event in self.proto.events_received():
+                if isinstance(event, Frame) and event.opcode is Opcode.CLOSE:
+                    return {"type": "close", "code": Close.parse(event.data).code}
+                if isinstance(event, Frame) and event.opcode is Opcode.TEXT:
+                    frame = json.loads(event.data)
+                    self.pending.extend(frame["frames"] if frame["type"] == "batch" else [frame])
+            if not self.pending:
+                data = self.sock.recv(65536)
+                if not data:
+                    return {"type": "close", "code": None}
+                self.proto.receive_data(data)
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@pytest.mark.parametrize("form", ["binary", "json"])
+def test_poses_read_together_count_each_and_the_last_admitted_wins(start_server: Any, form: str) -> None:
+    srv = start_server(limits={"messages_per_second": 0.01, "message_burst": 6})
+    c = RawClient(srv, "burst")  # the join took one token: 5 left
+    poses: list[str | bytes] = [
+        doc_pose(x, 1, 2) if form == "binary" else json.dumps({"v": 1, "type": "presence", "pose": {"p": [x, 1, 2]}})
+        for x in range(1, 9)
+    ]
+    c.write([*poses, json.dumps({"v": 1, "type": "ping"})])  # 8 poses and a ping (refused too) in one write
+    errors = [c.next(lambda f: f["type"] == "error") for _ in range(4)]
+    assert [e["code"] for e in errors] == ["rate_limited"] * 4 and all("ref" not in e for e in errors)
+    assert srv.node.hubs[ROOM].known_poses["burst"] == [5, 1, 2, 0, 0, 0, 1]  # the 5th: the last admitted
+    c.close()
+
+
+def test_refusals_in_poses_read_together_close_past_the_strike_limit(start_server: Any) -> None:
+    srv = start_server(limits={"messages_per_second": 0.01, "message_burst": 3, "rate_strikes_before_close": 2})
+    c = RawClient(srv, "abuse")  # 2 tokens left
+    c.write([doc_pose(x, 0, 0) for x in range(1, 8)])  # 2 admitted, 5 refused: the 3rd refusal closes
+    frames = [c.next(lambda f: f["type"] in ("error", "close")) for _ in range(4)]
+    assert [f.get("code") for f in frames] == ["rate_limited", "rate_limited", "rate_abuse", 4008]
+    assert srv.node.hubs[ROOM].known_poses["abuse"][0] == 2
+    c.close()
+
+
+def test_poses_read_together_with_a_request_between_keep_the_order(start_server: Any) -> None:
+    srv = start_server()
+    c = RawClient(srv, "order")
+    place = {"v": 1, "type": "object.place", "id": "p1", "object": "o1", "sku": "S", "pose": {"p": [0, 0, 0]}}
+    c.write([doc_pose(1, 0, 0), doc_pose(2, 0, 0), json.dumps(place), doc_pose(3, 0, 0), b"\x01\x00"])
+    err = c.next(lambda f: f["type"] == "error")
+    assert (err["code"], err["field"]) == ("bad_message", "pose")
+    assert c.next(lambda f: f["type"] == "ack")["ref"] == "p1"
+    assert srv.node.hubs[ROOM].known_poses["order"][0] == 3
+    c.close()
