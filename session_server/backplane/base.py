@@ -105,6 +105,11 @@ class Backplane(ABC):
     async def submit(self, room: str, item: dict[str, Any]) -> None:
         """Add a client request to the room's inbox (from any node)."""
 
+    def submit_now(self, room: str, item: dict[str, Any]) -> bool:
+        """``submit`` without waiting, when this backplane can (in memory): True once added, False when the
+        caller must ``await submit`` instead (nothing added)."""
+        return False
+
     @abstractmethod
     async def read_inbox(self, room: str, cursor: str, block_ms: int) -> list[tuple[str, dict[str, Any]]]:
         """Return (cursor, item) pairs of the room's inbox after ``cursor``, waiting up to ``block_ms``."""

@@ -240,7 +240,12 @@ class MemoryBackplane(Backplane):
 
     async def submit(self, room: str, item: dict[str, Any]) -> None:
         """Add a client request to the room's inbox."""
+        self.submit_now(room, item)
+
+    def submit_now(self, room: str, item: dict[str, Any]) -> bool:
+        """Add a client request to the room's inbox at once (nothing here needs a wait)."""
         self.store.stream(f"inbox:{room}", INBOX_KEEP).add(item)
+        return True
 
     async def read_inbox(self, room: str, cursor: str, block_ms: int) -> list[tuple[str, dict[str, Any]]]:
         """Return (cursor, item) pairs of the room's inbox after ``cursor``, waiting up to ``block_ms``."""

@@ -227,6 +227,10 @@ def server_frame(kind: str, **fields: Any) -> dict[str, Any]:
     return {"v": PROTOCOL_VERSION, "type": kind, **fields}
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+"""One encoder for every frame (``json.dumps`` with options builds a new one per call)."""
+
+
 def encode(frame: dict[str, Any]) -> str:
     """Compact JSON text of a frame."""
-    return json.dumps(frame, separators=(",", ":"), allow_nan=False)
+    return _ENCODER.encode(frame)

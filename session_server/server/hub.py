@@ -181,9 +181,12 @@ class RoomHub:
         return len(self.clients) + len(self.pending)
 
     # ---- requests from local connections --------------------------------------------------------
-    async def _submit(self, participant: str, body: inbox.Body) -> None:
+    def _item(self, participant: str, body: inbox.Body) -> dict[str, Any]:
         item = Item(participant, body, self.bp.node_id)
-        await self.bp.submit(self.room_id, inbox.encode(item) if self.bp.distributed else {"local": item})
+        return inbox.encode(item) if self.bp.distributed else {"local": item}
+
+    async def _submit(self, participant: str, body: inbox.Body) -> None:
+        await self.bp.submit(self.room_id, self._item(participant, body))
 
     async def join(self, link: Link, claims: Claims, msg: m.Join | m.Resume) -> None:
         """Queue a join (or resume) of ``link`` for the room's leader."""
@@ -201,6 +204,11 @@ class RoomHub:
     async def request(self, link: Link, msg: m.Msg) -> None:
         """Queue a client's message for the room's leader."""
         await self._submit(link.participant, msg)
+
+    def request_now(self, link: Link, msg: m.Msg) -> bool:
+        """``request`` without waiting when the backplane can take it at once (in memory); False: await
+        ``request`` instead (nothing was queued)."""
+        return self.bp.submit_now(self.room_id, self._item(link.participant, msg))
 
     async def gone(self, link: Link, leave: bool) -> None:
         """The connection ended: drop (resumable) or leave."""

@@ -219,6 +219,15 @@ class ClientLink:
         else:
             if kind in ("join", "resume"):
                 self._join_ref = msg.id
+            elif kind != "leave" and not self._inbox and self.hub is not None and self._idle():
+                # nothing ahead of it: handed to the room at once when the backplane can take it (no task)
+                try:
+                    if self.hub.request_now(self, msg):
+                        return
+                except Exception:  # as in _handle: a bug is logged, the client is told "internal"
+                    logger.exception("room %s: unexpected error handling %s", self.hub.room_id, kind)
+                    self.fail(ServerError(), msg.id)
+                    return
             self._inbox.append(msg)
             self._start_worker()
 
@@ -254,6 +263,10 @@ class ClientLink:
             self._early_pose = pose
         elif self.hub is not None:
             self.hub.update_presence(self.participant, pose)
+
+    def _idle(self) -> bool:
+        """True when no worker is handling an earlier message."""
+        return self._worker is None or self._worker.done()
 
     def _start_worker(self) -> None:
         if self._worker is None or self._worker.done():

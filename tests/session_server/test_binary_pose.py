@@ -330,3 +330,25 @@ def test_poses_read_together_with_a_request_between_keep_the_order(start_server:
     assert c.next(lambda f: f["type"] == "ack")["ref"] == "p1"
     assert srv.node.hubs[ROOM].known_poses["order"][0] == 3
     c.close()
+
+
+def test_requests_in_one_write_are_answered_in_order(start_server: Any) -> None:
+    """Requests handed to the room at once (no task when nothing is ahead of them) keep their order."""
+    srv = start_server()
+    c = RawClient(srv, "req")
+    frames: list[str | bytes] = [
+        json.dumps({"v": 1, "type": "object.place", "id": "p", "object": "o", "sku": "S", "pose": {"p": [0, 0, 0]}}),
+        json.dumps({"v": 1, "type": "object.lock", "id": "l", "object": "o"}),
+        doc_pose(1, 0, 0),
+    ]
+    frames += [
+        json.dumps({"v": 1, "type": "object.move", "id": f"m{i}", "object": "o", "pose": {"p": [i, 0, 0]}})
+        for i in range(20)
+    ]
+    c.write(frames)
+    acks = [c.next(lambda f: f["type"] in ("ack", "error")) for _ in range(22)]
+    assert [a["ref"] for a in acks] == ["p", "l", *(f"m{i}" for i in range(20))]
+    assert all(a["type"] == "ack" for a in acks)
+    assert [a["revision"] for a in acks] == sorted(a["revision"] for a in acks)
+    assert srv.node.hubs[ROOM].mirror.objects["o"].pose[0] == 19
+    c.close()
