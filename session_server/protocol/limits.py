@@ -75,7 +75,10 @@ class TokenBucket:
             self._stalled = stalled
             tokens += gap * self.rate
             self._credit_until = now + max(1.0, gap)
-        taken = min(count, int(tokens // cost)) if tokens >= cost else 0
+        if tokens < cost:
+            taken = 0
+        else:  # a cost of 0 always succeeds
+            taken = count if cost <= 0 else min(count, int(tokens // cost))
         self._tokens = tokens - taken * cost
         return taken
 

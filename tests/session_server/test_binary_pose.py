@@ -244,6 +244,7 @@ def test_token_bucket_take_many_is_takes_in_a_row() -> None:
     assert [b.take(0.0) for _ in range(8)] == [True] * 5 + [False] * 3
     assert a.take_many(0.25, 4) == 2 and [b.take(0.25) for _ in range(4)] == [True, True, False, False]
     assert a.take_many(0.25, 0) == 0
+    assert a.take_many(0.25, 3, cost=0.0) == 3 and b.take(0.25, cost=0.0)  # nothing to take: always granted
 
 
 class RawClient:
