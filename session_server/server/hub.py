@@ -341,8 +341,18 @@ class RoomHub:
     def _apply(self, delta: Delta) -> None:
         if delta.rev <= self.mirror.revision:
             return
+        leader = self.leader
         try:
-            self.mirror = apply(self.mirror, delta)
+            if (
+                leader is not None
+                and not self.bp.distributed
+                and leader.state.revision == delta.rev == self.mirror.revision + 1
+            ):
+                # alone on the room, this process's leader made this very delta from the mirror's state: its
+                # state is the mirror's next one (states are immutable, so it is shared, not applied again)
+                self.mirror = leader.state
+            else:
+                self.mirror = apply(self.mirror, delta)
         except ProtocolError:
             logger.exception("room %s: mirror out of step at revision %d", self.room_id, delta.rev)
             raise

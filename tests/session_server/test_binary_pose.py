@@ -353,3 +353,23 @@ def test_requests_in_one_write_are_answered_in_order(start_server: Any) -> None:
     assert [a["revision"] for a in acks] == sorted(a["revision"] for a in acks)
     assert srv.node.hubs[ROOM].mirror.objects["o"].pose[0] == 19
     c.close()
+
+
+def test_alone_on_the_room_the_mirror_shares_the_leaders_state(start_server: Any) -> None:
+    """In a single process the hub's mirror takes its leader's (immutable) state instead of applying each
+    delta again: the same state as a client's mirror has."""
+    srv = start_server()
+
+    async def go() -> None:
+        c = SessionClient(srv.url, ROOM, make_token(ROOM, "mirror-check"))
+        await c.connect()
+        await c.request("object.place", object="o", sku="S", pose={"p": [0, 0, 0]})
+        await c.request("object.lock", object="o")
+        for i in range(5):
+            await c.request("object.move", object="o", pose={"p": [i, 0, 0]})
+        hub = srv.node.hubs[ROOM]
+        assert hub.mirror is hub.leader.state
+        assert hub.mirror.public_snapshot() == c.mirror.state.public_snapshot()
+        await c.close()
+
+    run(go())
