@@ -75,10 +75,8 @@ class TokenBucket:
             self._stalled = stalled
             tokens += gap * self.rate
             self._credit_until = now + max(1.0, gap)
-        if tokens < cost:
-            taken = 0
-        else:  # a cost of 0 always succeeds
-            taken = count if cost <= 0 else min(count, int(tokens // cost))
+        # a cost of 0 always succeeds
+        taken = 0 if tokens < cost else count if cost <= 0 else min(count, int(tokens // cost))
         self._tokens = tokens - taken * cost
         return taken
 
