@@ -269,7 +269,7 @@ class ClientLink:
         return self._worker is None or self._worker.done()
 
     def _start_worker(self) -> None:
-        if self._worker is None or self._worker.done():
+        if self._idle():
             self._worker = asyncio.get_running_loop().create_task(self._work())
 
     async def _work(self) -> None:
