@@ -8,13 +8,39 @@ from collections.abc import Sequence
 import numpy as np
 
 
+def face_normals(positions: np.ndarray, triangles: np.ndarray, unit: bool = True) -> np.ndarray:
+    """(m, 3) float64 normals of ``triangles`` (m, 3) int of ``positions`` (n, 3), counter-clockwise winding:
+    unit length (zero for degenerate triangles), or with ``unit=False`` of length twice the triangle's area."""
+    pos = np.asarray(positions, np.float64)
+    tri = np.asarray(triangles, np.int64)
+    face = np.cross(pos[tri[:, 1]] - pos[tri[:, 0]], pos[tri[:, 2]] - pos[tri[:, 0]])
+    if not unit:
+        return face
+    length = np.linalg.norm(face, axis=1, keepdims=True)
+    return np.where(length > 0, face / np.maximum(length, 1e-300), 0.0)
+
+
+def normals_are_flat(normals: np.ndarray, positions: np.ndarray, triangles: np.ndarray,
+                     max_angle_deg: float = 1.0) -> bool:
+    """True when every vertex normal (n, 3) of every non-degenerate triangle (m, 3) lies within ``max_angle_deg``
+    of that triangle's face normal (flat shading, which a glTF client computes itself when NORMAL is absent)."""
+    faces = face_normals(positions, triangles)
+    solid = np.any(faces != 0, axis=1)
+    if not solid.any():
+        return False
+    n = np.asarray(normals, np.float64)
+    n = n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-300)
+    cos = np.einsum("ij,ikj->ik", faces[solid], n[np.asarray(triangles, np.int64)[solid]])
+    return bool(cos.min() >= np.cos(np.radians(max_angle_deg)))
+
+
 def vertex_normals(positions: np.ndarray, triangles: np.ndarray) -> np.ndarray:
     """positions : (n, 3) float; triangles : (m, 3) int -> (n, 3) float32 unit normals."""
     pos = positions.astype(np.float64)
     _, pos_id = np.unique(pos, axis=0, return_inverse=True)
     pos_id = pos_id.reshape(-1)
     tri = triangles.astype(np.int64)
-    face = np.cross(pos[tri[:, 1]] - pos[tri[:, 0]], pos[tri[:, 2]] - pos[tri[:, 0]])  # length = 2 * area
+    face = face_normals(pos, tri, unit=False)  # length = 2 * area
     acc = np.zeros((int(pos_id.max()) + 1 if pos_id.size else 0, 3))
     for k in range(3):
         np.add.at(acc, pos_id[tri[:, k]], face)

@@ -1,6 +1,6 @@
 """``optimize``: options -> a list of transforms, run on a document; LOD chain; file in, GLBs out.
 
-Order of steps: attributes -> weld -> join -> prune -> [normals] -> [tangents] -> ar_frame ->
+Order of steps: attributes -> [flat normals] -> weld -> join -> prune -> [normals] -> [tangents] -> ar_frame ->
 (reference copy taken) -> [simplify] -> quantize -> weld -> reorder -> textures -> prune; compression
 happens in the writer.
 """
@@ -26,7 +26,7 @@ from .transforms.ar_frame import FrameOptions, ar_frame, dimensions, size_warnin
 from .transforms.attributes import drop_unused_attributes, drop_zero_deltas
 from .transforms.base import Transform
 from .transforms.join import join
-from .transforms.normals import normals
+from .transforms.normals import drop_flat_normals, normals
 from .transforms.prune import prune
 from .transforms.quantize import QuantizeOptions, quantize
 from .transforms.reorder import reorder
@@ -79,10 +79,16 @@ DEFAULTS = OptimizeOptions()
 
 
 def base_transforms(options: OptimizeOptions, report: OptimizeReport | None = None) -> list[Transform]:
-    """Return the transforms run on every output (attributes, weld, join, prune, normals, tangents, AR frame,
-    animation; the animation's errors go to ``report``)."""
+    """Return the transforms run on every output (attributes, flat normals, weld, join, prune, normals, tangents,
+    AR frame, animation; the animation's errors and the flat normals dropped go to ``report``)."""
     steps: list[Transform] = []
     steps.append(drop_zero_deltas() if options.keep_attributes else drop_unused_attributes())
+    if not (options.keep_attributes or options.generate_normals or options.generate_tangents):
+        def flat(count: int) -> None:
+            if report is not None:
+                report.flat_normals_dropped += count
+
+        steps.append(drop_flat_normals(flat))
     if options.weld:
         steps.append(weld())
     if options.join:

@@ -66,6 +66,9 @@ class OptimizeReport:
     seconds: float = 0.0
     animation: AnimationReport | None = None
     """Set when the input has animations and they were compressed."""
+    flat_normals_dropped: int = 0
+    """Primitives whose NORMAL was only their face normals (flat shading) and was dropped so that their vertices
+    weld; glTF clients compute flat normals themselves and the USDZ writer writes per-face normals."""
 
     def to_dict(self) -> dict[str, Any]:
         """Return the report as a JSON-ready dict."""

@@ -101,7 +101,7 @@ def optimize(
     anim_scale_error: Annotated[float, typer.Option(min=0.0, help="Largest animation scale error, "
                                                                   "relative.")] = 1e-4,
     keep_attributes: Annotated[bool, typer.Option(help="Keep texture coordinates that no texture reads "
-                                                       "(dropped by default).")] = False,
+                                                       "and flat-shading normals (dropped by default).")] = False,
     measure: Annotated[bool | None, typer.Option(
         "--measure/--no-measure", help="Measure each output's geometric error (default: when simplifying).",
         show_default=False)] = None,
@@ -179,6 +179,9 @@ def _summary(result: OptimizeReport) -> None:
                   f"{math.degrees(a.rotation_error_rad):.3f} deg, translation {a.translation_error * 100:.4f} % "
                   f"of diagonal, scale {a.scale_error * 100:.4f} %, weights {a.weight_error:.4f}",
                   highlight=False, soft_wrap=True)
+    if result.flat_normals_dropped:
+        out.print(f"normals: {result.flat_normals_dropped} flat-shaded primitive(s) written without NORMAL "
+                  "(viewers compute flat normals; vertices welded)", highlight=False, soft_wrap=True)
     for warning in result.warnings:
         clikit.warn(warning)
 

@@ -198,7 +198,7 @@ def test_lod_chain_and_report(corpus: Path, tmp_path: Path) -> None:
     errors = [lod.error for lod in rep.lods]
     assert tris[0] == 69451 and tris[1] == pytest.approx(34725, rel=0.02) and tris[3] == pytest.approx(6945, rel=0.05)
     assert errors == sorted(errors) and errors[0] < 5e-5 and errors[3] < 0.01  # type: ignore[type-var]
-    assert [s.name for s in rep.steps][:3] == ["attributes", "weld", "join"]
+    assert [s.name for s in rep.steps][:4] == ["attributes", "flat normals", "weld", "join"]
     assert rep.dimensions_m == pytest.approx([0.1557, 0.1543, 0.1207], abs=1e-3)
 
 
