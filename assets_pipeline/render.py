@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from .document import TRIANGLES, AssetDocument
+from .geometry import face_normals
 from .scene import mesh_instances
 from .texcoords import texture_uv
 
@@ -209,8 +210,7 @@ def shade(
         if it.normals is not None:
             n = np.einsum("ij,ijk->ik", w, it.normals[local])
         else:
-            p = it.points[local]
-            n = np.cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0])
+            n = face_normals(it.points, local, unit=False)  # none: flat shading, as glTF asks
         n /= np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
         n = np.where((n @ forward)[:, None] > 0, -n, n)  # light back faces as if two-sided
         shade = AMBIENT + (1 - AMBIENT) * np.clip(n @ light, 0, 1)

@@ -42,6 +42,7 @@ import numpy as np
 
 from ..document import TRIANGLES, AssetDocument
 from ..errors import AssetError, InvalidAsset, MissingEncoder, PipelineFailure
+from ..geometry import face_normals
 from ..scene import mesh_instances, node_instances
 from ..texcoords import texture_uv, uv_key
 
@@ -417,6 +418,11 @@ def _define_mesh(stage: Any, prim_path: str, doc: AssetDocument, prim: dict[str,
         normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
         pv = primvars.CreatePrimvar("normals", Sdf.ValueTypeNames.Normal3fArray, UsdGeom.Tokens.vertex)
         pv.Set(Vt.Vec3fArray.FromNumpy(normals.astype(np.float32)))
+    elif len(tris) and "JOINTS_0" not in attrs and not (prim.get("targets") and weights is None):
+        # glTF shades a mesh without normals flat, USD would smooth it: one normal per face (not on a skinned or
+        # blend-shaped mesh, whose faces turn: there USD's own normals follow the deformation)
+        pv = primvars.CreatePrimvar("normals", Sdf.ValueTypeNames.Normal3fArray, UsdGeom.Tokens.uniform)
+        pv.Set(Vt.Vec3fArray.FromNumpy(face_normals(points, tris).astype(np.float32)))
     for key, name in st_names.items():
         if name not in keys:
             continue
