@@ -278,11 +278,12 @@ class RawClient:
         while True:
             while self.pending:
                 frame = self.pending.pop(0)
-                if pred(frame):
+                if frame["type"] == "close" or pred(frame):
                     return frame
-            for event in self.proto.events_received():
+            for event in self.proto.events_received():  # in the order they came: frames read with the close first
                 if isinstance(event, Frame) and event.opcode is Opcode.CLOSE:
-                    return {"type": "close", "code": Close.parse(event.data).code}
+                    self.pending.append({"type": "close", "code": Close.parse(event.data).code})
+                    break
                 if isinstance(event, Frame) and event.opcode is Opcode.TEXT:
                     frame = json.loads(event.data)
                     self.pending.extend(frame["frames"] if frame["type"] == "batch" else [frame])
