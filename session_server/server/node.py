@@ -29,6 +29,10 @@ logger = logging.getLogger(__name__)
 HUB_LINGER_S = 5.0
 TICK_GRACE = 0.25
 """A tick is late once it is this fraction of a period past its time (then reading waits for it)."""
+TICK_SLOTS = 4
+"""The rooms' presence ticks are spread over this many evenly spaced moments of each period (each room
+ticks in one of them, at tick_hz): a room's clients get their frame shortly after that room's poses are
+taken, instead of after every room's fan-out, and reading is not held up by one long tick."""
 
 
 class SessionNode:
@@ -49,6 +53,8 @@ class SessionNode:
         )
         self.key = settings.token_secret.get_secret_value().encode()
         self.hubs: dict[str, RoomHub] = {}
+        self.tick_slots: dict[str, int] = {}
+        """Each room's moment in the tick period (0 .. TICK_SLOTS - 1; see ``TICK_SLOTS``)."""
         self.links: set[Any] = set()
         self._tasks: list[asyncio.Task[None]] = []
         self.draining = False
@@ -93,10 +99,18 @@ class SessionNode:
             if len(self.hubs) >= self.limits.max_rooms:
                 raise LimitExceeded("too_many_rooms", limit=self.limits.max_rooms, actual=len(self.hubs) + 1)
             hub = RoomHub(room, self.bp, self.config, self.clock, events=self)
+            self.tick_slots[room] = self.free_tick_slot()
             self.hubs[room] = hub
             await hub.start()
         hub.idle_since = None
         return hub
+
+    def free_tick_slot(self) -> int:
+        """Return the tick slot the fewest of this process's rooms tick in (the lowest of equals)."""
+        used = [0] * TICK_SLOTS
+        for room in self.hubs:
+            used[self.tick_slots.get(room, 0)] += 1
+        return used.index(min(used))
 
     # ---- server commands, listeners, forwarding --------------------------------------------------------
     async def command(self, room_id: str, cmd: dict[str, Any], timeout: float = 5.0) -> dict[str, Any]:
@@ -170,30 +184,41 @@ class SessionNode:
             connection.resume_after_tick()
 
     async def _ticker(self) -> None:
+        """Tick every room once a period, each in its slot (``TICK_SLOTS``); only occupied slots wake it."""
         period = 1.0 / self.settings.tick_hz
+        step = period / TICK_SLOTS
         loop = asyncio.get_running_loop()
-        next_at = loop.time()
+        start = loop.time()  # the current period's slot 0
         try:
             while True:
-                next_at += period
-                now = self.clock()
-                for hub in list(self.hubs.values()):
-                    try:
-                        await hub.tick_presence(now)
-                    except (OSError, ConnectionError) as exc:
-                        logger.warning("room %s: presence tick failed: %s", hub.room_id, exc)
+                for slot in sorted({self.tick_slots.get(room, 0) for room in self.hubs} or {0}):
+                    delay = start + slot * step - loop.time()
+                    if delay > 0:
+                        self.tick_due = time.monotonic() + delay + period * TICK_GRACE
+                        await asyncio.sleep(delay)
+                    self.tick_lag_ms = max(0.0, -delay * 1000) * 0.1 + self.tick_lag_ms * 0.9  # smoothed
+                    await self._tick_slot(slot)
+                    self._resume_reading()
                 self.ticks += 1
-                self._resume_reading()
-                delay = next_at - loop.time()
-                self.tick_lag_ms = max(0.0, -delay * 1000) * 0.1 + self.tick_lag_ms * 0.9  # smoothed
-                if delay < -period:  # fell behind: skip missed ticks instead of bursting
-                    next_at = loop.time()
-                    delay = 0.0
-                self.tick_due = time.monotonic() + max(0.0, delay) + period * TICK_GRACE
-                await asyncio.sleep(max(0.0, delay))
+                start += period
+                behind = loop.time() - start
+                if behind > period:  # fell behind: skip missed ticks instead of bursting
+                    start += behind
+                self.tick_due = time.monotonic() + max(0.0, -behind) + period * TICK_GRACE
         finally:
             self.tick_due = math.inf
             self._resume_reading()
+
+    async def _tick_slot(self, slot: int) -> None:
+        """One presence tick of the rooms in ``slot``."""
+        now = self.clock()
+        for room, hub in list(self.hubs.items()):
+            if self.tick_slots.get(room, 0) != slot:
+                continue
+            try:
+                await hub.tick_presence(now)
+            except (OSError, ConnectionError) as exc:
+                logger.warning("room %s: presence tick failed: %s", hub.room_id, exc)
 
     async def _housekeeping(self) -> None:
         interval = min(1.0, self.settings.quiet_timeout_s / 4, self.settings.idle_timeout_s / 4)
@@ -215,6 +240,7 @@ class SessionNode:
                             hub.idle_since = mono
                         elif mono - hub.idle_since > HUB_LINGER_S and (hub.leader is None or hub.leader.empty):
                             del self.hubs[room]
+                            self.tick_slots.pop(room, None)
                             await hub.stop(forget=True)
                 except (OSError, ConnectionError) as exc:
                     logger.warning("room %s: housekeeping failed: %s", room, exc)
@@ -250,4 +276,5 @@ class SessionNode:
         for hub in list(self.hubs.values()):
             await hub.stop()
         self.hubs.clear()
+        self.tick_slots.clear()
         await self.bp.close()
