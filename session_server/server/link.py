@@ -183,11 +183,10 @@ class ClientLink:
     def feed(self, data: str | bytes, short: re.Match[bytes] | list[float] | None = None) -> None:
         """One received frame; ``short``: its ``inbound.short_presence`` match or its ``inbound.binary_pose``,
         if the caller has it."""
-        mono = self.last_received = time.monotonic()
-        stalled = self.node.stall.check(mono)
-        if self.closing:
+        arrived = self._arrived()
+        if arrived is None:
             return
-        now = self.node.clock()
+        now, stalled = arrived
         try:
             if short is not None and self.conn.takes_presence:
                 self.conn.admit(len(data), now, stalled)
@@ -239,11 +238,10 @@ class ClientLink:
             for data, match in run:
                 self.feed(data, match if match is not None else binary_pose(data))
             return
-        mono = self.last_received = time.monotonic()
-        stalled = self.node.stall.check(mono)
-        if self.closing:
+        arrived = self._arrived()
+        if arrived is None:
             return
-        now = self.node.clock()
+        now, stalled = arrived
         try:
             admitted = self.conn.admit_many(len(run), max(len(data) for data, _ in run), now, stalled)
         except ProtocolError as exc:
@@ -256,6 +254,14 @@ class ClientLink:
             if self.closing:
                 return
             self.fail(self.conn.refusal(now))
+
+    def _arrived(self) -> tuple[float, float] | None:
+        """Note that something arrived now: ``(now, stalled)`` for the rate limits, or None once closing."""
+        mono = self.last_received = time.monotonic()
+        stalled = self.node.stall.check(mono)
+        if self.closing:
+            return None
+        return self.node.clock(), stalled
 
     def _take_pose(self, pose: list[float]) -> None:
         """This participant's latest pose (kept for the welcome while joining)."""
