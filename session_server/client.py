@@ -30,6 +30,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from .protocol.deltas import Delta, apply
 from .protocol.errors import ERROR_CODES, ProtocolError
+from .protocol.frames import TICK_TAG, decode_tick_frame
 from .protocol.inbound import encode_binary_pose
 from .protocol.kinds import kind_for
 from .protocol.limits import DEFAULT_LIMITS
@@ -56,6 +57,9 @@ NO_RESUME = frozenset(
 
 class SessionError(ProtocolError):
     """An ``error`` frame from the server, or a failure to (re)connect."""
+
+
+TICK_TAG_BYTE = bytes((TICK_TAG,))
 
 
 def _error(frame: dict[str, Any]) -> SessionError:
@@ -116,6 +120,7 @@ class SessionClient:
         on_delta: Callable[[Delta], None] | None = None,
         on_presence: Callable[[dict[str, Any]], None] | None = None,
         binary_presence: bool = False,
+        binary_frames: bool = False,
     ) -> None:
         self.urls = [urls] if isinstance(urls, str) else list(urls)
         self.room = room
@@ -128,6 +133,10 @@ class SessionClient:
         self.on_presence = on_presence
         self.binary_presence = binary_presence
         """Send poses as binary pose messages (PROTOCOL.md, *Binary pose*; JSON when a number does not fit)."""
+        self.binary_frames = binary_frames
+        """Join with ``binary_frames``: frames with presence arrive as binary tick frames (PROTOCOL.md)."""
+        self.binary_received = 0
+        """Binary tick frames received."""
         self.mirror = RoomMirror(room)
         self.participant: str | None = None
         self.session: str | None = None
@@ -181,6 +190,8 @@ class SessionClient:
         self._welcome = asyncio.get_running_loop().create_future()
         self._tasks = [asyncio.create_task(self._reader(ws)), asyncio.create_task(self._pinger(ws))]
         frame = {"v": PROTOCOL_VERSION, "id": next(self._ids), "room": self.room, **hello}
+        if self.binary_frames:
+            frame["binary_frames"] = True
         if self.token is not None:
             frame["token"] = self.token
         await self._send(ws, json.dumps(frame))
@@ -295,7 +306,14 @@ class SessionClient:
     async def _reader(self, ws: ClientConnection) -> None:
         try:
             async for data in ws:
-                await self._on_frame(json.loads(data))
+                if isinstance(data, bytes) and data[:1] == TICK_TAG_BYTE:
+                    self.binary_received += 1
+                    text, presence = decode_tick_frame(data)
+                    if text is not None:
+                        await self._on_frame(json.loads(text))
+                    await self._on_frame(presence)
+                else:
+                    await self._on_frame(json.loads(data))
         except ConnectionClosed:
             pass
         # only a closed connection gets here (a cancelled reader does not start a reconnect)

@@ -73,32 +73,41 @@ class Request(Msg):
 
 class Join(Request):
     """Client -> server: join a room with a token."""
+
     type: Literal["join"]
     room: Id
     token: Annotated[str, StringConstraints(max_length=2048)] | None = None
+    binary_frames: bool = False
+    """Receive frames that carry presence as binary tick frames (PROTOCOL.md, *Binary tick frame*)."""
 
 
 class Resume(Request):
     """Client -> server: resume a dropped session (missed deltas, or a fresh snapshot)."""
+
     type: Literal["resume"]
     room: Id
     token: Annotated[str, StringConstraints(max_length=2048)] | None = None
     session: Id
     revision: Annotated[int, Field(ge=0)]
+    binary_frames: bool = False
+    """As in ``join``: frames that carry presence arrive as binary tick frames."""
 
 
 class Leave(Msg):
     """Client -> server: leave the room."""
+
     type: Literal["leave"]
 
 
 class Ping(Msg):
     """Client -> server: keep-alive; answered with a pong."""
+
     type: Literal["ping"]
 
 
 class PresenceUpdate(Msg):
     """Client -> server: this participant's pose (lossy, latest wins)."""
+
     type: Literal["presence"]
     pose: Pose
 
@@ -128,6 +137,7 @@ class _ServerMsg(BaseModel):
 
 class Welcome(_ServerMsg):
     """Server -> client: joined; the snapshot of the room with its revision."""
+
     type: Literal["welcome"]
     ref: str | None = None
     room: str
@@ -143,6 +153,7 @@ class Welcome(_ServerMsg):
 
 class DeltaFrame(_ServerMsg):
     """Server -> client: one change of the room at a revision."""
+
     type: Literal["delta"]
     rev: int
     op: str
@@ -151,6 +162,7 @@ class DeltaFrame(_ServerMsg):
 
 class PresenceFrame(_ServerMsg):
     """Server -> client: the poses changed since the last tick and the participants gone."""
+
     type: Literal["presence"]
     t: float
     poses: dict[str, Pose7]
@@ -159,6 +171,7 @@ class PresenceFrame(_ServerMsg):
 
 class Ack(_ServerMsg):
     """Server -> client: a request was applied (or was a duplicate) at a revision."""
+
     type: Literal["ack"]
     ref: str
     revision: int
@@ -167,6 +180,7 @@ class Ack(_ServerMsg):
 
 class ErrorFrame(_ServerMsg):
     """Server -> client: a request or the connection failed, with a code."""
+
     type: Literal["error"]
     code: str
     message: str
@@ -176,12 +190,14 @@ class ErrorFrame(_ServerMsg):
 
 class Pong(_ServerMsg):
     """Server -> client: the answer to a ping, with the server time."""
+
     type: Literal["pong"]
     t: float
 
 
 class Shutdown(_ServerMsg):
     """Server -> client: the server is going away; whether and when to reconnect."""
+
     type: Literal["shutdown"]
     reason: str
     reconnect: bool
@@ -190,6 +206,7 @@ class Shutdown(_ServerMsg):
 
 class Batch(_ServerMsg):
     """Server -> client: several frames sent as one."""
+
     type: Literal["batch"]
     frames: list[dict[str, Any]]
 

@@ -46,7 +46,7 @@ from websockets.speedups import apply_mask
 from ..protocol.inbound import BINARY_POSE, POSE_TAG, binary_pose, short_presence
 from ..protocol.presence import PresenceTick, merge
 from .link import ClientLink
-from .sender import BATCH_BYTES, Outgoing, batch_text, frame_texts, presence_text, wire_frame
+from .sender import BATCH_BYTES, Outgoing, PresenceOut, batch_text, binary_tick, frame_texts, wire_frame
 from .toobig import TooBigSansIO
 
 if TYPE_CHECKING:
@@ -78,7 +78,8 @@ class Corker:
 
 class TransportSender:
     """Sends for one fast-path client: no task, no await; frames queued in one loop turn leave as one
-    WebSocket frame (one ``batch`` when there are several) in one write."""
+    WebSocket frame (one ``batch`` when there are several) in one write.  With ``binary`` (the client
+    joined with ``binary_frames``) a turn that carries presence leaves as one binary tick frame instead."""
 
     def __init__(self, proto: FastWebSocket, corker: Corker, max_bytes: int, send_timeout: float) -> None:
         self.proto = proto
@@ -88,7 +89,11 @@ class TransportSender:
         self.failed: str | None = None
         self.blocked_since: float | None = None
         self.coalesced = 0
+        self.binary = False
+        """Frames with presence go out as binary tick frames (PROTOCOL.md, *Binary tick frame*)."""
         self._out: list[str | Outgoing] = []
+        self._section: PresenceOut | None = None
+        """This turn's presence for a binary client (its frame's presence section)."""
         self._pending = 0
         self._scheduled = False
         self._presence: PresenceTick | None = None
@@ -113,24 +118,29 @@ class TransportSender:
         reliable: list[str | Outgoing],
         presence: tuple[PresenceTick, Outgoing] | None,
         t: float,
-        whole: str | Outgoing | None = None,
+        whole: str | Outgoing | bytes | None = None,
     ) -> None:
         """One tick's frames for this client: ``reliable`` in order, then ``presence``; ``whole`` is the
-        same as one frame, prebuilt once for every client that gets exactly this (its bytes are shared).
-        While the socket is blocked the presence goes to the coalescing slot instead."""
+        same as one frame, prebuilt once for every client that gets exactly this (its bytes are shared;
+        bytes: a binary tick frame's wire bytes).  While the socket is blocked the presence goes to the
+        coalescing slot instead."""
         if self.failed:
             return
         if self.blocked_since is None and self._presence is None:
-            if whole is not None:
-                if self._out:
-                    self.send(whole)
-                else:  # nothing else waiting: written now, no trip through the corker
-                    self._write(whole.wire if isinstance(whole, Outgoing) else wire_frame(whole))
+            if whole is not None and not self._out and self._section is None:
+                # nothing else waiting: written now, no trip through the corker
+                self._write(
+                    whole
+                    if isinstance(whole, bytes)
+                    else whole.wire
+                    if isinstance(whole, Outgoing)
+                    else wire_frame(whole)
+                )
                 return
             for frame in reliable:
                 self.send(frame)
             if presence is not None:
-                self.send(presence[1])
+                self._send_presence_now(presence[1])
             return
         for frame in reliable:
             self.send(frame)
@@ -142,11 +152,23 @@ class TransportSender:
         if self.failed:
             return
         if self.blocked_since is None and self._presence is None:
-            self.send(frame)
+            self._send_presence_now(frame if isinstance(frame, Outgoing) or not self.binary else PresenceOut(tick, t))
             return
         self._presence = tick if self._presence is None else merge(self._presence, tick)
         self._presence_t = t
         self.coalesced += 1
+
+    def _send_presence_now(self, frame: str | Outgoing) -> None:
+        """This turn's presence: the binary presence section for a binary client (when the poses fit), else
+        the JSON frame after the reliable ones."""
+        if self.binary and isinstance(frame, PresenceOut) and frame.section is not None:
+            if self._section is not None:  # a second tick in one turn: latest pose wins
+                frame = PresenceOut(merge(self._section.tick, frame.tick), frame.t)
+            self._section = frame
+            self._pending += len(frame.section or b"")
+            self._schedule()
+        else:
+            self.send(frame)
 
     def _schedule(self) -> None:
         if not self._scheduled:
@@ -156,12 +178,17 @@ class TransportSender:
     def flush_now(self) -> None:
         """Write what this loop turn queued."""
         self._scheduled = False
-        if self.failed or not self._out:
+        if self.failed or not (self._out or self._section is not None):
             return
-        out = self._out
-        self._out = []
+        out, section = self._out, self._section
+        self._out, self._section = [], None
         self._pending = 0
-        if len(out) == 1:
+        if section is not None:  # a binary client: one binary tick frame (after any oversized batches)
+            chunks = _chunks(out) if out else [[]]
+            wires = [wire_frame(c[0] if len(c) == 1 else batch_text(c)) for c in chunks[:-1]]
+            wires.append(wire_frame(binary_tick(chunks[-1], section)))
+            self._write(b"".join(wires))
+        elif len(out) == 1:
             only = out[0]
             self._write(only.wire if isinstance(only, Outgoing) else wire_frame(only))
         else:
@@ -183,7 +210,7 @@ class TransportSender:
         self.blocked_since = None
         if self._presence is not None and not self.failed:
             tick, self._presence = self._presence, None
-            self.send(presence_text(tick, self._presence_t))
+            self._send_presence_now(PresenceOut(tick, self._presence_t))
 
     def check(self, mono: float) -> None:
         """Fail the sender as a slow consumer when the socket stayed blocked past the send timeout at ``mono``."""
@@ -195,6 +222,7 @@ class TransportSender:
         if self.failed is None:
             self.failed = reason
             self._out.clear()
+            self._section = None
             self._presence = None
             self.proto.sender_failed(reason)
 

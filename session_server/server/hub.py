@@ -33,7 +33,7 @@ from ..protocol.inbox import Attendance, CommandCmd, DropCmd, Item, JoinCmd, Lea
 from ..protocol.kinds import kind_for
 from ..protocol.presence import Nearby, PresenceTable, PresenceTick, merge
 from ..protocol.room import Emit, Forward, Reply, Result, Room, RoomConfig
-from .sender import Outgoing, batch_of, presence_text
+from .sender import Outgoing, PresenceOut, batch_of, binary_tick, frame_texts, wire_frame
 
 if TYPE_CHECKING:
     from .link import Sender
@@ -72,8 +72,10 @@ class Link(Protocol):
 
     def welcomed(self, participant: str, role: str, session: str) -> None:
         """The join succeeded: this link is ``participant`` with ``role`` in session ``session``."""
+
     def fail(self, exc: ProtocolError, ref: str | None = None) -> None:
         """Send an error frame for ``exc`` (for request ``ref``) and close when the error closes connections."""
+
     def close(self, code: str) -> None:
         """Close the connection with the close code of error ``code``."""
 
@@ -271,24 +273,30 @@ class RoomHub:
         # radius 0, or no presence this tick: one cell (None) for everyone
         nearby = None if tick is None else Nearby(tick, self.known_poses, self.config.presence_radius)
         by_cell = nearby if nearby is not None and self.config.presence_radius > 0 else None
-        frames: dict[tuple[int, int] | None, tuple[tuple[PresenceTick, Outgoing] | None, Any]] = {}
+        # per cell: its presence, and the whole frame of the clients with no reply of their own, as JSON and as
+        # a binary tick frame (each built on first use, shared by the cell's clients that get it)
+        frames: dict[tuple[int, int] | None, list[Any]] = {}
         sent = 0
         for pid, link in self.clients.items():
             cell = None if by_cell is None else by_cell.cell_of(pid)
-            if cell not in frames:
+            slot = frames.get(cell)
+            if slot is None:
                 part = None if nearby is None else nearby.tick_for(cell)
-                pres = None if part is None else (part, Outgoing(presence_text(part, t)))
-                # the cell's one frame for this tick, shared by its clients with no reply of their own
-                whole = [*shared, pres[1]] if pres is not None else shared
-                frames[cell] = (pres, batch_of(whole) if whole else None)
-            entry, whole_frame = frames[cell]
+                slot = frames[cell] = [None if part is None else (part, PresenceOut(part, t)), None, None]
+            entry = slot[0]
             sent += entry is not None
-            if id(link) in targets:  # replies of its own: its batch is built for it alone
+            if id(link) in targets:  # replies of its own: its frame is built for it alone
                 del targets[id(link)]
                 own = [frame for target, frame in held if target is None or target is link]
                 link.sender.send_tick(own, entry, t)
-            elif whole_frame is not None:
-                link.sender.send_tick(shared, entry, t, whole=whole_frame)
+            elif entry is not None and link.sender.binary and entry[1].section is not None:
+                if slot[2] is None:
+                    slot[2] = wire_frame(binary_tick([text for f in shared for text in frame_texts(f)], entry[1]))
+                link.sender.send_tick(shared, entry, t, whole=slot[2])
+            elif entry is not None or shared:
+                if slot[1] is None:
+                    slot[1] = batch_of([*shared, entry[1]] if entry is not None else shared)
+                link.sender.send_tick(shared, entry, t, whole=slot[1])
         for link in targets.values():  # replies to a link not (or no longer) among the clients
             for target, frame in held:
                 if target is link:

@@ -49,17 +49,24 @@ class Socket(Protocol):
 
 class Sender(Protocol):
     """Sends frames to one client: reliable frames in order, presence coalesced while blocked."""
+
     queued_bytes: int
     failed: str | None
+    binary: bool
+    """The client joined with ``binary_frames``: frames with presence go out as binary tick frames."""
 
     def send(self, frame: Any) -> None:
         """Queue a frame to the client."""
+
     def send_presence(self, tick: Any, frame: Any, t: float) -> None:
         """Send a presence frame (the latest one only while the client is slow)."""
+
     def send_tick(self, reliable: list[Any], presence: Any, t: float, whole: Any = None) -> None:
         """Send one tick's frames (reliable ones in order, then presence) as one frame when it can."""
+
     async def flush(self, timeout: float) -> None:
         """Wait up to ``timeout`` seconds until everything queued is sent."""
+
     def check(self, mono: float) -> None:
         """Housekeeping: fail a sender that has been blocked longer than its timeout."""
 
@@ -310,6 +317,7 @@ class ClientLink:
         else:
             claims = auth.verify(msg.token, self.node.key, now, room=msg.room)
         self.conn.start_join()
+        self.sender.binary = msg.binary_frames
         hub = await self.node.get_hub(msg.room)
         self.hub = hub
         self.participant = claims.participant

@@ -16,6 +16,7 @@ import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
 
+from ..protocol.frames import encode_presence, tick_frame
 from ..protocol.messages import PROTOCOL_VERSION, encode, server_frame
 from ..protocol.presence import PresenceTick, merge
 
@@ -29,12 +30,22 @@ class Outgoing:
     same bytes).  A ``batch`` made by :func:`batch_of` keeps its frames' texts in ``frames``, so that
     it can be merged with other frames into one batch without nesting."""
 
-    __slots__ = ("_wire", "frames", "text")
+    __slots__ = ("_text", "_wire", "frames")
 
-    def __init__(self, text: str, frames: list[str] | None = None) -> None:
-        self.text = text
+    def __init__(self, text: str | None, frames: list[str] | None = None) -> None:
+        self._text = text
         self.frames = frames
         self._wire: bytes | None = None
+
+    @property
+    def text(self) -> str:
+        """Return the frame's JSON text (built on first use by frames that build it lazily)."""
+        if self._text is None:
+            self._text = self._build_text()
+        return self._text
+
+    def _build_text(self) -> str:
+        raise AssertionError("an Outgoing without text")  # pragma: no cover - only subclasses build lazily
 
     @property
     def wire(self) -> bytes:
@@ -44,15 +55,56 @@ class Outgoing:
         return self._wire
 
 
-def wire_frame(text: str) -> bytes:
-    """One unmasked, final WebSocket text frame (RFC 6455 section 5.2) carrying ``text``."""
-    data = text.encode()
+class PresenceOut(Outgoing):
+    """One tick's presence for its recipients, each encoding built on first use and shared by all: the JSON
+    ``presence`` frame (``text``) and the binary tick frame's presence section (``section``; None when a
+    pose does not fit, then binary clients get the JSON frame)."""
+
+    __slots__ = ("_section", "t", "tick")
+
+    def __init__(self, tick: PresenceTick, t: float) -> None:
+        super().__init__(None)
+        self.tick = tick
+        self.t = t
+        self._section: bytes | bool | None = False
+
+    def _build_text(self) -> str:
+        return presence_text(self.tick, self.t)
+
+    @property
+    def section(self) -> bytes | None:
+        """Return the binary presence section (``frames.encode_presence``), or None when a pose does not fit."""
+        if self._section is False:
+            self._section = encode_presence(self.tick, self.t)
+        return self._section  # type: ignore[return-value]
+
+
+def wire_frame(data: str | bytes) -> bytes:
+    """One unmasked, final WebSocket frame (RFC 6455 section 5.2): a text frame carrying ``data`` (str) or a
+    binary frame (bytes)."""
+    if isinstance(data, str):
+        data, op = data.encode(), 0x81
+    else:
+        op = 0x82
     n = len(data)
     if n < 126:
-        return bytes((0x81, n)) + data
+        return bytes((op, n)) + data
     if n < 65536:
-        return b"\x81\x7e" + n.to_bytes(2, "big") + data
-    return b"\x81\x7f" + n.to_bytes(8, "big") + data
+        return bytes((op, 0x7E)) + n.to_bytes(2, "big") + data
+    return bytes((op, 0x7F)) + n.to_bytes(8, "big") + data
+
+
+def binary_tick(texts: list[str], presence: PresenceOut) -> bytes:
+    """The binary tick frame (``frames.tick_frame``) of JSON frames ``texts`` (one, a ``batch`` of several,
+    or none) and a presence whose ``section`` is not None."""
+    json_text = None if not texts else texts[0] if len(texts) == 1 else batch_text(texts)
+    return tick_frame(json_text, presence.section)  # type: ignore[arg-type]
+
+
+def presence_of(frame: str | Outgoing) -> str | PresenceOut:
+    """What a sender keeps of a presence frame: a ``PresenceOut`` as it is (both encodings at hand), else
+    its JSON text."""
+    return frame if isinstance(frame, (str, PresenceOut)) else frame.text
 
 
 def batch_text(texts: list[str]) -> str:
@@ -91,11 +143,12 @@ def text_of(frame: str | Outgoing) -> str:
 
 
 class Sender:
-    """The send queue for adapters whose sends are awaitable (any ASGI server)."""
+    """The send queue for adapters whose sends are awaitable (any ASGI server).  With ``binary`` (the
+    client joined with ``binary_frames``) a frame that carries presence goes out as a binary tick frame."""
 
     def __init__(
         self,
-        send: Callable[[str], Awaitable[None]],
+        send: Callable[[str | bytes], Awaitable[None]],
         on_fail: Callable[[str], None],
         max_bytes: int,
         send_timeout: float,
@@ -107,8 +160,10 @@ class Sender:
         self._queue: deque[str] = deque()
         self.queued_bytes = 0
         self._presence: PresenceTick | None = None
-        self._presence_text: str | None = None
+        self._presence_frame: str | PresenceOut | None = None
         self._presence_t = 0.0
+        self.binary = False
+        """Frames with presence go out as binary tick frames (PROTOCOL.md, *Binary tick frame*)."""
         self._wake = asyncio.Event()
         self.failed: str | None = None
         self.coalesced = 0
@@ -146,17 +201,18 @@ class Sender:
         if self.failed:
             return
         if self._presence is None:
-            self._presence, self._presence_text = tick, text_of(frame)
+            self._presence, self._presence_frame = tick, presence_of(frame)
         else:
             self._presence = merge(self._presence, tick)
-            self._presence_text = None
+            self._presence_frame = None
             self.coalesced += 1
         self._presence_t = t
         self._wake.set()
 
-    def _next_frame(self) -> str:
+    def _next_frame(self) -> str | bytes:
         """Everything waiting, as one frame: queued reliable frames in order, then the presence slot.
-        Under light load that is a single frame; under load a ``batch`` (fewer, larger frames)."""
+        Under light load that is a single frame; under load a ``batch`` (fewer, larger frames); for a
+        ``binary`` client with presence waiting, one binary tick frame."""
         parts: list[str] = []
         size = 0
         while self._queue and size < BATCH_BYTES:
@@ -165,8 +221,14 @@ class Sender:
             parts.append(text)
             size += len(text)
         if self._presence is not None and size < BATCH_BYTES:
-            parts.append(self._presence_text or presence_text(self._presence, self._presence_t))
-            self._presence, self._presence_text = None, None
+            pres = self._presence_frame
+            if pres is None or (self.binary and isinstance(pres, str)):
+                pres = PresenceOut(self._presence, self._presence_t)
+            self._presence, self._presence_frame = None, None
+            if self.binary and isinstance(pres, PresenceOut) and pres.section is not None:
+                self.batched += len(parts) + 1 if parts else 0
+                return binary_tick(parts, pres)
+            parts.append(text_of(pres))
         if len(parts) == 1:
             return parts[0]
         self.batched += len(parts)

@@ -38,9 +38,12 @@ class AsgiSocket:
         if self.receiving is not None and not self.receiving.done():
             self.receiving.cancel()
 
-    async def send_text(self, text: str) -> None:
-        """Send one text frame."""
-        await self.ws.send_text(text)
+    async def send_frame(self, data: str | bytes) -> None:
+        """Send one frame: a text frame for str, a binary frame for bytes (a binary tick frame)."""
+        if isinstance(data, str):
+            await self.ws.send_text(data)
+        else:
+            await self.ws.send_bytes(data)
 
 
 async def _receive(ws: WebSocket, link: ClientLink) -> None:
@@ -63,7 +66,7 @@ async def ws_endpoint(websocket: WebSocket) -> None:
     socket = AsgiSocket(websocket)
     holder: list[ClientLink] = []
     sender = Sender(
-        socket.send_text,
+        socket.send_frame,
         lambda reason: holder[0].sender_failed(reason),
         node.settings.send_queue_bytes,
         node.settings.send_timeout_s,

@@ -19,7 +19,9 @@ The load generator is ``tools/node/loadgen.mjs`` (Node + the ``ws`` package, as 
 ``npm ci`` in ``tools/node``, which ``make setup`` runs).  ``--generator python`` uses the asyncio
 ``websockets`` clients of this file instead; they need about twice the CPU, and near a full core at
 N = 200 they inflate the p99 they measure.  The Node generator sends our server binary pose messages
-(PROTOCOL.md, *Binary pose*; 29 bytes, as Colyseus's clients send theirs in binary), the Python one JSON.
+(PROTOCOL.md, *Binary pose*; 29 bytes, as Colyseus's clients send theirs in binary) and joins with
+``binary_frames`` (PROTOCOL.md, *Binary tick frame*: presence arrives binary, and its probes decode it as
+Colyseus's decode their binary patches); the Python one sends and receives JSON.
 
 The reference keeps each client's latest presence message and broadcasts one batched frame per room
 to everyone at 30 Hz (``websockets.broadcast``); moves are relayed at once.  Our server runs its
@@ -367,6 +369,7 @@ async def run_node(
         "stall_seconds": stall_seconds,
         "hold": True,  # stay connected after MEASURE_END until we have looked at the server
         "pose_encoding": "binary",  # ours: 29-byte binary pose messages (as Colyseus clients send binary)
+        "frames": "binary",  # ours: binary tick frames, decoded by the probes (as Colyseus's decode its patches)
     }
     with tempfile.NamedTemporaryFile("w", prefix="bench-session-", suffix=".json", delete=False) as f:
         json.dump(config, f)

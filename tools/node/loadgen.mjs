@@ -5,14 +5,17 @@
 // Config: {"kind": "ours" | "reference" | "colyseus", "url": "ws://127.0.0.1:PORT/...",
 //          "clients": [{"room", "pid", "probe", "token" (ours), "stall"}, ...],
 //          "presence_hz": 30, "move_interval": 1, "warmup": 2, "seconds": 6, "stall_seconds": 0,
-//          "concurrency": 50, "connect_timeout": 20, "hold": false, "pose_encoding": "binary"}
+//          "concurrency": 50, "connect_timeout": 20, "hold": false, "pose_encoding": "binary",
+//          "frames": "binary"}
 //
 // Each client joins (ours: token join, waits for the welcome, places and locks its own object;
 // reference: a hello naming room and id; colyseus: colyseus.js joinOrCreate("shop", {room}) against
 // tools/node/colyseus_server.mjs), then sends presence at presence_hz (the send time as ms modulo 1e5
 // in pose p[0]; ours: as a 29-byte binary pose message (PROTOCOL.md, "Binary pose"), or with
 // "pose_encoding": "json" as JSON text; colyseus: room.send("pose", [x,y,z,qx,qy,qz,qw])) and one object move every
-// move_interval. Probe clients parse every frame (batch frames included; colyseus: decode every state
+// move_interval. Ours: the clients join with binary_frames (PROTOCOL.md, "Binary tick frame": a tick's frame
+// with presence arrives binary, decoded by the JS client's decodeTickFrame), or with "frames": "json" get
+// JSON text only. Probe clients parse every frame (batch frames included; colyseus: decode every state
 // patch with colyseus.js) and time the other clients' poses; the others only count frames and bytes.
 // Stalled clients stop reading (socket paused, so TCP backpressure builds on the server) for the
 // first stall_seconds of the measured window and are left out of the counts.
@@ -26,6 +29,7 @@
 import { readFileSync } from "node:fs";
 import { monitorEventLoopDelay, performance } from "node:perf_hooks";
 import WebSocket from "ws";
+import { TICK_TAG, decodeTickFrame } from "../../session_server/web/static/phygital-client.js";
 
 let Colyseus = null; // colyseus.js, loaded only for kind "colyseus"
 
@@ -100,8 +104,9 @@ function readConfig(arg) {
     concurrency: 50,
     connect_timeout: 20,
   };
-  cfg = { pose_encoding: "binary", ...defaults, ...cfg };
+  cfg = { pose_encoding: "binary", frames: "binary", ...defaults, ...cfg };
   if (!["binary", "json"].includes(cfg.pose_encoding)) fail(`${source}: field pose_encoding must be "binary" or "json"`);
+  if (!["binary", "json"].includes(cfg.frames)) fail(`${source}: field frames must be "binary" or "json"`);
   if (!["ours", "reference", "colyseus"].includes(cfg.kind)) {
     fail(`${source}: field kind must be "ours", "reference" or "colyseus"`);
   }
@@ -141,6 +146,7 @@ const stats = {
   closed: 0, // connections closed by the server during the run
   sent: 0, // presence messages sent during the measured window
   send_skipped: 0, // presence not sent: more than SEND_BUFFER_LIMIT waiting on the socket
+  binary_frames: 0, // binary tick frames decoded by probes (ours, "frames": "binary")
 };
 const latencies = [];
 let measuring = false;
@@ -237,13 +243,15 @@ class Client {
       };
       ws.on("open", () => {
         if (this.ours) {
-          ws.send(JSON.stringify({ v: 1, type: "join", id: "j", room: this.room, token: this.token }));
+          const join = { v: 1, type: "join", id: "j", room: this.room, token: this.token };
+          if (this.cfg.frames === "binary") join.binary_frames = true;
+          ws.send(JSON.stringify(join));
         } else {
           ws.send(JSON.stringify({ room: this.room, id: this.pid }));
         }
       });
-      ws.on("message", (data) => {
-        if (ready) return this.receive(data);
+      ws.on("message", (data, isBinary) => {
+        if (ready) return this.receive(data, isBinary);
         if (!this.ours) return joined();
         const frame = JSON.parse(data.toString());
         if (frame.type === "error") {
@@ -274,12 +282,23 @@ class Client {
     });
   }
 
-  receive(data) {
+  receive(data, isBinary) {
     if (!measuring || this.stall) return;
     stats.frames += 1;
     stats.bytes += data.length;
     if (!this.probe) return;
-    const frame = JSON.parse(data.toString());
+    if (isBinary && data[0] === TICK_TAG) {
+      stats.binary_frames += 1;
+      const { json, presence } = decodeTickFrame(data);
+      if (json !== null) this.countText(json);
+      this.count(presence);
+    } else {
+      this.countText(data.toString());
+    }
+  }
+
+  countText(text) {
+    const frame = JSON.parse(text);
     if (frame.type === "batch") for (const f of frame.frames) this.count(f);
     else this.count(frame);
   }

@@ -50,6 +50,55 @@ export function binaryPose(position, rotation = [0, 0, 0, 1]) {
   return out;
 }
 
+/** First byte of a binary tick frame (PROTOCOL.md, "Binary tick frame"). */
+export const TICK_TAG = 0x02;
+const UTF8 = new TextDecoder();
+
+function tickId(bytes, pos) {
+  const k = bytes[pos];
+  if (k === 0 || pos + 1 + k > bytes.length) throw new SessionError("bad_message", `binary tick frame: id at byte ${pos} runs past the frame`);
+  let id = "";
+  for (let i = pos + 1; i < pos + 1 + k; i++) id += String.fromCharCode(bytes[i]); // ids are ASCII
+  return [id, pos + 1 + k];
+}
+
+/**
+ * Read a binary tick frame (PROTOCOL.md, "Binary tick frame"): `{json, presence}`, `json` the JSON section's
+ * text (one frame or a `batch`; null when empty), `presence` the `presence` frame it stands for.
+ * @param {ArrayBuffer|Uint8Array} data
+ */
+export function decodeTickFrame(data) {
+  const bytes = data instanceof Uint8Array ? data : new Uint8Array(data);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (bytes.length < 5 || bytes[0] !== TICK_TAG) throw new SessionError("bad_message", "not a binary tick frame");
+  const n = view.getUint32(1, true);
+  let pos = 5 + n;
+  if (pos + 12 > bytes.length) throw new SessionError("bad_message", "binary tick frame: no presence section");
+  const json = n ? UTF8.decode(bytes.subarray(5, pos)) : null;
+  const t = view.getFloat64(pos, true);
+  const count = view.getUint16(pos + 8, true);
+  const goneCount = view.getUint16(pos + 10, true);
+  pos += 12;
+  const poses = {};
+  for (let i = 0; i < count; i++) {
+    let id;
+    [id, pos] = tickId(bytes, pos);
+    if (pos + 28 > bytes.length) throw new SessionError("bad_message", `binary tick frame: the pose of ${id} runs past the frame`);
+    const pose = new Array(7);
+    for (let j = 0; j < 7; j++) pose[j] = view.getInt32(pos + 4 * j, true) / (j < 3 ? 1e4 : 1e5);
+    poses[id] = pose;
+    pos += 28;
+  }
+  const gone = [];
+  for (let i = 0; i < goneCount; i++) {
+    let id;
+    [id, pos] = tickId(bytes, pos);
+    gone.push(id);
+  }
+  if (pos !== bytes.length) throw new SessionError("bad_message", "binary tick frame: bytes after the presence section");
+  return { json, presence: { v: PROTOCOL_VERSION, type: "presence", t, poses, gone } };
+}
+
 /** An `error` frame from the server, a refused delta, or a failure to (re)connect. */
 export class SessionError extends Error {
   /**
@@ -569,6 +618,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
  * @property {number} [maxReconnectAttempts=40]
  * @property {object} [presence]  PresenceTracker options
  * @property {boolean} [binaryPresence=false]  send poses as binary pose messages (29 bytes; JSON when out of range)
+ * @property {boolean} [binaryFrames=false]  join with `binary_frames`: frames with presence arrive as binary tick frames
  */
 
 /**
@@ -594,6 +644,8 @@ export class SessionClient {
     this.retryIntervalMs = opts.retryIntervalMs ?? 2000;
     this.maxReconnectAttempts = opts.maxReconnectAttempts ?? 40;
     this.binaryPresence = opts.binaryPresence ?? false;
+    this.binaryFrames = opts.binaryFrames ?? false;
+    this.binaryReceived = 0;
     this.mirror = new RoomMirror(this.room, opts.presence);
     /** @type {string|null} */ this.participant = null;
     /** @type {string|null} */ this.session = null;
@@ -721,20 +773,27 @@ export class SessionClient {
       };
       ws.onopen = () => {
         const frame = { v: PROTOCOL_VERSION, id: this.nextId(), room: this.room, ...hello };
+        if (this.binaryFrames) frame.binary_frames = true;
         if (this.token !== null) frame.token = this.token;
         this._sendOn(ws, frame);
         this._startPinger(ws);
       };
       ws.onmessage = (ev) => {
         if (this._ws !== ws) return;
-        let frame;
+        let frames;
         try {
-          frame = JSON.parse(typeof ev.data === "string" ? ev.data : new TextDecoder().decode(ev.data));
+          if (typeof ev.data !== "string" && ev.data.byteLength > 0 && new Uint8Array(ev.data, 0, 1)[0] === TICK_TAG) {
+            const { json, presence } = decodeTickFrame(ev.data);
+            this.binaryReceived += 1;
+            frames = json === null ? [presence] : [JSON.parse(json), presence];
+          } else {
+            frames = [JSON.parse(typeof ev.data === "string" ? ev.data : UTF8.decode(ev.data))];
+          }
         } catch (exc) {
-          this._emit("error", new SessionError("bad_json", `server sent a frame that is not JSON: ${exc.message}`));
+          this._emit("error", new SessionError("bad_json", `server sent a frame that cannot be read: ${exc.message}`));
           return;
         }
-        this._onFrame(frame, hello.type);
+        for (const frame of frames) this._onFrame(frame, hello.type);
       };
       ws.onerror = () => {
         /* the close event follows */
