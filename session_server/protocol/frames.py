@@ -113,7 +113,7 @@ def tick_layout() -> list[dict[str, Any]]:
     pose = [
         {"offset": 1 + 4 * i, "size": 4, "type": "int32le", "field": name, "unit": 1 / steps}
         for i, (name, steps) in enumerate(BINARY_POSE_FIELDS)
-    ]  # after the id: offsets from the entry's length byte + 1 + id length - 1
+    ]
     return [
         {"offset": 0, "size": 1, "type": "uint8", "field": "tag", "const": TICK_TAG},
         {"offset": 1, "size": 4, "type": "uint32le", "field": "json_length", "name": "J"},

@@ -27,6 +27,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from .errors import ERROR_CODES
+from .frames import tick_layout
 from .inbound import BINARY_POSE, CLIENT_TYPES, binary_layout
 from .kinds import KINDS
 from .messages import PROTOCOL_VERSION, SERVER_TYPES, SESSION_TYPES
@@ -151,7 +152,19 @@ def _build() -> str:
                 "frame": "binary",
                 "size": BINARY_POSE.size,
                 "layout": binary_layout(),
-            }
+            },
+            "tick": {
+                "description": (
+                    "a server frame with presence, in a binary WebSocket frame, for a client that joined with "
+                    "binary_frames (PROTOCOL.md, Binary tick frame): the tick's JSON frames (one frame or a batch), "
+                    "then the presence it stands for; offsets after the JSON section count from J, those in an "
+                    "entry from the entry's start; each pose number is value * unit"
+                ),
+                "stands_for": [REF.format(model=name_of(SERVER_TYPES[k])) for k in ("batch", "presence")],
+                "frame": "binary",
+                "direction": "server",
+                "layout": tick_layout(),
+            },
         },
         "x-error-codes": {
             code: {"close": spec.close_code, "description": spec.description} for code, spec in ERROR_CODES.items()

@@ -2,7 +2,8 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import {
-  SessionClient, SessionError, PresenceTracker, RoomMirror, WebSocket, binaryPose, joined, pose, sleep, startServer, token,
+  SessionClient, SessionError, PresenceTracker, RoomMirror, WebSocket, binaryPose, decodeTickFrame, joined, pose, sleep,
+  startServer, token,
 } from "./harness.mjs";
 
 let srv;
@@ -211,6 +212,46 @@ test("binaryPresence sends 29-byte binary pose messages, read as presence (JSON 
   assert.deepEqual(b.mirror.presence.latest.ana, [300000, 1.6, -2, 0, 0, 0, 1]);
   assert.ok(sent[0] instanceof Uint8Array && sent[0].length === 29, "binary first");
   assert.equal(typeof sent[1], "string", "JSON when it does not fit");
+  assert.deepEqual(a.errors, []);
+  await a.close();
+  await b.close();
+});
+
+test("binaryFrames: frames with presence arrive binary (deltas and acks inside), read as JSON ones", async () => {
+  // the bytes PROTOCOL.md gives as its example (Binary tick frame)
+  const example = Buffer.from(
+    "02 00 00 00 00 00 00 20 08 73 4c da 41 01 00 01 00 03 61 6e 61 98 3a 00 00 80 3e 00 00 e0 b1 ff ff 00 00 00 00 00 00 00 00 00 00 00 00 a0 86 01 00 03 62 65 6e".replaceAll(" ", ""),
+    "hex",
+  );
+  assert.deepEqual(decodeTickFrame(example), {
+    json: null,
+    presence: { v: 1, type: "presence", t: 1764871200.5, poses: { ana: [1.5, 1.6, -2, 0, 0, 0, 1] }, gone: ["ben"] },
+  });
+  assert.throws(() => decodeTickFrame(example.subarray(0, 52)), SessionError);
+  const room = newRoom();
+  const a = await joined(srv.url, room, "ana", "phone", { binaryFrames: true });
+  const b = await joined(srv.url, room, "ben");
+  const kinds = [];
+  const raw = a._ws.onmessage;
+  a._ws.onmessage = (ev) => {
+    kinds.push(typeof ev.data === "string" ? "text" : new Uint8Array(ev.data)[0]);
+    raw(ev);
+  };
+  await a.request("object.place", { object: "lamp", sku: "LAMP", pose: pose(0) });
+  await a.request("object.lock", { object: "lamp" });
+  for (let i = 1; i <= 5; i++) {
+    b.sendPresence([i / 4, 1.6, -2], [0, 0.70711, 0, 0.70711]);
+    a.sendPresence([1, 1.5, i]);
+    await a.request("object.move", { object: "lamp", pose: pose(i) });
+  }
+  for (let i = 0; i < 50 && (b.mirror.presence.latest.ana?.[2] !== 5 || a.mirror.presence.latest.ben?.[0] !== 1.25); i++) {
+    await sleep(50);
+  }
+  assert.deepEqual(a.mirror.presence.latest.ben, [1.25, 1.6, -2, 0, 0.70711, 0, 0.70711]);
+  assert.deepEqual(b.mirror.presence.latest.ana, [1, 1.5, 5, 0, 0, 0, 1]);
+  await b.waitUntil((s) => s.revision === a.state.revision);
+  assert.deepEqual(a.mirror.snapshot(), b.mirror.snapshot());
+  assert.ok(a.binaryReceived > 0 && kinds.includes(0x02), "binary tick frames arrived");
   assert.deepEqual(a.errors, []);
   await a.close();
   await b.close();

@@ -19,7 +19,7 @@ export const REDIS_URL = "redis://127.0.0.1:6379/0";
 const REDIS_PREFIX = process.env.PHYG_REDIS_PREFIX || `phygital-jstest:${process.pid}`;
 
 const clientModule = await import(path.join(ROOT, "session_server/web/static/phygital-client.js"));
-export const { SessionClient, SessionError, RoomMirror, applyDelta, PresenceTracker, binaryPose } = clientModule;
+export const { SessionClient, SessionError, RoomMirror, applyDelta, PresenceTracker, binaryPose, decodeTickFrame } = clientModule;
 
 let prefixes = 0;
 /** A Redis key prefix of its own under the one the pytest wrapper cleans up. */
