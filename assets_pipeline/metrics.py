@@ -180,9 +180,12 @@ class TriangleDistance:
             first = np.flatnonzero(np.r_[True, at[1:] != at[:-1]])
             out[at[first]] = np.minimum(out[at[first]], np.minimum.reduceat(self._pairs(p[at], tri), first))
 
-    def largest(self, points: np.ndarray, labels: np.ndarray | None = None, count: int = 1) -> np.ndarray:
+    def largest(self, points: np.ndarray, labels: np.ndarray | None = None, count: int = 1,
+                stop: float = np.inf) -> np.ndarray:
         """(count,) the largest distance from the points of each label (0..count-1; default: all one label) to the
-        surface, exact; 0 for a label without points, inf when the surface has no triangles."""
+        surface, exact; 0 for a label without points, inf when the surface has no triangles. With ``stop``, the
+        search ends as soon as one label's distance reaches it (that label's value is then at least ``stop``, the
+        others' lower bounds)."""
         labels = np.zeros(len(points), np.int64) if labels is None else np.asarray(labels, np.int64)
         if self.tree is None:
             return np.where(np.bincount(labels, minlength=count) > 0, np.inf, 0.0)
@@ -203,6 +206,8 @@ class TriangleDistance:
             bound[todo] = self._exact(p[todo], bound[todo])
             exact[todo] = True
             np.maximum.at(best, labels[todo], bound[todo])
+            if best.max() >= stop:
+                break
             open_ = np.flatnonzero(~exact & (bound > best[labels]))
             fresh = open_[~refined[open_]]
             if len(fresh) > 2 * batch:  # many loose bounds: tighten them with more neighbours before going exact
@@ -289,20 +294,22 @@ class PartsReference:
                                       and np.array_equal(v, rv))
             for (v, f), (rv, rf) in zip(parts, self.parts, strict=True))
 
-    def distances(self, simplified: list[np.ndarray]) -> np.ndarray:
+    def distances(self, simplified: list[np.ndarray], stop: float = np.inf) -> np.ndarray:
         """Each part's symmetric Hausdorff distance to the union when the parts' triangles are ``simplified`` (one
-        (m, 3) array per part, on the same vertices), in the parts' units."""
+        (m, 3) array per part, on the same vertices), in the parts' units. With ``stop``, measuring ends as soon as
+        one part's distance reaches it (only a result below ``stop`` everywhere is exact)."""
         out = np.zeros(len(self.parts))
         if not self.parts:
             return out
         if self._last is not None and len(self._last[0]) == len(simplified) and all(
                 a.shape == b.shape and np.array_equal(a, b) for a, b in zip(self._last[0], simplified, strict=True)):
             return self._last[1].copy()  # the same triangles again (a fit kept after it was measured)
-        out = self._distances(simplified)
-        self._last = ([np.array(f) for f in simplified], out.copy())
+        out = self._distances(simplified, stop)
+        if out.max() < stop:
+            self._last = ([np.array(f) for f in simplified], out.copy())
         return out
 
-    def _distances(self, simplified: list[np.ndarray]) -> np.ndarray:
+    def _distances(self, simplified: list[np.ndarray], stop: float) -> np.ndarray:
         out = np.zeros(len(self.parts))
         if self._index is None:
             self._index = TriangleDistance(*_union(self.parts))
@@ -325,9 +332,10 @@ class PartsReference:
         if len(moved) == len(self.origin) and len(self.points) == sum(len(m) for m in moved):
             mask = np.concatenate(moved) if moved else np.zeros(0, bool)
             out = np.maximum(out, TriangleDistance(*_union(kept)).largest(self.points[mask], self.labels[mask],
-                                                                              len(kept)))
+                                                                              len(kept), stop))
         else:  # no provenance (parts without area): measure every point
-            out = np.maximum(out, TriangleDistance(*_union(kept)).largest(self.points, self.labels, len(kept)))
+            out = np.maximum(out, TriangleDistance(*_union(kept)).largest(self.points, self.labels, len(kept),
+                                                                          stop))
         pts = []
         for (v, f), ref_keys, new_keys in zip(kept, self.keys, keys, strict=True):
             if not len(f):
@@ -339,8 +347,10 @@ class PartsReference:
                 rows = np.maximum(origin[0], 0)
                 sampled = sampled[(origin[0] >= 0) & ~np.isin(new_keys[rows], ref_keys)]
             pts.append(sampled)
+        if out.max() >= stop:  # (after sampling: the random stream stays the same for the next measurement)
+            return out
         labels = np.repeat(np.arange(len(kept)), [len(p) for p in pts])
-        return np.maximum(out, self._index.largest(np.concatenate(pts), labels, len(kept)))
+        return np.maximum(out, self._index.largest(np.concatenate(pts), labels, len(kept), stop))
 
 
 def _triangle_keys(f: np.ndarray, vertices: int) -> np.ndarray | None:

@@ -118,7 +118,8 @@ def simplify_transform(options: OptimizeOptions, ratio: float, reference: AssetD
 
     cache: dict[tuple[tuple[int, int], ...], object] = {} if surfaces is None else surfaces
 
-    def measure(parts: list[tuple[tuple[int, int], np.ndarray, np.ndarray, np.ndarray]]) -> list[float]:
+    def measure(parts: list[tuple[tuple[int, int], np.ndarray, np.ndarray, np.ndarray]],
+                stop: float = np.inf) -> list[float]:
         # every round, candidate and LOD is measured against the same reference: sample it and build its distance
         # scene once
         key = tuple(k for k, _, _, _ in parts)
@@ -126,7 +127,7 @@ def simplify_transform(options: OptimizeOptions, ratio: float, reference: AssetD
         pairs = [(v, f) for _, v, f, _ in parts]
         if not isinstance(ref, PartsReference) or not ref.same(pairs):
             ref = cache[key] = PartsReference(pairs)
-        return [float(d) for d in ref.distances([t for _, _, _, t in parts])]
+        return [float(d) for d in ref.distances([t for _, _, _, t in parts], stop)]
 
     chosen = node_simplifier.best_simplifier()
     batch = node_simplifier.simplify_many if chosen is node_simplifier.simplify else None

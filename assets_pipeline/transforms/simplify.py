@@ -33,12 +33,19 @@ BatchSimplifier = Callable[[list[tuple]], list[tuple[np.ndarray, float]]]  # typ
 """batch([(indices, positions, target, error, flags, attributes, weights), ...]) -> [(indices, error), ...]."""
 Part = tuple[tuple[int, int], np.ndarray, np.ndarray, np.ndarray]
 """(key naming the primitive, world positions, reference triangles, simplified triangles)."""
-Measure = Callable[[list[Part]], list[float]]
-"""measure(parts) -> each part's symmetric Hausdorff distance to the union of the others' reference (world units;
-the keys let a reference be built once and reused)."""
+Measure = Callable[..., list[float]]
+"""measure(parts, stop=inf) -> each part's symmetric Hausdorff distance to the union of the others' reference (world
+units; the keys let a reference be built once and reused). With ``stop``, measuring may end as soon as one part's
+distance reaches it (the result is exact only when every distance is below ``stop``)."""
 MARGIN = 0.9
 """The measured bound is this fraction of ``error``: quantizing afterwards and the final measurement's other
 samples add a little."""
+STANDS_OUT = 2.0
+"""Rebalance only when the largest measured part's distance is this many times the next one's (BrainStem, ToyCar and
+SheenChair: 1.1-1.3x, where rebalancing gained nothing at the same count and cost two measurements; the lamp whose
+hardware the simplifier underestimates 10x: 3.7x)."""
+GRID = 100
+"""Ratios tried (k / GRID) for a primitive whose results stay above the measured bound."""
 MAX_MORPH_ATTRIBUTES = 10
 """meshoptimizer takes at most 32 attribute floats per vertex: the 10 morph targets that move most (3 each)."""
 
@@ -65,7 +72,7 @@ class SimplifyOptions:
     tries: int = 5
     rebalance: int = 2
     """With a measure: rounds of measuring, weighting each primitive's error by how far its measurement is from the
-    others', and fitting the triangle budget again (the best round is kept)."""
+    others', and fitting the triangle budget again (the best round is kept; none when no part stands out)."""
     """How many times the simplifier's error target is lowered when the measured error is above the bound."""
 
 
@@ -109,9 +116,10 @@ def simplify(options: SimplifyOptions, simplifier: Simplifier, measure: Measure 
     """Return the transform that simplifies the triangle primitives with ``simplifier`` (or ``batch``, many at once)
     to ``options.ratio`` of the triangles of the same primitives in ``reference`` (default: the document itself),
     measuring the error against it with ``measure`` when given; warns when the model cannot be reduced that far."""
-    def many(jobs: list[tuple[_Job, np.ndarray, float]], targets: bool = False) -> list[np.ndarray]:
-        calls = [(order, j.pos, j.target if targets else 0, goal / j.scale, j.flags, j.attrs, j.weights)
-                 for j, order, goal in jobs]
+    def many(jobs: list[tuple[_Job, np.ndarray, float]], targets: bool | list[int] = False) -> list[np.ndarray]:
+        counts = targets if isinstance(targets, list) else [j.target if targets else 0 for j, _, _ in jobs]
+        calls = [(order, j.pos, count, goal / j.scale, j.flags, j.attrs, j.weights)
+                 for (j, order, goal), count in zip(jobs, counts, strict=True)]
         done = batch(calls) if batch is not None else [simplifier(*c) for c in calls]
         for (job, _, _), (_, err) in zip(jobs, done, strict=True):
             job.reached = float(err) * job.scale
@@ -194,7 +202,8 @@ def _rebalance(jobs: list[_Job], measure: Measure, many: Many, budget: int, boun
         if max(dists) < best[1]:
             best = ([(j.out, j.goal, j.rel) for j in jobs], max(dists))
         level = float(np.mean(dists))
-        if level <= 0:
+        second = sorted(dists)[-2]
+        if level <= 0 or max(dists) < STANDS_OUT * second:  # no part stands out: the weights would change little
             break
         for job, d in zip(jobs, dists, strict=True):
             job.rel = float(np.clip(job.rel * np.sqrt(max(d, 1e-12) / level), 0.05, 100.0))
@@ -206,34 +215,80 @@ def _rebalance(jobs: list[_Job], measure: Measure, many: Many, budget: int, boun
             job.out, job.goal, job.rel = out, goal, rel
 
 
-def _measure(jobs: list[_Job], measure: Measure, outs: list[np.ndarray] | None = None) -> list[float]:
-    """Each job's measured distance with its result (or ``outs``), the jobs measured together."""
+def _measure(jobs: list[_Job], measure: Measure, outs: list[np.ndarray] | None = None,
+             stop: float = np.inf) -> list[float]:
+    """Each job's measured distance with its result (or ``outs``), the jobs measured together (until one reaches
+    ``stop``)."""
     outs = outs if outs is not None else [j.out for j in jobs]  # type: ignore[misc]
-    return measure([(j.key, j.world, j.base, o.reshape(-1, 3)) for j, o in zip(jobs, outs, strict=True)])
+    parts = [(j.key, j.world, j.base, o.reshape(-1, 3)) for j, o in zip(jobs, outs, strict=True)]
+    return measure(parts, stop=stop) if np.isfinite(stop) else measure(parts)
 
 
 def _bound_measured(jobs: list[_Job], measure: Measure, many: Many, options: SimplifyOptions) -> None:
     """Measure the results together; lower the simplifier's error target of those above the bound until they are
-    within it (at last keep their input)."""
-    for job, d in zip(jobs, _measure(jobs, measure), strict=True):
-        job.distance = d
-    for attempt in range(2 * options.tries + 1):
+    within it (without permissive mode when that is not enough); then, for those still above, try the triangle
+    counts of the ratios above (in steps of ``1 / GRID`` of the reference, each simplified to its count as at its
+    own ratio) upwards until within (at last keep their input). Of every result measured, the one with the fewest
+    triangles within the bound is kept: the measured error does not always fall as the target is lowered, and a
+    lower ratio must not keep more triangles than a higher one."""
+    best: tuple[int, list[np.ndarray]] | None = None
+
+    def measured() -> None:
+        nonlocal best
+        alone = len(jobs) == 1  # one part: a result above the bound need not be measured to the end
+        for job, d in zip(jobs, _measure(jobs, measure, stop=jobs[0].bound if alone else np.inf), strict=True):
+            job.distance = d
+        size = sum(len(j.out) for j in jobs)  # type: ignore[arg-type]
+        if all(j.distance <= j.bound for j in jobs) and (best is None or size < best[0]):
+            best = (size, [j.out for j in jobs])  # type: ignore[misc]
+
+    measured()
+    lowered: set[int] = set()
+    for attempt in range(2 * options.tries):
         over = [j for j in jobs if j.distance > j.bound]
         if not over:
-            return
+            break
         if attempt == options.tries:  # collapsing across seams (permissive) may be what breaks the bound
             for j in over:
                 if j.flags & PERMISSIVE:
                     j.flags &= ~PERMISSIVE
                     j.goal = j.bound
-        if attempt == 2 * options.tries:  # the simplifier's estimate stays below what is measured: keep the input
-            for j in over:
-                j.out = j.current
-        else:
-            for j in over:
-                j.goal *= max(0.1, min(0.7, j.bound / j.distance))
-            for j, out in zip(over, many([(j, j.current, j.goal) for j in over]), strict=True):
-                j.out = out
+        for j in over:
+            j.goal *= max(0.1, min(0.7, j.bound / j.distance))
+            lowered.add(id(j))
+        for j, out in zip(over, many([(j, j.current, j.goal) for j in over]), strict=True):
+            j.out = out
+        measured()
+    if best is not None:  # the fewest within the bound so far, then the counts of the ratios above the targets
+        for job, out in zip(jobs, best[1], strict=True):
+            job.out = out
+    kept = {id(j): j.out if j.distance <= j.bound or best is not None else j.current for j in jobs}
+    # the primitives the bound held back, when the model is short of its budget
+    short = sum(len(o) for o in kept.values()) > sum(j.target for j in jobs) * 1.05 + 3  # type: ignore[arg-type]
+    scan = [j for j in jobs if short and id(j) in lowered and len(kept[id(j)]) > j.target]  # type: ignore[arg-type]
+    for k in range(1, GRID + 1):
+        tried = [(j, int(len(j.base) * (k / GRID)) * 3) for j in scan]
+        tried = [(j, c) for j, c in tried if j.target <= c < len(kept[id(j)])]  # type: ignore[arg-type]
+        if not tried:
+            if all(int(len(j.base) * (k / GRID)) * 3 >= len(kept[id(j)]) for j in scan):  # type: ignore[arg-type]
+                break
+            continue
+        for (j, _), out in zip(tried, many([(j, j.current, 1e30 * j.bound) for j, _ in tried],
+                                           targets=[c for _, c in tried]), strict=True):
+            j.out = out
+        measured()
+        for j, _ in tried:
+            if j.distance <= j.bound:
+                kept[id(j)] = j.out
+                scan.remove(j)
+        for j in jobs:
+            j.out = kept[id(j)]
+    for job in jobs:
+        job.out = kept[id(job)]
+    measured()
+    if best is not None and any(j.distance > j.bound for j in jobs):
+        for job, out in zip(jobs, best[1], strict=True):
+            job.out = out
         for job, d in zip(jobs, _measure(jobs, measure), strict=True):
             job.distance = d
 
@@ -257,7 +312,7 @@ def _best_orders(jobs: list[_Job], measure: Measure, many: Many, options: Simpli
         assert job.out is not None
         if len(cand) > len(job.out):  # never trade triangles for error
             continue
-        d = _measure([job], measure, [cand])[0]
+        d = _measure([job], measure, [cand], stop=alone[id(job)])[0]  # a worse order is left half-measured
         if d < alone[id(job)]:
             job.out, alone[id(job)] = cand, d
     if len(jobs) == 1:
