@@ -318,3 +318,96 @@ def test_python_client_with_binary_frames_mirrors_the_room(server: RunningServer
         await b.close()
 
     run(go())
+
+
+# ---- the senders: a turn's frames, coalescing while blocked -------------------------------------
+
+
+def _ws_frames(data: bytes) -> list[tuple[int, bytes]]:
+    """The (opcode, payload) of each unmasked WebSocket frame in ``data`` (RFC 6455 section 5.2)."""
+    out, pos = [], 0
+    while pos < len(data):
+        op, n, pos = data[pos] & 0x0F, data[pos + 1] & 0x7F, pos + 2
+        if n == 126:
+            n, pos = int.from_bytes(data[pos : pos + 2], "big"), pos + 2
+        elif n == 127:
+            n, pos = int.from_bytes(data[pos : pos + 8], "big"), pos + 8
+        out.append((op, data[pos : pos + n]))
+        pos += n
+    return out
+
+
+def test_fast_sender_binary_turns_and_coalescing() -> None:
+    from session_server.server.fastws import Corker, TransportSender
+    from session_server.server.sender import Outgoing, PresenceOut
+
+    from .test_fastws_sender import Proto
+
+    async def main() -> None:
+        proto = Proto()
+        s = TransportSender(proto, Corker(), max_bytes=1 << 20, send_timeout=5)  # type: ignore[arg-type]
+        s.binary = True
+        delta = Outgoing(json.dumps({"v": 1, "type": "delta", "rev": 1}))
+        tick = PresenceTick({"a": [1.0, 2.0, 3.0, 0.0, 0.0, 0.0, 1.0]})
+        s.send_tick([delta, '{"v":1,"type":"ack","ref":"r"}'], (tick, PresenceOut(tick, 5.0)), 5.0)
+        await asyncio.sleep(0)
+        [(op, payload)] = _ws_frames(proto.transport.writes[-1])  # one binary frame for the turn
+        text, presence = doc_decode(payload)
+        assert op == 2 and [f["type"] for f in json.loads(text or "")["frames"]] == ["delta", "ack"]
+        assert presence == {"t": 5.0, "poses": {"a": [1, 2, 3, 0, 0, 0, 1]}, "gone": []}
+        s.send('{"v":1,"type":"pong","t":1}')  # no presence: a text frame
+        await asyncio.sleep(0)
+        assert [op for op, _ in _ws_frames(proto.transport.writes[-1])] == [1]
+        s.blocked_since = 0.0  # the peer stopped reading: presence coalesces in one slot
+        for i in range(50):
+            t = PresenceTick({f"p{i % 3}": [float(i), 0, 0, 0, 0, 0, 1]}, ("gone",) if i == 0 else ())
+            s.send_tick([], (t, PresenceOut(t, float(i))), float(i))
+        await asyncio.sleep(0)
+        writes = len(proto.transport.writes)
+        assert s.coalesced == 50
+        proto.transport.buffer = 0
+        s.writable()
+        await asyncio.sleep(0)
+        assert len(proto.transport.writes) == writes + 1
+        [(op, payload)] = _ws_frames(proto.transport.writes[-1])
+        text, presence = doc_decode(payload)
+        assert op == 2 and text is None and presence["t"] == 49.0 and presence["gone"] == ["gone"]
+        assert presence["poses"] == {f"p{k}": [float(v), 0, 0, 0, 0, 0, 1] for k, v in ((0, 48), (1, 49), (2, 47))}
+
+    asyncio.run(main())
+
+
+def test_asgi_sender_binary_frame_with_the_queued_json_first() -> None:
+    from session_server.server.sender import PresenceOut, Sender
+
+    async def main() -> None:
+        sent: list[str | bytes] = []
+
+        async def send(data: str | bytes) -> None:
+            sent.append(data)
+
+        s = Sender(send, lambda reason: None, max_bytes=1 << 20, send_timeout=5)
+        s.binary = True
+        far = PresenceTick({"far": [300000.0, 0, 0, 0, 0, 0, 1]})
+        near = PresenceTick({"a": [0.5, 1.6, 0, 0, 0.70711, 0, 0.70711]})
+        s.send_tick(['{"v":1,"type":"delta","rev":3}'], (near, PresenceOut(near, 2.0)), 2.0)
+        s.send_tick([], (far, PresenceOut(far, 3.0)), 3.0)  # merged with the unsent one: does not fit
+        s.send_tick([], (near, PresenceOut(near, 4.0)), 4.0)
+        task = asyncio.create_task(s.run())
+        for _ in range(100):
+            if sent:
+                break
+            await asyncio.sleep(0.01)
+        assert len(sent) == 1 and isinstance(sent[0], str)  # a pose out of range: JSON text, as for others
+        frame = json.loads(sent[0])
+        assert [f["type"] for f in frame["frames"]] == ["delta", "presence"]
+        s.send_tick([], (near, PresenceOut(near, 5.0)), 5.0)
+        for _ in range(100):
+            if len(sent) == 2:
+                break
+            await asyncio.sleep(0.01)
+        assert isinstance(sent[1], bytes)
+        assert doc_decode(sent[1]) == (None, {"t": 5.0, "poses": {"a": near.poses["a"]}, "gone": []})
+        task.cancel()
+
+    asyncio.run(main())
