@@ -14,7 +14,7 @@ from __future__ import annotations
 import struct
 from typing import Any
 
-from .inbound import BINARY_POSE_FIELDS
+from .inbound import BINARY_POSE_FIELDS, StepPose
 from .messages import POSITION_STEPS, ROTATION_STEPS
 from .presence import PresenceTick
 
@@ -49,8 +49,12 @@ def encode_presence(tick: PresenceTick, t: float) -> bytes | None:
     parts = [PRESENCE_HEAD.pack(t, len(tick.poses), len(tick.gone))]
     pack = POSE_STEPS.pack
     try:
-        for pid, (x, y, z, qx, qy, qz, qw) in tick.poses.items():
+        for pid, pose in tick.poses.items():
             parts.append(_id_bytes(pid))
+            if type(pose) is StepPose:  # from a binary pose message: its steps as they came
+                parts.append(pose.steps)
+                continue
+            x, y, z, qx, qy, qz, qw = pose
             parts.append(
                 pack(round(x * 1e4), round(y * 1e4), round(z * 1e4),
                      round(qx * 1e5), round(qy * 1e5), round(qz * 1e5), round(qw * 1e5))

@@ -99,8 +99,17 @@ def binary_layout() -> list[dict[str, Any]]:
     return fields
 
 
+class StepPose(list):  # type: ignore[type-arg]
+    """A pose (``[x, y, z, qx, qy, qz, qw]``) read from a binary pose message, keeping the message's 28 bytes
+    of int32 steps in ``steps``: a binary tick frame writes those bytes as they are (``frames.encode_presence``)
+    instead of scaling and rounding the numbers back.  Everywhere else it is the list it is."""
+
+    __slots__ = ("steps",)
+    steps: bytes
+
+
 def binary_pose(data: bytes) -> list[float] | None:
-    """The pose of a binary pose message (``BINARY_POSE``), or None when ``data`` is not one.
+    """The pose of a binary pose message (``BINARY_POSE``), or None when ``data`` is not one (a ``StepPose``).
 
     Its numbers are whole steps, so the pose is exactly what ``rounded_pose`` makes of the same numbers
     sent as JSON, and always within ``POSE_LIMIT``: no check or rounding is left to do."""
@@ -108,7 +117,9 @@ def binary_pose(data: bytes) -> list[float] | None:
         return None
     _, x, y, z, qx, qy, qz, qw = BINARY_POSE.unpack(data)
     p, r = POSITION_STEPS, ROTATION_STEPS
-    return [x / p, y / p, z / p, qx / r, qy / r, qz / r, qw / r]
+    pose = StepPose((x / p, y / p, z / p, qx / r, qy / r, qz / r, qw / r))
+    pose.steps = data[1:29]
+    return pose
 
 
 def encode_binary_pose(position: Sequence[float], rotation: Sequence[float]) -> bytes | None:
@@ -141,7 +152,7 @@ def short_pose(match: re.Match[bytes] | list[float]) -> list[float]:
     """The pose of a ``short_presence`` match: what ``quick_pose`` returns for it, without the rounding
     (the numbers are rounded already; ``+ 0.0`` turns ``-0`` into ``0.0`` as the rounding does).  A
     ``binary_pose`` (a list) is returned as it is."""
-    if type(match) is list:
+    if isinstance(match, list):
         return match
     x, y, z, qx, qy, qz, qw = match.groups()  # type: ignore[union-attr]
     if qx is None:

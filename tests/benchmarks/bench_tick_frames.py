@@ -1,10 +1,11 @@
 """Per-tick presence encoding, in process: the JSON ``presence`` frame against the binary tick frame
 (PROTOCOL.md, *Binary tick frame*), for one room's tick, and the bytes a client receives per second.
 
-Two pose sets per room size: the bench's (tests/benchmarks/bench_session.py: ids ``c123``, a time in ms in
-x, a counter in y, no rotation) and a typical AR device's (ids of 8 characters, positions within a few
-metres, a rotation).  CPU time (``time.process_time``) over many iterations, best of 5 rounds; the load
-average is printed with the figures (the machine is shared).  Usage::
+Three pose sets per room size: the bench's (tests/benchmarks/bench_session.py: ids ``c123``, a time in ms
+in x, a counter in y, no rotation); the same as they arrive in binary pose messages, as the Node generator
+sends them ("bench, binary in": their steps are written as they came); and a typical AR device's (ids of 8
+characters, positions within a few metres, a rotation).  CPU time (``time.process_time``) over many
+iterations, best of 5 rounds; the load average is printed with the figures (the machine is shared).  Usage::
 
     .venv/bin/python tests/benchmarks/bench_tick_frames.py [--iterations 20000] [--sizes 10,200]
 """
@@ -21,6 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from session_server.protocol.frames import encode_presence, tick_frame
+from session_server.protocol.inbound import binary_pose, encode_binary_pose
 from session_server.protocol.presence import PresenceTick
 from session_server.server.sender import presence_text, wire_frame
 
@@ -33,13 +35,15 @@ def ticks(size: int, kind: str, rng: random.Random) -> list[PresenceTick]:
     for n in range(8):
         poses = {}
         for i in range(size):
-            if kind == "bench":
+            if kind.startswith("bench"):
                 pid = f"c{rng.randrange(1000)}{i}"
                 pose = [round(rng.uniform(0, 1e5) * 1e4) / 1e4, float(rng.randrange(100000)), 0.0, 0.0, 0.0, 0.0, 1.0]
             else:
                 pid = f"dev{i:05d}"
                 pose = [round(rng.uniform(-5, 5) * 1e4) / 1e4 for _ in range(3)]
                 pose += [round(rng.uniform(-1, 1) * 1e5) / 1e5 for _ in range(4)]
+            if kind == "bench, binary in":  # as the server keeps a binary pose message's pose (its steps kept)
+                pose = binary_pose(encode_binary_pose(pose[:3], pose[3:]) or b"") or pose
             poses[pid] = pose
         out.append(PresenceTick(poses, ()))
         del n
@@ -72,7 +76,7 @@ def main() -> None:
     )
     print("|---|---|---|---|---|---|---|---|")
     for size in (int(s) for s in args.sizes.split(",")):
-        for kind in ("bench", "device"):
+        for kind in ("bench", "bench, binary in", "device"):
             items = ticks(size, kind, rng)
             iters = max(200, args.iterations * 10 // size)
             js = cpu_us(lambda tk: wire_frame(presence_text(tk, t)), items, iters)

@@ -129,6 +129,22 @@ def test_binary_presence_is_the_json_presence() -> None:
         assert text is None and got == {k: want[k] for k in ("t", "poses", "gone")}
 
 
+def test_a_binary_pose_message_is_written_as_it_came() -> None:
+    from session_server.protocol.inbound import binary_pose, encode_binary_pose
+
+    rng = random.Random(5)
+    for _ in range(500):
+        p = [rng.uniform(-214748, 214748) if rng.random() < 0.2 else rng.uniform(-50, 50) for _ in range(3)]
+        q = [rng.uniform(-1, 1) for _ in range(4)]
+        message = encode_binary_pose(p, q)
+        assert message is not None
+        pose = binary_pose(message)
+        assert pose is not None and pose == list(pose)
+        as_floats = frames.encode_presence(PresenceTick({"a": list(pose)}), 1.0)  # scaled and rounded back
+        assert frames.encode_presence(PresenceTick({"a": pose}), 1.0) == as_floats
+        assert as_floats is not None and as_floats.endswith(message[1:])
+
+
 def test_a_pose_that_does_not_fit_has_no_binary_section() -> None:
     assert frames.encode_presence(PresenceTick({"a": [214748.3647, 0, 0, 0, 0, 0, 1]}), 1.0) is not None
     assert frames.encode_presence(PresenceTick({"a": [214748.3648, 0, 0, 0, 0, 0, 1]}), 1.0) is None
