@@ -96,3 +96,18 @@ def test_parts_reference_measures_only_what_the_simplifier_changed() -> None:
     assert abs(d[0] - 0.3) < 1e-6 and d[1] == 0.0, d  # the bump's height, found exactly
     again = ref.distances([collapsed.copy(), other_f])
     assert np.array_equal(d, again)
+
+
+def test_a_measurement_with_a_stop_is_exact_below_it_and_reaches_it_above() -> None:
+    v, f = _grid()
+    bump = 10 * 21 + 10
+    v[bump, 2] = 0.3
+    collapsed = np.where(f == bump, bump + 1, f)
+    collapsed = collapsed[(collapsed[:, 0] != collapsed[:, 1]) & (collapsed[:, 1] != collapsed[:, 2])
+                          & (collapsed[:, 0] != collapsed[:, 2])]
+    exact = PartsReference([(v, f)]).distances([collapsed])[0]
+    assert abs(exact - 0.3) < 1e-6
+    below = PartsReference([(v, f)]).distances([collapsed], stop=0.5)[0]  # not reached: measured to the end
+    assert below == exact
+    above = PartsReference([(v, f)]).distances([collapsed], stop=0.1)[0]  # reached: may stop, but not below it
+    assert above >= 0.1
