@@ -4,8 +4,9 @@ Every cluster of depth points above the table is a candidate (:class:`Candidate`
 first). Unless the caller says which (``RegionOptions.select``: a number from that list, or ``box``: a bounding
 box in the capture's frame), the object is, of the candidates whose centre is in view in at least 90 % as many
 frames as the most seen one's, the one nearest to where the cameras look (the point closest to every optical
-axis), skipping flat ones (a magazine or a sheet of paper on the table: less tall than a fifth of their
-width) when anything else stands there. :attr:`ObjectRegion.reason` says which rule chose it.
+axis; for a still camera, whose axes cross nowhere, what the middle of its images sees), skipping flat ones (a
+magazine or a sheet of paper on the table: less tall than a fifth of their width) when anything else stands
+there. :attr:`ObjectRegion.reason` says which rule chose it.
 
 The result, :class:`ObjectRegion`, defines the *object frame* every later stage works in: meters, z up along
 the table normal, the origin on the table under the middle of the object. Fusion builds its grid in it, so
@@ -116,18 +117,38 @@ def world_points(frames: Sequence[Frame], intr: Intrinsics, count: int, stride: 
     return np.concatenate(chunks) if chunks else np.zeros((0, 3))
 
 
+# Smallest eigenvalue of the mean of (I - d d^T) over the optical axes d: about the mean squared sine of the
+# axes' angle from their mean direction. Below this (axes within about 4 degrees of one another: a camera on a
+# tripod, the object turned by hand) the axes do not cross at any one point.
+MIN_AXIS_SPREAD = 0.005
+
+
 def _view_center(frames: Sequence[Frame]) -> np.ndarray:
-    """Least-squares point nearest to every camera's optical axis."""
+    """Where the cameras look: the point nearest to every optical axis, or for a still camera (axes nearly
+    parallel, crossing nowhere) the median of what the middle of its images sees."""
+    posed = [f for f in frames if f.pose is not None]
+    cams = np.array([f.pose[:3, 3] for f in posed])
+    dirs = np.array([f.pose[:3, 2] for f in posed])
     a = np.zeros((3, 3))
     b = np.zeros(3)
-    for f in frames:
-        assert f.pose is not None
-        d = f.pose[:3, 2]
-        p = f.pose[:3, 3]
+    for d, p in zip(dirs, cams, strict=True):
         m = np.eye(3) - np.outer(d, d)
         a += m
         b += m @ p
-    return np.linalg.lstsq(a, b, rcond=None)[0]
+    if np.linalg.eigvalsh(a / len(posed))[0] >= MIN_AXIS_SPREAD:
+        return np.linalg.lstsq(a, b, rcond=None)[0]
+    hits = [c + d * _centre_depth(f.depth) for c, d, f in zip(cams, dirs, posed, strict=True)]
+    return np.median(hits, axis=0)
+
+
+def _centre_depth(depth: np.ndarray) -> float:
+    """Median depth (meters) in the middle fifth of the image, or of the whole image when that holds none."""
+    h, w = depth.shape
+    mid = depth[2 * h // 5 : 3 * h // 5 + 1, 2 * w // 5 : 3 * w // 5 + 1]
+    valid = mid[mid > 0]
+    if len(valid) == 0:
+        valid = depth[depth > 0]
+    return float(np.median(valid)) if len(valid) else 0.0
 
 
 def find_region(frames: Sequence[Frame], intr: Intrinsics, options: RegionOptions = DEFAULTS) -> ObjectRegion:

@@ -200,9 +200,10 @@ def _table_albedo(p: np.ndarray) -> np.ndarray:
 
 def render(
     vertices: np.ndarray, triangles: np.ndarray, options: SynthOptions = DEFAULTS, name: str = "object",
-    progress: Any = None,
+    progress: Any = None, poses: np.ndarray | None = None,
 ) -> SyntheticCapture:
-    """Render ``options.views`` color + noisy depth frames of the mesh standing on a table."""
+    """Render ``options.views`` color + noisy depth frames of the mesh standing on a table (from ``poses``,
+    (n, 4, 4) camera-to-world, instead of ``options.path`` when given)."""
     import open3d as o3d
 
     if options.views < 1 or options.width < 16 or options.height < 16:
@@ -213,7 +214,8 @@ def render(
     extent = vertices.max(axis=0) - vertices.min(axis=0)
     size = float(np.linalg.norm(extent))
     distance = options.distance or max(0.35, 1.6 * size / (2 * math.tan(math.radians(options.hfov_deg) / 2)))
-    poses = camera_path(options, float(extent[2]), distance)
+    if poses is None:
+        poses = camera_path(options, float(extent[2]), distance)
 
     scene = o3d.t.geometry.RaycastingScene()
     scene.add_triangles(o3d.core.Tensor(vertices.astype(np.float32)), o3d.core.Tensor(triangles.astype(np.uint32)))
