@@ -35,6 +35,7 @@ class RegionOptions:
     """How the object region is found: frames sampled, pixel stride, table plane fraction, RANSAC tries, and
     the user's choice of object (``select``: 1-based number in the candidate list; ``box``: x0, y0, z0, x1, y1,
     z1 in the capture's frame, meters)."""
+
     sample_frames: int = 8
     stride: int = 4
     min_table_fraction: float = 0.15
@@ -49,6 +50,7 @@ class Candidate:
     """One object found above the table: number (1 = the most depth points), size (x, y, z meters, z up from the table),
     centre (capture frame, meters), distance from where the cameras look (meters), frames that see its centre,
     whether it is flat."""
+
     number: int
     size: tuple[float, float, float]
     centre: tuple[float, float, float]
@@ -60,8 +62,10 @@ class Candidate:
         """One line: number, size in cm, centre in m, frames that see it, flat."""
         dims = " x ".join(f"{d * 100:.1f}" for d in self.size)
         centre = ", ".join(f"{c:.2f}" for c in self.centre)
-        return (f"{self.number}: {dims} cm at ({centre}) m, {self.look_distance:.2f} m from where the cameras "
-                f"look, seen in {self.seen} frames{', flat' if self.flat else ''}")
+        return (
+            f"{self.number}: {dims} cm at ({centre}) m, {self.look_distance:.2f} m from where the cameras "
+            f"look, seen in {self.seen} frames{', flat' if self.flat else ''}"
+        )
 
 
 DEFAULTS = RegionOptions()
@@ -208,8 +212,9 @@ def find_region(frames: Sequence[Frame], intr: Intrinsics, options: RegionOption
     lo, hi = lo - origin_local, hi - origin_local
     if has_table:
         lo[2] = 0.0
-    logger.info("object region %.3f x %.3f x %.3f m, table=%s, noise %.2f mm; %s",
-                *(hi - lo), has_table, noise * 1000, reason)
+    logger.info(
+        "object region %.3f x %.3f x %.3f m, table=%s, noise %.2f mm; %s", *(hi - lo), has_table, noise * 1000, reason
+    )
     return ObjectRegion(to_object, lo, hi, has_table, max(noise, 1e-4), tuple(candidates), chosen, reason)
 
 
@@ -236,8 +241,13 @@ def _extent(local: np.ndarray, floor: float | None) -> tuple[np.ndarray, np.ndar
 
 
 def _describe(
-    clusters: list[np.ndarray], rot: np.ndarray, floor: float | None, center: np.ndarray,
-    frames: Sequence[Frame], intr: Intrinsics, flat_ratio: float,
+    clusters: list[np.ndarray],
+    rot: np.ndarray,
+    floor: float | None,
+    center: np.ndarray,
+    frames: Sequence[Frame],
+    intr: Intrinsics,
+    flat_ratio: float,
 ) -> list[Candidate]:
     """Size, centre, distance from the look-at point, frames seeing it, flatness of each cluster."""
     out = []
@@ -249,22 +259,31 @@ def _describe(
         seen = 0
         for m in cams:
             c = m[:3, :3] @ middle + m[:3, 3]
-            if c[2] > 1e-3 and 0 <= c[0] / c[2] * intr.fx + intr.cx < intr.width \
-                    and 0 <= c[1] / c[2] * intr.fy + intr.cy < intr.height:
+            if (
+                c[2] > 1e-3
+                and 0 <= c[0] / c[2] * intr.fx + intr.cx < intr.width
+                and 0 <= c[1] / c[2] * intr.fy + intr.cy < intr.height
+            ):
                 seen += 1
-        out.append(Candidate(
-            k + 1,
-            (float(size[0]), float(size[1]), float(size[2])),
-            (float(middle[0]), float(middle[1]), float(middle[2])),
-            float(np.min(np.linalg.norm(pts - center, axis=1))),
-            seen,
-            bool(size[2] < flat_ratio * max(size[0], size[1])),
-        ))
+        out.append(
+            Candidate(
+                k + 1,
+                (float(size[0]), float(size[1]), float(size[2])),
+                (float(middle[0]), float(middle[1]), float(middle[2])),
+                float(np.min(np.linalg.norm(pts - center, axis=1))),
+                seen,
+                bool(size[2] < flat_ratio * max(size[0], size[1])),
+            )
+        )
     return out
 
 
 def _choose(
-    above: np.ndarray, clusters: list[np.ndarray], candidates: list[Candidate], eps: float, options: RegionOptions,
+    above: np.ndarray,
+    clusters: list[np.ndarray],
+    candidates: list[Candidate],
+    eps: float,
+    options: RegionOptions,
 ) -> tuple[np.ndarray, int, str]:
     """The chosen cluster's points, its number in the candidate list (0 for a box) and the rule that chose it."""
     if options.box is not None:
@@ -275,15 +294,16 @@ def _choose(
         if not groups:
             found = "; ".join(f"{c.number} at ({', '.join(f'{v:.2f}' for v in c.centre)})" for c in candidates)
             raise ReconstructionError(
-                f"nothing stands above the table inside this box (objects found: {found or 'none'})",
-                field="--region")
+                f"nothing stands above the table inside this box (objects found: {found or 'none'})", field="--region"
+            )
         return inside[groups[0]], 0, "the largest object inside --region"
     if not candidates:
         raise ReconstructionError("no object found near the middle of the views")
     if options.select is not None:
         if not 1 <= options.select <= len(candidates):
-            raise ReconstructionError(f"there are {len(candidates)} objects: choose 1 to {len(candidates)}",
-                                      field="--object")
+            raise ReconstructionError(
+                f"there are {len(candidates)} objects: choose 1 to {len(candidates)}", field="--object"
+            )
         return above[clusters[options.select - 1]], options.select, "chosen with --object"
     standing = [c for c in candidates if not c.flat]
     pool = standing or candidates

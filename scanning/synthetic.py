@@ -59,6 +59,7 @@ DEFAULT_NOISE = NoiseModel()
 @dataclass(frozen=True, slots=True)
 class SynthOptions:
     """Synthetic capture settings: views, image size, field of view, camera path, noise, object size."""
+
     views: int = 36
     width: int = 640
     height: int = 480
@@ -94,8 +95,7 @@ class SyntheticCapture:
 
     def write(self, folder: str | Path, with_poses: bool = True) -> Path:
         """Write in our capture layout (see :mod:`scanning.frames`), plus ``truth.ply`` for comparisons."""
-        out = write_sequence(folder, self.intrinsics, self.colors, self.depths,
-                             self.poses if with_poses else None)
+        out = write_sequence(folder, self.intrinsics, self.colors, self.depths, self.poses if with_poses else None)
         import trimesh
 
         trimesh.Trimesh(self.truth_vertices, self.truth_triangles, process=False).export(out / "truth.ply")
@@ -105,8 +105,10 @@ class SyntheticCapture:
         """Return the true surface as an ``open3d.geometry.TriangleMesh``."""
         import open3d as o3d
 
-        return o3d.geometry.TriangleMesh(o3d.utility.Vector3dVector(self.truth_vertices),
-                                         o3d.utility.Vector3iVector(self.truth_triangles.astype(np.int32)))
+        return o3d.geometry.TriangleMesh(
+            o3d.utility.Vector3dVector(self.truth_vertices),
+            o3d.utility.Vector3iVector(self.truth_triangles.astype(np.int32)),
+        )
 
 
 def load_truth(path: str | Path, object_size: float = 0.2) -> tuple[np.ndarray, np.ndarray]:
@@ -199,8 +201,12 @@ def _table_albedo(p: np.ndarray) -> np.ndarray:
 
 
 def render(
-    vertices: np.ndarray, triangles: np.ndarray, options: SynthOptions = DEFAULTS, name: str = "object",
-    progress: Any = None, poses: np.ndarray | None = None,
+    vertices: np.ndarray,
+    triangles: np.ndarray,
+    options: SynthOptions = DEFAULTS,
+    name: str = "object",
+    progress: Any = None,
+    poses: np.ndarray | None = None,
 ) -> SyntheticCapture:
     """Render ``options.views`` color + noisy depth frames of the mesh standing on a table (from ``poses``,
     (n, 4, 4) camera-to-world, instead of ``options.path`` when given)."""

@@ -75,8 +75,11 @@ def test_object_number_and_region_box_choose_another(table: SyntheticCapture) ->
 
 def test_empty_box_and_bad_number_are_one_line_errors(table: SyntheticCapture) -> None:
     frames = _frames(table)
-    with pytest.raises(ReconstructionError, match=r"^--region: nothing stands above the table inside this box "
-                                                  r"\(objects found: 1 at \(") as exc:
+    with pytest.raises(
+        ReconstructionError,
+        match=r"^--region: nothing stands above the table inside this box "
+        r"\(objects found: 1 at \(",
+    ) as exc:
         find_region(frames, table.intrinsics, RegionOptions(box=(2.0, 2.0, 0.0, 2.5, 2.5, 0.5)))
     assert "\n" not in str(exc.value)
     with pytest.raises(ReconstructionError, match=r"^--object: there are 3 objects: choose 1 to 3$"):
@@ -85,8 +88,9 @@ def test_empty_box_and_bad_number_are_one_line_errors(table: SyntheticCapture) -
 
 def test_cli_prints_the_choice_and_takes_region(table: SyntheticCapture, tmp_path: Path, corpus: Path) -> None:
     folder = table.write(tmp_path / "table")
-    res = runner.invoke(app, ["fuse", str(folder), "-o", str(tmp_path / "auto.glb"), "--triangles", "4000",
-                              "--voxels", "80"])
+    res = runner.invoke(
+        app, ["fuse", str(folder), "-o", str(tmp_path / "auto.glb"), "--triangles", "4000", "--voxels", "80"]
+    )
     assert res.exit_code == 0, res.output
     lines = res.output.splitlines()
     chosen = next(ln for ln in lines if ln.startswith("object "))
@@ -96,8 +100,24 @@ def test_cli_prints_the_choice_and_takes_region(table: SyntheticCapture, tmp_pat
     x, y = SPOT_AT
     box = f"{x - 0.15},{y - 0.15},-0.1,{x + 0.15},{y + 0.15},0.5"
     rep = tmp_path / "spot.json"
-    res = runner.invoke(app, ["fuse", str(folder), "-o", str(tmp_path / "spot.glb"), "--region", box,
-                              "--report", str(rep), "--triangles", "4000", "--voxels", "80", "-q"])
+    res = runner.invoke(
+        app,
+        [
+            "fuse",
+            str(folder),
+            "-o",
+            str(tmp_path / "spot.glb"),
+            "--region",
+            box,
+            "--report",
+            str(rep),
+            "--triangles",
+            "4000",
+            "--voxels",
+            "80",
+            "-q",
+        ],
+    )
     assert res.exit_code == 0, res.output
     report = json.loads(rep.read_text())
     assert report["object"]["chosen"] == 0 and report["object"]["reason"] == "the largest object inside --region"
@@ -128,9 +148,11 @@ def test_an_object_seen_in_few_frames_loses_to_the_most_seen() -> None:
     pts = [np.full((40, 3), float(k)) for k in range(3)]
     above = np.concatenate(pts)
     clusters = [np.arange(40 * k, 40 * (k + 1)) for k in range(3)]
-    cands = [Candidate(1, (0.4, 0.1, 0.3), (1.0, 0, 0), 0.9, 34, False),
-             Candidate(2, (0.3, 0.1, 0.2), (2.0, 0, 0), 0.1, 11, False),
-             Candidate(3, (0.1, 0.1, 0.3), (3.0, 0, 0), 0.8, 32, False)]
+    cands = [
+        Candidate(1, (0.4, 0.1, 0.3), (1.0, 0, 0), 0.9, 34, False),
+        Candidate(2, (0.3, 0.1, 0.2), (2.0, 0, 0), 0.1, 11, False),
+        Candidate(3, (0.1, 0.1, 0.3), (3.0, 0, 0), 0.8, 32, False),
+    ]
     points, number, reason = _choose(above, clusters, cands, 0.05, RegionOptions())
     assert number == 3 and np.all(points == 2.0)  # seen in 32 of 34: with the most seen; nearer the aim than 1
     assert reason == "nearest to where the cameras look, of those seen in the most frames"
