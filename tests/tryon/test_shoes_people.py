@@ -155,6 +155,57 @@ def test_boot_keeps_the_trouser_in_front() -> None:
     assert np.any(out[below] != frame[below])  # the boot (or the erased real shoe) below the ankle
 
 
+SKIN = (188, 132, 104)
+
+
+HAIR = (66, 60, 58)
+
+
+def face_and_leg(
+    leg: tuple[int, int, int], face: tuple[int, int, int] = SKIN
+) -> tuple[np.ndarray, FootLandmarks, PoseLandmarks]:
+    """A person whose face (its eye and mouth landmarks placed on it) has colour ``face`` and whose leg has colour
+    ``leg`` down to just below the ankle, over a white real shoe; a boot's foot at yaw 0."""
+    frame = np.full((400, 400, 3), 200, np.uint8)
+    foot = world_foot(0.0, (200, 280))
+    ankle_y = int(foot.ankle[1])
+    frame[20:70, 180:222] = face
+    frame[70 : ankle_y + 2, 180:222] = leg
+    frame[ankle_y + 2 : 320, 170:300] = 250
+    seg = np.zeros((400, 400), np.float32)
+    seg[: ankle_y + 2, 180:222] = 1.0
+    seg[ankle_y + 2 : 320, 170:300] = 1.0
+    points = np.zeros((33, 2), np.float32)
+    points[[2, 5, 10, 9]] = [(190, 32), (212, 32), (210, 60), (192, 60)]
+    return frame, foot, PoseLandmarks(points, np.ones(33, np.float32), (foot,), seg, 0)
+
+
+@pytest.mark.parametrize(
+    "leg, face, covered",
+    [(SKIN, SKIN, True), ((30, 40, 120), SKIN, False), ((150, 140, 110), SKIN, False), (HAIR, HAIR, False)],
+)
+def test_a_boot_covers_a_bare_leg_and_goes_under_a_trouser(
+    leg: tuple[int, int, int], face: tuple[int, int, int], covered: bool
+) -> None:
+    """A bare leg (the face's skin colour, from the pose's face landmarks) goes into the boot's shaft: the shaft
+    is drawn over it above the ankle (the code before kept the whole leg in front: a boot cut at the ankle on
+    the corpus's seated man); a blue or khaki trouser leg stays in front of the shaft, untouched, and so does a
+    dark trouser leg of a person seen from behind (the face landmarks on hair of the trouser's colour)."""
+    frame, foot, pose = face_and_leg(leg, face)
+    ankle_y = int(foot.ankle[1])
+    out, placed, _ = ShoeRenderer(procedural_views("#3A2A1A", "boot")).apply_people(frame, [pose])
+    assert len(placed) == 1
+    _x0, y0, _x1, _y1 = placed[0].box
+    assert y0 < ankle_y - 20
+    above = np.zeros((400, 400), bool)
+    above[max(y0, 70) : ankle_y - 3, 183:219] = True
+    changed = (out[above] != frame[above]).any(axis=1).mean()
+    if covered:
+        assert changed > 0.3  # the shaft over the bare calf
+    else:
+        assert changed == 0.0  # trouser kept in front
+
+
 def test_every_person_gets_shoes_and_tracks_do_not_swap(corpus: Path) -> None:
     """The street video (several pedestrians): in video mode at least two people get shoes, a person's shoe
     never jumps by more than half a shoe between frames, and each shoe sits on its own person's mask."""

@@ -117,3 +117,57 @@ def real_shoe_above_collar(
     cv2.line(band, (int(knee[0]), int(knee[1])), (int(ankle[0]), int(ankle[1])), 1, 2 * radius + 1)
     cv2.circle(band, (int(ankle[0]), int(ankle[1])), radius, 1, -1)
     return (segmentation[y0:y1, x0:x1] > 0.5) & ~below & ~band.astype(bool)
+
+
+FACE_SKIN = (2, 5, 10, 9)
+"""Pose landmarks (left eye, right eye, mouth right, mouth left) whose quadrilateral samples the face's skin."""
+MIN_FACE_VISIBILITY = 0.5
+"""The face's landmarks are used for the skin's colour only from this visibility on."""
+SKIN_CHROMA = 10.0
+"""Least distance in Cr and Cb (0-255) from the face's median that is still skin; more where the face's own
+chroma spreads more (``SKIN_SPREAD`` times its median absolute deviation)."""
+SKIN_SPREAD = 3.0
+MIN_SKIN_SAMPLES = 30
+"""Face pixels needed for a skin colour."""
+SKIN_CR, SKIN_CB = (133.0, 173.0), (77.0, 127.0)
+"""Cr and Cb ranges that hold human skin of every tone (Chai and Ngan, 1999). The face's median must lie in
+them (seen from behind, the face landmarks sample hair: the corpus walker's, grey, matched her dark tights and
+would match dark trousers), and so must a leg pixel to count as skin."""
+
+
+def skin_chroma(frame: np.ndarray, points: np.ndarray, visibility: np.ndarray) -> np.ndarray | None:
+    """(median Cr, median Cb, tolerance Cr, tolerance Cb) of the person's face skin (RGB frame, pose landmarks
+    in pixels), None when the face is not visible, too small to sample or not skin-coloured (``SKIN_CR``,
+    ``SKIN_CB``: the back of a head)."""
+    idx = list(FACE_SKIN)
+    if float(visibility[idx].min()) < MIN_FACE_VISIBILITY:
+        return None
+    quad = np.round(points[idx]).astype(np.int32)
+    x0, y0 = np.maximum(quad.min(axis=0), 0)
+    x1, y1 = np.minimum(quad.max(axis=0) + 1, (frame.shape[1], frame.shape[0]))
+    if x1 <= x0 or y1 <= y0:
+        return None
+    inside = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    cv2.fillConvexPoly(inside, quad - (x0, y0), 1)
+    ycc = cv2.cvtColor(np.ascontiguousarray(frame[y0:y1, x0:x1]), cv2.COLOR_RGB2YCrCb)[inside.astype(bool)]
+    if len(ycc) < MIN_SKIN_SAMPLES:
+        return None
+    chroma = ycc[:, 1:].astype(np.float32)
+    med = np.median(chroma, axis=0)
+    if not (SKIN_CR[0] <= med[0] <= SKIN_CR[1] and SKIN_CB[0] <= med[1] <= SKIN_CB[1]):
+        return None
+    mad = np.median(np.abs(chroma - med), axis=0)
+    return np.concatenate([med, np.maximum(SKIN_CHROMA, SKIN_SPREAD * mad)])
+
+
+def bare_skin(frame: np.ndarray, skin: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """(h, w) float32 in the box: 1 where the pixel has the face's skin chroma (``skin``, from
+    :func:`skin_chroma`) within the range of skin (``SKIN_CR``, ``SKIN_CB``): a bare leg, which a boot's shaft
+    covers (a trouser leg stays in front of it)."""
+    x0, y0, x1, y1 = box
+    ycc = cv2.cvtColor(np.ascontiguousarray(frame[y0:y1, x0:x1]), cv2.COLOR_RGB2YCrCb).astype(np.float32)
+    cr, cb = ycc[..., 1], ycc[..., 2]
+    near = (np.abs(cr - skin[0]) <= skin[2]) & (np.abs(cb - skin[1]) <= skin[3])
+    near &= (cr >= SKIN_CR[0]) & (cr <= SKIN_CR[1]) & (cb >= SKIN_CB[0]) & (cb <= SKIN_CB[1])
+    near = cv2.morphologyEx(near.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    return cv2.GaussianBlur(near.astype(np.float32), (3, 3), 0)

@@ -12,9 +12,10 @@ visible foot's. Without world landmarks (other providers) the foot's frame comes
 
 The real shoe under the new one is erased (:mod:`tryon.shoes.erase`) below the occlusion line; above it the
 leg (the person mask: trouser, skin) stays in front. The line is the new shoe's collar, or the ankle when the
-collar is higher (a boot), so a boot's shaft goes under the trouser instead of erasing it. A cane coming down
-past the collar (a thin part of the mask) and the other leg's shin when it is nearer the camera stay in front
-of the shoe, neither erased nor covered; feet lower in the picture (nearer) are drawn last.
+collar is higher (a boot), so a boot's shaft goes under the trouser instead of erasing it; a bare leg (the
+face's skin colour, :func:`tryon.shoes.occlusion.bare_skin`) goes into the shaft, which is drawn over it. A
+cane coming down past the collar (a thin part of the mask) and the other leg's shin when it is nearer the camera
+stay in front of the shoe, neither erased nor covered; feet lower in the picture (nearer) are drawn last.
 """
 
 from __future__ import annotations
@@ -32,7 +33,15 @@ from tryon.landmarks import FootLandmarks, PoseLandmarks
 from tryon.look import Look, Product
 from tryon.shoes.erase import erase_box, erase_real_shoe
 from tryon.shoes.feet import FootFrame, foot_frame
-from tryon.shoes.occlusion import above_collar, leg_mask, real_shoe_above_collar, shin_in_front, thin_in_front
+from tryon.shoes.occlusion import (
+    above_collar,
+    bare_skin,
+    leg_mask,
+    real_shoe_above_collar,
+    shin_in_front,
+    skin_chroma,
+    thin_in_front,
+)
 from tryon.shoes.orientation import rotation
 from tryon.shoes.placement import Placement, place, place_matrix
 from tryon.shoes.sprite import ShoeViews, procedural_views, side_from_image
@@ -192,11 +201,20 @@ class ShoeRenderer:
         out = frame.copy()
         placements.sort(key=lambda item: float(item[0].frame.origin[1]))  # lower feet are nearer: drawn last
         fronts: list[np.ndarray | None] = []
+        skins: list[np.ndarray | None] = []
+        chroma: dict[int, np.ndarray | None] = {}
         for p, pose, _ in placements:
             seg = _segmentation(pose, out.shape)
+            skins.append(None)
             if seg is None:
                 fronts.append(None)
                 continue
+            if _shaft_above_ankle(p):  # a boot: a bare leg goes into its shaft, a trouser leg stays in front
+                key = id(pose)
+                if key not in chroma:
+                    chroma[key] = skin_chroma(frame, pose.points, pose.visibility)
+                if chroma[key] is not None:
+                    skins[-1] = bare_skin(frame, chroma[key], p.box)
             box = erase_box(p.box, p.frame.span, out.shape)
             front = _in_front(p, pose, seg, box)
             if self.erase:
@@ -208,8 +226,8 @@ class ShoeRenderer:
             x0, y0, x1, y1 = p.box
             fronts.append(front[y0 - box[1] : y1 - box[1], x0 - box[0] : x1 - box[0]])
         shoes = [
-            self._composite(out, p, _segmentation(pose, out.shape), pose.person, sf, front)
-            for (p, pose, sf), front in zip(placements, fronts, strict=True)
+            self._composite(out, p, _segmentation(pose, out.shape), pose.person, sf, front, skin)
+            for (p, pose, sf), front, skin in zip(placements, fronts, skins, strict=True)
         ]
         return out, shoes, notes
 
@@ -299,7 +317,7 @@ class ShoeRenderer:
 
     def _composite(
         self, out: np.ndarray, p: Placement, seg: np.ndarray | None, person: int = -1, sf: SmoothFoot | None = None,
-        front: np.ndarray | None = None,
+        front: np.ndarray | None = None, skin: np.ndarray | None = None,
     ) -> PlacedShoe:  # fmt: skip
         x0, y0, x1, y1 = p.box
         m = p.matrix.copy()
@@ -307,7 +325,10 @@ class ShoeRenderer:
         warped = cv2.warpAffine(p.sprite.rgba, m, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR,
                                 borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0, 0))  # fmt: skip
         alpha = warped[..., 3].astype(np.float32) * (1.0 / 255.0)
-        cover = np.ones_like(alpha) if seg is None else 1.0 - leg_mask(seg, p.frame, occlusion_point(p), p.box)
+        leg = None if seg is None else leg_mask(seg, p.frame, occlusion_point(p), p.box)
+        if leg is not None and skin is not None:
+            leg *= 1.0 - skin  # bare skin above the ankle is inside the boot's shaft
+        cover = np.ones_like(alpha) if leg is None else 1.0 - leg
         if front is not None:
             cover[front] = 0.0  # a cane or the other leg in front of the shoe
         region = out[y0:y1, x0:x1].astype(np.float32)
@@ -341,6 +362,11 @@ def occlusion_point(p: Placement) -> np.ndarray:
         return collar
     above = float(np.dot(collar - p.ankle, p.frame.up))
     return collar - above * p.frame.up if above > 0 else collar
+
+
+def _shaft_above_ankle(p: Placement) -> bool:
+    """Whether the placed shoe's collar is above its ankle keypoint (a boot's shaft)."""
+    return p.ankle is not None and float(np.dot(_collar(p) - p.ankle, p.frame.up)) > 0
 
 
 def _own_foot(p: Placement, pose: PoseLandmarks) -> FootLandmarks | None:
