@@ -122,3 +122,23 @@ def union_box(masks: list[Mask]) -> tuple[int, int, int, int]:
     """Smallest box (x0, y0, x1, y1) holding every mask."""
     boxes = np.array([m.box for m in masks])
     return int(boxes[:, 0].min()), int(boxes[:, 1].min()), int(boxes[:, 2].max()), int(boxes[:, 3].max())
+
+
+SILHOUETTE_RAMP = (0.3, 0.7)
+"""Person probability up to which a pixel is background (nothing painted) and from which it is the person
+(painted as the mask says), linear in between: the segmentation's outline is soft."""
+
+
+def clipped(mask: Mask, box: tuple[int, int, int, int], person: np.ndarray) -> Mask:
+    """The mask with nothing painted where ``person`` ((h, w) probability over frame ``box``) says background
+    (``SILHOUETTE_RAMP``); pixels of the mask outside ``box`` are kept."""
+    x0, y0, x1, y1 = mask.box
+    bx0, by0, bx1, by1 = box
+    ox0, oy0, ox1, oy1 = max(x0, bx0), max(y0, by0), min(x1, bx1), min(y1, by1)
+    if ox1 <= ox0 or oy1 <= oy0 or person.shape != (by1 - by0, bx1 - bx0):
+        return mask
+    lo, hi = SILHOUETTE_RAMP
+    keep = np.clip((person[oy0 - by0 : oy1 - by0, ox0 - bx0 : ox1 - bx0] - lo) * np.float32(1.0 / (hi - lo)), 0, 1)
+    alpha = mask.alpha.copy()
+    alpha[oy0 - y0 : oy1 - y0, ox0 - x0 : ox1 - x0] *= keep
+    return Mask(mask.name, mask.x0, mask.y0, alpha)

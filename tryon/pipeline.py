@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -17,8 +18,8 @@ from tryon.errors import InvalidMedia
 from tryon.finishes import SHININESS
 from tryon.landmarks import FaceLandmarks, LandmarkProvider, PoseLandmarks
 from tryon.look import Look, Product
-from tryon.masks import Mask, rasterize
-from tryon.regions import BOTH, REGION_NAMES, SIDED, mouth_width, region, visibility
+from tryon.masks import Mask, clipped, rasterize
+from tryon.regions import BOTH, REGION_NAMES, SIDED, mouth_width, region, visibility, yaw_degrees
 from tryon.render import Light, Paint, render
 from tryon.shoes.render import PlacedShoe, ShoeRenderer
 from tryon.surface import face_light, lip_specular
@@ -74,13 +75,21 @@ def as_rgb(frame: np.ndarray) -> tuple[np.ndarray, list[str]]:
     raise InvalidMedia(f"frame must be (h, w, 3) RGB, got shape {frame.shape}", field="frame")
 
 
+TURNED_LIPS_DEG = 30.0
+"""From this head yaw (the mesh's, which reads full profiles as 45-47 degrees) the lips are clipped to the
+person's silhouette: seen from the side, the mesh's lip contour reaches past the real lips onto the background."""
+Silhouette = Callable[[np.ndarray, FaceLandmarks], tuple[tuple[int, int, int, int], np.ndarray]]
+
+
 def face_layers(
-    faces: list[TrackedFace] | list[FaceLandmarks], products: list[Product], frame: np.ndarray
-) -> list[tuple[Mask, Paint, Light]]:
+    faces: list[TrackedFace] | list[FaceLandmarks], products: list[Product], frame: np.ndarray,
+    silhouette: Silhouette | None = None,
+) -> list[tuple[Mask, Paint, Light]]:  # fmt: skip
     """Masks, paints and the light they are painted under for every face and product, base regions first.
 
     Regions of a face turned too far from the camera are left out (:func:`tryon.regions.visibility`),
-    the sided ones (eyes, brows, cheeks) per side.
+    the sided ones (eyes, brows, cheeks) per side. The lips of a face turned ``TURNED_LIPS_DEG`` or more are
+    clipped to the person's outline (``silhouette``: the provider's segmentation around the face, run only then).
     """
     order = {name: i for i, name in enumerate(REGION_NAMES)}
     ranked = sorted(products, key=lambda p: order[p.region or "lips"])
@@ -89,6 +98,7 @@ def face_layers(
         tracked = item if isinstance(item, TrackedFace) else TrackedFace(item)
         face = tracked.face
         light = face_light(frame, face)
+        outline = None
         for product in ranked:
             name = product.region
             assert name is not None
@@ -100,6 +110,9 @@ def face_layers(
                 mask = rasterize(region(face, name, wing=product.wing, sides=sides), frame.shape)
                 if mask is None:
                     continue
+                if name == "lips" and silhouette is not None and abs(yaw_degrees(face)) >= TURNED_LIPS_DEG:
+                    outline = outline or silhouette(frame, face)
+                    mask = clipped(mask, *outline)
                 spec = None
                 if name == "lips" and product.finish in SHININESS:
                     blur = max(0.7, 0.025 * mouth_width(face))
@@ -144,7 +157,7 @@ class TryOn:
                        else [TrackedFace(f) for f in found])  # fmt: skip
             faces = [tf.face for tf in tracked]
             t1 = time.perf_counter()
-            layers = face_layers(tracked, self.look.makeup, rgb)
+            layers = face_layers(tracked, self.look.makeup, rgb, getattr(self.provider, "silhouette", None))
             t2 = time.perf_counter()
             if layers:
                 out = render(rgb, layers)

@@ -206,6 +206,53 @@ def test_a_profile_face_gets_no_colour_past_its_outline(astronaut: np.ndarray,
             assert full[int(far_cheek[1]), int(far_cheek[0])] == 0
 
 
+def test_turned_lips_are_clipped_to_the_silhouette_only_when_turned(astronaut: np.ndarray,
+                                                                    astronaut_face: FaceLandmarks) -> None:  # fmt: skip
+    """A face turned 40 degrees gets its lips clipped to the person's outline (here a silhouette whose
+    background reaches the lips' middle): no lip colour where the outline says background, the rest painted.
+    A frontal face never asks for the silhouette (no segmentation cost) and keeps its whole lips. The code
+    before painted lips up to the mesh's contour whatever the outline (the full-profile photo's 744 px)."""
+    products = look_of({"kind": "lipstick", "shade": "#C0102A", "intensity": 0.9}).makeup
+    calls: list[int] = []
+    h, w = astronaut.shape[:2]
+
+    def silhouette(frame: np.ndarray, face: FaceLandmarks) -> tuple[tuple[int, int, int, int], np.ndarray]:
+        calls.append(1)
+        person = np.ones((h, w), np.float32)
+        person[:, : int(face.points[[61, 291], 0].mean())] = 0.1  # background up to the lips' middle
+        return (0, 0, w, h), person
+
+    def lips_alpha(face: FaceLandmarks) -> np.ndarray:
+        (mask,) = [m for m, _, _ in face_layers([face], products, astronaut, silhouette) if m.name == "lips"]
+        return mask.full((h, w))
+
+    frontal = lips_alpha(astronaut_face)
+    assert calls == [] and abs(yaw_degrees(astronaut_face)) < 30
+    mid = int(astronaut_face.points[[61, 291], 0].mean())
+    assert frontal[:, :mid].sum() > 0.3 * frontal.sum()
+    face = turned(astronaut_face, 40 - yaw_degrees(astronaut_face))
+    alpha = lips_alpha(face)
+    mid = int(face.points[[61, 291], 0].mean())
+    assert calls == [1]
+    assert alpha[:, :mid].max() == 0.0  # nothing on the background side
+    assert alpha[:, mid:].sum() > 20  # the rest of the lips painted
+
+
+def test_the_lips_clip_keeps_the_real_lips_of_a_three_quarter_face(images: dict[str, np.ndarray],
+                                                                   provider: MediaPipeProvider) -> None:  # fmt: skip
+    """The corpus's real three-quarter face (yaw about 41): the silhouette clip takes off at most a few of
+    its painted lip pixels (clipping to the face oval cut the front third of these lips)."""
+    frame = images["person_standing_shoes.jpg"]
+    look = look_of({"kind": "lipstick", "shade": "#C0102A", "intensity": 0.9})
+    faces = provider.faces(frame)
+    face = max(faces, key=lambda f: abs(yaw_degrees(f)))
+    assert abs(yaw_degrees(face)) > 30
+    (mask,) = [m for m, _, _ in face_layers([face], look.makeup, frame) if m.name == "lips"]
+    (cut,) = [m for m, _, _ in face_layers([face], look.makeup, frame, provider.silhouette) if m.name == "lips"]
+    assert cut.alpha.sum() >= 0.9 * mask.alpha.sum()
+    assert cut.alpha.sum() < mask.alpha.sum()  # the clip ran on this turned face
+
+
 def test_a_real_turned_face_gets_no_colour_on_the_background(images: dict[str, np.ndarray],
                                                               provider: MediaPipeProvider) -> None:  # fmt: skip
     """A real three-quarter face (corpus, yaw about 40 degrees): no lipstick or blush on the background.

@@ -48,6 +48,9 @@ upright by the detector's eye, nose and mouth keypoints instead of a box crop pl
 face mesh runs in image mode, at the same warp IoU on large faces (lipstick mask, mean over 12 warps, one pass /
 two: face_man_suit 0.951 / 0.965, astronaut 0.916 / 0.897). Smaller faces keep the second pass (their
 sub-pixel IoU falls from 0.72 to 0.68 without it)."""
+SILHOUETTE_SCALE = 1.6
+"""Side of the square crop the person segmentation runs on (:meth:`MediaPipeProvider.silhouette`), over the
+face's landmark extent: the head and some of what is around it."""
 FOOT_POINTS = {"left": (25, 27, 29, 31), "right": (26, 28, 30, 32)}
 """Pose indices of knee, ankle, heel and foot index per foot (the person's left and right)."""
 MIN_FOOT_VISIBILITY = 0.5
@@ -142,6 +145,7 @@ class MediaPipeProvider:
         self._last_dropped = 0
         self._follow_mesh: Any = None
         self._mesh_tracking = False
+        self._selfie: Any = None
 
     # -- faces -----------------------------------------------------------------------------------
     def faces(self, frame: np.ndarray, t: float | None = None) -> list[FaceLandmarks]:
@@ -154,6 +158,24 @@ class MediaPipeProvider:
         faces.sort(key=lambda f: -_size(f))
         self.dropped_faces = self._last_dropped + max(0, len(faces) - self.max_faces)
         return faces[: self.max_faces]
+
+    def silhouette(self, frame: np.ndarray, face: FaceLandmarks) -> tuple[tuple[int, int, int, int], np.ndarray]:
+        """The person's outline around a face: (box (x0, y0, x1, y1), (h, w) float32 person probability in it),
+        from MediaPipe's selfie segmentation (landscape model) on a square crop ``SILHOUETTE_SCALE`` times the
+        face's landmark extent. Called only for faces turned from the camera (the lips' front edge)."""
+        _check_frame(frame)
+        lo, hi = face.points.min(axis=0), face.points.max(axis=0)
+        centre, half = (lo + hi) / 2.0, SILHOUETTE_SCALE * float((hi - lo).max()) / 2.0
+        h, w = frame.shape[:2]
+        x0, y0 = max(0, int(centre[0] - half)), max(0, int(centre[1] - half))
+        x1, y1 = min(w, int(centre[0] + half) + 1), min(h, int(centre[1] + half) + 1)
+        if x1 - x0 < 2 or y1 - y0 < 2:
+            return (x0, y0, x0, y0), np.zeros((0, 0), np.float32)
+        if self._selfie is None:
+            self._selfie = mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=1)
+        result = self._selfie.process(np.ascontiguousarray(frame[y0:y1, x0:x1]))
+        prob = np.asarray(result.segmentation_mask, dtype=np.float32)
+        return (x0, y0, x1, y1), prob
 
     def _video_faces(self, frame: np.ndarray) -> list[FaceLandmarks]:
         """Face mesh tracking on the whole frame, plus faces it misses (far from the camera).
@@ -453,13 +475,13 @@ class MediaPipeProvider:
     def close(self) -> None:
         """Release the MediaPipe models (the provider cannot be used afterwards)."""
         models = (self._detector, self._crop_mesh, self._track_mesh, self._follow_mesh, self._static_pose)
-        for model in (*models, self._person_detector):
+        for model in (*models, self._person_detector, self._selfie):
             if model is not None:
                 model.close()
         for track in self._people:
             track.model.close()
         self._detector = self._crop_mesh = self._track_mesh = self._follow_mesh = None
-        self._static_pose = self._person_detector = None
+        self._static_pose = self._person_detector = self._selfie = None
         self._people = []
         self._people_frame = 0
         self._crop_tracks = []
