@@ -13,6 +13,10 @@ Per face (the try-on's own face mesh, image mode) the table also lists the head'
 (eyeshadow, blush, brows) are painted on the near and far side, so that one sees whether the far side is skipped.
 
 ``--before REF`` runs the same on the code of git revision REF (extracted to a temporary folder).
+
+Cost of the lips' clip (this tree): the person segmentation around each face turned past
+``tryon.pipeline.TURNED_LIPS_DEG`` (``MediaPipeProvider.silhouette``), timed against finding the faces (image
+mode) in the same process, the median of ``REPEATS`` runs per picture.
 """
 
 from __future__ import annotations
@@ -106,6 +110,42 @@ print(json.dumps(out))
     return json.loads(run.stdout.strip().splitlines()[-1])
 
 
+REPEATS = 3
+
+
+def clip_cost(tree: Path, pictures: list[Path]) -> str:
+    """One line: turned faces, median ms of their silhouette and of the pictures' face search (code of ``tree``)."""
+    code = f"""
+import statistics, sys, time, cv2
+sys.path.insert(0, {str(tree)!r})
+from tryon.pipeline import TURNED_LIPS_DEG
+from tryon.providers.mediapipe import MediaPipeProvider
+from tryon.regions import yaw_degrees
+find, sil = [], []
+with MediaPipeProvider("image") as p:
+    for path in sys.argv[1:]:
+        rgb = cv2.cvtColor(cv2.imread(path), cv2.COLOR_BGR2RGB)
+        times = []
+        for _ in range({REPEATS}):
+            t0 = time.perf_counter()
+            faces = p.faces(rgb)
+            times.append(time.perf_counter() - t0)
+        find.append(statistics.median(times) * 1e3)
+        for face in faces:
+            if abs(yaw_degrees(face)) >= TURNED_LIPS_DEG:
+                times = []
+                for _ in range({REPEATS}):
+                    t0 = time.perf_counter()
+                    p.silhouette(rgb, face)
+                    times.append(time.perf_counter() - t0)
+                sil.append(statistics.median(times) * 1e3)
+print("%d turned faces: silhouette %.1f ms median (%.1f-%.1f) a face; finding the faces %.1f ms median a picture" % (
+    len(sil), statistics.median(sil), min(sil), max(sil), statistics.median(find)))
+"""
+    run = subprocess.run([PYTHON, "-c", code, *map(str, pictures)], capture_output=True, text=True, check=True)
+    return run.stdout.strip().splitlines()[-1]
+
+
 def main() -> None:
     """Measure spill on the held-out pictures and print a markdown table."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -120,13 +160,15 @@ def main() -> None:
         runs = {"after": spill(ROOT, pictures, work)}
         faces = sides(ROOT, pictures)
         if args.before:
-            old = tree_at(args.before, Path(tmp) / "before")
             (Path(tmp) / "before").mkdir(exist_ok=True)
+            old = tree_at(args.before, Path(tmp) / "before")
             (work / "b").mkdir(exist_ok=True)
             runs["before"] = spill(old, pictures, work / "b")
+        cost = clip_cost(ROOT, pictures)
     load = os.getloadavg()
     cols = list(runs)
     print(f"{len(pictures)} pictures, load {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}\n")
+    print(f"Lips' clip cost: {cost}\n")
     head = " | ".join(f"{r} {c} (painted / on background)" for c in cols for r in PRODUCTS)
     print(f"| picture | faces: yaw, lips, near-side, far-side visibility | {head} |")
     print("|" + " --- |" * (2 + len(cols) * len(PRODUCTS)))

@@ -1,8 +1,9 @@
 """Before/after pictures of the hardest shoe cases for the README (each < 100 KB), with the library API.
 
-Run: ``.venv/bin/python tests/benchmarks/bench_tryon_shoes_pictures.py [--heldout DIR]`` ->
+Run: ``.venv/bin/python tests/benchmarks/bench_tryon_shoes_pictures.py [--heldout DIR] [--before REF]`` ->
 docs/images/tryon_shoes_*.jpg. Corpus: the street video (several pedestrians, one walking away from the camera)
-and a photo with three people. Held-out (see ``bench_tryon_shoes.py`` for where they come from; skipped when
+and a photo with three people; with ``--before REF``, the seated man's boot on that photo (input, the code of
+git revision REF, now), enlarged. Held-out (see ``bench_tryon_shoes.py`` for where they come from; skipped when
 missing): the Sports2D walk with the 3D shoe drawn from its view sphere.
 """
 
@@ -18,6 +19,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from tests.benchmarks.bench_makeup_pictures import crop, grid, render_before  # noqa: E402
 from tests.benchmarks.bench_tryon_pictures import side_by_side  # noqa: E402
 from tests.conftest import corpus_dir  # noqa: E402
 from tryon import media  # noqa: E402
@@ -70,6 +72,7 @@ def video_frame(path: Path, items: list[dict], index: int) -> tuple[np.ndarray, 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--heldout", type=Path, default=Path("/tmp/shoes_held"))
+    ap.add_argument("--before", help="git revision whose boot on the seated man makes the middle column")
     args = ap.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     images = corpus_dir() / "images"
@@ -84,6 +87,14 @@ def main() -> None:
         tryon.provider.close()
     print(f"three people photo: {len({s.person for s in result.shoes_placed})} people, notes {result.notes}")
     save("tryon_shoes_photo_boots.jpg", side_by_side(photo, result.frame, around_shoes(result, photo.shape, 30)))
+    if args.before:
+        seated = [s for s in result.shoes_placed if s.person == 1 and s.span > 20]  # the seated man, the left
+        if seated:
+            x0, y0, x1, y1 = seated[0].box
+            box = (x0 - 25, y0 - 45, x1 + 25, y1 + 20)
+            old = render_before(args.before, {"seated": (photo, BOOT)})["seated"]
+            tiles = [crop(t, box, 3 * (box[3] - box[1])) for t in (photo, old, result.frame)]
+            save("tryon_shoes_seated_boot.jpg", grid([tiles]))
     walk, shoe = args.heldout / "sports2d_demo.mp4", args.heldout / "shoe" / "MaterialsVariantsShoe.gltf"
     if walk.exists() and shoe.exists():
         items = [{"kind": "shoes", "model": str(shoe), "toe_axis": "+x", "up_axis": "+y", "shade": "#1F5F8B"}]
