@@ -31,6 +31,8 @@ DTYPE_COMPONENTS: dict[np.dtype[Any], int] = {v: k for k, v in COMPONENT_DTYPES.
 TYPE_SIZES = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4, "MAT2": 4, "MAT3": 9, "MAT4": 16}
 SIZE_TYPES = {1: "SCALAR", 2: "VEC2", 3: "VEC3", 4: "VEC4", 16: "MAT4"}
 TRIANGLES = 4
+GENERATOR = "phygital"
+"""``asset.generator`` of every file this package writes."""
 LINEAR, LINEAR_MIPMAP_LINEAR = 9729, 9987
 """Sampler filters (glTF): linear magnification, trilinear minification."""
 REPEAT, CLAMP_TO_EDGE, MIRRORED_REPEAT = 10497, 33071, 33648
@@ -105,7 +107,7 @@ class AssetDocument:
 
     # --- construction -------------------------------------------------------------------------------
     @classmethod
-    def empty(cls, generator: str = "phygital") -> AssetDocument:
+    def empty(cls, generator: str = GENERATOR) -> AssetDocument:
         """Return a document with one empty scene."""
         return cls({"asset": {"version": "2.0", "generator": generator}, "scenes": [{"nodes": []}], "scene": 0})
 

@@ -14,12 +14,12 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ..document import TRIANGLES, Accessor, AssetDocument
+from ..document import GENERATOR, TRIANGLES, Accessor, AssetDocument
 from ..refs import referenced, remap
 from .atomic import write_bytes_atomic
 from .draco import DracoOptions
 from .gltf_repair import declare_extensions, drop_empty_entities
-from .json_compact import compact
+from .json_compact import compact, dumps
 
 Compression = Literal["none", "meshopt", "draco"]
 ARRAY_BUFFER, ELEMENT_ARRAY_BUFFER = 34962, 34963
@@ -122,6 +122,8 @@ def encode_glb(doc: AssetDocument, options: WriteOptions | None = None) -> bytes
 
 def _encode(doc: AssetDocument, options: WriteOptions) -> bytes:
     gltf: dict[str, Any] = json.loads(json.dumps(doc.gltf))  # deep copy, JSON-clean
+    # the tool that wrote this file (the authoring tool's name is no longer true of its data, and was up to 40 bytes)
+    gltf.setdefault("asset", {"version": "2.0"})["generator"] = GENERATOR
     attributes, indices, bounds, vectors = _usage(doc)
     keyframes = {i for a in doc.gltf.get("animations", []) for s in a.get("samplers", [])
                  for i in (s.get("input"), s.get("output")) if isinstance(i, int)}
@@ -191,6 +193,8 @@ def _encode(doc: AssetDocument, options: WriteOptions) -> bytes:
     # One buffer view per kind of stream (vertex data of one stride and filter; indices of one size): fewer
     # views in the JSON and longer streams for the codec. Accessors address their part by byteOffset.
     for (mode, stride, filter_), members in groups.items():
+        # smallest parts first: the byteOffsets in the JSON take fewer digits (the first one none)
+        members.sort(key=lambda m: m[1].nbytes)
         offset = 0
         for entry, part in members:
             entry["byteOffset"] = offset
@@ -281,7 +285,7 @@ def _ordered(gltf: dict[str, Any]) -> dict[str, Any]:
 
 def pack_glb(gltf: dict[str, Any], binary: bytes) -> bytes:
     """Return GLB bytes for glTF JSON and its binary chunk (both padded to 4 bytes)."""
-    js = json.dumps(gltf, separators=(",", ":"), allow_nan=False).encode()
+    js = dumps(gltf).encode()
     js += b" " * (-len(js) % 4)
     binary += b"\0" * (-len(binary) % 4)
     total = 12 + 8 + len(js) + (8 + len(binary) if binary else 0)

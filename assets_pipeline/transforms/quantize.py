@@ -104,14 +104,39 @@ def _instance_scales(doc: AssetDocument) -> tuple[dict[int, float], float]:
     return scales, float((hi - lo).max())
 
 
-def _grid_step(extent: float, scale: float | None, model_extent: float, options: QuantizeOptions) -> float:
-    """A mesh's grid step in its own units (see the module docstring)."""
+def _grid_step(extent: float, scale: float | None, model_extent: float,
+               options: QuantizeOptions) -> tuple[float, bool]:
+    """A mesh's grid step in its own units (see the module docstring), and whether it is the model's shared
+    step (True) or one that puts both ends of the mesh's extent on the grid (False)."""
     finest = extent / ((1 << options.position_bits) - 1)
     coarsest = extent / ((1 << min(options.part_bits, options.position_bits)) - 1)
     step = finest
     if scale and model_extent > 0:
-        shared = max(model_extent, extent * scale) / ((1 << options.position_bits) - 1) / scale
-        step = min(max(shared, finest), coarsest)
+        world = max(model_extent, extent * scale) / ((1 << options.position_bits) - 1)
+        if model_extent > extent * scale * (1 + 1e-9):  # no far corner of this mesh on the grid to keep
+            world = short_step(world)
+        step = world / scale
+        if finest < step < coarsest:
+            return float32_step(step), True
+        step = min(max(step, finest), coarsest)
+    return float32_step(step), False
+
+
+SHORT_STEP = 1 / 128
+"""A step shared with the model may be this much coarser, to take fewer digits in every node using it."""
+
+
+def short_step(step: float) -> float:
+    """The float32 nearest the decimal in [``step``, ``step`` * (1 + SHORT_STEP)] with the fewest significant
+    digits (ShapeCollection: 0.00088506384 -> 0.00089, three times on each of its 7 nodes)."""
+    if not math.isfinite(step) or step <= 0:
+        return step
+    top = step * (1 + SHORT_STEP)
+    for digits in range(1, 9):
+        e = digits - 1 - math.floor(math.log10(step))
+        candidate = float(np.float32(math.ceil(step * 10**e) / 10**e))  # the nearest float32: its text is short
+        if candidate <= top:
+            return candidate
     return float32_step(step)
 
 
@@ -154,8 +179,10 @@ def quantize(options: QuantizeOptions = DEFAULTS) -> Transform:
                 allpos = np.concatenate([doc.accessors[a].array for a in pos_ids]).astype(np.float64)
                 lo = allpos.min(axis=0)
                 extent = _morphed_extent(doc, prims, pos_ids)
-                step = _grid_step(extent, instance_scales.get(mi), model_extent, options)
+                step, shared = _grid_step(extent, instance_scales.get(mi), model_extent, options)
                 scale = step if extent > 0 else 1.0
+                if shared:
+                    lo = _short_origin(doc, mi, lo, scale)
                 deltas = _target_deltas(doc, prims, scale)
                 if deltas is None:
                     continue
@@ -349,19 +376,60 @@ def _quantize_uv_set(doc: AssetDocument, name: str, bits: int, done: dict[int, i
     return True
 
 
+def _moved_nodes(doc: AssetDocument) -> set[int]:
+    """Nodes whose transform some animation channel targets."""
+    return {c["target"]["node"] for a in doc.gltf.get("animations", []) for c in a.get("channels", [])
+            if c.get("target", {}).get("path") in ("translation", "rotation", "scale", "matrix")}
+
+
+def _takes_dequantization(node: dict[str, Any], i: int, moved: set[int]) -> bool:
+    """Whether a node drawing a quantized mesh takes the dequantization into its own transform (else into a
+    child node)."""
+    return not node.get("children") and i not in moved and "camera" not in node and not node.get("extensions")
+
+
+def _short_origin(doc: AssetDocument, mesh: int, lo: np.ndarray, step: float) -> np.ndarray:
+    """The grid origin moved down by less than a step on each axis (no vertex moves farther than half a step,
+    the largest value grows by at most one), to where the translation the first node drawing the mesh ends with
+    has the fewest digits: its own translation plus the origin (a leaf node without rotation, with a uniform
+    scale, the origin scaled), or the origin alone (the child node that takes it otherwise)."""
+    nodes = doc.gltf.get("nodes", [])
+    moved = _moved_nodes(doc)
+    first = next((i for i, n in enumerate(nodes) if n.get("mesh") == mesh), None)
+    t, s = np.zeros(3), 1.0
+    if first is not None and _takes_dequantization(nodes[first], first, moved):
+        node = nodes[first]
+        scales = node.get("scale", [1.0, 1.0, 1.0])
+        if ("matrix" not in node and node.get("rotation", [0, 0, 0, 1]) == [0, 0, 0, 1]
+                and scales[0] == scales[1] == scales[2] and scales[0] > 0):
+            t, s = np.array(node.get("translation", [0.0, 0.0, 0.0]), np.float64), float(scales[0])
+        else:
+            return lo
+    out = lo.copy()
+    for axis in range(3):
+        top, bottom = t[axis] + s * lo[axis], t[axis] + s * (lo[axis] - step)
+        for digits in range(13):
+            value = math.floor(top * 10**digits) / 10**digits
+            if value > bottom:
+                origin = (value - t[axis]) / s
+                if lo[axis] - step < origin <= lo[axis]:
+                    out[axis] = origin
+                break
+    return out
+
+
 def _attach_dequantization(doc: AssetDocument, mesh: int, offset: np.ndarray, scale: float) -> None:
     """Leaf nodes take the dequantization into their own transform; others get a child node for it."""
     from ..scene import append_transform
 
     nodes = doc.gltf.setdefault("nodes", [])
     channels = [c for a in doc.gltf.get("animations", []) for c in a.get("channels", [])]
-    moved = {c["target"]["node"] for c in channels if c.get("target", {}).get("path") in ("translation", "rotation",
-                                                                                        "scale", "matrix")}
+    moved = _moved_nodes(doc)
     for i in range(len(nodes)):
         node = nodes[i]
         if node.get("mesh") != mesh:
             continue
-        if not node.get("children") and i not in moved and "camera" not in node and not node.get("extensions"):
+        if _takes_dequantization(node, i, moved):
             append_transform(node, offset.astype(np.float64), scale)
             continue
         child = {"mesh": mesh, "translation": [float(v) for v in offset], "scale": [scale, scale, scale]}
