@@ -103,6 +103,21 @@ def _texture_info(info: dict[str, Any], kind: str) -> None:
     tt = info.get("extensions", {}).get("KHR_texture_transform")
     if isinstance(tt, dict):
         _drop_defaults(tt, "texture_transform")
+        if "texCoord" in tt and _equal(tt["texCoord"], info.get("texCoord", 0)):  # overrides it with itself
+            del tt["texCoord"]
+        for key in ("offset", "rotation", "scale"):  # the shader applies them in float32: exact as float32
+            value = tt.get(key)
+            if isinstance(value, list):
+                tt[key] = [_float32(v) for v in value]
+            elif value is not None:
+                tt[key] = _float32(value)
+
+
+def _float32(x: Any) -> Any:
+    """A number as the float32 nearest it, in its shortest text (anything else as it is)."""
+    if isinstance(x, bool) or not isinstance(x, int | float) or not math.isfinite(x):
+        return x
+    return short_float(float(np.float32(x)))
 
 
 def compact(gltf: dict[str, Any]) -> dict[str, Any]:

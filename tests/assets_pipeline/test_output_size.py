@@ -284,3 +284,23 @@ def test_shape_collection_keeps_its_six_named_parts_in_a_smaller_json_chunk(corp
     assert names == {"Sphere", "Icosphere", "Cylinder", "Cube", "Cone", "Torus", "Torus.001"}
     assert all("NORMAL" in p["attributes"] for m in g["meshes"] for p in m["primitives"])
     assert int(np.frombuffer(data[12:16], np.uint32)[0]) <= 3960
+
+
+def test_texture_transforms_in_float32_without_a_texcoord_that_repeats_the_slots() -> None:
+    """A texture transform is applied in float32 (the shader's uniforms): its values are written as the float32
+    they become; a ``texCoord`` equal to the slot's own overrides nothing and goes. SheenChair's JSON: 9,724 ->
+    9,444 bytes."""
+    offset, scale = [-15.676630258612, 1.7049570012], [0.00114478792239, 0.00077276111551]
+    tt = {"offset": offset, "scale": scale, "texCoord": 0}
+    gltf = {"materials": [{
+        "pbrMetallicRoughness": {"baseColorTexture": {"index": 0, "extensions": {"KHR_texture_transform": tt}}},
+        "occlusionTexture": {"index": 0, "texCoord": 1,
+                             "extensions": {"KHR_texture_transform": dict(tt, texCoord=1, rotation=0.5)}},
+        "emissiveTexture": {"index": 0, "texCoord": 1, "extensions": {"KHR_texture_transform": dict(tt)}}}]}
+    mat = compact(gltf)["materials"][0]
+    base = mat["pbrMetallicRoughness"]["baseColorTexture"]["extensions"]["KHR_texture_transform"]
+    assert base == {"offset": [-15.67663, 1.704957], "scale": [0.0011447879, 0.0007727611]}
+    assert np.array_equal(np.float32(base["offset"] + base["scale"]), np.float32(offset + scale))
+    occlusion = mat["occlusionTexture"]["extensions"]["KHR_texture_transform"]
+    assert "texCoord" not in occlusion and occlusion["rotation"] == 0.5
+    assert mat["emissiveTexture"]["extensions"]["KHR_texture_transform"]["texCoord"] == 0  # it does override
