@@ -129,8 +129,8 @@ SHORT_STEP = 1 / 128
 def short_step(step: float) -> float:
     """The float32 nearest the decimal in [``step``, ``step`` * (1 + SHORT_STEP)] with the fewest significant
     digits (ShapeCollection: 0.00088506384 -> 0.00089, three times on each of its 7 nodes)."""
-    if not math.isfinite(step) or step <= 0:
-        return step
+    if not 1e-30 < step < 1e30:  # (float32's range, with room for the decimal search)
+        return float32_step(step)
     top = step * (1 + SHORT_STEP)
     for digits in range(1, 9):
         e = digits - 1 - math.floor(math.log10(step))
@@ -409,6 +409,8 @@ def _short_origin(doc: AssetDocument, mesh: int, lo: np.ndarray, step: float) ->
     for axis in range(3):
         top, bottom = t[axis] + s * lo[axis], t[axis] + s * (lo[axis] - step)
         for digits in range(13):
+            if not abs(top) * 10**digits < 2**52:  # (no shorter decimal a double can hold; NaN stops too)
+                break
             value = math.floor(top * 10**digits) / 10**digits
             if value > bottom:
                 origin = (value - t[axis]) / s
