@@ -114,11 +114,10 @@ def _grid_step(extent: float, scale: float | None, model_extent: float,
     if scale and model_extent > 0:
         world = max(model_extent, extent * scale) / ((1 << options.position_bits) - 1)
         if model_extent > extent * scale * (1 + 1e-9):  # no far corner of this mesh on the grid to keep
-            world = short_step(world)
-        step = world / scale
-        if finest < step < coarsest:
-            return float32_step(step), True
-        step = min(max(step, finest), coarsest)
+            step = short_step(world) / scale
+            if finest < step < coarsest:
+                return float32_step(step), True
+        step = min(max(world / scale, finest), coarsest)
     return float32_step(step), False
 
 
@@ -181,7 +180,7 @@ def quantize(options: QuantizeOptions = DEFAULTS) -> Transform:
                 extent = _morphed_extent(doc, prims, pos_ids)
                 step, shared = _grid_step(extent, instance_scales.get(mi), model_extent, options)
                 scale = step if extent > 0 else 1.0
-                if shared:
+                if shared and extent / scale < 65534:  # the largest value, one more at most, stays 16-bit
                     lo = _short_origin(doc, mi, lo, scale)
                 deltas = _target_deltas(doc, prims, scale)
                 if deltas is None:

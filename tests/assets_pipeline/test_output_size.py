@@ -304,3 +304,15 @@ def test_texture_transforms_in_float32_without_a_texcoord_that_repeats_the_slots
     occlusion = mat["occlusionTexture"]["extensions"]["KHR_texture_transform"]
     assert "texCoord" not in occlusion and occlusion["rotation"] == 0.5
     assert mat["emissiveTexture"]["extensions"]["KHR_texture_transform"]["texCoord"] == 0  # it does override
+
+
+@pytest.mark.parametrize("bits", [8, 14, 16])
+def test_moved_grid_origins_keep_every_part_within_half_a_step(bits: int) -> None:
+    """At 16 bits a grid origin moved down by up to a step would push the largest value past 65535: every part
+    stays within half its world step whatever the bits."""
+    doc = _six_parts()
+    before = doc.clone()
+    quantize(QuantizeOptions(position_bits=bits))(doc)
+    steps = [float(n["scale"][0]) for n in doc.gltf["nodes"]]
+    errors = _world_error_per_mesh(before, doc)
+    assert all(e <= s / 2 * (1 + 1e-6) for e, s in zip(errors, steps, strict=True)), (errors, steps)
