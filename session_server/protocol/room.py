@@ -11,7 +11,6 @@ timers) comes from its module under ``kinds/``, found by the room id (``kinds.ki
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +40,51 @@ __all__ = [
     "RoomConfig",
     "Seen",
 ]
+
+
+class Answers:
+    """One participant's answers to its session's requests, by request id: the last ``keep`` remembered.
+
+    An append-only list of ``(request id, answer)`` pairs, oldest first, with a dict from id to answer for the
+    look-up; the oldest pair is dropped as a new one passes ``keep`` (the list is cut back once its dropped
+    head is as long as what it keeps).  A checkpoint takes the pairs as they are (``pairs``: a copy of the
+    list, not of the pairs)."""
+
+    __slots__ = ("_by_id", "_pairs", "_start", "keep")
+
+    def __init__(self, keep: int = IDEMPOTENCY_PER_PARTICIPANT) -> None:
+        self.keep = keep
+        self._by_id: dict[str, dict[str, Any]] = {}
+        self._pairs: list[tuple[str, dict[str, Any]]] = []
+        self._start = 0
+        """Pairs before this index were dropped."""
+
+    def get(self, request_id: str) -> dict[str, Any] | None:
+        """The answer remembered for ``request_id``, or None."""
+        return self._by_id.get(request_id)
+
+    def add(self, request_id: str, answer: dict[str, Any]) -> None:
+        """Remember the answer to ``request_id`` (one remembered already keeps its place, with this answer)."""
+        if request_id in self._by_id:
+            self._by_id[request_id] = answer
+            at = next(i for i in range(self._start, len(self._pairs)) if self._pairs[i][0] == request_id)
+            self._pairs[at] = (request_id, answer)
+            return
+        self._by_id[request_id] = answer
+        self._pairs.append((request_id, answer))
+        if len(self._by_id) > self.keep:
+            del self._by_id[self._pairs[self._start][0]]
+            self._start += 1
+            if self._start >= self.keep:
+                del self._pairs[: self._start]
+                self._start = 0
+
+    def pairs(self) -> list[tuple[str, dict[str, Any]]]:
+        """The ``(request id, answer)`` pairs remembered, oldest first (a new list; the pairs are shared)."""
+        return self._pairs[self._start :]
+
+    def __len__(self) -> int:
+        return len(self._by_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +149,8 @@ class Room:
         self.kind = kind or kind_for(room)
         self.state: Any = self.kind.new(room, config.limits)
         self.memo: Any = self.kind.memo()
-        self._done: dict[str, OrderedDict[str, dict[str, Any]]] = {}
+        self._done: dict[str, Answers] = {}
+        """Per participant: the answers to the requests of its session (``Answers``)."""
         self._seen: dict[str, float] = {}
         self._started = now
         self._current: tuple[str, str] | None = None
@@ -116,15 +161,18 @@ class Room:
 
     # -- persistence (backplane) ---------------------------------------------------------------
     def dump(self) -> dict[str, Any]:
-        """Checkpoint: the state and the idempotency cache."""
-        return {"state": self.state.snapshot(), "done": {p: list(d.items()) for p, d in self._done.items()}}
+        """Checkpoint: the state and the idempotency cache (``{participant: [[request id, answer], ...]}``, oldest
+        first; the pairs are the cache's own, shared: a checkpoint copies no answer)."""
+        return {"state": self.state.snapshot(), "done": {p: d.pairs() for p, d in self._done.items()}}
 
     @classmethod
     def load(cls, data: dict[str, Any], config: RoomConfig, now: float, kind: RoomKind | None = None) -> Room:
         """A room from a checkpoint (``dump``); its kind from the room id unless given."""
         room = cls(data["state"]["room"], config, now, kind)
         room.state = room.kind.from_snapshot(data["state"])
-        room._done = {p: OrderedDict((k, v) for k, v in items) for p, items in data.get("done", {}).items()}
+        for pid, pairs in data.get("done", {}).items():
+            for request_id, answer in pairs:
+                room._remember(pid, request_id, answer)
         for pid in room.state.participants:
             room._seen[pid] = now
         room._restore(now)
@@ -146,10 +194,10 @@ class Room:
         self._restore(self._started)
 
     def _remember(self, participant: str, request_id: str, frame: dict[str, Any]) -> None:
-        done = self._done.setdefault(participant, OrderedDict())
-        done[request_id] = frame
-        while len(done) > IDEMPOTENCY_PER_PARTICIPANT:
-            done.popitem(last=False)
+        done = self._done.get(participant)
+        if done is None:
+            done = self._done[participant] = Answers()
+        done.add(request_id, frame)
 
     def _scope(self, delta: Delta) -> None:
         """Request ids are scoped to a session: forget a participant's answers when its session ends."""
@@ -221,7 +269,8 @@ class Room:
         request = msg if isinstance(msg, m.Request) else None
         ref = request.id if request is not None else getattr(msg, "ref", None)
         if request is not None:
-            cached = self._done.get(participant, {}).get(request.id)
+            done = self._done.get(participant)
+            cached = None if done is None else done.get(request.id)
             if cached is not None:
                 return [Reply(participant, {**cached, "duplicate": True} if cached["type"] == "ack" else cached)]
             self._current = (participant, request.id)

@@ -1,8 +1,18 @@
 """Request ids are scoped to a session, and every answer (ack or refusal) survives a takeover."""
 
+import json
 from typing import Any
 
-from session_server.protocol.room import JoinCmd, LeaveCmd, Reply, ResumeCmd, Room, RoomConfig
+from session_server.protocol.room import (
+    IDEMPOTENCY_PER_PARTICIPANT,
+    Answers,
+    JoinCmd,
+    LeaveCmd,
+    Reply,
+    ResumeCmd,
+    Room,
+    RoomConfig,
+)
 
 from .helpers import msg, pose
 
@@ -89,3 +99,67 @@ def test_acks_with_deltas_are_not_recorded_twice() -> None:
     room = _room_with_lock()
     room.handle("ana", msg("object.move", object="sofa", pose=pose(3)), 2.0)
     assert room.take_answers() == []  # the delta carries by/req: the log has it already
+
+
+def _moves(room: Room, ids: range, at: float) -> list[dict[str, Any]]:
+    return [
+        answer(room.handle("ana", msg("object.move", id=f"m{i}", object="sofa", pose=pose(i)), at), "ana") for i in ids
+    ]
+
+
+def test_the_last_256_ids_of_a_session_are_remembered_and_the_oldest_goes_first() -> None:
+    """PROTOCOL.md: the server remembers the last 256 request ids of each session."""
+    room = _room_with_lock()
+    keep = IDEMPOTENCY_PER_PARTICIPANT
+    first = _moves(room, range(keep + 1), 2.0)  # m0 .. m256: m0 is the one forgotten
+    revision = room.state.revision
+    again = _moves(room, range(1, keep + 1), 3.0)
+    assert [a["duplicate"] for a in again] == [True] * keep
+    assert [a["revision"] for a in again] == [a["revision"] for a in first[1:]]
+    assert room.state.revision == revision  # nothing applied twice
+    forgotten = _moves(room, range(1), 4.0)[0]
+    assert forgotten["duplicate"] is False and forgotten["revision"] == revision + 1
+    # m0 came back as the newest and pushed out m1, the oldest: m2 is the oldest now, and goes next
+    assert _moves(room, range(2, 3), 5.0)[0]["duplicate"] is True
+    assert _moves(room, range(1, 2), 5.0)[0]["duplicate"] is False
+    assert _moves(room, range(3, 4), 6.0)[0]["duplicate"] is True
+    assert _moves(room, range(2, 3), 6.0)[0]["duplicate"] is False
+
+
+def test_a_checkpoint_keeps_the_answers_as_they_were_and_loads_them_in_order() -> None:
+    """A checkpoint is the answers at that moment (later ones are not in it), in order, through JSON too (the
+    form Redis stores), and the room loaded from it forgets the oldest first as before."""
+    room = _room_with_lock()
+    keep = IDEMPOTENCY_PER_PARTICIPANT
+    _moves(room, range(keep + 10), 2.0)  # m10 .. m265 remembered
+    checkpoint = room.dump()
+    stored = json.dumps(checkpoint)
+    _moves(room, range(1000, 1005), 3.0)  # after the checkpoint: not in it
+    assert json.dumps(checkpoint) == stored
+    assert [rid for rid, _ in checkpoint["done"]["ana"]] == [f"m{i}" for i in range(10, keep + 10)]
+    successor = Room.load(json.loads(stored), RoomConfig(), 4.0)
+    revision = successor.state.revision
+    assert _moves(successor, range(10, 11), 5.0)[0]["duplicate"] is True
+    assert _moves(successor, range(1000, 1001), 5.0)[0]["duplicate"] is False  # not in the checkpoint: applied
+    assert successor.state.revision == revision + 1
+    assert _moves(successor, range(10, 11), 5.0)[0]["duplicate"] is False  # m10 was the oldest: pushed out
+    assert _moves(successor, range(12, 13), 5.0)[0]["duplicate"] is True  # (m10 again pushed out m11)
+    assert _moves(successor, range(11, 12), 5.0)[0]["duplicate"] is False
+
+
+def test_answers_remembered_twice_keep_their_place() -> None:
+    """An id remembered again (a replayed answer the checkpoint had already) keeps its place and takes the answer."""
+    answers = Answers(keep=3)
+    for rid in ("a", "b", "c"):
+        answers.add(rid, {"type": "ack", "ref": rid})
+    answers.add("a", {"type": "ack", "ref": "a", "again": True})
+    assert [rid for rid, _ in answers.pairs()] == ["a", "b", "c"] and answers.get("a") == {
+        "type": "ack",
+        "ref": "a",
+        "again": True,
+    }
+    for rid in ("d", "e", "f", "g"):  # the list is cut back as it goes: the same three latest every time
+        answers.add(rid, {"type": "ack", "ref": rid})
+        assert len(answers) == 3 and [r for r, _ in answers.pairs()][-1] == rid
+    assert [rid for rid, _ in answers.pairs()] == ["e", "f", "g"]
+    assert answers.get("d") is None and answers.get("a") is None and answers.get("g") == {"type": "ack", "ref": "g"}
