@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from .errors import ProtocolError
 from .kinds.base import kind_of
-from .state import State
+from .state import State, evolve
 
 S = TypeVar("S", bound=State)
 
@@ -49,7 +49,7 @@ def apply(state: S, delta: Delta) -> S:
         new = kind_of(state).apply(state, delta.op, delta.data)
     except (KeyError, TypeError, ValueError) as exc:
         raise ProtocolError("bad_delta", f"delta {delta.rev} {delta.op} does not apply: {exc!r}") from exc
-    return replace(new, revision=delta.rev)
+    return evolve(new, revision=delta.rev)
 
 
 def apply_all(state: S, deltas: Iterable[Delta]) -> S:

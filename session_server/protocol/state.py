@@ -6,9 +6,10 @@ frozen subclass declared in its module under ``protocol/kinds/``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, fields
+from typing import Any, TypeVar
 
+D = TypeVar("D")
 PoseT = tuple[float, float, float, float, float, float, float]  # x, y, z, qx, qy, qz, qw
 
 
@@ -71,3 +72,20 @@ def core_fields(data: dict[str, Any]) -> dict[str, Any]:
             for p in data["participants"]
         },
     }
+
+
+_INIT_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def evolve(obj: D, **changes: Any) -> D:
+    """A copy of the dataclass ``obj`` with ``changes``: what ``dataclasses.replace`` returns, at under half its
+    cost (the field names are looked up once per class; the copy is built positionally).  For the hot delta
+    paths (every delta's new revision, ``object.move``); TypeError for a field the class does not have."""
+    cls = type(obj)
+    names = _INIT_FIELDS.get(cls)
+    if names is None:
+        names = _INIT_FIELDS[cls] = tuple(f.name for f in fields(cls) if f.init)  # type: ignore[arg-type]
+    values = [changes.pop(name) if name in changes else getattr(obj, name) for name in names]
+    if changes:
+        raise TypeError(f"{cls.__name__} has no field {next(iter(changes))!r}")
+    return cls(*values)

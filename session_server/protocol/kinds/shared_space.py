@@ -15,7 +15,7 @@ from ..auth import ROLES
 from ..errors import AuthError, Conflict, LimitExceeded
 from ..limits import Limits
 from ..messages import Id, Pose, Pose7, Request, Wire, pose_list
-from ..state import PoseT, State, core_fields, participants_snapshot
+from ..state import PoseT, State, core_fields, evolve, participants_snapshot
 from .base import EditData, ParticipantView, RoomKind, participant_leave
 
 if TYPE_CHECKING:
@@ -138,7 +138,7 @@ class SpaceState(State):
 
 
 def _pose(v: Any) -> PoseT:
-    t = tuple(float(x) for x in v)
+    t = tuple(map(float, v))
     if len(t) != 7:
         raise ValueError("pose needs 7 numbers")
     return t  # type: ignore[return-value]
@@ -420,8 +420,8 @@ class ObjectMoveData(EditData):
 def _move(s: SpaceState, d: dict[str, Any]) -> SpaceState:
     old = s.objects[d["object"]]
     scale = d.get("scale")
-    new = replace(old, pose=_pose(d["pose"]), scale=old.scale if scale is None else float(scale))
-    return replace(s, objects={**s.objects, old.id: new})
+    new = evolve(old, pose=_pose(d["pose"]), scale=old.scale if scale is None else float(scale))
+    return evolve(s, objects={**s.objects, old.id: new})
 
 
 # ---- object.variant -----------------------------------------------------------------------------
