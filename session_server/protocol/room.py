@@ -117,6 +117,9 @@ class Emit:
     """A delta for everyone (already applied to the room's state)."""
 
     delta: Delta
+    state: Any = None
+    """The room's state right after the delta (immutable: whoever follows the room in this process may take it
+    instead of applying the delta again)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,7 +235,7 @@ class Room:
         delta = Delta(self.state.revision + 1, op, data)
         self._scope(delta)
         self.state = apply(self.state, delta)
-        self._out.append(Emit(delta))
+        self._out.append(Emit(delta, self.state))
         return delta
 
     def reply(self, participant: str, frame: dict[str, Any]) -> None:

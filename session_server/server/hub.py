@@ -125,6 +125,10 @@ class RoomHub:
         self._epoch = 0
         self._renewed = 0.0
         self._last_tick = 0.0
+        self._made: dict[int, tuple[dict[str, Any], Emit]] = {}
+        """This process's leader's deltas by revision, each with the wire dict it committed (alone on the room,
+        ``_follow`` reads that very dict back from the log, and the mirror then takes the state the leader made
+        instead of applying the delta again)."""
         self._replies: deque[tuple[Link, str, int]] = deque()
         """Replies waiting, in order, until the mirror holds the revision they answer (an ack never
         overtakes its delta: a client that reads its state on ``ack`` sees its change)."""
@@ -333,7 +337,11 @@ class RoomHub:
                 continue
             try:
                 for raw in raws:
-                    self._apply(Delta.from_wire(raw))
+                    made = self._made.pop(raw["rev"], None) if self._made else None
+                    if made is not None and made[0] is raw:  # this process's leader made it (see ``_made``)
+                        self._apply(made[1].delta, made[1].state)
+                    else:
+                        self._apply(Delta.from_wire(raw))
             except ProtocolError:
                 try:
                     await self._resync()
@@ -346,19 +354,15 @@ class RoomHub:
             if self._replies:
                 self._release_replies()
 
-    def _apply(self, delta: Delta) -> None:
+    def _apply(self, delta: Delta, made: Any = None) -> None:
+        """The mirror takes the next delta; ``made``: the state this process's leader made with it, if it did."""
         if delta.rev <= self.mirror.revision:
             return
-        leader = self.leader
         try:
-            if (
-                leader is not None
-                and not self.bp.distributed
-                and leader.state.revision == delta.rev == self.mirror.revision + 1
-            ):
+            if made is not None and made.revision == delta.rev == self.mirror.revision + 1:
                 # alone on the room, this process's leader made this very delta from the mirror's state: its
                 # state is the mirror's next one (states are immutable, so it is shared, not applied again)
-                self.mirror = leader.state
+                self.mirror = made
             else:
                 self.mirror = apply(self.mirror, delta)
         except ProtocolError:
@@ -384,6 +388,7 @@ class RoomHub:
             state = apply(state, Delta.from_wire(raw))
         self.flush_held()
         self.mirror = state
+        self._made.clear()
         self.log.reset(state.revision)
         for link in self.clients.values():
             link.sender.send(
@@ -548,7 +553,11 @@ class RoomHub:
                 logger.exception("room %s: unexpected error handling an inbox item", self.room_id)
         if tick:
             outs.extend(room.tick(now))
-        deltas = [o.delta.to_wire() for o in outs if isinstance(o, Emit)]
+        emits = [o for o in outs if isinstance(o, Emit)]
+        deltas = [o.delta.to_wire() for o in emits]
+        if not self.bp.distributed:  # alone on the room: the mirror will take the leader's states (``_made``)
+            for raw, emit in zip(deltas, emits, strict=True):
+                self._made[emit.delta.rev] = (raw, emit)
         answers = room.take_answers()
         if items or deltas:
             try:

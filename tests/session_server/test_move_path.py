@@ -1,0 +1,116 @@
+"""The move path's shortcuts keep the room as it was: the mirror takes the leader's states, evolve copies."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from typing import Any
+
+import pytest
+
+from session_server.backplane.memory import MemoryBackplane, MemoryStore
+from session_server.protocol import deltas
+from session_server.protocol.inbox import JoinCmd
+from session_server.protocol.kinds.shared_space import PlacedObject, SpaceState
+from session_server.protocol.room import RoomConfig
+from session_server.protocol.state import Participant, evolve
+from session_server.server import hub as hub_module
+from session_server.server.hub import RoomHub
+
+from .helpers import msg, pose
+
+
+async def _turns(hub: RoomHub, requests: list[tuple[str, Any]], revision: int) -> None:
+    """Submit ``requests`` at once (one turn of the leader) and wait until the mirror reached ``revision``."""
+    for pid, body in requests:
+        await hub._submit(pid, body)
+    for _ in range(500):
+        if hub.mirror.revision >= revision:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"mirror at {hub.mirror.revision}, expected {revision}")
+
+
+def _counting_apply(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    applied: list[int] = []
+
+    def counting(state: Any, delta: deltas.Delta) -> Any:
+        applied.append(delta.rev)
+        return deltas.apply(state, delta)
+
+    monkeypatch.setattr(hub_module, "apply", counting)
+    return applied
+
+
+@pytest.mark.parametrize("distributed", [False, True])
+def test_the_mirror_takes_the_leaders_state_for_every_delta_of_a_turn(
+    monkeypatch: pytest.MonkeyPatch, distributed: bool
+) -> None:
+    """Alone on the room, the mirror applies none of its own leader's deltas, however many one turn made (it
+    takes the state the leader made with each); with other processes about, it applies every one.  Either
+    way it ends in the leader's state and sends every delta once, in order."""
+    applied = _counting_apply(monkeypatch)
+
+    async def main() -> None:
+        bp = MemoryBackplane("a", MemoryStore() if distributed else None, lease_ms=60_000)
+        hub = RoomHub("store-1", bp, RoomConfig())
+        await hub.start()
+        joins = [(pid, JoinCmd("phone", f"s-{pid}")) for pid in ("ana", "ben", "cy")]
+        await _turns(hub, joins, 3)
+        places = [(p, msg("object.place", object=f"o-{p}", sku="SKU", pose=pose(1))) for p in ("ana", "ben", "cy")]
+        locks = [(p, msg("object.lock", object=f"o-{p}")) for p in ("ana", "ben", "cy")]
+        await _turns(hub, places + locks, 9)
+        moves = [(p, msg("object.move", object=f"o-{p}", pose=pose(i))) for i in range(4) for p in ("ana", "ben")]
+        await _turns(hub, moves, 17)
+        assert hub.leader is not None
+        assert hub.mirror == hub.leader.state and hub.mirror.snapshot() == hub.leader.state.snapshot()
+        assert hub.mirror.objects["o-ana"].pose[0] == 3.0 and hub.mirror.objects["o-cy"].pose[0] == 1.0
+        sent = [frame.text for _, frame in hub._held]
+        assert [int(t.split('"rev":')[1].split(",")[0]) for t in sent] == list(range(1, 18))
+        assert applied == ([] if not distributed else list(range(1, 18)))
+        assert not hub._made  # every entry was taken
+        await hub.stop()
+
+    asyncio.run(main())
+
+
+def test_a_delta_the_leader_did_not_commit_is_applied(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A state kept for a revision (``_made``) counts only for the very delta the leader committed: a delta at that
+    revision read from the log that is not it (say, the leader's commit failed and another one was made) is applied."""
+    applied = _counting_apply(monkeypatch)
+
+    async def main() -> None:
+        hub = RoomHub("store-1", MemoryBackplane(), RoomConfig())
+        await hub.start()
+        await _turns(hub, [("ana", JoinCmd("phone", "s-ana"))], 1)
+        assert applied == []
+        hub._running = False  # stop following for a moment
+        await asyncio.gather(*hub._tasks, return_exceptions=True)
+        await hub._submit("ben", JoinCmd("phone", "s-ben"))
+        assert hub.leader is not None
+        items = await hub.bp.read_inbox(hub.room_id, hub._cursor, 0)
+        await hub._process(items, tick=False)
+        raw, emit = hub._made[2]
+        hub._made[2] = ({**raw}, emit)  # the same content, not the dict committed
+        hub._running = True
+        hub._tasks = [asyncio.create_task(hub._follow())]
+        for _ in range(200):
+            if hub.mirror.revision == 2:
+                break
+            await asyncio.sleep(0.01)
+        assert applied == [2] and hub.mirror == hub.leader.state
+        await hub.stop()
+
+    asyncio.run(main())
+
+
+def test_evolve_is_replace() -> None:
+    """``evolve`` makes what ``dataclasses.replace`` makes, fields of subclasses too, and refuses unknown fields."""
+    obj = PlacedObject("o", "SKU", None, (0.0,) * 7, 1.0, "ana")
+    assert evolve(obj, scale=2.0, anchor="a") == dataclasses.replace(obj, scale=2.0, anchor="a")
+    state = SpaceState("r", 3, {"ana": Participant("ana", "phone", "s")}, objects={"o": obj}, chat_limit=7)
+    moved = evolve(state, revision=4)
+    assert moved == dataclasses.replace(state, revision=4) and moved.objects is state.objects
+    assert type(moved) is SpaceState and state.revision == 3
+    with pytest.raises(TypeError, match="no field 'colour'"):
+        evolve(obj, colour="red")
