@@ -117,14 +117,25 @@ class MemoryStore:
 
     def stream(self, key: str, keep: int) -> _Stream:
         """Return the stream named ``key`` (created keeping the last ``keep`` items)."""
-        s = self.streams.get(key)
-        if s is None:
-            s = self.streams[key] = _Stream(keep)
-        return s
+        return _stream_in(self.streams, key, keep)
+
+    def log(self, room: str) -> _Stream:
+        """Return the room's log (created empty when new)."""
+        return _stream_in(self.logs, room, LOG_KEEP)
+
+
+def _stream_in(streams: dict[str, _Stream], key: str, keep: int) -> _Stream:
+    """The stream ``streams[key]``, created (keeping the last ``keep`` items) when there is none: a stream is built
+    only when it is new (a commit and a log read each built one, two deques, only to throw it away)."""
+    s = streams.get(key)
+    if s is None:
+        s = streams[key] = _Stream(keep)
+    return s
 
 
 class MemoryBackplane(Backplane):
     """A backplane in this process's memory (one process; several nodes in tests)."""
+
     distributed = False
     start_cursor = "-1"
 
@@ -184,7 +195,7 @@ class MemoryBackplane(Backplane):
         holder = store.leases.get(room)
         if holder is not None and holder[0] != self.node_id:
             raise LeaseLost(room)
-        log = store.logs.setdefault(room, _Stream(LOG_KEEP))
+        log = self.store.log(room)
         last = log.items[-1]["rev"] if log.items else None
         for d in deltas:
             if last is not None and d["rev"] != last + 1:
@@ -224,7 +235,7 @@ class MemoryBackplane(Backplane):
 
     async def read_log(self, room: str, after: int, block_ms: int = 0, limit: int = 1000) -> list[dict[str, Any]]:
         """Return up to ``limit`` deltas with revision > ``after``, waiting up to ``block_ms`` for one."""
-        log = self.store.logs.setdefault(room, _Stream(LOG_KEEP))
+        log = self.store.log(room)
         found = self._log_after(log, after, limit)
         if not found and block_ms > 0:
             await log.wait(block_ms)
