@@ -293,10 +293,12 @@ class Room:
             reply = next((o.frame for o in out if isinstance(o, Reply) and o.participant == participant), None)
             if reply is not None:
                 self._remember(participant, request.id, reply)
-                mark = (participant, request.id)
-                recorded = any(
-                    isinstance(o, Emit) and (o.delta.data.get("by"), o.delta.data.get("req")) == mark for o in out
-                )
+                recorded = False  # does a delta of this turn carry the answer (its by and req)?
+                for o in out:
+                    if isinstance(o, Emit) and o.delta.data.get("req") == request.id:
+                        recorded = o.delta.data.get("by") == participant
+                        if recorded:
+                            break
                 part = self.state.participants.get(participant)
                 if not recorded and part is not None:  # no delta carries this answer: the log must
                     self.answers.append(
