@@ -3,7 +3,8 @@ server, in the backplane's replay and in ``client.RoomMirror``.
 
 A delta is ``Delta(rev, op, data)``; the room's kind maps each op to a pure function
 ``(state, data) -> state`` (declared with ``@KIND.op`` in its module under ``kinds/``).  ``apply``
-refuses a delta whose ``rev`` is not ``state.revision + 1``.
+refuses a delta whose ``rev`` is not ``state.revision + 1``, and gives the state the op returns the delta's
+revision (an op on a hot path may set it, ``s.revision + 1``, in the one copy it makes).
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def apply(state: S, delta: Delta) -> S:
         new = kind_of(state).apply(state, delta.op, delta.data)
     except (KeyError, TypeError, ValueError) as exc:
         raise ProtocolError("bad_delta", f"delta {delta.rev} {delta.op} does not apply: {exc!r}") from exc
-    return evolve(new, revision=delta.rev)
+    return new if new.revision == delta.rev else evolve(new, revision=delta.rev)
 
 
 def apply_all(state: S, deltas: Iterable[Delta]) -> S:

@@ -421,7 +421,7 @@ def _move(s: SpaceState, d: dict[str, Any]) -> SpaceState:
     old = s.objects[d["object"]]
     scale = d.get("scale")
     new = evolve(old, pose=_pose(d["pose"]), scale=old.scale if scale is None else float(scale))
-    return evolve(s, objects={**s.objects, old.id: new})
+    return evolve(s, objects={**s.objects, old.id: new}, revision=s.revision + 1)  # one copy (deltas.apply)
 
 
 # ---- object.variant -----------------------------------------------------------------------------
