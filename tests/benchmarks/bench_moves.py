@@ -9,7 +9,9 @@ real ``RoomHub`` and ``MemoryBackplane`` of a ``SessionNode``; the links' sender
 
 The load is the session benchmark's room-of-ten scenario without the poses: ``--rooms`` rooms of 10
 clients, each client with an object it placed and locked, moving it once per round with the message the
-Node load generator sends (``{"v":1,"type":"object.move","id":"m<n>","object":...,"pose":{"p":[t,0,0]}}``).
+Node load generator sends (``{"v":1,"type":"object.move","id":"m<n>","object":...,"pose":{"p":[t,0,0]}}``),
+one move per room at a time by default (``--per-turn``): the leader takes each in a turn of its own, as it
+does when ten moves a second reach a room at random moments.
 The real server checkpoints each room every ``CHECKPOINT_EVERY_S`` = 2 s, i.e. every 20 moves of a
 room of ten moving once a second; here the checkpoint is forced every 2 rounds to keep that ratio (the
 rounds run far faster than once a second).  A checkpoint's own cost (``Room.dump`` and the commit that
@@ -22,7 +24,8 @@ record ``/proc/loadavg`` with them.  ``--profile FILE`` writes a cProfile of the
 
 Usage::
 
-    .venv/bin/python tests/benchmarks/bench_moves.py [--rooms 20] [--rounds 300] [--repeats 3] [--profile F]
+    .venv/bin/python tests/benchmarks/bench_moves.py [--rooms 20] [--rounds 300] [--repeats 3] [--per-turn 1]
+        [--profile F]
 """
 
 from __future__ import annotations
@@ -146,21 +149,25 @@ async def setup(rooms: int) -> tuple[SessionNode, list[RoomHub], list[list[Clien
     return node, hubs, links
 
 
-async def rounds(hubs: list[RoomHub], links: list[list[ClientLink]], count: int, seq: list[int]) -> int:
-    """``count`` rounds: every client moves its object once, the rooms settle, each room ticks; the moves."""
+async def rounds(
+    hubs: list[RoomHub], links: list[list[ClientLink]], count: int, seq: list[int], per_turn: int = 1
+) -> int:
+    """``count`` rounds: every client moves its object once, ``per_turn`` clients of each room at a time (the
+    rooms settle after each: one leader turn per ``per_turn`` moves), then each room ticks; the moves."""
     revision = {h.room_id: h.mirror.revision for h in hubs}
     moves = 0
     for i in range(count):
         if i % CHECKPOINT_EVERY_ROUNDS == 0:
             for hub in hubs:
                 hub._last_checkpoint = 0.0  # the next commit checkpoints (every 2 s in the real server)
-        for hub, members in zip(hubs, links, strict=True):
-            for link in members:
-                seq[0] += 1
-                link.feed(move_frame(link.participant, seq[0]))
-                moves += 1
-            revision[hub.room_id] += ROOM_SIZE
-        await settle(hubs, revision)
+        for first in range(0, ROOM_SIZE, per_turn):
+            for hub, members in zip(hubs, links, strict=True):
+                for link in members[first : first + per_turn]:
+                    seq[0] += 1
+                    link.feed(move_frame(link.participant, seq[0]))
+                    moves += 1
+                    revision[hub.room_id] += 1
+            await settle(hubs, revision)
         t = time.time()
         for hub in hubs:
             await hub.tick_presence(t)
@@ -198,7 +205,7 @@ async def main(args: argparse.Namespace) -> None:
         if profiler is not None:
             profiler.enable()
         start = time.process_time()
-        moves = await rounds(hubs, links, args.rounds, seq)
+        moves = await rounds(hubs, links, args.rounds, seq, args.per_turn)
         per_move.append((time.process_time() - start) / moves * 1e6)
         if profiler is not None:
             profiler.disable()
@@ -211,7 +218,7 @@ async def main(args: argparse.Namespace) -> None:
     load = Path("/proc/loadavg").read_text().split()[:3]
     done = sum(len(h.leader._done.get(lk.participant, ())) for h, ms in zip(hubs, links, strict=True) for lk in ms)
     print(
-        f"rooms {args.rooms} x {ROOM_SIZE}, {args.rounds} rounds x {args.repeats}: "
+        f"rooms {args.rooms} x {ROOM_SIZE}, {args.rounds} rounds x {args.repeats}, {args.per_turn} move(s) per turn: "
         f"move {statistics.median(per_move):.1f} us CPU (repeats {', '.join(f'{v:.1f}' for v in per_move)}), "
         f"checkpoint {statistics.median(ckpt):.1f} us (repeats {', '.join(f'{v:.1f}' for v in ckpt)}); "
         f"idempotency entries {done}; load {' '.join(load)}"
@@ -226,5 +233,8 @@ if __name__ == "__main__":
     parser.add_argument("--rounds", type=int, default=300, help="measured rounds per repeat (one move per client)")
     parser.add_argument("--warmup", type=int, default=300, help="rounds before measuring (fills idempotency caches)")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--per-turn", type=int, default=1, help="moves of a room handled in one leader turn (1: as at 10 moves/s)"
+    )
     parser.add_argument("--profile", help="write a cProfile of the measured rounds here")
     asyncio.run(main(parser.parse_args()))
