@@ -9,6 +9,7 @@ tests validate against them).  Each room kind declares its messages in its modul
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
@@ -248,6 +249,28 @@ _ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
 """One encoder for every frame (``json.dumps`` with options builds a new one per call)."""
 
 
+def _c_encoder() -> Callable[[Any, int], Any] | None:
+    """The C encoder ``_ENCODER.encode`` builds for each call, built once (no circular-reference bookkeeping:
+    frames are trees); None where the C accelerator is missing or does not encode as ``_ENCODER``."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return None
+    try:
+        built = make(None, _ENCODER.default, json.encoder.encode_basestring_ascii, None, ":", ",", False, False, False)
+        probe = {"v": 1, "é": [0.1, -2, None, True, "\u2028"], "n": {}}
+        return built if "".join(built(probe, 0)) == _ENCODER.encode(probe) else None  # type: ignore[no-any-return]
+    except (TypeError, ValueError):  # another signature
+        return None
+
+
+_C_ENCODE = _c_encoder()
+
+
 def encode(frame: dict[str, Any]) -> str:
-    """Compact JSON text of a frame."""
-    return _ENCODER.encode(frame)
+    """Compact JSON text of a frame (``_ENCODER``'s text; ValueError for a NaN or infinity, as there).
+
+    Through the C encoder built once (``_c_encoder``): two thirds of the cost of ``_ENCODER.encode``, which
+    builds one per call (every delta and ack of an object move is encoded here)."""
+    if _C_ENCODE is None:
+        return _ENCODER.encode(frame)
+    return "".join(_C_ENCODE(frame, 0))
