@@ -441,3 +441,52 @@ def test_people_are_hidden_around_themselves_only(corpus: Path) -> None:
     assert np.array_equal(_hidden(frame, people), reference)
     assert np.array_equal(one_by_one, reference)
     assert np.array_equal(frame, load_rgb(corpus / "images" / "person_standing_shoes.jpg"))  # input untouched
+
+
+def test_the_by_box_graph_gives_the_pose_solutions_landmarks(corpus: Path) -> None:
+    """The pose model run on its own (the by-box part of the bundled graph, no detector) on a box around the street
+    video's walker (upright, whole) gives the landmarks the pose solution found for them, and says how sure it is:
+    high on them, low on an empty box (where the bundled graph would just give nothing)."""
+    from tryon.providers.mediapipe import ROI_SCALE, _body_size, _hips, _pose_in_crop, _RoiPose
+
+    _, frame = next(iter(media.read_video(corpus / "images" / "street_walking_720p50.avi", limit=1)))
+    with MediaPipeProvider("image") as provider:
+        walker = provider.people(frame)[0]  # detector, then the pose solution on a crop
+    hips, radius = _hips(walker), _body_size(walker)
+    side = 2 * ROI_SCALE * radius
+    roi = _RoiPose(0.0)
+    try:
+        ours = _pose_in_crop(roi, frame, hips, side)
+        k = 256 / side
+        m = np.array([[k, 0.0, 128 - k * hips[0]], [0.0, k, 128 - k * hips[1]]])
+        sure = float(roi._graph.process({"image": cv2.warpAffine(frame, m, (256, 256))}).presence)
+        empty = float(roi._graph.process({"image": np.full((256, 256, 3), 127, np.uint8)}).presence)
+    finally:
+        roi.close()
+    assert ours is not None and ours.segmentation is not None
+    legs = [23, 24, 25, 26, 27, 28, 29, 30, 31, 32]
+    assert np.abs(ours.points[legs] - walker.points[legs]).max() < 0.06 * radius  # 0.04 measured
+    x, y = np.round(ours.points[23]).astype(int)
+    assert ours.segmentation[y, x] > 0.5  # their mask, mapped back to the frame
+    assert sure > 0.9 and empty < 0.5
+
+
+def test_a_person_cut_by_the_frame_edge_gets_shoes(corpus: Path) -> None:
+    """A pedestrian of the street video cut by the frame's left edge through the head (frame 150 with its 332 px
+    left of them cropped away): the person detector (keyed on the face) sees nobody there; the pose model run on
+    windows along the edge finds them, and their foot, on the ground at the bottom of their own mask, gets a shoe.
+    The people in the middle are found as before."""
+    from tryon.providers.mediapipe import _hips
+
+    frames = media.read_video(corpus / "images" / "street_walking_720p50.avi", limit=151)
+    frame = [f for _, f in frames][-1]
+    cut = np.ascontiguousarray(frame[:, 332:])
+    with MediaPipeProvider("image") as provider:
+        people = provider.people(cut)
+    edge = [p for p in people if p.feet and _hips(p)[0] < 60]
+    assert len(edge) == 1
+    toe = edge[0].feet[0].toe
+    assert toe[0] < 40 and 390 < toe[1] < 450  # found at x 10, y 421 (by eye: her red shoe at x 0-33, y 415-429)
+    assert sum(p.feet != () and 300 < _hips(p)[0] < 500 for p in people) >= 2  # the two walkers in the middle
+    _, placed, _ = ShoeRenderer(procedural_views("#C8102E")).apply_people(cut, people)
+    assert any(s.person == edge[0].person for s in placed)

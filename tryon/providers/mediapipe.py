@@ -75,6 +75,21 @@ PERSON_WEAK_SCORE = 0.3
 detector rounds, one more pass takes the weak ones outside the people found, each kept only when a pose re-centred
 on its own hips shows a visible foot (the bundled detector graph stops at 0.5; a skier cut by the frame's edge on
 a held-out photo scores 0.3-0.5)."""
+EDGE_PRESENCE = 0.5
+"""Still images, people the detector cannot see (their head outside the frame: it keys on the face): the pose
+model's presence score from which a pose on a window at the frame's side is taken (:func:`_by_roi_graph`; the
+bundled by-box graph gates at 0.5 too, but only ever sees boxes the detector drew)."""
+EDGE_SIDES = (0.45, 0.65, 0.9)
+"""Still images: side of the windows along the frame's left and right edges, over the frame's height (a person
+cut by the side takes about 0.65 of the height of the held-out bus photo)."""
+EDGE_STEP = 0.25
+"""Still images: step between an edge's windows, over their side (from the frame's bottom up to its middle)."""
+FOOT_GROUND = 0.15
+"""Still images, a person cut by the frame's edge: a foot is kept when its person's mask has ended this share of
+the body's radius below it (a shopping street's edge-cut woman got a "foot" on the hand holding her bag)."""
+ROI_SCALE = 1.25
+"""A pose's box for the by-box graph: its side over the diameter of the body's circle (the bundled graph's
+``RectTransformationCalculator`` scales the landmarks' box by 1.25 too)."""
 MIN_PERSON_REACH_PX = 12.0
 """Detections whose body circle has a smaller radius are too small for feet to be seen."""
 PERSON_ROUNDS = 6
@@ -137,6 +152,7 @@ class MediaPipeProvider:
         self._track_mesh: Any = None
         self._static_pose: Any = None
         self._person_detector: Any = None
+        self._roi_pose: Any = None
         self._people: list[_PersonTrack] = []
         self._people_frame = 0
         self._next_person = 0
@@ -364,8 +380,58 @@ class MediaPipeProvider:
                 if person is not None:
                     found.append(person)
                     shown = _hidden(shown, [person])
+        for person in self._edge_people(shown, found) if len(found) < self.max_people else []:
+            found.append(person)
+            shown = _hidden(shown, [person])
         found.sort(key=lambda p: -_body_size(p))
         return [_with_id(p, i) for i, p in enumerate(found[: self.max_people])]
+
+    def _edge_people(self, shown: np.ndarray, found: list[PoseLandmarks]) -> list[PoseLandmarks]:
+        """Still images, last: people cut by the frame's left or right edge, whom the detector (keyed on the face)
+        cannot see. The pose model runs straight on windows along both edges (:func:`_by_roi_graph`, no detector),
+        on the frame with the people found greyed; a pose is cropped again around its own hips and kept when its
+        head or shoulders lie outside the frame or on its edge and a visible foot of it lies on its own mask."""
+        if self._roi_pose is None:
+            self._roi_pose = _RoiPose(EDGE_PRESENCE)
+        h, w = shown.shape[:2]
+        new: list[PoseLandmarks] = []
+        for scale in EDGE_SIDES:
+            side = scale * h
+            ys = np.arange(h - 0.3 * side, h / 2 - 1e-6, -EDGE_STEP * side)
+            centres = [(x, y) for x in (0.05 * side, w - 0.05 * side) for y in ys]
+            for cx, cy in centres:
+                if len(found) + len(new) >= self.max_people:
+                    return new
+                person = self._edge_person(shown, np.array([cx, cy]), side, found + new)
+                if person is not None:
+                    new.append(person)
+                    shown = _hidden(shown, [person])
+        return new
+
+    def _edge_person(
+        self, frame: np.ndarray, center: np.ndarray, side: float, found: list[PoseLandmarks]
+    ) -> PoseLandmarks | None:
+        """The person cut by the frame's edge whose pose the by-box graph finds on the window of ``side`` px around
+        ``center``, re-centred on its hips, with the feet that pass :func:`_foot_on_mask`; or None."""
+        first = _pose_in_crop(self._roi_pose, frame, center, side)
+        if first is None or _same_person(first, found):
+            return None
+        hips, radius = _hips(first), _body_size(first)
+        person = _pose_in_crop(self._roi_pose, frame, hips, 2 * ROI_SCALE * radius)
+        if (
+            person is None
+            or _same_person(person, found)
+            or np.linalg.norm(_hips(person) - hips) > PERSON_DRIFT * radius
+        ):
+            return None
+        h, w = frame.shape[:2]
+        top = person.points[:13]  # the face and shoulders
+        if not np.any((top[:, 0] < 0.02 * w) | (top[:, 0] > 0.98 * w) | (top[:, 1] < 0.02 * h)):
+            return None  # a whole person: the detector's to find
+        feet = tuple(f for f in person.feet if _foot_on_mask(f, person, found, (h, w)))
+        if not feet:
+            return None
+        return PoseLandmarks(person.points, person.visibility, feet, person.segmentation)
 
     def _recentred_pose(
         self, frame: np.ndarray, center: np.ndarray, side: float, found: list[PoseLandmarks]
@@ -475,13 +541,13 @@ class MediaPipeProvider:
     def close(self) -> None:
         """Release the MediaPipe models (the provider cannot be used afterwards)."""
         models = (self._detector, self._crop_mesh, self._track_mesh, self._follow_mesh, self._static_pose)
-        for model in (*models, self._person_detector, self._selfie):
+        for model in (*models, self._person_detector, self._selfie, self._roi_pose):
             if model is not None:
                 model.close()
         for track in self._people:
             track.model.close()
         self._detector = self._crop_mesh = self._track_mesh = self._follow_mesh = None
-        self._static_pose = self._person_detector = self._selfie = None
+        self._static_pose = self._person_detector = self._selfie = self._roi_pose = None
         self._people = []
         self._people_frame = 0
         self._crop_tracks = []
@@ -588,6 +654,151 @@ def _detector_graph(weak_score: float) -> Any:
     text += decode.replace("NAME", "detections").replace("MIN_SCORE", "0.5")
     text += decode.replace("NAME", "weak").replace("MIN_SCORE", f"{weak_score:.3f}")
     return text_format.Parse(text, calculator_pb2.CalculatorGraphConfig())
+
+
+class _RoiPose:
+    """The pose model on a whole image taken as the person's box (:func:`_by_roi_graph`), with the interface of
+    the pose solution's ``process``: ``pose_landmarks`` is None under the presence score ``min_presence``.
+
+    Once this graph has run in a process, the pose solution's landmarks there move by about a pixel (a hip of the
+    held-out bus photo at x 197 -> 196, which flips borderline decisions); models loaded alike and one XNNPACK
+    thread did not change it, another pose solution instance does not do it. Cause not found."""
+
+    def __init__(self, min_presence: float) -> None:
+        from mediapipe.python.solution_base import SolutionBase
+
+        self.min_presence = min_presence
+        self._graph = SolutionBase(
+            graph_config=_by_roi_graph(), outputs=["presence", "landmarks", "world_landmarks", "segmentation"]
+        )
+
+    def process(self, image: np.ndarray) -> Any:
+        """Landmarks, world landmarks and the person mask (at the image's size) of the person filling ``image``."""
+        from types import SimpleNamespace
+
+        out = self._graph.process({"image": image})
+        if out.presence is None or float(out.presence) < self.min_presence:
+            return SimpleNamespace(pose_landmarks=None)
+        mask = cv2.resize(np.asarray(out.segmentation, np.float32), image.shape[1::-1], interpolation=cv2.INTER_LINEAR)
+        return SimpleNamespace(pose_landmarks=out.landmarks, pose_world_landmarks=out.world_landmarks,
+                               segmentation_mask=mask)  # fmt: skip
+
+    def close(self) -> None:
+        """Release the graph."""
+        self._graph.close()
+
+
+def _by_roi_graph() -> Any:
+    """The pose landmark model's part of the bundled ``PoseLandmarkByRoiCpu`` (the nodes it expands to) as its own
+    graph, for an image that is the person's box already: the presence score comes out as ``presence`` instead of
+    gating the landmarks at 0.5, so that a box the detector did not draw can be judged by the caller."""
+    from google.protobuf import text_format
+    from mediapipe.calculators.core import split_vector_calculator_pb2  # noqa: F401 (registers the options)
+    from mediapipe.calculators.tensor import (
+        tensors_to_landmarks_calculator_pb2,  # noqa: F401
+        tensors_to_segmentation_calculator_pb2,  # noqa: F401
+    )
+    from mediapipe.calculators.util import (
+        refine_landmarks_from_heatmap_calculator_pb2,  # noqa: F401
+        visibility_copy_calculator_pb2,  # noqa: F401
+    )
+    from mediapipe.framework import calculator_pb2
+
+    split = "options { [mediapipe.SplitVectorCalculatorOptions.ext] { RANGES } }"
+    ranges = " ".join(f"ranges {{ begin: {i} end: {i + 1} }}" for i in range(5))
+    first33 = split.replace("RANGES", "ranges { begin: 0 end: 33 }")
+    text = f"""
+        input_stream: "image"
+        output_stream: "presence" output_stream: "landmarks" output_stream: "world_landmarks"
+        output_stream: "segmentation"
+        node {{
+          calculator: "ImageToTensorCalculator" input_stream: "IMAGE:image" output_stream: "TENSORS:tensors"
+          options {{ [mediapipe.ImageToTensorCalculatorOptions.ext] {{
+            output_tensor_width: 256 output_tensor_height: 256 keep_aspect_ratio: true
+            output_tensor_float_range {{ min: 0.0 max: 1.0 }} }} }}
+        }}
+        node {{
+          calculator: "ConstantSidePacketCalculator" output_side_packet: "PACKET:model_path"
+          options {{ [mediapipe.ConstantSidePacketCalculatorOptions.ext] {{
+            packet {{ string_value: "mediapipe/modules/pose_landmark/pose_landmark_full.tflite" }} }} }}
+        }}
+        node {{
+          calculator: "ResourceProviderCalculator" input_side_packet: "RESOURCE_ID:model_path"
+          output_side_packet: "RESOURCE:model_resource"
+        }}
+        node {{
+          calculator: "TfLiteModelCalculator" input_side_packet: "MODEL_RESOURCE:model_resource"
+          output_side_packet: "MODEL:model"
+        }}
+        node {{
+          calculator: "InferenceCalculatorCpu" input_stream: "TENSORS:tensors" output_stream: "TENSORS:raw"
+          input_side_packet: "MODEL:model"
+          options {{ [mediapipe.InferenceCalculatorOptions.ext] {{ delegate {{ xnnpack {{}} }} }} }}
+        }}
+        node {{
+          calculator: "SplitTensorVectorCalculator" input_stream: "raw" output_stream: "landmark_tensor"
+          output_stream: "flag_tensor" output_stream: "mask_tensor" output_stream: "heatmap_tensor"
+          output_stream: "world_tensor" {split.replace("RANGES", ranges)}
+        }}
+        node {{
+          calculator: "TensorsToFloatsCalculator" input_stream: "TENSORS:flag_tensor" output_stream: "FLOAT:presence"
+        }}
+        node {{
+          calculator: "TensorsToLandmarksCalculator" input_stream: "TENSORS:landmark_tensor"
+          output_stream: "NORM_LANDMARKS:raw_landmarks"
+          options {{ [mediapipe.TensorsToLandmarksCalculatorOptions.ext] {{ num_landmarks: 39 input_image_width: 256
+            input_image_height: 256 visibility_activation: SIGMOID presence_activation: SIGMOID }} }}
+        }}
+        node {{
+          calculator: "RefineLandmarksFromHeatmapCalculator" input_stream: "NORM_LANDMARKS:raw_landmarks"
+          input_stream: "TENSORS:heatmap_tensor" output_stream: "NORM_LANDMARKS:all_landmarks"
+          options {{ [mediapipe.RefineLandmarksFromHeatmapCalculatorOptions.ext] {{ kernel_size: 7 }} }}
+        }}
+        node {{
+          calculator: "SplitNormalizedLandmarkListCalculator" input_stream: "all_landmarks" output_stream: "landmarks"
+          {first33}
+        }}
+        node {{
+          calculator: "TensorsToLandmarksCalculator" input_stream: "TENSORS:world_tensor"
+          output_stream: "LANDMARKS:all_world"
+          options {{ [mediapipe.TensorsToLandmarksCalculatorOptions.ext] {{ num_landmarks: 39 }} }}
+        }}
+        node {{
+          calculator: "SplitLandmarkListCalculator" input_stream: "all_world" output_stream: "world_bare" {first33}
+        }}
+        node {{
+          calculator: "VisibilityCopyCalculator" input_stream: "NORM_LANDMARKS_FROM:landmarks"
+          input_stream: "LANDMARKS_TO:world_bare" output_stream: "LANDMARKS_TO:world_landmarks"
+          options {{ [mediapipe.VisibilityCopyCalculatorOptions.ext] {{ copy_visibility: true copy_presence: true }} }}
+        }}
+        node {{
+          calculator: "TensorsToSegmentationCalculator" input_stream: "TENSORS:mask_tensor"
+          output_stream: "MASK:segmentation"
+          options {{ [mediapipe.TensorsToSegmentationCalculatorOptions.ext] {{
+            gpu_origin: TOP_LEFT activation: SIGMOID }} }}
+        }}
+    """
+    return text_format.Parse(text, calculator_pb2.CalculatorGraphConfig())
+
+
+def _foot_on_mask(
+    foot: FootLandmarks, person: PoseLandmarks, others: list[PoseLandmarks], shape: tuple[int, int]
+) -> bool:
+    """True when the foot's heel and toe lie in the frame, on the person's own mask and on nobody else's, and the
+    mask ends a little below them (``FOOT_GROUND`` of the body's radius: the ground, not a hand holding a bag)."""
+    h, w = shape
+    seg = person.segmentation
+    if seg is None:
+        return False
+    below = np.array([0.0, FOOT_GROUND * _body_size(person)])
+    for pt, on in ((foot.heel, True), (foot.toe, True), ((foot.heel + foot.toe) / 2, True),
+                   (max(foot.heel, foot.toe, key=lambda q: float(q[1])) + below, False)):  # fmt: skip
+        x, y = round(float(pt[0])), round(float(pt[1]))
+        if not (0 <= x < w and 0 <= y < h) or (seg[y, x] > 0.5) != on:
+            return False
+        if on and any(o.segmentation is not None and o.segmentation[y, x] > 0.5 for o in others):
+            return False
+    return True
 
 
 def _regions(shape: tuple[int, ...], tiles: bool = False) -> list[tuple[int, int, int]]:
