@@ -338,10 +338,14 @@ def _pick_log(logs: list[Path], count: int) -> np.ndarray | None:
     rank, chosen, poses = fits[0]
     others = [p.name for _, p, _ in fits[1:]] + [f"{p.name} ({e.problem})" for _, p, e in problems]
     if others:
-        why = "the same kind by name: the first alphabetically" if len(fits) > 1 and fits[1][0] == rank else (
-            "a camera trajectory by its name" if rank == 0 else "the only one holding camera poses")
-        logger.warning("%s: several pose files; using %s (%s), ignoring %s", chosen.parent, chosen.name, why,
-                       ", ".join(others))
+        why = (
+            "the same kind by name: the first alphabetically"
+            if len(fits) > 1 and fits[1][0] == rank
+            else ("a camera trajectory by its name" if rank == 0 else "the only one holding camera poses")
+        )
+        logger.warning(
+            "%s: several pose files; using %s (%s), ignoring %s", chosen.parent, chosen.name, why, ", ".join(others)
+        )
     return poses
 
 

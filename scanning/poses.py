@@ -36,6 +36,7 @@ logger = logging.getLogger(__name__)
 @dataclass(frozen=True, slots=True)
 class PoseOptions:
     """Pose estimation settings: registration voxel, depth limit, acceptance thresholds, loop closures."""
+
     voxel_fraction: float = 0.01  # registration voxel as a fraction of the median depth
     depth_limit: float = 1.3  # ignore points farther than this times the median depth
     min_fitness: float = 0.55
@@ -58,6 +59,7 @@ DEFAULTS = PoseOptions()
 @dataclass(frozen=True, slots=True)
 class PairResult:
     """One registered frame pair: source and target indices, 4x4 transform, fitness and RMSE."""
+
     source: int
     target: int
     transform: np.ndarray  # (4, 4) maps source camera points into the target camera frame

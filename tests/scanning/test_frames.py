@@ -94,8 +94,9 @@ def _redwood(tmp_path: Path) -> tuple[Path, np.ndarray]:
         cv2.imwrite(str(root / "image" / f"{i:06d}.jpg"), c)
         cv2.imwrite(str(root / "depth" / f"{i:06d}.png"), (d * 1000).astype(np.uint16))
     k = INTR.matrix()
-    (root / "camera_intrinsic.json").write_text(json.dumps(
-        {"width": 32, "height": 24, "intrinsic_matrix": k.T.ravel().tolist()}))
+    (root / "camera_intrinsic.json").write_text(
+        json.dumps({"width": 32, "height": 24, "intrinsic_matrix": k.T.ravel().tolist()})
+    )
     return root, poses
 
 
@@ -134,7 +135,8 @@ def test_redwood_trajectory_chosen_over_odometry(tmp_path: Path, caplog: pytest.
 
 
 def test_redwood_log_of_frame_to_frame_transforms_is_not_taken_as_poses(
-        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     """By content: a .log whose blocks are 'i i+1' edges holds relative transforms, whatever its name."""
     root, poses = _redwood(tmp_path)
     _write_log(root / "a_trajectory.log", _drifted(poses), relative=True)
@@ -142,8 +144,10 @@ def test_redwood_log_of_frame_to_frame_transforms_is_not_taken_as_poses(
     with caplog.at_level(logging.WARNING, logger="scanning.frames"):
         seq = read_sequence(root)
     assert seq.poses is not None and np.allclose(seq.poses, poses)
-    assert "using poses.log (the only one holding camera poses), ignoring a_trajectory.log (holds frame-to-frame" \
+    assert (
+        "using poses.log (the only one holding camera poses), ignoring a_trajectory.log (holds frame-to-frame"
         in caplog.text
+    )
     (root / "poses.log").unlink()
     with pytest.raises(FrameError, match="frame-to-frame transforms"):
         read_sequence(root)
@@ -156,8 +160,10 @@ def test_redwood_two_trajectories_are_ambiguous(tmp_path: Path, caplog: pytest.L
     with caplog.at_level(logging.WARNING, logger="scanning.frames"):
         seq = read_sequence(root)
     assert seq.poses is not None and np.allclose(seq.poses, poses)
-    assert "using trajectory_a.log (the same kind by name: the first alphabetically), ignoring trajectory_b.log" \
+    assert (
+        "using trajectory_a.log (the same kind by name: the first alphabetically), ignoring trajectory_b.log"
         in caplog.text
+    )
 
 
 # ------------------------------------------------------------------------------------------ bad input
@@ -184,8 +190,11 @@ def test_folder_without_a_capture(tmp_path: Path) -> None:
         ('{"width": 32, "height": 24, "fx": "a", "fy": 30, "cx": 15, "cy": 11}', "fx", "finite number"),
         ('{"width": 32.5, "height": 24, "fx": 30, "fy": 30, "cx": 15, "cy": 11}', "width", "whole number"),
         ('{"width": 32, "height": 24, "fx": 30, "fy": 30, "cx": 150, "cy": 11}', "cx", "outside"),
-        ('{"width": 32, "height": 24, "fx": 30, "fy": 30, "cx": 15, "cy": 11, "depth_scale": 0}',
-         "depth_scale", "positive"),
+        (
+            '{"width": 32, "height": 24, "fx": 30, "fy": 30, "cx": 15, "cy": 11, "depth_scale": 0}',
+            "depth_scale",
+            "positive",
+        ),
     ],
 )
 def test_malformed_intrinsics(capture: Path, content: str, field: str | None, problem: str) -> None:
