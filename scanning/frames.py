@@ -16,7 +16,8 @@ Public layouts also read:
 
 * **TUM RGB-D** (``rgb.txt``, ``depth.txt``, optional ``groundtruth.txt``): depth scale 5000, frames
   associated by nearest timestamp (20 ms), intrinsics of freiburg1/2/3 from the folder name, or the ROS default,
-  unless an ``intrinsics.json`` is present; ground-truth poses are used when every frame has one.
+  unless an ``intrinsics.json`` is present; ground-truth poses are used when every frame has one. Listed frames
+  whose files are absent (a folder copied in part) are left out with one warning saying how many.
 * **Open3D / Redwood** (``color/`` or ``image/`` or ``rgb/`` and ``depth/``, optional ``camera_intrinsic.json``
   in Open3D's ``PinholeCameraIntrinsic`` format and an optional ``*.log`` trajectory): depth scale 1000.
 
@@ -362,6 +363,7 @@ def _read_tum(root: Path) -> RGBDSequence:
             frames.append(FrameRef(root / rgb[j][1], root / d, t))
     if not frames:
         raise FrameError("no color image within 20 ms of any depth image", file=root / "depth.txt")
+    frames = _present(root, frames)
     if (root / "intrinsics.json").is_file():
         intr, _ = read_intrinsics(root / "intrinsics.json")
     else:
@@ -372,6 +374,29 @@ def _read_tum(root: Path) -> RGBDSequence:
     if gt_path.is_file():
         poses = _tum_poses(gt_path, [f.timestamp or 0.0 for f in frames])
     return RGBDSequence(root, "tum", intr, tuple(frames), 5000.0, None, poses)
+
+
+def _present(root: Path, frames: list[FrameRef]) -> list[FrameRef]:
+    """The frames of a TUM listing whose color and depth files both exist; the others are left out with one
+    warning (how many of how many listed frames are missing, the first of them, which listing names them)."""
+    lost_color = [f.color for f in frames if not f.color.is_file()]
+    lost_depth = [f.depth for f in frames if not f.depth.is_file()]
+    if not lost_color and not lost_depth:
+        return frames
+    lost = set(lost_color) | set(lost_depth)
+    kept = [f for f in frames if f.color not in lost and f.depth not in lost]
+    listing = " and ".join(n for n, files in (("rgb.txt", lost_color), ("depth.txt", lost_depth)) if files)
+    missing = [f.color if f.color in lost else f.depth for f in frames if f.color in lost or f.depth in lost]
+    first = ", ".join(str(p.relative_to(root)) for p in missing[:2])
+    logger.warning(
+        "%s: %d of %d listed frames are missing (first: %s); using the %d present",
+        root / listing if " " not in listing else f"{root}: {listing}",
+        len(frames) - len(kept),
+        len(frames),
+        first,
+        len(kept),
+    )
+    return kept
 
 
 def _tum_poses(path: Path, stamps: list[float]) -> np.ndarray | None:

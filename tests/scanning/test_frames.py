@@ -76,6 +76,42 @@ def test_tum_layout(bunny_capture: SyntheticCapture, tmp_path: Path) -> None:
     assert read_sequence(root).intrinsics.fx == 517.3  # freiburg1 from the folder name
 
 
+def test_tum_listing_with_most_files_missing_is_one_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A TUM folder copied in part (18 of 997 listed frames, as a public capture came): one line saying how many
+    listed frames are missing, of how many, the first of them and which listing names them; the present ones are
+    used. It was two warnings per missing frame (color and depth), 1,960 lines before anything else."""
+    colors, depths, _ = _frames(3)
+    root = tmp_path / "partial"
+    (root / "rgb").mkdir(parents=True)
+    (root / "depth").mkdir()
+    rgb, dep = ["# timestamp filename"], ["# timestamp filename"]
+    for i in range(40):
+        t = 100.0 + i / 30
+        rgb.append(f"{t:.6f} rgb/{t:.6f}.png")
+        dep.append(f"{t:.6f} depth/{t:.6f}.png")
+        if i in (5, 6, 30):
+            cv2.imwrite(str(root / "rgb" / f"{t:.6f}.png"), colors[i % 3])
+            cv2.imwrite(str(root / "depth" / f"{t:.6f}.png"), (depths[i % 3] * 5000).astype(np.uint16))
+    (root / "rgb.txt").write_text("\n".join(rgb))
+    (root / "depth.txt").write_text("\n".join(dep))
+    (root / "intrinsics.json").write_text(json.dumps(INTR.to_dict()))
+    with caplog.at_level(logging.WARNING, "scanning.frames"):
+        frames = read_sequence(root).load_all()
+    assert [f.name for f in frames] == ["100.166667", "100.200000", "101.000000"]
+    assert len(caplog.records) == 1, caplog.text
+    assert caplog.records[0].getMessage() == (
+        f"{root}: rgb.txt and depth.txt: 37 of 40 listed frames are missing (first: rgb/100.000000.png, "
+        "rgb/100.033333.png); using the 3 present"
+    )
+    caplog.clear()
+    for line in dep[1:]:  # only color images missing: the warning names rgb.txt
+        cv2.imwrite(str(root / line.split()[1]), (depths[0] * 5000).astype(np.uint16))
+    with caplog.at_level(logging.WARNING, "scanning.frames"):
+        assert len(read_sequence(root)) == 3
+    only_rgb = f"{root / 'rgb.txt'}: 37 of 40 listed frames are missing (first: rgb/100.000000.png, rgb/100.033333.png)"
+    assert caplog.records[0].getMessage() == only_rgb + "; using the 3 present"
+
+
 def _matrix_to_quat(r: np.ndarray) -> tuple[float, float, float, float]:
     w = np.sqrt(max(0.0, 1 + r[0, 0] + r[1, 1] + r[2, 2])) / 2
     x = np.copysign(np.sqrt(max(0.0, 1 + r[0, 0] - r[1, 1] - r[2, 2])) / 2, r[2, 1] - r[1, 2])
