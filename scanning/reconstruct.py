@@ -58,6 +58,7 @@ class _NoProgress:
 @dataclass(frozen=True, slots=True)
 class CaptureOptions:
     """Options for reconstructing an RGB-D capture: pose mode and each stage's options."""
+
     poses: PoseMode = "auto"
     region: RegionOptions = field(default_factory=RegionOptions)
     pose: PoseOptions = field(default_factory=PoseOptions)
@@ -69,6 +70,7 @@ class CaptureOptions:
 @dataclass(frozen=True, slots=True)
 class CloudOptions:
     """Options for surfacing a point cloud: surface and cleanup options, up axis, scale, point cap."""
+
     surface: SurfaceOptions = field(default_factory=SurfaceOptions)
     cleanup: CleanupOptions = field(default_factory=CleanupOptions)
     up: UpAxis = "y"  # the cloud's up axis when no table plane is found
@@ -79,6 +81,7 @@ class CloudOptions:
 @dataclass
 class ScanReport:
     """What a reconstruction did (input, frames, poses, voxel, mesh, seconds per stage, output); written as JSON."""
+
     input: str
     kind: str
     frames_total: int = 0
@@ -108,8 +111,11 @@ def _timed(report: ScanReport, stage: str) -> Iterator[None]:
 
 
 def reconstruct_frames(
-    frames: list[Frame], intr: Any, options: CaptureOptions = CaptureOptions(),
-    progress: Progress | None = None, report: ScanReport | None = None,
+    frames: list[Frame],
+    intr: Any,
+    options: CaptureOptions = CaptureOptions(),
+    progress: Progress | None = None,
+    report: ScanReport | None = None,
 ) -> tuple[Mesh, ScanReport]:
     """Posed or unposed frames -> cleaned mesh (Y-up, meters) and a report."""
     prog = progress or _NoProgress()
@@ -120,16 +126,20 @@ def reconstruct_frames(
     if options.poses == "estimate" or not given:
         prog.start("poses", len(frames))
         with _timed(rep, "poses"):
-            frames = estimate_poses([replace(f, pose=None) for f in frames], intr, options.pose,
-                                    lambda n: prog.advance(n))
+            frames = estimate_poses(
+                [replace(f, pose=None) for f in frames], intr, options.pose, lambda n: prog.advance(n)
+            )
         rep.poses = "estimated"
     else:
         rep.poses = "given"
     prog.start("region", None)
     with _timed(rep, "region"):
         region = find_region(frames, intr, options.region)
-    rep.object = {"chosen": region.chosen, "reason": region.reason,
-                  "candidates": [asdict(c) for c in region.candidates]}
+    rep.object = {
+        "chosen": region.chosen,
+        "reason": region.reason,
+        "candidates": [asdict(c) for c in region.candidates],
+    }
     prog.start("fusion", len(frames))
     with _timed(rep, "fusion"):
         raw = fuse(frames, intr, region, options.fusion, lambda n: prog.advance(n))
@@ -144,7 +154,9 @@ def reconstruct_frames(
 
 
 def reconstruct_capture(
-    folder: str | Path, options: CaptureOptions = CaptureOptions(), progress: Progress | None = None,
+    folder: str | Path,
+    options: CaptureOptions = CaptureOptions(),
+    progress: Progress | None = None,
 ) -> tuple[Mesh, ScanReport]:
     """Read a capture folder (see :mod:`scanning.frames`) and reconstruct it."""
     prog = progress or _NoProgress()
@@ -175,7 +187,9 @@ def _frame_from_up(up: np.ndarray) -> np.ndarray:
 
 
 def reconstruct_cloud(
-    path: str | Path, options: CloudOptions = CloudOptions(), progress: Progress | None = None,
+    path: str | Path,
+    options: CloudOptions = CloudOptions(),
+    progress: Progress | None = None,
 ) -> tuple[Mesh, ScanReport]:
     """Point cloud file -> cleaned mesh (Y-up, meters) and a report.
 
@@ -246,4 +260,3 @@ def write_report(report: ScanReport, path: str | Path) -> None:
     from assets_pipeline import write_bytes_atomic
 
     write_bytes_atomic(Path(path), json.dumps(report.to_dict(), indent=2, default=float).encode())
-
