@@ -23,7 +23,7 @@ import numpy as np
 
 from scanning.cleanup import CleanupOptions, boundary_loops, clean, remove_outliers, remove_table
 from scanning.clouds import read_cloud
-from scanning.errors import ReconstructionError
+from scanning.errors import PoseError, ReconstructionError
 from scanning.frames import Frame, read_sequence
 from scanning.fusion import FusionOptions, fuse
 from scanning.mesh import Mesh
@@ -168,7 +168,12 @@ def reconstruct_capture(
     rep.seconds["frames"] = round(time.perf_counter() - t0, 3)
     if options.poses == "given" and seq.poses is None:
         raise ReconstructionError("has no poses but given poses were asked for", file=folder)
-    mesh, rep = reconstruct_frames(frames, seq.intrinsics, options, progress, rep)
+    try:
+        mesh, rep = reconstruct_frames(frames, seq.intrinsics, options, progress, rep)
+    except PoseError as exc:  # about the capture as a whole: name it
+        if exc.file is not None:
+            raise
+        raise PoseError(exc.problem, file=folder, field=exc.field) from None
     rep.seconds["total"] = round(time.perf_counter() - t0, 3)
     return mesh, rep
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -9,12 +12,21 @@ import numpy as np
 import pytest
 
 from scanning.errors import PoseError
-from scanning.frames import Frame
+from scanning.frames import Frame, Intrinsics, write_sequence
 from scanning.fusion import fuse
 from scanning.metrics import compare, is_watertight
-from scanning.poses import color_residual, depth_noise, estimate_poses
+from scanning.poses import camera_motion, color_residual, depth_noise, estimate_poses, middle_change
 from scanning.region import find_region
-from scanning.synthetic import NoiseModel, SyntheticCapture, SynthOptions, synthesize
+from scanning.synthetic import (
+    NoiseModel,
+    SyntheticCapture,
+    SynthOptions,
+    compose,
+    load_truth,
+    look_at,
+    render,
+    synthesize,
+)
 
 from .conftest import truth_in
 
@@ -96,6 +108,52 @@ def test_rotationally_symmetric_object_is_refused_not_a_wrong_model(tmp_path: Pa
     cap = synthesize(tmp_path / "can.obj", SynthOptions(views=16, width=320, height=240))
     with pytest.raises(PoseError, match="cannot be told from the object's shape"):
         estimate_poses(_frames(cap), cap.intrinsics)
+
+
+def _turned(corpus: Path, step_deg: float, views: int = 5) -> tuple[list[Frame], Intrinsics]:
+    """A camera on a tripod over a table (two cows standing still) while the bunny in the middle is turned by
+    ``step_deg`` degrees between frames (a turntable, or turned by hand)."""
+    bunny, faces = load_truth(corpus / "models" / "stanford-bunny.obj", 0.16)
+    cow = (*load_truth(corpus / "models" / "spot.obj", 0.10), (0.22, 0.18))
+    calf = (*load_truth(corpus / "models" / "spot.obj", 0.12), (-0.2, 0.25))
+    eye = 0.7 * np.array([np.cos(np.radians(35)), 0.0, np.sin(np.radians(35))])
+    pose = look_at(eye, np.array([0.0, 0.0, 0.05]))
+    frames = []
+    for k in range(views):
+        a = np.radians(step_deg * k)
+        turn = np.array([[np.cos(a), -np.sin(a), 0.0], [np.sin(a), np.cos(a), 0.0], [0.0, 0.0, 1.0]])
+        v, f = compose([(bunny @ turn.T, faces, (0.0, 0.0)), cow, calf])
+        cap = render(v, f, SynthOptions(width=320, height=240, seed=k), poses=pose[None])
+        frames.append(Frame(k, cap.colors[0], cap.depths[0], None, f"{k:06d}"))
+    return frames, cap.intrinsics
+
+
+def test_an_object_turned_in_front_of_a_still_camera_is_refused_saying_so(corpus: Path, tmp_path: Path) -> None:
+    """Registration follows the still table and cows, so the camera seems not to move while the bunny turns:
+    the old checks let that through (a model fused from views that disagree) or blamed a rotationally symmetric
+    object (a real turntable capture). The refusal says what happened, in one line naming the capture. Standing
+    still, the same scene passes."""
+    frames, intr = _turned(corpus, 45.0)
+    said = (
+        r"the camera did not move \(at most \d+ mm and \d\.\d deg from the first frame\) but the object did "
+        r"\(\d+% of what the middle of the images sees moved between frames\): turntable and hand-turned "
+        "captures are not supported; keep the object still and move the camera around it"
+    )
+    with pytest.raises(PoseError, match=f"^{said}$"):
+        estimate_poses(frames, intr)
+    folder = write_sequence(tmp_path / "turned", intr, [f.color for f in frames], [f.depth for f in frames])
+    res = subprocess.run(
+        [sys.executable, "-m", "scanning", "fuse", str(folder), "-o", str(tmp_path / "x.glb"), "-q"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert res.returncode == 2 and not (tmp_path / "x.glb").exists()
+    assert re.fullmatch(f"error: {re.escape(str(folder))}: {said}", res.stderr.strip()), res.stderr
+    still, intr = _turned(corpus, 0.0, views=3)
+    posed = estimate_poses(still, intr)
+    assert camera_motion([f.pose for f in posed])[0] < 0.01  # type: ignore[misc]
+    assert middle_change(posed, intr, [f.pose for f in posed], 0.012) == 0.0  # type: ignore[misc]
 
 
 def test_color_residual_needs_texture() -> None:
