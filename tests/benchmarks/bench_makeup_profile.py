@@ -16,7 +16,10 @@ Per face (the try-on's own face mesh, image mode) the table also lists the head'
 
 Cost of the lips' clip (this tree): the person segmentation around each face turned past
 ``tryon.pipeline.TURNED_LIPS_DEG`` (``MediaPipeProvider.silhouette``), timed against finding the faces (image
-mode) in the same process, the median of ``REPEATS`` runs per picture.
+mode) in the same process, the median of ``REPEATS`` runs per picture. In video (``--clip-from NAME``, default
+the full-profile ``emma_input.jpg``): a 1280 x 720 window around that picture's most turned face, at half size,
+moved a few pixels a frame (``CLIP_FRAMES`` frames), bare face mesh (tracking) and makeup with and without the
+clip interleaved frame by frame on one core, and the time spent in the segmentation.
 """
 
 from __future__ import annotations
@@ -146,12 +149,68 @@ print("%d turned faces: silhouette %.1f ms median (%.1f-%.1f) a face; finding th
     return run.stdout.strip().splitlines()[-1]
 
 
+CLIP_FRAMES = 60
+
+
+def video_cost(tree: Path, picture: Path) -> str:
+    """One line: the lips' clip in video on a turned face (code of ``tree``), see the module."""
+    code = f"""
+import json, os, statistics, sys, time, cv2, numpy as np
+sys.path.insert(0, {str(tree)!r})
+import mediapipe as mp
+import tryon.providers.mediapipe as M
+from tryon.factory import create_tryon
+from tryon.look import parse_look
+from tryon.regions import yaw_degrees
+from tryon.settings import TryOnSettings
+os.sched_setaffinity(0, {{0}})
+rgb = cv2.cvtColor(cv2.imread(sys.argv[1]), cv2.COLOR_BGR2RGB)
+rgb = cv2.resize(rgb, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+with M.MediaPipeProvider("image") as p:
+    face = max(p.faces(rgb), key=lambda f: abs(yaw_degrees(f)))
+cx, cy = (int(v) for v in face.center)
+frames = []
+for i in range({CLIP_FRAMES}):
+    x0 = min(max(0, cx - 640 + int(6 * np.sin(i / 6))), rgb.shape[1] - 1280)
+    y0 = min(max(0, cy - 360 + int(3 * np.cos(i / 9))), rgb.shape[0] - 720)
+    frames.append(np.ascontiguousarray(rgb[y0 : y0 + 720, x0 : x0 + 1280]))
+spent = [0.0]
+silhouette = M.MediaPipeProvider.silhouette
+def timed(self, frame, face):
+    t0 = time.perf_counter()
+    out = silhouette(self, frame, face)
+    spent[0] += time.perf_counter() - t0
+    return out
+M.MediaPipeProvider.silhouette = timed
+look = parse_look(json.dumps([{{"kind": "lipstick", "shade": "#A3162B", "finish": "gloss", "intensity": 0.9}}]))
+mesh = mp.solutions.face_mesh.FaceMesh(static_image_mode=False, max_num_faces=8, refine_landmarks=True,
+                                       min_detection_confidence=0.5)
+clip, plain = create_tryon(look, TryOnSettings(), "video"), create_tryon(look, TryOnSettings(), "video")
+plain.provider.silhouette = None
+tm, tc, tp = [], [], []
+for i, f in enumerate(frames):
+    t0 = time.perf_counter(); mesh.process(f); t1 = time.perf_counter()
+    clip.process(f, i / 25); t2 = time.perf_counter()
+    plain.process(f, i / 25); t3 = time.perf_counter()
+    if i == 10:
+        spent[0] = 0.0
+    if i >= 10:
+        tm.append(t1 - t0); tc.append(t2 - t1); tp.append(t3 - t2)
+m, c, q = (statistics.mean(v) * 1e3 for v in (tm, tc, tp))
+print("video, %d frames: face mesh %.1f ms; makeup with the clip %.1f ms (%.2fx), without %.1f ms (%.2fx); "
+      "segmentation %.1f ms a frame" % (len(tm), m, c, c / m, q, q / m, spent[0] * 1e3 / len(tm)))
+"""
+    run = subprocess.run([PYTHON, "-c", code, str(picture)], capture_output=True, text=True, check=True)
+    return run.stdout.strip().splitlines()[-1]
+
+
 def main() -> None:
     """Measure spill on the held-out pictures and print a markdown table."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--heldout", type=Path, required=True)
     ap.add_argument("--before", default=None, help="git revision for a 'before' column")
     ap.add_argument("--keep", type=Path, default=None, help="keep the painted pictures in this folder")
+    ap.add_argument("--clip-from", default="emma_input.jpg", help="picture of DIR the video cost is measured on")
     args = ap.parse_args()
     pictures = sorted(p for p in args.heldout.iterdir() if p.suffix.lower() in {".jpg", ".jpeg", ".png"})
     with tempfile.TemporaryDirectory() as tmp:
@@ -165,6 +224,8 @@ def main() -> None:
             (work / "b").mkdir(exist_ok=True)
             runs["before"] = spill(old, pictures, work / "b")
         cost = clip_cost(ROOT, pictures)
+        if (args.heldout / args.clip_from).is_file():
+            cost += "\n\n" + video_cost(ROOT, args.heldout / args.clip_from)
     load = os.getloadavg()
     cols = list(runs)
     print(f"{len(pictures)} pictures, load {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}\n")

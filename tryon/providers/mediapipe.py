@@ -51,6 +51,12 @@ sub-pixel IoU falls from 0.72 to 0.68 without it)."""
 SILHOUETTE_SCALE = 1.6
 """Side of the square crop the person segmentation runs on (:meth:`MediaPipeProvider.silhouette`), over the
 face's landmark extent: the head and some of what is around it."""
+SILHOUETTE_SIDE = 256
+"""Larger crops are resampled to this side before the segmentation (whose input is 256 x 144 anyway)."""
+SILHOUETTE_FRAMES = 3
+"""In video mode a face's outline is reused, moved with the face, for this many frames while the face moves less
+than ``SILHOUETTE_MOVE`` of its size and keeps its size to within that share."""
+SILHOUETTE_MOVE = 0.1
 FOOT_POINTS = {"left": (25, 27, 29, 31), "right": (26, 28, 30, 32)}
 """Pose indices of knee, ankle, heel and foot index per foot (the person's left and right)."""
 MIN_FOOT_VISIBILITY = 0.5
@@ -162,12 +168,15 @@ class MediaPipeProvider:
         self._follow_mesh: Any = None
         self._mesh_tracking = False
         self._selfie: Any = None
+        self._frames = 0
+        self._outlines: list[tuple[int, np.ndarray, float, tuple[int, int, int, int], np.ndarray]] = []
 
     # -- faces -----------------------------------------------------------------------------------
     def faces(self, frame: np.ndarray, t: float | None = None) -> list[FaceLandmarks]:
         """The ``max_faces`` largest faces in an RGB uint8 frame (h, w, 3), largest first; how many more were
         found is in :attr:`dropped_faces`."""
         _check_frame(frame)
+        self._frames += 1
         if self.mode == "image":
             self._last_dropped = 0
         faces = self._video_faces(frame) if self.mode == "video" else self._detected_faces(frame)
@@ -178,7 +187,8 @@ class MediaPipeProvider:
     def silhouette(self, frame: np.ndarray, face: FaceLandmarks) -> tuple[tuple[int, int, int, int], np.ndarray]:
         """The person's outline around a face: (box (x0, y0, x1, y1), (h, w) float32 person probability in it),
         from MediaPipe's selfie segmentation (landscape model) on a square crop ``SILHOUETTE_SCALE`` times the
-        face's landmark extent. Called only for faces turned from the camera (the lips' front edge)."""
+        face's landmark extent (resampled to ``SILHOUETTE_SIDE``). Called only for faces turned from the camera (the
+        lips' front edge); in video mode an outline is reused, moved with its face, for ``SILHOUETTE_FRAMES``."""
         _check_frame(frame)
         lo, hi = face.points.min(axis=0), face.points.max(axis=0)
         centre, half = (lo + hi) / 2.0, SILHOUETTE_SCALE * float((hi - lo).max()) / 2.0
@@ -187,10 +197,25 @@ class MediaPipeProvider:
         x1, y1 = min(w, int(centre[0] + half) + 1), min(h, int(centre[1] + half) + 1)
         if x1 - x0 < 2 or y1 - y0 < 2:
             return (x0, y0, x0, y0), np.zeros((0, 0), np.float32)
+        size = 2.0 * half
+        if self.mode == "video":
+            self._outlines = [o for o in self._outlines if self._frames - o[0] < SILHOUETTE_FRAMES]
+            for _, was, was_size, (bx0, by0, bx1, by1), prob in self._outlines:
+                moved = np.round(centre - was).astype(int)
+                if np.abs(moved).max() <= SILHOUETTE_MOVE * size and abs(size / was_size - 1.0) <= SILHOUETTE_MOVE:
+                    dx, dy = int(moved[0]), int(moved[1])
+                    return (bx0 + dx, by0 + dy, bx1 + dx, by1 + dy), prob
         if self._selfie is None:
             self._selfie = mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=1)
-        result = self._selfie.process(np.ascontiguousarray(frame[y0:y1, x0:x1]))
-        prob = np.asarray(result.segmentation_mask, dtype=np.float32)
+        crop = np.ascontiguousarray(frame[y0:y1, x0:x1])
+        scale = SILHOUETTE_SIDE / max(crop.shape[:2])
+        if scale < 1.0:
+            crop = cv2.resize(crop, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        prob = np.asarray(self._selfie.process(crop).segmentation_mask, dtype=np.float32)
+        if scale < 1.0:
+            prob = cv2.resize(prob, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
+        if self.mode == "video":
+            self._outlines.append((self._frames, centre, size, (x0, y0, x1, y1), prob))
         return (x0, y0, x1, y1), prob
 
     def _video_faces(self, frame: np.ndarray) -> list[FaceLandmarks]:
@@ -550,6 +575,7 @@ class MediaPipeProvider:
         self._static_pose = self._person_detector = self._selfie = self._roi_pose = None
         self._people = []
         self._people_frame = 0
+        self._outlines = []
         self._crop_tracks = []
         self._since_detect = 1 << 30
 
