@@ -45,7 +45,7 @@ STANDS_OUT = 2.0
 SheenChair: 1.1-1.3x, where rebalancing gained nothing at the same count and cost two measurements; the lamp whose
 hardware the simplifier underestimates 10x: 3.7x)."""
 GRID = 100
-"""Ratios tried (k / GRID) for a primitive whose results stay above the measured bound."""
+"""Ratios bisected over (k / GRID) for a primitive whose results stay above the measured bound."""
 MAX_MORPH_ATTRIBUTES = 10
 """meshoptimizer takes at most 32 attribute floats per vertex: the 10 morph targets that move most (3 each)."""
 
@@ -226,11 +226,11 @@ def _measure(jobs: list[_Job], measure: Measure, outs: list[np.ndarray] | None =
 
 def _bound_measured(jobs: list[_Job], measure: Measure, many: Many, options: SimplifyOptions) -> None:
     """Measure the results together; lower the simplifier's error target of those above the bound until they are
-    within it (without permissive mode when that is not enough); then, for those still above, try the triangle
-    counts of the ratios above (in steps of ``1 / GRID`` of the reference, each simplified to its count as at its
-    own ratio) upwards until within (at last keep their input). Of every result measured, the one with the fewest
-    triangles within the bound is kept: the measured error does not always fall as the target is lowered, and a
-    lower ratio must not keep more triangles than a higher one."""
+    within it (without permissive mode when that is not enough); then, for those still above, bisect over the
+    triangle counts of the ratios ``k / GRID`` of the reference (each simplified to its count as at its own ratio;
+    about log2(GRID) measurements) for the lowest within (at last keep their input). Of every result measured, the
+    one with the fewest triangles within the bound is kept: the measured error does not always fall as the target
+    is lowered, and a lower ratio must not keep more triangles than a higher one."""
     best: tuple[int, list[np.ndarray]] | None = None
 
     def measured() -> None:
@@ -266,21 +266,36 @@ def _bound_measured(jobs: list[_Job], measure: Measure, many: Many, options: Sim
     # the primitives the bound held back, when the model is short of its budget
     short = sum(len(o) for o in kept.values()) > sum(j.target for j in jobs) * 1.05 + 3  # type: ignore[arg-type]
     scan = [j for j in jobs if short and id(j) in lowered and len(kept[id(j)]) > j.target]  # type: ignore[arg-type]
-    for k in range(1, GRID + 1):
-        tried = [(j, int(len(j.base) * (k / GRID)) * 3) for j in scan]
-        tried = [(j, c) for j, c in tried if j.target <= c < len(kept[id(j)])]  # type: ignore[arg-type]
+    # a bisection over the grid, from 0 to GRID for every target (a count below the primitive's own target counts
+    # as above the bound, one at least as large as what is kept as within): the probes depend only on the results,
+    # so a lower ratio, whose predicate holds wherever a higher one's does, never ends above it
+    span = {id(j): [0, GRID] for j in scan}
+    while True:
+        tried: list[tuple[_Job, int, int]] = []
+        for j in scan:
+            lo, hi = span[id(j)]
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                count = _grid_count(j, mid)
+                if count < j.target:
+                    lo = mid
+                elif count >= len(kept[id(j)]):  # type: ignore[arg-type]
+                    hi = mid
+                else:
+                    tried.append((j, mid, count))
+                    break
+            span[id(j)] = [lo, hi]
         if not tried:
-            if all(int(len(j.base) * (k / GRID)) * 3 >= len(kept[id(j)]) for j in scan):  # type: ignore[arg-type]
-                break
-            continue
-        for (j, _), out in zip(tried, many([(j, j.current, 1e30 * j.bound) for j, _ in tried],
-                                           targets=[c for _, c in tried]), strict=True):
+            break
+        for (j, _, _), out in zip(tried, many([(j, j.current, 1e30 * j.bound) for j, _, _ in tried],
+                                              targets=[c for _, _, c in tried]), strict=True):
             j.out = out
         measured()
-        for j, _ in tried:
+        for j, mid, _ in tried:
             if j.distance <= j.bound:
-                kept[id(j)] = j.out
-                scan.remove(j)
+                kept[id(j)], span[id(j)][1] = j.out, mid
+            else:
+                span[id(j)][0] = mid
         for j in jobs:
             j.out = kept[id(j)]
     for job in jobs:
@@ -291,6 +306,11 @@ def _bound_measured(jobs: list[_Job], measure: Measure, many: Many, options: Sim
             job.out = out
         for job, d in zip(jobs, _measure(jobs, measure), strict=True):
             job.distance = d
+
+
+def _grid_count(job: _Job, k: int) -> int:
+    """The index count of ``k / GRID`` of the job's reference triangles."""
+    return int(len(job.base) * (k / GRID)) * 3
 
 
 def _best_orders(jobs: list[_Job], measure: Measure, many: Many, options: SimplifyOptions) -> None:
