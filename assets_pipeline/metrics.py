@@ -17,6 +17,10 @@ from .scene import world_triangles
 
 QUICK = 16
 """A measurement that may stop early looks at every QUICK-th point first (a worse candidate shows there)."""
+QUICK_FORWARD = 4
+"""... and at every QUICK_FORWARD-th of the reference's moved points, before all of them: on igea.ply at 50 % an
+order 35 % worse than the kept one peaks at a reference point that every 16th missed (rejected after 0.67 s CPU
+instead of 1.11 s)."""
 
 
 def sample_surface(v: np.ndarray, f: np.ndarray, count: int, rng: np.random.Generator,
@@ -356,7 +360,8 @@ class PartsReference:
                 return out
         simplified_index = TriangleDistance(*_union(kept))
         if np.isfinite(stop):
-            out = simplified_index.largest(forward[::QUICK], forward_labels[::QUICK], len(kept), stop)
+            out = simplified_index.largest(forward[::QUICK_FORWARD], forward_labels[::QUICK_FORWARD], len(kept),
+                                           stop)
             if out.max() >= stop:
                 return out
         out = simplified_index.largest(forward, forward_labels, len(kept), stop)
