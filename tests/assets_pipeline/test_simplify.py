@@ -71,8 +71,9 @@ def test_lower_ratio_never_keeps_more_triangles_within_the_bound() -> None:
     normals = np.repeat(normals / np.linalg.norm(normals, axis=1, keepdims=True), 3, axis=0)
     counts = []
     for ratio in (0.8, 0.7, 0.6, 0.5):
-        doc = AssetDocument.from_mesh_arrays(corners, np.arange(len(corners), dtype=np.uint32).reshape(-1, 3),
-                                             normals=normals.astype(np.float32))
+        doc = AssetDocument.from_mesh_arrays(
+            corners, np.arange(len(corners), dtype=np.uint32).reshape(-1, 3), normals=normals.astype(np.float32)
+        )
         report, _ = optimize_lods(doc, _opts(ratio=ratio, error=0.01))
         lod = report.lods[0]
         assert lod.error is not None and lod.error <= 0.01, (ratio, lod)
@@ -97,8 +98,9 @@ def test_held_back_mesh_is_bisected_in_few_measurements(monkeypatch: pytest.Monk
     corners = pos[tris.reshape(-1)]
     normals = np.cross(corners[1::3] - corners[0::3], corners[2::3] - corners[0::3])
     normals = np.repeat(normals / np.linalg.norm(normals, axis=1, keepdims=True), 3, axis=0)
-    doc = AssetDocument.from_mesh_arrays(corners, np.arange(len(corners), dtype=np.uint32).reshape(-1, 3),
-                                         normals=normals.astype(np.float32))
+    doc = AssetDocument.from_mesh_arrays(
+        corners, np.arange(len(corners), dtype=np.uint32).reshape(-1, 3), normals=normals.astype(np.float32)
+    )
     report, _ = optimize_lods(doc, _opts(ratio=0.2, error=0.01))
     lod = report.lods[0]
     assert lod.error is not None and lod.error <= 0.01, lod
