@@ -257,21 +257,24 @@ def test_video_reuses_a_turned_faces_outline_moved_with_it(images: dict[str, np.
     """In video mode the segmentation runs once every ``SILHOUETTE_FRAMES`` frames for a face, and the outline in
     between is the last one moved with the face (the code before ran it on every frame: 13.3 against 5.1 ms a
     frame for two turned faces on a held-out profile clip)."""
-    from tryon.providers.mediapipe import SILHOUETTE_FRAMES
+    from tryon.providers.mediapipe import SILHOUETTE_FRAMES, SILHOUETTE_SIDE
 
-    frame = images["person_standing_shoes.jpg"]
-    with MediaPipeProvider("video") as p:
-        face = max(p.faces(frame), key=lambda f: abs(yaw_degrees(f)))
-        box, first = p.silhouette(frame, face)
-        moved = FaceLandmarks(face.points + np.float32([4, 2]), face.depth)
-        outlines = []
-        for _ in range(SILHOUETTE_FRAMES):
-            p.faces(frame)
-            outlines.append(p.silhouette(frame, moved))
-    (bx0, by0, bx1, by1), prob = outlines[0]
-    assert prob is first and (bx0, by0, bx1, by1) == (box[0] + 4, box[1] + 2, box[2] + 4, box[3] + 2)
-    assert outlines[-1][1] is not first  # run again after SILHOUETTE_FRAMES frames
-    assert first.shape == (box[3] - box[1], box[2] - box[0])
+    small = images["person_standing_shoes.jpg"]
+    large = cv2.resize(small, None, fx=4, fy=4, interpolation=cv2.INTER_LINEAR)  # crop resampled to SILHOUETTE_SIDE
+    for frame in (small, large):
+        with MediaPipeProvider("video") as p:
+            face = max(p.faces(frame), key=lambda f: abs(yaw_degrees(f)))
+            box, first = p.silhouette(frame, face)
+            moved = FaceLandmarks(face.points + np.float32([4, 2]), face.depth)
+            outlines = []
+            for _ in range(SILHOUETTE_FRAMES):
+                p.faces(frame)
+                outlines.append(p.silhouette(frame, moved))
+        (bx0, by0, bx1, by1), prob = outlines[0]
+        assert prob is first and (bx0, by0, bx1, by1) == (box[0] + 4, box[1] + 2, box[2] + 4, box[3] + 2)
+        assert outlines[-1][1] is not first  # run again after SILHOUETTE_FRAMES frames
+        assert first.shape == (box[3] - box[1], box[2] - box[0])
+    assert box[2] - box[0] > SILHOUETTE_SIDE  # the large frame's crop was resampled
 
 
 def test_a_real_turned_face_gets_no_colour_on_the_background(images: dict[str, np.ndarray],
