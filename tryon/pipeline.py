@@ -116,7 +116,7 @@ def face_layers(
                 spec = None
                 if name == "lips" and product.finish in SHININESS:
                     blur = max(0.7, 0.025 * mouth_width(face))
-                    spec = lip_specular(face, light.light, mask.box, SHININESS[product.finish], blur)
+                    spec = lip_specular(face, light.light, mask.box, SHININESS[product.finish], blur, light.lips)
                 layers.append((mask, paint, Light(light.exposure, spec, tracked.opacity * seen)))
     return layers
 

@@ -20,7 +20,7 @@ from tryon.masks import rasterize
 from tryon.pipeline import TryOn, face_layers
 from tryon.providers.mediapipe import MediaPipeProvider
 from tryon.regions import FACE_OVAL, lips, region, yaw_degrees
-from tryon.surface import face_light, lip_specular
+from tryon.surface import _median_quartile, face_light, lip_specular, lip_surface
 from tryon.tracking import MIN_RUN, FaceTracker
 
 from .conftest import look_of
@@ -180,6 +180,24 @@ def turned(face: FaceLandmarks, degrees: float) -> FaceLandmarks:
 
 FULL_FACE = [{"kind": k, "shade": "#A04050", "intensity": 0.8}
              for k in ("foundation", "blush", "eyeshadow", "brows", "eyeliner", "lipstick")]  # fmt: skip
+
+
+def test_lip_surface_computed_once_equals_numpy_reference(astronaut: np.ndarray, astronaut_face: FaceLandmarks) -> None:
+    """The lips' normals of both lips at once equal np.gradient / np.cross per lip; the light's skin statistics
+    equal np.median / np.percentile; the lobe from the light's reused surface equals the one computed afresh."""
+    grids, normals = lip_surface(astronaut_face)
+    for grid, normal in zip(grids, normals, strict=True):
+        n = np.cross(np.gradient(grid, axis=1), np.gradient(grid, axis=0))
+        n /= np.maximum(np.linalg.norm(n, axis=-1, keepdims=True), 1e-9)
+        np.testing.assert_allclose(normal, np.where(n[..., 2:3] > 0, -n, n), rtol=0, atol=1e-12)
+    values = np.random.default_rng(3).random((40, 20))
+    for v in [*values, values[0, :7], values[0, :2], np.full(20, 0.3)]:
+        assert _median_quartile(v) == (float(np.median(v)), float(np.percentile(v, 25)))
+    m = rasterize(lips(astronaut_face), astronaut.shape)
+    assert m is not None
+    light = face_light(astronaut, astronaut_face)
+    reused = lip_specular(astronaut_face, light.light, m.box, 60.0, 1.0, light.lips)
+    np.testing.assert_array_equal(reused, lip_specular(astronaut_face, light.light, m.box, 60.0, 1.0))
 
 
 def test_yaw_is_measured_from_the_mesh(astronaut_face: FaceLandmarks) -> None:
