@@ -76,3 +76,20 @@ def test_video_mode_follows_small_faces(images: dict[str, np.ndarray]) -> None:
             centers.append(sorted(tuple(f.center) for f in faces))
     arr = np.array(centers)  # (frames, 3, 2)
     assert arr[5:].std(axis=0).max() < 0.6  # each face stays put, no jumps between faces
+
+
+def test_landmarks_read_from_the_wire_format_equal_point_by_point(astronaut: np.ndarray) -> None:
+    """Face mesh's landmark list read in one go from its serialised bytes equals reading it point by point; a list
+    whose landmarks carry more fields (visibility) is read point by point."""
+    from mediapipe.framework.formats import landmark_pb2
+
+    from tryon.providers.mediapipe import _landmark_array
+
+    with mp.solutions.face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1, refine_landmarks=True) as mesh:
+        lms = mesh.process(astronaut).multi_face_landmarks[0]
+    slow = np.array([(p.x, p.y, p.z) for p in lms.landmark], dtype=np.float32)
+    np.testing.assert_array_equal(_landmark_array(lms), slow)
+    other = landmark_pb2.NormalizedLandmarkList()
+    other.landmark.add(x=0.25, y=-1.5, z=3.0, visibility=0.5)
+    other.landmark.add(x=0.0, y=2.0, z=0.125)
+    np.testing.assert_array_equal(_landmark_array(other), [[0.25, -1.5, 3.0], [0.0, 2.0, 0.125]])

@@ -118,8 +118,29 @@ DETECT_EVERY = 15
 on a 640x360 frame under load), and face mesh tracking runs its own short-range detector on every frame anyway."""
 
 
+_LANDMARK_RECORD = np.dtype(
+    {"names": ["head", "size", "x", "y", "z"], "formats": ["u1", "u1", "<f4", "<f4", "<f4"],
+     "offsets": [0, 1, 3, 8, 13], "itemsize": 17}
+)  # fmt: skip
+"""One landmark of a serialised ``NormalizedLandmarkList``: field 1, 15 bytes, then floats x (tag 0x0d), y (0x15),
+z (0x1d)."""
+
+
+def _landmark_array(landmarks: Any) -> np.ndarray:
+    """(n, 3) float32 x, y, z of a ``NormalizedLandmarkList``: read from its wire format in one go when every
+    landmark has exactly x, y and z (face mesh's; 30 instead of 250 us for 478 points), else point by point."""
+    raw = landmarks.SerializeToString()
+    n = len(landmarks.landmark)
+    if len(raw) == n * _LANDMARK_RECORD.itemsize:
+        rec = np.frombuffer(raw, _LANDMARK_RECORD)
+        b = np.frombuffer(raw, np.uint8).reshape(n, _LANDMARK_RECORD.itemsize)
+        if (rec["head"] == 0x0A).all() and (rec["size"] == 15).all() and (b[:, [2, 7, 12]] == (0x0D, 0x15, 0x1D)).all():
+            return np.stack([rec["x"], rec["y"], rec["z"]], axis=1)
+    return np.array([(p.x, p.y, p.z) for p in landmarks.landmark], dtype=np.float32)
+
+
 def _mesh_points(landmarks: Any, scale_x: float, scale_y: float) -> tuple[np.ndarray, np.ndarray]:
-    arr = np.array([(p.x, p.y, p.z) for p in landmarks.landmark], dtype=np.float32)
+    arr = _landmark_array(landmarks)
     if arr.shape[0] != FACE_POINTS:
         raise ProcessingError(f"face mesh returned {arr.shape[0]} points, expected {FACE_POINTS}")
     # normalised -> pixel coordinates with pixel (i, j) centred on (i, j), as OpenCV draws and warps
