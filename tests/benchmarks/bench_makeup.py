@@ -13,7 +13,10 @@ Run: ``.venv/bin/python tests/benchmarks/bench_makeup.py [--heldout DIR] [--befo
 
 ``--heldout DIR`` adds pictures and a video from outside the corpus (see docs/benchmarks-tryon.md for where they
 come from); corpus and held-out results are reported apart. ``--before REF`` runs the same measurements on the
-code of git revision REF (extracted to a temporary folder) for a side-by-side "before" column.
+code of git revision REF (extracted to a temporary folder) for a side-by-side "before" column; with
+``--rounds N`` the speed is then measured again in N alternating runs of each tree (before, now, before, ...), each
+in a subprocess, and reported as the median ratio and its range (load on a shared machine moves from one run to the
+next: in one run of each, the bare face mesh on the held-out clip took 5.9 ms in the first and 3.5 ms in the second).
 """
 
 from __future__ import annotations
@@ -225,24 +228,25 @@ def speed_rows(videos: dict[str, tuple[list[np.ndarray], float]], stills: dict[s
     return rows
 
 
-def measure(heldout: Path | None, video_frames: int) -> dict[str, Any]:
+def measure(heldout: Path | None, video_frames: int, speed_only: bool = False) -> dict[str, Any]:
     corpus = corpus_dir()
     man = rgb(corpus / "images" / "face_man_suit.jpg")
     corpus_faces = {"astronaut": np.ascontiguousarray(data.astronaut()), "face_man_suit.jpg": man}
     street = read_video(corpus / "images" / "street_walking_720p50.avi", video_frames)
-    result: dict[str, Any] = {
-        "exposure_corpus": exposure_rows(corpus_faces),
-        "tint_corpus": tint_rows({"face_man_suit.jpg, melanin x5-9 (generated)": darker_skin(man)}),
-        "flash_corpus": video_flash_rows({"street_walking_720p50.avi": street}),
-    }
+    result: dict[str, Any] = {}
+    if not speed_only:
+        result["exposure_corpus"] = exposure_rows(corpus_faces)
+        result["tint_corpus"] = tint_rows({"face_man_suit.jpg, melanin x5-9 (generated)": darker_skin(man)})
+        result["flash_corpus"] = video_flash_rows({"street_walking_720p50.avi": street})
     videos = {"street_walking_720p50.avi": street}
     stills = {"face_man_suit.jpg": man, "astronaut": corpus_faces["astronaut"]}
     if heldout is not None:
-        portraits = {n: rgb(heldout / n) for n in HELDOUT_PORTRAITS if (heldout / n).is_file()}
-        result["exposure_heldout"] = exposure_rows(portraits)
-        result["tint_heldout"] = tint_rows({n: portraits[n] for n in HELDOUT_DARK if n in portraits})
         clip = read_video(heldout / HELDOUT_VIDEO, video_frames)
-        result["flash_heldout"] = video_flash_rows({HELDOUT_VIDEO: clip})
+        if not speed_only:
+            portraits = {n: rgb(heldout / n) for n in HELDOUT_PORTRAITS if (heldout / n).is_file()}
+            result["exposure_heldout"] = exposure_rows(portraits)
+            result["tint_heldout"] = tint_rows({n: portraits[n] for n in HELDOUT_DARK if n in portraits})
+            result["flash_heldout"] = video_flash_rows({HELDOUT_VIDEO: clip})
         videos[HELDOUT_VIDEO] = clip
         for n in ("obama-720p.jpg", "two_people.jpg", "pp_03_woman.jpg"):
             if (heldout / n).is_file():
@@ -251,11 +255,13 @@ def measure(heldout: Path | None, video_frames: int) -> dict[str, Any]:
     return result
 
 
-def run_tree(tree: Path, args: argparse.Namespace) -> dict[str, Any]:
+def run_tree(tree: Path, args: argparse.Namespace, speed_only: bool = False) -> dict[str, Any]:
     """The measurements on the code in ``tree`` (another checkout), in a subprocess."""
     cmd = [sys.executable, str(Path(__file__).resolve()), "--json", "--video-frames", str(args.video_frames)]
     if args.heldout:
         cmd += ["--heldout", str(args.heldout)]
+    if speed_only:
+        cmd.append("--speed-only")
     env = {**os.environ, "BENCH_TREE": str(tree), "PYTHONPATH": str(tree), "PHYGITAL_CORPUS": str(corpus_dir())}
     out = subprocess.run(cmd, env=env, cwd=tree, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -267,6 +273,36 @@ def extract(ref: str, into: Path) -> Path:
     archive = subprocess.run(["git", "-C", str(here), "archive", ref], capture_output=True, check=True).stdout
     subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
     return into
+
+
+def speed_rounds(before_tree: Path, args: argparse.Namespace) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Speed rows of the code before and now from ``args.rounds`` alternating runs (before, now, before, ...), each
+    in its own subprocess: per row the median face mesh and makeup times and every run's ratio (``ratios``), so
+    that load changing between the two trees' runs shows as a range instead of a difference."""
+    here = Path(__file__).resolve().parents[2]
+    runs: dict[str, list[list[dict[str, Any]]]] = {"before": [], "now": []}
+    for _ in range(args.rounds):
+        runs["before"].append(run_tree(before_tree, args, speed_only=True)["speed"])
+        runs["now"].append(run_tree(here, args, speed_only=True)["speed"])
+    merged = {}
+    for key, lists in runs.items():
+        rows = []
+        for i, first in enumerate(lists[0]):
+            same = [rs[i] for rs in lists]
+            rows.append({"mode": first["mode"], "input": first["input"],
+                         "bare_ms": statistics.median(r["bare_ms"] for r in same),
+                         "ours_ms": statistics.median(r["ours_ms"] for r in same),
+                         "ratios": [r["ours_ms"] / r["bare_ms"] for r in same]})  # fmt: skip
+        merged[key] = rows
+    return merged["before"], merged["now"]
+
+
+def _ratio(r: dict[str, Any]) -> str:
+    """A row's ratio: the median of its runs' ratios and their range when there were several, else the one."""
+    if "ratios" in r and len(r["ratios"]) > 1:
+        rs = r["ratios"]
+        return f"{statistics.median(rs):.2f}x ({min(rs):.2f}-{max(rs):.2f})"
+    return f"{r['ours_ms'] / r['bare_ms']:.2f}x"
 
 
 def report(now: dict[str, Any], before: dict[str, Any] | None) -> str:
@@ -312,9 +348,8 @@ def report(now: dict[str, Any], before: dict[str, Any] | None) -> str:
     old = {(r["mode"], r["input"]): r for r in (before or {}).get("speed", [])}
     for r in now["speed"]:
         o = old.get((r["mode"], r["input"]))
-        prev = f"{o['ours_ms']:.1f}, {o['ours_ms'] / o['bare_ms']:.2f}x" if o else "-"
-        lines.append(f"| {r['mode']} | {r['input']} | {r['bare_ms']:.1f} | {r['ours_ms']:.1f} | "
-                     f"{r['ours_ms'] / r['bare_ms']:.2f}x | {prev} |")  # fmt: skip
+        prev = f"{o['ours_ms']:.1f}, {_ratio(o)}" if o else "-"
+        lines.append(f"| {r['mode']} | {r['input']} | {r['bare_ms']:.1f} | {r['ours_ms']:.1f} | {_ratio(r)} | {prev} |")
     return "\n".join(lines)
 
 
@@ -325,17 +360,26 @@ def main() -> None:
     parser.add_argument("--video-frames", type=int, default=150, help="frames read from each video")
     parser.add_argument("--json", action="store_true", help="print the raw measurements as one JSON line")
     parser.add_argument("--all-cores", action="store_true", help="do not pin the process to one core")
+    parser.add_argument("--speed-only", action="store_true", help="only the speed rows (with --json)")
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="with --before: speed from this many alternating runs per tree"
+    )
     args = parser.parse_args()
     if not args.all_cores and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     if args.json:
-        print(json.dumps(measure(args.heldout, args.video_frames)))
+        print(json.dumps(measure(args.heldout, args.video_frames, args.speed_only)))
         return
     before = None
     if args.before:
         with tempfile.TemporaryDirectory() as tmp:
-            before = run_tree(extract(args.before, Path(tmp)), args)
-    now = measure(args.heldout, args.video_frames)
+            tree = extract(args.before, Path(tmp))
+            before = run_tree(tree, args)
+            now = measure(args.heldout, args.video_frames)
+            if args.rounds > 1:
+                before["speed"], now["speed"] = speed_rounds(tree, args)
+    else:
+        now = measure(args.heldout, args.video_frames)
     print(report(now, before))
 
 
