@@ -159,6 +159,11 @@ def _as_float(path: str, stored: np.ndarray) -> np.ndarray:
     return stored.astype(np.float64)
 
 
+def _add_rows(x: np.ndarray) -> np.ndarray:
+    """Row sums of a 2-d array: what ``np.sum(x, axis=1)`` computes, without its dispatch."""
+    return np.add.reduce(x, 1)  # type: ignore[no-any-return]
+
+
 # --- key reduction ------------------------------------------------------------------------------------
 def _reduce(path: str, interpolation: str, times: np.ndarray, ref: np.ndarray, q: np.ndarray,
             bound: float, keep_ends: bool = False) -> np.ndarray:
@@ -179,10 +184,14 @@ def _reduce(path: str, interpolation: str, times: np.ndarray, ref: np.ndarray, q
         return np.arange(n)
     rotation = path == "rotation"
     refn = _normalize(ref) if rotation else ref
+    known: dict[int, bool] = {}  # fits(i, j) of the current i: the search below asks for some ends twice (its
+    # last check is often the end the gallop or the bisection just refused)
 
     def fits(i: int, j: int) -> bool:
         if j == i + 1:
             return True
+        if j in known:
+            return known[j]
         u = (times[i + 1: j] - times[i]) / (times[j] - times[i])
         a, b = q[i], q[j]
         if rotation:  # slerp between two keys, written out for speed (this runs once per candidate)
@@ -195,14 +204,20 @@ def _reduce(path: str, interpolation: str, times: np.ndarray, ref: np.ndarray, q
                 approx = a[None] * (1.0 - u)[:, None] + b[None] * u[:, None]
             else:
                 approx = (np.sin((1.0 - u) * theta)[:, None] * a[None] + np.sin(u * theta)[:, None] * b[None]) / st
-            dots = np.abs(np.sum(approx * refn[i + 1: j], axis=1)) / np.linalg.norm(approx, axis=1)
-            return bool(2.0 * math.acos(min(1.0, float(dots.min()))) <= bound)
-        approx = a[None] + u[:, None] * (b - a)[None]
-        return bool(_errors(path, approx, ref[i + 1: j]).max() <= bound)
+            # |cos| of the angle to the reference: np.sum and np.linalg.norm's own arithmetic, without their
+            # dispatch (add.reduce along the rows; the norm is the root of the summed squares)
+            dots = np.abs(_add_rows(approx * refn[i + 1: j])) / np.sqrt(_add_rows(approx * approx))
+            ok = bool(2.0 * math.acos(min(1.0, float(dots.min()))) <= bound)
+        else:
+            approx = a[None] + u[:, None] * (b - a)[None]
+            ok = bool(_errors(path, approx, ref[i + 1: j]).max() <= bound)
+        known[j] = ok
+        return ok
 
     keep = [0]
     i = 0
     while i < n - 1:
+        known.clear()
         step, j = 1, i + 1
         while j + step < n and fits(i, j + step):  # gallop, then bisect
             j += step
@@ -468,8 +483,9 @@ def _compress_track(doc: AssetDocument, tr: _Track, options: AnimationOptions, s
         # the same rotations with continuous signs: smaller deltas to compress
         flip = np.cumprod(np.where(np.sum(ref[1:] * ref[:-1], axis=1) < 0, -1.0, 1.0))
         ref[1:] *= flip[:, None]
-    # candidates: (estimated bytes, key times, values to store, filtered rows, filter, interpolation)
-    candidates: list[tuple[float, np.ndarray, np.ndarray, np.ndarray, str, str]] = []
+    # candidates: (estimated bytes, key times, values to store, filtered rows, filter, interpolation, error when
+    # measured already: the same curve measured again gives the same number)
+    candidates: list[tuple[float, np.ndarray, np.ndarray, np.ndarray, str, str, float | None]] = []
     if new_interp == "LINEAR" and interp == "LINEAR":  # every key (the input stays shared), or constant
         filt, bits = _quantizer(tr.path, bound, ref)
         stored, rows = _quantize(tr.path, ref, filt, bits)
@@ -478,7 +494,7 @@ def _compress_track(doc: AssetDocument, tr: _Track, options: AnimationOptions, s
             stored, rows = _quantize(tr.path, ref[keep], filt, bits)
         cost = _encoded_size(rows) + (_encoded_size(ref_t[keep]) if len(keep) < 3 else
                                       _encoded_size(ref_t) / max(1, tr.input_users))
-        candidates.append((cost, ref_t[keep], stored, rows, filt, "LINEAR"))
+        candidates.append((cost, ref_t[keep], stored, rows, filt, "LINEAR", None))
     if interp == "CUBICSPLINE":  # the spline itself, its values and tangents as short-mantissa floats
         flat = values.reshape(n * 3, width)
         for bits in range(10, 25, 2):
@@ -487,7 +503,7 @@ def _compress_track(doc: AssetDocument, tr: _Track, options: AnimationOptions, s
                            stored.astype(np.float64).reshape(n, 3, width), rotation)
             if err <= bound:
                 candidates.append((_encoded_size(rows) + _encoded_size(times), times, stored, rows, "EXPONENTIAL",
-                                   interp))
+                                   interp, err))
                 break
     share = 1.0 - options.quantization_share
     filt, bits = _quantizer(tr.path, bound * options.quantization_share, ref)
@@ -498,13 +514,14 @@ def _compress_track(doc: AssetDocument, tr: _Track, options: AnimationOptions, s
         err = _measure(tr.path, interp, times, values, new_interp, ref_t[keep], _as_float(tr.path, stored), rotation)
         if err <= bound:
             candidates.append((_encoded_size(rows) + _encoded_size(ref_t[keep]), ref_t[keep], stored, rows, filt,
-                               new_interp))
+                               new_interp, err))
             break
-    for _cost, kt, stored, rows, filt, out_interp in sorted(candidates, key=lambda c: c[0]):
+    for _cost, kt, stored, rows, filt, out_interp, measured in sorted(candidates, key=lambda c: c[0]):
         kept = stored.astype(np.float64) if filt == "EXPONENTIAL" else _as_float(tr.path, stored)
         if out_interp == "CUBICSPLINE":
             kept = kept.reshape(len(kt), 3, width)
-        err = _measure(tr.path, interp, times, values, out_interp, kt, kept, rotation)
+        err = measured if measured is not None else _measure(tr.path, interp, times, values, out_interp, kt, kept,
+                                                             rotation)
         if err <= bound:
             _store(doc, tr, kt, stored, rows, filt, out_interp, inputs, report)
             return _Result(tr, err, parent_scale, curve=(interp, times, values), stored=(out_interp, kept),
