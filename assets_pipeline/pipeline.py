@@ -222,6 +222,10 @@ def optimize_lods(
     caller reported, such as reading), with one last "writing" step when ``output`` is given."""
     t_start = time.perf_counter()
     ratios: list[float | None] = [options.ratio, *options.lods]
+    if any(r is not None and r < 1.0 for r in ratios):  # node starts while the base transforms run
+        from .codecs import simplifier as node_simplifier
+
+        node_simplifier.start()
     measure = options.measures()
     report = report or OptimizeReport(doc.source or "", None, 0, triangles_in=doc.triangle_count())
     total = steps_before + 1 + len(ratios) + (1 if measure else 0) + (1 if output is not None else 0)

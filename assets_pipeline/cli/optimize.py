@@ -114,6 +114,11 @@ def optimize(
 ) -> None:
     """Optimize a model into an AR-ready GLB (meters, Y-up, pivot at the bottom center)."""
     setup_logging(verbose)
+    limits = settings().limits()  # first: it says where the node tools are
+    if ratio is not None or lods:  # the simplifier's node process starts while the pipeline loads
+        from ..codecs import simplifier
+
+        simplifier.start()
     from ..pipeline import OptimizeOptions, optimize_file
     from ..transforms.animation import AnimationOptions
     from ..transforms.ar_frame import FrameOptions
@@ -133,7 +138,6 @@ def optimize(
         animation=(AnimationOptions(anim_rotation_error, anim_translation_error, anim_scale_error)
                    if keyframes else None),
     )
-    limits = settings().limits()
     if report is not None:
         with asset_errors():
             check_target(report, "--report", "report.json")

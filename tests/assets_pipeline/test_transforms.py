@@ -235,3 +235,30 @@ def test_simplifier_worker_is_reused_restarted_and_fails_clearly(tmp_path: Path)
     # a node tools folder without the npm package: node ends at once, and its own message is the error
     with pytest.raises(PipelineFailure, match=r"simplify: simplifier failed: .*Cannot find package 'meshoptimizer'"):
         simplifier.simplify(idx, pos, len(idx) // 2, 0.05, tools=tmp_path)
+
+
+def test_simplifier_started_ahead_is_the_one_that_answers(tmp_path: Path) -> None:
+    """``start()`` launches the node process before any simplification (its start-up then overlaps other work);
+    the first simplification uses that process; a folder without the npm package starts nothing."""
+    from assets_pipeline import nodetools
+    from assets_pipeline.codecs import simplifier
+
+    folder = nodetools.folder()
+    old = simplifier._WORKERS.pop(folder, None)
+    try:
+        simplifier.start()
+        worker = simplifier._WORKERS[folder]
+        assert worker.proc is not None and worker.proc.poll() is None
+        pid = worker.proc.pid
+        simplifier.start()  # already running: no second process
+        assert worker.proc.pid == pid
+        pos = np.array([[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0], [0.5, 0.5, 0.01]], np.float32)
+        idx = np.array([0, 1, 4, 1, 2, 4, 2, 3, 4, 3, 0, 4], np.uint32)
+        simplifier.simplify(idx, pos, 6, 0.05)
+        assert worker.proc.pid == pid
+        simplifier.start(tmp_path)  # no meshoptimizer there: nothing started
+        assert tmp_path not in simplifier._WORKERS
+    finally:
+        simplifier._WORKERS.pop(folder).close()
+        if old is not None:
+            simplifier._WORKERS[folder] = old
