@@ -8,6 +8,11 @@ world-space surfaces, % of the input's bounding-box diagonal, 100,000 samples). 
 processes; ours also reports the simplify step alone (from ``--report``). ``cat /proc/loadavg`` is
 recorded before each model.
 
+Ours runs from ``--code`` (default: this checkout; several comma-separated checkouts are timed one after the
+other on each model, e.g. the main branch's and a change's, in one run). Its bytecode is compiled first
+(``compileall``), as an installed package's is: with ``PYTHONDONTWRITEBYTECODE`` set, every run would otherwise
+compile the whole package again (~0.1 s).
+
 Usage::
 
     .venv/bin/python tests/benchmarks/bench_simplify.py --heldout /work/heldout/simplify [--out FILE.md]
@@ -16,6 +21,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import sys
 import tempfile
@@ -68,9 +74,16 @@ def _measure(ref: SurfaceReference, path: Path) -> tuple[int, float]:
     return len(f), 100 * ref.hausdorff(v, f)
 
 
-def bench(src: Path, group: str, ratio: float, work: Path, timeout: float) -> Row:
-    """Run the tools on one model and measure their outputs."""
-    row = Row(group, src.name, ratio, _loadavg())
+def _ours(code: Path, src: Path, dst: Path, *extra: str) -> list[str]:
+    """Our command run on the checkout ``code`` (``-P``: not on this one, which is the working directory)."""
+    cmd = ours_cmd(src, dst, *extra)
+    return ["env", f"PYTHONPATH={code}", cmd[0], "-P", *cmd[1:]]
+
+
+def bench(src: Path, group: str, ratio: float, work: Path, timeout: float, code: Path = ROOT, label: str = "") -> Row:
+    """Run the tools on one model (ours from the checkout ``code``, named ``label`` in the row) and measure their
+    outputs."""
+    row = Row(group, f"{src.name} ({label})" if label else src.name, ratio, _loadavg())
     va, fa = world_triangles(read(src))
     row.triangles_in = len(fa)
     ref = SurfaceReference(va, fa, samples=100_000)
@@ -95,12 +108,12 @@ def bench(src: Path, group: str, ratio: float, work: Path, timeout: float) -> Ro
     gp = row.runs["gltfpack"]
     same = gp[1] / row.triangles_in if isinstance(gp, tuple) else ratio
     report = work / "report.json"
-    one("ours", ours_cmd(src, work / "o.glb", "--ratio", f"{same:.6f}", "--error", "0.05", "--pivot", "keep",
+    one("ours", _ours(code, src, work / "o.glb", "--ratio", f"{same:.6f}", "--error", "0.05", "--pivot", "keep",
                          "--texture-format", "keep", "--no-measure", "--report", str(report)), work / "o.glb")
     if report.is_file():
         steps = json.loads(report.read_text()).get("steps", [])
         row.simplify_s = sum(s["seconds"] for s in steps if s["name"] == "simplify")
-    one("ours default", ours_cmd(src, work / "d.glb", "--ratio", str(ratio), "--pivot", "keep",
+    one("ours default", _ours(code, src, work / "d.glb", "--ratio", str(ratio), "--pivot", "keep",
                                  "--texture-format", "keep"), work / "d.glb")
     one("gltf-transform", [str(BIN / "gltf-transform"), "simplify", str(glb), str(work / "t.glb"), "--ratio",
                            f"{same:.6f}", "--error", "1"], work / "t.glb")
@@ -145,7 +158,12 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=900)
     parser.add_argument("--only", default="", help="comma-separated model names to run")
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--code", default=str(ROOT), help="comma-separated checkouts whose assets_pipeline is timed "
+                        "(default: this one)")
     args = parser.parse_args()
+    codes = [Path(c).resolve() for c in args.code.split(",") if c]
+    for code in codes:
+        compileall.compile_dir(code / "assets_pipeline", quiet=1)
     models = [("corpus", args.corpus / m) for m in CORPUS] + [("held-out, looked at (the issue's)", args.heldout / m)
                                                              for m in TUNED]
     models += [("held-out, not looked at", args.heldout / m) for m in HELDOUT]
@@ -156,9 +174,11 @@ def main() -> None:
             if only and path.name not in only:
                 continue
             for ratio in (float(r) for r in args.ratios.split(",")):
-                row = bench(path, group, ratio, Path(tmp), args.timeout)
-                rows.append(row)
-                print(table([row]).splitlines()[-1], flush=True)
+                for code in codes:
+                    label = "" if len(codes) == 1 else str(code)
+                    row = bench(path, group, ratio, Path(tmp), args.timeout, code, label)
+                    rows.append(row)
+                    print(table([row]).splitlines()[-1], flush=True)
     text = table(rows)
     if args.out:
         args.out.write_text(text + "\n")
