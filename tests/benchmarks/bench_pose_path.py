@@ -1,0 +1,199 @@
+"""CPU per received pose and per client per presence tick through the fast path, in process: issue #13's
+rooms of ten without the moves.
+
+Every client is a real ``FastWebSocket`` (the ``/ws`` fast path) on one end of a socket pair, joined over
+its WebSocket handshake with ``binary_frames`` as the Node load generator joins.  A round hands each client
+one binary pose message (29 bytes, masked, one frame per read: what ``data_received`` gets at 30 Hz) and
+then runs every room's presence tick (``RoomHub.tick_presence``: each client's binary tick frame written to
+its transport); the peers' sockets are drained between rounds (not measured).  Measured: CPU time of this
+process (``time.process_time``) around the pose reads and around the ticks, per pose and per client per
+tick; the bytes the peers received per client per tick are printed as a check that the frames are the same.
+
+The rate limit is raised out of the way (as in ``bench_moves``): the rounds run far faster than 30 Hz, and a
+refused pose would measure another path.  The collector is tuned as in a server process and what lives is
+frozen before each measured phase.  The same script measures another checkout: put it first on
+``PYTHONPATH``.  Run with ``nice`` and record ``/proc/loadavg`` with the figures.  Usage::
+
+    PYTHONPATH=CHECKOUT .venv/bin/python tests/benchmarks/bench_pose_path.py [--rooms 40] [--rounds 300]
+        [--repeats 3] [--profile F]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import gc
+import os
+import socket
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+import uvloop
+from uvicorn.server import ServerState
+from websockets.speedups import apply_mask
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.append(str(ROOT))  # after PYTHONPATH: the same script can measure another checkout
+
+from session_server.backplane.memory import MemoryBackplane  # noqa: E402
+from session_server.protocol import auth  # noqa: E402
+from session_server.protocol import messages as m  # noqa: E402
+from session_server.protocol.inbound import encode_binary_pose  # noqa: E402
+from session_server.server.fastws import fast_websocket_class  # noqa: E402
+from session_server.server.node import SessionNode  # noqa: E402
+from session_server.server.runner import GC_THRESHOLDS  # noqa: E402
+from session_server.settings import LimitSettings, SessionSettings  # noqa: E402
+
+ROOM_SIZE = 10
+POSES_PER_CLIENT = 8
+"""Distinct pose messages per client, used in turn (each round's poses differ from the last round's)."""
+
+
+def client_frame(opcode: int, payload: bytes) -> bytes:
+    """One masked, unfragmented client frame (RFC 6455) carrying ``payload``."""
+    mask = os.urandom(4)
+    size = len(payload)
+    head = bytes((0x80 | opcode, 0x80 | size)) if size < 126 else bytes((0x80 | opcode, 0xFE)) + size.to_bytes(2, "big")
+    return head + mask + apply_mask(payload, mask)
+
+
+def handshake() -> bytes:
+    """The HTTP upgrade request for ``/ws``."""
+    return (
+        b"GET /ws HTTP/1.1\r\nHost: bench\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+
+
+def drain(peers: list[socket.socket], got: list[int]) -> None:
+    """Read everything waiting on the peers' sockets (``got[0]``: bytes so far)."""
+    for peer in peers:
+        while True:
+            try:
+                data = peer.recv(1 << 16)
+            except BlockingIOError:
+                break
+            got[0] += len(data)
+
+
+async def no_app(scope: Any, receive: Any, send: Any) -> None:
+    """The ASGI app behind the fast path (never called: ``/ws`` does not go through ASGI)."""
+
+
+async def setup(rooms: int) -> tuple[SessionNode, list[Any], list[socket.socket]]:
+    """A node and ``rooms`` rooms of ten clients joined over fast-path connections (binary frames)."""
+    settings = SessionSettings(
+        limits=LimitSettings(messages_per_second=1e9, message_burst=10**9, max_participants_per_room=250)
+    )
+    node = SessionNode(settings, MemoryBackplane())
+    loop = asyncio.get_running_loop()
+    node.loop = loop
+    await node.bp.start()
+    cls = fast_websocket_class(node, {"/ws": settings.limits.max_message_bytes}, settings.limits.max_message_bytes)
+    config = uvicorn.Config(app=no_app, ws=cls, ws_ping_interval=None, log_level="warning")
+    config.load()
+    state = ServerState()
+    key = settings.token_secret.get_secret_value().encode()
+    protos: list[Any] = []
+    peers: list[socket.socket] = []
+    for r in range(rooms):
+        room = f"room-{r}"
+        for c in range(ROOM_SIZE):
+            ours, peer = socket.socketpair()
+            peer.setblocking(False)
+            _, proto = await loop.connect_accepted_socket(lambda: cls(config=config, server_state=state, app_state={}), ours)
+            proto.data_received(handshake())
+            token = auth.sign(auth.Claims(room, f"c{r * ROOM_SIZE + c}", "phone", time.time() + 3600), key)
+            join = m.encode({"v": 1, "type": "join", "id": "j", "room": room, "token": token, "binary_frames": True})
+            proto.data_received(client_frame(1, join.encode()))
+            protos.append(proto)
+            peers.append(peer)
+    for _ in range(5000):
+        await asyncio.sleep(0)
+        if all(p.link is not None and p.link.conn.phase == "joined" for p in protos):
+            break
+    assert all(p.link.conn.phase == "joined" for p in protos), "the clients did not join"
+    return node, protos, peers
+
+
+async def rounds(
+    node: SessionNode, protos: list[Any], peers: list[socket.socket], frames: list[list[bytes]], count: int,
+    start: int, got: list[int],
+) -> tuple[float, float]:
+    """``count`` rounds (a pose per client, then every room's tick); CPU seconds of the reads and of the ticks."""
+    reads = ticks = 0.0
+    hubs = list(node.hubs.values())
+    for i in range(start, start + count):
+        k = i % POSES_PER_CLIENT
+        t0 = time.process_time()
+        for proto, own in zip(protos, frames, strict=True):
+            proto.data_received(own[k])
+        t1 = time.process_time()
+        now = time.time()
+        for hub in hubs:
+            await hub.tick_presence(now)
+        t2 = time.process_time()
+        reads += t1 - t0
+        ticks += t2 - t1
+        await asyncio.sleep(0)  # the corker's flush, if anything went through it
+        drain(peers, got)
+    return reads, ticks
+
+
+async def main(args: argparse.Namespace) -> None:
+    """Set up, warm up, then measure the repeats."""
+    node, protos, peers = await setup(args.rooms)
+    got = [0]
+    await asyncio.sleep(0.05)
+    drain(peers, got)
+    frames = [
+        [client_frame(2, encode_binary_pose([n * 0.01, 1.6, j * 0.1], [0.0, 0.0, 0.0, 1.0]) or b"") for j in range(8)]
+        for n in range(len(protos))
+    ]
+    gc.set_threshold(*GC_THRESHOLDS)
+    await rounds(node, protos, peers, frames, args.warmup, 0, got)
+    per_pose: list[float] = []
+    per_tick: list[float] = []
+    profiler = cProfile.Profile() if args.profile else None
+    got[0] = 0
+    done = args.warmup
+    for _ in range(args.repeats):
+        gc.collect()
+        gc.freeze()
+        if profiler is not None:
+            profiler.enable()
+        reads, ticks = await rounds(node, protos, peers, frames, args.rounds, done, got)
+        if profiler is not None:
+            profiler.disable()
+        done += args.rounds
+        n = args.rounds * len(protos)
+        per_pose.append(reads / n * 1e6)
+        per_tick.append(ticks / n * 1e6)
+    if profiler is not None:
+        profiler.dump_stats(args.profile)
+    load = Path("/proc/loadavg").read_text().split()[:3]
+    print(
+        f"{args.rooms} rooms x {ROOM_SIZE}, {args.rounds} rounds x {args.repeats}: "
+        f"pose read {statistics.median(per_pose):.2f} us CPU (repeats {', '.join(f'{v:.2f}' for v in per_pose)}), "
+        f"tick {statistics.median(per_tick):.2f} us CPU per client (repeats {', '.join(f'{v:.2f}' for v in per_tick)}); "
+        f"{got[0] / (args.rounds * args.repeats * len(protos)):.1f} bytes per client per tick received; "
+        f"load {' '.join(load)}"
+    )
+    for hub in node.hubs.values():
+        await hub.stop()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rooms", type=int, default=40)
+    parser.add_argument("--rounds", type=int, default=300, help="measured rounds per repeat (a pose per client)")
+    parser.add_argument("--warmup", type=int, default=50)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--profile", help="write a cProfile of the measured rounds here")
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(main(parser.parse_args()))
