@@ -25,6 +25,7 @@ _ALLOWED: dict[str, frozenset[str] | None] = {
 @dataclass(slots=True)
 class Identity:
     """Who a joined connection is: room, participant, role, session id."""
+
     room: str
     participant: str
     role: str
@@ -83,7 +84,7 @@ class Connection:
         that read a valid presence message by itself makes them here)."""
         self.last_received = now
         check_size(size, self.limits)
-        if not self._bucket.take(now, stalled=stalled):
+        if self._bucket.take_many(now, 1, stalled) != 1:  # ``take``, one call fewer
             raise self.refusal(now)
 
     def admit_many(self, count: int, size: int, now: float, stalled: float = 0.0) -> int:

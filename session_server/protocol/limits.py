@@ -64,12 +64,16 @@ class TokenBucket:
     def take_many(self, now: float, count: int, stalled: float = 0.0, cost: float = 1.0) -> int:
         """``count`` takes of ``cost`` at ``now``, one after the other: how many succeed (the first ones; once
         one fails the rest fail too, as nothing refills between them)."""
-        elapsed = max(0.0, now - self._last)
+        elapsed = now - self._last
         self._last = now
         tokens = self._tokens
-        if tokens > self.burst and now > self._credit_until:
-            tokens = float(self.burst)  # an unused stall credit lapses
-        tokens = min(max(float(self.burst), tokens), tokens + elapsed * self.rate)
+        burst = float(self.burst)
+        if tokens > burst and now > self._credit_until:
+            tokens = burst  # an unused stall credit lapses
+        if elapsed > 0.0:  # min(max(burst, tokens), tokens + elapsed * rate) without the calls (per message)
+            refill = tokens + elapsed * self.rate
+            cap = tokens if tokens > burst else burst
+            tokens = refill if refill < cap else cap
         if stalled > self._stalled:  # the server did not read for a while: what was sent meanwhile is not a flood
             gap = stalled - self._stalled
             self._stalled = stalled

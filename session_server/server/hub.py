@@ -277,30 +277,37 @@ class RoomHub:
         # radius 0, or no presence this tick: one cell (None) for everyone
         nearby = None if tick is None else Nearby(tick, self.known_poses, self.config.presence_radius)
         by_cell = nearby if nearby is not None and self.config.presence_radius > 0 else None
-        # per cell: its presence, and the whole frame of the clients with no reply of their own, as JSON and as
-        # a binary tick frame (each built on first use, shared by the cell's clients that get it)
+        # per cell: its presence, and the whole frame of the clients with no reply of their own, as JSON and as a
+        # binary tick frame (each built on first use, shared by the cell's clients that get it)
         frames: dict[tuple[int, int] | None, list[Any]] = {}
         sent = 0
+        slot: list[Any] | None = None  # radius 0 or no presence: the one cell's, for every client
         for pid, link in self.clients.items():
-            cell = None if by_cell is None else by_cell.cell_of(pid)
-            slot = frames.get(cell)
-            if slot is None:
-                part = None if nearby is None else nearby.tick_for(cell)
-                slot = frames[cell] = [None if part is None else (part, PresenceOut(part, t)), None, None]
+            if slot is None or by_cell is not None:
+                cell = None if by_cell is None else by_cell.cell_of(pid)
+                slot = frames.get(cell)
+                if slot is None:
+                    part = None if nearby is None else nearby.tick_for(cell)
+                    slot = frames[cell] = [None if part is None else (part, PresenceOut(part, t)), None, None]
             entry = slot[0]
-            sent += entry is not None
-            if id(link) in targets:  # replies of its own: its frame is built for it alone
+            sender = link.sender
+            if entry is not None:
+                sent += 1
+            if targets and id(link) in targets:  # replies of its own: its frame is built for it alone
                 del targets[id(link)]
                 own = [frame for target, frame in held if target is None or target is link]
-                link.sender.send_tick(own, entry, t)
-            elif entry is not None and link.sender.binary and entry[1].section is not None:
-                if slot[2] is None:
-                    slot[2] = wire_frame(binary_tick([text for f in shared for text in frame_texts(f)], entry[1]))
-                link.sender.send_tick(shared, entry, t, whole=slot[2])
+                sender.send_tick(own, entry, t)
+            elif entry is not None and sender.binary and (slot[2] is not None or entry[1].section is not None):
+                whole = slot[2]
+                if whole is None:
+                    whole = slot[2] = wire_frame(
+                        binary_tick([text for f in shared for text in frame_texts(f)], entry[1])
+                    )
+                sender.send_tick(shared, entry, t, whole)
             elif entry is not None or shared:
                 if slot[1] is None:
                     slot[1] = batch_of([*shared, entry[1]] if entry is not None else shared)
-                link.sender.send_tick(shared, entry, t, whole=slot[1])
+                sender.send_tick(shared, entry, t, slot[1])
         for link in targets.values():  # replies to a link not (or no longer) among the clients
             for target, frame in held:
                 if target is link:

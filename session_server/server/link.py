@@ -26,13 +26,15 @@ from ..protocol import auth
 from ..protocol import messages as m
 from ..protocol.connection import Connection, Identity
 from ..protocol.errors import CLOSE_NORMAL, ERROR_CODES, ProtocolError, ServerError
-from ..protocol.inbound import binary_pose, short_pose
+from ..protocol.inbound import BINARY_POSE, binary_pose, short_pose
 
 if TYPE_CHECKING:
     from .hub import RoomHub
     from .node import SessionNode
 
 logger = logging.getLogger(__name__)
+POSE_BYTES = BINARY_POSE.size
+"""Size of a binary pose message (what the rate and size checks count for one)."""
 EARLY_MESSAGES = 64
 """Messages a client may send between a join and its welcome (they are handled after the welcome)."""
 
@@ -236,6 +238,29 @@ class ClientLink:
                     return
             self._inbox.append(msg)
             self._start_worker()
+
+    def feed_pose(self, data: bytes, mono: float) -> None:
+        """A valid binary pose message (29 bytes, the tag first) read at ``mono`` (``time.monotonic``): what
+        ``feed(data, binary_pose(data))`` does, in fewer steps (the 30 Hz hot path)."""
+        conn = self.conn
+        phase = conn.phase
+        if phase != "joined" and phase != "joining":  # presence is not taken now: refused as ``feed`` refuses it
+            self.feed(data, binary_pose(data))
+            return
+        self.last_received = mono
+        node = self.node
+        stalled = node.stall.check(mono)
+        if self.closing:
+            return
+        try:
+            conn.admit(POSE_BYTES, node.clock(), stalled)
+        except ProtocolError as exc:
+            self.fail(exc)  # a binary pose message has no request id
+            return
+        if phase == "joining":
+            self._early_pose = binary_pose(data)
+        elif self.hub is not None:
+            self.hub.update_presence(self.participant, binary_pose(data))  # type: ignore[arg-type]
 
     def feed_poses(self, run: list[tuple[bytes, re.Match[bytes] | None]]) -> None:
         """Several presence messages read at once, in order, each a ``short_presence`` match or (None) a valid

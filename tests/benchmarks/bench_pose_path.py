@@ -106,7 +106,9 @@ async def setup(rooms: int) -> tuple[SessionNode, list[Any], list[socket.socket]
         for c in range(ROOM_SIZE):
             ours, peer = socket.socketpair()
             peer.setblocking(False)
-            _, proto = await loop.connect_accepted_socket(lambda: cls(config=config, server_state=state, app_state={}), ours)
+            _, proto = await loop.connect_accepted_socket(
+                lambda: cls(config=config, server_state=state, app_state={}), ours
+            )
             proto.data_received(handshake())
             token = auth.sign(auth.Claims(room, f"c{r * ROOM_SIZE + c}", "phone", time.time() + 3600), key)
             join = m.encode({"v": 1, "type": "join", "id": "j", "room": room, "token": token, "binary_frames": True})
@@ -122,8 +124,13 @@ async def setup(rooms: int) -> tuple[SessionNode, list[Any], list[socket.socket]
 
 
 async def rounds(
-    node: SessionNode, protos: list[Any], peers: list[socket.socket], frames: list[list[bytes]], count: int,
-    start: int, got: list[int],
+    node: SessionNode,
+    protos: list[Any],
+    peers: list[socket.socket],
+    frames: list[list[bytes]],
+    count: int,
+    start: int,
+    got: list[int],
 ) -> tuple[float, float]:
     """``count`` rounds (a pose per client, then every room's tick); CPU seconds of the reads and of the ticks."""
     reads = ticks = 0.0
@@ -180,7 +187,8 @@ async def main(args: argparse.Namespace) -> None:
     print(
         f"{args.rooms} rooms x {ROOM_SIZE}, {args.rounds} rounds x {args.repeats}: "
         f"pose read {statistics.median(per_pose):.2f} us CPU (repeats {', '.join(f'{v:.2f}' for v in per_pose)}), "
-        f"tick {statistics.median(per_tick):.2f} us CPU per client (repeats {', '.join(f'{v:.2f}' for v in per_tick)}); "
+        f"tick {statistics.median(per_tick):.2f} us CPU per client "
+        f"(repeats {', '.join(f'{v:.2f}' for v in per_tick)}); "
         f"{got[0] / (args.rounds * args.repeats * len(protos)):.1f} bytes per client per tick received; "
         f"load {' '.join(load)}"
     )

@@ -1,0 +1,188 @@
+"""A read that is exactly one binary pose message takes the fast path's shortest way in (``FastWebSocket``'s
+single-pose read, ``ClientLink.feed_pose``); it must do what the general frame loop does with the same frame:
+refused before a join, held before the welcome, counted against the rate limit with the same strikes.
+
+Each scenario runs on two real fast-path connections (a socket pair each, the real node, hub and in-memory
+backplane): one gets every frame in a read of its own, the other gets the same frames split in two reads (the
+general loop reassembles them); what each peer receives and what the room keeps must be the same."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import time
+from typing import Any
+
+import uvicorn
+from uvicorn.server import ServerState
+from websockets.frames import Frame
+from websockets.speedups import apply_mask
+from websockets.streams import StreamReader
+
+from session_server.backplane.memory import MemoryBackplane
+from session_server.protocol import auth
+from session_server.protocol.inbound import encode_binary_pose
+from session_server.server.fastws import POSE_READ, fast_websocket_class
+from session_server.server.node import SessionNode
+from session_server.settings import LimitSettings, SessionSettings
+
+ROOM = "pose-read"
+
+
+async def _no_app(scope: Any, receive: Any, send: Any) -> None:
+    """ASGI app behind the fast path (``/ws`` never reaches it)."""
+
+
+def masked(opcode: int, payload: bytes) -> bytes:
+    """A client frame: final, masked, a payload under 126 bytes or under 64 KiB."""
+    key = os.urandom(4)
+    n = len(payload)
+    size = bytes((0x80 | n,)) if n < 126 else bytes((0xFE,)) + n.to_bytes(2, "big")
+    return bytes((0x80 | opcode,)) + size + key + apply_mask(payload, key)
+
+
+class Pair:
+    """Two fast-path connections on one node: ``whole`` reads each frame alone, ``split`` in two reads."""
+
+    def __init__(self, node: SessionNode, protos: list[Any], peers: list[socket.socket]) -> None:
+        self.node = node
+        self.protos = protos
+        self.peers = peers
+
+    def feed(self, payload: bytes, opcode: int = 2) -> None:
+        """The same frame to both connections: whole in one read, split in two."""
+        data = masked(opcode, payload)
+        self.protos[0].data_received(data)
+        self.protos[1].data_received(data[:3])
+        self.protos[1].data_received(data[3:])
+
+    def received(self) -> list[list[dict[str, Any]]]:
+        """The JSON frames each peer got so far (batches unpacked)."""
+        out = []
+        for peer in self.peers:
+            raw = b""
+            while True:
+                try:
+                    chunk = peer.recv(1 << 16)
+                except BlockingIOError:
+                    break
+                if not chunk:
+                    break
+                raw += chunk
+            raw = raw[raw.index(b"\r\n\r\n") + 4 :] if raw.startswith(b"HTTP/") else raw
+            reader = StreamReader()
+            reader.feed_data(raw)
+            frames: list[dict[str, Any]] = []
+            while reader.buffer:
+                parser = Frame.parse(reader.read_exact, mask=False)
+                try:
+                    while True:
+                        next(parser)
+                except StopIteration as done:
+                    if done.value.opcode.value in (1, 2) and done.value.data[:1] == b"{":
+                        got = json.loads(done.value.data)
+                        frames.extend(got["frames"] if got["type"] == "batch" else [got])
+            out.append(frames)
+        return out
+
+
+async def pair(**limits: Any) -> Pair:
+    """Two connected (not joined) fast-path connections on a fresh node with ``limits``."""
+    settings = SessionSettings(limits=LimitSettings(**limits))
+    node = SessionNode(settings, MemoryBackplane())
+    loop = asyncio.get_running_loop()
+    node.loop = loop
+    await node.bp.start()
+    cls = fast_websocket_class(node, {"/ws": settings.limits.max_message_bytes}, settings.limits.max_message_bytes)
+    config = uvicorn.Config(app=_no_app, ws=cls, ws_ping_interval=None, log_level="warning")
+    config.load()
+    state = ServerState()
+    protos, peers = [], []
+    for _ in range(2):
+        ours, peer = socket.socketpair()
+        peer.setblocking(False)
+        _, proto = await loop.connect_accepted_socket(
+            lambda: cls(config=config, server_state=state, app_state={}), ours
+        )
+        proto.data_received(
+            b"GET /ws HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
+        protos.append(proto)
+        peers.append(peer)
+    return Pair(node, protos, peers)
+
+
+def join_frame(node: SessionNode, pid: str) -> bytes:
+    """A join message for ``pid`` in ``ROOM`` with a valid token."""
+    key = node.settings.token_secret.get_secret_value().encode()
+    token = auth.sign(auth.Claims(ROOM, pid, "phone", time.time() + 3600), key)
+    return json.dumps({"v": 1, "type": "join", "id": "j", "room": ROOM, "token": token}).encode()
+
+
+async def joined(p: Pair, pids: tuple[str, str]) -> None:
+    """Join both connections (each its own participant) and wait for the welcomes."""
+    for proto, pid in zip(p.protos, pids, strict=True):
+        proto.data_received(masked(1, join_frame(p.node, pid)))
+    for _ in range(2000):
+        await asyncio.sleep(0)
+        if all(proto.link.conn.phase == "joined" for proto in p.protos):
+            return
+    raise AssertionError("the joins did not finish")
+
+
+def pose(x: float) -> bytes:
+    """A binary pose message at ``x``."""
+    data = encode_binary_pose([x, 1.5, -2.0], [0.0, 0.0, 0.0, 1.0])
+    assert data is not None and len(masked(2, data)) == POSE_READ
+    return data
+
+
+def test_pose_before_a_join_is_refused_the_same_way() -> None:
+    async def go() -> None:
+        p = await pair()
+        p.feed(pose(1.0))
+        await asyncio.sleep(0.05)
+        whole, split = p.received()
+        codes = [f.get("code") for f in whole if f["type"] == "error"]
+        assert codes == ["not_joined"]
+        assert [f.get("code") for f in split if f["type"] == "error"] == codes
+
+    asyncio.run(go())
+
+
+def test_pose_before_the_welcome_is_held_the_same_way() -> None:
+    async def go() -> None:
+        p = await pair()
+        for proto, pid in zip(p.protos, ("a", "b"), strict=True):
+            proto.data_received(masked(1, join_frame(p.node, pid)))
+        p.feed(pose(7.0))  # no wait for the welcome
+        assert [proto.link.conn.phase for proto in p.protos] == ["joining", "joining"]
+        for _ in range(2000):
+            await asyncio.sleep(0)
+            if all(proto.link.conn.phase == "joined" for proto in p.protos):
+                break
+        latest = p.node.hubs[ROOM].presence.latest
+        assert latest["a"] == latest["b"] == [7.0, 1.5, -2.0, 0.0, 0.0, 0.0, 1.0]
+
+    asyncio.run(go())
+
+
+def test_poses_are_rate_limited_with_the_same_strikes() -> None:
+    async def go() -> None:
+        p = await pair(messages_per_second=5, message_burst=10, rate_strikes_before_close=20)
+        await joined(p, ("a", "b"))
+        p.received()
+        for i in range(40):
+            p.feed(pose(float(i)))
+        await asyncio.sleep(0.05)
+        whole, split = p.received()
+        codes = [f["code"] for f in whole if f["type"] == "error"]
+        assert codes[:20] == ["rate_limited"] * 20 and "rate_abuse" in codes
+        assert [f["code"] for f in split if f["type"] == "error"] == codes
+        latest = p.node.hubs[ROOM].presence.latest
+        assert latest["a"][1:] == latest["b"][1:] and latest["a"][0] == latest["b"][0] == 8.0  # the join took a token
+
+    asyncio.run(go())
