@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from websockets.http11 import Request
 from websockets.speedups import apply_mask
 
-from ..protocol.inbound import BINARY_POSE, POSE_TAG, binary_pose, short_presence
+from ..protocol.inbound import BINARY_POSE, POSE_TAG, short_presence
 from ..protocol.presence import PresenceTick, merge
 from .link import ClientLink
 from .sender import BATCH_BYTES, Outgoing, PresenceOut, batch_text, binary_tick, frame_texts, wire_frame
@@ -403,13 +403,17 @@ class FastWebSocket(TooBigSansIO):
 
     def _deliver_poses(self, run: list[tuple[bytes, re.Match[bytes] | None]]) -> None:
         """Presence messages read together (``short_presence`` matches, or None for a binary pose message), in
-        order, to the link: one alone as ``ClientLink.feed`` takes it, several through ``ClientLink.feed_poses``."""
+        order, to the link: one alone as ``ClientLink.feed`` (a binary one: ``feed_pose``) takes it, several through
+        ``ClientLink.feed_poses``."""
         link = self.link
         if self.close_sent or link is None:
             return
         if len(run) == 1:
             data, match = run[0]
-            link.feed(data, match if match is not None else binary_pose(data))
+            if match is None:
+                link.feed_pose(data, time.monotonic())
+            else:
+                link.feed(data, match)
         else:
             link.feed_poses(run)
 

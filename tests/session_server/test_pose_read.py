@@ -3,8 +3,9 @@ single-pose read, ``ClientLink.feed_pose``); it must do what the general frame l
 refused before a join, held before the welcome, counted against the rate limit with the same strikes.
 
 Each scenario runs on two real fast-path connections (a socket pair each, the real node, hub and in-memory
-backplane): one gets every frame in a read of its own, the other gets the same frames split in two reads (the
-general loop reassembles them); what each peer receives and what the room keeps must be the same."""
+backplane): one gets every frame in a read of its own, the other's link gets the same messages through
+``ClientLink.feed`` (as the general frame loop handed them over before); what each peer receives and what the
+room keeps must be the same."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from websockets.streams import StreamReader
 
 from session_server.backplane.memory import MemoryBackplane
 from session_server.protocol import auth
-from session_server.protocol.inbound import encode_binary_pose
+from session_server.protocol.inbound import binary_pose, encode_binary_pose
 from session_server.server.fastws import POSE_READ, fast_websocket_class
 from session_server.server.node import SessionNode
 from session_server.settings import LimitSettings, SessionSettings
@@ -44,19 +45,22 @@ def masked(opcode: int, payload: bytes) -> bytes:
 
 
 class Pair:
-    """Two fast-path connections on one node: ``whole`` reads each frame alone, ``split`` in two reads."""
+    """Three fast-path connections on one node (see ``feed``)."""
 
     def __init__(self, node: SessionNode, protos: list[Any], peers: list[socket.socket]) -> None:
         self.node = node
         self.protos = protos
         self.peers = peers
 
-    def feed(self, payload: bytes, opcode: int = 2) -> None:
-        """The same frame to both connections: whole in one read, split in two."""
-        data = masked(opcode, payload)
+    def feed(self, payload: bytes) -> None:
+        """The same binary pose message to each connection: to the first as one read, to the second's link as
+        the general frame loop handed it over before ``feed_pose`` (``ClientLink.feed`` with its pose), to the
+        third in two reads."""
+        data = masked(2, payload)
         self.protos[0].data_received(data)
-        self.protos[1].data_received(data[:3])
-        self.protos[1].data_received(data[3:])
+        self.protos[1].link.feed(payload, binary_pose(payload))
+        self.protos[2].data_received(data[:3])  # the general frame loop reassembles it
+        self.protos[2].data_received(data[3:])
 
     def received(self) -> list[list[dict[str, Any]]]:
         """The JSON frames each peer got so far (batches unpacked)."""
@@ -89,7 +93,7 @@ class Pair:
 
 
 async def pair(**limits: Any) -> Pair:
-    """Two connected (not joined) fast-path connections on a fresh node with ``limits``."""
+    """Three connected (not joined) fast-path connections on a fresh node with ``limits``."""
     settings = SessionSettings(limits=LimitSettings(**limits))
     node = SessionNode(settings, MemoryBackplane())
     loop = asyncio.get_running_loop()
@@ -100,7 +104,7 @@ async def pair(**limits: Any) -> Pair:
     config.load()
     state = ServerState()
     protos, peers = [], []
-    for _ in range(2):
+    for _ in range(3):
         ours, peer = socket.socketpair()
         peer.setblocking(False)
         _, proto = await loop.connect_accepted_socket(
@@ -122,8 +126,8 @@ def join_frame(node: SessionNode, pid: str) -> bytes:
     return json.dumps({"v": 1, "type": "join", "id": "j", "room": ROOM, "token": token}).encode()
 
 
-async def joined(p: Pair, pids: tuple[str, str]) -> None:
-    """Join both connections (each its own participant) and wait for the welcomes."""
+async def joined(p: Pair, pids: tuple[str, str, str]) -> None:
+    """Join the connections (each its own participant) and wait for the welcomes."""
     for proto, pid in zip(p.protos, pids, strict=True):
         proto.data_received(masked(1, join_frame(p.node, pid)))
     for _ in range(2000):
@@ -145,9 +149,10 @@ def test_pose_before_a_join_is_refused_the_same_way() -> None:
         p = await pair()
         p.feed(pose(1.0))
         await asyncio.sleep(0.05)
-        whole, split = p.received()
+        whole, fed, split = p.received()
         codes = [f.get("code") for f in whole if f["type"] == "error"]
         assert codes == ["not_joined"]
+        assert [f.get("code") for f in fed if f["type"] == "error"] == codes
         assert [f.get("code") for f in split if f["type"] == "error"] == codes
 
     asyncio.run(go())
@@ -156,16 +161,16 @@ def test_pose_before_a_join_is_refused_the_same_way() -> None:
 def test_pose_before_the_welcome_is_held_the_same_way() -> None:
     async def go() -> None:
         p = await pair()
-        for proto, pid in zip(p.protos, ("a", "b"), strict=True):
+        for proto, pid in zip(p.protos, ("a", "b", "c"), strict=True):
             proto.data_received(masked(1, join_frame(p.node, pid)))
         p.feed(pose(7.0))  # no wait for the welcome
-        assert [proto.link.conn.phase for proto in p.protos] == ["joining", "joining"]
+        assert [proto.link.conn.phase for proto in p.protos] == ["joining"] * 3
         for _ in range(2000):
             await asyncio.sleep(0)
             if all(proto.link.conn.phase == "joined" for proto in p.protos):
                 break
         latest = p.node.hubs[ROOM].presence.latest
-        assert latest["a"] == latest["b"] == [7.0, 1.5, -2.0, 0.0, 0.0, 0.0, 1.0]
+        assert latest["a"] == latest["b"] == latest["c"] == [7.0, 1.5, -2.0, 0.0, 0.0, 0.0, 1.0]
 
     asyncio.run(go())
 
@@ -173,16 +178,17 @@ def test_pose_before_the_welcome_is_held_the_same_way() -> None:
 def test_poses_are_rate_limited_with_the_same_strikes() -> None:
     async def go() -> None:
         p = await pair(messages_per_second=5, message_burst=10, rate_strikes_before_close=20)
-        await joined(p, ("a", "b"))
+        await joined(p, ("a", "b", "c"))
         p.received()
         for i in range(40):
             p.feed(pose(float(i)))
         await asyncio.sleep(0.05)
-        whole, split = p.received()
+        whole, fed, split = p.received()
         codes = [f["code"] for f in whole if f["type"] == "error"]
         assert codes[:20] == ["rate_limited"] * 20 and "rate_abuse" in codes
+        assert [f["code"] for f in fed if f["type"] == "error"] == codes
         assert [f["code"] for f in split if f["type"] == "error"] == codes
         latest = p.node.hubs[ROOM].presence.latest
-        assert latest["a"][1:] == latest["b"][1:] and latest["a"][0] == latest["b"][0] == 8.0  # the join took a token
+        assert latest["a"] == latest["b"] == latest["c"] and latest["a"][0] == 8.0  # the join took a token
 
     asyncio.run(go())
