@@ -24,7 +24,6 @@ import argparse
 import asyncio
 import cProfile
 import gc
-import os
 import socket
 import statistics
 import sys
@@ -32,42 +31,22 @@ import time
 from pathlib import Path
 from typing import Any
 
-import uvicorn
 import uvloop
-from uvicorn.server import ServerState
-from websockets.speedups import apply_mask
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.append(str(ROOT))  # after PYTHONPATH: the same script can measure another checkout
 
-from session_server.backplane.memory import MemoryBackplane  # noqa: E402
 from session_server.protocol import auth  # noqa: E402
 from session_server.protocol import messages as m  # noqa: E402
 from session_server.protocol.inbound import encode_binary_pose  # noqa: E402
-from session_server.server.fastws import fast_websocket_class  # noqa: E402
 from session_server.server.node import SessionNode  # noqa: E402
 from session_server.server.runner import GC_THRESHOLDS  # noqa: E402
 from session_server.settings import LimitSettings, SessionSettings  # noqa: E402
+from tests.session_server.fastpath import fast_node, masked  # noqa: E402
 
 ROOM_SIZE = 10
 POSES_PER_CLIENT = 8
 """Distinct pose messages per client, used in turn (each round's poses differ from the last round's)."""
-
-
-def client_frame(opcode: int, payload: bytes) -> bytes:
-    """One masked, unfragmented client frame (RFC 6455) carrying ``payload``."""
-    mask = os.urandom(4)
-    size = len(payload)
-    head = bytes((0x80 | opcode, 0x80 | size)) if size < 126 else bytes((0x80 | opcode, 0xFE)) + size.to_bytes(2, "big")
-    return head + mask + apply_mask(payload, mask)
-
-
-def handshake() -> bytes:
-    """The HTTP upgrade request for ``/ws``."""
-    return (
-        b"GET /ws HTTP/1.1\r\nHost: bench\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-    )
 
 
 def drain(peers: list[socket.socket], got: list[int]) -> None:
@@ -81,38 +60,23 @@ def drain(peers: list[socket.socket], got: list[int]) -> None:
             got[0] += len(data)
 
 
-async def no_app(scope: Any, receive: Any, send: Any) -> None:
-    """The ASGI app behind the fast path (never called: ``/ws`` does not go through ASGI)."""
-
-
 async def setup(rooms: int) -> tuple[SessionNode, list[Any], list[socket.socket]]:
     """A node and ``rooms`` rooms of ten clients joined over fast-path connections (binary frames)."""
     settings = SessionSettings(
         limits=LimitSettings(messages_per_second=1e9, message_burst=10**9, max_participants_per_room=250)
     )
-    node = SessionNode(settings, MemoryBackplane())
-    loop = asyncio.get_running_loop()
-    node.loop = loop
-    await node.bp.start()
-    cls = fast_websocket_class(node, {"/ws": settings.limits.max_message_bytes}, settings.limits.max_message_bytes)
-    config = uvicorn.Config(app=no_app, ws=cls, ws_ping_interval=None, log_level="warning")
-    config.load()
-    state = ServerState()
+    fast = await fast_node(settings)
+    node = fast.node
     key = settings.token_secret.get_secret_value().encode()
     protos: list[Any] = []
     peers: list[socket.socket] = []
     for r in range(rooms):
         room = f"room-{r}"
         for c in range(ROOM_SIZE):
-            ours, peer = socket.socketpair()
-            peer.setblocking(False)
-            _, proto = await loop.connect_accepted_socket(
-                lambda: cls(config=config, server_state=state, app_state={}), ours
-            )
-            proto.data_received(handshake())
+            proto, peer = await fast.connect()
             token = auth.sign(auth.Claims(room, f"c{r * ROOM_SIZE + c}", "phone", time.time() + 3600), key)
             join = m.encode({"v": 1, "type": "join", "id": "j", "room": room, "token": token, "binary_frames": True})
-            proto.data_received(client_frame(1, join.encode()))
+            proto.data_received(masked(1, join.encode()))
             protos.append(proto)
             peers.append(peer)
     for _ in range(5000):
@@ -159,7 +123,7 @@ async def main(args: argparse.Namespace) -> None:
     await asyncio.sleep(0.05)
     drain(peers, got)
     frames = [
-        [client_frame(2, encode_binary_pose([n * 0.01, 1.6, j * 0.1], [0.0, 0.0, 0.0, 1.0]) or b"") for j in range(8)]
+        [masked(2, encode_binary_pose([n * 0.01, 1.6, j * 0.1], [0.0, 0.0, 0.0, 1.0]) or b"") for j in range(8)]
         for n in range(len(protos))
     ]
     gc.set_threshold(*GC_THRESHOLDS)

@@ -11,37 +11,21 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import socket
 import time
 from typing import Any
 
-import uvicorn
-from uvicorn.server import ServerState
 from websockets.frames import Frame
-from websockets.speedups import apply_mask
 from websockets.streams import StreamReader
 
-from session_server.backplane.memory import MemoryBackplane
 from session_server.protocol import auth
 from session_server.protocol.inbound import binary_pose, encode_binary_pose
-from session_server.server.fastws import POSE_READ, fast_websocket_class
+from session_server.server.fastws import POSE_READ
 from session_server.server.node import SessionNode
 from session_server.settings import LimitSettings, SessionSettings
+from tests.session_server.fastpath import fast_node, masked
 
 ROOM = "pose-read"
-
-
-async def _no_app(scope: Any, receive: Any, send: Any) -> None:
-    """ASGI app behind the fast path (``/ws`` never reaches it)."""
-
-
-def masked(opcode: int, payload: bytes) -> bytes:
-    """A client frame: final, masked, a payload under 126 bytes or under 64 KiB."""
-    key = os.urandom(4)
-    n = len(payload)
-    size = bytes((0x80 | n,)) if n < 126 else bytes((0xFE,)) + n.to_bytes(2, "big")
-    return bytes((0x80 | opcode,)) + size + key + apply_mask(payload, key)
 
 
 class Pair:
@@ -94,29 +78,13 @@ class Pair:
 
 async def pair(**limits: Any) -> Pair:
     """Three connected (not joined) fast-path connections on a fresh node with ``limits``."""
-    settings = SessionSettings(limits=LimitSettings(**limits))
-    node = SessionNode(settings, MemoryBackplane())
-    loop = asyncio.get_running_loop()
-    node.loop = loop
-    await node.bp.start()
-    cls = fast_websocket_class(node, {"/ws": settings.limits.max_message_bytes}, settings.limits.max_message_bytes)
-    config = uvicorn.Config(app=_no_app, ws=cls, ws_ping_interval=None, log_level="warning")
-    config.load()
-    state = ServerState()
+    fast = await fast_node(SessionSettings(limits=LimitSettings(**limits)))
     protos, peers = [], []
     for _ in range(3):
-        ours, peer = socket.socketpair()
-        peer.setblocking(False)
-        _, proto = await loop.connect_accepted_socket(
-            lambda: cls(config=config, server_state=state, app_state={}), ours
-        )
-        proto.data_received(
-            b"GET /ws HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-        )
+        proto, peer = await fast.connect()
         protos.append(proto)
         peers.append(peer)
-    return Pair(node, protos, peers)
+    return Pair(fast.node, protos, peers)
 
 
 def join_frame(node: SessionNode, pid: str) -> bytes:
