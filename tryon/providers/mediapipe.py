@@ -24,6 +24,17 @@ import cv2
 import mediapipe as mp
 import numpy as np
 
+# Options of calculators inside MediaPipe's bundled pose graph whose Python modules mediapipe.solutions.pose does not
+# import. A solution's graph config passes through Python's descriptor pool, which drops options it has no module
+# for, so those calculators run on their defaults until something in the process imports the module: the heatmap
+# refinement then changes kernel 9 -> 7 (the graph's value) and every later pose moves by up to about a pixel. They
+# are imported here, before any graph is built, so that each graph runs with its written options whatever ran before.
+from mediapipe.calculators.image import segmentation_smoothing_calculator_pb2  # noqa: F401
+from mediapipe.calculators.util import (
+    refine_landmarks_from_heatmap_calculator_pb2,  # noqa: F401
+    visibility_copy_calculator_pb2,  # noqa: F401
+)
+
 from tryon.errors import ProcessingError
 from tryon.landmarks import FACE_POINTS, FaceLandmarks, FootLandmarks, PoseLandmarks
 
@@ -505,7 +516,7 @@ class MediaPipeProvider:
             model_complexity=1,
             enable_segmentation=True,
             smooth_landmarks=True,
-            smooth_segmentation=True,
+            smooth_segmentation=False,  # never ran: its options (ratio 0.7) were dropped; see the imports above
             min_detection_confidence=self.min_pose_confidence,
             min_tracking_confidence=0.5,
         )
@@ -711,9 +722,9 @@ class _RoiPose:
     """The pose model on a whole image taken as the person's box (:func:`_by_roi_graph`), with the interface of
     the pose solution's ``process``: ``pose_landmarks`` is None under the presence score ``min_presence``.
 
-    Once this graph has run in a process, the pose solution's landmarks there move by about a pixel (a hip of the
-    held-out bus photo at x 197 -> 196, which flips borderline decisions); models loaded alike and one XNNPACK
-    thread did not change it, another pose solution instance does not do it. Cause not found."""
+    Building it once moved the pose solution's landmarks for the rest of the process by about a pixel (a hip of
+    the held-out bus photo at x 197 -> 196): it imported the heatmap refinement's options module, which the pose
+    solution lacked (see the imports at the top of this module, which fix that)."""
 
     def __init__(self, min_presence: float) -> None:
         from mediapipe.python.solution_base import SolutionBase
@@ -748,10 +759,6 @@ def _by_roi_graph() -> Any:
     from mediapipe.calculators.tensor import (
         tensors_to_landmarks_calculator_pb2,  # noqa: F401
         tensors_to_segmentation_calculator_pb2,  # noqa: F401
-    )
-    from mediapipe.calculators.util import (
-        refine_landmarks_from_heatmap_calculator_pb2,  # noqa: F401
-        visibility_copy_calculator_pb2,  # noqa: F401
     )
     from mediapipe.framework import calculator_pb2
 
