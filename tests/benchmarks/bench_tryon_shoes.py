@@ -17,7 +17,8 @@ material (not in the corpus, from repositories other than its sources) in ``--he
   (measured here, never committed). The OpenPose example images are not held-out: the corpus comes from them;
 - ``extra/*.jpg``: more photos, each in the table (ultralytics' ``bus.jpg`` at its full 810 x 1080 and
   ``zidane.jpg`` from ultralytics/yolov5 ``data/images``, AGPL-3.0; OpenPose ``examples/media`` photos that are
-  not in the corpus, COCO / Flickr). Each photo runs in its own process.
+  not in the corpus, COCO / Flickr). All photos run in this one process: a photo's result does not depend on what
+  ran before it (tests/tryon/test_pose_history.py).
 
 Metrics, per video and look (the procedural sneaker and, when the held-out shoe is there, its 3D model):
 
@@ -150,11 +151,15 @@ def run_video(path: Path, look_items: list[dict], frames: int, max_people: int =
 
 
 def bare_pose_ms(path: Path, frames: int) -> float:
-    """MediaPipe pose with segmentation, video mode, whole frame: the reference per frame."""
+    """MediaPipe pose with segmentation, video mode, whole frame: the reference per frame (its graph options as the
+    try-on's: the provider's module is imported first, and mask smoothing is off there)."""
     import mediapipe as mp
 
+    import tryon.providers.mediapipe  # noqa: F401 (registers the options of the pose graph's calculators)
+
     times = []
-    with mp.solutions.pose.Pose(static_image_mode=False, model_complexity=1, enable_segmentation=True) as pose:
+    with mp.solutions.pose.Pose(static_image_mode=False, model_complexity=1, enable_segmentation=True,
+                                smooth_segmentation=False) as pose:  # fmt: skip
         for _, frame in media.read_video(path, limit=frames):
             t0 = time.perf_counter()
             pose.process(frame)
@@ -185,24 +190,11 @@ def run_still(path: Path) -> dict:
     }
 
 
-def still_in_own_process(path: Path) -> dict:
-    """:func:`run_still` in a new process: a photo's result must not depend on the photos before it (after the
-    pose model has run in the edge pass's own graph, the pose solution's landmarks move by about a pixel)."""
-    import subprocess
-
-    out = subprocess.run([sys.executable, __file__, "--still", str(path)], capture_output=True, text=True, check=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--heldout", type=Path, default=Path("/tmp/shoes_held"))
     ap.add_argument("--frames", type=int, default=205)
-    ap.add_argument("--still", type=Path, help="only this photo, its figures as JSON (used by the run itself)")
     args = ap.parse_args()
-    if args.still:
-        print(json.dumps(run_still(args.still)))
-        return
     corpus = corpus_dir()
     print(f"load average before: {os.getloadavg()}")
     videos = [("corpus street video", corpus / "images" / "street_walking_720p50.avi")]
@@ -243,7 +235,7 @@ def main() -> None:
     print("| photo | people found | with visible feet | served | shoes | on person (mean) | pose ms |")
     print("|---|---|---|---|---|---|---|")
     for p in stills:
-        s = still_in_own_process(p)
+        s = run_still(p)
         print(f"| {p.name} | {s['people']} | {s['people_with_feet']} | {s['people_served']} | {s['shoes']} "
               f"| {s['on_person_mean']:.0%} | {s['pose_ms']:.0f} |")  # fmt: skip
     print(f"\nload average after: {os.getloadavg()}")
