@@ -305,26 +305,53 @@ class FastWebSocket(TooBigSansIO):
         if link is None or self._slow or self.conn.reader.buffer:  # websockets is inside a frame
             super().data_received(data)
             return
-        if (
-            len(data) == POSE_READ
-            and data[0] == 0x82
-            and data[1] == POSE_HEAD
-            and not self._rbuf
-            and not self.close_sent
-            and data[6] ^ data[2] == POSE_TAG
-            and self.pose_fits
-        ):
-            # the usual read: one whole binary pose message, alone (what the loop below makes of it, shorter)
-            mono = time.monotonic()
-            link.feed_pose(apply_mask(data[6:], data[2:6]), mono)
-            if not self._tick_paused and mono > self.node.tick_due and not self.transport.is_closing():
-                self._tick_paused = True
-                self.transport.pause_reading()
-                self.node.defer_reading(self)
-            return
         buf = self._rbuf + data if self._rbuf else data
         self._rbuf = b""
-        pos, size = 0, len(buf)
+        size = len(buf)
+        if (
+            size >= POSE_READ
+            and buf[0] == 0x82
+            and buf[1] == POSE_HEAD
+            and buf[6] ^ buf[2] == POSE_TAG
+            and self.pose_fits
+            and not self.close_sent
+        ):
+            # the usual reads: binary pose message frames back to back (what the frame loop makes of them, shorter)
+            mono = time.monotonic()
+            if size == POSE_READ:  # one alone
+                link.feed_pose(apply_mask(buf[6:], buf[2:6]), mono)
+                self._pause_if_late(mono)
+                return
+            end = POSE_READ
+            while (
+                end + POSE_READ <= size
+                and buf[end] == 0x82
+                and buf[end + 1] == POSE_HEAD
+                and buf[end + 6] ^ buf[end + 2] == POSE_TAG
+            ):
+                end += POSE_READ
+            if end == POSE_READ:
+                link.feed_pose(apply_mask(buf[6:POSE_READ], buf[2:6]), mono)
+            else:
+                link.feed_binary_poses(end // POSE_READ, lambda i: _pose_payload(buf, i * POSE_READ), mono)
+            if end == size:
+                self._pause_if_late(mono)
+                return
+            self._read_frames(buf, end)  # what follows: a partial frame, or other frames
+            return
+        self._read_frames(buf, 0)
+
+    def _pause_if_late(self, mono: float) -> None:
+        """The presence tick is late at ``mono``: let it run before reading more from this client."""
+        if not self._tick_paused and mono > self.node.tick_due and not self.transport.is_closing():
+            self._tick_paused = True
+            self.transport.pause_reading()
+            self.node.defer_reading(self)
+
+    def _read_frames(self, buf: bytes, pos: int) -> None:
+        """The frame loop: the frames of ``buf`` from ``pos`` on, to the link or to ``websockets``; a partial
+        frame at the end waits for the next read."""
+        size = len(buf)
         limit = self.conn.max_message_size or FAST_FRAME_CAP
         # consecutive presence messages in the usual form (valid as they stand) are handed over together when
         # the next frame is not one: only the last one admitted counts (no tick can run between them)
@@ -381,10 +408,7 @@ class FastWebSocket(TooBigSansIO):
             self._deliver_poses(run)
         if pos < size:
             self._rbuf = buf[pos:]
-        if not self._tick_paused and time.monotonic() > self.node.tick_due and not self.transport.is_closing():
-            self._tick_paused = True  # the presence tick is late: let it run before reading more from this client
-            self.transport.pause_reading()
-            self.node.defer_reading(self)
+        self._pause_if_late(time.monotonic())
 
     def resume_after_tick(self) -> None:
         """The tick ran: read from this client again (see ``SessionNode.tick_due``)."""
@@ -494,6 +518,11 @@ class FastWebSocket(TooBigSansIO):
         """Drop the connection at once."""
         if not self._lost.done():
             self.transport.abort()
+
+
+def _pose_payload(buf: bytes, at: int) -> bytes:
+    """The unmasked payload of the binary pose message frame at ``at`` in ``buf``."""
+    return apply_mask(buf[at + 6 : at + POSE_READ], buf[at + 2 : at + 6])
 
 
 def fast_websocket_class(

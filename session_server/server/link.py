@@ -20,6 +20,7 @@ import re
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..protocol import auth
@@ -271,18 +272,38 @@ class ClientLink:
                 self.feed(data, match if match is not None else binary_pose(data))
             return
         arrived = self._arrived()
-        if arrived is None:
+        if arrived is not None:
+            self._admit_run(len(run), max(len(data) for data, _ in run), lambda i: _run_pose(run[i]), *arrived)
+
+    def feed_binary_poses(self, count: int, payload: Callable[[int], bytes], mono: float) -> None:
+        """``count`` valid binary pose messages read at once at ``mono`` (``time.monotonic``), the i-th one
+        ``payload(i)``: what ``feed_poses`` does with them (so what ``feed_pose`` does with each in turn), without
+        the run; only the payload of the pose that counts is asked for."""
+        conn = self.conn
+        if count == 1 or not conn.takes_presence:
+            for i in range(count):
+                self.feed_pose(payload(i), mono)
             return
-        now, stalled = arrived
+        self.last_received = mono
+        node = self.node
+        stalled = node.stall.check(mono)
+        if self.closing:
+            return
+        self._admit_run(count, POSE_BYTES, lambda i: binary_pose(payload(i)), node.clock(), stalled)
+
+    def _admit_run(
+        self, count: int, size: int, pose_of: Callable[[int], list[float] | None], now: float, stalled: float
+    ) -> None:
+        """Presence messages read at once (the largest ``size`` bytes): count each against the rate limit, take
+        the pose of the last one admitted (``pose_of(i)``), refuse the others one by one."""
         try:
-            admitted = self.conn.admit_many(len(run), max(len(data) for data, _ in run), now, stalled)
+            admitted = self.conn.admit_many(count, size, now, stalled)
         except ProtocolError as exc:
-            self.fail(exc)
+            self.fail(exc)  # a presence message in the usual form has no request id
             return
         if admitted:
-            data, match = run[admitted - 1]
-            self._take_pose(short_pose(match) if match is not None else binary_pose(data))  # type: ignore[arg-type]
-        for _ in range(len(run) - admitted):
+            self._take_pose(pose_of(admitted - 1))  # type: ignore[arg-type]
+        for _ in range(count - admitted):
             if self.closing:
                 return
             self.fail(self.conn.refusal(now))
@@ -348,6 +369,12 @@ class ClientLink:
         self.participant = claims.participant
         self.session = msg.session if isinstance(msg, m.Resume) else ""
         await hub.join(self, claims, msg)
+
+
+def _run_pose(item: tuple[bytes, re.Match[bytes] | None]) -> list[float] | None:
+    """The pose of one message of a ``feed_poses`` run."""
+    data, match = item
+    return short_pose(match) if match is not None else binary_pose(data)
 
 
 def _peek_id(data: str | bytes, max_bytes: int) -> str | None:

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import socket
+import time
 from typing import Any
 
 import uvicorn
 from uvicorn.server import ServerState
+from websockets.frames import Frame
 from websockets.speedups import apply_mask
+from websockets.streams import StreamReader
 
 from session_server.backplane.memory import MemoryBackplane
+from session_server.protocol import auth
 from session_server.server.fastws import fast_websocket_class
 from session_server.server.node import SessionNode
 from session_server.settings import SessionSettings
@@ -62,3 +67,42 @@ async def fast_node(settings: SessionSettings) -> FastNode:
     node.loop = asyncio.get_running_loop()
     await node.bp.start()
     return FastNode(node)
+
+
+def received(peer: socket.socket) -> tuple[list[dict[str, Any]], list[int]]:
+    """What ``peer`` got so far (after the handshake's response): its JSON frames (batches unpacked), and the
+    opcodes of its frames that are not JSON (pongs, closes, binary tick frames)."""
+    raw = b""
+    while True:
+        try:
+            chunk = peer.recv(1 << 16)
+        except BlockingIOError:
+            break
+        if not chunk:
+            break
+        raw += chunk
+    raw = raw[raw.index(b"\r\n\r\n") + 4 :] if raw.startswith(b"HTTP/") else raw
+    reader = StreamReader()
+    reader.feed_data(raw)
+    frames: list[dict[str, Any]] = []
+    other: list[int] = []
+    while reader.buffer:
+        parser = Frame.parse(reader.read_exact, mask=False)
+        try:
+            while True:
+                next(parser)
+        except StopIteration as done:
+            frame = done.value
+            if frame.opcode.value in (1, 2) and frame.data[:1] == b"{":
+                got = json.loads(frame.data)
+                frames.extend(got["frames"] if got["type"] == "batch" else [got])
+            else:
+                other.append(frame.opcode.value)
+    return frames, other
+
+
+def join_frame(node: SessionNode, room: str, pid: str) -> bytes:
+    """A join message for ``pid`` in ``room`` with a valid token from ``node``'s key."""
+    key = node.settings.token_secret.get_secret_value().encode()
+    token = auth.sign(auth.Claims(room, pid, "phone", time.time() + 3600), key)
+    return json.dumps({"v": 1, "type": "join", "id": "j", "room": room, "token": token}).encode()

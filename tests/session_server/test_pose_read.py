@@ -10,20 +10,14 @@ room keeps must be the same."""
 from __future__ import annotations
 
 import asyncio
-import json
 import socket
-import time
 from typing import Any
 
-from websockets.frames import Frame
-from websockets.streams import StreamReader
-
-from session_server.protocol import auth
 from session_server.protocol.inbound import binary_pose, encode_binary_pose
 from session_server.server.fastws import POSE_READ
 from session_server.server.node import SessionNode
 from session_server.settings import LimitSettings, SessionSettings
-from tests.session_server.fastpath import fast_node, masked
+from tests.session_server.fastpath import fast_node, join_frame, masked, received
 
 ROOM = "pose-read"
 
@@ -48,32 +42,7 @@ class Pair:
 
     def received(self) -> list[list[dict[str, Any]]]:
         """The JSON frames each peer got so far (batches unpacked)."""
-        out = []
-        for peer in self.peers:
-            raw = b""
-            while True:
-                try:
-                    chunk = peer.recv(1 << 16)
-                except BlockingIOError:
-                    break
-                if not chunk:
-                    break
-                raw += chunk
-            raw = raw[raw.index(b"\r\n\r\n") + 4 :] if raw.startswith(b"HTTP/") else raw
-            reader = StreamReader()
-            reader.feed_data(raw)
-            frames: list[dict[str, Any]] = []
-            while reader.buffer:
-                parser = Frame.parse(reader.read_exact, mask=False)
-                try:
-                    while True:
-                        next(parser)
-                except StopIteration as done:
-                    if done.value.opcode.value in (1, 2) and done.value.data[:1] == b"{":
-                        got = json.loads(done.value.data)
-                        frames.extend(got["frames"] if got["type"] == "batch" else [got])
-            out.append(frames)
-        return out
+        return [received(peer)[0] for peer in self.peers]
 
 
 async def pair(**limits: Any) -> Pair:
@@ -87,17 +56,10 @@ async def pair(**limits: Any) -> Pair:
     return Pair(fast.node, protos, peers)
 
 
-def join_frame(node: SessionNode, pid: str) -> bytes:
-    """A join message for ``pid`` in ``ROOM`` with a valid token."""
-    key = node.settings.token_secret.get_secret_value().encode()
-    token = auth.sign(auth.Claims(ROOM, pid, "phone", time.time() + 3600), key)
-    return json.dumps({"v": 1, "type": "join", "id": "j", "room": ROOM, "token": token}).encode()
-
-
 async def joined(p: Pair, pids: tuple[str, str, str]) -> None:
     """Join the connections (each its own participant) and wait for the welcomes."""
     for proto, pid in zip(p.protos, pids, strict=True):
-        proto.data_received(masked(1, join_frame(p.node, pid)))
+        proto.data_received(masked(1, join_frame(p.node, ROOM, pid)))
     for _ in range(2000):
         await asyncio.sleep(0)
         if all(proto.link.conn.phase == "joined" for proto in p.protos):
@@ -130,7 +92,7 @@ def test_pose_before_the_welcome_is_held_the_same_way() -> None:
     async def go() -> None:
         p = await pair()
         for proto, pid in zip(p.protos, ("a", "b", "c"), strict=True):
-            proto.data_received(masked(1, join_frame(p.node, pid)))
+            proto.data_received(masked(1, join_frame(p.node, ROOM, pid)))
         p.feed(pose(7.0))  # no wait for the welcome
         assert [proto.link.conn.phase for proto in p.protos] == ["joining"] * 3
         for _ in range(2000):
