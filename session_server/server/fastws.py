@@ -19,7 +19,10 @@ Profiling rooms of ten showed the ``websockets`` parser (a generator per frame) 
 the server's CPU.  Presence messages in the usual form (binary pose messages, and JSON ones that
 ``short_presence`` reads) that arrive together in one read go to the link together
 (``ClientLink.feed_poses``): each is counted against the rate limit, one pose is decoded and taken (a
-server that falls behind reads several per client at once).
+server that falls behind reads several per client at once).  A read that starts with binary pose message
+frames (one, or several back to back: the usual reads) skips the frame loop for them: the frames are recognised
+by three bytes each, and only the one whose pose counts is unmasked (``ClientLink.feed_pose``,
+``ClientLink.feed_binary_poses``); whatever follows them in the read goes through the frame loop.
 
 Overload: when the presence tick is late (the process cannot read everything its clients send in
 time), a client's connection stops being read after its frames at hand are handled, until the tick
@@ -305,6 +308,23 @@ class FastWebSocket(TooBigSansIO):
         if link is None or self._slow or self.conn.reader.buffer:  # websockets is inside a frame
             super().data_received(data)
             return
+        if (
+            len(data) == POSE_READ
+            and data[0] == 0x82
+            and data[1] == POSE_HEAD
+            and not self._rbuf
+            and not self.close_sent
+            and data[6] ^ data[2] == POSE_TAG
+            and self.pose_fits
+        ):
+            # the usual read: one whole binary pose message, alone (what the loop below makes of it, shorter)
+            mono = time.monotonic()
+            link.feed_pose(apply_mask(data[6:], data[2:6]), mono)
+            if not self._tick_paused and mono > self.node.tick_due and not self.transport.is_closing():
+                self._tick_paused = True
+                self.transport.pause_reading()
+                self.node.defer_reading(self)
+            return
         buf = self._rbuf + data if self._rbuf else data
         self._rbuf = b""
         size = len(buf)
@@ -316,12 +336,9 @@ class FastWebSocket(TooBigSansIO):
             and self.pose_fits
             and not self.close_sent
         ):
-            # the usual reads: binary pose message frames back to back (what the frame loop makes of them, shorter)
+            # binary pose message frames back to back, maybe more after them (a server that falls behind reads
+            # several per client at once): what the frame loop makes of them, shorter
             mono = time.monotonic()
-            if size == POSE_READ:  # one alone
-                link.feed_pose(apply_mask(buf[6:], buf[2:6]), mono)
-                self._pause_if_late(mono)
-                return
             end = POSE_READ
             while (
                 end + POSE_READ <= size
@@ -333,7 +350,12 @@ class FastWebSocket(TooBigSansIO):
             if end == POSE_READ:
                 link.feed_pose(apply_mask(buf[6:POSE_READ], buf[2:6]), mono)
             else:
-                link.feed_binary_poses(end // POSE_READ, lambda i: _pose_payload(buf, i * POSE_READ), mono)
+                # only the pose that counts is unmasked: frame i's payload after its 2 header bytes and 4 of mask
+                link.feed_binary_poses(
+                    end // POSE_READ,
+                    lambda i: apply_mask(buf[(at := i * POSE_READ) + 6 : at + POSE_READ], buf[at + 2 : at + 6]),
+                    mono,
+                )
             if end == size:
                 self._pause_if_late(mono)
                 return
@@ -518,11 +540,6 @@ class FastWebSocket(TooBigSansIO):
         """Drop the connection at once."""
         if not self._lost.done():
             self.transport.abort()
-
-
-def _pose_payload(buf: bytes, at: int) -> bytes:
-    """The unmasked payload of the binary pose message frame at ``at`` in ``buf``."""
-    return apply_mask(buf[at + 6 : at + POSE_READ], buf[at + 2 : at + 6])
 
 
 def fast_websocket_class(

@@ -8,6 +8,8 @@ then runs every room's presence tick (``RoomHub.tick_presence``: each client's b
 its transport); the peers' sockets are drained between rounds (not measured).  Measured: CPU time of this
 process (``time.process_time``) around the pose reads and around the ticks, per pose and per client per
 tick; the bytes the peers received per client per tick are printed as a check that the frames are the same.
+With ``--per-read N`` a round hands each client N pose messages back to back in one read (what a server that
+falls behind reads: several per client at once); the pose figure is then per received pose (the read's CPU / N).
 
 The rate limit is raised out of the way (as in ``bench_moves``): the rounds run far faster than 30 Hz, and a
 refused pose would measure another path.  The collector is tuned as in a server process and what lives is
@@ -15,7 +17,7 @@ frozen before each measured phase.  The same script measures another checkout: p
 ``PYTHONPATH``.  Run with ``nice`` and record ``/proc/loadavg`` with the figures.  Usage::
 
     PYTHONPATH=CHECKOUT .venv/bin/python tests/benchmarks/bench_pose_path.py [--rooms 40] [--rounds 300]
-        [--repeats 3] [--profile F]
+        [--repeats 3] [--per-read 1] [--profile F]
 """
 
 from __future__ import annotations
@@ -123,7 +125,13 @@ async def main(args: argparse.Namespace) -> None:
     await asyncio.sleep(0.05)
     drain(peers, got)
     frames = [
-        [masked(2, encode_binary_pose([n * 0.01, 1.6, j * 0.1], [0.0, 0.0, 0.0, 1.0]) or b"") for j in range(8)]
+        [
+            b"".join(
+                masked(2, encode_binary_pose([n * 0.01, 1.6, (j + i) * 0.1], [0.0, 0.0, 0.0, 1.0]) or b"")
+                for i in range(args.per_read)
+            )
+            for j in range(POSES_PER_CLIENT)
+        ]
         for n in range(len(protos))
     ]
     gc.set_threshold(*GC_THRESHOLDS)
@@ -143,13 +151,13 @@ async def main(args: argparse.Namespace) -> None:
             profiler.disable()
         done += args.rounds
         n = args.rounds * len(protos)
-        per_pose.append(reads / n * 1e6)
+        per_pose.append(reads / (n * args.per_read) * 1e6)
         per_tick.append(ticks / n * 1e6)
     if profiler is not None:
         profiler.dump_stats(args.profile)
     load = Path("/proc/loadavg").read_text().split()[:3]
     print(
-        f"{args.rooms} rooms x {ROOM_SIZE}, {args.rounds} rounds x {args.repeats}: "
+        f"{args.rooms} rooms x {ROOM_SIZE}, {args.rounds} rounds x {args.repeats}, {args.per_read} poses per read: "
         f"pose read {statistics.median(per_pose):.2f} us CPU (repeats {', '.join(f'{v:.2f}' for v in per_pose)}), "
         f"tick {statistics.median(per_tick):.2f} us CPU per client "
         f"(repeats {', '.join(f'{v:.2f}' for v in per_tick)}); "
@@ -166,6 +174,7 @@ if __name__ == "__main__":
     parser.add_argument("--rounds", type=int, default=300, help="measured rounds per repeat (a pose per client)")
     parser.add_argument("--warmup", type=int, default=50)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--per-read", type=int, default=1, help="pose messages per client per read (back to back)")
     parser.add_argument("--profile", help="write a cProfile of the measured rounds here")
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         runner.run(main(parser.parse_args()))
