@@ -6,7 +6,8 @@ Faces
     then face mesh on an upscaled square crop around each detection (about 4-5 ms a face).
     In video mode one face mesh runs in tracking mode on the whole frame (3-4 ms at 720p; re-detecting
     every frame makes landmarks jump by about 3 px). Faces it misses (far from the camera) are found
-    by the full-range detector every few frames and followed by re-cropping around their last landmarks.
+    by the full-range detector every few frames and followed from their last landmarks by face mesh's
+    landmark model alone (:class:`_FaceRoiMesh`, no detector).
 People
     MediaPipe's bundled person detector (BlazePose's, run on its own graph) on the frame and square tiles,
     then MediaPipe pose (full model, segmentation enabled) on a square crop around each person: feet
@@ -59,6 +60,15 @@ upright by the detector's eye, nose and mouth keypoints instead of a box crop pl
 face mesh runs in image mode, at the same warp IoU on large faces (lipstick mask, mean over 12 warps, one pass /
 two: face_man_suit 0.951 / 0.965, astronaut 0.916 / 0.897). Smaller faces keep the second pass (their
 sub-pixel IoU falls from 0.72 to 0.68 without it)."""
+ROI_SCALE_FACE = 1.5
+"""Video: side of the square box (set upright by the eyes) the face landmark model reads a face in, over the larger
+side of the detector's box or of the landmarks' box, as MediaPipe's own ``FaceDetectionFrontDetectionToRoi`` and
+``FaceLandmarkLandmarksToRoi`` do. In video the model runs straight on that box (:class:`_FaceRoiMesh`): face mesh
+on a crop runs its own short-range detector first, to find the face the full-range detector (or the last frame's
+landmarks) found already (2.2 of 5.8 ms a face). Still images keep the crop (``CROP_SCALE``): the short-range
+detector on an upright crop gives steadier landmarks under shifts, turns and scaling than the full-range
+detector's box (lipstick warp IoU, mean over 12 warps, crop / box: face_man_suit 0.951 / 0.945, astronaut
+0.916 / 0.890, the 41 px face of person_standing_shoes.jpg 0.746 / 0.679)."""
 SILHOUETTE_SCALE = 1.6
 """Side of the square crop the person segmentation runs on (:meth:`MediaPipeProvider.silhouette`), over the
 face's landmark extent: the head and some of what is around it."""
@@ -66,9 +76,13 @@ SILHOUETTE_SIDE = 256
 """Larger crops are resampled to this side before the segmentation (whose input is 256 x 144 anyway), bilinearly:
 area averaging cost 2.2 ms on an 800 px crop (pp_03_woman.jpg, more than the segmentation itself), bilinear
 0.1 ms; the person probability moves by 0.002-0.003 on average (bench_makeup_profile: lips on background)."""
-SILHOUETTE_FRAMES = 3
+SILHOUETTE_FRAMES = 6
 """In video mode a face's outline is reused, moved with the face, for this many frames while the face moves less
-than ``SILHOUETTE_MOVE`` of its size and keeps its size to within that share."""
+than ``SILHOUETTE_MOVE`` of its size and keeps its size to within that share. Lip pixels painted on the background
+(selfie segmentation of the whole frame under 0.3), reuse for 3 / 6 frames, held-out clips: 3DDFA's
+``obama.mp4`` (55 frames, yaw 28-32) 0 / 0, a sweep over 3DDFA's ``emma_input.jpg`` (60 frames, two turned
+faces) 3 516 / 3 481 (7 856 without the clip), face_recognition's ``short_hamilton_clip.mp4`` (275 frames)
+2 267 / 2 270; segmentation 1.06 / 0.65, 2.10 / 1.23, 0.38 / 0.26 ms a frame."""
 SILHOUETTE_MOVE = 0.1
 FOOT_POINTS = {"left": (25, 27, 29, 31), "right": (26, 28, 30, 32)}
 """Pose indices of knee, ankle, heel and foot index per foot (the person's left and right)."""
@@ -189,6 +203,7 @@ class MediaPipeProvider:
         self.max_people = max_people
         self._detector: Any = None
         self._crop_mesh: Any = None
+        self._box_mesh: Any = None
         self._track_mesh: Any = None
         self._static_pose: Any = None
         self._person_detector: Any = None
@@ -305,17 +320,15 @@ class MediaPipeProvider:
     def _detected_faces(
         self, frame: np.ndarray, skip: list[FaceLandmarks] | None = None, room: int | None = None, refine: bool = True
     ) -> list[FaceLandmarks]:
-        """Full-range detector, then face mesh on a crop per detection not already covered by ``skip``, the
-        largest detections first, at most ``room`` (default ``max_faces``); the rest are counted in
-        :attr:`dropped_faces`."""
+        """Full-range detector, then face mesh per detection not already covered by ``skip``, the largest detections
+        first, at most ``room`` (default ``max_faces``); the rest are counted in :attr:`dropped_faces`. Still
+        images (``refine``): face mesh on a crop around the detection (and again on a crop around its landmarks for
+        small faces); video: the landmark model straight on the detection's box (the next frame refines)."""
         skip = list(skip or [])
         room = self.max_faces if room is None else max(0, room)
         if self._detector is None:
             self._detector = mp.solutions.face_detection.FaceDetection(
                 model_selection=1, min_detection_confidence=self.min_face_confidence
-            )
-            self._crop_mesh = mp.solutions.face_mesh.FaceMesh(
-                static_image_mode=True, max_num_faces=1, refine_landmarks=True, min_detection_confidence=0.3
             )
         h, w = frame.shape[:2]
         detections = self._detector.process(frame).detections or []
@@ -324,8 +337,8 @@ class MediaPipeProvider:
         dropped = 0
         for det in detections:
             box = det.location_data.relative_bounding_box
-            side = max(box.width * w, box.height * h) * CROP_SCALE
-            if side < 8:
+            side = max(box.width * w, box.height * h)
+            if side * CROP_SCALE < 8:
                 continue
             cx = (box.xmin + box.width / 2) * w
             cy = (box.ymin + box.height / 2) * h
@@ -334,15 +347,23 @@ class MediaPipeProvider:
             if len(faces) >= room:
                 dropped += 1
                 continue
-            center, angle, passes = np.array([cx, cy]), 0.0, self.refine_passes if refine else 0
-            if side >= ONE_PASS_SIDE:  # a large face: one pass on a crop set upright by the detector's keypoints
-                center, angle = _keypoint_frame(det, w, h, center)
-                passes = 0
-            face = self._mesh_in_crop(frame, center, side, angle, float(det.score[0]))
-            for _ in range(passes):  # video: the next frame's re-crop refines
-                if face is None:
-                    break
-                face = self._refined(frame, face)
+            if not refine:  # video: the box, as face mesh's own graph reads it, and no second detector
+                if self._box_mesh is None:
+                    self._box_mesh = _FaceRoiMesh(0.5)
+                center = np.array([cx - 0.5, cy - 0.5])  # normalised -> pixel centres, as in _mesh_points
+                face = self._mesh_in_box(frame, center, side * ROI_SCALE_FACE, _eyes_angle(det, w, h),
+                                         float(det.score[0]), self._box_mesh)  # fmt: skip
+            else:
+                side *= CROP_SCALE
+                center, angle, passes = np.array([cx, cy]), 0.0, self.refine_passes
+                if side >= ONE_PASS_SIDE:  # a large face: one pass on a crop set upright by the detector's keypoints
+                    center, angle = _keypoint_frame(det, w, h, center)
+                    passes = 0
+                face = self._mesh_in_crop(frame, center, side, angle, float(det.score[0]))
+                for _ in range(passes):
+                    if face is None:
+                        break
+                    face = self._refined(frame, face)
             if face is not None:
                 faces.append(face)
         self._last_dropped = dropped
@@ -357,35 +378,65 @@ class MediaPipeProvider:
 
         The crop then looks the same whatever the face's position, size and roll in the frame, so the
         landmarks move with the image when it is shifted, rotated or scaled (mask warp invariance).
-        ``follow`` (video): a face mesh in tracking mode runs on the crop; since every crop holds a face at the
-        same place and size, it keeps its landmark region from call to call and skips its own face detector
-        (about half the cost of a static face mesh).
+        ``follow`` (video): the landmark model runs straight on the box of the face's landmarks
+        (``ROI_SCALE_FACE`` times their extent, set upright by the eyes), as face mesh's tracking does with its
+        last landmarks, without a detector; it gates at a presence score of 0.3, as the tracking face mesh on a
+        crop it replaces did.
         """
         pts = face.points[:468].astype(np.float64)
         d = pts[263] - pts[33]
         angle = float(np.arctan2(d[1], d[0]))
         rot = np.array([[np.cos(angle), np.sin(angle)], [-np.sin(angle), np.cos(angle)]])
-        local = (pts - pts.mean(axis=0)) @ rot.T
-        extent = float((local.max(axis=0) - local.min(axis=0)).max())
-        if follow and self._follow_mesh is None:
-            self._follow_mesh = mp.solutions.face_mesh.FaceMesh(
-                static_image_mode=False, max_num_faces=1, refine_landmarks=True, min_detection_confidence=0.3,
-                min_tracking_confidence=0.3,
-            )  # fmt: skip
-        mesh = self._follow_mesh if follow else None
-        return self._mesh_in_crop(frame, pts.mean(axis=0), extent * REFINE_SCALE, angle, face.score, mesh)
+        mean = pts.mean(axis=0)
+        local = (pts - mean) @ rot.T
+        lo, hi = local.min(axis=0), local.max(axis=0)
+        extent = float((hi - lo).max())
+        if not follow:
+            return self._mesh_in_crop(frame, mean, extent * REFINE_SCALE, angle, face.score)
+        if self._follow_mesh is None:
+            self._follow_mesh = _FaceRoiMesh(0.3)
+        center = mean + rot.T @ ((lo + hi) / 2.0)
+        return self._mesh_in_box(frame, center, extent * ROI_SCALE_FACE, angle, face.score, self._follow_mesh)
+
+    def _mesh_in_box(
+        self, frame: np.ndarray, center: np.ndarray, side: float, angle: float, score: float, mesh: _FaceRoiMesh
+    ) -> FaceLandmarks | None:
+        """The face landmark model on the square of ``side`` px around ``center`` (frame pixels) rotated by
+        ``angle`` (radians, the face's roll), read by the graph from the part of the frame the square covers."""
+        h, w = frame.shape[:2]
+        reach = side * (abs(np.cos(angle)) + abs(np.sin(angle))) / 2.0 + 2.0
+        x0, y0 = max(0, int(center[0] - reach)), max(0, int(center[1] - reach))
+        x1, y1 = min(w, int(center[0] + reach) + 2), min(h, int(center[1] + reach) + 2)
+        if x1 - x0 < 2 or y1 - y0 < 2:
+            return None
+        sw, sh = x1 - x0, y1 - y0
+        roi = mesh.rect(
+            x_center=(center[0] - x0 + 0.5) / sw, y_center=(center[1] - y0 + 0.5) / sh, width=side / sw,
+            height=side / sh, rotation=angle,
+        )  # fmt: skip
+        landmarks = mesh.process(np.ascontiguousarray(frame[y0:y1, x0:x1]), roi)
+        if landmarks is None:
+            return None
+        pts, depth = _mesh_points(landmarks, sw, sh)
+        pts += np.array([x0, y0], dtype=np.float32)
+        return FaceLandmarks(points=pts, depth=depth.astype(np.float32), score=score)
 
     def _mesh_in_crop(
-        self, frame: np.ndarray, center: np.ndarray, side: float, angle: float, score: float, mesh: Any = None
+        self, frame: np.ndarray, center: np.ndarray, side: float, angle: float, score: float
     ) -> FaceLandmarks | None:
-        """Face mesh on a square crop of ``side`` px around ``center``, rotated by ``-angle`` (radians)."""
+        """Still images: face mesh (static, with its own detector) on a square crop of ``side`` px around
+        ``center``, rotated by ``-angle`` (radians)."""
         scale = CROP_SIZE / side
         c, s = np.cos(angle) * scale, np.sin(angle) * scale
         lin = np.array([[c, s], [-s, c]])  # frame -> crop: rotate by -angle, then scale
         half = (CROP_SIZE - 1) / 2.0
         m = np.concatenate([lin, (np.array([half, half]) - lin @ center)[:, None]], axis=1)
         crop = cv2.warpAffine(frame, m, (CROP_SIZE, CROP_SIZE), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
-        result = (mesh or self._crop_mesh).process(crop)
+        if self._crop_mesh is None:
+            self._crop_mesh = mp.solutions.face_mesh.FaceMesh(
+                static_image_mode=True, max_num_faces=1, refine_landmarks=True, min_detection_confidence=0.3
+            )
+        result = self._crop_mesh.process(crop)
         if not result.multi_face_landmarks:
             return None
         pts, depth = _mesh_points(result.multi_face_landmarks[0], CROP_SIZE, CROP_SIZE)
@@ -601,13 +652,13 @@ class MediaPipeProvider:
 
     def close(self) -> None:
         """Release the MediaPipe models (the provider cannot be used afterwards)."""
-        models = (self._detector, self._crop_mesh, self._track_mesh, self._follow_mesh, self._static_pose)
-        for model in (*models, self._person_detector, self._selfie, self._roi_pose):
+        models = (self._detector, self._crop_mesh, self._box_mesh, self._track_mesh, self._follow_mesh)
+        for model in (*models, self._static_pose, self._person_detector, self._selfie, self._roi_pose):
             if model is not None:
                 model.close()
         for track in self._people:
             track.model.close()
-        self._detector = self._crop_mesh = self._track_mesh = self._follow_mesh = None
+        self._detector = self._crop_mesh = self._box_mesh = self._track_mesh = self._follow_mesh = None
         self._static_pose = self._person_detector = self._selfie = self._roi_pose = None
         self._people = []
         self._people_frame = 0
@@ -622,14 +673,22 @@ class MediaPipeProvider:
         self.close()
 
 
+def _eyes_angle(det: Any, w: int, h: int) -> float:
+    """A detection's roll (radians) from its eye keypoints (the person's left eye minus their right eye, as the
+    mesh's 263 - 33): MediaPipe's ``FaceDetectionFrontDetectionToRoi`` turns the face's box upright the same way."""
+    kps = det.location_data.relative_keypoints
+    if len(kps) < 2:
+        return 0.0
+    return float(np.arctan2((kps[1].y - kps[0].y) * h, (kps[1].x - kps[0].x) * w))
+
+
 def _keypoint_frame(det: Any, w: int, h: int, fallback: np.ndarray) -> tuple[np.ndarray, float]:
     """Centre and roll (radians) of a detection from its eye, nose and mouth keypoints."""
     kps = det.location_data.relative_keypoints
     if len(kps) < 4:
         return fallback, 0.0
     pts = np.array([(k.x * w, k.y * h) for k in kps[:4]], dtype=np.float64)
-    d = pts[1] - pts[0]  # the person's left eye minus their right eye, as the mesh's 263 - 33
-    return pts.mean(axis=0), float(np.arctan2(d[1], d[0]))
+    return pts.mean(axis=0), _eyes_angle(det, w, h)
 
 
 def _size(face: FaceLandmarks) -> float:
@@ -715,6 +774,48 @@ def _detector_graph(weak_score: float) -> Any:
     """
     text += decode.replace("NAME", "detections").replace("MIN_SCORE", "0.5")
     text += decode.replace("NAME", "weak").replace("MIN_SCORE", f"{weak_score:.3f}")
+    return text_format.Parse(text, calculator_pb2.CalculatorGraphConfig())
+
+
+class _FaceRoiMesh:
+    """Face mesh's landmark model (with attention: refined lips, eyes and irises) on a box the caller gives
+    (:func:`_face_by_roi_graph`), without face mesh's own detector; landmarks under the face presence score
+    ``min_presence`` are dropped."""
+
+    def __init__(self, min_presence: float) -> None:
+        from mediapipe.calculators.util import thresholding_calculator_pb2  # noqa: F401 (registers the options)
+        from mediapipe.framework.formats import rect_pb2
+        from mediapipe.python.solution_base import SolutionBase
+
+        self.rect = rect_pb2.NormalizedRect
+        self._graph = SolutionBase(
+            graph_config=_face_by_roi_graph(), side_inputs={"with_attention": True}, outputs=["landmarks"],
+            calculator_params={"facelandmarkcpu__ThresholdingCalculator.threshold": min_presence},
+        )  # fmt: skip
+
+    def process(self, image: np.ndarray, roi: Any) -> Any:
+        """The face's ``NormalizedLandmarkList`` (normalised to ``image``) in the ``NormalizedRect`` ``roi``, or
+        None."""
+        return self._graph.process({"image": image, "roi": roi}).landmarks
+
+    def close(self) -> None:
+        """Release the graph."""
+        self._graph.close()
+
+
+def _face_by_roi_graph() -> Any:
+    """The bundled ``FaceLandmarkCpu`` subgraph (the part of face mesh after its detector) as its own graph: an image
+    and the face's rotated box in it (``roi``) in, the face's 478 landmarks out."""
+    from google.protobuf import text_format
+    from mediapipe.framework import calculator_pb2
+
+    text = """
+        input_stream: "image" input_stream: "roi" output_stream: "landmarks"
+        node {
+          calculator: "FaceLandmarkCpu" input_stream: "IMAGE:image" input_stream: "ROI:roi"
+          output_stream: "LANDMARKS:landmarks" input_side_packet: "WITH_ATTENTION:with_attention"
+        }
+    """
     return text_format.Parse(text, calculator_pb2.CalculatorGraphConfig())
 
 
