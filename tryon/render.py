@@ -151,19 +151,38 @@ Layer = tuple[Mask, Paint] | tuple[Mask, Paint, Light]
 def render(frame: np.ndarray, layers: list[Layer]) -> np.ndarray:
     """Return a copy of the RGB uint8 frame with each (mask, paint[, light]) applied in order.
 
-    Only the union box of the masks is converted to linear light and back.
+    Layers whose boxes overlap (directly or through others: one face's regions) are painted together, in order, in
+    linear light over the union of their boxes; only those unions are converted to linear light and back (two faces
+    apart in the frame no longer convert everything between them). A pixel no layer paints comes back unchanged
+    (``linear_to_u8(u8_to_linear(x)) == x``), so the groups' unions may overlap.
     """
     out = frame.copy()
     full = [(lay[0], lay[1], lay[2] if len(lay) == 3 else UNLIT) for lay in layers]  # type: ignore[misc]
     full = [(m, p, li) for m, p, li in full if m.alpha.size and li.opacity > 0]
-    if not full:
-        return out
-    x0, y0, x1, y1 = union_box([m for m, _, _ in full])
-    planes = np.empty((3, y1 - y0, x1 - x0), np.float32)
-    for c, channel in enumerate(cv2.split(np.ascontiguousarray(frame[y0:y1, x0:x1]))):
-        planes[c] = cv2.LUT(channel, U8_TO_LINEAR)
-    for mask, paint, light in full:
-        mx0, my0, mx1, my1 = mask.box
-        paint_planes(planes[:, my0 - y0 : my1 - y0, mx0 - x0 : mx1 - x0], mask.alpha, paint, light)
-    out[y0:y1, x0:x1] = cv2.merge(list(linear_to_u8(planes)))
+    for group in _overlapping([m.box for m, _, _ in full]):
+        members = [full[i] for i in group]
+        x0, y0, x1, y1 = union_box([m for m, _, _ in members])
+        planes = np.empty((3, y1 - y0, x1 - x0), np.float32)
+        for c, channel in enumerate(cv2.split(np.ascontiguousarray(out[y0:y1, x0:x1]))):
+            planes[c] = cv2.LUT(channel, U8_TO_LINEAR)
+        for mask, paint, light in members:
+            mx0, my0, mx1, my1 = mask.box
+            paint_planes(planes[:, my0 - y0 : my1 - y0, mx0 - x0 : mx1 - x0], mask.alpha, paint, light)
+        out[y0:y1, x0:x1] = cv2.merge(list(linear_to_u8(planes)))
     return out
+
+
+def _overlapping(boxes: list[tuple[int, int, int, int]]) -> list[list[int]]:
+    """Indices of ``boxes`` (x0, y0, x1, y1) in groups connected by overlaps, each group in ascending order."""
+    if not boxes:
+        return []
+    b = np.array(boxes)
+    touch = ((b[:, None, 0] < b[None, :, 2]) & (b[None, :, 0] < b[:, None, 2])
+             & (b[:, None, 1] < b[None, :, 3]) & (b[None, :, 1] < b[:, None, 3]))  # fmt: skip
+    label = np.arange(len(boxes))
+    while True:  # every box takes the smallest label among those it touches, until nothing changes
+        new = np.where(touch, label[None, :], len(boxes)).min(axis=1)
+        if np.array_equal(new, label):
+            break
+        label = new
+    return [np.flatnonzero(label == g).tolist() for g in np.unique(label)]

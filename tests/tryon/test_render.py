@@ -77,3 +77,20 @@ def test_input_frame_is_not_modified(astronaut: np.ndarray, lip_mask: Mask) -> N
     copy = astronaut.copy()
     render(astronaut, [(lip_mask, Paint.from_hex("#000000", "matte", 1.0))])
     assert np.array_equal(copy, astronaut)
+
+
+def test_layers_apart_are_painted_as_each_alone(astronaut: np.ndarray, lip_mask: Mask) -> None:
+    """Layers far apart (two faces) are painted in groups of overlapping boxes; the frame is the same as painting one
+    group after the other, overlapping layers still mix in linear light in order, and pixels between the groups
+    are untouched."""
+    h, w = astronaut.shape[:2]
+    moved = Mask(lip_mask.name, 0, h - lip_mask.alpha.shape[0], lip_mask.alpha)  # the lips at the bottom left
+    gloss, blush = Paint.from_hex("#B0102A", "gloss", 0.9), Paint.from_hex("#E0506A", "matte", 0.5)
+    both = render(astronaut, [(lip_mask, gloss), (moved, gloss), (lip_mask, blush)])
+    one_by_one = render(render(astronaut, [(moved, gloss)]), [(lip_mask, gloss), (lip_mask, blush)])
+    np.testing.assert_array_equal(both, one_by_one)
+    x0, y0, x1, y1 = lip_mask.box
+    between = np.ones((h, w), bool)
+    between[y0:y1, x0:x1] = False
+    between[moved.box[1] :, : moved.box[2]] = False
+    np.testing.assert_array_equal(both[between], astronaut[between])
