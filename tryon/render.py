@@ -173,16 +173,14 @@ def render(frame: np.ndarray, layers: list[Layer]) -> np.ndarray:
 
 
 def _overlapping(boxes: list[tuple[int, int, int, int]]) -> list[list[int]]:
-    """Indices of ``boxes`` (x0, y0, x1, y1) in groups connected by overlaps, each group in ascending order."""
-    if not boxes:
-        return []
-    b = np.array(boxes)
-    touch = ((b[:, None, 0] < b[None, :, 2]) & (b[None, :, 0] < b[:, None, 2])
-             & (b[:, None, 1] < b[None, :, 3]) & (b[None, :, 1] < b[:, None, 3]))  # fmt: skip
-    label = np.arange(len(boxes))
-    while True:  # every box takes the smallest label among those it touches, until nothing changes
-        new = np.where(touch, label[None, :], len(boxes)).min(axis=1)
-        if np.array_equal(new, label):
-            break
-        label = new
-    return [np.flatnonzero(label == g).tolist() for g in np.unique(label)]
+    """Indices of ``boxes`` (x0, y0, x1, y1) in groups connected by overlaps, each group in ascending order (plain
+    Python: a frame has a few boxes, where numpy's overhead cost more than the work)."""
+    groups: list[list[int]] = []
+    for i, (x0, y0, x1, y1) in enumerate(boxes):
+        joined = [i]
+        for group in [g for g in groups if any(x0 < boxes[j][2] and boxes[j][0] < x1 and y0 < boxes[j][3]
+                                                  and boxes[j][1] < y1 for j in g)]:  # fmt: skip
+            groups.remove(group)
+            joined = group + joined
+        groups.append(sorted(joined))
+    return groups
