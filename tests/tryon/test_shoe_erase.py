@@ -11,9 +11,9 @@ from tryon import media
 from tryon.landmarks import FootLandmarks, PoseLandmarks
 from tryon.providers.mediapipe import MediaPipeProvider
 from tryon.shoes.erase import erase_box, erase_real_shoe
-from tryon.shoes.occlusion import above_collar, real_shoe_above_collar
+from tryon.shoes.occlusion import above_collar
 from tryon.shoes.placement import Placement
-from tryon.shoes.render import ShoeRenderer, occlusion_point
+from tryon.shoes.render import ShoeRenderer, erase_area, occlusion_point
 from tryon.shoes.sprite import procedural_views
 
 
@@ -90,11 +90,9 @@ def test_street_video_real_shoes_are_erased_and_far_pixels_kept(corpus: Path) ->
             for p in placements(on, pose, frame.shape):
                 left_on += real_shoe_left(erased, frame, pose.segmentation, p)
                 left_off += real_shoe_left(kept, frame, pose.segmentation, p)
-                x0, y0, x1, y1 = box = erase_box(p.box, p.frame.span, frame.shape)
+                (x0, y0, x1, y1), area = erase_area(p, pose, pose.segmentation, frame)
                 near[y0:y1, x0:x1] = True
-                below = below_collar(p, box)
-                mine = min(pose.feet, key=lambda f: float(np.linalg.norm(f.ankle - p.ankle)))
-                erasable[y0:y1, x0:x1] |= below | real_shoe_above_collar(pose.segmentation, mine, below, box)
+                erasable[y0:y1, x0:x1] |= area
             assert np.array_equal(erased[~near], frame[~near])  # far from the feet: bit-identical
             assert np.array_equal(erased[~erasable], kept[~erasable])  # the leg above the collar: drawn as before
             assert np.any(erased[near] != kept[near])
@@ -135,3 +133,34 @@ def test_the_top_of_a_taller_real_shoe_is_erased_and_the_leg_kept() -> None:
     kept, _ = ShoeRenderer(views, erase=False).apply(frame, pose)
     assert (np.abs(kept.astype(np.int16) - frame).max(axis=2)[toe_top] < 12).mean() > 0.9  # showed without erasing
     assert np.array_equal(out[:180, 188:213], frame[:180, 188:213])  # the shin above: untouched
+
+
+def test_the_fill_comes_from_the_floor_not_from_a_person_beside_the_shoe() -> None:
+    """Another person's trouser leg right beside the real shoe (the corpus seated man's sneaker by the standing
+    man's jeans) and the shopper's own leg: the filled pixels take the floor's colour, not theirs (the fill used
+    to march in from every pixel around the erased area: a blue smear on the carpet)."""
+    floor, jeans, leg = np.array((150, 130, 110)), np.array((40, 60, 120)), np.array((60, 40, 30))
+    frame = np.empty((300, 300, 3), np.uint8)
+    frame[:] = floor
+    frame[:190, 95:120] = leg
+    frame[185:222, 80:190] = 250  # the real shoe, larger than the new one
+    frame[60:300, 190:260] = jeans  # another person's leg, touching the real shoe's toe
+    seg = np.zeros((300, 300), np.float32)
+    seg[:190, 95:120] = 1.0
+    seg[185:222, 80:190] = 1.0
+    other = np.zeros((300, 300), np.float32)
+    other[60:300, 190:260] = 1.0
+    a = lambda v: np.array(v, np.float32)  # noqa: E731
+    f = FootLandmarks("left", a((110, 80)), a((105, 170)), a((100, 200)), a((160, 200)), 0.9, False)
+    pose = PoseLandmarks(np.zeros((33, 2), np.float32), np.ones(33, np.float32), (f,), seg, person=0)
+    bystander = PoseLandmarks(np.zeros((33, 2), np.float32), np.zeros(33, np.float32), (), other, person=1)
+    views = procedural_views("#C8102E")
+    erased, placed, _ = ShoeRenderer(views).apply_people(frame, [pose, bystander])
+    kept, _, _ = ShoeRenderer(views, erase=False).apply_people(frame, [pose, bystander])
+    assert len(placed) == 1
+    filled = np.any(erased != kept, axis=2)
+    assert filled.sum() > 200
+    mean = erased[filled].astype(np.float64).mean(axis=0)
+    to_floor, to_jeans, to_leg = (float(np.linalg.norm(mean - c)) for c in (floor, jeans, leg))
+    assert to_floor < 15 < min(to_jeans, to_leg)  # 25 before the change (the shoe's white and the jeans' blue)
+    assert np.array_equal(erased[other > 0], kept[other > 0])  # the other person is not erased

@@ -6,6 +6,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from tryon.color import srgb_to_lab
 from tryon.landmarks import FootLandmarks
 from tryon.shoes.feet import FootFrame
 
@@ -100,6 +101,10 @@ def shin_in_front(
 
 LEG_BAND = 1.5
 """Half the width of the band the leg keeps above a new shoe's collar, over ``SHIN_RADIUS`` of the shin."""
+REAL_SHOE_TOP = 0.3
+"""A real shoe's top reaches at most this share of the knee-to-ankle length above the ankle keypoint: higher up,
+the person mask beside the shin is a wide trouser leg (the corpus standing man's flared jeans were erased up to
+half-way to his knee and filled in)."""
 
 
 def real_shoe_above_collar(
@@ -108,15 +113,68 @@ def real_shoe_above_collar(
     """(h, w) bool in the box: the person mask above the new shoe's collar line (``below`` False) outside a band
     around the foot's shin (knee to ankle, ``LEG_BAND`` x ``SHIN_RADIUS`` of its length wide): the top of a real
     shoe taller than the new one (the corpus walker's white sneakers), erased rather than kept in front like the
-    leg."""
+    leg; up to ``REAL_SHOE_TOP`` of the shin above the ankle (along knee -> ankle)."""
     x0, y0, x1, y1 = box
     radius = max(2, round(LEG_BAND * SHIN_RADIUS * foot.shin))
+    leg = (foot.knee - foot.ankle).astype(np.float64)
+    shin = max(float(np.linalg.norm(leg)), 1e-6)
+    xs = np.arange(x0, x1, dtype=np.float64) - float(foot.ankle[0])
+    ys = np.arange(y0, y1, dtype=np.float64) - float(foot.ankle[1])
+    low = (ys[:, None] * leg[1] + xs[None, :] * leg[0]) / shin <= REAL_SHOE_TOP * shin
     band = np.zeros((y1 - y0, x1 - x0), np.uint8)
     knee = np.round(foot.knee - (x0, y0)).astype(int)
     ankle = np.round(foot.ankle - (x0, y0)).astype(int)
     cv2.line(band, (int(knee[0]), int(knee[1])), (int(ankle[0]), int(ankle[1])), 1, 2 * radius + 1)
     cv2.circle(band, (int(ankle[0]), int(ankle[1])), radius, 1, -1)
-    return (segmentation[y0:y1, x0:x1] > 0.5) & ~below & ~band.astype(bool)
+    return (segmentation[y0:y1, x0:x1] > 0.5) & ~below & ~band.astype(bool) & low
+
+
+LEG_TOLERANCE = 10.0
+"""Least distance per CIELAB channel (L 0-100, a, b) from the leg's median that still has the leg's colour; more
+where the leg's own colour spreads more (``LEG_SPREAD`` times its median absolute deviation)."""
+LEG_SPREAD = 2.5
+MIN_LEG_SAMPLES = 20
+"""Leg pixels needed for the leg's colour."""
+
+
+def leg_coloured(
+    frame: np.ndarray, segmentation: np.ndarray, foot: FootLandmarks, box: tuple[int, int, int, int]
+) -> np.ndarray:
+    """(h, w) bool in the box: pixels with the colour of the foot's leg (trouser or skin), sampled on the person
+    mask along the shin from ``REAL_SHOE_TOP`` to twice that of the shin above the ankle (above any real shoe):
+    a trouser hem hanging over the real shoe, which is not erased (filled with the floor, the corpus standing
+    man's jeans were cut off above his new boots). All False when the leg shows too little."""
+    x0, y0, x1, y1 = box
+    out = np.zeros((y1 - y0, x1 - x0), bool)
+    leg = (foot.knee - foot.ankle).astype(np.float64)
+    shin = float(np.linalg.norm(leg))
+    if shin < 1.0 or out.size == 0:
+        return out
+    a = foot.ankle.astype(np.float64) + REAL_SHOE_TOP * leg
+    b = foot.ankle.astype(np.float64) + 2.0 * REAL_SHOE_TOP * leg
+    radius = max(2, round(SHIN_RADIUS * shin))
+    h, w = segmentation.shape[:2]
+    sx0, sy0 = (max(0, int(min(a[i], b[i])) - radius) for i in (0, 1))
+    sx1, sy1 = min(w, int(max(a[0], b[0])) + radius + 1), min(h, int(max(a[1], b[1])) + radius + 1)
+    if sx1 <= sx0 or sy1 <= sy0:
+        return out
+    strip = np.zeros((sy1 - sy0, sx1 - sx0), np.uint8)
+    pa, pb = np.round(a - (sx0, sy0)).astype(int), np.round(b - (sx0, sy0)).astype(int)
+    cv2.line(strip, (int(pa[0]), int(pa[1])), (int(pb[0]), int(pb[1])), 1, 2 * radius + 1)
+    on = strip.astype(bool) & (segmentation[sy0:sy1, sx0:sx1] > 0.5)
+    if int(on.sum()) < MIN_LEG_SAMPLES:
+        return out
+    samples = _lab(frame[sy0:sy1, sx0:sx1])[on]
+    med = np.median(samples, axis=0)
+    tol = np.maximum(LEG_TOLERANCE, LEG_SPREAD * np.median(np.abs(samples - med), axis=0))
+    near = np.all(np.abs(_lab(frame[y0:y1, x0:x1]) - med) <= tol, axis=2).astype(np.uint8)
+    near = cv2.morphologyEx(near, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5)))
+    return near.astype(bool)  # closed: the hem's darker threads would be filled in dots
+
+
+def _lab(rgb: np.ndarray) -> np.ndarray:
+    """CIELAB (L 0-100) of an RGB uint8 picture (:func:`tryon.color.srgb_to_lab`)."""
+    return srgb_to_lab(rgb.astype(np.float32) * np.float32(1.0 / 255.0))
 
 
 FACE_SKIN = (2, 5, 10, 9)

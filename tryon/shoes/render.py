@@ -31,11 +31,12 @@ import numpy as np
 from tryon.errors import InvalidLook
 from tryon.landmarks import FootLandmarks, PoseLandmarks
 from tryon.look import Look, Product
-from tryon.shoes.erase import erase_box, erase_real_shoe
+from tryon.shoes.erase import erase_box, erase_real_shoe, foot_band
 from tryon.shoes.feet import FootFrame, foot_frame
 from tryon.shoes.occlusion import (
     above_collar,
     bare_skin,
+    leg_coloured,
     leg_mask,
     real_shoe_above_collar,
     shin_in_front,
@@ -202,6 +203,7 @@ class ShoeRenderer:
         placements.sort(key=lambda item: float(item[0].frame.origin[1]))  # lower feet are nearer: drawn last
         fronts: list[np.ndarray | None] = []
         skins: list[np.ndarray | None] = []
+        masks = [m for m in (_segmentation(pose, out.shape) for pose in people) if m is not None]
         chroma: dict[int, np.ndarray | None] = {}
         for p, pose, _ in placements:
             seg = _segmentation(pose, out.shape)
@@ -215,14 +217,10 @@ class ShoeRenderer:
                     chroma[key] = skin_chroma(frame, pose.points, pose.visibility)
                 if chroma[key] is not None:
                     skins[-1] = bare_skin(frame, chroma[key], p.box)
-            box = erase_box(p.box, p.frame.span, out.shape)
+            box, below = erase_area(p, pose, seg, frame)
             front = _in_front(p, pose, seg, box)
             if self.erase:
-                below = above_collar(p.frame, occlusion_point(p), box) == 0.0
-                mine = _own_foot(p, pose)
-                if mine is not None:
-                    below |= real_shoe_above_collar(seg, mine, below, box)
-                erase_real_shoe(out, seg, below & ~front, box)
+                erase_real_shoe(out, seg, below & ~front, box, masks)
             x0, y0, x1, y1 = p.box
             fronts.append(front[y0 - box[1] : y1 - box[1], x0 - box[0] : x1 - box[0]])
         shoes = [
@@ -362,6 +360,44 @@ def occlusion_point(p: Placement) -> np.ndarray:
         return collar
     above = float(np.dot(collar - p.ankle, p.frame.up))
     return collar - above * p.frame.up if above > 0 else collar
+
+
+def erase_area(
+    p: Placement, pose: PoseLandmarks, seg: np.ndarray, frame: np.ndarray
+) -> tuple[tuple[int, int, int, int], np.ndarray]:
+    """(box, (h, w) bool in it): where the real shoe under placement ``p`` is erased (within the person mask):
+    under the occlusion line in the new shoe's box grown by :data:`tryon.shoes.erase.MARGIN`, and in the band
+    along the foot's heel -> toe under the same line (:func:`tryon.shoes.erase.foot_band`) and behind the heel
+    keypoint above it too (the heel counter of a real shoe taller than the new one), plus the top of a taller
+    real shoe beside the shin (:func:`tryon.shoes.occlusion.real_shoe_above_collar`); not where the pixel has
+    the leg's colour (:func:`tryon.shoes.occlusion.leg_coloured`: a trouser hem over the real shoe)."""
+    shape = frame.shape
+    inner = erase_box(p.box, p.frame.span, shape)
+    mine = _own_foot(p, pose)
+    box, band_box, band = inner, inner, None
+    if mine is not None:
+        band_box, band = foot_band(mine.heel, mine.toe, mine.ankle, p.frame.up, p.length or p.frame.span, shape)
+        if band.size:
+            box = (min(inner[0], band_box[0]), min(inner[1], band_box[1]),
+                   max(inner[2], band_box[2]), max(inner[3], band_box[3]))  # fmt: skip
+    x0, y0, x1, y1 = box
+    region = np.zeros((y1 - y0, x1 - x0), bool)
+    region[inner[1] - y0 : inner[3] - y0, inner[0] - x0 : inner[2] - x0] = True
+    below = above_collar(p.frame, occlusion_point(p), box) == 0.0
+    heel = np.zeros_like(region)
+    if mine is not None and band is not None and band.size:
+        bx0, by0, bx1, by1 = band_box
+        region[by0 - y0 : by1 - y0, bx0 - x0 : bx1 - x0] |= band
+        heel[by0 - y0 : by1 - y0, bx0 - x0 : bx1 - x0] = band
+        toe = (mine.toe - mine.heel).astype(np.float64)
+        xs = np.arange(x0, x1, dtype=np.float64) - float(mine.heel[0])
+        ys = np.arange(y0, y1, dtype=np.float64) - float(mine.heel[1])
+        heel &= (ys[:, None] * toe[1] + xs[None, :] * toe[0]) < 0.0  # behind the heel: the heel counter, not the leg
+    below &= region
+    if mine is None:
+        return box, below
+    below |= real_shoe_above_collar(seg, mine, below, box) & region
+    return box, (below | heel) & ~leg_coloured(frame, seg, mine, box)
 
 
 def _shaft_above_ankle(p: Placement) -> bool:
