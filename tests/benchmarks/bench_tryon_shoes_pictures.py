@@ -90,7 +90,9 @@ def main() -> None:
     if args.before:
         seated = [s for s in result.shoes_placed if s.person == 1 and s.span > 20]  # the seated man, the left
         if seated:
-            x0, y0, x1, y1 = seated[0].box
+            s = seated[0]
+            print(f"seated man's boot: view {s.view}, foot yaw {s.raw_yaw:.1f} (front from 45 to 135 degrees)")
+            x0, y0, x1, y1 = s.box
             box = (x0 - 25, y0 - 45, x1 + 25, y1 + 20)
             old = render_before(args.before, {"seated": (photo, BOOT)})["seated"]
             tiles = [crop(t, box, 3 * (box[3] - box[1])) for t in (photo, old, result.frame)]
