@@ -164,3 +164,28 @@ def test_the_fill_comes_from_the_floor_not_from_a_person_beside_the_shoe() -> No
     to_floor, to_jeans, to_leg = (float(np.linalg.norm(mean - c)) for c in (floor, jeans, leg))
     assert to_floor < 15 < min(to_jeans, to_leg)  # 25 before the change (the shoe's white and the jeans' blue)
     assert np.array_equal(erased[other > 0], kept[other > 0])  # the other person is not erased
+
+
+def test_the_real_heel_behind_the_heel_keypoint_is_erased() -> None:
+    """The real shoe's heel counter rises behind the leg, above the new sneaker's collar line, past the heel
+    keypoint (which lies inside the shoe: the corpus seated man's white heel showed behind his new boot): it is
+    erased up to a little above the ankle's line (323 of its pixels were left at the time of writing before)."""
+    frame = np.full((300, 300, 3), 90, np.uint8)
+    seg = np.zeros((300, 300), np.float32)
+    frame[:190, 95:120] = 30  # dark leg
+    frame[185:222, 80:190] = 250  # the real shoe
+    frame[150:200, 70:97] = 250  # its heel counter, behind the leg
+    seg[frame[..., 0] != 90] = 1.0  # the person: leg, shoe, heel
+    a = lambda v: np.array(v, np.float32)  # noqa: E731
+    f = FootLandmarks("left", a((110, 80)), a((105, 170)), a((100, 200)), a((160, 200)), 0.9, False)
+    pose = PoseLandmarks(np.zeros((33, 2), np.float32), np.ones(33, np.float32), (f,), seg)
+    views = procedural_views("#C8102E")
+    heel = np.zeros((300, 300), bool)
+    heel[165:200, 70:97] = True  # from 5 px above the ankle keypoint down
+    left = {}
+    for erase in (True, False):
+        out, placed = ShoeRenderer(views, erase=erase).apply(frame, pose)
+        assert len(placed) == 1
+        left[erase] = int((heel & (np.abs(out.astype(np.int16) - frame).max(axis=2) < 12)).sum())
+    assert left[False] > 400
+    assert left[True] < 100  # 62 now: the top few rows, above the band along the foot
