@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -170,16 +171,9 @@ def find_region(frames: Sequence[Frame], intr: Intrinsics, options: RegionOption
     pc = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(pts)).voxel_down_sample(cell)
     down = np.asarray(pc.points)
     thr = max(1.5 * cell, 0.006 * dist)
-    o3d.utility.random.seed(0)
-    plane, inliers = pc.segment_plane(thr, 3, options.ransac_iterations)
-    n = np.asarray(plane[:3], dtype=np.float64)
-    off = float(plane[3])
-    has_table = len(inliers) >= options.min_table_fraction * len(down)
+    n, off, inliers = _table_plane(pc, cams, thr, options)
+    has_table = len(inliers) > 0
     if has_table:
-        scale = np.linalg.norm(n)
-        n, off = n / scale, off / scale
-        if np.mean(cams @ n + off) < 0:
-            n, off = -n, -off
         resid = down[inliers] @ n + off
         noise = float(1.4826 * np.median(np.abs(resid - np.median(resid))))
         height = down @ n + off
@@ -216,6 +210,43 @@ def find_region(frames: Sequence[Frame], intr: Intrinsics, options: RegionOption
         "object region %.3f x %.3f x %.3f m, table=%s, noise %.2f mm; %s", *(hi - lo), has_table, noise * 1000, reason
     )
     return ObjectRegion(to_object, lo, hi, has_table, max(noise, 1e-4), tuple(candidates), chosen, reason)
+
+
+TABLE_TRIES = 3  # planes tried in turn for the table (the largest first)
+MAX_CAMERAS_BELOW = 0.1  # a plane with more of the cameras on its far side is a face of the object, not a table
+
+
+def _table_plane(pc: Any, cams: np.ndarray, thr: float, options: RegionOptions) -> tuple[np.ndarray, float, np.ndarray]:
+    """The largest plane that every camera (all but ``MAX_CAMERAS_BELOW``) sees from the same side, oriented
+    towards them: (unit normal, offset, inlier indices into ``pc``); no inliers when none holds enough points.
+
+    Cameras orbiting an object (or an object turned on a turntable, registered on itself) see its large flat
+    faces from both sides in turn; such a plane (a cereal box's front, measured on the Washington RGB-D
+    turntable capture: 14 of 31 cameras on each side) is set aside and the next largest plane is tried."""
+    import open3d as o3d
+
+    rest = np.arange(len(pc.points))
+    for _ in range(TABLE_TRIES):
+        need = options.min_table_fraction * len(rest)  # of what is left when the object's faces are set aside
+        if len(rest) < max(3, need):
+            break
+        o3d.utility.random.seed(0)
+        plane, found = pc.select_by_index(rest).segment_plane(thr, 3, options.ransac_iterations)
+        found = rest[np.asarray(found, dtype=np.int64)]
+        if len(found) < need:
+            break
+        n = np.asarray(plane[:3], dtype=np.float64)
+        scale = float(np.linalg.norm(n))
+        n, off = n / scale, float(plane[3]) / scale
+        side = cams @ n + off
+        if np.mean(side) < 0:
+            n, off, side = -n, -off, -side
+        if np.mean(side <= 0) <= MAX_CAMERAS_BELOW:
+            return n, off, found
+        below = int(np.sum(side <= 0))
+        logger.info("plane with cameras on both sides (%d of %d) skipped: a face of the object", below, len(side))
+        rest = np.setdiff1d(rest, found)
+    return np.array([0.0, 0.0, 1.0]), 0.0, np.zeros(0, dtype=np.int64)
 
 
 def _clusters(points: np.ndarray, eps: float) -> list[np.ndarray]:
