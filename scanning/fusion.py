@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -240,6 +240,9 @@ def _fuse_carve(
     trunc = options.trunc_voxels * voxel
     lo, shape = _grid(region, voxel, options)
     shape = tuple(-(-s // COARSE) * COARSE for s in shape)  # type: ignore[assignment]
+    no_floor = not region.has_table and _all_above(frames, region)
+    if no_floor and object_only(frames):
+        frames = [replace(f, depth=_see_through(f.depth)) for f in frames]
     n = int(np.prod(shape))
     if n > options.max_voxels:
         raise ReconstructionError(f"fusion grid of {n} voxels exceeds the limit of {options.max_voxels}")
@@ -276,7 +279,7 @@ def _fuse_carve(
     if region.has_table:
         k = int(np.floor((cut_height(region, voxel) - lo[2]) / voxel)) + 1
         vol[:, :, :k] = 1.0
-    elif _all_above(frames, region):
+    elif no_floor:
         # No table (the background cropped away, as in a turntable capture's object-only frames) and no camera
         # looks from below: what lies under the lowest seen point was never seen, only shadowed by the object;
         # carving keeps it as inside, a skirt down to the grid's bottom (a box 27 cm tall came out 31 cm with
@@ -299,6 +302,29 @@ def _fuse_carve(
     if _signed_volume(verts, faces) < 0:
         faces = faces[:, ::-1].copy()
     return Mesh(verts.astype(np.float64), faces, colors, voxel)
+
+
+OBJECT_ONLY = 0.5  # frames whose median share of pixels with depth is below this hold the object alone
+SILHOUETTE_MARGIN = 0.05  # pixels without depth this far (times the image width) from any with depth: nothing
+
+
+def object_only(frames: Sequence[Frame]) -> bool:
+    """Whether the frames hold the object alone (the background cropped or masked away): most pixels have no
+    depth (measured: 12-17 % have depth in the Washington cereal box's frames put back into 640 x 480, about
+    20 % in the synthetic turntable box; 85-100 % in captures of a scene)."""
+    picks = np.linspace(0, len(frames) - 1, min(8, len(frames))).round().astype(int)
+    return float(np.median([np.mean(frames[i].depth > 0) for i in picks])) < OBJECT_ONLY
+
+
+def _see_through(depth: np.ndarray) -> np.ndarray:
+    """Depth where pixels well outside the object's silhouette see through to nothing (a far depth), so that
+    carving clears the space they look through: without a background nothing else ever does, and the shadow of
+    the object (space behind it from some camera) stayed inside, a skirt around its foot."""
+    from scipy.ndimage import binary_dilation
+
+    margin = max(2, round(SILHOUETTE_MARGIN * depth.shape[1]))
+    outside = ~binary_dilation(depth > 0, iterations=margin)
+    return np.where(outside, np.float32(1e4), depth).astype(np.float32)
 
 
 def _all_above(frames: Sequence[Frame], region: ObjectRegion) -> bool:

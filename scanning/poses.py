@@ -118,7 +118,8 @@ def _icp(
     src: _Scan, dst: _Scan, init: np.ndarray, voxel: float, options: PoseOptions
 ) -> tuple[np.ndarray, float, float]:
     """Point-to-plane ICP on the coarse clouds (4 voxels), then on the fine ones (2 voxels), then colored ICP (1.5
-    voxels). Returns the transform with its fitness and RMS at 1.5 voxels."""
+    voxels). Returns the transform with its fitness (of the smaller view: the larger of both directions) and
+    RMS at 1.5 voxels."""
     import open3d as o3d
 
     reg = o3d.pipelines.registration
@@ -141,8 +142,17 @@ def _icp(
             t = reg.registration_colored_icp(src.fine, dst.fine, dist, t, estimation, criteria).transformation
         except RuntimeError:  # too few correspondences for the color term
             pass
-    ev = reg.evaluate_registration(src.fine, dst.fine, dist, t)
-    return np.asarray(t), float(ev.fitness), float(ev.inlier_rmse)
+    # The overlap is that of the smaller view: a frame where a box turns edge-on holds half the points of the
+    # next, which sees a new face; every point of the first can match while half of the second cannot.
+    # Measured on the masked Washington cereal box (frames 21-22, 934 and 1890 points): 0.54 one way, 0.98 the
+    # other, the same 12.2 degree turn from every start.
+    t = np.asarray(t)
+    ev = max(
+        reg.evaluate_registration(src.fine, dst.fine, dist, t),
+        reg.evaluate_registration(dst.fine, src.fine, dist, np.linalg.inv(t)),
+        key=lambda e: e.fitness,
+    )
+    return t, float(ev.fitness), float(ev.inlier_rmse)
 
 
 def _passes(fitness: float, rmse: float, voxel: float, options: PoseOptions) -> bool:
