@@ -11,6 +11,8 @@ Our own layout (written by ``python -m scanning synth`` and by :func:`write_sequ
       depth/000000.png  16-bit PNG in 1/depth_scale meters, or .npy float32 meters; same count as color/
       poses.json        optional {"convention": "camera_to_world", "poses": [[[4x4]], ...]} one per frame,
                         in meters, camera axes x right, y down, z forward (OpenCV / Open3D convention)
+      mask/000000.png   optional, one per frame: nonzero on the object; depth elsewhere is dropped, so a
+                        turntable or hand-turned object in front of a still camera is registered on itself
 
 Public layouts also read:
 
@@ -34,7 +36,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +103,7 @@ class FrameRef:
     color: Path
     depth: Path
     timestamp: float | None = None
+    mask: Path | None = None  # the object's pixels (nonzero); depth elsewhere is dropped
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +162,8 @@ class RGBDSequence:
             )
         if self.depth_trunc is not None:
             depth[depth > self.depth_trunc] = 0.0
+        if ref.mask is not None:
+            depth[~_read_mask(ref.mask, depth.shape)] = 0.0
         if not np.any(depth > 0):
             logger.warning("%s: depth has no valid measurement; frame skipped", ref.depth)
             return None
@@ -283,7 +288,7 @@ def _read_phygital(root: Path) -> RGBDSequence:
     scale = _positive(data.get("depth_scale", 1000.0), intr_path, "depth_scale")
     trunc = data.get("depth_trunc")
     trunc = None if trunc is None else _positive(trunc, intr_path, "depth_trunc")
-    frames = _pair_folders(root / "color", root / "depth")
+    frames = _with_masks(_pair_folders(root / "color", root / "depth"), root / "mask")
     poses = None
     pose_path = root / "poses.json"
     if pose_path.is_file():
@@ -297,7 +302,7 @@ def _read_phygital(root: Path) -> RGBDSequence:
 
 def _read_redwood(root: Path) -> RGBDSequence:
     color_dir = next(root / d for d in ("color", "image", "rgb") if (root / d).is_dir())
-    frames = _pair_folders(color_dir, root / "depth")
+    frames = _with_masks(_pair_folders(color_dir, root / "depth"), root / "mask")
     intr_path = root / "camera_intrinsic.json"
     if intr_path.is_file():
         intr, _ = read_intrinsics(intr_path)
@@ -474,6 +479,28 @@ def _pair_folders(color_dir: Path, depth_dir: Path) -> list[FrameRef]:
     if len(colors) != len(depths):
         raise FrameError(f"{len(colors)} color images but {len(depths)} depth images in {depth_dir}", file=color_dir)
     return [FrameRef(c, d) for c, d in zip(colors, depths, strict=True)]
+
+
+def _with_masks(frames: list[FrameRef], mask_dir: Path) -> list[FrameRef]:
+    """The frames with their masks from ``mask_dir`` (sorted order, one per frame) when that folder exists."""
+    if not mask_dir.is_dir():
+        return frames
+    masks = sorted(p for p in mask_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if len(masks) != len(frames):
+        raise FrameError(f"{len(masks)} masks for {len(frames)} frames", file=mask_dir)
+    return [replace(f, mask=m) for f, m in zip(frames, masks, strict=True)]
+
+
+def _read_mask(path: Path, shape: tuple[int, ...]) -> np.ndarray:
+    """(h, w) bool: the object's pixels (nonzero in any channel)."""
+    import cv2
+
+    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED) if path.is_file() and path.stat().st_size else None
+    if img is None:
+        raise FrameError("unreadable mask image", file=path)
+    if img.shape[:2] != shape:
+        raise FrameError(f"mask is {img.shape[1]}x{img.shape[0]} but depth is {shape[1]}x{shape[0]}", file=path)
+    return np.asarray(img.reshape(*shape, -1).any(axis=2))
 
 
 def _read_color(path: Path) -> np.ndarray | None:

@@ -395,13 +395,14 @@ def _check_still_scene(
         raise PoseError(
             f"the camera did not move (at most {distance * 1000:.0f} mm and {angle:.1f} deg from the first frame) "
             f"but the object did ({change:.0%} of what the middle of the images sees moved between frames): "
-            "turntable and hand-turned captures are not supported; keep the object still and move the camera "
-            "around it"
+            "a turntable or hand-turned capture needs frames holding the object alone (mask or crop the "
+            "background away), or keep the object still and move the camera around it"
         )
     raise PoseError(
         f"the estimated camera motion does not explain what the middle of the images sees ({change:.0%} of it "
-        "moved between frames): the object moved during the capture (a turntable, or turned by hand?); keep the "
-        "object still and move the camera around it, or give poses (poses.json)"
+        "moved between frames): the object moved during the capture (a turntable, or turned by hand?); give "
+        "frames holding the object alone (mask or crop the background away), keep the object still and move the "
+        "camera around it, or give poses (poses.json)"
     )
 
 
