@@ -75,6 +75,8 @@ def surface_share(
         m = to_model @ p
         q = pts @ m[:3, :3].T + m[:3, 3]
         q = q[np.all((q >= box[0]) & (q <= box[1]), axis=1)]  # the object's points (not the turntable's)
+        if len(q) == 0:  # the frame sees nothing inside the box
+            continue
         d = scene.compute_distance(o3d.core.Tensor(q.astype(np.float32))).numpy()
         shares.append(float(np.mean(d < 2 * voxel)))
         dists.append(d)
