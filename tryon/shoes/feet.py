@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tryon.landmarks import FootLandmarks
+from tryon.landmarks import FootLandmarks, PoseLandmarks
 from tryon.shoes.sprite import View
 
 SIDE_VIEW_RATIO = 1.0
@@ -17,6 +17,12 @@ SHIN_LENGTH_FACTOR = 0.65
 """Shoe length over the knee-to-ankle length (a lower bound when the foot is foreshortened)."""
 END_WIDTH_FACTOR = 0.3
 """Shoe sole width over the knee-to-ankle length, for front and back views."""
+FOOT_ABOVE_HIPS = 0.5
+"""How far (share of the shoulders-to-hips length) a foot's heel or toe may lie above the hips in the picture and
+still be a foot: a person lying down or sitting on the floor has the feet about level with the hips. The pose's
+left heel put on the chest of the man cut by the held-out bus.jpg's right edge lay 1.6 above them; a foot put on
+an umpire's arm (OpenPose example COCO 488) 0.6, feet put on kites in the sky (COCO 569) 0.7 and 1.1. Only the
+picture counts, not the torso's direction: that false person's torso pointed up."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,3 +66,13 @@ def foot_frame(foot: FootLandmarks) -> FootFrame | None:
         along = -along
     view: View = "front" if foot.toe_nearer else "back"
     return FootFrame(foot.side, view, mid, along, up, END_WIDTH_FACTOR * max(foot.shin, 2.0 * height))
+
+
+def foot_below_hips(foot: FootLandmarks, pose: PoseLandmarks) -> bool:
+    """True when the foot's heel and toe lie below the person's hips in the picture, or at most
+    ``FOOT_ABOVE_HIPS`` of the person's shoulders-to-hips length above them (a person lying down)."""
+    hips = (pose.points[23].astype(np.float64) + pose.points[24]) / 2.0
+    shoulders = (pose.points[11].astype(np.float64) + pose.points[12]) / 2.0
+    torso = float(np.linalg.norm(hips - shoulders))
+    top = min(float(foot.heel[1]), float(foot.toe[1]))
+    return torso < 1.0 or top - hips[1] >= -FOOT_ABOVE_HIPS * torso

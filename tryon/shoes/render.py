@@ -32,7 +32,7 @@ from tryon.errors import InvalidLook
 from tryon.landmarks import FootLandmarks, PoseLandmarks
 from tryon.look import Look, Product
 from tryon.shoes.erase import erase_box, erase_real_shoe, foot_band
-from tryon.shoes.feet import FootFrame, foot_frame
+from tryon.shoes.feet import FootFrame, foot_below_hips, foot_frame
 from tryon.shoes.occlusion import (
     above_collar,
     bare_skin,
@@ -82,6 +82,8 @@ FIT_COST = 0.05
 largest shift, or the shortest length), so that the keypoints' placement wins a tie."""
 FIT_SAMPLES = 300
 """Shoe pixels sampled to score a fit."""
+IMPLAUSIBLE = "above the hips, not a foot"
+"""The note's words for a foot that :func:`tryon.shoes.feet.foot_below_hips` refuses (counted by the shoe bench)."""
 SAME_SPOT = 0.3
 DROP_VIEWS = ("front", "back")
 """Sprite views that go down onto the real shoe when the person mask goes on below their sole (:func:`_drop_to_sole`;
@@ -238,9 +240,13 @@ class ShoeRenderer:
         notes: list[str] = []
         for pose in people:
             mine: list[tuple[Placement, SmoothFoot | None, float]] = []
+            plausible = [foot_below_hips(f, pose) for f in pose.feet]
+            feet = [f for f, ok in zip(pose.feet, plausible, strict=True) if ok]
+            notes += [f"person {pose.person} {f.side} foot: {IMPLAUSIBLE}: no shoe"
+                      for f, ok in zip(pose.feet, plausible, strict=True) if not ok]  # fmt: skip
             tracked = t is not None and pose.person >= 0
-            sides = self.feet.sides(pose.person, pose.feet) if tracked else [f.side for f in pose.feet]
-            for foot, side in zip(pose.feet, sides, strict=True):
+            sides = self.feet.sides(pose.person, tuple(feet)) if tracked else [f.side for f in feet]
+            for foot, side in zip(feet, sides, strict=True):
                 placed = self._place_foot(foot, pose, shape, t, side)
                 if placed is None:
                     continue
