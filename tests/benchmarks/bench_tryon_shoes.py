@@ -29,6 +29,8 @@ Metrics, per video and look (the procedural sneaker and, when the held-out shoe 
   heading) still inside the old view (its sector for sprites, its bin for the view sphere);
 - on the person: alpha-weighted share of the shoe pixels on the segmentation (> 0.5) of its person;
 - people served: frames x people with a visible foot, and how many of them got at least one shoe;
+- feet dropped: feet refused before placement as not plausibly feet (above their person's hips,
+  :func:`tryon.shoes.feet.foot_below_hips`), over all frames (a person keeps the other foot);
 - speed: bare MediaPipe pose with segmentation in video mode on the whole frame, then the try-on's pose
   stage (people) and shoe stage, in the same run, per frame.
 """
@@ -54,6 +56,7 @@ from tryon import media  # noqa: E402
 from tryon.factory import create_tryon  # noqa: E402
 from tryon.look import parse_look  # noqa: E402
 from tryon.settings import TryOnSettings  # noqa: E402
+from tryon.shoes.render import IMPLAUSIBLE  # noqa: E402
 from tryon.shoes.tracking import angle_diff  # noqa: E402
 from tryon.shoes.views import SPHERE_YAW_STEP  # noqa: E402
 
@@ -89,12 +92,13 @@ def run_video(path: Path, look_items: list[dict], frames: int, max_people: int =
     people = 0
     series: dict[tuple[int, str], Series] = {}
     on_num = on_den = 0.0
-    served = with_feet = 0
+    served = with_feet = dropped = 0
     pose_ms, shoe_ms = [], []
     try:
         for i, (t, frame) in enumerate(media.read_video(path, limit=frames)):
             r = tryon.process(frame, t)
             pose_ms.append(r.timings.pose)
+            dropped += sum(IMPLAUSIBLE in n for n in r.notes)
             shoe_ms.append(r.timings.shoes)
             got = {s.person for s in r.shoes_placed}
             people += len(r.people)
@@ -144,6 +148,7 @@ def run_video(path: Path, look_items: list[dict], frames: int, max_people: int =
         "on_person": on_num / on_den if on_den else float("nan"),
         "people_with_feet": with_feet,
         "people_served": served,
+        "feet_dropped": dropped,
         "pose_ms": statistics.mean(pose_ms),
         "shoes_ms": statistics.mean(shoe_ms),
         "people_per_frame": people / max(1, len(pose_ms)),
@@ -185,6 +190,7 @@ def run_still(path: Path) -> dict:
         "people_with_feet": len(feet),
         "people_served": sum(p.person in got for p in feet),
         "shoes": len(r.shoes_placed),
+        "feet_dropped": sum(IMPLAUSIBLE in n for n in r.notes),
         "on_person_mean": float(np.mean(on)) if on else float("nan"),
         "pose_ms": r.timings.pose,
     }
@@ -217,27 +223,28 @@ def main() -> None:
     print()
     print(
         "| video | look | frames | size change p95 / max | view changes (unmatched) + pitch only | on person "
-        "| people with feet served | people per frame | pose ms (bare) | shoes ms | ratio (per person) | load |"
+        "| people with feet served | feet dropped | people per frame | pose ms (bare) | shoes ms | ratio (per person) "
+        "| load |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         ratio = (r["pose_ms"] + r["shoes_ms"]) / r["bare_pose_ms"]
         per_person = ratio / max(r["people_per_frame"], 1e-9)
         print(f"| {r['video']} | {r['look']} | {r['frames']} | {r['size_change_p95']:.1%} / {r['size_change_max']:.0%} "
               f"| {r['view_changes']} ({r['unmatched_view_changes']}) + {r['pitch_changes']} | {r['on_person']:.1%} "
-              f"| {r['people_served']} / {r['people_with_feet']} | {r['people_per_frame']:.1f} "
+              f"| {r['people_served']} / {r['people_with_feet']} | {r['feet_dropped']} | {r['people_per_frame']:.1f} "
               f"| {r['pose_ms']:.1f} ({r['bare_pose_ms']:.1f}) | {r['shoes_ms']:.1f} "
               f"| {ratio:.2f}x ({per_person:.2f}x) | {r['load']:.1f} |")  # fmt: skip
     stills = [corpus / "images" / "person_standing_shoes.jpg", corpus / "images" / "person_crouching_feet.jpg"]
     held = [args.heldout / "bus.jpg"] + [args.heldout / "alphapose" / f"{n}.jpg" for n in (1, 2, 3)]
     stills += [p for p in held if p.exists()] + sorted((args.heldout / "extra").glob("*.jpg"))
     print()
-    print("| photo | people found | with visible feet | served | shoes | on person (mean) | pose ms |")
-    print("|---|---|---|---|---|---|---|")
+    print("| photo | people found | with visible feet | served | shoes | feet dropped | on person (mean) | pose ms |")
+    print("|---|---|---|---|---|---|---|---|")
     for p in stills:
         s = run_still(p)
         print(f"| {p.name} | {s['people']} | {s['people_with_feet']} | {s['people_served']} | {s['shoes']} "
-              f"| {s['on_person_mean']:.0%} | {s['pose_ms']:.0f} |")  # fmt: skip
+              f"| {s['feet_dropped']} | {s['on_person_mean']:.0%} | {s['pose_ms']:.0f} |")  # fmt: skip
     print(f"\nload average after: {os.getloadavg()}")
 
 
