@@ -6,8 +6,11 @@ options. References past the end of the position list are an error; past the end
 coordinate or normal lists, that attribute is dropped with a warning (normals are then generated or
 left to the viewer).
 
-The file is read in blocks of :data:`CHUNK_BYTES` that end at a line break, never as one text. A block's
-lines are classified with numpy (no Python object per line), the ``v``/``vt``/``vn`` numbers and ``f``
+The file is read in blocks of :data:`CHUNK_BYTES` that end at a line break, never as one text. A block whose
+lines all have one shape (the same keyword, count of numbers and ``/`` pattern, as in the body of a scan
+export: ``v x y z`` or ``f a/b/c ...`` lines only) is checked by shortening its runs of digits and spaces
+(``bytes.translate`` and one numpy pass) and parsed by one call to numpy's C parser. Other blocks' lines
+are classified with numpy (no Python object per line), the ``v``/``vt``/``vn`` numbers and ``f``
 indices of the whole block are parsed by numpy's C parser in one call each, and the results go into
 compact arrays (positions and texture coordinates float32, indices int32, normals float64 as before).
 A block with anything unusual in it (line breaks other than LF/CRLF, non-ASCII bytes or NUL in a number
@@ -45,6 +48,11 @@ _V, _VT, _VN, _F, _OTHER = 1, 2, 3, 4, 5
 _KINDS = {_V: ("v", (3, 4, 6, 7)), _VT: ("vt", (2, 3)), _VN: ("vn", (3,))}
 _SPACE = np.zeros(256, bool)
 _SPACE[[9, 10, 13, 32]] = True
+_CLASS = bytes(48 if b in b"0123456789+-.eE" else 32 if b == 9 else b for b in range(256))
+"""``bytes.translate`` table for a block's shape: number bytes become ``0``, tabs spaces, other bytes stay."""
+_BLANK = bytes(32 if b in b"vtnf/" else b for b in range(256))
+_UNIFORM_LINE = re.compile(rb"(f|v|vt|vn)((?: 0(?:/0|/0/0|//0)?)+) ?\r?\n")
+_KEYWORDS = {b"v": _V, b"vt": _VT, b"vn": _VN, b"f": _F}
 
 
 def _corner_columns(vals: np.ndarray, no_texcoord: bool) -> np.ndarray:
@@ -81,8 +89,9 @@ class _Block:
     """What one block of lines holds, before it is added to the totals."""
 
     floats: dict[int, list[tuple[np.ndarray, int | None]]] = field(default_factory=dict)
-    corners: np.ndarray | None = None
-    """(k, 3) int64, zero-based, -2 where absent, negative indices already resolved."""
+    columns: list[np.ndarray | None] | None = None
+    """v, vt, vn index of every corner (int64, zero-based, -2 where absent, negative indices resolved); None for
+    a column no corner of the block names."""
     counts: np.ndarray | None = None
     events: list[tuple[int, str, str]] = field(default_factory=list)
     """(faces before it in the block, keyword, rest of the line) of the other lines, in order."""
@@ -98,18 +107,25 @@ class _Column:
     low: int = 0
     high: int = 0
 
-    def add(self, values: np.ndarray, always: bool) -> None:
-        """Record ``values`` (resolved, -2 = absent); they are kept while no corner lacks this column (the column
-        is dropped otherwise) or ``always``."""
-        n_missing = int(np.count_nonzero(values == -2))
+    def add(self, values: np.ndarray | None, count: int, always: bool) -> None:
+        """Record ``values`` of ``count`` corners (resolved, -2 = absent; None: all absent); they are kept while
+        no corner lacks this column (the column is dropped otherwise) or ``always``."""
+        if values is None:
+            self.absent |= count > 0
+            if not always:
+                self.parts = []
+            return
+        lo, hi = (int(values.min()), int(values.max())) if len(values) else (0, 0)
+        n_missing = int(np.count_nonzero(values == -2)) if lo <= -2 else 0
         self.absent |= n_missing > 0
         self.present |= n_missing < len(values)
         if len(values):
-            self.low = min(self.low, int(values.min()))
-            self.high = max(self.high, int(values.max()))
+            self.low = min(self.low, lo)
+            self.high = max(self.high, hi)
         if always or not self.absent:
             info = np.iinfo(np.int32)
-            self.parts.append(np.clip(values, info.min, info.max).astype(np.int32))
+            fits = info.min <= lo and hi <= info.max
+            self.parts.append(values.astype(np.int32) if fits else np.clip(values, info.min, info.max).astype(np.int32))
         else:
             self.parts = []
 
@@ -186,9 +202,10 @@ class _Parser:
     # --- one block ----------------------------------------------------------------------------------
     def _fast(self, chunk: bytes) -> _Block | None:
         """The block parsed with numpy, or None when it needs the line-by-line parser."""
-        if b"\xc2\x85" in chunk or b"\xe2\x80\xa8" in chunk or b"\xe2\x80\xa9" in chunk:
-            return None
         u = np.frombuffer(chunk, np.uint8)
+        uniform = self._uniform(chunk)
+        if uniform is not None:
+            return uniform
         n = len(u)
         cr = np.flatnonzero(u == 13)
         nl = np.flatnonzero(u == 10)
@@ -216,6 +233,8 @@ class _Parser:
         if (((kind == _VT) | (kind == _VN)) & (ends > starts + 2) & ~_SPACE[c2]).any():
             return None  # "vt0.5": the earlier reader cut the keyword by length; leave that to it
         high = np.flatnonzero(u >= 128)
+        if len(high) and (b"\xc2\x85" in chunk or b"\xe2\x80\xa8" in chunk or b"\xe2\x80\xa9" in chunk):
+            return None  # NEL, LS, PS: line breaks for str.splitlines
         if len(high) and numeric[np.searchsorted(starts, high, side="right") - 1].any():
             return None  # non-ASCII in a number line
         word_start = u > 32  # the only bytes below 33 left are space, tab, CR and LF
@@ -247,7 +266,7 @@ class _Parser:
             block = self._fast_faces(text, faces, body[faces], ends[faces], word_start, kind)
             if block is None:
                 return None
-            out.corners, out.counts = block
+            out.columns, out.counts = block
         others = np.flatnonzero(kind == _OTHER)
         for i, before in zip(others.tolist(), np.searchsorted(faces, others).tolist(), strict=True):
             parts = chunk[starts[i]: ends[i]].decode("utf-8", errors="replace").strip().split(None, 1)
@@ -256,7 +275,7 @@ class _Parser:
         return out
 
     def _fast_faces(self, text: np.ndarray, faces: np.ndarray, body: np.ndarray, ends: np.ndarray,
-                    word_start: np.ndarray, kind: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+                    word_start: np.ndarray, kind: np.ndarray) -> tuple[list[np.ndarray | None], np.ndarray] | None:
         counts = _segment_sums(word_start, body, ends)
         self._check_counts(counts)
         word = text > 32
@@ -277,14 +296,59 @@ class _Parser:
         values = _parse_numbers(text, np.int64, len(first) * width)
         if values is None:
             return None
-        raw = _corner_columns(values.reshape(-1, width), d)
-        out = raw - 1
-        negative = raw < 0
-        if negative.any():  # relative indices count back from the elements defined before their face
-            before = np.stack([np.cumsum(kind == k)[faces] + self.totals[k] for k in (_V, _VT, _VN)], axis=1)
-            out = np.where(negative, np.repeat(before, counts, axis=0) + raw, out)
-        out[raw == 0] = -2
-        return out, counts
+
+        def before(k: int) -> np.ndarray:  # elements of kind k defined before each corner's face
+            return np.repeat(np.cumsum(kind == k)[faces] + self.totals[k], counts)
+
+        return _index_columns(values, width, bool(d), before), counts
+
+    def _uniform(self, chunk: bytes) -> _Block | None:
+        """The block parsed in one go when all its lines have the same shape: the same keyword (``v``, ``vt``,
+        ``vn`` or ``f``), count of numbers and ``/`` pattern, single spaces or tabs between them, ending in LF or
+        CRLF (a scan export's body); None otherwise (the general path then decides)."""
+        if not chunk.endswith(b"\n"):
+            return None
+        cls = np.frombuffer(chunk.translate(_CLASS), np.uint8)
+        runs = (cls == 48) | (cls == 32)
+        runs[1:] &= cls[1:] == cls[:-1]
+        runs[0] = False
+        shape = cls[~runs].tobytes()  # each line with its runs of number bytes and of spaces shortened to one
+        line = shape[: shape.find(b"\n") + 1]
+        match = _UNIFORM_LINE.fullmatch(line)
+        if match is None or len(shape) % len(line) or shape != line * (len(shape) // len(line)):
+            return None
+        kw, tokens = _KEYWORDS[match.group(1)], match.group(2)
+        lines = len(shape) // len(line)
+        count = tokens.count(b" ")
+        text = chunk.translate(_BLANK)
+        out = _Block()
+        if kw != _F:
+            if b"/" in tokens:
+                return None
+            what, sizes = _KINDS[kw]
+            values = _parse_numbers(text, np.float64, lines * count)
+            if values is None:
+                return None
+            rows = values.reshape(lines, count)
+            if count in sizes:
+                out.floats[kw] = [(rows, count)]
+            elif count < sizes[0]:
+                raise InvalidAsset(f"a {what} line has fewer than {sizes[0]} numbers", path=self.path, field=what)
+            else:
+                out.floats[kw] = [(np.ascontiguousarray(rows[:, : sizes[0]]), None)]
+            return out
+        counts = np.full(lines, count, np.int64)
+        self._check_counts(counts)
+        first = tokens.split()[0]
+        double = b"//" in first
+        width = first.count(b"/") + 1 - double
+        values = _parse_numbers(text, np.int64, lines * count * width)
+        if values is None or int(values.max()) == np.iinfo(np.int64).max:
+            return None  # not integers, or one past int64 (numpy saturates): the line-by-line parser says which
+        totals = self.totals
+        out.columns = _index_columns(values, width, double, lambda k: np.int64(totals[k]))
+        out.counts = counts
+        return out
 
     def _check_counts(self, counts: np.ndarray) -> None:
         if counts.min() < 3:
@@ -328,7 +392,8 @@ class _Parser:
             if lines[k]:
                 out.floats[k] = [_floats_rows(lines[k], self.path, what, sizes)]
         if faces:
-            out.corners, out.counts = _corners(faces, relative, self.path)
+            corners, out.counts = _corners(faces, relative, self.path)
+            out.columns = [corners[:, 0], corners[:, 1], corners[:, 2]]
             self._check_counts(out.counts)
         return out
 
@@ -368,15 +433,16 @@ class _Parser:
                 self.name = rest.strip() or None
             elif key in ("l", "p"):
                 self.skipped += 1
-        if block.corners is None or block.counts is None:
+        if block.columns is None or block.counts is None:
             return
+        n_corners = len(block.columns[0]) if block.columns[0] is not None else 0
         self.faces += len(block.counts)
-        self.corners += len(block.corners)
+        self.corners += n_corners
         if self.corners > self.limits.max_elements:
             raise LimitExceeded("face corner count", self.corners, self.limits.max_elements, path=self.path)
         self.count_parts.append(block.counts.astype(np.int32))
         for c, column in enumerate(self.columns):
-            column.add(block.corners[:, c], always=c == 0)
+            column.add(block.columns[c], n_corners, always=c == 0)
 
     def float_array(self, k: int, colors: bool = False) -> np.ndarray | None:
         """All rows of one kind (v: positions, or their colors when ``colors``), by the earlier reader's rules:
@@ -398,6 +464,29 @@ class _Parser:
             return np.concatenate([c for _, c, _, _ in parts if c is not None])
         out = np.concatenate([a for a, _, _, _ in parts]) if len(parts) > 1 else parts[0][0]
         return out
+
+
+def _index_columns(values: np.ndarray, width: int, no_texcoord: bool,
+                   before: Callable[[int], np.ndarray]) -> list[np.ndarray | None]:
+    """Face indices as parsed (``width`` numbers a corner: ``v``, ``v/vt``, ``v/vt/vn`` or ``v//vn``) -> the v, vt
+    and vn column (int64, zero-based, -2 for 0, negative ones counted back from ``before(kind)``: the elements of
+    that kind defined before each corner's face), None for a column the corners do not name."""
+    rows = values.reshape(-1, width)
+    where = (0, None, 1) if no_texcoord else (0, 1 if width > 1 else None, 2 if width > 2 else None)
+    out: list[np.ndarray | None] = []
+    for k, j in zip((_V, _VT, _VN), where, strict=True):
+        if j is None:
+            out.append(None)
+            continue
+        raw = rows[:, j]
+        col = raw - 1
+        if len(raw) and int(raw.min()) <= 0:
+            negative = raw < 0
+            if negative.any():
+                col = np.where(negative, before(k) + raw, col)
+            col[raw == 0] = -2
+        out.append(col)
+    return out
 
 
 def _segment_sums(flags: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -434,14 +523,14 @@ def _spans(u: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
     return u[np.cumsum(mark[:-1], dtype=np.int8).view(bool)]
 
 
-def _parse_numbers(text: np.ndarray, dtype: type, expected: int) -> np.ndarray | None:
+def _parse_numbers(text: np.ndarray | bytes, dtype: type, expected: int) -> np.ndarray | None:
     """The whitespace-separated numbers of ``text``; None unless exactly ``expected`` were read."""
     if expected == 0:
         return np.zeros(0, dtype)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")  # "could not be read to its end": text after the last number
         try:
-            values = np.fromstring(text.tobytes(), dtype=dtype, sep=" ")
+            values = np.fromstring(text if isinstance(text, bytes) else text.tobytes(), dtype=dtype, sep=" ")
         except ValueError:
             return None
     return values if len(values) == expected and not caught else None

@@ -201,3 +201,90 @@ def test_blocks_and_line_by_line_parsing_agree(corpus: Path, tmp_path: Path, mon
         assert summary(p) == expected[p], p.name
     # 5 corners: position, uv, normal (no colors: not every v line has them); 2 triangles per material
     assert [np.frombuffer(b, np.dtype(t)).size for t, b in expected[mixed][2]] == [15, 10, 15, 6, 6]  # type: ignore[index]
+
+
+_ODD_BLOCKS = [
+    b"v 0 0 0\nv 1 0 0\nv 0 1 0\nv 1 1 0\nf 1//1 2//1 3//1\nf 2//1 4//1 3//1\nvn 0 0 1\n",
+    b"v 0 0 0\nv 1 0 0\nv 0 1 0\nvt 0 0\nvt 1 0\nvt 0 1\nf 1/1 2/2 3/3\nf 1/1/ 2/2/ 3/3/\n",
+    b"v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1/1 2/2 3/3\nf 1//1 2//1 3//1\nvt 0 0\nvn 0 0 1\n",
+    b"v\t0  0 0 \r\nv 1\t0 0\r\nv 0 1 0\r\nf 1  2 3 \r\nf\t3 2 1\r\nf 1 2 3\r\n",
+    b"v 0 0 0\rv 1 0 0\nv 0 1 0\nv 1 1 0\nf 1 2 3\nf 1 2\r3\n",
+    b"v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\nf 1-2 3 1\n",
+    b"v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\nf 99999999999999999999 2 3\n",
+    b"v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\nf -9223372036854775809 2 3\n",
+    b"v 0 0 0\nv 1 0 0\nv 0 1 0\nf -3 -2 -1\nf -1 -2 -3\nv 1 1 1\nf -4 -3 -1\n",
+    b"v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\nf 0 2 3\n",
+    b"v 0 0\nv 1 0\nv 0 1\nf 1 2 3\n",
+    b"v 0 0 0 1 0\nv 1 0 0 1 0\nv 0 1 0 1 0\nf 1 2 3\n",
+    b"v 0 0 0 1 0 0\nv 1 0 0 0 1 0\nv 0 1 0 0 0 1 1\nf 1 2 3\n",
+    b"v 0 0 0 1 0 0 1\nv 1 0 0 0 1 0 1\nv 0 1 0 0 0 1 1\nf 1 2 3\n",
+    b"v 0 0 0\nv 1 0 0\nv 0 1 0\nvt 0 0 0\nvt 1 0 0\nvt 0 1 0\nvt0.5 0.5\nf 1/1 2/2 3/3\n",
+    b"v 0 0 0\nv 1 0 0\nv nan 1 0\nf 1 2 3\n",
+    b"v 0 0 0\nv 1 0 0\nv 1e999 1 0\nf 1 2 3\n",
+    b"v 0 0 0\nv 1 0 0\nv 0 1 0\nv 1 1 0\nf 1 2 4 3\nf 1 2 4 3\nf 1 2 4\n",
+    b"v 0 0 0\nv 1 0 0\nv 0 1 0\nv 1 1 0\nf 1 2\nf 1 2\nf 1 2\n",
+    b"v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\nf 1 2 3.5\nf 1e0 2 3\nf +1 2 3\n",
+    b"v 0 0 0\nv 1 0 0\nv 0 1_0 0\nf 1 2 3\n",
+    b"v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\nf 1 2 3 \xc2\x85\nf 1 2 3\n",
+]
+
+
+@pytest.mark.parametrize("text", _ODD_BLOCKS, ids=range(len(_ODD_BLOCKS)))
+def test_uniform_blocks_and_line_by_line_parsing_agree(text: bytes, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Blocks whose lines all look alike are parsed in one go (``_Parser._uniform``); on blocks that only nearly
+    look alike (``//`` against ``/``, lone CR, ``1-2``, indices past int64, too few numbers, NaN, ``vt0.5``,
+    NEL) the document or the error is the one of the general block parser and of the line-by-line parser."""
+    from assets_pipeline.io import obj
+
+    path = tmp_path / "odd.obj"
+    path.write_bytes(text)
+
+    def outcome() -> object:
+        try:
+            doc = read(path)
+        except InvalidAsset as exc:
+            return str(exc)
+        return (doc.gltf.get("meshes"), doc.warnings, [(a.array.dtype.str, a.array.tobytes()) for a in doc.accessors])
+
+    uniform = []
+    original = obj._Parser._uniform
+
+    def counted(self: obj._Parser, chunk: bytes) -> object:
+        uniform.append(True)  # stays True when the block is parsed (or refused) here
+        out = original(self, chunk)
+        uniform[-1] = out is not None
+        return out
+
+    for size in (17, 40, 1 << 20):  # the same blocks in each of the three parsers
+        monkeypatch.setattr(obj, "CHUNK_BYTES", size)
+        monkeypatch.setattr(obj._Parser, "_uniform", counted)
+        results = [outcome()]
+        monkeypatch.setattr(obj._Parser, "_uniform", lambda self, chunk: None)
+        results.append(outcome())
+        monkeypatch.setattr(obj._Parser, "_fast", lambda self, chunk: None)
+        results.append(outcome())
+        monkeypatch.undo()
+        assert results[1] == results[0] and results[2] == results[0], (size, results)
+    assert any(uniform)  # small blocks of v lines alone or f lines alone were parsed (or refused) in one go
+
+
+def test_scan_export_blocks_are_parsed_in_one_go(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every block of a scan-like export but the one where v lines give way to f lines is parsed in one go."""
+    from assets_pipeline.io import obj
+
+    path = _scan_like_obj(tmp_path / "scan.obj", 120)
+    expected = read(path)
+    calls: list[bool] = []
+    original = obj._Parser._uniform
+
+    def counted(self: obj._Parser, chunk: bytes) -> object:
+        out = original(self, chunk)
+        calls.append(out is not None)
+        return out
+
+    monkeypatch.setattr(obj, "CHUNK_BYTES", 4096)
+    monkeypatch.setattr(obj._Parser, "_uniform", counted)
+    doc = read(path)
+    assert calls.count(False) <= 2 and len(calls) > 50, calls
+    assert [a.array.tobytes() for a in doc.accessors] == [a.array.tobytes() for a in expected.accessors]
