@@ -194,7 +194,25 @@ def world_triangles(doc: AssetDocument) -> tuple[np.ndarray, np.ndarray]:
 
 def bounds(doc: AssetDocument) -> tuple[np.ndarray, np.ndarray]:
     """Return the (lo, hi) corners of the document's world-space bounding box (zeros when empty)."""
-    p = world_positions(doc)
-    if len(p) == 0:
+    los, his = [], []
+    identity = np.eye(4)
+    for _node, mesh, world, skin in _instances(doc):
+        for prim in doc.gltf["meshes"][mesh].get("primitives", []):
+            if "POSITION" not in prim.get("attributes", {}):
+                continue
+            if skin is None and np.array_equal(world, identity):  # the box of the positions as stored, no copy
+                a = doc.accessors[prim["attributes"]["POSITION"]].as_float()
+                if not len(a):
+                    continue
+                lo, hi = a.min(axis=0).astype(np.float64) + 0.0, a.max(axis=0).astype(np.float64) + 0.0  # no -0.0
+                if np.isfinite(lo).all() and np.isfinite(hi).all():
+                    los.append(lo)
+                    his.append(hi)
+                    continue
+            p = _placed(doc, prim, world, skin)
+            if len(p):
+                los.append(p.min(axis=0))
+                his.append(p.max(axis=0))
+    if not los:
         return np.zeros(3), np.zeros(3)
-    return p.min(axis=0), p.max(axis=0)
+    return np.min(los, axis=0), np.max(his, axis=0)

@@ -5,6 +5,9 @@ merge byte-identical images and accessors."""
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
+
+import numpy as np
 
 from ..document import AssetDocument
 from ..refs import referenced, refs, remap
@@ -79,16 +82,20 @@ def _accessor_roles(doc: AssetDocument) -> dict[int, str]:
 def _merge_duplicates(doc: AssetDocument, kind: str) -> None:
     items = _items(doc, kind)
     roles = _accessor_roles(doc) if kind == "accessors" else {}
-    seen: dict[bytes, int] = {}
+    if kind == "images":
+        metas = [str(len(item.data)) for item in items]  # type: ignore[attr-defined]
+    else:
+        metas = [str((item.array.dtype, item.array.shape, item.type, item.normalized, roles.get(i)))  # type: ignore[attr-defined]
+                 for i, item in enumerate(items)]
+    shared = {m for m, count in Counter(metas).items() if count > 1}  # only these can have a duplicate: hashed
+    seen: dict[tuple[str, bytes], int] = {}
     mapping: dict[int, int] = {}
-    for i, item in enumerate(items):
-        if kind == "images":
-            key = hashlib.sha256(item.data).digest()  # type: ignore[attr-defined]
-        else:
-            a = item.array  # type: ignore[attr-defined]
-            meta = str((a.dtype, a.shape, item.type, item.normalized, roles.get(i)))  # type: ignore[attr-defined]
-            key = hashlib.sha256(a.tobytes() + meta.encode()).digest()  # type: ignore[attr-defined]
-        mapping[i] = seen.setdefault(key, i)
+    for i, (item, meta) in enumerate(zip(items, metas, strict=True)):
+        digest = b""
+        if meta in shared:
+            data = item.data if kind == "images" else np.ascontiguousarray(item.array).data  # type: ignore[attr-defined]
+            digest = hashlib.sha256(data).digest()
+        mapping[i] = seen.setdefault((meta, digest), i)
     if any(k != v for k, v in mapping.items()):
         remap(doc.gltf, kind, mapping)
 
