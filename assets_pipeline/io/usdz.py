@@ -8,13 +8,13 @@ Layout of the stage (metersPerUnit 1, upAxis Y, default prim ``/Root``)::
     /Root/Geom/<skin>           SkelRoot per glTF skin: Skeleton, SkelAnimation and the meshes it skins
     /Root/Materials/<material>  UsdPreviewSurface + UsdUVTexture readers, one per glTF material
 
-Skins and the first animation are written by :mod:`.usdz_skel` (UsdSkel). Each variant of KHR_materials_variants
-is a variant of ``materialVariant`` that rebinds the meshes its mappings name (first variant selected);
-``write_usdz(..., variant=i)`` writes one variant alone, as AR Quick Look (which shows no variant sets) needs.
-Morph targets are UsdSkel blend shapes (with a one-joint skeleton when no skin deforms the mesh) whose weights
-the SkelAnimation carries; not carried, each with a warning on the document: morph targets of a mesh that the
-animation moves without a skin (default weights applied), cameras, lights, material extensions UsdPreviewSurface
-lacks.
+Skins and animations (one after another on the timeline) are written by :mod:`.usdz_skel` (UsdSkel). Each variant
+of KHR_materials_variants is a variant of ``materialVariant`` that rebinds the meshes its mappings name (first
+variant selected); ``write_usdz(..., variant=i)`` writes one variant alone, as AR Quick Look (which shows no
+variant sets) needs. Morph targets are UsdSkel blend shapes (with a one-joint skeleton when no skin deforms the
+mesh) whose weights the SkelAnimation carries; not carried, each with a warning on the document: morph targets of a
+mesh that the animation moves without a skin (default weights applied), cameras, lights, material extensions
+UsdPreviewSurface lacks.
 
 glTF PBR values map onto UsdPreviewSurface inputs (baseColor -> diffuseColor/opacity, metallicRoughness ->
 metallic (B) / roughness (G), emissive, normal (scale 2, bias -1), occlusion (R)). KHR_texture_transform is baked
@@ -230,6 +230,11 @@ def _build_stage(doc: AssetDocument, layer: Path, work: Path,
         return materials[index]
 
     timeline = skel.timeline(doc)
+    if timeline is not None and timeline.clips:
+        spans = ", ".join(f"{name} {lo / skel.TIME_CODES_PER_SECOND:.2f}-{hi / skel.TIME_CODES_PER_SECOND:.2f} s"
+                          for name, lo, hi in timeline.clips)
+        doc.warn(f"USDZ: {len(timeline.clips)} animations play one after another on its one timeline ({spans}; "
+                 "named in the layer's customLayerData phygitalAnimationClips)")
     up = skel.parents(doc)
     worlds: dict[int, np.ndarray] = {}
     skeletons: dict[int, skel.Skeleton] = {}
@@ -369,11 +374,6 @@ def _define_variants(stage: Any, root: Any, doc: AssetDocument, bindings: dict[i
 def _warn_uncarried(doc: AssetDocument) -> None:
     """One warning per thing of the glTF a USDZ cannot carry."""
     g = doc.gltf
-    animations = g.get("animations", [])
-    if len(animations) > 1:
-        others = ", ".join(str(a.get("name", f"#{i}")) for i, a in enumerate(animations[1:], 1))
-        doc.warn(f"USDZ: {len(animations)} animations, a USDZ plays one: only the first "
-                 f"({animations[0].get('name', '#0')}) is kept, {others} left out")
     if g.get("cameras"):
         doc.warn(f"USDZ: {len(g['cameras'])} camera(s) left out (AR Quick Look places its own)")
     dropped = sorted(set(g.get("extensionsUsed", [])) - USDZ_CARRIED)

@@ -1,10 +1,13 @@
-"""Animation and skins for the USDZ writer: one glTF animation on a USD timeline, skins as UsdSkel.
+"""Animation and skins for the USDZ writer: the glTF animations on a USD timeline, skins as UsdSkel.
 
-A USDZ plays one timeline, so the first glTF animation is written (the others are named in a warning). Every
-node is evaluated at the same sample times: the animation's key times, plus points inside CUBICSPLINE
-intervals and just before each STEP key (USD interpolates every attribute linearly, rotations by slerp, so
-LINEAR curves are reproduced exactly at and between their keys). Time codes are seconds times
-:data:`TIME_CODES_PER_SECOND`.
+A USDZ plays one timeline, so the glTF animations are written one after another on it, each starting
+:data:`CLIP_GAP` seconds after the one before ends; a node (or morph weight) one clip does not animate holds
+its rest value during that clip, as a glTF viewer playing that clip alone shows it. Each clip's name and time
+codes go into the root layer's ``customLayerData`` under ``phygitalAnimationClips`` (AR Quick Look plays the
+clips in turn). Within a clip, every node is evaluated at the same sample times: the animation's key times,
+plus points inside CUBICSPLINE intervals and just before each STEP key (USD interpolates every attribute
+linearly, rotations by slerp, so LINEAR curves are reproduced exactly at and between their keys). Time codes
+are seconds times :data:`TIME_CODES_PER_SECOND`.
 
 A skin becomes a ``SkelRoot`` holding a ``Skeleton`` and the meshes it deforms: joint paths follow the joint
 hierarchy (parents before children), ``bindTransforms`` are the inverse bind matrices inverted (world space),
@@ -35,7 +38,9 @@ CUBIC_STEPS = 8
 STEP_LEAD = 1e-3
 """Seconds before a STEP key at which the previous value is held."""
 MAX_SAMPLES = 20_000
-"""At most this many sample times (a longer timeline is resampled evenly)."""
+"""At most this many sample times per clip (a longer clip is resampled evenly)."""
+CLIP_GAP = 1.0 / TIME_CODES_PER_SECOND
+"""Seconds between the end of one clip and the start of the next on the timeline."""
 
 
 @dataclass(slots=True)
@@ -48,6 +53,8 @@ class Timeline:
     """Node -> (t, 4, 4) local matrices, for the nodes the animation moves."""
     weights: dict[int, np.ndarray] = field(default_factory=dict)
     """Node -> (t, targets) morph weights, for the nodes whose weights the animation changes."""
+    clips: list[tuple[str, float, float]] = field(default_factory=list)
+    """(name, first time code, last time code) of each glTF animation on the timeline, when there are several."""
 
     @property
     def time_codes(self) -> np.ndarray:
@@ -75,11 +82,52 @@ def _sampler_values(doc: AssetDocument, sampler: dict[str, Any], path: str) -> t
 
 
 def timeline(doc: AssetDocument) -> Timeline | None:
-    """The first animation sampled for USD (None without animations that move nodes)."""
+    """Every animation sampled for USD, one after another (None without animations that move nodes)."""
+    from .usdz import _identifier
+
     animations = doc.gltf.get("animations", [])
-    if not animations:
-        return None
-    anim = animations[0]
+    sampled = [(i, tl) for i in range(len(animations)) if (tl := _clip(doc, i)) is not None]
+    if len(sampled) <= 1:
+        return sampled[0][1] if sampled else None
+    nodes = doc.gltf.get("nodes", [])
+    moved = sorted({n for _, tl in sampled for n in tl.local})
+    weighted = {n: tl.weights[n].shape[1] for _, tl in sampled for n in tl.weights}
+    times, clips, used = [], [], set()
+    local: dict[int, list[np.ndarray]] = {n: [] for n in moved}
+    weights: dict[int, list[np.ndarray]] = {n: [] for n in weighted}
+    start = 0.0
+    for i, tl in sampled:
+        t = tl.times - tl.times[0] + start
+        times.append(t)
+        name = _identifier(animations[i].get("name"), f"animation{i}", used)
+        clips.append((name, float(t[0] * TIME_CODES_PER_SECOND), float(t[-1] * TIME_CODES_PER_SECOND)))
+        for n in moved:
+            local[n].append(tl.local[n] if n in tl.local else np.broadcast_to(local_matrix(nodes[n]), (len(t), 4, 4)))
+        for n, width in weighted.items():
+            rest = _rest_weights(doc, n, width)
+            weights[n].append(tl.weights[n] if n in tl.weights else np.broadcast_to(rest, (len(t), width)))
+        start = float(t[-1]) + CLIP_GAP
+    out = Timeline(sampled[0][0], np.concatenate(times))
+    out.local = {n: np.concatenate(parts) for n, parts in local.items()}
+    out.weights = {n: np.concatenate(parts) for n, parts in weights.items()}
+    out.clips = clips
+    return out
+
+
+def _rest_weights(doc: AssetDocument, node: int, width: int) -> np.ndarray:
+    """The morph weights ``node`` shows when no animation plays: its own, its mesh's, or zeros."""
+    nodes, meshes = doc.gltf.get("nodes", []), doc.gltf.get("meshes", [])
+    n = nodes[node] if 0 <= node < len(nodes) else {}
+    mesh = meshes[n["mesh"]] if isinstance(n.get("mesh"), int) and 0 <= n["mesh"] < len(meshes) else {}
+    rest = np.zeros(width)
+    given = n.get("weights", mesh.get("weights", []))
+    rest[: min(width, len(given))] = np.asarray(given, float)[:width]
+    return rest
+
+
+def _clip(doc: AssetDocument, index: int) -> Timeline | None:
+    """Animation ``index`` sampled for USD on its own times (None when it moves no node)."""
+    anim = doc.gltf["animations"][index]
     channels = []
     times: list[np.ndarray] = []
     for ch in anim.get("channels", []):
@@ -101,7 +149,7 @@ def timeline(doc: AssetDocument) -> Timeline | None:
     sample = np.unique(np.round(np.concatenate(times), 6))
     if len(sample) > MAX_SAMPLES:
         sample = np.linspace(sample[0], sample[-1], MAX_SAMPLES)
-    out = Timeline(0, sample)
+    out = Timeline(index, sample)
     nodes = doc.gltf.get("nodes", [])
     trs: dict[int, dict[str, np.ndarray]] = {}
     for node, path, interp, t, v in channels:
@@ -182,6 +230,11 @@ def set_time_range(stage: Any, tl: Timeline) -> None:
     codes = tl.time_codes
     stage.SetStartTimeCode(float(codes[0]))
     stage.SetEndTimeCode(float(codes[-1]))
+    if tl.clips:
+        layer = stage.GetRootLayer()
+        data = dict(layer.customLayerData)
+        data["phygitalAnimationClips"] = {name: {"startTimeCode": lo, "endTimeCode": hi} for name, lo, hi in tl.clips}
+        layer.customLayerData = data
 
 
 def animate_xform(prim: Any, world: np.ndarray, tl: Timeline) -> None:

@@ -336,8 +336,8 @@ def test_publish_reads_the_source_once_and_never_reads_its_outputs_back(
 
 
 def test_publish_warns_for_what_the_usdz_cannot_carry(tmp_path: Path) -> None:
-    """An animated, skinned model with two clips: the USDZ keeps the skeleton and the first clip, and the publish
-    report (and the catalog version) says, once, that the second clip is left out."""
+    """An animated, skinned model with two clips: the USDZ keeps the skeleton and both clips one after another on
+    its timeline, and the publish report (and the catalog version) says so, once."""
     import copy
 
     from assets_pipeline.io.glb import write_glb
@@ -353,7 +353,8 @@ def test_publish_warns_for_what_the_usdz_cannot_carry(tmp_path: Path) -> None:
         report = publish(PublishRequest(model, "TAIL-1", Category.accessory), service.store, service.catalog,
                          limits=service.settings.limits(), options=PublishOptions(lods=(0.5,)))
         clip = [w for w in report.warnings if w.startswith("USDZ: 2 animations")]
-        assert clip == ["USDZ: 2 animations, a USDZ plays one: only the first (wave) is kept, idle left out"]
+        assert clip == ["USDZ: 2 animations play one after another on its one timeline (wave 0.00-4.00 s, idle "
+                        "4.02-8.02 s; named in the layer's customLayerData phygitalAnimationClips)"]
         assert service.catalog.version("TAIL-1", None).warnings == report.warnings
         for obj in (o for o in report.objects if o.format == "usdz"):
             path = tmp_path / f"lod{obj.lod}.usdz"

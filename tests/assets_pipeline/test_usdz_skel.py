@@ -29,11 +29,12 @@ def validation_errors(stage: Any) -> list[tuple[str, str]]:
     return [(e.GetName(), e.GetMessage()) for e in errors if e.GetType() == UsdValidation.ValidationErrorType.Error]
 
 
-def gltf_world(doc: AssetDocument, t: float | None) -> Any:
-    """node -> world matrix at time ``t`` (None: at rest), from the fixture module's key-by-key sampler."""
+def gltf_world(doc: AssetDocument, t: float | None, clip: int = 0) -> Any:
+    """node -> world matrix at time ``t`` of animation ``clip`` (None: at rest), from the fixture module's key-by-key
+    sampler."""
     nodes = [dict(n) for n in doc.gltf["nodes"]]
     if t is not None:
-        anim = doc.gltf["animations"][0]
+        anim = doc.gltf["animations"][clip]
         for ch in anim["channels"]:
             target = ch["target"]
             if target["path"] != "weights":
@@ -47,9 +48,9 @@ def gltf_world(doc: AssetDocument, t: float | None) -> Any:
     return world
 
 
-def gltf_skinned(doc: AssetDocument, node: int, t: float | None) -> np.ndarray:
-    """The node's skinned positions at ``t`` as the glTF specification computes them."""
-    world = gltf_world(doc, t)
+def gltf_skinned(doc: AssetDocument, node: int, t: float | None, clip: int = 0) -> np.ndarray:
+    """The node's skinned positions at ``t`` of animation ``clip`` as the glTF specification computes them."""
+    world = gltf_world(doc, t, clip)
     skin = doc.gltf["skins"][doc.gltf["nodes"][node]["skin"]]
     ibm = doc.accessors[skin["inverseBindMatrices"]].as_float().astype(float).reshape(-1, 4, 4).transpose(0, 2, 1)
     joints = np.array([world(j) for j in skin["joints"]]) @ ibm
@@ -111,6 +112,40 @@ def test_skinned_animation_plays_as_in_the_gltf(tmp_path: Path, optimized: bool)
         np.testing.assert_allclose(usd_skinned(stage, t * 60.0), posed, atol=1e-5 * size, err_msg=f"t={t}")
         moved = max(moved, float(np.abs(posed - gltf_skinned(doc, skinned, None)).max()))
     assert moved > 0.05 * size  # the comparison is not between rest poses
+
+
+def test_every_clip_plays_in_turn_on_the_timeline(tmp_path: Path) -> None:
+    """Two clips: the second ("idle", the joints' rotations only) follows the first on the timeline
+    one time code after it ends, each posed as the glTF plays it alone (the first clip's translation of joint 0
+    is at rest during the second), and their names and time codes are in the layer's customLayerData."""
+    doc = animated_document()
+    first = doc.gltf["animations"][0]
+    idle = {"name": "idle", "samplers": first["samplers"],
+            "channels": [c for c in first["channels"] if c["target"]["path"] == "rotation"
+                         and c["target"]["node"] <= JOINTS]}
+    doc.gltf["animations"].append(idle)
+    write_usdz(doc, tmp_path / "clips.usdz")
+    stage = Usd.Stage.Open(str(tmp_path / "clips.usdz"))
+    assert validation_errors(stage) == []
+    clips = dict(stage.GetRootLayer().customLayerData["phygitalAnimationClips"])
+    assert clips["wave"] == pytest.approx({"startTimeCode": 0.0, "endTimeCode": SECONDS * 60.0})
+    end = 2 * SECONDS * 60.0 + 1.0
+    assert clips["idle"] == pytest.approx({"startTimeCode": SECONDS * 60.0 + 1.0, "endTimeCode": end})
+    assert (stage.GetStartTimeCode(), stage.GetEndTimeCode()) == pytest.approx((0.0, 2 * SECONDS * 60.0 + 1.0))
+    assert [w for w in doc.warnings if "animations" in w] == [
+        f"USDZ: 2 animations play one after another on its one timeline (wave 0.00-{SECONDS:.2f} s, idle "
+        f"{SECONDS + 1 / 60:.2f}-{2 * SECONDS + 1 / 60:.2f} s; named in the layer's customLayerData "
+        "phygitalAnimationClips)"]
+    skinned = next(i for i, n in enumerate(doc.gltf["nodes"]) if "skin" in n)
+    size = float(np.ptp(gltf_skinned(doc, skinned, None), axis=0).max())
+    apart = 0.0
+    for t in TIMES:
+        for clip, start in ((0, 0.0), (1, clips["idle"]["startTimeCode"])):
+            posed = gltf_skinned(doc, skinned, t, clip)
+            np.testing.assert_allclose(usd_skinned(stage, start + t * 60.0), posed, atol=1e-5 * size,
+                                       err_msg=f"clip {clip} t={t}")
+        apart = max(apart, float(np.abs(gltf_skinned(doc, skinned, t, 1) - gltf_skinned(doc, skinned, t)).max()))
+    assert apart > 0.01 * size  # joint 0's translation tells the clips apart
 
 
 def test_node_animation_is_a_time_sampled_transform(tmp_path: Path) -> None:
@@ -200,10 +235,12 @@ def test_what_a_usdz_cannot_carry_is_warned_once_each(tmp_path: Path) -> None:
     doc.gltf["meshes"][1]["weights"] = [1.0]  # the flag's default shape: fully bent
     write_usdz(doc, tmp_path / "lossy.usdz")
     assert doc.warnings == [
-        "USDZ: 2 animations, a USDZ plays one: only the first (wave) is kept, idle left out",
         "USDZ: 1 camera(s) left out (AR Quick Look places its own)",
         "USDZ: KHR_lights_punctual is not carried (AR Quick Look lights the scene itself)",
         "USDZ: KHR_materials_sheen is not carried (no USD Preview Surface equivalent)",
+        f"USDZ: 2 animations play one after another on its one timeline (wave 0.00-{SECONDS:.2f} s, idle "
+        f"{SECONDS + 1 / 60:.2f}-{2 * SECONDS + 1 / 60:.2f} s; named in the layer's customLayerData "
+        "phygitalAnimationClips)",
     ]
     stage = Usd.Stage.Open(str(tmp_path / "lossy.usdz"))
     assert float(usd_morphed(stage, None)[:, 2].max()) == pytest.approx(0.2, abs=1e-6)  # default weight 1

@@ -3,10 +3,10 @@
 Each model goes through what ``upload`` does for LOD 0 (``optimize_for_publish`` with no LODs: animation
 resampled and quantized, geometry quantized) and then ``write_usdz``, once with every variant in a
 ``materialVariant`` variant set and once per variant. Reported: the source's skins, clips, key count and
-variants; the USDZ's joints, time range, time samples, blend shapes and their weight samples, variant set
-and per-variant packages; the largest distance between the skinned points UsdSkel computes and the glTF's
-own skinning of the same optimized document, at rest and at the middle of the clip (as a fraction of the
-bounding-box diagonal); UsdValidation errors; the warnings (what the USDZ cannot carry).
+variants; the USDZ's joints, clips on its timeline, time range, time samples, blend shapes and their weight
+samples, variant set and per-variant packages; the largest distance between the skinned points UsdSkel
+computes and the glTF's own skinning of the same optimized document, at rest and at the middle of the clip (as
+a fraction of the bounding-box diagonal); UsdValidation errors; the warnings (what the USDZ cannot carry).
 
 Usage::
 
@@ -140,6 +140,8 @@ def measure(path: Path, work: Path) -> dict[str, Any]:
     tcps = stage.GetTimeCodesPerSecond()
     row["range_s"] = (f"{stage.GetStartTimeCode() / tcps:.2f}-{stage.GetEndTimeCode() / tcps:.2f}"
                       if stage.HasAuthoredTimeCodeRange() else "-")
+    clips = dict(stage.GetRootLayer().customLayerData.get("phygitalAnimationClips", {}))
+    row["usdz_clips"] = len(clips) or int(stage.HasAuthoredTimeCodeRange())
     row["samples"] = max((a.GetRotationsAttr().GetNumTimeSamples() for a in anims), default=0)
     vset = stage.GetDefaultPrim().GetVariantSet("materialVariant")
     row["variant_set"] = ", ".join(vset.GetVariantNames()) or "-"
@@ -165,7 +167,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
     models = sorted(p for p in args.folder.rglob("*") if p.suffix in (".glb", ".gltf"))
-    cols = ["model", "skins", "clips", "keys", "variants", "joints", "range_s", "samples", "shapes",
+    cols = ["model", "skins", "clips", "keys", "variants", "joints", "usdz_clips", "range_s", "samples", "shapes",
             "weight_samples", "variant_set",
             "per_variant", "rest_dev", "posed_dev", "errors", "bytes", "write_s", "warnings"]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
