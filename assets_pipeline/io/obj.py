@@ -304,7 +304,7 @@ class _Parser:
 
     def _uniform(self, chunk: bytes) -> _Block | None:
         """The block parsed in one go when all its lines have the same shape: the same keyword (``v``, ``vt``,
-        ``vn`` or ``f``), count of numbers and ``/`` pattern, single spaces or tabs between them, ending in LF or
+        ``vn`` or ``f``), count of numbers and ``/`` pattern, only spaces or tabs between them, ending in LF or
         CRLF (a scan export's body); None otherwise (the general path then decides)."""
         if not chunk.endswith(b"\n"):
             return None

@@ -5,18 +5,22 @@ export (a bumpy sphere-like grid): an OBJ of N triangles (positions and faces, o
 also ``vt`` and ``vn``), a binary PLY and a binary STL of the same surface; then runs each through our
 ``optimize`` and (OBJ only: gltfpack reads no PLY/STL) through ``gltfpack -cc`` in the same run, each
 under ``/usr/bin/time -v``, and prints a markdown table: sizes, peak RSS (MB), wall seconds and the
-ratios ours/gltfpack, with ``/proc/loadavg`` before and after every run.
+ratios ours/gltfpack, with ``/proc/loadavg`` before and after every run. With ``--baseline TREE`` (a checkout of
+an earlier commit, e.g. a detached worktree of main) that tree's ``optimize`` runs too, just before ours, on the
+same input, and its time and memory are reported beside ours (A/B in one run); ``--repeat N`` runs the
+baseline / ours / gltfpack round N times, one row per round.
 
 Usage::
 
     .venv/bin/python tests/benchmarks/bench_large_meshes.py --triangles 1e6,3e6,10e6 [--attributes]
-        [--formats obj,ply,stl] [--work DIR] [--keep]
+        [--formats obj,ply,stl] [--work DIR] [--keep] [--baseline TREE] [--repeat N]
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import re
 import shutil
 import subprocess
@@ -125,32 +129,36 @@ def write_stl(path: Path, triangles: int) -> int:
 
 @dataclass
 class Measured:
-    """One tool's run: peak resident memory (MB), wall seconds, exit code, load average before/after."""
+    """One tool's run: peak resident memory (MB), wall seconds, exit code, load average before/after, output
+    bytes, CPU seconds (user + system: less shaken than wall time by other work on a shared machine)."""
 
     peak_mb: float
     seconds: float
     code: int
     load: str
     out_bytes: int
+    cpu: float = -1.0
 
 
 def _loadavg() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
-def measure(cmd: list[str], out: Path, timeout: float) -> Measured:
-    """Run ``cmd`` under ``/usr/bin/time -v``: peak RSS and wall time of the whole process."""
+def measure(cmd: list[str], out: Path, timeout: float, cwd: Path = ROOT) -> Measured:
+    """Run ``cmd`` under ``/usr/bin/time -v`` in ``cwd``: peak RSS and wall time of the whole process."""
     before = _loadavg()
     out.unlink(missing_ok=True)
+    env = {**os.environ, "PYTHONPATH": str(cwd)}
     proc = subprocess.run(["/usr/bin/time", "-v", *cmd], capture_output=True, text=True, timeout=timeout,
-                          cwd=ROOT)
+                          cwd=cwd, env=env)
     rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr)
     wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (?:(\d+):)?(\d+):([\d.]+)", proc.stderr)
     seconds = (int(wall.group(1) or 0) * 3600 + int(wall.group(2)) * 60 + float(wall.group(3))) if wall else -1.0
+    cpu = sum(float(m) for m in re.findall(r"(?:User|System) time \(seconds\): ([\d.]+)", proc.stderr))
     if proc.returncode:
         print(proc.stderr[-2000:], file=sys.stderr)
     return Measured(int(rss.group(1)) / 1024 if rss else -1.0, seconds, proc.returncode,
-                    f"{before} -> {_loadavg()}", out.stat().st_size if out.exists() else 0)
+                    f"{before} -> {_loadavg()}", out.stat().st_size if out.exists() else 0, cpu)
 
 
 def main() -> None:
@@ -163,6 +171,8 @@ def main() -> None:
     ap.add_argument("--keep", action="store_true", help="keep the generated files")
     ap.add_argument("--timeout", type=float, default=3600)
     ap.add_argument("--no-gltfpack", action="store_true")
+    ap.add_argument("--baseline", type=Path, default=None, help="an earlier checkout whose optimize runs beside ours")
+    ap.add_argument("--repeat", type=int, default=1, help="rounds of baseline / ours / gltfpack per input")
     args = ap.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="bench_large_"))
     work.mkdir(parents=True, exist_ok=True)
@@ -176,17 +186,36 @@ def main() -> None:
                     writer = {"obj": lambda p, t: write_obj(p, t, args.attributes), "ply": write_ply,
                               "stl": write_stl}[fmt]
                     writer(src, tri_count)
-                ours = measure([sys.executable, "-m", "assets_pipeline", "optimize", str(src), "-o",
-                                str(work / "ours.glb"), "--quiet"], work / "ours.glb", args.timeout)
-                ref = None
-                if fmt == "obj" and not args.no_gltfpack:
-                    ref = measure([str(BIN / "gltfpack"), "-cc", "-i", str(src), "-o", str(work / "ref.glb")],
-                                  work / "ref.glb", args.timeout)
-                rows.append((src, tri_count, ours, ref))
-                print(row_text(*rows[-1]), flush=True)
+                for _ in range(args.repeat):
+                    base = None
+                    if args.baseline is not None:
+                        base = measure([sys.executable, "-m", "assets_pipeline", "optimize", str(src), "-o",
+                                        str(work / "base.glb"), "--quiet"], work / "base.glb", args.timeout,
+                                       args.baseline.resolve())
+                    ours = measure([sys.executable, "-m", "assets_pipeline", "optimize", str(src), "-o",
+                                    str(work / "ours.glb"), "--quiet"], work / "ours.glb", args.timeout)
+                    if base is not None and (work / "base.glb").read_bytes() != (work / "ours.glb").read_bytes():
+                        print(f"note: {src.name}: the baseline's GLB differs from ours", file=sys.stderr)
+                    ref = None
+                    if fmt == "obj" and not args.no_gltfpack:
+                        ref = measure([str(BIN / "gltfpack"), "-cc", "-i", str(src), "-o", str(work / "ref.glb")],
+                                      work / "ref.glb", args.timeout)
+                    rows.append((src, tri_count, ours, ref))
+                    print(row_text(*rows[-1]) + (baseline_text(base, ours, ref) if base else ""), flush=True)
     finally:
         if not args.keep and args.work is None:
             shutil.rmtree(work, ignore_errors=True)
+
+
+def baseline_text(base: Measured, ours: Measured, ref: Measured | None) -> str:
+    """Extra columns: the baseline's peak MB and seconds, ours/baseline time, baseline/gltfpack time, its load,
+    then CPU seconds of ours / baseline / gltfpack and the CPU ratios ours/gltfpack and baseline/gltfpack."""
+    vs_ref = f"{base.seconds / ref.seconds:.2f}" if ref is not None and ref.seconds > 0 else "-"
+    cpu = f" {ours.cpu:.1f} | {base.cpu:.1f} | {ref.cpu if ref else -1:.1f} |"
+    if ref is not None and ref.cpu > 0:
+        cpu += f" {ours.cpu / ref.cpu:.2f} | {base.cpu / ref.cpu:.2f} |"
+    return (f" {base.peak_mb:.0f} | {base.seconds:.1f} | {ours.seconds / base.seconds:.2f} | {vs_ref} "
+            f"| {base.load} |" + cpu)
 
 
 def row_text(src: Path, tri_count: int, ours: Measured, ref: Measured | None) -> str:
