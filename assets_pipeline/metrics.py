@@ -8,6 +8,11 @@ centroids; earlier Open3D's ray-casting scene, whose import alone took 1.5-6 s).
 from __future__ import annotations
 
 import itertools
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
 
 import numpy as np
 
@@ -60,7 +65,11 @@ def split_long_edges(v: np.ndarray, f: np.ndarray, max_edge: float) -> tuple[np.
     written for Open3D 0.19's closest-point query, which returned wrong answers near long, thin triangles)."""
     done = []
     for _ in range(64):
-        e = np.stack([np.linalg.norm(v[f[:, (k + 1) % 3]] - v[f[:, (k + 2) % 3]], axis=1) for k in range(3)], 1)
+        corner = [v[f[:, k]] for k in range(3)]
+        e = np.empty((len(f), 3))
+        for k in range(3):  # what np.linalg.norm(axis=1) computes, without its copies
+            d = corner[(k + 1) % 3] - corner[(k + 2) % 3]
+            e[:, k] = np.sqrt(d[:, 0] * d[:, 0] + d[:, 1] * d[:, 1] + d[:, 2] * d[:, 2])
         long = e.max(axis=1) > max_edge
         done.append(f[~long])
         if not long.any():
@@ -116,8 +125,13 @@ class TriangleDistance:
         inverse = [np.where(sq > 0, 1.0 / np.where(sq > 0, sq, 1.0), 0.0)[:, None]
                    for sq in (np.einsum("ij,ij->i", e, e) for e in (ab, ac, bc))]
         # one row per number: a, ab, ac, bc, unit normal, inward edge normals (xyz each), 1/|ab|^2, 1/|ac|^2, 1/|bc|^2
-        self.table = np.ascontiguousarray(np.concatenate(
-            [a, ab, ac, bc, n / np.where(flat, 1.0, length)[:, None], *inward, *inverse], axis=1).T, np.float32)
+        # (filled row by row: one float64 copy of the whole table took a third of the build)
+        columns = [a, ab, ac, bc, n / np.where(flat, 1.0, length)[:, None], *inward, *inverse]
+        self.table = np.empty((sum(x.shape[1] for x in columns), len(f)), np.float32)
+        row = 0
+        for x in columns:
+            self.table[row:row + x.shape[1]] = x.T
+            row += x.shape[1]
         centroid = (a + b + c) / 3
         self.radius = np.sqrt(np.max([np.einsum("ij,ij->i", x - centroid, x - centroid) for x in (a, b, c)], axis=0)) \
             if len(f) else np.zeros(0)
@@ -187,12 +201,27 @@ class TriangleDistance:
             first = np.flatnonzero(np.r_[True, at[1:] != at[:-1]])
             out[at[first]] = np.minimum(out[at[first]], np.minimum.reduceat(self._pairs(p[at], tri), first))
 
+    def bounds(self, points: np.ndarray, cancel: threading.Event | None = None) -> np.ndarray:
+        """Upper bounds of the points' distances, the first step of :meth:`largest` (each point's its own, so
+        bounds computed once serve a later call on more points). Once ``cancel`` is set, the rest are inf."""
+        p = np.asarray(points, np.float64) - self.origin
+        bound = np.full(len(p), np.inf)
+        if self.tree is None:
+            return bound
+        for s in range(0, len(p), 1 << 15):  # in pieces, to notice ``cancel``
+            if cancel is not None and cancel.is_set():
+                break
+            bound[s:s + (1 << 15)] = self._nearest(p[s:s + (1 << 15)], self.NEAR)
+        return bound
+
     def largest(self, points: np.ndarray, labels: np.ndarray | None = None, count: int = 1,
-                stop: float = np.inf) -> np.ndarray:
+                stop: float = np.inf, cancel: threading.Event | None = None,
+                bounds: np.ndarray | None = None) -> np.ndarray:
         """(count,) the largest distance from the points of each label (0..count-1; default: all one label) to the
         surface, exact; 0 for a label without points, inf when the surface has no triangles. With ``stop``, the
         search ends as soon as one label's distance reaches it (that label's value is then at least ``stop``, the
-        others' lower bounds)."""
+        others' lower bounds). Once ``cancel`` is set, it ends soon with a meaningless result. ``bounds``: the
+        points' :meth:`bounds`, when already known."""
         labels = np.zeros(len(points), np.int64) if labels is None else np.asarray(labels, np.int64)
         if self.tree is None:
             return np.where(np.bincount(labels, minlength=count) > 0, np.inf, 0.0)
@@ -200,7 +229,9 @@ class TriangleDistance:
         if not len(points):
             return np.zeros(count)
         p = np.asarray(points, np.float64) - self.origin
-        bound = self._nearest(p, self.NEAR)
+        bound = self.bounds(points, cancel) if bounds is None else np.array(bounds, np.float64)
+        if cancel is not None and cancel.is_set():
+            return np.zeros(count)
         exact = np.zeros(len(p), bool)
         refined = np.zeros(len(p), bool)
         # first the points with the largest bounds of each label and overall: the largest distance is most likely
@@ -210,6 +241,8 @@ class TriangleDistance:
         rank = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
         todo, batch = np.union1d(order[rank < 8], np.argpartition(-bound, min(512, len(p) - 1))[:512]), 1024
         while len(todo):
+            if cancel is not None and cancel.is_set():
+                break
             bound[todo] = self._exact(p[todo], bound[todo])
             exact[todo] = True
             np.maximum.at(best, labels[todo], bound[todo])
@@ -278,21 +311,31 @@ class PartsReference:
     part's error is the largest distance from its samples to the other union (the union's symmetric Hausdorff
     distance is the largest part's). Samples and the distance index of the reference are built once."""
 
-    def __init__(self, parts: list[tuple[np.ndarray, np.ndarray]], samples: int = 20_000, seed: int = 0) -> None:
+    def __init__(self, parts: list[tuple[np.ndarray, np.ndarray]], samples: int = 20_000, seed: int = 0,
+                 background: bool = False) -> None:
+        """With ``background``, the samples and the index are made in a worker thread (while the caller waits for
+        something else, such as the simplifier's process); the first measurement waits for them."""
         self.parts = parts
         self.rng = np.random.default_rng(seed)
+        self._index: TriangleDistance | None = None
+        self._last: tuple[list[np.ndarray], np.ndarray] | None = None
+        self._ready = _background(self._prepare, samples, True) if background else None
+        if self._ready is None:
+            self._prepare(samples, False)
+
+    def _prepare(self, samples: int, index: bool) -> None:
         # the reference: vertices, centroids and as many random points as triangles (the simplifier's choices are
         # measured often; the output is measured once with the full sampling); the simplified side has fewer,
         # larger triangles, whose edge midpoints are where they leave the reference most
         origin: list[np.ndarray] = []
         pts = [sample_surface(v, f, min(samples, max(500, len(f))), self.rng, False, origin=origin)
-               for v, f in parts]
+               for v, f in self.parts]
         self.points = np.concatenate(pts) if pts else np.zeros((0, 3))
-        self.labels = np.repeat(np.arange(len(parts)), [len(p) for p in pts])
+        self.labels = np.repeat(np.arange(len(self.parts)), [len(p) for p in pts])
         self.origin = origin
-        self.keys = [_triangle_keys(f, len(v)) for v, f in parts]
-        self._index: TriangleDistance | None = None
-        self._last: tuple[list[np.ndarray], np.ndarray] | None = None
+        self.keys = [_triangle_keys(f, len(v)) for v, f in self.parts]
+        if index and self.parts:  # what the first measurement builds (samples first: the same random stream)
+            self._index = TriangleDistance(*_union(self.parts))
 
     def same(self, parts: list[tuple[np.ndarray, np.ndarray]]) -> bool:
         """True when ``parts`` are this reference's parts (same vertices and triangles)."""
@@ -308,6 +351,8 @@ class PartsReference:
         out = np.zeros(len(self.parts))
         if not self.parts:
             return out
+        if self._ready is not None:
+            self._ready.result()
         if self._last is not None and len(self._last[0]) == len(simplified) and all(
                 a.shape == b.shape and np.array_equal(a, b) for a, b in zip(self._last[0], simplified, strict=True)):
             return self._last[1].copy()  # the same triangles again (a fit kept after it was measured)
@@ -354,20 +399,78 @@ class PartsReference:
             pts.append(sampled)
         back = np.concatenate(pts)
         back_labels = np.repeat(np.arange(len(kept)), [len(p) for p in pts])
+        back_bounds = None
         if np.isfinite(stop):  # a result worse than ``stop`` shows on a sixteenth of the points most of the time
-            out = self._index.largest(back[::QUICK], back_labels[::QUICK], len(kept), stop)
+            back_bounds = self._index.bounds(back[::QUICK])
+            out = self._index.largest(back[::QUICK], back_labels[::QUICK], len(kept), stop, bounds=back_bounds)
             if out.max() >= stop:
                 return out
-        simplified_index = TriangleDistance(*_union(kept))
-        if np.isfinite(stop):
-            out = simplified_index.largest(forward[::QUICK_FORWARD], forward_labels[::QUICK_FORWARD], len(kept),
-                                           stop)
+        # the two directions are independent: the reference's (its index is built) runs beside the simplified
+        # surface's; what is returned is what measuring them one after the other returns. A full pass after a
+        # quick one takes the bounds the quick one computed
+        cancel = threading.Event()
+        backward = _background(_largest_after, self._index, back, back_labels, len(kept), stop, cancel, QUICK,
+                               back_bounds)
+        try:
+            simplified_index = TriangleDistance(*_union(kept))
+            forward_bounds = None
+            if np.isfinite(stop):
+                forward_bounds = simplified_index.bounds(forward[::QUICK_FORWARD])
+                out = simplified_index.largest(forward[::QUICK_FORWARD], forward_labels[::QUICK_FORWARD],
+                                               len(kept), stop, bounds=forward_bounds)
+                if out.max() >= stop:
+                    return out
+            out = _largest_after(simplified_index, forward, forward_labels, len(kept), stop, None, QUICK_FORWARD,
+                                 forward_bounds)
             if out.max() >= stop:
                 return out
-        out = simplified_index.largest(forward, forward_labels, len(kept), stop)
-        if out.max() >= stop:
-            return out
-        return np.maximum(out, self._index.largest(back, back_labels, len(kept), stop))
+            return np.maximum(out, backward.result())
+        finally:
+            cancel.set()
+            if isinstance(backward, Future):
+                backward.result()  # nothing keeps running after a return (or an error) here
+
+
+def _largest_after(index: TriangleDistance, points: np.ndarray, labels: np.ndarray, count: int, stop: float,
+                   cancel: threading.Event | None, step: int, known: np.ndarray | None) -> np.ndarray:
+    """``index.largest`` of all the points, ``known`` being the bounds of every ``step``-th (None: none known)."""
+    bounds = None
+    if known is not None:
+        bounds = np.empty(len(points))
+        bounds[::step] = known
+        rest = np.ones(len(points), bool)
+        rest[::step] = False
+        bounds[rest] = index.bounds(points[rest], cancel)
+    return index.largest(points, labels, count, stop, cancel, bounds)
+
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+class _Later:
+    """A call made when its result is first asked for (one processor: nothing runs beside the caller)."""
+
+    def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        self.fn, self.args = fn, args
+
+    def result(self) -> Any:
+        """The call's result (computed now, the first time)."""
+        if self.fn is not None:
+            self.value, self.fn = self.fn(*self.args), None
+        return self.value
+
+
+def _background(fn: Callable[..., Any], *args: Any) -> Future[Any] | _Later:
+    """``fn(*args)`` in a worker thread when there is a second processor (NumPy and SciPy's KD-tree release the
+    GIL), else when its result is asked for."""
+    global _pool
+    if len(os.sched_getaffinity(0)) < 2:
+        return _Later(fn, args)
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="measure")
+    return _pool.submit(fn, *args)
 
 
 def _triangle_keys(f: np.ndarray, vertices: int) -> np.ndarray | None:

@@ -118,21 +118,28 @@ def simplify_transform(options: OptimizeOptions, ratio: float, reference: AssetD
 
     cache: dict[tuple[tuple[int, int], ...], object] = {} if surfaces is None else surfaces
 
-    def measure(parts: list[tuple[tuple[int, int], np.ndarray, np.ndarray, np.ndarray]],
-                stop: float = np.inf) -> list[float]:
+    def reference_of(parts: list[tuple[tuple[int, int], np.ndarray, np.ndarray, np.ndarray]],
+                     background: bool = False) -> PartsReference:
         # every round, candidate and LOD is measured against the same reference: sample it and build its distance
         # scene once
         key = tuple(k for k, _, _, _ in parts)
         ref = cache.get(key)
         pairs = [(v, f) for _, v, f, _ in parts]
         if not isinstance(ref, PartsReference) or not ref.same(pairs):
-            ref = cache[key] = PartsReference(pairs)
-        return [float(d) for d in ref.distances([t for _, _, _, t in parts], stop)]
+            ref = cache[key] = PartsReference(pairs, background=background)
+        return ref
+
+    def measure(parts: list[tuple[tuple[int, int], np.ndarray, np.ndarray, np.ndarray]],
+                stop: float = np.inf) -> list[float]:
+        return [float(d) for d in reference_of(parts).distances([t for _, _, _, t in parts], stop)]
+
+    def prepare(parts: list[tuple[tuple[int, int], np.ndarray, np.ndarray, np.ndarray]]) -> None:
+        reference_of(parts, background=True)  # made while node simplifies
 
     chosen = node_simplifier.best_simplifier()
     batch = node_simplifier.simplify_many if chosen is node_simplifier.simplify else None
     settings = SimplifyOptions(ratio, options.error, options.lock_border, permissive=batch is not None)
-    return simplify(settings, chosen, measure, reference, batch)  # type: ignore[arg-type]
+    return simplify(settings, chosen, measure, reference, batch, prepare)  # type: ignore[arg-type]
 
 
 def finishing_transforms(options: OptimizeOptions, ratio: float | None,

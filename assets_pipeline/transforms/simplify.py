@@ -112,10 +112,13 @@ class _Job:
 
 
 def simplify(options: SimplifyOptions, simplifier: Simplifier, measure: Measure | None = None,
-             reference: AssetDocument | None = None, batch: BatchSimplifier | None = None) -> Transform:
+             reference: AssetDocument | None = None, batch: BatchSimplifier | None = None,
+             prepare: Callable[[list[Part]], None] | None = None) -> Transform:
     """Return the transform that simplifies the triangle primitives with ``simplifier`` (or ``batch``, many at once)
     to ``options.ratio`` of the triangles of the same primitives in ``reference`` (default: the document itself),
-    measuring the error against it with ``measure`` when given; warns when the model cannot be reduced that far."""
+    measuring the error against it with ``measure`` when given; warns when the model cannot be reduced that far.
+    ``prepare(parts)``, when given, is told the parts (with their current triangles) the first measurement will
+    take, before the simplifier runs (to build what measuring them needs meanwhile)."""
     def many(jobs: list[tuple[_Job, np.ndarray, float]], targets: bool | list[int] = False) -> list[np.ndarray]:
         counts = targets if isinstance(targets, list) else [j.target if targets else 0 for j, _, _ in jobs]
         calls = [(order, j.pos, count, goal / j.scale, j.flags, j.attrs, j.weights)
@@ -129,6 +132,8 @@ def simplify(options: SimplifyOptions, simplifier: Simplifier, measure: Measure 
         jobs = _jobs(doc, reference or doc, options)
         if not jobs:
             return
+        if measure is not None and prepare is not None:
+            prepare([(j.key, j.world, j.base, j.current.reshape(-1, 3)) for j in jobs])
         budget = sum(j.target for j in jobs)
         bound = jobs[0].bound
         # each primitive at its own target without a bound: whether its seams stop it (then permissive), and

@@ -5,7 +5,9 @@ parts measurement that skips what the simplifier left as it was."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
+from assets_pipeline import metrics
 from assets_pipeline.metrics import PartsReference, TriangleDistance, surface_hausdorff
 
 
@@ -111,3 +113,56 @@ def test_a_measurement_with_a_stop_is_exact_below_it_and_reaches_it_above() -> N
     assert below == exact
     above = PartsReference([(v, f)]).distances([collapsed], stop=0.1)[0]  # reached: may stop, but not below it
     assert above >= 0.1
+
+
+def test_bounds_computed_once_serve_a_later_pass_on_more_points() -> None:
+    v, f = _mixed_surface()
+    rng = np.random.default_rng(11)
+    points = np.concatenate([rng.random((400, 3)) * 12 - 1, [[40.0, 40.0, 40.0]]])  # the last one far from all
+    labels = rng.integers(0, 3, len(points))
+    labels[-1] = 2
+    index = TriangleDistance(v, f)
+    fresh = index.largest(points, labels, 3)
+    for step in (4, 16):
+        known = index.bounds(points[::step])
+        assert np.array_equal(index.largest(points[::step], labels[::step], 3, bounds=known),
+                              index.largest(points[::step], labels[::step], 3))
+        # the rest's bounds are computed and every bound lands on its own point (a bound on the wrong point
+        # would hide the far one)
+        assert np.array_equal(metrics._largest_after(index, points, labels, 3, np.inf, None, step, known), fresh)
+    assert fresh[2] > 40  # the far point decides label 2
+
+
+def _moved_grid() -> tuple[list[tuple[np.ndarray, np.ndarray]], list[np.ndarray]]:
+    """Two grids (one with a raised vertex) and, for each, triangles as a simplifier may leave them."""
+    v, f = _grid()
+    bump = 10 * 21 + 10
+    v[bump, 2] = 0.3
+    collapsed = np.where(f == bump, bump + 1, f)
+    collapsed = collapsed[(collapsed[:, 0] != collapsed[:, 1]) & (collapsed[:, 1] != collapsed[:, 2])
+                          & (collapsed[:, 0] != collapsed[:, 2])]
+    other_v, other_f = _grid(6)
+    other_v = other_v + np.array([30.0, 0.0, 0.0])
+    other_v[:, 2] += 0.05 * np.cos(other_v[:, 0] * 3)
+    return [(v, f), (other_v, other_f)], [collapsed, other_f[::2]]
+
+
+def test_directions_measured_side_by_side_return_what_one_after_the_other_does(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    parts, simplified = _moved_grid()
+    stops = [np.inf, 1.0, 0.2, 0.05, 1e-4]
+    side_by_side = [PartsReference(parts).distances(simplified, stop) for stop in stops]
+    prepared = PartsReference(parts, background=True)  # samples and index made in a worker: the same stream
+    in_worker = [prepared.distances(simplified, stop) for stop in (np.inf,)]
+    monkeypatch.setattr(metrics, "_background", lambda fn, *args: metrics._Later(fn, args))
+    one_after = [PartsReference(parts).distances(simplified, stop) for stop in stops]
+    for stop, a, b in zip(stops, side_by_side, one_after, strict=True):
+        assert np.array_equal(a, b), (stop, a, b)
+    assert np.array_equal(in_worker[0], one_after[0])
+    assert abs(one_after[0][0] - 0.3) < 1e-6 and one_after[0][1] > 0
+    # several measurements in a row draw the simplified side's random samples from one stream
+    seq_a = PartsReference(parts, background=True)
+    seq_b = PartsReference(parts)
+    for _ in range(3):
+        simplified = [simplified[0], simplified[1][1:]]
+        assert np.array_equal(seq_a.distances(simplified), seq_b.distances(simplified))

@@ -143,3 +143,21 @@ def test_morphed_mesh_is_simplified_keeping_its_targets() -> None:
     morphed_in -= (morphed_in.max(0) + morphed_in.min(0)) / 2
     morphed_out -= (morphed_out.max(0) + morphed_out.min(0)) / 2
     assert surface_hausdorff(morphed_in, tris.astype(np.int64), morphed_out, f.astype(np.int64), 20_000) < 0.02
+
+
+def test_reference_is_prepared_before_the_simplifier_runs_and_then_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    made: list[bool] = []
+    init = PartsReference.__init__
+
+    def recorded(self: PartsReference, parts: list[tuple[np.ndarray, np.ndarray]], samples: int = 20_000,
+                 seed: int = 0, background: bool = False) -> None:
+        made.append(background)
+        init(self, parts, samples, seed, background)
+
+    monkeypatch.setattr(PartsReference, "__init__", recorded)
+    pos, tris = _bumpy_sphere()
+    report, _ = optimize_lods(AssetDocument.from_mesh_arrays(pos, tris), _opts(ratio=0.3, error=0.05))
+    # one reference, made in the background when the simplify step starts; the measurements found it (the same
+    # parts), so none was made again
+    assert made == [True], made
+    assert report.lods[0].error is not None and report.lods[0].error <= 0.05
