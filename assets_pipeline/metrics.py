@@ -465,7 +465,8 @@ def _background(fn: Callable[..., Any], *args: Any) -> Future[Any] | _Later:
     """``fn(*args)`` in a worker thread when there is a second processor (NumPy and SciPy's KD-tree release the
     GIL), else when its result is asked for."""
     global _pool
-    if len(os.sched_getaffinity(0)) < 2:
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    if cpus < 2:
         return _Later(fn, args)
     with _pool_lock:
         if _pool is None:

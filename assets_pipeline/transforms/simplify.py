@@ -155,7 +155,7 @@ def simplify(options: SimplifyOptions, simplifier: Simplifier, measure: Measure 
                 _rebalance(jobs, measure, many, budget, bound, options.rebalance)
         if measure is not None:
             _bound_measured(jobs, measure, many, options)
-            _best_orders(jobs, measure, many, options)
+            _best_orders(jobs, measure, many, options, prepare)
         for job in jobs:
             assert job.out is not None
             job.prim["indices"] = doc.add_accessor(job.out.astype(np.uint32))
@@ -318,9 +318,11 @@ def _grid_count(job: _Job, k: int) -> int:
     return int(len(job.base) * (k / GRID)) * 3
 
 
-def _best_orders(jobs: list[_Job], measure: Measure, many: Many, options: SimplifyOptions) -> None:
+def _best_orders(jobs: list[_Job], measure: Measure, many: Many, options: SimplifyOptions,
+                 prepare: Callable[[list[Part]], None] | None = None) -> None:
     """Simplify the primitives that decide the model's error in shuffled triangle orders and keep the order with
-    the lowest error (each measured alone against its reference)."""
+    the lowest error (each measured alone against its reference, which ``prepare`` is told of while the
+    simplifier runs)."""
     worst = max(j.distance for j in jobs)
     if worst <= 0 or options.candidates < 2:
         return
@@ -331,9 +333,13 @@ def _best_orders(jobs: list[_Job], measure: Measure, many: Many, options: Simpli
         rng = np.random.default_rng(len(job.current))  # deterministic: same input, same output
         tris = job.current.reshape(-1, 3)
         calls += [(job, tris[rng.permutation(len(tris))].reshape(-1), job.goal) for _ in range(options.candidates - 1)]
+    if prepare is not None and len(jobs) > 1:
+        for job in top:
+            prepare([(job.key, job.world, job.base, job.out.reshape(-1, 3))])  # type: ignore[union-attr]
+    candidates = many(calls, targets=len(jobs) == 1)
     alone = {id(j): j.distance if len(jobs) == 1 else _measure([j], measure)[0] for j in top}
     before = [(j.out, j.distance) for j in jobs]
-    for (job, _, _), cand in zip(calls, many(calls, targets=len(jobs) == 1), strict=True):
+    for (job, _, _), cand in zip(calls, candidates, strict=True):
         assert job.out is not None
         if len(cand) > len(job.out):  # never trade triangles for error
             continue

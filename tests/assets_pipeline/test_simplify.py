@@ -161,3 +161,15 @@ def test_reference_is_prepared_before_the_simplifier_runs_and_then_used(monkeypa
     # parts), so none was made again
     assert made == [True], made
     assert report.lods[0].error is not None and report.lods[0].error <= 0.05
+    # two primitives: the union's reference, then the one of the part tried in other triangle orders, made while
+    # node simplifies those orders
+    made.clear()
+    red = {"pbrMetallicRoughness": {"baseColorFactor": [1, 0, 0, 1]}}
+    doc = AssetDocument.from_mesh_arrays(pos, tris, material=red)
+    small, small_tris = _bumpy_sphere(20, 40, seed=5)
+    doc.gltf["materials"].append({"pbrMetallicRoughness": {"baseColorFactor": [0, 0, 1, 1]}})
+    doc.gltf["meshes"][0]["primitives"].append({
+        "attributes": {"POSITION": doc.add_accessor(small * 0.5 + np.float32(3.0))},
+        "indices": doc.add_accessor(small_tris.reshape(-1)), "material": len(doc.gltf["materials"]) - 1})
+    report, _ = optimize_lods(doc, _opts(ratio=0.3, error=0.05))
+    assert made == [True, True], made
