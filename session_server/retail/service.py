@@ -495,12 +495,12 @@ class RetailService:
     async def _visit_ended(self, store: str, room: str, data: dict[str, Any],
                            track: tuple[float | None, list[str]]) -> None:
         """A visit ended (mirror, timeout): its open requests are cancelled; length and co-tried pairs counted."""
+        started = data.get("started", track[0])
+        ended = data.get("at") or time.time()
+        if isinstance(started, (int, float)):  # counted at once: a summary asked for right after the visit has it
+            self.note_event(store, "visit", None, max(0.0, float(ended) - started))
         try:
             await self.run(self.requests.cancel_open, store, room)
-            started = data.get("started", track[0])
-            ended = data.get("at") or time.time()
-            if isinstance(started, (int, float)):
-                self.note_event(store, "visit", None, max(0.0, float(ended) - started))
             skus = [s for s in data.get("skus") or track[1] if isinstance(s, str)]
             await self.run(self.catalog.record_cotried, store, skus)
         except Exception:

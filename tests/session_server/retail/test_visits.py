@@ -4,6 +4,7 @@ database, visit lengths and co-tried pairs are counted without identities and fe
 from __future__ import annotations
 
 import asyncio
+import time
 
 import httpx
 
@@ -11,7 +12,7 @@ from session_server.retail.catalog import StoreCatalog
 from tests.session_server.conftest import run
 
 from .conftest import Shop
-from .flows import JEANS_EPC, TSHIRT_M_WHITE, Watcher, bearer, device, token
+from .flows import JEANS_EPC, TIME_FACTOR, TSHIRT_M_WHITE, Watcher, bearer, device, token
 
 
 def test_an_empty_room_is_cleared_after_the_visit_timeout(shop: Shop) -> None:
@@ -66,8 +67,12 @@ def test_visits_feed_cotried_history_and_anonymous_analytics(shop: Shop) -> None
     from assets_pipeline.settings import AssetSettings
 
     catalog = StoreCatalog(AssetSettings(catalog_url=shop.catalog_url, _env_file=None))  # type: ignore[call-arg]
-    try:
+    try:  # the pairs are written after the visit ends, in the background: wait for them, within a bound
+        deadline = time.monotonic() + 10 * TIME_FACTOR
         recs = catalog.recommend("paris-01", "TSH-100", "M", "white")
+        while not recs["cotried"] and time.monotonic() < deadline:
+            time.sleep(0.1)
+            recs = catalog.recommend("paris-01", "TSH-100", "M", "white")
     finally:
         catalog.close()
     assert [c["sku"] for c in recs["cotried"]] == ["JEA-300"]  # tried together in two visits
