@@ -1,7 +1,9 @@
 """RoomHub: one room on one server process.
 
 * follows the room's ordered log from the backplane into a local mirror (``deltas.apply``) and fans
-  each delta out to this process's clients, encoded once;
+  each delta out to this process's clients, encoded once; alone on the room (one process, in-memory
+  backplane) the leader hands its committed deltas to the mirror in its own turn instead (``_hand_over``:
+  one task woken per change, not two), so an ack is held right after its delta;
 * competes for the room's lease and, while holding it, runs the sans-I/O ``Room`` on the requests
   in the room's inbox (from every process), commits the resulting deltas and routes the replies;
 * coalesces presence and sends one frame per client per tick.
@@ -126,9 +128,11 @@ class RoomHub:
         self._renewed = 0.0
         self._last_tick = 0.0
         self._made: dict[int, tuple[dict[str, Any], Emit]] = {}
-        """This process's leader's deltas by revision, each with the wire dict it committed (alone on the room,
-        ``_follow`` reads that very dict back from the log, and the mirror then takes the state the leader made
-        instead of applying the delta again)."""
+        """This process's leader's deltas the mirror could not take at once (alone on the room, see ``_hand_over``),
+        by revision, each with the wire dict it committed: ``_follow`` reads that very dict back from the log, and
+        the mirror then takes the state the leader made instead of applying the delta again."""
+        self._behind = asyncio.Event()
+        """Alone on the room: set when the log holds deltas the mirror has not taken (``_follow`` reads it then)."""
         self._replies: deque[tuple[Link, str, int]] = deque()
         """Replies waiting, in order, until the mirror holds the revision they answer (an ack never
         overtakes its delta: a client that reads its state on ``ack`` sees its change)."""
@@ -335,9 +339,10 @@ class RoomHub:
 
     # ---- the ordered log -------------------------------------------------------------------------
     async def _follow(self) -> None:
+        alone = not self.bp.distributed
         while self._running:
             try:
-                raws = await self.bp.read_log(self.room_id, self.mirror.revision, block_ms=500)
+                raws = await self.bp.read_log(self.room_id, self.mirror.revision, block_ms=0 if alone else 500)
             except (OSError, ConnectionError) as exc:
                 logger.warning("room %s: log read failed: %s", self.room_id, exc)
                 await asyncio.sleep(0.5)
@@ -360,6 +365,26 @@ class RoomHub:
                 self._complete_waiting()
             if self._replies:
                 self._release_replies()
+            if alone and not raws:
+                # caught up: alone on the room only this hub's leader writes the log, and it hands its deltas to
+                # the mirror itself (``_hand_over``), so the log is read again only when it could not
+                self._behind.clear()
+                await self._behind.wait()
+
+    def _hand_over(self, raws: list[dict[str, Any]], emits: list[Emit]) -> None:
+        """Alone on the room: the mirror takes the deltas its leader just committed at once, in the leader's turn
+        (the state the leader made with each), as ``_follow`` would have after reading them from the log, without
+        waking it; the mirror behind the log, they are left to ``_follow`` (``_made``)."""
+        for raw, emit in zip(raws, emits, strict=True):
+            if not self._behind.is_set() and emit.delta.rev == self.mirror.revision + 1:
+                self._apply(emit.delta, emit.state)
+            else:
+                self._made[emit.delta.rev] = (raw, emit)
+                self._behind.set()
+        if self._waiting:
+            self._complete_waiting()
+        if self._replies:
+            self._release_replies()
 
     def _apply(self, delta: Delta, made: Any = None) -> None:
         """The mirror takes the next delta; ``made``: the state this process's leader made with it, if it did."""
@@ -562,9 +587,6 @@ class RoomHub:
             outs.extend(room.tick(now))
         emits = [o for o in outs if isinstance(o, Emit)]
         deltas = [o.delta.to_wire() for o in emits]
-        if not self.bp.distributed:  # alone on the room: the mirror will take the leader's states (``_made``)
-            for raw, emit in zip(deltas, emits, strict=True):
-                self._made[emit.delta.rev] = (raw, emit)
         answers = room.take_answers()
         if items or deltas:
             try:
@@ -572,6 +594,8 @@ class RoomHub:
             except Exception:
                 self.leader = None  # this turn is not in the log: the Room ran ahead of it, so it is reloaded
                 raise
+        if deltas and not self.bp.distributed:  # alone on the room: the mirror takes them now, before the replies
+            self._hand_over(deltas, emits)
         for o in outs:
             if isinstance(o, Reply):
                 node = nodes.get(o.participant)

@@ -20,6 +20,7 @@ from session_server.protocol.room import RoomConfig
 from session_server.protocol.state import Participant, evolve
 from session_server.server import hub as hub_module
 from session_server.server.hub import RoomHub
+from session_server.server.sender import text_of
 
 from .helpers import msg, pose
 
@@ -79,8 +80,9 @@ def test_the_mirror_takes_the_leaders_state_for_every_delta_of_a_turn(
 
 
 def test_a_delta_the_leader_did_not_commit_is_applied(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A state kept for a revision (``_made``) counts only for the very delta the leader committed: a delta at that
-    revision read from the log that is not it (say, the leader's commit failed and another one was made) is applied."""
+    """A state kept for a revision (``_made``, when the mirror was behind the log) counts only for the very delta the
+    leader committed: a delta at that revision read from the log that is not it (say, the leader's commit failed and
+    another one was made) is applied."""
     applied = _counting_apply(monkeypatch)
 
     async def main() -> None:
@@ -88,15 +90,17 @@ def test_a_delta_the_leader_did_not_commit_is_applied(monkeypatch: pytest.Monkey
         await hub.start()
         await _turns(hub, [("ana", JoinCmd("phone", "s-ana"))], 1)
         assert applied == []
-        hub._running = False  # stop following for a moment
+        for task in hub._tasks:  # stop following and leading for a moment
+            task.cancel()
         await asyncio.gather(*hub._tasks, return_exceptions=True)
         await hub._submit("ben", JoinCmd("phone", "s-ben"))
         assert hub.leader is not None
+        hub._behind.set()  # as if the log held deltas the mirror has not taken: the leader's are left to _follow
         items = await hub.bp.read_inbox(hub.room_id, hub._cursor, 0)
         await hub._process(items, tick=False)
+        assert hub.mirror.revision == 1
         raw, emit = hub._made[2]
         hub._made[2] = ({**raw}, emit)  # the same content, not the dict committed
-        hub._running = True
         hub._tasks = [asyncio.create_task(hub._follow())]
         for _ in range(200):
             if hub.mirror.revision == 2:
@@ -106,6 +110,43 @@ def test_a_delta_the_leader_did_not_commit_is_applied(monkeypatch: pytest.Monkey
         await hub.stop()
 
     asyncio.run(main())
+
+
+def test_alone_the_mirror_takes_a_turns_deltas_in_the_turn() -> None:
+    """Alone on the room (one process, memory backplane) the leader hands its committed deltas to the mirror in its
+    own turn: the mirror is at the new revision, the delta and then the ack are held, and nothing waits on the log
+    (no second task is woken per change)."""
+
+    async def main() -> None:
+        bp = MemoryBackplane()
+        hub = RoomHub("store-1", bp, RoomConfig())
+        await hub.start()
+        await _turns(hub, [("ana", JoinCmd("phone", "s-ana"))], 1)
+        link = _Recording("ana")
+        hub.clients["ana"] = link  # type: ignore[assignment]
+        await asyncio.sleep(0.05)
+        assert bp.store.log("store-1").waiters == []  # the follower waits on no log read
+        for task in hub._tasks:  # no other task runs from here on
+            task.cancel()
+        await asyncio.gather(*hub._tasks, return_exceptions=True)
+        hub._held.clear()
+        await hub._submit("ana", msg("object.place", object="o", sku="SKU", pose=pose(1), id="p1"))
+        items = await bp.read_inbox(hub.room_id, hub._cursor, 0)
+        await hub._process(items, tick=False)
+        assert hub.mirror.revision == 2 and "o" in hub.mirror.objects
+        kinds = [json.loads(text_of(frame))["type"] for _, frame in hub._held]
+        assert kinds == ["delta", "ack"]
+        assert hub._held[1][0] is link and not hub._replies and not hub._made
+        await hub.stop()
+
+    asyncio.run(main())
+
+
+class _Recording:
+    """A link of participant ``pid`` whose sender keeps nothing."""
+
+    def __init__(self, pid: str) -> None:
+        self.participant, self.session, self.role = pid, "s-" + pid, "phone"
 
 
 def test_evolve_is_replace() -> None:
