@@ -296,23 +296,17 @@ class ClientLink:
             for i in range(count):
                 self.feed_pose(payload(i), mono)
             return
-        self.last_received = mono
-        node = self.node
-        stalled = node.stall.check(mono)
-        if self.closing:
+        arrived = self._arrived(mono)
+        if arrived is None:
             return
-        now = node.clock()
+        now, stalled = arrived
         try:
             admitted = conn.admit_many(count, POSE_BYTES, now, stalled)
         except ProtocolError as exc:
             self.fail(exc)  # a binary pose message has no request id
             return
         if admitted:
-            pose = binary_pose(payload(admitted - 1))
-            if phase == "joining":
-                self._early_pose = pose
-            elif self.hub is not None:
-                self.hub.update_presence(self.participant, pose)  # type: ignore[arg-type]
+            self._take_pose(binary_pose(payload(admitted - 1)))  # type: ignore[arg-type]
         if admitted < count:
             self._refuse(count - admitted, now)
 
@@ -323,9 +317,12 @@ class ClientLink:
                 return
             self.fail(self.conn.refusal(now))
 
-    def _arrived(self) -> tuple[float, float] | None:
-        """Note that something arrived now: ``(now, stalled)`` for the rate limits, or None once closing."""
-        mono = self.last_received = time.monotonic()
+    def _arrived(self, mono: float | None = None) -> tuple[float, float] | None:
+        """Note that something arrived now (read at ``mono``, ``time.monotonic``, when given): ``(now, stalled)``
+        for the rate limits, or None once closing."""
+        if mono is None:
+            mono = time.monotonic()
+        self.last_received = mono
         stalled = self.node.stall.check(mono)
         if self.closing:
             return None

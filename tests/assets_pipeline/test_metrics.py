@@ -82,18 +82,24 @@ def _grid(n: int = 20) -> tuple[np.ndarray, np.ndarray]:
     return v, f
 
 
-def test_parts_reference_measures_only_what_the_simplifier_changed() -> None:
+def _bumped_grid() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A grid with its middle vertex raised 0.3, and its triangles with the bump collapsed onto its neighbour
+    (the flattened triangles are new, the rest stays as it was)."""
     v, f = _grid()
-    bump = 10 * 21 + 10  # the middle vertex, raised
+    bump = 10 * 21 + 10
     v[bump, 2] = 0.3
+    collapsed = np.where(f == bump, bump + 1, f)
+    collapsed = collapsed[(collapsed[:, 0] != collapsed[:, 1]) & (collapsed[:, 1] != collapsed[:, 2])
+                          & (collapsed[:, 0] != collapsed[:, 2])]
+    return v, f, collapsed
+
+
+def test_parts_reference_measures_only_what_the_simplifier_changed() -> None:
+    v, f, collapsed = _bumped_grid()
     other_v, other_f = _grid(4)
     other_v += [30.0, 0.0, 0.0]
     ref = PartsReference([(v, f), (other_v, other_f)])
     assert np.array_equal(ref.distances([f, other_f]), [0.0, 0.0])  # nothing changed
-    # collapse the bump onto its neighbour: the flattened triangles are new, the rest stays as it was
-    collapsed = np.where(f == bump, bump + 1, f)
-    collapsed = collapsed[(collapsed[:, 0] != collapsed[:, 1]) & (collapsed[:, 1] != collapsed[:, 2])
-                          & (collapsed[:, 0] != collapsed[:, 2])]
     d = ref.distances([collapsed, other_f])
     assert abs(d[0] - 0.3) < 1e-6 and d[1] == 0.0, d  # the bump's height, found exactly
     again = ref.distances([collapsed.copy(), other_f])
@@ -101,12 +107,7 @@ def test_parts_reference_measures_only_what_the_simplifier_changed() -> None:
 
 
 def test_a_measurement_with_a_stop_is_exact_below_it_and_reaches_it_above() -> None:
-    v, f = _grid()
-    bump = 10 * 21 + 10
-    v[bump, 2] = 0.3
-    collapsed = np.where(f == bump, bump + 1, f)
-    collapsed = collapsed[(collapsed[:, 0] != collapsed[:, 1]) & (collapsed[:, 1] != collapsed[:, 2])
-                          & (collapsed[:, 0] != collapsed[:, 2])]
+    v, f, collapsed = _bumped_grid()
     exact = PartsReference([(v, f)]).distances([collapsed])[0]
     assert abs(exact - 0.3) < 1e-6
     below = PartsReference([(v, f)]).distances([collapsed], stop=0.5)[0]  # not reached: measured to the end
@@ -135,12 +136,7 @@ def test_bounds_computed_once_serve_a_later_pass_on_more_points() -> None:
 
 def _moved_grid() -> tuple[list[tuple[np.ndarray, np.ndarray]], list[np.ndarray]]:
     """Two grids (one with a raised vertex) and, for each, triangles as a simplifier may leave them."""
-    v, f = _grid()
-    bump = 10 * 21 + 10
-    v[bump, 2] = 0.3
-    collapsed = np.where(f == bump, bump + 1, f)
-    collapsed = collapsed[(collapsed[:, 0] != collapsed[:, 1]) & (collapsed[:, 1] != collapsed[:, 2])
-                          & (collapsed[:, 0] != collapsed[:, 2])]
+    v, f, collapsed = _bumped_grid()
     other_v, other_f = _grid(6)
     other_v = other_v + np.array([30.0, 0.0, 0.0])
     other_v[:, 2] += 0.05 * np.cos(other_v[:, 0] * 3)
