@@ -109,3 +109,36 @@ def test_video_reads_detected_faces_on_their_box_without_a_second_detector(image
             assert len(faces) == 3, i
             assert max(float(np.abs(a.points - b.points).mean()) for a, b in zip(faces, still, strict=True)) < 1.0
         assert p._crop_mesh is None
+
+
+def test_frames_reach_mediapipe_without_a_copy(images: dict[str, np.ndarray], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every image the face paths hand to MediaPipe (detector, crop and box face mesh, tracking face mesh, the
+    outline's segmentation) is read-only, so MediaPipe wraps it instead of copying it; the caller's frame keeps its
+    flags and pixels, and the landmarks are those of a run where MediaPipe copied."""
+    from mediapipe.python import packet_creator
+
+    img = images["faces_three_women.jpg"]
+    before = img.copy()
+    with MediaPipeProvider("image") as p:
+        copied = [f.points for f in p.faces(img)]
+    seen: list[bool] = []
+    for name in ("create_image", "create_image_frame"):
+        real = getattr(packet_creator, name)
+
+        def spy(data: object, *args: object, _real: object = real, **kwargs: object) -> object:
+            if isinstance(data, np.ndarray):
+                seen.append(bool(data.flags.writeable))
+            return _real(data, *args, **kwargs)  # type: ignore[operator]
+
+        monkeypatch.setattr(packet_creator, name, spy)
+    with MediaPipeProvider("image") as p:
+        faces = p.faces(img)
+        p.silhouette(img, faces[0])
+    for a, b in zip(faces, copied, strict=True):
+        np.testing.assert_array_equal(a.points, b)
+    with MediaPipeProvider("video") as p:
+        for i in range(3):
+            assert len(p.faces(img, i / 30)) == 3
+    assert len(seen) >= 10 and not any(seen)
+    assert img.flags.writeable
+    np.testing.assert_array_equal(img, before)
