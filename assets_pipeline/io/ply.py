@@ -167,19 +167,9 @@ def _read_binary(el: _Element, data: bytes, offset: int, order: str, path: Path)
             raise InvalidAsset(f"truncated: element {el.name!r} needs {dt.itemsize * el.count} bytes", path=path)
         arr = np.frombuffer(data, dt, count=el.count, offset=offset)
         return {n: arr[n] for n, _, _ in el.props}, offset + dt.itemsize * el.count
-    if len(el.props) == 1 and el.count > 0:
-        name, t, ct = el.props[0]
-        assert ct is not None
-        cdt, vdt = np.dtype(order + ct), np.dtype(order + t)
-        if offset + cdt.itemsize > len(data):
-            raise InvalidAsset(f"truncated: element {el.name!r}", path=path)
-        k = int(np.frombuffer(data, cdt, count=1, offset=offset)[0])
-        rec = np.dtype([("n", cdt), ("v", vdt, (k,))])
-        if 0 <= k <= 4096 and offset + rec.itemsize * el.count <= len(data):
-            arr = np.frombuffer(data, rec, count=el.count, offset=offset)
-            if (arr["n"] == k).all():
-                values = arr["v"] if el.count > 1 or k == 3 else [arr["v"][0]]
-                return {name: values}, offset + rec.itemsize * el.count
+    fixed = _read_fixed_lists(el, data, offset, order, path)
+    if fixed is not None:
+        return fixed
     out: dict[str, list[Any]] = {n: [] for n, _, _ in el.props}
     for _ in range(el.count):
         for n, t, ct in el.props:
@@ -200,6 +190,36 @@ def _read_binary(el: _Element, data: bytes, offset: int, order: str, path: Path)
                 out[n].append(np.frombuffer(data, vdt, count=k, offset=offset))
                 offset += k * vdt.itemsize
     return {n: (np.array(v) if el.props[i][2] is None else v) for i, (n, v) in enumerate(out.items())}, offset
+
+
+def _read_fixed_lists(el: _Element, data: bytes, offset: int, order: str,
+                      path: Path) -> tuple[dict[str, Any], int] | None:
+    """An element whose one list property has the same length in every row, read as one record array (None when
+    it has not: the row-by-row reader takes it). Beside other properties (a face's colour) only triangle lists are
+    read this way, the lists the row-by-row reader would keep as they are."""
+    lists = [i for i, (_, _, ct) in enumerate(el.props) if ct is not None]
+    if len(lists) != 1 or el.count <= 0:
+        return None
+    at = lists[0]
+    fields: list[tuple[Any, ...]] = []
+    for i, (_n, t, ct) in enumerate(el.props):
+        fields += [(f"f{i}", order + t)] if ct is None else [(f"n{i}", order + ct)]
+    head = np.dtype(fields[:at + 1])  # the properties up to the list's count
+    if offset + head.itemsize > len(data):
+        raise InvalidAsset(f"truncated: element {el.name!r}", path=path)
+    k = int(np.frombuffer(data, head, count=1, offset=offset)[0][f"n{at}"])
+    if not 0 <= k <= 4096 or (len(el.props) > 1 and k != 3):
+        return None
+    fields.insert(at + 1, (f"v{at}", order + el.props[at][1], (k,)))
+    rec = np.dtype(fields)
+    if offset + rec.itemsize * el.count > len(data):
+        return None
+    arr = np.frombuffer(data, rec, count=el.count, offset=offset)
+    if not (arr[f"n{at}"] == k).all():
+        return None
+    rows = arr[f"v{at}"] if el.count > 1 or k == 3 else [arr[f"v{at}"][0]]
+    out = {n: rows if i == at else arr[f"f{i}"] for i, (n, _, _) in enumerate(el.props)}
+    return out, offset + rec.itemsize * el.count
 
 
 def _read_ascii(el: _Element, tokens: list[bytes], pos: int, path: Path) -> tuple[dict[str, Any], int]:

@@ -75,3 +75,49 @@ def test_ply_point_cloud_is_refused(tmp_path: Path) -> None:
                  "end_header\n0 0 0\n1 0 0\n0 1 0\n")
     with pytest.raises(InvalidAsset, match="point cloud"):
         read(p)
+
+
+def _ply_with_face_props(fmt: str, faces: list[list[int]]) -> bytes:
+    """Four vertices and ``faces``, each face with a flag before its index list and a colour after it (as VCGLIB
+    and MeshLab write them), in ``fmt`` (ascii, binary_little_endian or binary_big_endian)."""
+    head = (f"ply\nformat {fmt} 1.0\nelement vertex 4\nproperty float x\nproperty float y\nproperty float z\n"
+            f"element face {len(faces)}\nproperty uchar flags\nproperty list uchar int vertex_indices\n"
+            "property uchar red\nproperty uchar green\nproperty uchar blue\nend_header\n").encode()
+    corners = [(0, 0, 0), (1, 0, 0), (1, 1, 0), (0, 1, 0.25)]
+    if fmt == "ascii":
+        body = "".join(" ".join(map(str, c)) + "\n" for c in corners)
+        body += "".join(f"7 {len(f)} {' '.join(map(str, f))} 10 20 30\n" for f in faces)
+        return head + body.encode()
+    o = "<" if fmt == "binary_little_endian" else ">"
+    body = b"".join(np.array(c, o + "f4").tobytes() for c in corners)
+    for f in faces:
+        body += bytes([7, len(f)]) + np.array(f, o + "i4").tobytes() + bytes([10, 20, 30])
+    return head + body
+
+
+@pytest.mark.parametrize("fmt", ["binary_little_endian", "binary_big_endian"])
+@pytest.mark.parametrize("faces", [[[0, 1, 2], [0, 2, 3]], [[0, 1, 2, 3]], [[0, 1, 2], [0, 2, 3, 1]]])
+def test_ply_binary_faces_with_colours_read_as_ascii(tmp_path: Path, fmt: str, faces: list[list[int]]) -> None:
+    ascii_path, binary_path = tmp_path / "a.ply", tmp_path / "b.ply"
+    ascii_path.write_bytes(_ply_with_face_props("ascii", faces))
+    binary_path.write_bytes(_ply_with_face_props(fmt, faces))
+    a, b = read(ascii_path), read(binary_path)
+    pa, pb = next(a.primitives())[2], next(b.primitives())[2]
+    np.testing.assert_array_equal(a.accessors[pa["indices"]].array, b.accessors[pb["indices"]].array)
+    np.testing.assert_array_equal(a.accessors[pa["attributes"]["POSITION"]].array,
+                                  b.accessors[pb["attributes"]["POSITION"]].array)
+
+
+def test_ply_binary_triangles_with_face_colours_read_in_one_block() -> None:
+    from assets_pipeline.io import ply
+
+    data = _ply_with_face_props("binary_big_endian", [[0, 1, 2], [0, 2, 3], [3, 2, 1]])
+    _, elements, offset = ply._header(Path("t.ply"), data)
+    _, offset = ply._read_binary(elements[0], data, offset, ">", Path("t.ply"))
+    face, end = ply._read_binary(elements[1], data, offset, ">", Path("t.ply"))
+    assert end == len(data)
+    assert list(face) == ["flags", "vertex_indices", "red", "green", "blue"]
+    assert isinstance(face["vertex_indices"], np.ndarray)  # one block, not a list of rows
+    np.testing.assert_array_equal(face["vertex_indices"], [[0, 1, 2], [0, 2, 3], [3, 2, 1]])
+    np.testing.assert_array_equal(face["blue"], [30, 30, 30])
+    np.testing.assert_array_equal(face["flags"], [7, 7, 7])
