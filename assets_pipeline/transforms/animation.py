@@ -380,9 +380,15 @@ def _quantize_times(doc: AssetDocument, results: list[_Result], ours: set[int], 
             if (np.abs(moved.astype(np.float64) - t).max() > time_error or np.any(np.diff(moved) <= 0)
                     or _encoded_size(rows) >= plain):
                 continue
-            errors = [_measure(r.track.path, r.curve[0], r.curve[1], r.curve[2], r.stored[0], moved.astype(np.float64),
-                               r.stored[1], r.track.path == "rotation") for r in group if r.curve and r.stored]
-            if all(e <= r.bound for e, r in zip(errors, group, strict=True)):
+            errors: list[float] = []
+            times64 = moved.astype(np.float64)
+            for r in group:  # the first curve past its bound rejects these bits: the rest are not measured
+                assert r.curve is not None and r.stored is not None
+                errors.append(_measure(r.track.path, r.curve[0], r.curve[1], r.curve[2], r.stored[0],
+                                       times64, r.stored[1], r.track.path == "rotation"))
+                if errors[-1] > r.bound:
+                    break
+            else:
                 doc.accessors[acc_index] = Accessor(moved.copy(), "SCALAR", filtered=("EXPONENTIAL", rows))
                 for e, r in zip(errors, group, strict=True):
                     r.error = e

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -346,3 +347,36 @@ def test_key_times_move_within_the_time_bound_and_step_keys_not_at_all(optimized
     assert filtered >= 1  # the 60 Hz keys shared by the joints' curves
     end = max(float(after.accessors[s["input"]].array.max()) for s in after.gltf["animations"][0]["samplers"])
     assert abs(end - SECONDS) <= bound
+
+
+def test_key_time_bits_are_rejected_at_the_first_curve_past_its_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    from assets_pipeline.transforms import animation
+
+    real_quantize, real_measure = animation._quantize_times, animation._measure
+    bounds: list[dict[int, float]] = []
+    calls: list[tuple[bytes, float, float]] = []  # (key times tried, error, bound) inside _quantize_times
+
+    def quantize_times(doc: AssetDocument, results: list[Any], ours: set[int], time_error: float) -> None:
+        bounds.append({id(r.curve[2]): r.bound for r in results if r.curve is not None})
+        try:
+            real_quantize(doc, results, ours, time_error)
+        finally:
+            bounds.pop()
+
+    def measure(path: str, interp: str, times: np.ndarray, values: np.ndarray, *rest: Any) -> float:
+        err = real_measure(path, interp, times, values, *rest)
+        if bounds:
+            calls.append((np.asarray(rest[1]).tobytes(), err, bounds[-1][id(values)]))
+        return err
+
+    monkeypatch.setattr(animation, "_quantize_times", quantize_times)
+    monkeypatch.setattr(animation, "_measure", measure)
+    tight = AnimationOptions(rotation_error=1e-4, translation_error=1e-5, scale_error=1e-5, weight_error=1e-5)
+    animation.compress_animation(tight)(animated_document())
+    rounds: dict[bytes, list[tuple[float, float]]] = {}
+    for key, err, bound in calls:
+        rounds.setdefault(key, []).append((err, bound))
+    rejected = [r for r in rounds.values() if any(e > b for e, b in r)]
+    assert rejected  # some bits were tried and refused
+    for r in rejected:
+        assert r[-1][0] > r[-1][1] and all(e <= b for e, b in r[:-1])  # nothing measured past the first refusal
