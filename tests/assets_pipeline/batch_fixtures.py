@@ -209,7 +209,9 @@ def wait_until(predicate: object, timeout: float, what: str, interval: float = 0
 
 class SlowProxy:
     """A TCP proxy on 127.0.0.1 in front of a real server whose answers trickle back at ``rate`` bytes a second:
-    a slow network to a bucket, for jobs that must outlive their time limit whatever the machine's speed."""
+    a slow network to a bucket, for jobs that must outlive their time limit whatever the machine's speed. A low
+    rate holds a job in its download (the bytes keep coming, so no read timeout fires) until the test calls
+    ``release()``, which lets the answers through at full speed."""
 
     def __init__(self, target_url: str, rate: int) -> None:
         import socket
@@ -218,7 +220,7 @@ class SlowProxy:
 
         parsed = urlparse(target_url)
         self._target = (parsed.hostname or "127.0.0.1", parsed.port or 80)
-        self._rate = rate
+        self._rate: int | None = rate
         self._listener = socket.create_server(("127.0.0.1", 0))
         self._listener.settimeout(0.2)
         self._stopped = threading.Event()
@@ -240,16 +242,20 @@ class SlowProxy:
             upstream = socket.create_connection(self._target, timeout=10)
             self._sockets += [client, upstream]
             threading.Thread(target=self._pump, args=(client, upstream, None), daemon=True).start()
-            threading.Thread(target=self._pump, args=(upstream, client, self._rate), daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client, True), daemon=True).start()
 
-    def _pump(self, src: object, dst: object, rate: int | None) -> None:
+    def release(self) -> None:
+        """From now on, answers (also those under way) go through at full speed."""
+        self._rate = None
+
+    def _pump(self, src: object, dst: object, throttled: bool) -> None:
         import socket
 
         assert isinstance(src, socket.socket) and isinstance(dst, socket.socket)
-        chunk = 256 if rate else 65536
         try:
             while not self._stopped.is_set():
-                data = src.recv(chunk)
+                rate = self._rate if throttled else None
+                data = src.recv(min(256, max(1, rate // 4)) if rate else 65536)  # 4+ sends a second when slow
                 if not data:
                     break
                 dst.sendall(data)

@@ -20,7 +20,6 @@ from assets_pipeline.catalog.repository import Catalog
 from assets_pipeline.service import AssetService
 from assets_pipeline.settings import AssetSettings
 
-from ..conftest import TIME_FACTOR
 from .batch_fixtures import (
     ROOT,
     SHARED_REDIS,
@@ -388,10 +387,13 @@ def test_workers_retry_transient_errors_with_backoff_then_dead_letter(
 
 def test_a_job_over_the_time_limit_is_stopped_and_not_retried(
         tmp_path: Path, corpus: Path, pg_database: str, redis_namespace: str, workers: Workers, moto_url: str) -> None:
-    """A job still fetching its model from a bucket behind a slow link when its time limit ends is stopped and not
-    retried; the batch's other job is published. The slow link (answers trickling at 4 KB/s, so the 3.7 MB model
-    would need 15 minutes) makes the slow job outlive the limit on any machine, and the limit is generous enough
-    for the quick job on a loaded one."""
+    """A job still fetching its model from a bucket behind a slow link when its worker's time limit ends is stopped
+    and not retried, and the worker lives on; the batch's other job is published.
+
+    Nothing here races the clock: the quick job runs on a second worker with the default (15 minute) limit, and is
+    held in its download by a proxy until the slow job is running on the first worker, so the first worker can
+    never take it; the slow job's link (4 KB/s for a 3.7 MB model: 15 minutes) outlives its 3 s limit on any
+    machine, and the test's waits are bounded generously."""
     import boto3
 
     s3 = boto3.client("s3", endpoint_url=moto_url, aws_access_key_id="testing", aws_secret_access_key="testing",
@@ -399,25 +401,57 @@ def test_a_job_over_the_time_limit_is_stopped_and_not_retried(
     bucket = f"slow-{os.urandom(4).hex()}"
     s3.create_bucket(Bucket=bucket)
     s3.upload_file(str(corpus / "models" / "DamagedHelmet.glb"), bucket, "DamagedHelmet.glb")
-    proxy = SlowProxy(moto_url, rate=4096)
-    limit = 12 * TIME_FACTOR
-    rows = [{"path": f"s3://{bucket}/DamagedHelmet.glb", "sku": "T-000", "category": "furniture", "lods": "none"},
-            {"path": corpus / "models" / "BoxVertexColors.glb", "sku": "T-FAST", "category": "furniture",
-             "lods": "none"}]
+    s3.upload_file(str(corpus / "models" / "BoxVertexColors.glb"), bucket, "BoxVertexColors.glb")
+    slow, gate = SlowProxy(moto_url, rate=4096), SlowProxy(moto_url, rate=4)  # the gate: 3 KB take 15 minutes
+    limit = 3
+    rows = [{"path": f"s3://{bucket}/BoxVertexColors.glb", "sku": "T-FAST", "category": "furniture", "lods": "none"},
+            {"path": f"s3://{bucket}/DamagedHelmet.glb", "sku": "T-000", "category": "furniture", "lods": "none"}]
     manifest = write_manifest(tmp_path / "catalog.csv", rows)
-    env = batch_env(tmp_path, pg_database, SHARED_REDIS, redis_namespace,
-                    PHYGITAL_ASSETS_BATCH_TIME_LIMIT_S=f"{limit:g}",
-                    PHYGITAL_ASSETS_S3_ENDPOINT_URL=proxy.url, PHYGITAL_ASSETS_S3_ACCESS_KEY_ID="testing",
-                    PHYGITAL_ASSETS_S3_SECRET_ACCESS_KEY="testing", PHYGITAL_ASSETS_S3_REGION="us-east-1")
-    workers.env = env
-    workers.start(1)
+    s3_env = {"PHYGITAL_ASSETS_S3_ACCESS_KEY_ID": "testing", "PHYGITAL_ASSETS_S3_SECRET_ACCESS_KEY": "testing",
+              "PHYGITAL_ASSETS_S3_REGION": "us-east-1"}
+    env = batch_env(tmp_path, pg_database, SHARED_REDIS, redis_namespace, PHYGITAL_ASSETS_S3_ENDPOINT_URL=moto_url,
+                    **s3_env)
+    catalog = Catalog.open(pg_database)
+    state = BatchState(catalog)
     try:
-        r = run_cli(env, "batch", manifest, "--wait", "--json", cwd=tmp_path)
+        workers.env = {**env, "PHYGITAL_ASSETS_S3_ENDPOINT_URL": gate.url}  # default time limit
+        [unlimited] = workers.start(1)
+        r = run_cli(env, "batch", manifest, cwd=tmp_path)
+        assert r.returncode == 0, r.stderr
+        batch_id = r.stdout.strip()
+        # the queue is first in, first out: the only worker takes the quick job (line 2) and waits at the gate
+        _wait_running(state, batch_id, 2, unlimited, workers)
+        workers.env = {**env, "PHYGITAL_ASSETS_S3_ENDPOINT_URL": slow.url,
+                       "PHYGITAL_ASSETS_BATCH_TIME_LIMIT_S": str(limit)}
+        [limited] = workers.start(1)
+        _wait_running(state, batch_id, 3, limited, workers)  # the slow job is the limited worker's, and the last
+        gate.release()
+        r = run_cli(env, "batch", "status", batch_id, "--wait", "--json", cwd=tmp_path, timeout=300)
     finally:
-        proxy.close()
+        slow.close()
+        gate.close()
+        catalog.close()
+    assert r.returncode == 0, (r.stderr, workers.output())
     status = json.loads(r.stdout)
-    assert r.returncode == 1 and status["counts"] == {"failed": 1, "published": 1}, (status, workers.output())
+    assert status["counts"] == {"failed": 1, "published": 1}, (status, workers.output())
     [failure] = status["failures"]
     assert failure["sku"] == "T-000" and failure["attempts"] == 1, failure
-    assert failure["reason"] == f"time limit of {limit:g} s exceeded", failure
+    assert failure["reason"] == f"time limit of {limit} s exceeded", failure
+    assert limited.poll() is None and unlimited.poll() is None, workers.output()
     assert_store_matches_catalog(tmp_path, pg_database)
+
+
+def _wait_running(state: BatchState, batch_id: str, line: int, worker: object, workers: Workers) -> None:
+    """Wait (bounded) until the batch's job on ``line`` is running on ``worker``; fail if another worker has it."""
+    import subprocess
+
+    assert isinstance(worker, subprocess.Popen)
+
+    def running() -> bool:
+        job = next(j for j in state.jobs(batch_id) if j.line == line)
+        if job.state == "queued":
+            return False
+        assert job.state == "running" and (job.worker or "").endswith(f":{worker.pid}"), (job, workers.output())
+        return True
+
+    wait_until(running, 120, f"line {line} running on worker {worker.pid}")
