@@ -38,7 +38,7 @@ def start_moto(extra_env: dict[str, str] | None = None) -> tuple[subprocess.Pope
     env = {**os.environ, **(extra_env or {})}
     proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    deadline = time.monotonic() + 30 * TIME_FACTOR
+    deadline = time.monotonic() + 120 * TIME_FACTOR  # a start under heavy load takes tens of seconds
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"moto server exited with {proc.returncode}")

@@ -41,7 +41,7 @@ class RunningServer:
 
     def start(self) -> RunningServer:
         self.thread.start()
-        deadline = time.monotonic() + 10 * TIME_FACTOR
+        deadline = time.monotonic() + 60 * TIME_FACTOR
         while not self.server.started:
             if time.monotonic() > deadline or not self.thread.is_alive():
                 raise RuntimeError("server did not start")

@@ -69,7 +69,7 @@ class ServerProcess:
             stderr=None if os.environ.get("WEB_DEBUG") else subprocess.DEVNULL,
             cwd=tempfile.mkdtemp(prefix="phygital-web-"),  # default catalog/retail files land there
         )
-        deadline = time.monotonic() + 30 * TIME_FACTOR
+        deadline = time.monotonic() + 120 * TIME_FACTOR  # a start under heavy load takes tens of seconds
         while True:
             try:
                 httpx.get(self.http + "/health")
