@@ -362,12 +362,14 @@ def synth(
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
     """Render a synthetic RGB-D capture of a mesh on a table (with truth.ply), for trying and benchmarking."""
+    from scanning.frames import check_new_folder
     from scanning.synthetic import NoiseModel, SynthOptions, synthesize
 
     _logging(False, quiet)
     try:
         if not (size > 0 and noise >= 0):
             raise ScanError("size must be positive and noise non-negative", field="--size/--noise")
+        check_new_folder(output)  # before rendering every view, not after
         nm = NoiseModel(scale=noise) if noise > 0 else NoiseModel.none()
         opts = SynthOptions(
             views=views,

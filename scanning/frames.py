@@ -572,6 +572,15 @@ def _positive(v: Any, file: Path, key: str) -> float:
 # --------------------------------------------------------------------------------------------- writer
 
 
+def check_new_folder(folder: str | Path) -> Path:
+    """Raise FrameError if ``folder`` exists and is not an empty folder (a capture is never written over one);
+    returns it as a Path. Callers check it before the work that produces the capture."""
+    out = Path(folder)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise FrameError("already exists and is not an empty folder", file=out)
+    return out
+
+
 def write_sequence(
     folder: str | Path,
     intrinsics: Intrinsics,
@@ -587,9 +596,7 @@ def write_sequence(
     """
     import cv2
 
-    out = Path(folder)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise FrameError("already exists and is not an empty folder", file=out)
+    out = check_new_folder(folder)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:

@@ -85,3 +85,14 @@ def test_synth_refuses_an_existing_folder(corpus: Path, tmp_path: Path) -> None:
                               "--views", "2", "--width", "32", "--height", "24", "-q"])
     assert res.exit_code == 2
     assert (tmp_path / "cap" / "keep.txt").read_text() == "mine"
+
+
+def test_synth_refuses_an_existing_folder_before_reading_the_model(tmp_path: Path) -> None:
+    # the output is checked first: a model that does not exist is not even looked for (nor any view rendered)
+    (tmp_path / "cap").mkdir()
+    (tmp_path / "cap" / "keep.txt").write_text("mine")
+    res = subprocess.run([sys.executable, "-m", "scanning", "synth", str(tmp_path / "missing.obj"), "-o",
+                          str(tmp_path / "cap")], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2
+    last = res.stderr.strip().splitlines()[-1]
+    assert last == f"error: {tmp_path / 'cap'}: already exists and is not an empty folder"
