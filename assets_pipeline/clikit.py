@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -42,6 +43,19 @@ def fail(message: object, code: int = 2, console: Console | None = None) -> type
     text = " ".join(str(message).split("\n"))
     (console or err).print(Text.assemble(("error:", "bold red"), " ", text), highlight=False, soft_wrap=True)
     return typer.Exit(code)
+
+
+def check_port(host: str, port: int, console: Console | None = None) -> None:
+    """Raise the ``typer.Exit`` of one error line when ``host:port`` cannot be bound (in use, or not an address of
+    this machine), before a server starts; port 0 (any free port) always passes."""
+    if port == 0:
+        return
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+            probe.bind((host, port))
+    except OSError as exc:
+        raise fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}", console=console) from None
 
 
 def warn(message: object, console: Console | None = None) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import socket
 import sys
 import time
 from typing import Annotated, Any
@@ -38,18 +37,6 @@ def _settings() -> SessionSettings:
 def _redacted(url: str) -> str:
     """``url`` without its password."""
     return re.sub(r"//([^:@/]*):[^@/]*@", r"//\1:***@", url)
-
-
-def _check_port(host: str, port: int) -> None:
-    """Fail with one line when ``host:port`` cannot be bound (in use, or not an address of this machine)."""
-    if port == 0:
-        return
-    try:
-        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
-            probe.bind((host, port))
-    except OSError as exc:
-        raise clikit.fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
 def _check_redis(url: str, timeout: float = 3.0) -> None:
@@ -105,7 +92,7 @@ def serve(
     settings = _settings()
     overrides = {k: v for k, v in {"host": host, "port": port, "redis_url": redis_url}.items() if v is not None}
     settings = settings.model_copy(update=overrides)
-    _check_port(settings.host, settings.port)
+    clikit.check_port(settings.host, settings.port)
     if settings.redis_url:
         _check_redis(settings.redis_url)
     _logging(quiet, verbose)

@@ -58,7 +58,9 @@ def serve(
     """Serve the catalog HTTP API alone (OpenAPI docs at /docs)."""
     import uvicorn
 
+    from .. import clikit
     from ..api import create_app
 
+    clikit.check_port(host, port)  # one line and exit 2, not uvicorn's log lines and exit 3
     service = open_service()
     uvicorn.run(create_app(service=service), host=host, port=port, log_level="warning" if quiet else "info")

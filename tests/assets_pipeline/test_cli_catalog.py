@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -99,6 +100,14 @@ def test_bad_input_one_line_exit_2(tmp_path: Path, corpus: Path) -> None:
     one_error_line(cli(tmp_path, "upload", model, "--sku", "A", "--category", "makeup", "--lods", "0.5"),
                    "already exists as shoes, not makeup")
     one_error_line(cli(tmp_path, "token", "me"), "PHYGITAL_ASSETS_API_TOKEN_SECRET")
+
+
+def test_serve_on_a_port_in_use_says_so_in_one_line(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        one_error_line(cli(tmp_path, "serve", "--port", str(port)), f"cannot listen on 127.0.0.1:{port}", "in use")
 
 
 def test_serve_alone_with_token_upload(tmp_path: Path, corpus: Path) -> None:
