@@ -166,6 +166,7 @@ def run(app: typer.Typer, console: Console | None = None) -> None:
             sys.exit(exit_code)
         format_message = getattr(exc, "format_message", None)
         message = format_message() if callable(format_message) else str(exc)
+        message = message.replace(": Value error, ", ": ")  # pydantic's prefix for a validator's ValueError
         ctx = getattr(exc, "ctx", None)
         hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
         fail(f"{message}{hint}", exit_code, console)
@@ -173,5 +174,5 @@ def run(app: typer.Typer, console: Console | None = None) -> None:
     sys.exit(code if isinstance(code, int) else 0)
 
 
-__all__: Sequence[str] = ["err", "exits", "fail", "load_settings", "log_level", "make_app", "out", "print_table",
-                          "progress_bar", "run", "setup_logging", "warn"]
+__all__: Sequence[str] = ["check_port", "err", "exits", "fail", "load_settings", "log_level", "make_app", "out",
+                          "print_table", "progress_bar", "run", "setup_logging", "warn"]

@@ -3,6 +3,7 @@ usage errors, tables that never cut values."""
 
 from __future__ import annotations
 
+import enum
 import io
 import logging
 import sys
@@ -14,6 +15,13 @@ from rich.console import Console
 from rich.table import Table
 
 from assets_pipeline import clikit
+
+
+class Tone(enum.StrEnum):
+    """A choice option for the usage-error test (module level: typer resolves the annotation here)."""
+
+    warm = "warm"
+    cool = "cool"
 
 
 def console() -> Console:
@@ -86,7 +94,7 @@ def test_run_turns_usage_errors_into_one_line(capsys: pytest.CaptureFixture[str]
     app = clikit.make_app("demo", "A demo.")
 
     @app.command()
-    def greet(name: str, times: int = 1) -> None:
+    def greet(name: str, times: int = 1, tone: Tone = Tone.warm) -> None:
         """Greet someone."""
         print(f"hello {name}" * times)
 
@@ -97,6 +105,7 @@ def test_run_turns_usage_errors_into_one_line(capsys: pytest.CaptureFixture[str]
 
     for argv, code, words in [(["greet", "ana", "--times", "x"], 2, "'--times'"), (["greet"], 2, "'name'"),
                               (["greet", "ana", "--loud"], 2, "No such option: --loud"), (["stop"], 4, ""),
+                              (["greet", "ana", "--tone", "hot"], 2, "Invalid value for '--tone': 'hot' is not one of"),
                               (["greet", "ana"], 0, "")]:
         monkeypatch.setattr(sys, "argv", ["demo", *argv])
         with pytest.raises(SystemExit) as info:
