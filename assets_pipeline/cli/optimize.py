@@ -215,9 +215,17 @@ def inspect(model: Annotated[Path, typer.Argument(help="Model file to describe."
     from ..io.formats import read
     from ..transforms.ar_frame import dimensions
 
+    limits = settings().limits()
     with asset_errors():
-        doc = read(model, settings().limits())
+        doc = read(model, limits)
     g = doc.gltf
+    extensions = list(g.get("extensionsUsed", []))
+    if model.suffix.lower() in (".glb", ".gltf"):  # compression the reader decoded (and dropped) is the file's too
+        from ..io.gltf import DECODED_EXTENSIONS, GLB_MAGIC, parse_glb, parse_json
+
+        data = model.read_bytes()
+        raw = parse_glb(data, model, limits)[0] if data[:4] == GLB_MAGIC else parse_json(data, model, limits)
+        extensions += [e for e in raw.get("extensionsUsed", []) if e in DECODED_EXTENSIONS and e not in extensions]
     info = {
         "meshes": len(g.get("meshes", [])), "primitives": sum(1 for _ in doc.primitives()),
         "triangles": doc.triangle_count(), "vertices": sum(
@@ -225,7 +233,7 @@ def inspect(model: Annotated[Path, typer.Argument(help="Model file to describe."
             if "POSITION" in p.get("attributes", {})),
         "materials": len(g.get("materials", [])), "textures": len(g.get("textures", [])),
         "images": len(doc.images), "nodes": len(g.get("nodes", [])), "skins": len(g.get("skins", [])),
-        "animations": len(g.get("animations", [])), "extensions": g.get("extensionsUsed", []),
+        "animations": len(g.get("animations", [])), "extensions": extensions,
         "dimensions": [round(v, 6) for v in dimensions(doc)], "warnings": doc.warnings,
     }
     out.print_json(json.dumps(info))

@@ -78,6 +78,16 @@ def test_validate_and_inspect(tmp_path: Path, corpus: Path) -> None:
     assert info["triangles"] == 15452 and info["textures"] == 5
 
 
+def test_inspect_names_the_compression_the_reader_decoded(tmp_path: Path, corpus: Path) -> None:
+    for compression, extension in (("meshopt", "EXT_meshopt_compression"), ("draco", "KHR_draco_mesh_compression")):
+        out = tmp_path / f"{compression}.glb"
+        r = cli("optimize", corpus / "models" / "suzanne.obj", "-o", out, "--compression", compression, "-q")
+        assert r.returncode == 0, r.stderr
+        r = cli("inspect", out)
+        assert r.returncode == 0, r.stderr
+        assert extension in json.loads(r.stdout)["extensions"]
+
+
 def test_optimize_reads_the_limit_settings_and_the_option_overrides(tmp_path: Path, corpus: Path) -> None:
     model = corpus / "models" / "DamagedHelmet.glb"
     out = tmp_path / "h.glb"
