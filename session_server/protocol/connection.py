@@ -10,9 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .errors import LimitExceeded, ProtocolError
-from .inbound import binary_pose, parse, quick_pose
+from .inbound import binary_steps, parse, quick_pose
 from .limits import Limits, Strikes, TokenBucket, check_size
 from .messages import Msg
+from .presence import PoseValue
 
 _ALLOWED: dict[str, frozenset[str] | None] = {
     "connected": frozenset({"join", "resume", "ping"}),
@@ -63,13 +64,13 @@ class Connection:
             self.phase = "joining"
         return msg
 
-    def receive_pose(self, data: bytes, now: float, stalled: float = 0.0) -> list[float] | None:
+    def receive_pose(self, data: bytes, now: float, stalled: float = 0.0) -> PoseValue | None:
         """The pose of a presence message in the usual form (``inbound.quick_pose``) or of a binary pose
-        message (``inbound.binary_pose``) while joining or joined, with the same size and rate checks as
+        message (``inbound.binary_steps``) while joining or joined, with the same size and rate checks as
         ``receive``; None for anything else (then call ``receive``)."""
         if not self.takes_presence:
             return None
-        pose = binary_pose(data) if data[:1] == b"\x01" else quick_pose(data)
+        pose = binary_steps(data) if data[:1] == b"\x01" else quick_pose(data)
         if pose is not None:
             self.admit(len(data), now, stalled)
         return pose

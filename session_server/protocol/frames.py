@@ -14,7 +14,7 @@ from __future__ import annotations
 import struct
 from typing import Any
 
-from .inbound import BINARY_POSE_FIELDS, StepPose
+from .inbound import BINARY_POSE_FIELDS
 from .messages import POSITION_STEPS, ROTATION_STEPS
 from .presence import PresenceTick
 
@@ -51,8 +51,8 @@ def encode_presence(tick: PresenceTick, t: float) -> bytes | None:
     try:
         for pid, pose in tick.poses.items():
             parts.append(_id_bytes(pid))
-            if type(pose) is StepPose:  # from a binary pose message: its steps as they came
-                parts.append(pose.steps)
+            if type(pose) is bytes:  # from a binary pose message: its steps as they came
+                parts.append(pose)
                 continue
             x, y, z, qx, qy, qz, qw = pose
             parts.append(

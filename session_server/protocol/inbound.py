@@ -30,6 +30,7 @@ from .messages import (
     PresenceUpdate,
     rounded_pose,
 )
+from .presence import PoseValue, pose_numbers
 
 CLIENT_TYPES: dict[str, type[Msg]] = {**SESSION_TYPES, **message_models()}
 """Every client message type, whatever the room kind."""
@@ -99,27 +100,22 @@ def binary_layout() -> list[dict[str, Any]]:
     return fields
 
 
-class StepPose(list):  # type: ignore[type-arg]
-    """A pose (``[x, y, z, qx, qy, qz, qw]``) read from a binary pose message, keeping the message's 28 bytes
-    of int32 steps in ``steps``: a binary tick frame writes those bytes as they are (``frames.encode_presence``)
-    instead of scaling and rounding the numbers back.  Everywhere else it is the list it is."""
-
-    __slots__ = ("steps",)
-    steps: bytes
+def binary_steps(data: bytes) -> bytes | None:
+    """The 28 bytes of steps of a binary pose message (``BINARY_POSE`` after its tag), or None when ``data`` is
+    not one: the pose as presence keeps it (``presence.PoseValue``; a binary tick frame writes these bytes as
+    they are, and ``presence.pose_numbers`` gives the numbers when a JSON frame needs them)."""
+    if len(data) != 29 or data[0] != POSE_TAG:
+        return None
+    return data[1:]
 
 
 def binary_pose(data: bytes) -> list[float] | None:
-    """The pose of a binary pose message (``BINARY_POSE``), or None when ``data`` is not one (a ``StepPose``).
+    """The pose of a binary pose message (``BINARY_POSE``), or None when ``data`` is not one.
 
     Its numbers are whole steps, so the pose is exactly what ``rounded_pose`` makes of the same numbers
     sent as JSON, and always within ``POSE_LIMIT``: no check or rounding is left to do."""
-    if len(data) != 29 or data[0] != POSE_TAG:
-        return None
-    _, x, y, z, qx, qy, qz, qw = BINARY_POSE.unpack(data)
-    p, r = POSITION_STEPS, ROTATION_STEPS
-    pose = StepPose((x / p, y / p, z / p, qx / r, qy / r, qz / r, qw / r))
-    pose.steps = data[1:29]
-    return pose
+    steps = binary_steps(data)
+    return None if steps is None else pose_numbers(steps)
 
 
 def encode_binary_pose(position: Sequence[float], rotation: Sequence[float]) -> bytes | None:
@@ -148,11 +144,11 @@ def _binary_message(data: bytes) -> Msg:
     )
 
 
-def short_pose(match: re.Match[bytes] | list[float]) -> list[float]:
+def short_pose(match: re.Match[bytes] | PoseValue) -> PoseValue:
     """The pose of a ``short_presence`` match: what ``quick_pose`` returns for it, without the rounding
-    (the numbers are rounded already; ``+ 0.0`` turns ``-0`` into ``0.0`` as the rounding does).  A
-    ``binary_pose`` (a list) is returned as it is."""
-    if isinstance(match, list):
+    (the numbers are rounded already; ``+ 0.0`` turns ``-0`` into ``0.0`` as the rounding does).  A pose
+    (``binary_pose``'s list, ``binary_steps``' bytes) is returned as it is."""
+    if isinstance(match, (list, bytes)):
         return match
     x, y, z, qx, qy, qz, qw = match.groups()  # type: ignore[union-attr]
     if qx is None:

@@ -67,7 +67,7 @@ class TokenBucket:
         elapsed = now - self._last
         self._last = now
         tokens = self._tokens
-        burst = float(self.burst)
+        burst = self.burst  # an int compares and adds exactly as its float would
         if tokens > burst and now > self._credit_until:
             tokens = burst  # an unused stall credit lapses
         if elapsed > 0.0:  # min(max(burst, tokens), tokens + elapsed * rate) without the calls (per message)
@@ -79,8 +79,8 @@ class TokenBucket:
             self._stalled = stalled
             tokens += gap * self.rate
             self._credit_until = now + max(1.0, gap)
-        # a cost of 0 always succeeds
-        taken = 0 if tokens < cost else count if cost <= 0 else min(count, int(tokens // cost))
+        # a cost of 0 always succeeds; one take of at most the tokens too (the usual case: no min() call)
+        taken = 0 if tokens < cost else count if cost <= 0 or count == 1 else min(count, int(tokens // cost))
         self._tokens = tokens - taken * cost
         return taken
 

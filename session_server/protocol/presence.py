@@ -4,18 +4,45 @@
 tick (and who went away), or None when nothing changed.  Nothing queues: a pose superseded before
 the tick is simply never sent.  ``merge`` coalesces two pending frames for a slow recipient.
 ``Nearby`` splits a tick by distance, so that in a big room each device hears only those near it.
+
+A pose is kept as it came: a list ``[x, y, z, qx, qy, qz, qw]`` (a JSON message), or the 28 bytes of int32
+steps of a binary pose message (after its tag), which a binary tick frame writes as they are; ``pose_numbers``
+gives the numbers of either.
 """
 
 from __future__ import annotations
 
 import math
+import struct
 from dataclasses import dataclass
+
+from .messages import POSITION_STEPS, ROTATION_STEPS
+
+PoseValue = list[float] | bytes
+"""A pose as presence keeps it: its seven numbers, or a binary pose message's 28 bytes of steps (``pose_numbers``)."""
+STEPS = struct.Struct("<7i")
+"""A binary pose message after its tag: x, y, z in 1/``POSITION_STEPS`` m, qx, qy, qz, qw in 1/``ROTATION_STEPS``."""
+
+
+def pose_numbers(pose: PoseValue) -> list[float]:
+    """The seven numbers of a pose: a list as it is; 28 bytes of steps (``STEPS``) divided by their steps, exactly
+    what the JSON message with those numbers gives."""
+    if type(pose) is not bytes:
+        return pose  # type: ignore[return-value]
+    x, y, z, qx, qy, qz, qw = STEPS.unpack(pose)
+    p, r = POSITION_STEPS, ROTATION_STEPS
+    return [x / p, y / p, z / p, qx / r, qy / r, qz / r, qw / r]
+
+
+def poses_as_numbers(poses: dict[str, PoseValue]) -> dict[str, list[float]]:
+    """``poses`` with every pose as its numbers (``pose_numbers``): what JSON frames carry."""
+    return {pid: pose_numbers(pose) for pid, pose in poses.items()}
 
 
 @dataclass(frozen=True, slots=True)
 class PresenceTick:
     """The poses changed since the last tick and the participants gone."""
-    poses: dict[str, list[float]]
+    poses: dict[str, PoseValue]
     gone: tuple[str, ...] = ()
 
 
@@ -23,11 +50,11 @@ class PresenceTable:
     """Latest pose per participant; ``tick()`` returns what changed since the last tick."""
 
     def __init__(self) -> None:
-        self.latest: dict[str, list[float]] = {}
+        self.latest: dict[str, PoseValue] = {}
         self._dirty: set[str] = set()
         self._gone: set[str] = set()
 
-    def update(self, participant: str, pose: list[float]) -> None:
+    def update(self, participant: str, pose: PoseValue) -> None:
         """Record a participant's latest pose."""
         self.latest[participant] = pose
         self._dirty.add(participant)
@@ -67,16 +94,17 @@ class Nearby:
     still encoded once for everyone in a cell.
     """
 
-    def __init__(self, tick: PresenceTick, positions: dict[str, list[float]], radius: float) -> None:
+    def __init__(self, tick: PresenceTick, positions: dict[str, PoseValue], radius: float) -> None:
         self.tick = tick
         self.positions = positions
         self.radius = radius
-        self._cells: dict[tuple[int, int], dict[str, list[float]]] = {}
+        self._cells: dict[tuple[int, int], dict[str, PoseValue]] = {}
         for pid, pose in tick.poses.items() if radius > 0 else ():
             self._cells.setdefault(self._cell(pose), {})[pid] = pose
 
-    def _cell(self, pose: list[float]) -> tuple[int, int]:
-        return math.floor(pose[0] / self.radius), math.floor(pose[2] / self.radius)
+    def _cell(self, pose: PoseValue) -> tuple[int, int]:
+        x, _, z = pose_numbers(pose)[:3]
+        return math.floor(x / self.radius), math.floor(z / self.radius)
 
     def cell_of(self, participant: str) -> tuple[int, int] | None:
         """Return a participant's grid cell, or None when it gets the whole tick (no pose, or radius 0)."""
@@ -88,7 +116,7 @@ class Nearby:
         if cell is None:
             return self.tick
         ci, cj = cell
-        poses: dict[str, list[float]] = {}
+        poses: dict[str, PoseValue] = {}
         for di in (-1, 0, 1):
             for dj in (-1, 0, 1):
                 near = self._cells.get((ci + di, cj + dj))

@@ -33,7 +33,7 @@ from ..protocol.deltas import Delta, DeltaLog, apply
 from ..protocol.errors import ProtocolError
 from ..protocol.inbox import Attendance, CommandCmd, DropCmd, Item, JoinCmd, LeaveCmd, ResumeCmd
 from ..protocol.kinds import kind_for
-from ..protocol.presence import Nearby, PresenceTable, PresenceTick, merge
+from ..protocol.presence import Nearby, PoseValue, PresenceTable, PresenceTick, merge, poses_as_numbers
 from ..protocol.room import Emit, Forward, Reply, Result, Room, RoomConfig
 from .sender import Outgoing, PresenceOut, batch_of, binary_tick, frame_texts, wire_frame
 
@@ -114,7 +114,7 @@ class RoomHub:
         self.log = DeltaLog(config.limits.delta_log_length, max_age=config.resume_window + LOG_MARGIN_S)
         self.presence = PresenceTable()
         self._remote: PresenceTick | None = None
-        self.known_poses: dict[str, list[float]] = {}
+        self.known_poses: dict[str, PoseValue] = {}
         self.leader: Room | None = None
         self._cursor = backplane.start_cursor
         self._tasks: list[asyncio.Task[None]] = []
@@ -242,7 +242,7 @@ class RoomHub:
             await self._submit("", Attendance(tuple(self.clients)))
 
     # ---- presence ------------------------------------------------------------------------------
-    def update_presence(self, pid: str, pose: list[float]) -> None:
+    def update_presence(self, pid: str, pose: PoseValue) -> None:
         """Record a local participant's pose for the next tick."""
         self.presence.update(pid, pose)
         self.known_poses[pid] = pose
@@ -268,7 +268,8 @@ class RoomHub:
             for pid in local.gone:
                 self.known_poses.pop(pid, None)
             if self.bp.distributed:
-                await self.bp.publish_presence(self.room_id, {"poses": local.poses, "gone": list(local.gone)})
+                item = {"poses": poses_as_numbers(local.poses), "gone": list(local.gone)}
+                await self.bp.publish_presence(self.room_id, item)
         tick = local
         if self._remote is not None:
             tick = self._remote if tick is None else merge(self._remote, tick)
@@ -435,7 +436,7 @@ class RoomHub:
                         resumed=False,
                         revision=state.revision,
                         state=state.public_snapshot(),
-                        presence=dict(self.known_poses),
+                        presence=poses_as_numbers(self.known_poses),
                     )
                 )
             )
@@ -486,7 +487,7 @@ class RoomHub:
         del self.pending[pid]
         body = dict(frame)
         body["revision"] = self.mirror.revision
-        body["presence"] = dict(self.known_poses)
+        body["presence"] = poses_as_numbers(self.known_poses)
         missed = self.log.since(body.pop("from_revision")) if frame["resumed"] and "from_revision" in frame else None
         if missed is not None:
             body["deltas"] = [public_delta(d) for d in missed]

@@ -27,7 +27,8 @@ from ..protocol import auth
 from ..protocol import messages as m
 from ..protocol.connection import Connection, Identity
 from ..protocol.errors import CLOSE_NORMAL, ERROR_CODES, ProtocolError, ServerError
-from ..protocol.inbound import BINARY_POSE, binary_pose, short_pose
+from ..protocol.inbound import BINARY_POSE, binary_steps, short_pose
+from ..protocol.presence import PoseValue
 
 if TYPE_CHECKING:
     from .hub import RoomHub
@@ -92,7 +93,7 @@ class ClientLink:
         self._inbox: deque[m.Msg] = deque()
         self._early: list[m.Msg] = []
         """Messages received between a join and its welcome, handled (in order) after the welcome."""
-        self._early_pose: list[float] | None = None
+        self._early_pose: PoseValue | None = None
         self._join_ref: str | None = None
         self._worker: asyncio.Task[None] | None = None
         self._close_task: asyncio.Task[None] | None = None
@@ -190,9 +191,9 @@ class ClientLink:
                 await self.hub.gone(self, leave=self.left)
 
     # ---- receiving -----------------------------------------------------------------------------
-    def feed(self, data: str | bytes, short: re.Match[bytes] | list[float] | None = None) -> None:
-        """One received frame; ``short``: its ``inbound.short_presence`` match or its ``inbound.binary_pose``,
-        if the caller has it."""
+    def feed(self, data: str | bytes, short: re.Match[bytes] | PoseValue | None = None) -> None:
+        """One received frame; ``short``: its ``inbound.short_presence`` match or its pose (``inbound.binary_steps``,
+        ``inbound.binary_pose``), if the caller has it."""
         arrived = self._arrived()
         if arrived is None:
             return
@@ -200,7 +201,7 @@ class ClientLink:
         try:
             if short is not None and self.conn.takes_presence:
                 self.conn.admit(len(data), now, stalled)
-                pose: list[float] | None = short_pose(short)
+                pose: PoseValue | None = short_pose(short)
             else:
                 pose = self.conn.receive_pose(data, now, stalled) if isinstance(data, bytes) else None
             if pose is not None:  # the 30 Hz hot path
@@ -246,7 +247,7 @@ class ClientLink:
         conn = self.conn
         phase = conn.phase
         if phase != "joined" and phase != "joining":  # presence is not taken now: refused as ``feed`` refuses it
-            self.feed(data, binary_pose(data))
+            self.feed(data, data[1:])
             return
         self.last_received = mono
         node = self.node
@@ -258,10 +259,11 @@ class ClientLink:
         except ProtocolError as exc:
             self.fail(exc)  # a binary pose message has no request id
             return
+        # the pose is kept as its 28 bytes of steps (``presence.PoseValue``): a binary tick frame writes them as is
         if phase == "joining":
-            self._early_pose = binary_pose(data)
+            self._early_pose = data[1:]
         elif self.hub is not None:
-            self.hub.update_presence(self.participant, binary_pose(data))  # type: ignore[arg-type]
+            self.hub.update_presence(self.participant, data[1:])  # type: ignore[arg-type]
 
     def feed_poses(self, run: list[tuple[bytes, re.Match[bytes] | None]]) -> None:
         """Several presence messages read at once, in order, each a ``short_presence`` match or (None) a valid
@@ -269,7 +271,7 @@ class ClientLink:
         the last one admitted is taken (no tick can run between them: the others are never seen)."""
         if not self.conn.takes_presence or len(run) == 1:
             for data, match in run:
-                self.feed(data, match if match is not None else binary_pose(data))
+                self.feed(data, match if match is not None else binary_steps(data))
             return
         arrived = self._arrived()
         if arrived is None:
@@ -282,7 +284,7 @@ class ClientLink:
             return
         if admitted:
             data, match = run[admitted - 1]
-            self._take_pose(short_pose(match) if match is not None else binary_pose(data))  # type: ignore[arg-type]
+            self._take_pose(short_pose(match) if match is not None else data[1:])
         if admitted < len(run):
             self._refuse(len(run) - admitted, now)
 
@@ -306,7 +308,7 @@ class ClientLink:
             self.fail(exc)  # a binary pose message has no request id
             return
         if admitted:
-            self._take_pose(binary_pose(payload(admitted - 1)))  # type: ignore[arg-type]
+            self._take_pose(payload(admitted - 1)[1:])
         if admitted < count:
             self._refuse(count - admitted, now)
 
@@ -328,7 +330,7 @@ class ClientLink:
             return None
         return self.node.clock(), stalled
 
-    def _take_pose(self, pose: list[float]) -> None:
+    def _take_pose(self, pose: PoseValue) -> None:
         """This participant's latest pose (kept for the welcome while joining)."""
         if self.conn.phase == "joining":
             self._early_pose = pose

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 
 from ..protocol.frames import encode_presence, tick_frame
 from ..protocol.messages import PROTOCOL_VERSION, encode, server_frame
-from ..protocol.presence import PresenceTick, merge
+from ..protocol.presence import PresenceTick, merge, poses_as_numbers
 
 logger = logging.getLogger(__name__)
 BATCH_BYTES = 256 * 1024
@@ -133,7 +133,7 @@ def presence_text(tick: PresenceTick, t: float) -> str:
 
     Whole numbers are written without ``.0`` (``[1.2,1.6,0,0,0,0,1]``): the same numbers, a quarter
     fewer bytes for typical poses (a presence frame is most of what the server sends)."""
-    text = encode(server_frame("presence", t=t, poses=tick.poses, gone=list(tick.gone)))
+    text = encode(server_frame("presence", t=t, poses=poses_as_numbers(tick.poses), gone=list(tick.gone)))
     return text.replace(".0,", ",").replace(".0]", "]")  # ids have no "," or "]", numbers no ".0" inside
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from session_server.protocol.frames import encode_presence, tick_frame
-from session_server.protocol.inbound import binary_pose, encode_binary_pose
+from session_server.protocol.inbound import binary_steps, encode_binary_pose
 from session_server.protocol.presence import PresenceTick
 from session_server.server.sender import presence_text, wire_frame
 
@@ -42,8 +42,8 @@ def ticks(size: int, kind: str, rng: random.Random) -> list[PresenceTick]:
                 pid = f"dev{i:05d}"
                 pose = [round(rng.uniform(-5, 5) * 1e4) / 1e4 for _ in range(3)]
                 pose += [round(rng.uniform(-1, 1) * 1e5) / 1e5 for _ in range(4)]
-            if kind == "bench, binary in":  # as the server keeps a binary pose message's pose (its steps kept)
-                pose = binary_pose(encode_binary_pose(pose[:3], pose[3:]) or b"") or pose
+            if kind == "bench, binary in":  # as the server keeps a binary pose message's pose (its 28 bytes of steps)
+                pose = binary_steps(encode_binary_pose(pose[:3], pose[3:]) or b"") or pose
             poses[pid] = pose
         out.append(PresenceTick(poses, ()))
         del n

@@ -26,6 +26,7 @@ from session_server.protocol import inbound
 from session_server.protocol.errors import BadMessage
 from session_server.protocol.limits import Limits, TokenBucket
 from session_server.protocol.messages import pose_list
+from session_server.protocol.presence import PoseValue, pose_numbers
 from session_server.protocol.schema import build
 
 from .conftest import RunningServer, make_token, run
@@ -308,7 +309,7 @@ def test_poses_read_together_count_each_and_the_last_admitted_wins(start_server:
     c.write([*poses, json.dumps({"v": 1, "type": "ping"})])  # 8 poses and a ping (refused too) in one write
     errors = [c.next(lambda f: f["type"] == "error") for _ in range(4)]
     assert [e["code"] for e in errors] == ["rate_limited"] * 4 and all("ref" not in e for e in errors)
-    assert srv.node.hubs[ROOM].known_poses["burst"] == [5, 1, 2, 0, 0, 0, 1]  # the 5th: the last admitted
+    assert pose_numbers(srv.node.hubs[ROOM].known_poses["burst"]) == [5, 1, 2, 0, 0, 0, 1]  # the 5th: the last admitted
     c.close()
 
 
@@ -320,8 +321,8 @@ def test_refusals_in_poses_read_together_close_past_the_strike_limit(start_serve
     hub = srv.node.hubs[ROOM]
     update_presence, taken = hub.update_presence, list[tuple[str, float]]()
 
-    def record(pid: str, pose: list[float]) -> None:
-        taken.append((pid, pose[0]))
+    def record(pid: str, pose: PoseValue) -> None:
+        taken.append((pid, pose_numbers(pose)[0]))
         update_presence(pid, pose)
 
     hub.update_presence = record  # type: ignore[method-assign]
@@ -340,7 +341,7 @@ def test_poses_read_together_with_a_request_between_keep_the_order(start_server:
     err = c.next(lambda f: f["type"] == "error")
     assert (err["code"], err["field"]) == ("bad_message", "pose")
     assert c.next(lambda f: f["type"] == "ack")["ref"] == "p1"
-    assert srv.node.hubs[ROOM].known_poses["order"][0] == 3
+    assert pose_numbers(srv.node.hubs[ROOM].known_poses["order"])[0] == 3
     c.close()
 
 

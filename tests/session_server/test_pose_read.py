@@ -14,6 +14,7 @@ import socket
 from typing import Any
 
 from session_server.protocol.inbound import binary_pose, encode_binary_pose
+from session_server.protocol.presence import poses_as_numbers
 from session_server.server.fastws import POSE_READ
 from session_server.server.node import SessionNode
 from session_server.settings import LimitSettings, SessionSettings
@@ -99,7 +100,7 @@ def test_pose_before_the_welcome_is_held_the_same_way() -> None:
             await asyncio.sleep(0)
             if all(proto.link.conn.phase == "joined" for proto in p.protos):
                 break
-        latest = p.node.hubs[ROOM].presence.latest
+        latest = poses_as_numbers(p.node.hubs[ROOM].presence.latest)
         assert latest["a"] == latest["b"] == latest["c"] == [7.0, 1.5, -2.0, 0.0, 0.0, 0.0, 1.0]
 
     asyncio.run(go())
@@ -118,7 +119,7 @@ def test_poses_are_rate_limited_with_the_same_strikes() -> None:
         assert codes[:20] == ["rate_limited"] * 20 and "rate_abuse" in codes
         assert [f["code"] for f in fed if f["type"] == "error"] == codes
         assert [f["code"] for f in split if f["type"] == "error"] == codes
-        latest = p.node.hubs[ROOM].presence.latest
+        latest = poses_as_numbers(p.node.hubs[ROOM].presence.latest)
         assert latest["a"] == latest["b"] == latest["c"] and latest["a"][0] == 8.0  # the join took a token
 
     asyncio.run(go())

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from session_server.protocol.inbound import binary_pose, encode_binary_pose, short_presence
+from session_server.protocol.presence import pose_numbers
 from session_server.server.fastws import POSE_READ
 from session_server.server.node import SessionNode
 from session_server.settings import LimitSettings, SessionSettings
@@ -63,7 +64,8 @@ class Clients:
 
     def latest(self, i: int) -> list[float] | None:
         """The pose the room keeps for connection ``i`` (None: none yet)."""
-        return self.node.hubs[f"room-{i // ROOM_SIZE}"].presence.latest.get(self.pids[i])
+        pose = self.node.hubs[f"room-{i // ROOM_SIZE}"].presence.latest.get(self.pids[i])
+        return None if pose is None else pose_numbers(pose)
 
     def outcome(self, i: int) -> tuple[list[dict[str, Any]], int]:
         """What connection ``i``'s client got since the last call: its error and pong messages (pong times
