@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from .. import clikit
+from ..errors import AssetError
 from ..io.atomic import check_target
 from .common import asset_errors, out, ratios, settings, setup_logging
 
@@ -114,6 +115,10 @@ def optimize(
 ) -> None:
     """Optimize a model into an AR-ready GLB (meters, Y-up, pivot at the bottom center)."""
     setup_logging(verbose)
+    if output.suffix.lower() not in ("", ".glb"):  # GLB bytes under a .gltf/.obj name fool the next tool
+        with asset_errors():
+            raise AssetError(f"optimize writes GLB (binary glTF): name it .glb, e.g. {output.with_suffix('.glb')}",
+                             path=output, field="--output")
     limits = settings().limits()  # first: it says where the node tools are
     if ratio is not None or lods:  # the simplifier's node process starts while the pipeline loads
         from ..codecs import simplifier

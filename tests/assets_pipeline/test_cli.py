@@ -78,6 +78,17 @@ def test_validate_and_inspect(tmp_path: Path, corpus: Path) -> None:
     assert info["triangles"] == 15452 and info["textures"] == 5
 
 
+def test_optimize_refuses_an_output_named_as_another_format(tmp_path: Path) -> None:
+    sample = ROOT / "samples" / "models" / "display-stand.obj"
+    for name in ("stand.gltf", "stand.obj", "stand.GLTF"):
+        r = cli("optimize", sample, "-o", tmp_path / name)
+        lines = r.stderr.strip().splitlines()
+        assert r.returncode == 2 and len(lines) == 1, r.stderr
+        assert lines[0].startswith(f"error: {name}: --output: optimize writes GLB") and ".glb" in lines[0], lines
+    assert not list(tmp_path.iterdir())
+    assert cli("optimize", sample, "-o", tmp_path / "stand.GLB", "-q").returncode == 0
+
+
 def test_inspect_names_the_compression_the_reader_decoded(tmp_path: Path, corpus: Path) -> None:
     for compression, extension in (("meshopt", "EXT_meshopt_compression"), ("draco", "KHR_draco_mesh_compression")):
         out = tmp_path / f"{compression}.glb"

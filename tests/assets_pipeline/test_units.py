@@ -50,7 +50,7 @@ def test_size_warning_names_the_units_that_fit() -> None:
 
 
 def test_cli_warns_about_a_model_millimeters_across(tmp_path: Path) -> None:
-    """The README's CAD example: a model 2.7 units across read as mm is 2.7 mm: said on stderr."""
+    """A CAD-like model 2.7 units across read as mm is 2.7 mm: said on stderr."""
     src = box_stl(tmp_path / "part.stl", (2.7, 2.0, 1.5))
     proc = subprocess.run([sys.executable, "-m", "assets_pipeline", "optimize", str(src), "-o",
                            str(tmp_path / "part.glb"), "--units", "mm", "--up", "z"], capture_output=True,
