@@ -109,6 +109,10 @@ class _RichProgress:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        if self.task is None:  # nothing was shown: no blank line (Progress.stop prints one when stderr is no terminal)
+            self.progress.live.transient = True
+            self.progress.live.stop()
+            return
         if self.task is not None and not any(exc):
             t = self.progress.tasks[-1]
             self.progress.update(self.task, completed=t.total if t.total is not None else 1, total=t.total or 1)

@@ -87,6 +87,14 @@ def test_synth_refuses_an_existing_folder(corpus: Path, tmp_path: Path) -> None:
     assert (tmp_path / "cap" / "keep.txt").read_text() == "mine"
 
 
+def test_an_error_before_any_progress_is_the_only_line(tmp_path: Path) -> None:
+    for command, missing in (("fuse", tmp_path / "no-capture"), ("mesh", tmp_path / "no-cloud.ply")):
+        res = subprocess.run([sys.executable, "-m", "scanning", command, str(missing), "-o", str(tmp_path / "x.glb")],
+                             capture_output=True, text=True, timeout=120)
+        assert res.returncode == 2
+        assert res.stderr.splitlines() == [f"error: {missing}: {'folder' if command == 'fuse' else 'file'} not found"]
+
+
 def test_synth_refuses_an_existing_folder_before_reading_the_model(tmp_path: Path) -> None:
     # the output is checked first: a model that does not exist is not even looked for (nor any view rendered)
     (tmp_path / "cap").mkdir()
