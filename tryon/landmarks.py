@@ -6,7 +6,7 @@ different landmark model can replace MediaPipe without touching the rest.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 import numpy as np
@@ -28,6 +28,7 @@ class FaceLandmarks:
     points: np.ndarray
     depth: np.ndarray
     score: float = 1.0
+    _center: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.points.shape != (FACE_POINTS, 2):
@@ -35,8 +36,13 @@ class FaceLandmarks:
 
     @property
     def center(self) -> np.ndarray:
-        """(2,) float32 mean point of the face."""
-        return self.points[:468].mean(axis=0)
+        """(2,) float32 mean point of the face, read-only (computed once: a frame's tracker, light and provider ask
+        for it several times, and the mean over 468 rows costs more than the rest of their work)."""
+        if self._center is None:
+            c = self.points[:468].mean(axis=0)
+            c.setflags(write=False)
+            object.__setattr__(self, "_center", c)
+        return self._center  # type: ignore[return-value]
 
     @property
     def width(self) -> float:
@@ -45,7 +51,7 @@ class FaceLandmarks:
 
     def with_points(self, points: np.ndarray) -> FaceLandmarks:
         """Return these landmarks with ``points`` (n, 2) in place of the current ones (depth and score kept)."""
-        return FaceLandmarks(points=points.astype(np.float32), depth=self.depth, score=self.score)
+        return FaceLandmarks(points=points.astype(np.float32, copy=False), depth=self.depth, score=self.score)
 
 
 @dataclass(frozen=True, slots=True)

@@ -54,7 +54,11 @@ class OneEuroFilter:
         dx = (x - self._x) / dt
         a_d = _alpha(self.d_cutoff, dt)
         self._dx = self._dx + a_d * (dx - self._dx)
-        speed = np.linalg.norm(self._dx, axis=-1, keepdims=True)
+        if self._dx.ndim == 2 and self._dx.shape[1] == 2:  # per-point speed of 2-D points: np.linalg.norm's sum
+            sq = self._dx * self._dx
+            speed = np.sqrt(sq[:, :1] + sq[:, 1:])
+        else:
+            speed = np.linalg.norm(self._dx, axis=-1, keepdims=True)
         a = _alpha(self.min_cutoff + self.beta * speed, dt)
         self._x = self._x + a * (x - self._x)
         self._t = t

@@ -86,15 +86,21 @@ def scene_key(frame: np.ndarray, face: FaceLandmarks) -> float:
 
 def face_light(frame: np.ndarray, face: FaceLandmarks) -> FaceLight:
     """Exposure, skin colour and light direction for ``face`` in the RGB uint8 ``frame``."""
-    skin_rgb = _sample(frame, face.points[list(SKIN_POINTS)])
-    skin_y = skin_rgb @ LUMA
+    lips = lip_surface(face)
+    n = len(SKIN_POINTS)
+    # the skin points and the lips' grid sampled in one go (the same pixels as sampling them apart)
+    rgb = _sample(frame, np.concatenate([face.points[_SKIN_INDEX], lips[0].reshape(-1, 3)[:, :2]]))
+    y = rgb @ LUMA
+    skin_rgb, skin_y = rgb[:n], y[:n]
     y_skin, quarter = _median_quartile(skin_y)
     keep = skin_y >= quarter  # skip the darkest samples (shadows, stray hair)
     skin = skin_rgb[keep].mean(axis=0).astype(np.float32)
     lo, hi = y_skin / SKIN_REFLECTANCE[1], y_skin / SKIN_REFLECTANCE[0]
     exposure = min(max(scene_key(frame, face) / MIDDLE_GREY, lo), hi)
-    lips = lip_surface(face)
-    return FaceLight(max(exposure, 1e-4), skin, lip_light(frame, face, lips), lips)
+    return FaceLight(max(exposure, 1e-4), skin, _fit_light(lips[1], y[n:]), lips)
+
+
+_SKIN_INDEX = np.array(SKIN_POINTS)
 
 
 def _median_quartile(values: np.ndarray) -> tuple[float, float]:
@@ -120,28 +126,35 @@ def _grid(face: FaceLandmarks, rows: tuple[tuple[int, ...], ...] | np.ndarray) -
     return np.concatenate([face.points[idx], face.depth[idx][..., None]], axis=-1).astype(np.float64)
 
 
-def _gradient(a: np.ndarray, axis: int) -> np.ndarray:
-    """``np.gradient(a, axis=axis)`` (central differences, one-sided at the ends; at least 2 samples) with less
-    overhead."""
-    a = np.moveaxis(a, axis, 0)
-    out = np.empty_like(a)
-    out[1:-1] = (a[2:] - a[:-2]) / 2.0
-    out[0] = a[1] - a[0]
-    out[-1] = a[-1] - a[-2]
-    return np.moveaxis(out, 0, axis)
-
-
 def grid_normals(grid: np.ndarray) -> np.ndarray:
-    """(..., r, c, 3) unit normals of a (..., r, c, 3) point grid, facing the camera (negative z)."""
-    du = _gradient(grid, -2)
-    dv = _gradient(grid, -3)
+    """(..., r, c, 3) unit normals of a (..., r, c, 3) point grid (at least 2 x 2), facing the camera (negative z).
+
+    The tangents are ``np.gradient`` along the columns (u) and rows (v): central differences, one-sided at the
+    ends, written on slices of the grid (no axis moves: the grid is small and numpy's per-call cost dominates)."""
+    du = np.empty_like(grid)
+    np.subtract(grid[..., 2:, :], grid[..., :-2, :], out=du[..., 1:-1, :])
+    du[..., 1:-1, :] /= 2.0
+    np.subtract(grid[..., 1, :], grid[..., 0, :], out=du[..., 0, :])
+    np.subtract(grid[..., -1, :], grid[..., -2, :], out=du[..., -1, :])
+    dv = np.empty_like(grid)
+    np.subtract(grid[..., 2:, :, :], grid[..., :-2, :, :], out=dv[..., 1:-1, :, :])
+    dv[..., 1:-1, :, :] /= 2.0
+    np.subtract(grid[..., 1, :, :], grid[..., 0, :, :], out=dv[..., 0, :, :])
+    np.subtract(grid[..., -1, :, :], grid[..., -2, :, :], out=dv[..., -1, :, :])
+    ux, uy, uz = du[..., 0], du[..., 1], du[..., 2]
+    vx, vy, vz = dv[..., 0], dv[..., 1], dv[..., 2]
     n = np.empty_like(du)
-    n[..., 0] = du[..., 1] * dv[..., 2] - du[..., 2] * dv[..., 1]
-    n[..., 1] = du[..., 2] * dv[..., 0] - du[..., 0] * dv[..., 2]
-    n[..., 2] = du[..., 0] * dv[..., 1] - du[..., 1] * dv[..., 0]
-    n /= np.maximum(np.sqrt((n * n).sum(axis=-1, keepdims=True)), 1e-9)
-    flip = n[..., 2:3] > 0
-    return np.where(flip, -n, n)
+    np.subtract(uy * vz, uz * vy, out=n[..., 0])
+    np.subtract(uz * vx, ux * vz, out=n[..., 1])
+    np.subtract(ux * vy, uy * vx, out=n[..., 2])
+    sq = n * n
+    norm = sq[..., 0] + sq[..., 1]
+    norm += sq[..., 2]
+    np.sqrt(norm, out=norm)
+    np.maximum(norm, 1e-9, out=norm)
+    n /= norm[..., None]
+    n[n[..., 2] > 0] *= -1.0
+    return n
 
 
 def lip_surface(face: FaceLandmarks) -> tuple[np.ndarray, np.ndarray]:
@@ -154,9 +167,12 @@ def lip_light(frame: np.ndarray, face: FaceLandmarks, lips: tuple[np.ndarray, np
     """Direction towards the main light, fitted to the lips' shading (``Y = a + b . n``), else from above;
     ``lips``: :func:`lip_surface` of the face when already computed."""
     grids, normals = lips if lips is not None else lip_surface(face)
+    return _fit_light(normals, _sample(frame, grids.reshape(-1, 3)[:, :2]) @ LUMA)
+
+
+def _fit_light(normals: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Direction towards the light from the lips' (..., 3) normals and their (n,) luminance (see :func:`lip_light`)."""
     normals = normals.reshape(-1, 3)
-    pts = grids.reshape(-1, 3)[:, :2]
-    y = _sample(frame, pts) @ LUMA
     a = np.concatenate([np.ones((len(y), 1)), normals], axis=1)
     ok, coef = cv2.solve(a, y.astype(np.float64)[:, None], flags=cv2.DECOMP_SVD)  # least squares, no BLAS threads
     if not ok:
@@ -181,13 +197,12 @@ def lip_specular(face: FaceLandmarks, light: np.ndarray, box: tuple[int, int, in
     half = light + VIEW
     half /= np.linalg.norm(half)
     grids, normals = lips if lips is not None else lip_surface(face)
-    for grid, normal in zip(grids, normals, strict=True):
-        spec = np.clip(normal @ half, 0.0, 1.0) ** shininess
-        cell = (spec[:-1, :-1] + spec[1:, :-1] + spec[:-1, 1:] + spec[1:, 1:]) / 4.0
-        xy = np.round((grid[..., :2] - np.array([x0, y0])) * 16).astype(np.int32)  # 4 fractional bits
-        quads = np.stack([xy[:-1, :-1], xy[:-1, 1:], xy[1:, 1:], xy[1:, :-1]], axis=2).reshape(-1, 4, 2)
-        for quad, value in zip(quads, cell.ravel().tolist(), strict=True):
-            cv2.fillConvexPoly(out, quad, value, cv2.LINE_AA, 4)
+    spec = np.clip(normals @ half, 0.0, 1.0) ** shininess  # both lips at once, then each lip's cells in order
+    cells = (spec[:, :-1, :-1] + spec[:, 1:, :-1] + spec[:, :-1, 1:] + spec[:, 1:, 1:]) / 4.0
+    xy = np.round((grids[..., :2] - np.array([x0, y0])) * 16).astype(np.int32)  # 4 fractional bits
+    quads = np.stack([xy[:, :-1, :-1], xy[:, :-1, 1:], xy[:, 1:, 1:], xy[:, 1:, :-1]], axis=3).reshape(-1, 4, 2)
+    for quad, value in zip(quads, cells.ravel().tolist(), strict=True):
+        cv2.fillConvexPoly(out, quad, value, cv2.LINE_AA, 4)
     if blur > 0:
         out = cv2.GaussianBlur(out, (0, 0), blur)
     peak = float(out.max())
