@@ -76,13 +76,16 @@ SILHOUETTE_SIDE = 256
 """Larger crops are resampled to this side before the segmentation (whose input is 256 x 144 anyway), bilinearly:
 area averaging cost 2.2 ms on an 800 px crop (pp_03_woman.jpg, more than the segmentation itself), bilinear
 0.1 ms; the person probability moves by 0.002-0.003 on average (bench_makeup_profile: lips on background)."""
-SILHOUETTE_FRAMES = 6
+SILHOUETTE_FRAMES = 12
 """In video mode a face's outline is reused, moved with the face, for this many frames while the face moves less
 than ``SILHOUETTE_MOVE`` of its size and keeps its size to within that share. Lip pixels painted on the background
 (selfie segmentation of the whole frame under 0.3), reuse for 3 / 6 frames, held-out clips: 3DDFA's
 ``obama.mp4`` (55 frames, yaw 28-32) 0 / 0, a sweep over 3DDFA's ``emma_input.jpg`` (60 frames, two turned
 faces) 3 516 / 3 481 (7 856 without the clip), face_recognition's ``short_hamilton_clip.mp4`` (275 frames)
-2 267 / 2 270; segmentation 1.06 / 0.65, 2.10 / 1.23, 0.38 / 0.26 ms a frame."""
+2 267 / 2 270; segmentation 1.06 / 0.65, 2.10 / 1.23, 0.38 / 0.26 ms a frame. Reuse for 6 / 12 frames (gloss
+lipstick, pixels moved by more than 6 levels): ``obama.mp4`` 0 / 0 of 117 686 / 117 703 painted, the emma sweep
+2 923 / 2 834 of 55 600 / 55 499, ``short_hamilton_clip.mp4`` (150 frames) 1 597 / 1 597 of 18 321 / 18 321;
+the segmentation's share of a video frame halves (one run in 12 frames per turned face, about 3 ms each)."""
 SILHOUETTE_MOVE = 0.1
 FOOT_POINTS = {"left": (25, 27, 29, 31), "right": (26, 28, 30, 32)}
 """Pose indices of knee, ankle, heel and foot index per foot (the person's left and right)."""
