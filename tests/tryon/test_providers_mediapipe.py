@@ -93,6 +93,28 @@ def test_landmarks_read_from_the_wire_format_equal_point_by_point(astronaut: np.
     other.landmark.add(x=0.25, y=-1.5, z=3.0, visibility=0.5)
     other.landmark.add(x=0.0, y=2.0, z=0.125)
     np.testing.assert_array_equal(_landmark_array(other), [[0.25, -1.5, 3.0], [0.0, 2.0, 0.125]])
+    np.testing.assert_array_equal(_landmark_array(lms.SerializeToString()), slow)  # bytes as the graph made them
+    np.testing.assert_array_equal(_landmark_array(other.SerializeToString()), [[0.25, -1.5, 3.0], [0.0, 2.0, 0.125]])
+
+
+def test_outputs_read_without_process_equal_what_process_returns(astronaut: np.ndarray) -> None:
+    """The provider reads its graphs' outputs without ``process`` (no namedtuple class per call): the same
+    landmarks, as messages or as their serialised bytes, and None where ``process`` gives None."""
+    from tryon.providers.mediapipe import _output
+
+    blank = np.zeros_like(astronaut)
+
+    def mesh() -> mp.solutions.face_mesh.FaceMesh:
+        return mp.solutions.face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1, refine_landmarks=True)
+
+    with mesh() as a, mesh() as b, mesh() as c:
+        want = a.process(astronaut).multi_face_landmarks
+        assert want and _output(b, {"image": astronaut}, "multi_face_landmarks") == want
+        assert _output(c, {"image": astronaut}, "multi_face_landmarks", serialized=True) == [
+            m.SerializeToString() for m in want
+        ]
+        assert a.process(blank).multi_face_landmarks is None
+        assert _output(b, {"image": blank}, "multi_face_landmarks", serialized=True) is None
 
 
 def test_video_reads_detected_faces_on_their_box_without_a_second_detector(images: dict[str, np.ndarray]) -> None:

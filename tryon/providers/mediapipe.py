@@ -155,15 +155,20 @@ z (0x1d)."""
 
 
 def _landmark_array(landmarks: Any) -> np.ndarray:
-    """(n, 3) float32 x, y, z of a ``NormalizedLandmarkList``: read from its wire format in one go when every
-    landmark has exactly x, y and z (face mesh's; 30 instead of 250 us for 478 points), else point by point."""
-    raw = landmarks.SerializeToString()
-    n = len(landmarks.landmark)
-    if len(raw) == n * _LANDMARK_RECORD.itemsize:
+    """(n, 3) float32 x, y, z of a ``NormalizedLandmarkList`` or of its serialised bytes (:func:`_output` hands the
+    bytes over as the graph made them): read from the wire format in one go when every landmark has exactly x, y
+    and z (face mesh's; 30 instead of 250 us for 478 points), else point by point."""
+    raw = landmarks if isinstance(landmarks, bytes) else landmarks.SerializeToString()
+    if raw and len(raw) % _LANDMARK_RECORD.itemsize == 0:
+        n = len(raw) // _LANDMARK_RECORD.itemsize
         rec = np.frombuffer(raw, _LANDMARK_RECORD)
         b = np.frombuffer(raw, np.uint8).reshape(n, _LANDMARK_RECORD.itemsize)
         if (rec["head"] == 0x0A).all() and (rec["size"] == 15).all() and (b[:, [2, 7, 12]] == (0x0D, 0x15, 0x1D)).all():
             return np.stack([rec["x"], rec["y"], rec["z"]], axis=1)
+    if isinstance(landmarks, bytes):
+        from mediapipe.framework.formats import landmark_pb2
+
+        landmarks = landmark_pb2.NormalizedLandmarkList.FromString(landmarks)
     return np.array([(p.x, p.y, p.z) for p in landmarks.landmark], dtype=np.float32)
 
 
@@ -311,7 +316,7 @@ class MediaPipeProvider:
                 min_detection_confidence=self.min_face_confidence,
                 min_tracking_confidence=0.5,
             )
-        found = _output(self._track_mesh, {"image": _frozen(frame)}, "multi_face_landmarks")
+        found = _output(self._track_mesh, {"image": _frozen(frame)}, "multi_face_landmarks", serialized=True)
         h, w = frame.shape[:2]
         out = []
         for lms in found or []:
@@ -438,7 +443,7 @@ class MediaPipeProvider:
             self._crop_mesh = mp.solutions.face_mesh.FaceMesh(
                 static_image_mode=True, max_num_faces=1, refine_landmarks=True, min_detection_confidence=0.3
             )
-        found = _output(self._crop_mesh, {"image": _frozen(crop)}, "multi_face_landmarks")
+        found = _output(self._crop_mesh, {"image": _frozen(crop)}, "multi_face_landmarks", serialized=True)
         if not found:
             return None
         pts, depth = _mesh_points(found[0], CROP_SIZE, CROP_SIZE)
@@ -717,18 +722,24 @@ def _frozen(image: np.ndarray) -> np.ndarray:
     return view
 
 
-def _output(solution: Any, inputs: dict[str, Any], name: str) -> Any:
+def _output(solution: Any, inputs: dict[str, Any], name: str, serialized: bool = False) -> Any:
     """``solution.process(inputs).<name>`` for a MediaPipe ``SolutionBase``: the same packets in, the same output
     read, without building a ``namedtuple`` class for the outputs on every call (``process`` does; with its
-    ``eval``, 0.1-0.3 ms of a 3-6 ms face mesh run). Falls back to ``process`` when the solution's graph
-    interface is not the one of MediaPipe 0.10.21."""
+    ``eval``, 0.1-0.3 ms of a 3-6 ms face mesh run). ``serialized``: a proto output (or each of a list's) as the
+    graph serialised it, not parsed into Python messages (478 face mesh landmarks: 0.1 ms parsed, then serialised
+    again by :func:`_landmark_array`). Falls back to ``process`` when the solution's graph interface is not the one
+    of MediaPipe 0.10.21."""
+    from mediapipe.python import packet_getter
     from mediapipe.python.solution_base import SolutionBase
 
     graph, outputs = getattr(solution, "_graph", None), getattr(solution, "_graph_outputs", None)
     types_in = getattr(solution, "_input_stream_type_info", None)
     types_out = getattr(solution, "_output_stream_type_info", None)
     if None in (graph, outputs, types_in, types_out) or not hasattr(solution, "_make_packet"):
-        return getattr(SolutionBase.process(solution, inputs), name)
+        out = getattr(SolutionBase.process(solution, inputs), name)
+        if not serialized or out is None:
+            return out
+        return [m.SerializeToString() for m in out] if isinstance(out, list) else out.SerializeToString()
     outputs.clear()
     solution._simulated_timestamp += 33333  # as process: a 30 fps clock
     for stream, data in inputs.items():
@@ -736,7 +747,15 @@ def _output(solution: Any, inputs: dict[str, Any], name: str) -> Any:
         graph.add_packet_to_input_stream(stream=stream, packet=packet)
     graph.wait_until_idle()
     packet = outputs.get(name)
-    return None if packet is None else solution._get_packet_content(types_out[name], packet)
+    if packet is None or packet.is_empty():
+        return None
+    raw = getattr(packet_getter, "_packet_getter", None)
+    kind = getattr(types_out[name], "value", None)
+    if serialized and raw is not None and kind in ("proto", "proto_list"):
+        if kind == "proto":
+            return raw._get_serialized_proto(packet)
+        return list(raw._get_serialized_proto_list(packet)) if raw._get_proto_vector_size(packet) else []
+    return solution._get_packet_content(types_out[name], packet)
 
 
 def _check_frame(frame: np.ndarray) -> None:
@@ -827,9 +846,9 @@ class _FaceRoiMesh:
         )  # fmt: skip
 
     def process(self, image: np.ndarray, roi: Any) -> Any:
-        """The face's ``NormalizedLandmarkList`` (normalised to ``image``) in the ``NormalizedRect`` ``roi``, or
-        None."""
-        return _output(self._graph, {"image": image, "roi": roi}, "landmarks")
+        """The face's ``NormalizedLandmarkList`` (normalised to ``image``) in the ``NormalizedRect`` ``roi``,
+        serialised (read by :func:`_landmark_array`), or None."""
+        return _output(self._graph, {"image": image, "roi": roi}, "landmarks", serialized=True)
 
     def close(self) -> None:
         """Release the graph."""
