@@ -152,6 +152,25 @@ print("%d turned faces: silhouette %.1f ms median (%.1f-%.1f) a face; finding th
 CLIP_FRAMES = 60
 
 
+def turned_sweep(picture: str | Path, frames: int = CLIP_FRAMES) -> list[np.ndarray]:
+    """The synthetic clip of a turned face (see the module): 1280 x 720 windows around the picture's most turned
+    face (the code on ``sys.path`` finds it), the picture at half size, moved a few pixels a frame."""
+    from tryon.providers.mediapipe import MediaPipeProvider
+    from tryon.regions import yaw_degrees
+
+    rgb = cv2.cvtColor(cv2.imread(str(picture)), cv2.COLOR_BGR2RGB)
+    rgb = cv2.resize(rgb, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+    with MediaPipeProvider("image") as p:
+        face = max(p.faces(rgb), key=lambda f: abs(yaw_degrees(f)))
+    cx, cy = (int(v) for v in face.center)
+    out = []
+    for i in range(frames):
+        x0 = min(max(0, cx - 640 + int(6 * np.sin(i / 6))), rgb.shape[1] - 1280)
+        y0 = min(max(0, cy - 360 + int(3 * np.cos(i / 9))), rgb.shape[0] - 720)
+        out.append(np.ascontiguousarray(rgb[y0 : y0 + 720, x0 : x0 + 1280]))
+    return out
+
+
 def video_cost(tree: Path, picture: Path) -> str:
     """One line: the lips' clip in video on a turned face (code of ``tree``), see the module."""
     code = f"""
@@ -164,16 +183,9 @@ from tryon.look import parse_look
 from tryon.regions import yaw_degrees
 from tryon.settings import TryOnSettings
 os.sched_setaffinity(0, {{0}})
-rgb = cv2.cvtColor(cv2.imread(sys.argv[1]), cv2.COLOR_BGR2RGB)
-rgb = cv2.resize(rgb, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
-with M.MediaPipeProvider("image") as p:
-    face = max(p.faces(rgb), key=lambda f: abs(yaw_degrees(f)))
-cx, cy = (int(v) for v in face.center)
-frames = []
-for i in range({CLIP_FRAMES}):
-    x0 = min(max(0, cx - 640 + int(6 * np.sin(i / 6))), rgb.shape[1] - 1280)
-    y0 = min(max(0, cy - 360 + int(3 * np.cos(i / 9))), rgb.shape[0] - 720)
-    frames.append(np.ascontiguousarray(rgb[y0 : y0 + 720, x0 : x0 + 1280]))
+sys.path.insert(0, {str(Path(__file__).resolve().parent)!r})
+from bench_makeup_profile import turned_sweep
+frames = turned_sweep(sys.argv[1])
 spent = [0.0]
 silhouette = M.MediaPipeProvider.silhouette
 def timed(self, frame, face):
