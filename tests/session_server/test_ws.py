@@ -410,14 +410,16 @@ def test_stalled_client_is_disconnected_and_others_are_not_slowed(start_server: 
         t0 = time.monotonic()
         for i in range(400):  # 10 MB of deltas: more than the kernel buffers can hide
             await a.request("chat", text=f"{i}-" + "x" * 25_000)
-        await b.wait_until(lambda s: s.revision == a.mirror.revision, timeout=10)
+        await b.wait_until(lambda s: s.revision == a.mirror.revision, timeout=60)
         elapsed = time.monotonic() - t0
         hub = srv.node.hubs[ROOM]
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 60
         while "sloth" in hub.clients and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
         assert "sloth" not in hub.clients
-        assert elapsed < 30 and a.resumes == 0 and b.resumes == 0
+        # a server slowed by the stalled peer waits up to send_timeout_s (1 s) a delta: 400 s for the 400; the bound
+        # is half of that (the test took 5-10 s at load 15; a 30 s bound is within reach of a loaded machine)
+        assert elapsed < 200 and a.resumes == 0 and b.resumes == 0
         stalled.close()
         await a.close()
         await b.close()
