@@ -212,7 +212,7 @@ def status(
 
 @batch_app.command("dead")
 def dead(
-    limit: Annotated[int, typer.Option(min=1, max=100_000)] = 100,
+    limit: Annotated[int, typer.Option(min=1, max=100_000, help="Jobs to list.")] = 100,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False,
 ) -> None:
     """List the broker's dead-letter set: jobs that failed for good, newest first, with their reasons."""
@@ -243,7 +243,7 @@ def worker(
     processes: Annotated[int, typer.Option(min=1, max=256, help="Worker processes on this machine.")] = 1,
     threads: Annotated[int, typer.Option(min=1, max=64, help="Jobs at once per process (publishing is "
                                                              "CPU-bound: prefer processes).")] = 1,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
 ) -> None:
     """Run batch workers: consume the broker's publish queue until SIGTERM or Ctrl-C."""
     import logging

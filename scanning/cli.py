@@ -356,14 +356,14 @@ def synth(
     model: Annotated[Path, typer.Argument(help="mesh to scan (OBJ, PLY, STL, GLB), Y-up")],
     output: Annotated[Path, typer.Option("-o", "--output", help="capture folder to create (must not exist)")],
     views: Annotated[int, typer.Option(min=2, max=720, help="number of frames")] = 36,
-    width: Annotated[int, typer.Option(min=16, max=4096)] = 640,
-    height: Annotated[int, typer.Option(min=16, max=4096)] = 480,
+    width: Annotated[int, typer.Option(min=16, max=4096, help="image width, pixels")] = 640,
+    height: Annotated[int, typer.Option(min=16, max=4096, help="image height, pixels")] = 480,
     path: Annotated[PathChoice, typer.Option(help="camera path")] = PathChoice.turntable,
     size: Annotated[float, typer.Option(help="object's largest side in meters")] = 0.2,
     noise: Annotated[float, typer.Option(help="depth noise multiplier (0: exact depth)")] = 1.0,
     no_poses: Annotated[bool, typer.Option("--no-poses", help="leave poses.json out")] = False,
-    seed: Annotated[int, typer.Option()] = 0,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+    seed: Annotated[int, typer.Option(help="random seed (camera jitter, depth noise)")] = 0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress, no summary")] = False,
 ) -> None:
     """Render a synthetic RGB-D capture of a mesh on a table (with truth.ply), for trying and benchmarking."""
     from scanning.frames import check_new_folder

@@ -46,6 +46,27 @@ PURE = [*sorted((ROOT / "assets_pipeline" / "transforms").glob("*.py")),
         *(ROOT / "assets_pipeline" / name for name in ("document.py", "refs.py", "scene.py"))]
 
 
+CLI_APPS = {"assets_pipeline": "assets_pipeline.cli", "session_server": "session_server.__main__",
+            "tryon": "tryon.cli", "scanning": "scanning.cli"}
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_every_option_says_what_it_does(package: str) -> None:
+    """Each option of each (sub)command has a help text: ``--help`` never lists a bare ``--seed <int>``."""
+    import importlib
+
+    from typer.main import get_command
+
+    def commands(cmd: object, path: str) -> list[tuple[str, object]]:
+        subs = getattr(cmd, "commands", None) or {}
+        return [(path, cmd)] + [c for name, sub in subs.items() for c in commands(sub, f"{path} {name}")]
+
+    root = get_command(importlib.import_module(CLI_APPS[package]).app)
+    bare = [f"{path} {'/'.join(p.opts)}" for path, cmd in commands(root, package) for p in getattr(cmd, "params", [])
+            if p.param_type_name == "option" and p.name != "help" and not getattr(p, "help", None)]
+    assert not bare, f"options without a help text: {bare}"
+
+
 @pytest.mark.parametrize("path", PURE, ids=lambda p: p.name)
 def test_document_and_transforms_stay_pure(path: Path) -> None:
     """The document and transforms do no I/O and need no codec, database or network library."""

@@ -19,8 +19,8 @@ app = typer.Typer()
 def list_products(
     query: Annotated[str | None, typer.Argument(help="Text in the SKU or name.")] = None,
     category: Annotated[str | None, typer.Option(help="shoes|apparel|makeup|furniture|accessory")] = None,
-    limit: Annotated[int, typer.Option(min=1, max=1000)] = 100,
-    offset: Annotated[int, typer.Option(min=0)] = 0,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="Products to list.")] = 100,
+    offset: Annotated[int, typer.Option(min=0, help="Skip this many first.")] = 0,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List published products."""

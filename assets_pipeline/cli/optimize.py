@@ -77,15 +77,15 @@ def optimize(
     tangents: Annotated[bool, typer.Option("--tangents", help="Generate tangents where a normal map "
                                                               "needs them.")] = False,
     quantize: Annotated[bool, typer.Option(help="Quantize vertex attributes (KHR_mesh_quantization).")] = True,
-    position_bits: Annotated[int, typer.Option(min=8, max=16)] = 14,
-    normal_bits: Annotated[int, typer.Option(min=4, max=16)] = 8,
-    texcoord_bits: Annotated[int, typer.Option(min=8, max=16)] = 12,
+    position_bits: Annotated[int, typer.Option(min=8, max=16, help="Quantized position bits.")] = 14,
+    normal_bits: Annotated[int, typer.Option(min=4, max=16, help="Quantized normal bits (octahedral).")] = 8,
+    texcoord_bits: Annotated[int, typer.Option(min=8, max=16, help="Quantized UV bits.")] = 12,
     compression: Annotated[Compression, typer.Option(help="Geometry compression.")] = Compression.meshopt,
     texture_format: Annotated[TextureFormat, typer.Option(help="Re-encode textures (WebP via "
                                                                "EXT_texture_webp).")] = TextureFormat.webp,
     texture_max_size: Annotated[int | None, typer.Option(min=1, help="Resize textures larger than this "
                                                                      "many pixels.")] = None,
-    texture_quality: Annotated[int, typer.Option(min=1, max=100)] = 80,
+    texture_quality: Annotated[int, typer.Option(min=1, max=100, help="WebP/JPEG quality.")] = 80,
     texture_fallback: Annotated[bool, typer.Option(help="Keep the original images as a fallback for "
                                                         "viewers without WebP.")] = False,
     units: Annotated[UnitsChoice, typer.Option(help="Units of the input; the output is in meters.")] = UnitsChoice.m,
@@ -111,7 +111,7 @@ def optimize(
     validate_output: Annotated[bool, typer.Option("--validate", help=(
         "Run the Khronos validator on the outputs; on errors nothing is written, exit 2."))] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
 ) -> None:
     """Optimize a model into an AR-ready GLB (meters, Y-up, pivot at the bottom center)."""
     setup_logging(verbose)

@@ -39,7 +39,7 @@ def upload(
     up: Annotated[str, typer.Option(help="Up axis of the model: y|z (published Y-up).")] = "y",
     json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
 ) -> None:
     """Optimize a model and publish it (GLB, LODs, USDZ, thumbnail) as the next version of a product."""
     from ..catalog.repository import parse_category

@@ -52,7 +52,7 @@ def init_store() -> None:
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Bind address.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=0, max=65535)] = 8710,
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port (0: any free one).")] = 8710,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Warnings and errors only.")] = False,
 ) -> None:
     """Serve the catalog HTTP API alone (OpenAPI docs at /docs)."""

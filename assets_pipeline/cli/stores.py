@@ -203,7 +203,7 @@ def recommend(
     sku: Annotated[str, typer.Argument(help="The item's SKU.")],
     size: Annotated[str | None, typer.Option(help="The item's size.")] = None,
     colour: Annotated[str | None, typer.Option(help="The item's colour.")] = None,
-    limit: Annotated[int, typer.Option(min=1, max=50)] = 5,
+    limit: Annotated[int, typer.Option(min=1, max=50, help="Often-tried and outfit suggestions, at most.")] = 5,
     json_out: JsonOpt = False,
 ) -> None:
     """What the mirror suggests for an item: other sizes/colours here, often tried together, outfit matches."""
