@@ -35,6 +35,14 @@ picture over the scale, over the shin in metres, on the corpus street video (0.4
 video (0.50); feet seen from the side give the largest values, foreshortened ones smaller."""
 CLEAR_DEPTH_M = 0.04
 """The world landmarks' toe-minus-heel depth is trusted from this many metres on."""
+SHORT_FOOT = (0.55, 0.75)
+"""Heel to foot index in the picture over the expected length (``KEYPOINTS_OVER_SHIN``) from which the shin's lean
+is not used (0.75) and is fully used (0.55): the keypoints lie inside the shoe, a few pixels of error on a short foot
+turn it by tens of degrees (the corpus seated man: 21 px of an expected 38, read as 65 degrees, a three-quarter
+side view by eye)."""
+SHIN_LEAN = (0.25, 0.4)
+"""Sideways lean of the shin in the picture (knee to ankle across the picture over the shin, both in metres) from
+which the shin's heading is not used (0.25) and is fully used (0.4)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +88,8 @@ def foot_pose(foot: FootLandmarks, shin_m: float | None = None) -> FootPose | No
     foot index over the scale gives the x, y part in metres), the depth part from the foot's length, which
     is ``KEYPOINTS_OVER_SHIN`` of the shin (``shin_m``, default this frame's knee to ankle in metres); whether
     the toe comes towards the camera or goes away is the world landmarks' answer when they are clear about
-    it (``CLEAR_DEPTH_M``), else the way the body faces (``foot.facing``).
+    it (``CLEAR_DEPTH_M``), else the way the body faces (``foot.facing``). A short foot under a shin leaning sideways
+    in the picture is turned no further towards the camera than the leg's upright plane (:func:`_short_foot_depth`).
     """
     if foot.world is None:
         return None
@@ -100,6 +109,9 @@ def foot_pose(foot: FootLandmarks, shin_m: float | None = None) -> FootPose | No
         return None
     length = max(length, flat)
     dz = math.sqrt(max(0.0, length**2 - flat**2))
+    bounded = _short_foot_depth(foot, px_per_m, shin, flat, length, dz)
+    if bounded < dz:
+        dz, length = bounded, math.hypot(flat, bounded)
     world_dz = float(toe[2] - heel[2])
     if abs(world_dz) >= CLEAR_DEPTH_M or foot.facing is None:
         sign = 1.0 if world_dz >= 0 else -1.0
@@ -113,3 +125,26 @@ def foot_pose(foot: FootLandmarks, shin_m: float | None = None) -> FootPose | No
     n /= np.linalg.norm(n)
     yaw, pitch, roll = frame_angles(d, n)
     return FootPose(yaw, pitch, roll, length, px_per_m, shin)
+
+
+def _short_foot_depth(foot: FootLandmarks, px_per_m: float, shin_m: float, flat: float, length: float,
+                      dz: float) -> float:  # fmt: skip
+    """The foot's depth (metres, >= 0) once the shin's lean has had its say: when the keypoints' foot is short
+    (``SHORT_FOOT``) its depth comes from its length, which a few pixels of keypoint error change a lot. A shin that
+    leans sideways in the picture (``SHIN_LEAN``) lies in the leg's upright plane, which holds the foot, so that
+    plane's heading (across the picture from the shin's sideways part, into it from the shin's own depth: its
+    length in metres against the picture's) bounds how far the foot turns towards the camera. The two are blended
+    by how short the foot and how leaning the shin are, so the heading moves smoothly between frames; only ever
+    towards the side view (a shin says nothing against a foot seen from the side)."""
+    if length <= 0.0 or shin_m <= 0.0:
+        return dz
+    short = float(np.clip((SHORT_FOOT[1] - flat / length) / (SHORT_FOOT[1] - SHORT_FOOT[0]), 0.0, 1.0))
+    if short == 0.0:
+        return dz
+    sx, sy = ((foot.ankle - foot.knee).astype(np.float64) / px_per_m).tolist()
+    lean = float(np.clip((abs(sx) / shin_m - SHIN_LEAN[0]) / (SHIN_LEAN[1] - SHIN_LEAN[0]), 0.0, 1.0))
+    if lean == 0.0:
+        return dz
+    sz = math.sqrt(max(0.0, shin_m**2 - sx**2 - sy**2))
+    plane_dz = flat * sz / abs(sx)  # the foot's depth were it heading along the leg's plane
+    return dz + short * lean * (min(dz, plane_dz) - dz)
