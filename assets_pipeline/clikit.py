@@ -14,15 +14,17 @@ import socket
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import typer
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings
 from rich.console import Console
-from rich.progress import BarColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
 from rich.text import Text
+
+if TYPE_CHECKING:  # imported where used: a command that shows no bar or table does not load them (~20 ms)
+    from rich.progress import Progress, ProgressColumn
+    from rich.table import Table
 
 S = TypeVar("S", bound=BaseSettings)
 
@@ -117,6 +119,8 @@ def progress_bar(*columns: ProgressColumn | str, width: int = 18, quiet: bool = 
 
     A transient bar is also hidden when stderr is not a terminal (where it would leave only an empty line).
     """
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
     console = console or err
     return Progress(TextColumn(f"{{task.description:<{width}}}"), BarColumn(), *columns, TimeElapsedColumn(),
                     console=console, transient=transient, disable=quiet or (transient and not console.is_terminal))

@@ -152,3 +152,32 @@ def test_usage_errors_are_one_line_naming_the_option(tmp_path: Path) -> None:
     assert not (tmp_path / "x.glb").exists()
     r = cli()
     assert r.returncode == 2 and "optimize" in r.stdout  # no command: the help
+
+
+ON_DEMAND = ("boto3", "botocore", "sqlalchemy", "alembic", "fastapi", "starlette", "uvicorn", "redis", "httpx", "pxr",
+             "DracoPy", "pygments", "assets_pipeline.catalog", "assets_pipeline.store", "assets_pipeline.publish",
+             "assets_pipeline.batch", "assets_pipeline.api", "assets_pipeline.service", "assets_pipeline.render",
+             "assets_pipeline.thumbnail", "assets_pipeline.validation", "rich.progress", "rich.table", "rich.markdown",
+             "typer.rich_utils")
+"""What a quiet ``optimize`` of an untextured model does not use: the store, catalog, HTTP, batch, USD, Draco and
+validator stacks, rich's progress bars, tables and help panels (each is imported by the command that needs it)."""
+
+LOADED_PROBE = """
+import atexit, json, sys
+atexit.register(lambda: sys.__stderr__.write(json.dumps(sorted(m for m in %r if m in sys.modules)) + "\\n"))
+sys.argv = ["assets_pipeline", *%r]
+from assets_pipeline.cli import main
+main()
+"""
+
+
+def test_quiet_optimize_loads_only_what_it_uses(tmp_path: Path) -> None:
+    """Every run pays for its imports (a few tenths of a second of a simplification's whole process): a quiet
+    optimize with LODs imports none of the modules other commands need."""
+    args = ["optimize", str(ROOT / "samples" / "models" / "display-stand.obj"), "-o", str(tmp_path / "stand.glb"),
+            "--lods", "50", "--quiet"]
+    r = subprocess.run([sys.executable, "-c", LOADED_PROBE % (ON_DEMAND, args)], capture_output=True, text=True,
+                       cwd=ROOT, timeout=300, check=False)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "stand.lod1.glb").is_file()
+    assert json.loads(r.stderr.strip().splitlines()[-1]) == []
