@@ -119,10 +119,11 @@ def evaluate(interpolation: str, times: np.ndarray, values: np.ndarray, t: np.nd
     return points[i] + u[:, None] * (points[i + 1] - points[i])
 
 
-def _errors(path: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Per-row error between two value sets, in the unit of the path's bound (before scaling)."""
+def _errors(path: str, a: np.ndarray, b: np.ndarray, a_normalized: np.ndarray | None = None) -> np.ndarray:
+    """Per-row error between two value sets, in the unit of the path's bound (before scaling); rotations may come
+    with ``_normalize(a)`` computed already."""
     if path == "rotation":
-        d = np.abs(np.sum(_normalize(a) * _normalize(b), axis=1))
+        d = np.abs(np.sum((_normalize(a) if a_normalized is None else a_normalized) * _normalize(b), axis=1))
         return 2.0 * np.arccos(np.clip(d, 0.0, 1.0))
     if path == "translation":
         return np.linalg.norm(a - b, axis=1)  # type: ignore[no-any-return]
@@ -165,6 +166,58 @@ def _add_rows(x: np.ndarray) -> np.ndarray:
 
 
 # --- key reduction ------------------------------------------------------------------------------------
+def _span_error(path: str, times: np.ndarray, ref: np.ndarray, refn: np.ndarray, q: np.ndarray, i: int,
+                j: int) -> float:
+    """Largest error of interpolating the quantized keys i and j against the reference keys between them."""
+    u = (times[i + 1: j] - times[i]) / (times[j] - times[i])
+    a, b = q[i], q[j]
+    if path != "rotation":
+        approx = a[None] + u[:, None] * (b - a)[None]
+        return float(_errors(path, approx, ref[i + 1: j]).max())
+    # slerp between two keys, written out for speed (this runs once per candidate)
+    d = float(np.dot(a, b))
+    if d < 0:
+        b, d = -b, -d
+    theta = math.acos(min(1.0, d))
+    st = math.sin(theta)
+    if st < 1e-6:
+        approx = a[None] * (1.0 - u)[:, None] + b[None] * u[:, None]
+    else:
+        approx = (np.sin((1.0 - u) * theta)[:, None] * a[None] + np.sin(u * theta)[:, None] * b[None]) / st
+    # |cos| of the angle to the reference: np.sum and np.linalg.norm's own arithmetic, without their
+    # dispatch (add.reduce along the rows; the norm is the root of the summed squares)
+    dots = np.abs(_add_rows(approx * refn[i + 1: j])) / np.sqrt(_add_rows(approx * approx))
+    return 2.0 * math.acos(min(1.0, float(dots.min())))
+
+
+def _skip_one_errors(path: str, times: np.ndarray, ref: np.ndarray, refn: np.ndarray, q: np.ndarray) -> list[float]:
+    """For every key i, ``_span_error(..., i, i + 2)`` (most of ``_reduce``'s checks on dense curves, where
+    most keys stay) in one batch.
+
+    Bit for bit the same arithmetic as the one-pair check: dot products through ``np.matmul`` of 1x4 by 4x1
+    (the BLAS dot that ``np.dot`` calls), ``math.acos``/``math.sin`` on scalars (NumPy's vector ``arccos``
+    rounds differently), element-wise NumPy arithmetic and ``sin`` otherwise (the same per element at any
+    length), row sums through ``np.add.reduce``.
+    """
+    if len(times) < 3:
+        return []
+    a, b = q[:-2], q[2:]
+    u = (times[1:-1] - times[:-2]) / (times[2:] - times[:-2])
+    if path != "rotation":
+        approx = a + u[:, None] * (b - a)
+        return _errors(path, approx, ref[1:-1]).tolist()  # type: ignore[no-any-return]
+    d = np.matmul(a[:, None, :], b[:, :, None])[:, 0, 0]
+    b = np.where((d < 0)[:, None], -b, b)
+    theta = np.array([math.acos(min(1.0, x)) for x in np.abs(d).tolist()])
+    st = np.array([math.sin(x) for x in theta.tolist()])
+    small = st < 1e-6
+    lerp = a * (1.0 - u)[:, None] + b * u[:, None]
+    arc = (np.sin((1.0 - u) * theta)[:, None] * a + np.sin(u * theta)[:, None] * b) / np.where(small, 1.0, st)[:, None]
+    approx = np.where(small[:, None], lerp, arc)
+    dots = np.abs(_add_rows(approx * refn[1:-1])) / np.sqrt(_add_rows(approx * approx))
+    return [2.0 * math.acos(min(1.0, x)) for x in dots.tolist()]
+
+
 def _reduce(path: str, interpolation: str, times: np.ndarray, ref: np.ndarray, q: np.ndarray,
             bound: float, keep_ends: bool = False) -> np.ndarray:
     """Indices of the keys to keep so that interpolating the kept quantized keys ``q`` stays within
@@ -186,31 +239,16 @@ def _reduce(path: str, interpolation: str, times: np.ndarray, ref: np.ndarray, q
     refn = _normalize(ref) if rotation else ref
     known: dict[int, bool] = {}  # fits(i, j) of the current i: the search below asks for some ends twice (its
     # last check is often the end the gallop or the bisection just refused)
+    skip_one = [e <= bound for e in _skip_one_errors(path, times, ref, refn, q)]  # fits(i, i + 2), every i
 
     def fits(i: int, j: int) -> bool:
         if j == i + 1:
             return True
+        if j == i + 2:
+            return skip_one[i]
         if j in known:
             return known[j]
-        u = (times[i + 1: j] - times[i]) / (times[j] - times[i])
-        a, b = q[i], q[j]
-        if rotation:  # slerp between two keys, written out for speed (this runs once per candidate)
-            d = float(np.dot(a, b))
-            if d < 0:
-                b, d = -b, -d
-            theta = math.acos(min(1.0, d))
-            st = math.sin(theta)
-            if st < 1e-6:
-                approx = a[None] * (1.0 - u)[:, None] + b[None] * u[:, None]
-            else:
-                approx = (np.sin((1.0 - u) * theta)[:, None] * a[None] + np.sin(u * theta)[:, None] * b[None]) / st
-            # |cos| of the angle to the reference: np.sum and np.linalg.norm's own arithmetic, without their
-            # dispatch (add.reduce along the rows; the norm is the root of the summed squares)
-            dots = np.abs(_add_rows(approx * refn[i + 1: j])) / np.sqrt(_add_rows(approx * approx))
-            ok = bool(2.0 * math.acos(min(1.0, float(dots.min()))) <= bound)
-        else:
-            approx = a[None] + u[:, None] * (b - a)[None]
-            ok = bool(_errors(path, approx, ref[i + 1: j]).max() <= bound)
+        ok = _span_error(path, times, ref, refn, q, i, j) <= bound
         known[j] = ok
         return ok
 
@@ -356,6 +394,8 @@ class _Result:
     stored: tuple[str, np.ndarray] | None = None
     """The stored curve: interpolation, values as read back (its key times are its sampler's input)."""
     bound: float = 0.0
+    samples: list[tuple[np.ndarray, ...]] | None = None
+    """The original curve where it is measured, and its values there (``_measure``'s cache)."""
 
 
 def _quantize_times(doc: AssetDocument, results: list[_Result], ours: set[int], time_error: float) -> None:
@@ -385,7 +425,7 @@ def _quantize_times(doc: AssetDocument, results: list[_Result], ours: set[int], 
             for r in group:  # the first curve past its bound rejects these bits: the rest are not measured
                 assert r.curve is not None and r.stored is not None
                 errors.append(_measure(r.track.path, r.curve[0], r.curve[1], r.curve[2], r.stored[0],
-                                       times64, r.stored[1], r.track.path == "rotation"))
+                                       times64, r.stored[1], r.track.path == "rotation", r.samples))
                 if errors[-1] > r.bound:
                     break
             else:
@@ -471,8 +511,9 @@ def _compress_track(doc: AssetDocument, tr: _Track, options: AnimationOptions, s
     report.keys_in += n
     report.bytes_in += tin.array.nbytes + tout.array.nbytes
     bound = _bound(tr.path, options, size, parent_scale)
+    samples: list[tuple[np.ndarray, ...]] = []  # the original curve's values where candidates are measured
     if rest is not None and rest.shape == (width,):
-        err = _measure(tr.path, interp, times, values, "STEP", times[:1], rest[None], rotation)
+        err = _measure(tr.path, interp, times, values, "STEP", times[:1], rest[None], rotation, samples)
         if err <= bound:  # the node rests there anyway: the channel moves nothing
             report.channels_dropped += 1
             return _Result(tr, err, parent_scale, dropped=True)
@@ -506,7 +547,7 @@ def _compress_track(doc: AssetDocument, tr: _Track, options: AnimationOptions, s
         for bits in range(10, 25, 2):
             stored, rows = _quantize("cubic", flat, "EXPONENTIAL", bits)
             err = _measure(tr.path, interp, times, values, interp, times,
-                           stored.astype(np.float64).reshape(n, 3, width), rotation)
+                           stored.astype(np.float64).reshape(n, 3, width), rotation, samples)
             if err <= bound:
                 candidates.append((_encoded_size(rows) + _encoded_size(times), times, stored, rows, "EXPONENTIAL",
                                    interp, err))
@@ -517,7 +558,8 @@ def _compress_track(doc: AssetDocument, tr: _Track, options: AnimationOptions, s
     for attempt in range(3):
         keep = _reduce(tr.path, new_interp, ref_t, ref, q_all, bound * share * (0.5 ** attempt), keep_ends)
         stored, rows = _quantize(tr.path, ref[keep], filt, bits)
-        err = _measure(tr.path, interp, times, values, new_interp, ref_t[keep], _as_float(tr.path, stored), rotation)
+        err = _measure(tr.path, interp, times, values, new_interp, ref_t[keep], _as_float(tr.path, stored), rotation,
+                       samples)
         if err <= bound:
             candidates.append((_encoded_size(rows) + _encoded_size(ref_t[keep]), ref_t[keep], stored, rows, filt,
                                new_interp, err))
@@ -527,11 +569,11 @@ def _compress_track(doc: AssetDocument, tr: _Track, options: AnimationOptions, s
         if out_interp == "CUBICSPLINE":
             kept = kept.reshape(len(kt), 3, width)
         err = measured if measured is not None else _measure(tr.path, interp, times, values, out_interp, kt, kept,
-                                                             rotation)
+                                                             rotation, samples)
         if err <= bound:
             _store(doc, tr, kt, stored, rows, filt, out_interp, inputs, report)
             return _Result(tr, err, parent_scale, curve=(interp, times, values), stored=(out_interp, kept),
-                           bound=bound)
+                           bound=bound, samples=samples)
     report.keys_out += n  # the bound cannot be met through these filters: the curve stays as it was
     report.bytes_out += tin.array.nbytes + tout.array.nbytes
     return None
@@ -600,20 +642,34 @@ def _record(report: AnimationReport, path: str, err: float, parent_scale: float,
 
 
 def _measure(path: str, interp: str, times: np.ndarray, values: np.ndarray, new_interp: str, new_times: np.ndarray,
-             new_values: np.ndarray, rotation: bool) -> float:
-    """Largest error of the new curve against the original one: at keys, inside intervals, past the ends."""
-    if len(times) > 1:
-        steps = MEASURE_STEPS * (4 if interp == "CUBICSPLINE" else 1)
-        sub = np.linspace(0.0, 1.0, steps, endpoint=False)
-        t = (times[:-1, None] + sub[None] * np.diff(times)[:, None]).reshape(-1)
-        t = np.concatenate([t, times, new_times, [times[0] - 1.0, times[-1] + 1.0]])
+             new_values: np.ndarray, rotation: bool, samples: list[tuple[np.ndarray, ...]] | None = None) -> float:
+    """Largest error of the new curve against the original one: at keys, inside intervals, past the ends, and at
+    the new curve's keys.
+
+    The original curve's values at its own measuring times are the same for every candidate: ``samples`` (one
+    list per original curve, empty at first) keeps them. Every time is evaluated on its own (element-wise
+    arithmetic, row sums of four), so splitting the times changes no bit of the largest error.
+    """
+    if samples:
+        t, a, an = samples[0]
     else:
-        t = np.concatenate([times, new_times, [times[0] - 1.0, times[0] + 1.0]])
-    if interp == "STEP":  # just before each key the previous value still holds
-        t = np.concatenate([t, times - 1e-6 * max(1.0, float(np.abs(times).max()))])
-    a = evaluate(interp, times, values, t, rotation)
+        if len(times) > 1:
+            steps = MEASURE_STEPS * (4 if interp == "CUBICSPLINE" else 1)
+            sub = np.linspace(0.0, 1.0, steps, endpoint=False)
+            t = (times[:-1, None] + sub[None] * np.diff(times)[:, None]).reshape(-1)
+            t = np.concatenate([t, times, [times[0] - 1.0, times[-1] + 1.0]])
+        else:
+            t = np.concatenate([times, [times[0] - 1.0, times[0] + 1.0]])
+        if interp == "STEP":  # just before each key the previous value still holds
+            t = np.concatenate([t, times - 1e-6 * max(1.0, float(np.abs(times).max()))])
+        a = evaluate(interp, times, values, t, rotation)
+        an = _normalize(a) if path == "rotation" else a
+        if samples is not None:
+            samples.append((t, a, an))
     b = evaluate(new_interp, new_times, new_values, t, rotation)
-    return float(_errors(path, a, b).max())
+    at_keys = _errors(path, evaluate(interp, times, values, new_times, rotation),
+                      evaluate(new_interp, new_times, new_values, new_times, rotation))
+    return float(np.concatenate([_errors(path, a, b, an), at_keys]).max())
 
 
 def _end_keepers(doc: AssetDocument, tracks: list[_Track]) -> set[int]:

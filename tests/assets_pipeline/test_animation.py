@@ -380,3 +380,60 @@ def test_key_time_bits_are_rejected_at_the_first_curve_past_its_bound(monkeypatc
     assert rejected  # some bits were tried and refused
     for r in rejected:
         assert r[-1][0] > r[-1][1] and all(e <= b for e, b in r[:-1])  # nothing measured past the first refusal
+
+
+@pytest.mark.parametrize("path", ["rotation", "translation", "scale", "weights"])
+def test_batched_neighbour_checks_are_bit_for_bit_the_one_pair_checks(path: str) -> None:
+    """Key reduction checks every key's neighbours in one batch: each error must be the very float the one-pair
+    check computes (a last-bit difference would keep or drop another key and change the output)."""
+    from assets_pipeline.transforms import animation
+
+    rng = np.random.default_rng(7)
+    n = 3000
+    times = np.cumsum(rng.uniform(0.01, 0.05, n))
+    if path == "rotation":  # a slow random walk, with repeated keys (a straight line inside slerp), large jumps
+        # and sign flips (the shortest path turns the second key round)
+        ref = animation._normalize(np.cumsum(rng.normal(0, 0.02, (n, 4)), axis=0) + np.array([0.0, 0.0, 0.0, 3.0]))
+        ref[100:140] = ref[100]
+        ref[500:520] = animation._normalize(rng.normal(size=(20, 4)))
+        ref[::7] *= -1
+        q = animation._as_float(path, animation._quantize(path, ref, "QUATERNION", 12)[0])
+        refn = animation._normalize(ref)
+    else:
+        ref = np.cumsum(rng.normal(0, 0.01, (n, 3)), axis=0) + 1.0
+        ref[200:230] = ref[200]
+        q = animation._quantize(path, ref, "EXPONENTIAL", 12)[0].astype(np.float64)
+        refn = ref
+    batch = animation._skip_one_errors(path, times, ref, refn, q)
+    one = [animation._span_error(path, times, ref, refn, q, i, i + 2) for i in range(n - 2)]
+    assert len(batch) == n - 2
+    assert np.array_equal(np.array(batch).view(np.uint64), np.array(one).view(np.uint64))
+
+
+@pytest.mark.parametrize(("path", "interp"), [("rotation", "LINEAR"), ("translation", "CUBICSPLINE"),
+                                              ("weights", "STEP")])
+def test_measuring_with_the_kept_original_samples_is_bit_for_bit_one_evaluation(path: str, interp: str) -> None:
+    """Candidates are measured against the original curve's samples computed once: the error must be the very
+    float of evaluating both curves at all measuring times in one array (the grid, the keys, both ends, the new
+    keys, just before STEP keys)."""
+    from assets_pipeline.transforms import animation
+
+    rng = np.random.default_rng(3)
+    n, width = 400, 4 if path == "rotation" else 3
+    times = np.cumsum(rng.uniform(0.01, 0.05, n))
+    values = np.cumsum(rng.normal(0, 0.05, (n, 3, width) if interp == "CUBICSPLINE" else (n, width)), axis=0) + 2
+    rotation = path == "rotation"
+    steps = animation.MEASURE_STEPS * (4 if interp == "CUBICSPLINE" else 1)
+    grid = (times[:-1, None] + np.linspace(0.0, 1.0, steps, endpoint=False)[None] * np.diff(times)[:, None]).ravel()
+    samples: list[tuple[np.ndarray, ...]] = []
+    for new_times in (times[::3], np.sort(rng.uniform(times[0], times[-1], 50))):  # the second from the samples
+        new_values = animation.evaluate(interp, times, values, new_times, rotation) + rng.normal(0, 1e-3, width)
+        new_values[len(new_times) // 2] += 0.3  # the largest error is at a new key, off the grid in the second
+        got = animation._measure(path, interp, times, values, "LINEAR", new_times, new_values, rotation, samples)
+        t = np.concatenate([grid, times, new_times, [times[0] - 1.0, times[-1] + 1.0]])
+        if interp == "STEP":
+            t = np.concatenate([t, times - 1e-6 * max(1.0, float(np.abs(times).max()))])
+        want = float(animation._errors(path, animation.evaluate(interp, times, values, t, rotation),
+                                       animation.evaluate("LINEAR", new_times, new_values, t, rotation)).max())
+        assert np.float64(got).view(np.uint64) == np.float64(want).view(np.uint64)
+    assert len(samples) == 1
