@@ -160,12 +160,14 @@ def test_readme_sequence_with_the_sample_sku_look(tmp_path: Path, corpus: Path) 
         ("assets_pipeline", "tryon", "LIP-RED-01", "--kind", "lipstick", "--shade", "#A3162B", "--finish", "matte",
          "--intensity", "0.85", "--name", "Velvet Red"),
         ("assets_pipeline", "upload", corpus / "models" / "chr_knight.glb", "--sku", "SHO-KNIGHT-01", "--category",
-         "shoes", "--lods", "0.5", "--quiet"),
+         "shoes", "--units", "cm", "--lods", "0.5", "--quiet"),
         ("assets_pipeline", "tryon", "SHO-KNIGHT-01", "--kind", "shoes", "--shade", "#202020"),
     ]  # fmt: skip
     for step in steps:
         r = run(tmp_path, *step, **env)
         assert r.returncode == 0, (step, r.stderr)
+    r = run(tmp_path, "assets_pipeline", "show", "SHO-KNIGHT-01", **env)
+    assert r.returncode == 0 and "0.18 x 0.15 x 0.08" in r.stdout, r.stdout  # a shoe's size, not 18 m (--units cm)
     picture = ("tryon", "image", corpus / "images" / "person_standing_shoes.jpg", "--look",
                LOOKS / "catalog_skus.json", "-o", tmp_path / "out.jpg")  # fmt: skip
     for _ in range(2):
