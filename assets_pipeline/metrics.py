@@ -97,8 +97,9 @@ class TriangleDistance:
     Long triangles are bisected first (:func:`split_long_edges`), which bounds the radius. Coordinates are taken
     relative to the bounding-box centre in float32 (as Open3D's query did), sums in float32."""
 
-    CHUNK = 1 << 16
-    """Point-triangle pairs computed at a time (the temporary arrays stay in the processor's cache)."""
+    CHUNK = 1 << 13
+    """Point-triangle pairs computed at a time (the temporary arrays stay in the processor's cache: 1 << 13 took
+    0.7x the time of 1 << 16 on a million of ToyCar's pairs)."""
     NEAR = 4
     """Nearest centroids whose triangles give each point's first bound."""
     SPLIT = 0.05
@@ -124,14 +125,16 @@ class TriangleDistance:
             e[flat] = np.nan
         inverse = [np.where(sq > 0, 1.0 / np.where(sq > 0, sq, 1.0), 0.0)[:, None]
                    for sq in (np.einsum("ij,ij->i", e, e) for e in (ab, ac, bc))]
-        # one row per number: a, ab, ac, bc, unit normal, inward edge normals (xyz each), 1/|ab|^2, 1/|ac|^2, 1/|bc|^2
-        # (filled row by row: one float64 copy of the whole table took a third of the build)
+        # one row per triangle, one column per number: a, ab, ac, bc, unit normal, inward edge normals (xyz each),
+        # 1/|ab|^2, 1/|ac|^2, 1/|bc|^2 (a triangle's numbers side by side: gathering rows reads one or two cache lines
+        # a triangle where gathering from one row per number read 27; filled column by column: one float64 copy of
+        # the whole table took a third of the build)
         columns = [a, ab, ac, bc, n / np.where(flat, 1.0, length)[:, None], *inward, *inverse]
-        self.table = np.empty((sum(x.shape[1] for x in columns), len(f)), np.float32)
-        row = 0
+        self.table = np.empty((len(f), sum(x.shape[1] for x in columns)), np.float32)
+        col = 0
         for x in columns:
-            self.table[row:row + x.shape[1]] = x.T
-            row += x.shape[1]
+            self.table[:, col:col + x.shape[1]] = x
+            col += x.shape[1]
         centroid = (a + b + c) / 3
         self.radius = np.sqrt(np.max([np.einsum("ij,ij->i", x - centroid, x - centroid) for x in (a, b, c)], axis=0)) \
             if len(f) else np.zeros(0)
@@ -150,7 +153,8 @@ class TriangleDistance:
         out = np.empty(len(p))
         for s in range(0, len(p), self.CHUNK):
             q = p[s:s + self.CHUNK].T.astype(np.float32)
-            out[s:s + self.CHUNK] = _point_triangle(q, np.take(self.table, tri[s:s + self.CHUNK], axis=1))
+            # the rows gathered, then one number a row for the arithmetic (NumPy's loops are fast on contiguous rows)
+            out[s:s + self.CHUNK] = _point_triangle(q, self.table.take(tri[s:s + self.CHUNK], axis=0).T.copy())
         return out
 
     def _nearest(self, p: np.ndarray, k: int) -> np.ndarray:
@@ -208,10 +212,14 @@ class TriangleDistance:
         bound = np.full(len(p), np.inf)
         if self.tree is None:
             return bound
+        # each point's bound is its own: asked for in space-filling-curve order, neighbouring queries walk the same
+        # branches of the KD-tree and read the same triangles (a fifth to a third less time than in sample order)
+        order = spatial_order(p)
         for s in range(0, len(p), 1 << 15):  # in pieces, to notice ``cancel``
             if cancel is not None and cancel.is_set():
                 break
-            bound[s:s + (1 << 15)] = self._nearest(p[s:s + (1 << 15)], self.NEAR)
+            rows = order[s:s + (1 << 15)]
+            bound[rows] = self._nearest(p[rows], self.NEAR)
         return bound
 
     def largest(self, points: np.ndarray, labels: np.ndarray | None = None, count: int = 1,
@@ -251,7 +259,8 @@ class TriangleDistance:
             open_ = np.flatnonzero(~exact & (bound > best[labels]))
             fresh = open_[~refined[open_]]
             if len(fresh) > 2 * batch:  # many loose bounds: tighten them with more neighbours before going exact
-                bound[fresh] = np.minimum(bound[fresh], self._nearest(p[fresh], 4 * self.NEAR))
+                rows = fresh[spatial_order(p[fresh])]  # in space-filling-curve order, as in :meth:`bounds`
+                bound[rows] = np.minimum(bound[rows], self._nearest(p[rows], 4 * self.NEAR))
                 refined[fresh] = True
                 open_ = open_[bound[open_] > best[labels[open_]]]
             todo = open_[np.argsort(-bound[open_])[:batch]]
@@ -259,9 +268,25 @@ class TriangleDistance:
         return np.where(np.isfinite(best), best, 0.0)
 
 
+_SPREAD = np.zeros(1024, np.int64)
+for _bit in range(10):
+    _SPREAD |= ((np.arange(1024) >> _bit) & 1) << (3 * _bit)
+
+
+def spatial_order(points: np.ndarray) -> np.ndarray:
+    """Indices that put 3D points (n, 3) in Morton (Z-curve) order on a 1024^3 grid over their bounding box: points
+    near each other in space come near each other in the order."""
+    if len(points) < 2:
+        return np.arange(len(points))
+    lo, hi = points.min(axis=0), points.max(axis=0)
+    cell = np.clip(((points - lo) * (1023.0 / max(float((hi - lo).max()), 1e-300))).astype(np.int64), 0, 1023)
+    return np.argsort(_SPREAD[cell[:, 0]] | (_SPREAD[cell[:, 1]] << 1) | (_SPREAD[cell[:, 2]] << 2), kind="stable")
+
+
 def _point_triangle(p: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """Exact distance of points p (3, n) to triangles t (30, n) laid out as :class:`TriangleDistance` builds them
-    (one row per number): the distance to the plane when the point projects inside, else to the nearest edge."""
+    """Exact distance of points p (3, n) to triangles t (27, n), one row per number (the transpose of rows of
+    :class:`TriangleDistance`'s table): the distance to the plane when the point projects inside, else to the
+    nearest edge."""
     def dot(u: np.ndarray, w: np.ndarray) -> np.ndarray:
         return u[0] * w[0] + u[1] * w[1] + u[2] * w[2]
 

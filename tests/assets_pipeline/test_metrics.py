@@ -134,6 +134,29 @@ def test_bounds_computed_once_serve_a_later_pass_on_more_points() -> None:
     assert fresh[2] > 40  # the far point decides label 2
 
 
+def test_bounds_are_each_points_own_whatever_order_they_are_asked_in() -> None:
+    v, f = _mixed_surface()
+    rng = np.random.default_rng(12)
+    points = rng.random((3000, 3)) * 12 - 1
+    index = TriangleDistance(v, f)
+    one_by_one = np.array([index.bounds(points[i:i + 1])[0] for i in range(len(points))])
+    assert np.array_equal(index.bounds(points), one_by_one)  # asked in curve order, written back to each point
+    shuffle = rng.permutation(len(points))
+    assert np.array_equal(index.bounds(points[shuffle]), one_by_one[shuffle])
+
+
+def test_spatial_order_is_a_permutation_that_keeps_near_points_together() -> None:
+    rng = np.random.default_rng(13)
+    clusters = np.array([[0.0, 0, 0], [9, 9, 9], [0, 9, 0], [9, 0, 9]])
+    which = rng.integers(0, 4, 2000)
+    points = clusters[which] + rng.random((2000, 3))  # four unit boxes far apart, interleaved
+    order = metrics.spatial_order(points)
+    assert np.array_equal(np.sort(order), np.arange(len(points)))
+    assert np.count_nonzero(np.diff(which[order])) == 3  # each box's points in one run
+    assert np.array_equal(metrics.spatial_order(np.ones((5, 3))), np.arange(5))  # no extent: any order, no error
+    assert len(metrics.spatial_order(np.zeros((0, 3)))) == 0
+
+
 def _moved_grid() -> tuple[list[tuple[np.ndarray, np.ndarray]], list[np.ndarray]]:
     """Two grids (one with a raised vertex) and, for each, triangles as a simplifier may leave them."""
     v, f, collapsed = _bumped_grid()
