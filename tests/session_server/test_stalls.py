@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import time
 import uuid
@@ -25,7 +26,9 @@ CLIENTS = 20
 PRESENCE_HZ = 30.0  # half of the default 60 messages a second (a move a second and pings on top)
 
 
-async def scenario(srv: ServerProcess) -> None:
+async def scenario(srv: ServerProcess) -> list[float]:
+    """Run the clients through the two stops; returns how long each stop lasted (a loaded test process sends
+    SIGCONT late, so a stop can last longer than asked)."""
     assert srv.proc is not None
     clients = [
         SessionClient(srv.url, ROOM, make_token(ROOM, f"p{i}"), request_timeout=60, auto_resume=False)
@@ -36,8 +39,9 @@ async def scenario(srv: ServerProcess) -> None:
         oid = f"obj-{c.participant}"
         await c.request("object.place", object=oid, sku="SKU-1", pose={"p": [0, 0, 0]})
         await c.request("object.lock", object=oid)
-    running = True
+    running, stopped = True, False
     moves: list[asyncio.Task[dict[str, Any]]] = []
+    moved_while_stopped = 0
 
     async def presence(c: SessionClient, i: int) -> None:
         n = 0
@@ -47,40 +51,47 @@ async def scenario(srv: ServerProcess) -> None:
             await asyncio.sleep(1 / PRESENCE_HZ)
 
     async def mover(c: SessionClient) -> None:
+        nonlocal moved_while_stopped
         n = 0
         while running:
             pose = {"p": [float(n), 0.0, 0.0]}
             moves.append(asyncio.create_task(c.request("object.move", object=f"obj-{c.participant}", pose=pose)))
+            moved_while_stopped += stopped
             n += 1
             await asyncio.sleep(1.0)
 
     loops = [asyncio.create_task(presence(c, i)) for i, c in enumerate(clients)]
     loops += [asyncio.create_task(mover(c)) for c in clients]
     await asyncio.sleep(2.0)
+    stops = []
     for stall in (5.0, 13.0):
         os.kill(srv.proc.pid, signal.SIGSTOP)
+        t0, stopped = time.monotonic(), True
         try:
             await asyncio.sleep(stall)
         finally:
+            stops.append(time.monotonic() - t0)  # at most how long the server was stopped
             os.kill(srv.proc.pid, signal.SIGCONT)
+            stopped = False
         await asyncio.sleep(3.0)
     running = False
     await asyncio.gather(*loops)
     answers = await asyncio.gather(*moves, return_exceptions=True)
     refused = [a for a in answers if isinstance(a, BaseException)]
     assert not refused, refused[:3]
-    assert len(answers) >= CLIENTS * 20
+    assert moved_while_stopped >= CLIENTS * 2, moved_while_stopped  # (about 18 a client on an idle machine)
     for c in clients:
         assert c.errors == [], (c.participant, c.errors[:3])  # no rate_limited, no rate_abuse, nothing
         assert c._ws is not None and c._ws.close_code is None, c.participant  # still the first connection
     last = max(c.mirror.revision for c in clients)
     for c in clients:
-        await c.wait_until(lambda s: s.revision >= last, timeout=10)
+        await c.wait_until(lambda s: s.revision >= last, timeout=60)
         assert all(p.connected for p in c.mirror.state.participants.values())
     health = srv.health()
     assert health["stalls"] >= 2 and health["stalled_s"] >= 17.0  # the server knew it had stopped
     for c in clients:
         await c.close()
+    return stops
 
 
 @pytest.mark.parametrize("backplane", ["memory", "redis"])
@@ -88,10 +99,13 @@ def test_a_stopped_server_charges_no_client_and_keeps_its_leases(backplane: str)
     prefix = f"phygital-test:{uuid.uuid4().hex}"
     srv = ServerProcess(redis_env(prefix) if backplane == "redis" else {}).start()
     try:
-        asyncio.run(asyncio.wait_for(scenario(srv), 120 * TIME_FACTOR))
+        stops = asyncio.run(asyncio.wait_for(scenario(srv), 300 * TIME_FACTOR))
         log = srv.log()
         assert "lease lost" not in log and "lease_lost" not in log, log[-2000:]
-        assert "stalled for 13." in log  # logged once, as a warning
+        # logged as a warning: at least as long as the stop (the stop lasts 13 s and more when the test is slow
+        # to send SIGCONT; the server's gap runs from its last beat before the stop to its first one after)
+        logged = [float(x) for x in re.findall(r"stalled for (\d+\.\d) s", log)]
+        assert logged and max(logged) >= stops[-1] - 0.15, (logged, stops)
         assert "ERROR" not in log and "failed" not in log, log[-2000:]  # nothing timed out after the stop
     finally:
         srv.close()
