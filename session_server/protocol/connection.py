@@ -84,7 +84,8 @@ class Connection:
         """The size and rate checks every received message passes first (``receive`` makes them; a caller
         that read a valid presence message by itself makes them here)."""
         self.last_received = now
-        check_size(size, self.limits)
+        if size > self.limits.max_message_bytes:  # ``check_size`` raises; the usual message needs no call
+            check_size(size, self.limits)
         if self._bucket.take_many(now, 1, stalled) != 1:  # ``take``, one call fewer
             raise self.refusal(now)
 

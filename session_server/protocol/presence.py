@@ -58,7 +58,8 @@ class PresenceTable:
         """Record a participant's latest pose."""
         self.latest[participant] = pose
         self._dirty.add(participant)
-        self._gone.discard(participant)
+        if self._gone:  # usually empty: no call
+            self._gone.discard(participant)
 
     def remove(self, participant: str) -> None:
         """Forget a participant (reported as gone in the next tick)."""

@@ -27,12 +27,13 @@ class StallWatch:
         """Seconds stalled in total (only grows)."""
         self.stalls = 0
         self.longest = 0.0
-        self._last = time.monotonic()
+        self.last = time.monotonic()
+        """When the beat last saw the loop run (``time.monotonic``)."""
         self._handle: asyncio.TimerHandle | None = None
 
     def start(self) -> None:
         """Start the beat on the running loop."""
-        self._last = time.monotonic()
+        self.last = time.monotonic()
         self._handle = asyncio.get_running_loop().call_later(self.interval, self._beat)
 
     def stop(self) -> None:
@@ -43,8 +44,8 @@ class StallWatch:
 
     def _beat(self) -> None:
         mono = time.monotonic()
-        gap = mono - self._last
-        self._last = mono
+        gap = mono - self.last
+        self.last = mono
         if gap > self.threshold:
             lost = gap - self.interval
             self.stalled += lost
@@ -55,8 +56,9 @@ class StallWatch:
         self._handle = asyncio.get_running_loop().call_later(self.interval, self._beat)
 
     def check(self, mono: float) -> float:
-        """Seconds stalled in total at ``mono``, counting a stall still under way (the beat is overdue)."""
-        gap = mono - self._last
+        """Seconds stalled in total at ``mono``, counting a stall still under way (the beat is overdue: more than
+        ``threshold`` after ``last``; a hot path may read ``stalled`` itself when it is not)."""
+        gap = mono - self.last
         if gap > self.threshold:
             return self.stalled + gap - self.interval
         return self.stalled
