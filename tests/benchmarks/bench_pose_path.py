@@ -17,7 +17,10 @@ frozen before each measured phase.  The same script measures another checkout: p
 ``PYTHONPATH``.  Run with ``nice`` and record ``/proc/loadavg`` with the figures.  Usage::
 
     PYTHONPATH=CHECKOUT .venv/bin/python tests/benchmarks/bench_pose_path.py [--rooms 40] [--rounds 300]
-        [--repeats 3] [--per-read 1] [--profile F]
+        [--repeats 3] [--per-read 1] [--profile F] [--count-calls 20]
+
+``--count-calls N`` adds N rounds under cProfile (after the timed repeats) and prints the function calls per
+received pose and per client per tick: a count that does not depend on the machine's load.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import argparse
 import asyncio
 import cProfile
 import gc
+import pstats
 import socket
 import statistics
 import sys
@@ -98,20 +102,29 @@ async def rounds(
     count: int,
     start: int,
     got: list[int],
+    counters: tuple[cProfile.Profile, cProfile.Profile] | None = None,
 ) -> tuple[float, float]:
-    """``count`` rounds (a pose per client, then every room's tick); CPU seconds of the reads and of the ticks."""
+    """``count`` rounds (a pose per client, then every room's tick); CPU seconds of the reads and of the ticks
+    (``counters``: profilers enabled around the reads and around the ticks, to count their calls)."""
     reads = ticks = 0.0
     hubs = list(node.hubs.values())
     for i in range(start, start + count):
         k = i % POSES_PER_CLIENT
+        if counters is not None:
+            counters[0].enable()
         t0 = time.process_time()
         for proto, own in zip(protos, frames, strict=True):
             proto.data_received(own[k])
         t1 = time.process_time()
+        if counters is not None:
+            counters[0].disable()
+            counters[1].enable()
         now = time.time()
         for hub in hubs:
             await hub.tick_presence(now)
         t2 = time.process_time()
+        if counters is not None:
+            counters[1].disable()
         reads += t1 - t0
         ticks += t2 - t1
         await asyncio.sleep(0)  # the corker's flush, if anything went through it
@@ -156,14 +169,22 @@ async def main(args: argparse.Namespace) -> None:
         per_tick.append(ticks / n * 1e6)
     if profiler is not None:
         profiler.dump_stats(args.profile)
+    received = got[0] / (args.rounds * args.repeats * len(protos))
+    calls = ""
+    if args.count_calls:  # deterministic, whatever the load: function calls (Python and built-in) per pose and tick
+        counters = (cProfile.Profile(), cProfile.Profile())
+        await rounds(node, protos, peers, frames, args.count_calls, done, got, counters)
+        n = args.count_calls * len(protos)
+        per = [sum(row[1] for row in pstats.Stats(c).stats.values()) / n for c in counters]  # type: ignore[attr-defined]
+        calls = f"; {per[0] / args.per_read:.2f} calls per pose read, {per[1]:.2f} calls per client per tick"
     load = Path("/proc/loadavg").read_text().split()[:3]
     print(
         f"{args.rooms} rooms x {ROOM_SIZE}, {args.rounds} rounds x {args.repeats}, {args.per_read} poses per read: "
         f"pose read {statistics.median(per_pose):.2f} us CPU (repeats {', '.join(f'{v:.2f}' for v in per_pose)}), "
         f"tick {statistics.median(per_tick):.2f} us CPU per client "
         f"(repeats {', '.join(f'{v:.2f}' for v in per_tick)}); "
-        f"{got[0] / (args.rounds * args.repeats * len(protos)):.1f} bytes per client per tick received; "
-        f"load {' '.join(load)}"
+        f"{received:.1f} bytes per client per tick received; "
+        f"load {' '.join(load)}{calls}"
     )
     node.stall.stop()
     for hub in node.hubs.values():
@@ -178,5 +199,6 @@ if __name__ == "__main__":
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--per-read", type=int, default=1, help="pose messages per client per read (back to back)")
     parser.add_argument("--profile", help="write a cProfile of the measured rounds here")
+    parser.add_argument("--count-calls", type=int, default=0, help="rounds after the repeats counting function calls")
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         runner.run(main(parser.parse_args()))
