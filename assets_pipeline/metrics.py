@@ -107,6 +107,8 @@ class TriangleDistance:
     triangle is otherwise far from its centroid and its first bound loose)."""
     CLASSES = 5
     """Size classes of triangles for the exact search (radius within a factor 2, the last one the smallest)."""
+    GAPS = 1 << 15
+    """Ball-search pairs whose centroid distances are computed at a time (the temporary arrays stay in cache)."""
 
     def __init__(self, v: np.ndarray, f: np.ndarray) -> None:
         from scipy.spatial import cKDTree
@@ -138,7 +140,7 @@ class TriangleDistance:
         centroid = (a + b + c) / 3
         self.radius = np.sqrt(np.max([np.einsum("ij,ij->i", x - centroid, x - centroid) for x in (a, b, c)], axis=0)) \
             if len(f) else np.zeros(0)
-        self.centroids = centroid
+        self.centroid_xyz = centroid.T.copy()  # one row per coordinate, for the ball search's centroid distances
         self.tree = cKDTree(centroid) if len(f) else None
         # for the exact search, the triangles by size (radius halving from the largest): a ball around a point
         # reaches each class's centroids by that class's largest radius, not the whole surface's
@@ -188,19 +190,41 @@ class TriangleDistance:
             found = near < tree.n
             who, col = np.nonzero(found)
             self._update(p, out, start[who], ids[near[who, col]], dist[who, col])
-            full = start[found[:, -1]] if k < tree.n else start[:0]
-            if len(full):
-                lists = tree.query_ball_point(p[full], out[full] + reach, return_sorted=False)
+            full = found[:, -1] if k < tree.n else np.zeros(len(start), bool)
+            if full.any():
+                lists = tree.query_ball_point(p[start[full]], out[start[full]] + reach, return_sorted=False)
                 sizes = np.fromiter(map(len, lists), np.int64, len(lists))
                 tri = ids[np.fromiter(itertools.chain.from_iterable(lists), np.int64, int(sizes.sum()))]
-                at = np.repeat(full, sizes)
-                self._update(p, out, at, tri, np.linalg.norm(p[at] - self.centroids[tri], axis=1))
+                self._ball(p, out, np.repeat(start[full], sizes), tri, np.repeat(dist[full, -1], sizes))
+
+    def _ball(self, p: np.ndarray, out: np.ndarray, at: np.ndarray, tri: np.ndarray, kth: np.ndarray) -> None:
+        """:meth:`_update` for a ball search's pairs, whose points' 16 nearest centroids (the farthest at ``kth``) were
+        measured before: a centroid clearly nearer than ``kth`` is one of them and is skipped. Centroid distances in
+        pieces of ``GAPS`` pairs, all tested against ``out`` as it was before any of them."""
+        keep = np.empty(len(at), bool)
+        px, py, pz = p.T.copy()
+        cx, cy, cz = self.centroid_xyz
+        for s in range(0, len(at), self.GAPS):
+            a, t = at[s:s + self.GAPS], tri[s:s + self.GAPS]
+            # what np.linalg.norm(p[a] - centroids[t], axis=1) computes (the same numbers), one coordinate at a time
+            d = px[a] - cx[t]
+            gap = d * d
+            d = py[a] - cy[t]
+            gap += d * d
+            d = pz[a] - cz[t]
+            gap += d * d
+            np.sqrt(gap, out=gap)  # the KD-tree's distance to within rounding
+            keep[s:s + self.GAPS] = (gap >= kth[s:s + self.GAPS] * (1 - 1e-9)) & (gap - self.radius[t] < out[a])
+        self._lower(p, out, at[keep], tri[keep])
 
     def _update(self, p: np.ndarray, out: np.ndarray, at: np.ndarray, tri: np.ndarray, gap: np.ndarray) -> None:
         """Lower ``out[at]`` to the distance to triangle ``tri`` (pairs grouped by point; ``gap``: centroid
         distance) where the triangle can be nearer."""
         keep = gap - self.radius[tri] < out[at]
-        at, tri = at[keep], tri[keep]
+        self._lower(p, out, at[keep], tri[keep])
+
+    def _lower(self, p: np.ndarray, out: np.ndarray, at: np.ndarray, tri: np.ndarray) -> None:
+        """Lower ``out[at]`` to the distance to triangle ``tri`` (pairs grouped by point)."""
         if len(at):
             first = np.flatnonzero(np.r_[True, at[1:] != at[:-1]])
             out[at[first]] = np.minimum(out[at[first]], np.minimum.reduceat(self._pairs(p[at], tri), first))

@@ -185,3 +185,26 @@ def test_directions_measured_side_by_side_return_what_one_after_the_other_does(
     for _ in range(3):
         simplified = [simplified[0], simplified[1][1:]]
         assert np.array_equal(seq_a.distances(simplified), seq_b.distances(simplified))
+
+
+def test_the_ball_search_of_overlapping_triangles_is_exact_whatever_its_pieces(monkeypatch: pytest.MonkeyPatch) -> None:
+    # 300 large triangles crossing one box: each point has far more than 16 centroids within reach, so the exact
+    # search goes to the ball, whose pairs skip the 16 nearest already measured and are filtered in pieces
+    rng = np.random.default_rng(11)
+    v = rng.random((900, 3)) * 4
+    f = np.arange(900).reshape(-1, 3)
+    points = rng.random((400, 3)) * 4.4 - 0.2
+    index = TriangleDistance(v, f)
+    calls = []
+    ball = TriangleDistance._ball
+    monkeypatch.setattr(TriangleDistance, "_ball", lambda self, *a: (calls.append(len(a[2])), ball(self, *a))[1])
+    p = points - index.origin
+    whole = index._exact(p, index._nearest(p, index.NEAR))
+    assert calls and max(calls) > 16 * 50  # the ball search ran, on many pairs
+    index.GAPS = 7  # pieces that split each point's pairs
+    pieces = index._exact(p, index._nearest(p, index.NEAR))
+    assert np.array_equal(whole, pieces)
+    every = index._pairs(np.repeat(p, len(index.radius), axis=0), np.tile(np.arange(len(index.radius)), len(p)))
+    assert np.array_equal(whole, every.reshape(len(p), -1).min(axis=1))  # the nearest of every triangle
+    truth = np.array([min(_closest(q, *v[t]) for t in f) for q in points[:40]])
+    assert np.allclose(whole[:40], truth, rtol=1e-5, atol=1e-6)
