@@ -136,15 +136,8 @@ class TransportSender:
         if self.blocked_since is None and self._presence is None:
             if whole is not None and not self._out and self._section is None:
                 # nothing else waiting: written now, no trip through the corker
-                if type(whole) is bytes:  # a binary tick frame (the usual tick): ``_write``, without the call
-                    transport = self.proto.transport
-                    if transport.is_closing():
-                        self.failed = "gone"
-                        return
-                    before = transport.get_write_buffer_size()
-                    transport.write(whole)
-                    if before > 0 and transport.get_write_buffer_size() > self.max_bytes:
-                        self.fail("slow_consumer")
+                if type(whole) is bytes:  # a binary tick frame (the usual tick)
+                    self._write(whole)
                     return
                 self._write(whole.wire if isinstance(whole, Outgoing) else wire_frame(whole))  # type: ignore[arg-type]
                 return

@@ -69,9 +69,8 @@ async def fast_node(settings: SessionSettings) -> FastNode:
     return FastNode(node)
 
 
-def received(peer: socket.socket) -> tuple[list[dict[str, Any]], list[int]]:
-    """What ``peer`` got so far (after the handshake's response): its JSON frames (batches unpacked), and the
-    opcodes of its frames that are not JSON (pongs, closes, binary tick frames)."""
+def frames_of(peer: socket.socket) -> list[tuple[int, bytes]]:
+    """Every WebSocket frame ``peer`` got so far (after the handshake's response): ``(opcode, payload)``."""
     raw = b""
     while True:
         try:
@@ -84,20 +83,28 @@ def received(peer: socket.socket) -> tuple[list[dict[str, Any]], list[int]]:
     raw = raw[raw.index(b"\r\n\r\n") + 4 :] if raw.startswith(b"HTTP/") else raw
     reader = StreamReader()
     reader.feed_data(raw)
-    frames: list[dict[str, Any]] = []
-    other: list[int] = []
+    out: list[tuple[int, bytes]] = []
     while reader.buffer:
         parser = Frame.parse(reader.read_exact, mask=False)
         try:
             while True:
                 next(parser)
         except StopIteration as done:
-            frame = done.value
-            if frame.opcode.value in (1, 2) and frame.data[:1] == b"{":
-                got = json.loads(frame.data)
-                frames.extend(got["frames"] if got["type"] == "batch" else [got])
-            else:
-                other.append(frame.opcode.value)
+            out.append((done.value.opcode.value, bytes(done.value.data)))
+    return out
+
+
+def received(peer: socket.socket) -> tuple[list[dict[str, Any]], list[int]]:
+    """What ``peer`` got so far (after the handshake's response): its JSON frames (batches unpacked), and the
+    opcodes of its frames that are not JSON (pongs, closes, binary tick frames)."""
+    frames: list[dict[str, Any]] = []
+    other: list[int] = []
+    for opcode, data in frames_of(peer):
+        if opcode in (1, 2) and data[:1] == b"{":
+            got = json.loads(data)
+            frames.extend(got["frames"] if got["type"] == "batch" else [got])
+        else:
+            other.append(opcode)
     return frames, other
 
 

@@ -10,45 +10,16 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-import socket
 import struct
 from typing import Any
-
-from websockets.frames import Frame
-from websockets.streams import StreamReader
 
 from session_server.protocol.frames import decode_tick_frame
 from session_server.protocol.inbound import binary_pose, binary_steps, encode_binary_pose
 from session_server.protocol.presence import STEPS, pose_numbers
 from session_server.settings import SessionSettings
-from tests.session_server.fastpath import fast_node, join_frame, masked
+from tests.session_server.fastpath import fast_node, frames_of, join_frame, masked
 
 ROOM = "pose-steps"
-
-
-def frames_of(peer: socket.socket) -> list[tuple[int, bytes]]:
-    """Every WebSocket frame ``peer`` got so far (after the handshake's response): ``(opcode, payload)``."""
-    raw = b""
-    while True:
-        try:
-            chunk = peer.recv(1 << 16)
-        except BlockingIOError:
-            break
-        if not chunk:
-            break
-        raw += chunk
-    raw = raw[raw.index(b"\r\n\r\n") + 4 :] if raw.startswith(b"HTTP/") else raw
-    reader = StreamReader()
-    reader.feed_data(raw)
-    out: list[tuple[int, bytes]] = []
-    while reader.buffer:
-        parser = Frame.parse(reader.read_exact, mask=False)
-        try:
-            while True:
-                next(parser)
-        except StopIteration as done:
-            out.append((done.value.opcode.value, bytes(done.value.data)))
-    return out
 
 
 def presences(frames: list[tuple[int, bytes]]) -> list[dict[str, Any]]:
