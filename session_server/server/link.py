@@ -251,8 +251,7 @@ class ClientLink:
             return
         self.last_received = mono
         node = self.node
-        stall = node.stall  # ``stall.check(mono)``, without the call while the beat is on time (the usual read)
-        stalled = stall.stalled if mono - stall.last <= stall.threshold else stall.check(mono)
+        stalled = node.stall.check(mono)
         if self.closing:
             return
         try:
@@ -326,8 +325,7 @@ class ClientLink:
         if mono is None:
             mono = time.monotonic()
         self.last_received = mono
-        stall = self.node.stall  # ``stall.check(mono)``, without the call while the beat is on time
-        stalled = stall.stalled if mono - stall.last <= stall.threshold else stall.check(mono)
+        stalled = self.node.stall.check(mono)
         if self.closing:
             return None
         return self.node.clock(), stalled

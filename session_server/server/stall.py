@@ -57,7 +57,7 @@ class StallWatch:
 
     def check(self, mono: float) -> float:
         """Seconds stalled in total at ``mono``, counting a stall still under way (the beat is overdue: more than
-        ``threshold`` after ``last``; a hot path may read ``stalled`` itself when it is not)."""
+        ``threshold`` after ``last``)."""
         gap = mono - self.last
         if gap > self.threshold:
             return self.stalled + gap - self.interval
