@@ -85,6 +85,7 @@ class _Job:
     key: tuple[int, int]
     prim: dict[str, object]
     name: str
+    """Which primitive, for warnings: ``meshes[i].primitives[j]`` with the mesh's and material's names."""
     pos: np.ndarray
     world: np.ndarray
     """Positions in world space, for measuring."""
@@ -385,7 +386,7 @@ def _jobs(doc: AssetDocument, reference: AssetDocument, options: SimplifyOptions
         pos = doc.accessors[attrs["POSITION"]].as_float().astype(np.float32)
         scale = scales.get(mi, 1.0)
         morph, weights = _morph_attributes(doc, prim, pos)
-        name = str(doc.gltf["meshes"][mi].get("name") or f"mesh {mi}")
+        name = _primitive_label(doc, mi, pi)
         world = placed[mi, pi].astype(np.float32) if (mi, pi) in placed else pos * scale
         jobs.append(_Job((mi, pi), prim, name, pos, world, base.astype(np.uint32).reshape(-1, 3),
                          current.astype(np.uint32), target, options.error * diag * MARGIN, scale, flags, morph,
@@ -408,6 +409,18 @@ def _morph_attributes(doc: AssetDocument, prim: dict[str, object], pos: np.ndarr
     return np.concatenate(kept, axis=1), np.full(3 * len(kept), 1.0 / extent, np.float32)
 
 
+def _primitive_label(doc: AssetDocument, mi: int, pi: int) -> str:
+    """``meshes[mi].primitives[pi]``, followed by the mesh's name and the material's name when they have one."""
+    names = []
+    if doc.gltf["meshes"][mi].get("name"):
+        names.append(f"mesh {doc.gltf['meshes'][mi]['name']!r}")
+    material = doc.gltf["meshes"][mi]["primitives"][pi].get("material")
+    materials = doc.gltf.get("materials", [])
+    if isinstance(material, int) and 0 <= material < len(materials) and materials[material].get("name"):
+        names.append(f"material {materials[material]['name']!r}")
+    return f"meshes[{mi}].primitives[{pi}]" + (f" ({', '.join(names)})" if names else "")
+
+
 def _stuck_warning(jobs: list[_Job], options: SimplifyOptions, budget: int) -> str:
     """One line: how far the model was reduced, whether the error bound or the topology stopped it (the results
     without a bound would have fitted, or not), and the primitives that kept the most of their triangles."""
@@ -418,7 +431,7 @@ def _stuck_warning(jobs: list[_Job], options: SimplifyOptions, budget: int) -> s
     else:
         why = "the meshes' topology (seams, borders, separate parts) stops the simplifier"
     order = sorted(jobs, key=lambda j: -(len(j.out) if j.out is not None else 0) / max(1, 3 * len(j.base)))
-    names = ", ".join(dict.fromkeys(f"{j.name} ({len(j.out) // 3 if j.out is not None else 0:,} of {len(j.base):,})"
-                                    for j in order[:3]))
+    names = ", ".join(f"{j.name} kept {len(j.out) // 3 if j.out is not None else 0:,} of {len(j.base):,}"
+                      for j in order[:3])
     return (f"simplify: could not reduce to {options.ratio:.0%}: kept {kept:,} of {total:,} triangles where "
             f"{budget // 3:,} were asked; {why}; least reduced: {names}")

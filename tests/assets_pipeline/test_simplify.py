@@ -4,12 +4,18 @@ measured, a mesh that cannot be reduced is named in a warning, and morphed meshe
 from __future__ import annotations
 
 import itertools
+import json
 import math
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from assets_pipeline.document import AssetDocument
+from assets_pipeline.io.glb import write_glb
 from assets_pipeline.metrics import PartsReference, surface_hausdorff
 from assets_pipeline.pipeline import OptimizeOptions, optimize_lods
 from assets_pipeline.transforms.simplify import DEFAULTS, GRID
@@ -116,8 +122,32 @@ def test_mesh_that_cannot_be_reduced_is_named() -> None:
     doc = AssetDocument.from_mesh_arrays(corners.reshape(-1, 3), np.arange(900).reshape(-1, 3), name="confetti")
     report, _ = optimize_lods(doc, _opts(ratio=0.5, error=0.01))  # each triangle is 2 % of the diagonal wide
     assert report.lods[0].triangles == 300
-    warned = [w for w in report.warnings if "could not reduce to 50%" in w and "confetti (300 of 300)" in w]
+    warned = [w for w in report.warnings
+              if "could not reduce to 50%" in w and "meshes[0].primitives[0] (mesh 'confetti') kept 300 of 300" in w]
     assert warned, report.warnings
+
+
+def test_primitive_that_cannot_be_reduced_is_named_in_the_cli_and_its_report(tmp_path: Path) -> None:
+    # one mesh, two primitives: a sphere that simplifies and separate triangles that cannot; the warning names the
+    # primitive by index and material (the mesh's name alone, 'lamp', could be either)
+    pos, tris = _bumpy_sphere(20, 40)
+    doc = AssetDocument.from_mesh_arrays(pos, tris, name="lamp", material={"name": "brass"})
+    rng = np.random.default_rng(1)
+    corners = rng.random((300, 1, 3)) * 2 - 1 + np.array([[0, 0, 0], [0.06, 0, 0], [0, 0.06, 0]])
+    doc.gltf["meshes"][0]["primitives"].append({
+        "attributes": {"POSITION": doc.add_accessor(corners.reshape(-1, 3).astype(np.float32))},
+        "indices": doc.add_accessor(np.arange(900, dtype=np.uint32)), "material": 1})
+    doc.gltf["materials"].append({"name": "glitter", "pbrMetallicRoughness": {"baseColorFactor": [1, 0.8, 0, 1]}})
+    write_glb(doc, tmp_path / "lamp.glb")
+    r = subprocess.run([sys.executable, "-m", "assets_pipeline", "optimize", str(tmp_path / "lamp.glb"), "-o",
+                        str(tmp_path / "out.glb"), "--ratio", "0.5", "--report", str(tmp_path / "report.json")],
+                       capture_output=True, text=True, timeout=300, check=False,
+                       env={**os.environ, "COLUMNS": "500", "NO_COLOR": "1"})
+    assert r.returncode == 0, r.stderr
+    named = "meshes[0].primitives[1] (mesh 'lamp', material 'glitter') kept 300 of 300"
+    assert "could not reduce to 50%" in r.stderr and named in r.stderr, r.stderr
+    warnings = json.loads((tmp_path / "report.json").read_text())["warnings"]
+    assert any("could not reduce to 50%" in w and named in w for w in warnings), warnings
 
 
 def test_morphed_mesh_is_simplified_keeping_its_targets() -> None:
