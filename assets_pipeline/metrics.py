@@ -362,17 +362,28 @@ class PartsReference:
 
     def __init__(self, parts: list[tuple[np.ndarray, np.ndarray]], samples: int = 20_000, seed: int = 0,
                  background: bool = False) -> None:
-        """With ``background``, the samples and the index are made in a worker thread (while the caller waits for
-        something else, such as the simplifier's process); the first measurement waits for them."""
+        """With ``background``, the samples and the index are made in two worker threads (while the caller waits for
+        something else, such as the simplifier's process); the first measurement waits for the samples, and for the
+        index only where it needs it (it makes the simplified surface's samples and index meanwhile)."""
         self.parts = parts
         self.rng = np.random.default_rng(seed)
         self._index: TriangleDistance | None = None
+        self._building: Future[TriangleDistance] | _Later | None = None
         self._last: tuple[list[np.ndarray], np.ndarray] | None = None
-        self._ready = _background(self._prepare, samples, True) if background else None
+        self._ready = _background(self._prepare, samples) if background else None
         if self._ready is None:
-            self._prepare(samples, False)
+            self._prepare(samples)
+        elif parts:
+            self._building = _background(lambda: TriangleDistance(*_union(parts)))
 
-    def _prepare(self, samples: int, index: bool) -> None:
+    def _reference_index(self) -> TriangleDistance:
+        """The reference's distance index (made in the background, or now)."""
+        if self._index is None:
+            self._index = self._building.result() if self._building is not None else \
+                TriangleDistance(*_union(self.parts))
+        return self._index
+
+    def _prepare(self, samples: int) -> None:
         # the reference: vertices, centroids and as many random points as triangles (the simplifier's choices are
         # measured often; the output is measured once with the full sampling); the simplified side has fewer,
         # larger triangles, whose edge midpoints are where they leave the reference most
@@ -383,8 +394,6 @@ class PartsReference:
         self.labels = np.repeat(np.arange(len(self.parts)), [len(p) for p in pts])
         self.origin = origin
         self.keys = [_triangle_keys(f, len(v)) for v, f in self.parts]
-        if index and self.parts:  # what the first measurement builds (samples first: the same random stream)
-            self._index = TriangleDistance(*_union(self.parts))
 
     def same(self, parts: list[tuple[np.ndarray, np.ndarray]]) -> bool:
         """True when ``parts`` are this reference's parts (same vertices and triangles)."""
@@ -412,8 +421,6 @@ class PartsReference:
 
     def _distances(self, simplified: list[np.ndarray], stop: float) -> np.ndarray:
         out = np.zeros(len(self.parts))
-        if self._index is None:
-            self._index = TriangleDistance(*_union(self.parts))
         kept = [(v, f) for (v, _), f in zip(self.parts, simplified, strict=True)]
         if sum(len(f) for _, f in kept) == 0:
             return np.full(len(self.parts), np.inf)
@@ -448,20 +455,26 @@ class PartsReference:
             pts.append(sampled)
         back = np.concatenate(pts)
         back_labels = np.repeat(np.arange(len(kept)), [len(p) for p in pts])
+        # while the reference's index is still being made (the first measurement), the simplified surface's is made
+        # meanwhile; else after the quick pass, which may end the measurement without it
+        simplified_index = None
+        if isinstance(self._building, Future) and not self._building.done():
+            simplified_index = TriangleDistance(*_union(kept))
+        index = self._reference_index()
         back_bounds = None
         if np.isfinite(stop):  # a result worse than ``stop`` shows on a sixteenth of the points most of the time
-            back_bounds = self._index.bounds(back[::QUICK])
-            out = self._index.largest(back[::QUICK], back_labels[::QUICK], len(kept), stop, bounds=back_bounds)
+            back_bounds = index.bounds(back[::QUICK])
+            out = index.largest(back[::QUICK], back_labels[::QUICK], len(kept), stop, bounds=back_bounds)
             if out.max() >= stop:
                 return out
         # the two directions are independent: the reference's (its index is built) runs beside the simplified
         # surface's; what is returned is what measuring them one after the other returns. A full pass after a
         # quick one takes the bounds the quick one computed
         cancel = threading.Event()
-        backward = _background(_largest_after, self._index, back, back_labels, len(kept), stop, cancel, QUICK,
-                               back_bounds)
+        backward = _background(_largest_after, index, back, back_labels, len(kept), stop, cancel, QUICK, back_bounds)
         try:
-            simplified_index = TriangleDistance(*_union(kept))
+            if simplified_index is None:
+                simplified_index = TriangleDistance(*_union(kept))
             forward_bounds = None
             if np.isfinite(stop):
                 forward_bounds = simplified_index.bounds(forward[::QUICK_FORWARD])

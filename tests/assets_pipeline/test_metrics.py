@@ -4,6 +4,9 @@ parts measurement that skips what the simplifier left as it was."""
 
 from __future__ import annotations
 
+import os
+import threading
+
 import numpy as np
 import pytest
 
@@ -185,6 +188,37 @@ def test_directions_measured_side_by_side_return_what_one_after_the_other_does(
     for _ in range(3):
         simplified = [simplified[0], simplified[1][1:]]
         assert np.array_equal(seq_a.distances(simplified), seq_b.distances(simplified))
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="one processor: nothing is made in the background")
+def test_the_first_measurement_makes_the_simplified_index_while_the_reference_index_is_made(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # the reference's index is made in a worker (while node simplifies); the first measurement does not wait for it
+    # before making what it can without it (the simplified side's samples and index), and returns the same numbers
+    parts, simplified = _moved_grid()
+    stops = [np.inf, 1.0, 0.2, 0.05, 1e-4]
+    expected = [PartsReference(parts).distances(simplified, stop) for stop in stops]
+    made: list[str] = []
+    simplified_made = threading.Event()
+
+    class Held(TriangleDistance):
+        def __init__(self, v: np.ndarray, f: np.ndarray) -> None:
+            if threading.current_thread() is threading.main_thread():
+                super().__init__(v, f)
+                made.append("simplified")
+                simplified_made.set()
+            else:  # the reference's, held until the main thread has made the simplified one (or 10 s passed)
+                simplified_made.wait(10)
+                made.append("reference")
+                super().__init__(v, f)
+
+    monkeypatch.setattr(metrics, "TriangleDistance", Held)
+    for stop, want in zip(stops, expected, strict=True):
+        made.clear()
+        simplified_made.clear()
+        got = PartsReference(parts, background=True).distances(simplified, stop)
+        assert np.array_equal(got, want), (stop, got, want)
+        assert made[:2] == ["simplified", "reference"], made
 
 
 def test_the_ball_search_of_overlapping_triangles_is_exact_whatever_its_pieces(monkeypatch: pytest.MonkeyPatch) -> None:
