@@ -116,10 +116,13 @@ def _scan(frame: Frame, intr: Intrinsics, limit: float, voxel: float, options: P
 
 def _icp(
     src: _Scan, dst: _Scan, init: np.ndarray, voxel: float, options: PoseOptions
-) -> tuple[np.ndarray, float, float]:
+) -> tuple[np.ndarray, float, float, bool]:
     """Point-to-plane ICP on the coarse clouds (4 voxels), then on the fine ones (2 voxels), then colored ICP (1.5
     voxels). Returns the transform with its fitness (of the smaller view: the larger of both directions) and
-    RMS at 1.5 voxels."""
+    RMS at 1.5 voxels, and whether matched colors agree (:func:`_colors_agree`). When the point-to-plane steps
+    take a start whose colors agree to one whose colors do not, colored ICP starts from ``init`` instead (issue
+    15: on the first pair of a synthetic box seen edge-on, they slid even the true motion, fitness 0.98 and
+    colors 0.21, 17.5 degrees away to fitness 0.66 and colors 1.6, and every start with it)."""
     import open3d as o3d
 
     reg = o3d.pipelines.registration
@@ -132,6 +135,9 @@ def _icp(
         if iterations:
             criteria = reg.ICPConvergenceCriteria(1e-5, 1e-5, iterations)
             t = reg.registration_icp(src_pc, dst_pc, dist, t, plane, criteria).transformation
+    t = np.asarray(t)
+    if not _colors_agree(src, dst, t, voxel, options) and _colors_agree(src, dst, init, voxel, options):
+        t = np.asarray(init)
     dist = 1.5 * voxel
     if options.color_iterations:
         # Measured on the bunny at 3x the Kinect-like noise: without this step F@1 % fell from 0.996 to 0.74
@@ -152,7 +158,16 @@ def _icp(
         reg.evaluate_registration(dst.fine, src.fine, dist, np.linalg.inv(t)),
         key=lambda e: e.fitness,
     )
-    return t, float(ev.fitness), float(ev.inlier_rmse)
+    return t, float(ev.fitness), float(ev.inlier_rmse), _colors_agree(src, dst, t, voxel, options)
+
+
+def _colors_agree(src: _Scan, dst: _Scan, t: np.ndarray, voxel: float, options: PoseOptions) -> bool:
+    """Whether the colors of points matched by ``t`` agree (:func:`color_residual` at most
+    ``max_color_residual``, as the whole capture must); True where there is too little texture to tell. Fitness
+    alone cannot tell a right pair from a wrong one: on the bunny on its table, the camera left still (22.5
+    degrees off) fits 0.86 and the right turn 0.81; their colors 0.88 and 0.14."""
+    residual = color_residual(src.fine, dst.fine, t, 1.5 * voxel)
+    return residual is None or residual <= options.max_color_residual
 
 
 def _passes(fitness: float, rmse: float, voxel: float, options: PoseOptions) -> bool:
@@ -206,7 +221,7 @@ def _color_start(src: _Scan, dst: _Scan, voxel: float) -> np.ndarray:
     return t
 
 
-STRONG_FITNESS = 0.8  # a pair that passes below this also tries the colored start and keeps the better
+STRONG_FITNESS = 0.8  # a pair that passes below this (or whose colors disagree) also tries the next starts
 
 
 def register_pair(
@@ -215,22 +230,30 @@ def register_pair(
     """Best of ICP from ``init``, from identity, from a multi-scale colored ICP and (fallback) from a global
     registration. Measured on object-only frames (a synthetic box turned 15 degrees a frame, nothing else in
     view): from identity ICP slid into the box turned half round with fitness 0.63, passing; the colored start
-    found the right turn (0.22 degrees off) with fitness 0.84."""
-    best = (init, 0.0, np.inf)
+    found the right turn (0.22 degrees off) with fitness 0.84. A strong fit whose matched colors disagree
+    (:func:`color_residual` above ``max_color_residual``) does not stop the search: on the same box, from
+    identity, ICP slid one face 38 mm along the other at fitness 0.89 (colors 0.64); the colored start gave
+    0.98 (colors 0.23, 1 mm off)."""
+    best = (init, 0.0, np.inf, False)
     starts: list[Callable[[], np.ndarray]] = [lambda: init, lambda: np.eye(4), lambda: _color_start(src, dst, voxel)]
     if try_global:
         starts.append(lambda: _global(src.fine, dst.fine, voxel))
     ok = False
     for k, start in enumerate(starts):
-        t, fit, rmse = _icp(src, dst, start(), voxel, options)
-        if fit > best[1]:
-            best = (t, fit, rmse)
+        found = _icp(src, dst, start(), voxel, options)
+        # passing first, then colors that agree, then fitness
+        if _rank(found, voxel, options) > _rank(best, voxel, options):
+            best = found
         ok = _passes(best[1], best[2], voxel, options)
-        if ok and (best[1] >= STRONG_FITNESS or k >= 2):
+        if ok and ((best[1] >= STRONG_FITNESS and best[3]) or k >= 2):
             if k:
                 logger.debug("pair needed start %d", k)
             break
     return best[0], best[1], best[2], ok
+
+
+def _rank(found: tuple[np.ndarray, float, float, bool], voxel: float, options: PoseOptions) -> tuple[bool, bool, float]:
+    return _passes(found[1], found[2], voxel, options), found[3], found[1]
 
 
 def estimate_poses(
@@ -242,8 +265,7 @@ def estimate_poses(
     """Frames with camera-to-world poses estimated from the images (first frame = world)."""
     if len(frames) < 2:
         raise PoseError(f"needs at least 2 frames, got {len(frames)}")
-    med = float(np.median(np.concatenate([f.depth[f.depth > 0][::97] for f in frames])))
-    voxel = options.voxel_fraction * med
+    med, voxel = registration_voxel(frames, options)
     picks = np.linspace(0, len(frames) - 1, min(8, len(frames))).round().astype(int)
     noise = float(np.median([depth_noise(frames[i].depth) for i in picks]))
     if noise > options.max_noise_voxels * voxel:
@@ -255,7 +277,7 @@ def estimate_poses(
             f"needs at most {options.max_noise_voxels * voxel * 1000:.1f} mm; give poses (poses.json) or "
             "scan closer / with a better sensor"
         )
-    clouds = [_scan(f, intr, options.depth_limit * med, voxel, options) for f in frames]
+    clouds = registration_clouds(frames, intr, options)
     n = len(frames)
     tick = thread_safe(progress)
     # Odometry as a few chains of neighbouring pairs, each starting from the motion of the pair before it (the
@@ -304,6 +326,18 @@ def estimate_poses(
         tick(1)
     logger.info("poses: %d odometry edges, %d loop closures", n - 1, loops)
     return [replace(f, pose=p) for f, p in zip(frames, poses, strict=True)]
+
+
+def registration_voxel(frames: Sequence[Frame], options: PoseOptions = DEFAULTS) -> tuple[float, float]:
+    """The frames' median depth and the registration voxel, in meters."""
+    med = float(np.median(np.concatenate([f.depth[f.depth > 0][::97] for f in frames])))
+    return med, options.voxel_fraction * med
+
+
+def registration_clouds(frames: Sequence[Frame], intr: Intrinsics, options: PoseOptions = DEFAULTS) -> list[_Scan]:
+    """Each frame's registration clouds (fine and coarse, with normals and colors), built once for every pair."""
+    med, voxel = registration_voxel(frames, options)
+    return [_scan(f, intr, options.depth_limit * med, voxel, options) for f in frames]
 
 
 def _register(
