@@ -1,0 +1,132 @@
+"""A/B of two checkouts of the session server under the same Node load (issue 13's rooms of ten).
+
+Each run starts one server, ``python -m session_server serve`` from one checkout (its tree first on
+``PYTHONPATH``), pinned to core 1, and drives it with ``tools/node/loadgen.mjs`` on core 0 exactly as
+``bench_session.py`` does (binary poses at 30 Hz, a move a second, binary tick frames); the checkouts take
+turns (A B B A ...), ``--pairs`` times.  Per run: the server's CPU over the measured window (user + system,
+``/proc/PID/stat`` through psutil), delivered updates/s, p99, the time the server was runnable but waiting
+for a CPU (other load: such runs say little), the load average; at the end, per checkout, the medians and
+the B/A ratio of CPU per delivered update within each pair.  Usage::
+
+    .venv/bin/python tests/benchmarks/bench_session_ab.py A_CHECKOUT B_CHECKOUT [--clients 800]
+        [--room-size 10] [--seconds 10] [--pairs 3] [--wrap SCRIPT]
+
+``--wrap SCRIPT`` starts ``python SCRIPT serve ...`` instead of ``python -m session_server serve ...`` (a script
+that instruments the server, e.g. counts read sizes, then runs the module with ``runpy``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import bench_session as bs
+
+
+def start_tree(tree: Path, label: str, wrap: str | None = None) -> bs.Server:
+    """Start the session server of checkout ``tree`` as ``bench_session.start_server`` starts ours."""
+    port = bs.free_port()
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(tree),
+        "PHYGITAL_SESSION_TOKEN_SECRET": bs.SECRET,
+        "PHYGITAL_SESSION_LIMITS__MESSAGES_PER_SECOND": "200",
+        "PHYGITAL_SESSION_LIMITS__MESSAGE_BURST": "400",
+        "PHYGITAL_SESSION_LIMITS__MAX_PARTICIPANTS_PER_ROOM": "250",
+    }
+    cmd = [sys.executable, *([wrap] if wrap else ["-m", "session_server"]), "serve", "--port", str(port), "--quiet"]
+    proc = subprocess.Popen(
+        cmd,
+        cwd=tree,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        preexec_fn=bs.pinned(1),
+        start_new_session=True,
+    )
+    ps = psutil.Process(proc.pid)
+    deadline = time.monotonic() + 30
+    while not any(c.laddr.port == port and c.status == psutil.CONN_LISTEN for c in ps.net_connections("tcp")):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"{label} server did not start listening on port {port}")
+        time.sleep(0.1)
+    time.sleep(bs.REST_SETTLE_S)
+    return bs.Server("ours", port, proc, ps, rest_rss=ps.memory_info().rss)
+
+
+async def one_run(tree: Path, label: str, args: argparse.Namespace) -> bs.Result:
+    """One server of checkout ``tree`` under the load."""
+    server = start_tree(tree, label, args.wrap)
+    try:
+        return await bs.run_load(server, args.clients, args.room_size, args.seconds)
+    finally:
+        server.stop()
+
+
+async def main(args: argparse.Namespace) -> None:
+    """Alternate the two checkouts (A B B A ...) and print one row per run, then medians and ratios."""
+    trees = {"A": Path(args.a).resolve(), "B": Path(args.b).resolve()}
+    rows: dict[str, list[bs.Result]] = {"A": [], "B": []}
+    print(
+        f"A = {trees['A']}\nB = {trees['B']}\n{args.clients} clients in rooms of {args.room_size}, "
+        f"{args.seconds} s windows\n"
+    )
+    print("| run | tree | updates/s | p99 ms | server CPU | CPU per 1k updates/s | server waiting | load |")
+    print("|---|---|---|---|---|---|---|---|")
+    n = 0
+    for pair in range(args.pairs):
+        for label in ("A", "B") if pair % 2 == 0 else ("B", "A"):
+            n += 1
+            r = await one_run(trees[label], label, args)
+            rows[label].append(r)
+            wait = next((x for x in r.extra["notes"] if x.startswith("CPU contention")), "")
+            print(
+                f"| {n} | {label} | {r.updates_per_s:,.0f} | {r.p99:.1f} | {r.cpu:.1f} % | "
+                f"{r.cpu / r.updates_per_s * 1000:.3f} | {wait.split('CPU ')[-1] if wait else '-'} | "
+                f"{r.extra['load']:.1f} |",
+                flush=True,
+            )
+    a, b = rows["A"], rows["B"]
+    print("\n| tree | updates/s | p99 ms | server CPU |\n|---|---|---|---|")
+    for label, rs in rows.items():
+        print(
+            f"| {label} | {bs._median([r.updates_per_s for r in rs]):,.0f} | {bs._median([r.p99 for r in rs]):.1f} | "
+            f"{bs._median([r.cpu for r in rs]):.1f} % |"
+        )
+    cpu = [y.cpu / x.cpu for x, y in zip(a, b, strict=True)]
+    per = [(y.cpu / y.updates_per_s) / (x.cpu / x.updates_per_s) for x, y in zip(a, b, strict=True)]
+    p99 = [y.p99 / x.p99 for x, y in zip(a, b, strict=True)]
+    print(
+        f"\nB/A per pair: CPU {', '.join(f'{v:.3f}' for v in cpu)} (median {bs._median(cpu):.3f}); "
+        f"CPU per update {', '.join(f'{v:.3f}' for v in per)} (median {bs._median(per):.3f}); "
+        f"p99 {', '.join(f'{v:.2f}' for v in p99)}"
+    )
+
+
+def cli() -> None:
+    """Parse the arguments and run the A/B."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("a", help="checkout A (the baseline)")
+    parser.add_argument("b", help="checkout B (the change)")
+    parser.add_argument("--clients", type=int, default=800)
+    parser.add_argument("--room-size", type=int, default=10)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--pairs", type=int, default=3)
+    parser.add_argument("--wrap", help="a script run instead of -m session_server (it runs the module itself)")
+    args = parser.parse_args()
+    if why := bs.node_ready():
+        sys.exit(why)
+    asyncio.run(main(args))
+
+
+if __name__ == "__main__":
+    cli()
