@@ -427,52 +427,51 @@ class PartsReference:
         # what the simplifier left as it was lies on both surfaces (distance 0): a reference vertex still used, a
         # triangle with the same three vertices; only the rest is measured (same result, far fewer loose bounds)
         keys = [_triangle_keys(f, len(v)) for v, f in kept]
-        moved = []
-        for (v, f), ref_keys, new_keys, origin in zip(kept, self.keys, keys, self.origin, strict=True):
-            on_vertex = origin < 0
-            same = np.zeros(len(origin), bool)
-            if ref_keys is not None and new_keys is not None:
-                same[~on_vertex] = np.isin(ref_keys[origin[~on_vertex]], new_keys)
-            used = np.zeros(len(v), bool)
-            used[f.reshape(-1)] = True
-            same[on_vertex] = used[-1 - origin[on_vertex]]
-            moved.append(~same)
-        if len(moved) == len(self.origin) and len(self.points) == sum(len(m) for m in moved):
-            mask = np.concatenate(moved) if moved else np.zeros(0, bool)
-            forward, forward_labels = self.points[mask], self.labels[mask]
-        else:  # no provenance (parts without area): measure every point
-            forward, forward_labels = self.points, self.labels
-        pts = []
-        for (v, f), ref_keys, new_keys in zip(kept, self.keys, keys, strict=True):
-            if not len(f):
-                pts.append(np.zeros((0, 3)))
-                continue
-            origin: list[np.ndarray] = []
-            sampled = sample_surface(v, f, min(4 * len(f), 20_000), self.rng, origin=origin)
-            if origin and ref_keys is not None and new_keys is not None:  # the reference's vertices and triangles
-                rows = np.maximum(origin[0], 0)
-                sampled = sampled[(origin[0] >= 0) & ~np.isin(new_keys[rows], ref_keys)]
-            pts.append(sampled)
-        back = np.concatenate(pts)
-        back_labels = np.repeat(np.arange(len(kept)), [len(p) for p in pts])
-        # while the reference's index is still being made (the first measurement), the simplified surface's is made
-        # meanwhile; else after the quick pass, which may end the measurement without it
-        simplified_index = None
-        if isinstance(self._building, Future) and not self._building.done():
-            simplified_index = TriangleDistance(*_union(kept))
-        index = self._reference_index()
-        back_bounds = None
-        if np.isfinite(stop):  # a result worse than ``stop`` shows on a sixteenth of the points most of the time
-            back_bounds = index.bounds(back[::QUICK])
-            out = index.largest(back[::QUICK], back_labels[::QUICK], len(kept), stop, bounds=back_bounds)
-            if out.max() >= stop:
-                return out
-        # the two directions are independent: the reference's (its index is built) runs beside the simplified
-        # surface's; what is returned is what measuring them one after the other returns. A full pass after a
-        # quick one takes the bounds the quick one computed
+        # the simplified side's samples are drawn in a worker while this thread picks the reference's moved points and
+        # makes the simplified surface's index; without a stop, the worker goes on to the reference's direction
         cancel = threading.Event()
-        backward = _background(_largest_after, index, back, back_labels, len(kept), stop, cancel, QUICK, back_bounds)
+        early: Future[tuple[np.ndarray, np.ndarray]] | _Later | None = None
+        backward: Future[np.ndarray] | _Later | None = None
+        if np.isfinite(stop):
+            early = _background(self._back_points, kept, keys)
+        else:
+            backward = _background(self._backward, kept, keys, cancel)
         try:
+            moved = []
+            for (v, f), ref_keys, new_keys, origin in zip(kept, self.keys, keys, self.origin, strict=True):
+                on_vertex = origin < 0
+                same = np.zeros(len(origin), bool)
+                if ref_keys is not None and new_keys is not None:
+                    same[~on_vertex] = np.isin(ref_keys[origin[~on_vertex]], new_keys)
+                used = np.zeros(len(v), bool)
+                used[f.reshape(-1)] = True
+                same[on_vertex] = used[-1 - origin[on_vertex]]
+                moved.append(~same)
+            if len(moved) == len(self.origin) and len(self.points) == sum(len(m) for m in moved):
+                mask = np.concatenate(moved) if moved else np.zeros(0, bool)
+                forward, forward_labels = self.points[mask], self.labels[mask]
+            else:  # no provenance (parts without area): measure every point
+                forward, forward_labels = self.points, self.labels
+            # with a stop, the simplified surface's index is made after the quick pass of the reference's direction,
+            # which may end the measurement without it; unless the reference's index is still being made (the
+            # first measurement): then meanwhile
+            simplified_index = None
+            if backward is not None or (isinstance(self._building, Future) and not self._building.done()):
+                simplified_index = TriangleDistance(*_union(kept))
+            back_bounds = None
+            if early is not None:  # a result worse than ``stop`` shows on a sixteenth of the points most of the time
+                back, back_labels = early.result()
+                index = self._reference_index()
+                back_bounds = index.bounds(back[::QUICK])
+                out = index.largest(back[::QUICK], back_labels[::QUICK], len(kept), stop, bounds=back_bounds)
+                if out.max() >= stop:
+                    return out
+                # the two directions are independent: the reference's (its index is built) runs beside the
+                # simplified surface's; what is returned is what measuring them one after the other returns. A
+                # full pass after a quick one takes the bounds the quick one computed
+                backward = _background(_largest_after, index, back, back_labels, len(kept), stop, cancel, QUICK,
+                                       back_bounds)
+            assert backward is not None
             if simplified_index is None:
                 simplified_index = TriangleDistance(*_union(kept))
             forward_bounds = None
@@ -489,8 +488,32 @@ class PartsReference:
             return np.maximum(out, backward.result())
         finally:
             cancel.set()
-            if isinstance(backward, Future):
-                backward.result()  # nothing keeps running after a return (or an error) here
+            for job in (early, backward):
+                if isinstance(job, Future):
+                    job.result()  # nothing keeps running after a return (or an error) here
+
+    def _back_points(self, kept: list[tuple[np.ndarray, np.ndarray]],
+                     keys: list[np.ndarray | None]) -> tuple[np.ndarray, np.ndarray]:
+        """Samples of the simplified parts ``kept`` (its triangles' ``keys``) but for the reference's own vertices and
+        triangles (distance 0), and their parts; the simplified side's random points continue ``rng``'s stream."""
+        pts = []
+        for (v, f), ref_keys, new_keys in zip(kept, self.keys, keys, strict=True):
+            if not len(f):
+                pts.append(np.zeros((0, 3)))
+                continue
+            origin: list[np.ndarray] = []
+            sampled = sample_surface(v, f, min(4 * len(f), 20_000), self.rng, origin=origin)
+            if origin and ref_keys is not None and new_keys is not None:  # the reference's vertices and triangles
+                rows = np.maximum(origin[0], 0)
+                sampled = sampled[(origin[0] >= 0) & ~np.isin(new_keys[rows], ref_keys)]
+            pts.append(sampled)
+        return np.concatenate(pts), np.repeat(np.arange(len(kept)), [len(p) for p in pts])
+
+    def _backward(self, kept: list[tuple[np.ndarray, np.ndarray]], keys: list[np.ndarray | None],
+                  cancel: threading.Event) -> np.ndarray:
+        """The reference's direction without a stop: the simplified side's samples, then their largest distances."""
+        back, labels = self._back_points(kept, keys)
+        return _largest_after(self._reference_index(), back, labels, len(kept), np.inf, cancel, QUICK, None)
 
 
 def _largest_after(index: TriangleDistance, points: np.ndarray, labels: np.ndarray, count: int, stop: float,

@@ -221,6 +221,35 @@ def test_the_first_measurement_makes_the_simplified_index_while_the_reference_in
         assert made[:2] == ["simplified", "reference"], made
 
 
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="one processor: nothing is made in the background")
+def test_the_simplified_side_is_sampled_in_a_worker_with_the_same_random_stream(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # the simplified surface's samples are drawn in a worker while the main thread picks the reference's moved points
+    # and makes the simplified index; several measurements in a row still draw them from one stream
+    parts, simplified = _moved_grid()
+    stops = [np.inf, 1.0, 0.2, np.inf, 0.05]
+    sampled_on: list[bool] = []
+    back_points = PartsReference._back_points
+
+    def recorded(self: PartsReference, *args: object) -> tuple[np.ndarray, np.ndarray]:
+        sampled_on.append(threading.current_thread() is threading.main_thread())
+        return back_points(self, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(PartsReference, "_back_points", recorded)
+    in_worker = PartsReference(parts)
+    got = []
+    for stop in stops:
+        simplified = [simplified[0], simplified[1][1:]]
+        got.append(in_worker.distances(simplified, stop))
+    assert sampled_on == [False] * len(stops)
+    monkeypatch.setattr(metrics, "_background", lambda fn, *args: metrics._Later(fn, args))
+    _, simplified = _moved_grid()
+    one_after = PartsReference(parts)
+    for stop, want in zip(stops, got, strict=True):
+        simplified = [simplified[0], simplified[1][1:]]
+        assert np.array_equal(one_after.distances(simplified, stop), want), stop
+
+
 def test_the_ball_search_of_overlapping_triangles_is_exact_whatever_its_pieces(monkeypatch: pytest.MonkeyPatch) -> None:
     # 300 large triangles crossing one box: each point has far more than 16 centroids within reach, so the exact
     # search goes to the ball, whose pairs skip the 16 nearest already measured and are filtered in pieces
