@@ -34,10 +34,17 @@ out = Console()
 """Console on stdout for results."""
 
 
+HELP_WIDTH = 120
+"""``--help`` uses the terminal's width up to this many columns (click's own limit is 80)."""
+
+
 def make_app(name: str, help: str, *, no_args_is_help: bool = True) -> typer.Typer:
-    """A typer app with the house defaults: no tracebacks with locals, no completion commands."""
+    """A typer app with the house defaults: no tracebacks with locals, no completion commands, and click's plain
+    ``--help`` layout (typer's rich panels cut option names short on an 80-100 column terminal, as in
+    ``--anim-rotation-err…``, and label every flag ``<bool>``)."""
     return typer.Typer(name=name, help=help, no_args_is_help=no_args_is_help, pretty_exceptions_enable=False,
-                       pretty_exceptions_show_locals=False, add_completion=False)
+                       pretty_exceptions_show_locals=False, add_completion=False, rich_markup_mode=None,
+                       context_settings={"max_content_width": HELP_WIDTH})
 
 
 def fail(message: object, code: int = 2, console: Console | None = None) -> typer.Exit:
@@ -166,7 +173,10 @@ def run(app: typer.Typer, console: Console | None = None) -> None:
         sys.exit(1)
     except typer.TyperException as exc:  # click's usage errors: typer vendors click under this base
         exit_code = int(getattr(exc, "exit_code", 2))
-        if type(exc).__name__ == "NoArgsIsHelpError":  # the help is printed already
+        if type(exc).__name__ == "NoArgsIsHelpError":  # the help is its message (typer's rich layout prints it)
+            help_text = exc.format_message() if hasattr(exc, "format_message") else ""
+            if help_text.strip():
+                sys.stdout.write(help_text.rstrip("\n") + "\n")
             sys.exit(exit_code)
         format_message = getattr(exc, "format_message", None)
         message = format_message() if callable(format_message) else str(exc)

@@ -260,7 +260,8 @@ def fuse(
     method: Annotated[
         MethodChoice, typer.Option(help="carve: watertight; scalable: Open3D's volume")
     ] = MethodChoice.carve,
-    voxels: Annotated[int | None, typer.Option(help="fusion voxels across the object's diagonal")] = None,
+    voxels: Annotated[int | None, typer.Option(
+        help="fusion voxels across the object's diagonal (default: PHYGITAL_SCAN_VOXELS_ACROSS, 200)")] = None,
     object_number: Annotated[
         int | None,
         typer.Option("--object", help="reconstruct this object of the list printed (1 = the most depth points) "
@@ -272,7 +273,8 @@ def fuse(
                      "box (meters, the capture's frame: the poses' world, or the first camera's when poses are "
                      "estimated)"),
     ] = None,
-    triangles: Annotated[int | None, typer.Option(help="simplify to about this many triangles")] = None,
+    triangles: Annotated[int | None, typer.Option(
+        help="simplify to about this many triangles (default: PHYGITAL_SCAN_TARGET_TRIANGLES, 60000)")] = None,
     texture_size: TextureOption = None,
     sku: SkuOption = None,
     category: CategoryOption = None,
@@ -317,7 +319,8 @@ def mesh(
     report: Annotated[Path | None, typer.Option("--report", help="also write a JSON report here")] = None,
     up: Annotated[UpChoice, typer.Option(help="the cloud's up axis when no table plane is found")] = UpChoice.y,
     scale: Annotated[float, typer.Option(help="multiply coordinates by this to get meters")] = 1.0,
-    triangles: Annotated[int | None, typer.Option(help="simplify to about this many triangles")] = None,
+    triangles: Annotated[int | None, typer.Option(
+        help="simplify to about this many triangles (default: PHYGITAL_SCAN_TARGET_TRIANGLES, 60000)")] = None,
     texture_size: TextureOption = None,
     sku: SkuOption = None,
     category: CategoryOption = None,

@@ -4,9 +4,11 @@ keep their architectural boundaries (checked on the source, not by convention)."
 from __future__ import annotations
 
 import ast
+import itertools
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -73,3 +75,62 @@ def test_document_and_transforms_stay_pure(path: Path) -> None:
     banned = {"boto3", "sqlalchemy", "pygltflib", "open3d", "DracoPy", "meshoptimizer", "PIL", "subprocess",
               "requests", "httpx"}
     assert not _imports(path) & banned
+
+
+def _help_entries(text: str, section: str) -> list[tuple[str, str]]:
+    """(name column, help text) of each entry of a ``--help`` section (``Options:``, ``Arguments:``) in click's
+    layout: the help follows two spaces on the same line, or on the next lines further indented."""
+    lines = text.splitlines()
+    if f"{section}:" not in lines:
+        return []
+    body = list(itertools.takewhile(lambda s: s.strip(), lines[lines.index(f"{section}:") + 1:]))
+    entries: list[tuple[str, str]] = []
+    for i, line in enumerate(body):
+        if line.startswith("  ") and not line.startswith("   "):  # an entry (continuation lines are indented more)
+            name, _, help_text = line.strip().partition("  ")
+            if not help_text.strip() and i + 1 < len(body) and body[i + 1].startswith("   "):
+                help_text = body[i + 1]
+            entries.append((name, help_text.strip()))
+    return entries
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_every_help_reads_well(package: str) -> None:
+    """``--help`` of every (sub)command, run as a user runs it on an 80-column terminal: every option and argument
+    is listed by its full name with a help text, and no flag is typed ``<bool>`` nor a name or text cut short with
+    an ellipsis (typer 0.29's rich panels did both). A repeatable option says what one value looks like, not
+    ``<list[str]>`` (a variadic argument's ``files... <list[Path]>`` is typer's, and left)."""
+    import importlib
+
+    from typer.main import get_command
+
+    def commands(cmd: object, path: tuple[str, ...]) -> list[tuple[tuple[str, ...], object]]:
+        subs = getattr(cmd, "commands", None) or {}
+        return [(path, cmd)] + [c for name, sub in subs.items() for c in commands(sub, (*path, name))]
+
+    every = commands(get_command(importlib.import_module(CLI_APPS[package]).app), ())
+    env = {**os.environ, "COLUMNS": "80", "NO_COLOR": "1"}
+
+    def run(path: tuple[str, ...]) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", package, *path, "--help"], capture_output=True, text=True,
+                              timeout=120, env=env, check=False)
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(run, [path for path, _ in every]))
+    problems = []
+    for (path, cmd), r in zip(every, results, strict=True):
+        where = " ".join((package, *path))
+        if r.returncode != 0 or "Usage:" not in r.stdout:
+            problems.append(f"{where}: exit {r.returncode}: {r.stderr.strip()[:200]}")
+            continue
+        problems += [f"{where}: {bad!r} in --help" for bad in ("<bool>", "…") if bad in r.stdout]
+        problems += [f"{where}: {line.split()[0]} has no metavar" for line in r.stdout.splitlines()
+                     if line.lstrip().startswith("--") and "<list[" in line]
+        entries = _help_entries(r.stdout, "Options") + _help_entries(r.stdout, "Arguments")
+        problems += [f"{where}: {name} has no help text" for name, text in entries if not text]
+        names = " ".join(name for name, _ in entries)
+        for param in getattr(cmd, "params", []):
+            if not getattr(param, "hidden", False) and not all(o in names.split() or f"{o}/" in names
+                                                               for o in param.opts if o.startswith("--")):
+                problems.append(f"{where}: {'/'.join(param.opts)} is not listed in full")
+    assert not problems, "\n".join(problems)

@@ -10,6 +10,7 @@ import typer
 from rich.text import Text
 
 from .. import clikit
+from ..categories import Category
 from .common import asset_errors, out, service
 
 app = typer.Typer()
@@ -18,7 +19,7 @@ app = typer.Typer()
 @app.command("list")
 def list_products(
     query: Annotated[str | None, typer.Argument(help="Text in the SKU or name.")] = None,
-    category: Annotated[str | None, typer.Option(help="shoes|apparel|makeup|furniture|accessory")] = None,
+    category: Annotated[Category | None, typer.Option(help="Only this category.")] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000, help="Products to list.")] = 100,
     offset: Annotated[int, typer.Option(min=0, help="Skip this many first.")] = 0,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
@@ -93,12 +94,12 @@ def _tryon_text(attrs: dict[str, object]) -> str:
 def tryon_attributes(
     sku: Annotated[str, typer.Argument(help="Product SKU; a new SKU becomes a product without a 3D model.")],
     kind: Annotated[str | None, typer.Option(
-        help="lipstick|eyeshadow|eyeliner|blush|brows|foundation|shoes")] = None,
+        help="lipstick, eyeshadow, eyeliner, blush, brows, foundation or shoes.")] = None,
     shade: Annotated[str | None, typer.Option(help="sRGB colour as #RRGGBB.")] = None,
-    finish: Annotated[str | None, typer.Option(help="matte|gloss|shimmer|metallic")] = None,
+    finish: Annotated[str | None, typer.Option(help="matte, gloss, shimmer or metallic.")] = None,
     intensity: Annotated[float | None, typer.Option(help="0 to 1.")] = None,
     wing: Annotated[bool | None, typer.Option("--wing/--no-wing", help="Eyeliner: draw a wing.")] = None,
-    style: Annotated[str | None, typer.Option(help="Shoes without a model: sneaker|boot.")] = None,
+    style: Annotated[str | None, typer.Option(help="Shoes without a model: sneaker or boot.")] = None,
     toe_axis: Annotated[str | None, typer.Option(help="Shoes: the model's heel-to-toe axis (+x..-z).")] = None,
     up_axis: Annotated[str | None, typer.Option(help="Shoes: the model's sole-to-opening axis (+x..-z).")] = None,
     name: Annotated[str | None, typer.Option(help="Product name (new products: default the SKU).")] = None,

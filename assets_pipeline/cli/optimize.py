@@ -66,7 +66,8 @@ def optimize(
     report: Annotated[Path | None, typer.Option(help="Write a JSON report (sizes, triangles, errors, "
                                                      "timings) to this file.")] = None,
     ratio: Annotated[float | None, typer.Option(min=0.0, max=1.0,
-                                                help="Simplify to this fraction of triangles.")] = None,
+                                                help="Simplify to this fraction of triangles (default: "
+                                                     "no simplification).")] = None,
     error: Annotated[float, typer.Option(min=0.0, help="Largest simplification error, measured, as a "
                                                        "fraction of the model's diagonal.")] = 0.01,
     lods: Annotated[str | None, typer.Option(help="Also write LODs next to the output, e.g. "
@@ -84,7 +85,7 @@ def optimize(
     texture_format: Annotated[TextureFormat, typer.Option(help="Re-encode textures (WebP via "
                                                                "EXT_texture_webp).")] = TextureFormat.webp,
     texture_max_size: Annotated[int | None, typer.Option(min=1, help="Resize textures larger than this "
-                                                                     "many pixels.")] = None,
+                                                                     "many pixels (default: no resizing).")] = None,
     texture_quality: Annotated[int, typer.Option(min=1, max=100, help="WebP/JPEG quality.")] = 80,
     texture_fallback: Annotated[bool, typer.Option(help="Keep the original images as a fallback for "
                                                         "viewers without WebP.")] = False,

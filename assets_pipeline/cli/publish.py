@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from .. import clikit
+from ..categories import Category
 from .common import asset_errors, megabytes, out, ratios, service, setup_logging
+from .optimize import TextureFormat, UnitsChoice, Up
 
 if TYPE_CHECKING:
     from ..publish import PublishOptions, PublishReport, PublishRequest
@@ -27,16 +29,17 @@ app = typer.Typer()
 def upload(
     model: Annotated[Path, typer.Argument(help="Model to publish: .obj (+.mtl), .stl, .ply, .gltf or .glb.")],
     sku: Annotated[str, typer.Option(help="Product SKU (letters, digits, '.', '_', '-').")],
-    category: Annotated[str, typer.Option(help="shoes|apparel|makeup|furniture|accessory")],
+    category: Annotated[Category, typer.Option(help="Product category.")],
     name: Annotated[str | None, typer.Option(help="Product name (default: the SKU; kept from before).")] = None,
     variant: Annotated[list[str] | None, typer.Option(
-        help="NAME=VALUE, repeatable; VALUE naming one of the model's KHR_materials_variants maps to it. "
-             "Default: the model's own variants.")] = None,
+        metavar="NAME=VALUE", help="A variant, repeatable; VALUE naming one of the model's KHR_materials_variants "
+                                   "maps to it. Default: the model's own variants.")] = None,
     note: Annotated[str | None, typer.Option(help="Free text kept with the version.")] = None,
     lods: Annotated[str, typer.Option(help="LOD ratios after the full model.")] = "0.5,0.25,0.1",
-    texture_format: Annotated[str, typer.Option(help="webp|keep|png|jpeg")] = "webp",
-    units: Annotated[str, typer.Option(help="Units of the model: m|cm|mm|in|ft (published in meters).")] = "m",
-    up: Annotated[str, typer.Option(help="Up axis of the model: y|z (published Y-up).")] = "y",
+    texture_format: Annotated[TextureFormat, typer.Option(help="Re-encode textures (WebP via EXT_texture_webp).")
+                              ] = TextureFormat.webp,
+    units: Annotated[UnitsChoice, typer.Option(help="Units of the model (published in meters).")] = UnitsChoice.m,
+    up: Annotated[Up, typer.Option(help="Up axis of the model (published Y-up).")] = Up.y,
     json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
@@ -46,13 +49,8 @@ def upload(
     from ..publish import PublishOptions, PublishRequest, publish
 
     setup_logging(verbose)
-    if texture_format not in ("webp", "keep", "png", "jpeg"):
-        raise typer.BadParameter("expected webp, keep, png or jpeg", param_hint="'--texture-format'")
-    if units not in ("m", "cm", "mm", "in", "ft"):
-        raise typer.BadParameter("expected m, cm, mm, in or ft", param_hint="'--units'")
-    if up not in ("y", "z"):
-        raise typer.BadParameter("expected y or z", param_hint="'--up'")
-    options = PublishOptions(lods=ratios(lods), texture_format=texture_format, units=units, up=up)
+    options = PublishOptions(lods=ratios(lods), texture_format=texture_format.value, units=units.value,
+                             up=up.value)
     with asset_errors():
         request = PublishRequest(model, sku, parse_category(category), name, tuple(variant or ()), note)
     with service() as opened:

@@ -18,7 +18,7 @@ app = typer.Typer()
 def token(
     subject: Annotated[str, typer.Argument(help="Who the token is for (kept in the token).")],
     role: Annotated[str, typer.Option(help="artist (may upload), manager (stores, stock, tags) or reader")] = "artist",
-    ttl: Annotated[float, typer.Option(min=1, help="Seconds until the token expires.")] = 30 * 24 * 3600.0,
+    ttl: Annotated[float, typer.Option(min=1, help="Seconds until the token expires (30 days).")] = 30 * 24 * 3600.0,
 ) -> None:
     """Mint an API token signed with PHYGITAL_ASSETS_API_TOKEN_SECRET."""
     from ..tokens import TokenClaims, sign
