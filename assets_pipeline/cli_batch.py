@@ -87,6 +87,16 @@ def _print_status(st: BatchStatus, json_out: bool) -> None:
         err.print(f"[red]{f.state}:[/] line {f.line} {f.sku}: {f.reason}", highlight=False, soft_wrap=True)
 
 
+def _progress(console: Any) -> Any:
+    """The batch's progress bar on stderr: counts, elapsed time, states and rate; hidden when stderr is not a
+    terminal (where rich leaves an empty line)."""
+    from rich.progress import MofNCompleteColumn, TextColumn
+
+    from . import clikit
+
+    return clikit.progress_bar(MofNCompleteColumn(), TextColumn("{task.fields[info]}"), width=0, console=console)
+
+
 def _follow(state: Any, batch_id: str, quiet: bool, poll_s: float = 1.0) -> BatchStatus:
     """Show a progress bar until every job of the batch is final."""
     st = state.status(batch_id)
@@ -95,10 +105,7 @@ def _follow(state: Any, batch_id: str, quiet: bool, poll_s: float = 1.0) -> Batc
             time.sleep(poll_s)
             st = state.status(batch_id)
         return st
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TextColumn("{task.fields[info]}"), console=_cli().err, transient=True) as bar:
+    with _progress(_cli().err) as bar:
         task = bar.add_task(f"batch {batch_id}", total=st.total, info="")
         while True:
             rate = st.per_minute
@@ -148,11 +155,7 @@ def submit(
             if quiet:
                 return
             if "progress" not in bar:
-                from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-                progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                    TimeElapsedColumn(), TextColumn("{task.fields[info]}"), console=cli.err,
-                                    transient=True)
+                progress = _progress(cli.err)
                 progress.start()
                 bar["progress"] = progress
                 bar["task"] = progress.add_task(f"batch {batch_id}", total=len(checked.rows), info="")

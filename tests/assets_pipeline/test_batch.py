@@ -458,3 +458,16 @@ def _wait_running(state: BatchState, batch_id: str, line: int, worker: object, w
         return True
 
     wait_until(running, 120, f"line {line} running on worker {worker.pid}")
+
+
+def test_batch_output_off_a_terminal_has_no_blank_lines(tmp_path: Path) -> None:
+    # the local mode's progress bar, transient, left an empty line on stderr when stderr was not a terminal (a log,
+    # a pipe): the bar is now hidden there, as every other command's is
+    shutil.copy(SAMPLE_MODELS / "gift-box.obj", tmp_path / "box.obj")
+    manifest = write_manifest(tmp_path / "catalog.csv", [{"path": tmp_path / "box.obj", "sku": "Q-BOX",
+                                                          "category": "accessory", "units": "cm", "lods": "none"}])
+    env = batch_env(tmp_path, f"sqlite:///{tmp_path / 'catalog.sqlite'}", None, "unused")
+    r = run_cli(env, "batch", manifest, "--processes", "1", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "1/1 finished - 1 published" in r.stdout + r.stderr, (r.stdout, r.stderr)
+    assert "" not in r.stderr.splitlines() and "" not in r.stdout.splitlines(), (r.stdout, r.stderr)
