@@ -433,5 +433,5 @@ def _stuck_warning(jobs: list[_Job], options: SimplifyOptions, budget: int) -> s
     order = sorted(jobs, key=lambda j: -(len(j.out) if j.out is not None else 0) / max(1, 3 * len(j.base)))
     names = ", ".join(f"{j.name} kept {len(j.out) // 3 if j.out is not None else 0:,} of {len(j.base):,}"
                       for j in order[:3])
-    return (f"simplify: could not reduce to {options.ratio:.0%}: kept {kept:,} of {total:,} triangles where "
-            f"{budget // 3:,} were asked; {why}; least reduced: {names}")
+    return (f"simplify: could not reduce to {options.ratio:.0%}: kept {kept:,} of {total:,} triangles "
+            f"({budget // 3:,} asked); {why}; least reduced: {names}")
