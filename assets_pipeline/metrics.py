@@ -346,13 +346,22 @@ class SurfaceReference:
         """Symmetric Hausdorff distance to (vb, fb), in the surfaces' units."""
         if len(self.f) == 0 or len(fb) == 0:
             return 0.0 if len(self.f) == len(fb) else float("inf")
+        # the two directions are independent: the other surface's samples measured against this one's index in a
+        # worker, this one's samples against the other's index here (the same numbers as one after the other)
+        backward = _background(self._backward, vb, fb)
+        try:
+            d_ab = TriangleDistance(vb, fb).largest(self.points)[0]
+        finally:
+            d_ba = backward.result()
+        return float(max(d_ab, d_ba))
+
+    def _backward(self, vb: np.ndarray, fb: np.ndarray) -> float:
+        """The largest distance from samples of (vb, fb) to this surface (its index made the first time)."""
         rng = np.random.default_rng()
         rng.bit_generator.state = self._rng_state
         if self._index is None:
             self._index = TriangleDistance(self.v, self.f)
-        d_ab = TriangleDistance(vb, fb).largest(self.points)[0]
-        d_ba = self._index.largest(sample_surface(vb, fb, self.samples, rng))[0]
-        return float(max(d_ab, d_ba))
+        return float(self._index.largest(sample_surface(vb, fb, self.samples, rng))[0])
 
 
 class PartsReference:

@@ -21,6 +21,7 @@ from .io.atomic import check_target, write_files_atomic
 from .io.glb import Compression, WriteOptions, encode_glb, glb_json
 from .limits import DEFAULT_LIMITS, Limits
 from .report import AnimationReport, LodReport, OptimizeReport, StepReport
+from .scene import world_triangles
 from .transforms.animation import AnimationOptions, compress_animation
 from .transforms.ar_frame import FrameOptions, ar_frame, dimensions, size_warning
 from .transforms.attributes import drop_unused_attributes, drop_zero_deltas
@@ -277,11 +278,15 @@ def optimize_lods(
             steps = steps[1:]
         run(lod, steps, report.steps if i == 0 else None)
         outputs.append(OptimizedLod(lod, encode_glb(lod, write_opts)))
+    surface = None
     if measure:
         tick("measuring error")
-        from .metrics import hausdorff
+        from .metrics import SurfaceReference
+
+        # one reference for every LOD (its samples and index made once): the same numbers as one each
+        surface = SurfaceReference(*world_triangles(reference), samples=100_000)
     for i, out in enumerate(outputs):
-        err = hausdorff(reference, out.doc, samples=100_000) if measure else None
+        err = surface.hausdorff(*world_triangles(out.doc)) if surface is not None else None
         path = None if output is None else str(output if i == 0 else lod_path(output, i))
         report.lods.append(LodReport(ratios[i] or 1.0, path, out.doc.triangle_count(), len(out.glb), err))
     if output is not None:

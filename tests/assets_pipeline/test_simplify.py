@@ -204,3 +204,34 @@ def test_reference_is_prepared_before_the_simplifier_runs_and_then_used(monkeypa
         "indices": doc.add_accessor(small_tris.reshape(-1)), "material": len(doc.gltf["materials"]) - 1})
     report, _ = optimize_lods(doc, _opts(ratio=0.3, error=0.05))
     assert made == [True, True], made
+
+
+
+def test_every_lod_error_is_measured_against_one_reference_with_the_same_numbers(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # the final error of the output and of each LOD: one reference (its 100k samples and index made once), each
+    # error what measuring that output alone, one direction after the other, gives
+    from assets_pipeline import metrics
+    from assets_pipeline.metrics import SurfaceReference
+
+    made: list[tuple[np.ndarray, np.ndarray]] = []
+    measured: list[tuple[np.ndarray, np.ndarray]] = []
+    init, hausdorff = SurfaceReference.__init__, SurfaceReference.hausdorff
+
+    def recorded(self: SurfaceReference, v: np.ndarray, f: np.ndarray, *args: object, **kw: object) -> None:
+        made.append((v, f))
+        init(self, v, f, *args, **kw)  # type: ignore[arg-type]
+
+    def measured_one(self: SurfaceReference, vb: np.ndarray, fb: np.ndarray) -> float:
+        measured.append((vb, fb))
+        return hausdorff(self, vb, fb)
+
+    pos, tris = _bumpy_sphere()
+    monkeypatch.setattr(SurfaceReference, "__init__", recorded)
+    monkeypatch.setattr(SurfaceReference, "hausdorff", measured_one)
+    report, outputs = optimize_lods(AssetDocument.from_mesh_arrays(pos, tris), _opts(lods=(0.5, 0.25), error=0.05))
+    assert len(made) == 1 and len(measured) == len(outputs) == 3
+    monkeypatch.undo()
+    monkeypatch.setattr(metrics, "_background", lambda fn, *args: metrics._Later(fn, args))
+    alone = [surface_hausdorff(*made[0], vb, fb, 100_000) for vb, fb in measured]
+    assert [lod.error for lod in report.lods] == alone
