@@ -66,6 +66,13 @@ class SessionSettings(BaseSettings):
     send_queue_bytes: int = Field(256 * 1024, gt=0)
     send_timeout_s: float = Field(10.0, gt=0)
     ws_ping_interval_s: float = Field(20.0, gt=0)
+    poll_interval_ms: float = Field(
+        1.0,
+        ge=0,
+        le=20,
+        description="a server process of its own reads its sockets at most this often while it has clients "
+        "(messages taken together, fewer wake-ups; server.nap); 0 = at every event",
+    )
     lease_ms: int = Field(
         600,
         ge=100,

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from ..settings import SessionSettings
 from .fastws import fast_websocket_class
+from .nap import Napper
 from .toobig import asgi_protocol
 
 GC_THRESHOLDS = (20_000, 20, 100)
@@ -25,9 +26,13 @@ class GracefulServer(uvicorn.Server):
 
     tune_gc = False
     """Set by ``python -m session_server serve`` (a process of its own): see :meth:`startup`."""
+    poll_interval = 0.0
+    """Seconds between socket polls while the process has clients (``Napper``; set by :func:`make_server`)."""
+    napper: Napper | None = None
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        """Start uvicorn; in a server process of its own (``tune_gc``), also tune the garbage collector.
+        """Start uvicorn; in a server process of its own (``tune_gc``), also tune the garbage collector and nap
+        the loop between polls while there are clients (``poll_interval``, :mod:`.nap`).
 
         Everything loaded so far (imports, the app: some hundred thousand objects that live as long as the
         process) is frozen out of the collector's scans, and collections are rarer (``GC_THRESHOLDS``):
@@ -40,9 +45,16 @@ class GracefulServer(uvicorn.Server):
             gc.collect()
             gc.freeze()
             gc.set_threshold(*GC_THRESHOLDS)
+            node = getattr(getattr(self.config.app, "state", None), "session_node", None)
+            if self.poll_interval > 0 and node is not None:
+                links = node.links
+                self.napper = Napper(self.poll_interval, lambda: bool(links))
+                self.napper.start()
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         """Tell every client the server is going away (shutdown frames), then stop uvicorn."""
+        if self.napper is not None:
+            self.napper.stop()
         app = self.config.app
         node = getattr(getattr(app, "state", None), "session_node", None)
         if node is not None:
@@ -92,4 +104,6 @@ def make_server(
         ws=ws,
         ws_per_message_deflate=not fast,  # the fast path sends every recipient the same frame bytes
     )
-    return GracefulServer(config)
+    server = GracefulServer(config)
+    server.poll_interval = settings.poll_interval_ms / 1000
+    return server
