@@ -91,14 +91,17 @@ def depth_noise(depth: np.ndarray) -> float:
 @dataclass(frozen=True, slots=True)
 class _Scan:
     """A frame's registration clouds, built once: ``fine`` at the registration voxel, ``coarse`` at
-    ``coarse_factor`` voxels (both with normals towards the camera and colors)."""
+    ``coarse_factor`` voxels (both with normals towards the camera and colors), and ``tree``, a lookup tree of
+    the fine points for :func:`color_residual` (every pair's color check looks points up in its target)."""
 
     fine: Any
     coarse: Any
+    tree: Any
 
 
 def _scan(frame: Frame, intr: Intrinsics, limit: float, voxel: float, options: PoseOptions) -> _Scan:
     import open3d as o3d
+    from scipy.spatial import cKDTree
 
     depth = np.where(frame.depth < limit, frame.depth, 0.0)
     pts, pix = backproject(depth, intr, stride=3)
@@ -112,7 +115,7 @@ def _scan(frame: Frame, intr: Intrinsics, limit: float, voxel: float, options: P
     length = np.linalg.norm(normals, axis=1, keepdims=True)
     keep = np.flatnonzero(length[:, 0] > 0.5)  # drop cells whose normals disagree (edges, noise)
     coarse.normals = o3d.utility.Vector3dVector(normals / np.maximum(length, 1e-12))
-    return _Scan(fine, coarse.select_by_index(keep))
+    return _Scan(fine, coarse.select_by_index(keep), cKDTree(np.array(fine.points)))
 
 
 def _icp(
@@ -169,7 +172,7 @@ def _colors_agree(src: _Scan, dst: _Scan, t: np.ndarray, voxel: float, options: 
     right turn 0.81; their colors 0.88 and 0.14. Measured on wrong pairs 0.64-1.7 (the synthetic box, the
     bunny), on right ones up to 0.23 (synthetic) and 0.40 (the real masked cereal box, whose shading changes
     as it turns under a fixed light; at the capture's 0.3 such pairs tried every start, 1.6x the pose CPU)."""
-    residual = color_residual(src.fine, dst.fine, t, 1.5 * voxel)
+    residual = color_residual(src.fine, dst.fine, t, 1.5 * voxel, dst.tree)
     return residual is None or residual <= options.pair_color_residual
 
 
@@ -464,7 +467,7 @@ def _check_residuals(
         ev = reg.evaluate_registration(clouds[s].fine, clouds[t].fine, 1.5 * voxel, rel)
         if ev.fitness < 0.8 * options.min_fitness:
             bad.append((s, t, ev.fitness))
-        residual = color_residual(clouds[s].fine, clouds[t].fine, rel, 1.5 * voxel)
+        residual = color_residual(clouds[s].fine, clouds[t].fine, rel, 1.5 * voxel, clouds[t].tree)
         if residual is not None:
             colors.append(residual)
     if bad:
@@ -535,18 +538,19 @@ def _in_front(src: Frame, dst: Frame, rel: np.ndarray, intr: Intrinsics, toleran
     return float(np.mean(q[inside][ok, 2] < seen[ok] - tolerance))
 
 
-def color_residual(src: Any, dst: Any, transform: np.ndarray, radius: float) -> float | None:
+def color_residual(src: Any, dst: Any, transform: np.ndarray, radius: float, tree: Any = None) -> float | None:
     """How much the colors of matched points disagree: the median absolute difference of their intensities
     (each side's mean removed, so exposure changes do not count) over the spread (median absolute deviation)
     of the target's intensities. About 0.1 for a right transform, 0.4 and more for a wrong one; None when
-    there is too little texture to tell or too few matches."""
+    there is too little texture to tell or too few matches. ``tree``: a cKDTree of ``dst``'s points, if one is
+    kept (built here otherwise)."""
     from scipy.spatial import cKDTree
 
     moved = np.asarray(src.points) @ transform[:3, :3].T + transform[:3, 3]
     target = np.asarray(dst.points)
     if len(moved) < 100 or len(target) < 100:
         return None
-    dist, idx = cKDTree(target).query(moved, distance_upper_bound=radius)
+    dist, idx = (tree if tree is not None else cKDTree(target)).query(moved, distance_upper_bound=radius)
     ok = np.isfinite(dist)
     if ok.sum() < 100:
         return None
