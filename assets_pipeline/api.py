@@ -29,10 +29,11 @@ from fastapi import APIRouter, FastAPI, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from fastapi.routing import APIRoute
-from pydantic import BaseModel
+from pydantic import BaseModel, field_validator
 
 from .categories import CONTENT_TYPES, AssetFormat, Category, parse_category
 from .errors import AssetError, CsvRejected, Forbidden, LimitExceeded, NotFound, Unauthorized, UnsupportedFormat
+from .report import round_size
 from .settings import AssetSettings
 from .store import CACHE_IMMUTABLE
 from .tokens import TokenClaims, require_role, verify
@@ -127,6 +128,11 @@ class Dimensions(BaseModel):
     width: float
     height: float
     depth: float
+
+    @field_validator("width", "height", "depth")
+    @classmethod
+    def _to_tenth_mm(cls, value: float) -> float:
+        return round_size(value)  # versions stored before sizes were rounded still read 0.92, not 0.9200000000000003
 
 
 class ProductSummary(BaseModel):

@@ -5,6 +5,14 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+SIZE_DECIMALS = 4
+"""Sizes are shown and stored to 0.1 mm (4 decimals in meters): finer digits are float noise, not the product."""
+
+
+def round_size(value: float) -> float:
+    """One size rounded to 0.1 mm (in meters) for reports, manifests and listings."""
+    return round(float(value), SIZE_DECIMALS)
+
 
 @dataclass(slots=True)
 class StepReport:

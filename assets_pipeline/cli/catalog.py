@@ -11,9 +11,15 @@ from rich.text import Text
 
 from .. import clikit
 from ..categories import Category
+from ..report import round_size
 from .common import asset_errors, out, service
 
 app = typer.Typer()
+
+
+def _sizes(*meters: float | None) -> list[float | None]:
+    """A stored width, height, depth as shown: to 0.1 mm (None where the product has no version yet)."""
+    return [None if m is None else round_size(m) for m in meters]
 
 
 @app.command("list")
@@ -35,7 +41,7 @@ def list_products(
     if json_out:
         sys.stdout.write(json.dumps({"total": total, "items": [
             {"sku": p.sku, "name": p.name, "category": p.category.value, "current_version": p.current_version,
-             "dimensions_m": [p.width_m, p.height_m, p.depth_m], "tryon": p.tryon} for p in rows]}) + "\n")
+             "dimensions_m": _sizes(p.width_m, p.height_m, p.depth_m), "tryon": p.tryon} for p in rows]}) + "\n")
         return
     table = Table(title=f"{total} product(s)", title_justify="left")
     for col in ("sku", "name", "category", "version", "w x h x d (m)"):
@@ -57,7 +63,7 @@ def show(
     with service() as opened:
         product = opened.catalog.get(sku)
     versions = [{"number": v.number, "created_at": v.created_at.isoformat(), "source": v.source_name,
-                 "dimensions_m": [v.width_m, v.height_m, v.depth_m], "note": v.note,
+                 "dimensions_m": _sizes(v.width_m, v.height_m, v.depth_m), "note": v.note,
                  "variants": [x.name for x in v.variants],
                  "assets": [{"format": a.format.value, "lod": a.lod, "variant": a.variant, "bytes": a.bytes,
                              "sha256": a.sha256, "key": a.storage_key} for a in v.assets]} for v in product.versions]

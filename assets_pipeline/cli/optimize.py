@@ -240,7 +240,7 @@ def inspect(model: Annotated[Path, typer.Argument(help="Model file to describe."
         "materials": len(g.get("materials", [])), "textures": len(g.get("textures", [])),
         "images": len(doc.images), "nodes": len(g.get("nodes", [])), "skins": len(g.get("skins", [])),
         "animations": len(g.get("animations", [])), "extensions": extensions,
-        "dimensions": [round(v, 6) for v in dimensions(doc)], "warnings": doc.warnings,
+        "dimensions": dimensions(doc), "warnings": doc.warnings,
     }
     out.print_json(json.dumps(info))
 

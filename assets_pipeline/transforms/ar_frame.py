@@ -11,6 +11,7 @@ from typing import Literal
 import numpy as np
 
 from ..document import AssetDocument
+from ..report import round_size
 from ..scene import animated_nodes, bounds, prepend_transform
 from .base import Transform
 
@@ -74,9 +75,9 @@ def ar_frame(options: FrameOptions = DEFAULTS) -> Transform:
 
 
 def dimensions(doc: AssetDocument) -> list[float]:
-    """Width, height, depth of the model's bounds (in its units; meters after ar_frame)."""
+    """Width, height, depth of the model's bounds, to 0.1 mm (in its units; meters after ar_frame)."""
     lo, hi = bounds(doc)
-    return [float(v) for v in (hi - lo)]
+    return [round_size(v) for v in (hi - lo)]
 
 
 PRODUCT_SIZE_M = (0.003, 30.0)

@@ -181,3 +181,20 @@ def test_quiet_optimize_loads_only_what_it_uses(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "stand.lod1.glb").is_file()
     assert json.loads(r.stderr.strip().splitlines()[-1]) == []
+
+
+def test_sizes_are_shown_to_a_tenth_of_a_millimetre(tmp_path: Path) -> None:
+    """The report, the HTTP body and ``inspect`` say 0.92, not 0.9200000000000003 (float noise)."""
+    from assets_pipeline import OptimizeOptions, optimize_file
+    from assets_pipeline.api import Dimensions
+    from assets_pipeline.transforms.ar_frame import FrameOptions
+
+    out = tmp_path / "stand.glb"
+    report = optimize_file(ROOT / "samples" / "models" / "display-stand.obj", out,
+                           OptimizeOptions(frame=FrameOptions(units="cm", up="z")))
+    assert report.dimensions_m == [0.4, 0.92, 0.4]
+    stored = Dimensions(width=2.0000002558849395, height=0.9200000000000003, depth=0.00004)  # a row from before
+    assert (stored.width, stored.height, stored.depth) == (2.0, 0.92, 0.0)
+    r = cli("inspect", out)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["dimensions"] == [0.4, 0.92, 0.4]
