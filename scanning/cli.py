@@ -199,7 +199,7 @@ def _finish(
     if not quiet:
         dims = " x ".join(f"{d * 100:.1f}" for d in report.dimensions_m)
         out.print(
-            f"{output}: {handoff.triangles} triangles, {dims} cm, "
+            f"{output}: {handoff.triangles} triangles, {dims} cm (w x h x d), "
             f"{'watertight' if report.watertight else 'not watertight'}, {handoff.bytes} bytes, "
             f"{report.seconds.get('total', 0):.1f} s",
             markup=False,

@@ -60,12 +60,13 @@ class Candidate:
     flat: bool
 
     def describe(self) -> str:
-        """One line: number, size in cm, centre in m, frames that see it, flat."""
+        """One line: number, size in cm along the capture's x, y, z, centre in m, frames that see it, flat."""
         dims = " x ".join(f"{d * 100:.1f}" for d in self.size)
         centre = ", ".join(f"{c:.2f}" for c in self.centre)
         return (
-            f"{self.number}: {dims} cm at ({centre}) m, {self.look_distance:.2f} m from where the cameras "
-            f"look, seen in {self.seen} frames{', flat' if self.flat else ''}"
+            f"{self.number}: {dims} cm (capture x, y, z) at ({centre}) m, "
+            f"{self.look_distance:.2f} m from where the cameras look, "
+            f"seen in {self.seen} frames{', flat' if self.flat else ''}"
         )
 
 

@@ -39,6 +39,8 @@ def test_synth_then_fuse_writes_glb_and_report(corpus: Path, tmp_path: Path) -> 
     assert np.allclose(report["dimensions_m"], [ext[0], ext[2], ext[1]], rtol=0.015)
     assert report["output"]["bytes"] == out.stat().st_size
     assert report["triangles"] <= 8000 * 1.5**3
+    # the object's box (capture axes, before meshing) and the model's size (w x h x d) each say which they are
+    assert " cm (capture x, y, z) at (" in res.output and " cm (w x h x d), " in res.output, res.output
 
 
 def test_mesh_from_a_cloud(tmp_path: Path) -> None:
