@@ -6,7 +6,9 @@ frozen subclass declared in its module under ``protocol/kinds/``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
+from types import MemberDescriptorType
 from typing import Any, TypeVar
 
 D = TypeVar("D")
@@ -74,18 +76,45 @@ def core_fields(data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-_INIT_FIELDS: dict[type, tuple[str, ...]] = {}
+_MAKERS: dict[tuple[Any, ...], Callable[..., Any]] = {}
+"""``evolve``'s copiers, by ``(class, *changed field names)``."""
 
 
 def evolve(obj: D, **changes: Any) -> D:
     """A copy of the dataclass ``obj`` with ``changes``: what ``dataclasses.replace`` returns, at under half its
-    cost (the field names are looked up once per class; the copy is built positionally).  For the hot delta
-    paths (every delta's new revision, ``object.move``); TypeError for a field the class does not have."""
-    cls = type(obj)
-    names = _INIT_FIELDS.get(cls)
-    if names is None:
-        names = _INIT_FIELDS[cls] = tuple(f.name for f in fields(cls) if f.init)  # type: ignore[arg-type]
-    values = [changes.pop(name) if name in changes else getattr(obj, name) for name in names]
-    if changes:
-        raise TypeError(f"{cls.__name__} has no field {next(iter(changes))!r}")
-    return cls(*values)
+    cost (the constructor is called positionally by a small function written once per class and set of changed
+    fields, ``_maker``).  For the hot delta paths (every delta's new revision, ``object.move``); TypeError for a
+    field the class does not have."""
+    key = (type(obj), *changes)
+    make = _MAKERS.get(key)
+    if make is None:
+        make = _MAKERS[key] = _maker(type(obj), tuple(changes))
+    return make(obj, *changes.values())  # type: ignore[no-any-return]
+
+
+def _maker(cls: type, changed: tuple[str, ...]) -> Callable[..., Any]:
+    """``make(obj, *values)``: a ``cls`` with ``obj``'s init fields, those named in ``changed`` taken from ``values``
+    in that order (the code is written from the field names, which are identifiers).  A class whose fields are all
+    init fields kept in slots, with no ``__post_init__``, is filled slot by slot (its ``__init__`` would do no more:
+    a frozen class's sets each field through ``object.__setattr__``, at twice the cost); any other is called."""
+    every = fields(cls)  # type: ignore[arg-type]
+    names = [f.name for f in every if f.init]
+    unknown = [name for name in changed if name not in names]
+    if unknown:
+        raise TypeError(f"{cls.__name__} has no field {unknown[0]!r}")
+    values = [f"v{changed.index(name)}" if name in changed else f"o.{name}" for name in names]
+    params = "".join(f", v{i}" for i in range(len(changed)))
+    space: dict[str, Any] = {"cls": cls, "new": object.__new__}
+    slots = [getattr(cls, name, None) for name in names]
+    if (
+        len(names) == len(every)
+        and not hasattr(cls, "__post_init__")
+        and all(type(slot) is MemberDescriptorType for slot in slots)
+    ):
+        space.update({f"set{i}": slot.__set__ for i, slot in enumerate(slots)})  # type: ignore[union-attr]
+        body = "".join(f"    set{i}(n, {value})\n" for i, value in enumerate(values))
+        code = f"def make(o{params}):\n    n = new(cls)\n{body}    return n\n"
+    else:
+        code = f"def make(o{params}):\n    return cls({', '.join(values)})\n"
+    exec(code, space)  # the code is built from field names only
+    return space["make"]  # type: ignore[no-any-return]

@@ -159,6 +159,44 @@ def test_evolve_is_replace() -> None:
     assert type(moved) is SpaceState and state.revision == 3
     with pytest.raises(TypeError, match="no field 'colour'"):
         evolve(obj, colour="red")
+    every = {f.name: f"new-{f.name}" for f in dataclasses.fields(SpaceState)}
+    renamed = evolve(state, **every)  # every field, in the class's order and reversed
+    assert renamed == dataclasses.replace(state, **every) == evolve(state, **dict(reversed(every.items())))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        moved.revision = 5  # type: ignore[misc]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Checked:
+    """A frozen class whose ``__post_init__`` checks and counts: ``evolve`` must call the constructor for it."""
+
+    n: int
+    made: list[int] = dataclasses.field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.n < 0:
+            raise ValueError("n < 0")
+        self.made.append(self.n)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Plain:
+    """A frozen class without slots."""
+
+    a: int
+    b: str = "b"
+
+
+def test_evolve_calls_the_constructor_where_it_does_more_than_set_fields() -> None:
+    """A class with ``__post_init__`` (or without slots) is built by its constructor, as ``dataclasses.replace``
+    builds it: the check runs, the count grows; slotted classes without one are filled slot by slot, the same."""
+    made: list[int] = []
+    one = _Checked(1, made)
+    assert evolve(one, n=2) == dataclasses.replace(one, n=2) and made == [1, 2, 2]
+    with pytest.raises(ValueError, match="n < 0"):
+        evolve(one, n=-1)
+    plain = _Plain(1)
+    assert evolve(plain, b="c") == _Plain(1, "c") and type(evolve(plain, a=2)) is _Plain
 
 
 def test_apply_sets_the_revision_whether_the_op_did_or_not() -> None:
