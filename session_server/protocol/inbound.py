@@ -175,15 +175,48 @@ def quick_pose(data: bytes) -> list[float] | None:
     return rounded_pose(p, q)
 
 
+_WS = rb"[\x20\t\n\r]*+"  # JSON whitespace, possessive: a quick fail
+_PLAIN_MOVE = re.compile(
+    b"".join(
+        part.replace(b" ", _WS)
+        for part in (
+            rb' \{ "v" : 1 , "type" : "object\.move" , "id" : "[^"\\]*" , "object" : "[^"\\]*" , "pose" : \{ "p" : \[',
+            rb",".join([rb" [-+.eE0-9]+ "] * 3),
+            rb'\] (?:, "q" : \[',
+            rb",".join([rb" [-+.eE0-9]+ "] * 4),
+            rb'\] )?\} (?:, "scale" : [-+.eE0-9]+ )?\} ',
+        )
+    )
+)
+"""An ``object.move`` in the form clients send (``{"v":1,"type":"object.move","id":...,"object":...,"pose":{"p":[...],
+"q":[...]},"scale":...}``, these keys in this order, ``q`` and ``scale`` optional, JSON whitespace anywhere; strings
+without escapes, numbers as runs of number characters).  Whatever its values, such a frame has no key twice and is
+3 deep: ``parse`` lets the models read it without the duplicate-key pass (the values are theirs to judge)."""
+
+
+def plain_move(raw: bytes, limits: Limits) -> bool:
+    """True when ``raw`` is an ``object.move`` in the usual form (``_PLAIN_MOVE``) within the depth limit: no check
+    but the models' is left to make (the move hot path, once a second per client)."""
+    return limits.max_json_depth >= 3 and _PLAIN_MOVE.fullmatch(raw) is not None
+
+
 def parse(data: str | bytes, limits: Limits) -> Msg:
     """Validate one client frame.  Raises ``BadMessage`` or ``LimitExceeded`` naming the problem.
 
     Strict: JSON types as declared (no ``"1"`` for 1, no ``1.0`` or ``true`` for ``v``), no key twice in
     an object; fields a message does not declare are ignored.  A binary pose message (bytes starting with
-    ``POSE_TAG``) is read as the ``presence`` message it stands for."""
+    ``POSE_TAG``) is read as the ``presence`` message it stands for; a move in the usual form (``plain_move``)
+    by the models alone, everything else by ``parse_full``."""
     check_size(len(data), limits)
     if type(data) is bytes and data and data[0] == POSE_TAG:
         return _binary_message(data)
+    if plain_move(data if isinstance(data, bytes) else data.encode(), limits):
+        return _validated(data, limits)
+    return parse_full(data, limits)
+
+
+def parse_full(data: str | bytes, limits: Limits) -> Msg:
+    """``parse`` of a JSON frame within the size limit by the full reading: jiter, then the models."""
     raw = data if isinstance(data, bytes) else data.encode()
     try:
         decoded = jiter.from_json(raw, catch_duplicate_keys=True)
@@ -199,6 +232,11 @@ def parse(data: str | bytes, limits: Limits) -> Msg:
                 raise LimitExceeded(
                     "too_deep", "message nesting is too deep", limit=limits.max_json_depth, actual=depth
                 )
+    return _validated(data, limits)
+
+
+def _validated(data: str | bytes, limits: Limits) -> Msg:
+    """The message the models read in ``data``; what is wrong with it otherwise (``_diagnose``)."""
     try:
         return _ADAPTER.validate_json(data, strict=True)  # type: ignore[no-any-return]
     except ValidationError as exc:
