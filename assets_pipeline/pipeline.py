@@ -215,6 +215,20 @@ class OptimizedLod:
     glb: bytes
 
 
+def _warnings(doc: AssetDocument, outputs: list[OptimizedLod]) -> list[str]:
+    """Each warning once, a could-not-reduce repeated per LOD as one line naming them (a LOD chained from the
+    one before carries that one's warnings too: each belongs to the first output that has it)."""
+    from .transforms.simplify import merge_stuck_warnings
+
+    first: dict[str, int] = {}
+    for i, out in enumerate(outputs):
+        for w in out.doc.warnings:
+            first.setdefault(w, i)
+    every = dict.fromkeys([*doc.warnings, *(w for out in outputs for w in out.doc.warnings)])
+    labels = {i: "the output" if i == 0 else f"LOD {i}" for i in range(len(outputs))}
+    return merge_stuck_warnings([(labels.get(first.get(w, 0), ""), w) for w in every])
+
+
 def optimize_lods(
     doc: AssetDocument,
     options: OptimizeOptions = DEFAULTS,
@@ -292,7 +306,7 @@ def optimize_lods(
     if output is not None:
         tick("writing")
     report.bytes_out = len(outputs[0].glb)
-    report.warnings = list(dict.fromkeys([*doc.warnings, *(w for out in outputs for w in out.doc.warnings)]))
+    report.warnings = _warnings(doc, outputs)
     report.extensions_used = list(glb_json(outputs[0].glb).get("extensionsUsed", []))
     report.seconds += time.perf_counter() - t_start
     return report, outputs

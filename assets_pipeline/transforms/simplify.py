@@ -16,6 +16,7 @@ with the lowest measured error is kept. The simplifier is passed in, so this mod
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -435,3 +436,36 @@ def _stuck_warning(jobs: list[_Job], options: SimplifyOptions, budget: int) -> s
                       for j in order[:3])
     return (f"simplify: could not reduce to {options.ratio:.0%}: kept {kept:,} of {total:,} triangles "
             f"({budget // 3:,} asked); {why}; least reduced: {names}")
+
+
+_STUCK = re.compile(r"simplify: could not reduce to (\S+): kept (\S+) of (\S+) triangles \((\S+) asked\); (.*)", re.S)
+
+
+def merge_stuck_warnings(warnings: list[tuple[str, str]]) -> list[str]:
+    """(output label, warning) pairs as lines: could-not-reduce warnings that differ only in the ratio asked
+    become one naming each output, its ratio and its count asked; the rest stay as they are, in order."""
+    groups: dict[tuple[str, ...], list[tuple[str, re.Match[str]]]] = {}
+    order: list[str | tuple[str, ...]] = []
+    for label, warning in warnings:
+        m = _STUCK.fullmatch(warning)
+        key = (m[2], m[3], m[5]) if m else None
+        if m is None or key is None:
+            order.append(warning)
+            continue
+        if key not in groups:
+            groups[key] = []
+            order.append(key)
+        groups[key].append((label, m))
+    lines: list[str] = []
+    for item in order:
+        if isinstance(item, str):
+            lines.append(item)
+            continue
+        group = groups[item]
+        if len(group) == 1:
+            lines.append(group[0][1][0])
+            continue
+        names, ratios, asked = (", ".join(x) for x in zip(*((lb, m[1], m[4]) for lb, m in group), strict=True))
+        lines.append(f"simplify: could not reduce {names} to {ratios}: kept {item[0]} of {item[1]} triangles "
+                     f"({asked} asked); {item[2]}")
+    return lines

@@ -235,3 +235,17 @@ def test_every_lod_error_is_measured_against_one_reference_with_the_same_numbers
     monkeypatch.setattr(metrics, "_background", lambda fn, *args: metrics._Later(fn, args))
     alone = [surface_hausdorff(*made[0], vb, fb, 100_000) for vb, fb in measured]
     assert [lod.error for lod in report.lods] == alone
+
+
+def test_a_box_that_cannot_be_reduced_gets_one_warning_naming_its_lods(tmp_path: Path, corpus: Path) -> None:
+    """12 triangles at LODs 50/25/10 %: one could-not-reduce line (stderr and JSON), each LOD's ratio and count."""
+    r = subprocess.run([sys.executable, "-m", "assets_pipeline", "optimize",
+                        str(corpus / "models" / "BoxTextured" / "BoxTextured.gltf"), "-o", str(tmp_path / "box.glb"),
+                        "--lods", "50,25,10", "--report", str(tmp_path / "report.json")],
+                       capture_output=True, text=True, timeout=300, check=False,
+                       env={**os.environ, "COLUMNS": "500", "NO_COLOR": "1"})
+    assert r.returncode == 0, r.stderr
+    merged = "could not reduce LOD 1, LOD 2, LOD 3 to 50%, 25%, 10%: kept 12 of 12 triangles (6, 3, 1 asked); "
+    assert r.stderr.count("could not reduce") == 1 and merged in r.stderr, r.stderr
+    warnings = json.loads((tmp_path / "report.json").read_text())["warnings"]
+    assert [w for w in warnings if "could not reduce" in w] == [next(w for w in warnings if merged in w)], warnings
