@@ -31,7 +31,14 @@ from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, field_validator
 
-from .categories import CONTENT_TYPES, AssetFormat, Category, parse_category
+from .categories import (
+    CONTENT_TYPES,
+    TEXTURE_MAX_SIZE_HELP,
+    TEXTURE_MAX_SIZE_MIN,
+    AssetFormat,
+    Category,
+    parse_category,
+)
 from .errors import AssetError, CsvRejected, Forbidden, LimitExceeded, NotFound, Unauthorized, UnsupportedFormat
 from .report import round_size
 from .settings import AssetSettings
@@ -344,6 +351,8 @@ async def upload_product(
     units: Annotated[Literal["m", "cm", "mm", "in", "ft"], Query(
         description="units of the model (published in meters)")] = "m",
     up: Annotated[Literal["y", "z"], Query(description="up axis of the model (published Y-up)")] = "y",
+    texture_max_size: Annotated[int | None, Query(ge=TEXTURE_MAX_SIZE_MIN, description=TEXTURE_MAX_SIZE_HELP)
+                                ] = None,
 ) -> PublishedBody:
     """POST /products/{sku}/upload (artist token): publish the request body as a new version; returns it."""
     from starlette.concurrency import run_in_threadpool
@@ -377,7 +386,8 @@ async def upload_product(
         try:
             report = await run_in_threadpool(publish, req, service.store, service.catalog,
                                              limits=service.settings.limits(),
-                                             options=PublishOptions(units=units, up=up))
+                                             options=PublishOptions(units=units, up=up,
+                                                                    texture_max_size=texture_max_size))
         except AssetError as exc:
             if exc.path == tmp:
                 exc.path = Path(filename).name

@@ -38,3 +38,8 @@ class AssetFormat(enum.StrEnum):
 
 CONTENT_TYPES = {AssetFormat.glb: "model/gltf-binary", AssetFormat.usdz: "model/vnd.usdz+zip",
                  AssetFormat.png: "image/png"}
+
+
+TEXTURE_MAX_SIZE_MIN = 1
+TEXTURE_MAX_SIZE_HELP = "Resize textures larger than this many pixels (default: no resizing)."
+"""optimize's and upload's (CLI and HTTP) --texture-max-size: its smallest value and its help, written once."""

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from .. import clikit
+from ..categories import TEXTURE_MAX_SIZE_HELP, TEXTURE_MAX_SIZE_MIN
 from ..errors import AssetError
 from ..io.atomic import check_target
 from .common import asset_errors, out, ratios, settings, setup_logging
@@ -59,6 +60,10 @@ class Pivot(StrEnum):
     keep = "keep"
 
 
+TextureMaxSize = Annotated[int | None, typer.Option(min=TEXTURE_MAX_SIZE_MIN, help=TEXTURE_MAX_SIZE_HELP)]
+"""--texture-max-size, for optimize and upload alike."""
+
+
 @app.command()
 def optimize(
     input: Annotated[Path, typer.Argument(help="Model to convert: .obj (+.mtl), .stl, .ply, .gltf or .glb.")],
@@ -84,8 +89,7 @@ def optimize(
     compression: Annotated[Compression, typer.Option(help="Geometry compression.")] = Compression.meshopt,
     texture_format: Annotated[TextureFormat, typer.Option(help="Re-encode textures (WebP via "
                                                                "EXT_texture_webp).")] = TextureFormat.webp,
-    texture_max_size: Annotated[int | None, typer.Option(min=1, help="Resize textures larger than this "
-                                                                     "many pixels (default: no resizing).")] = None,
+    texture_max_size: TextureMaxSize = None,
     texture_quality: Annotated[int, typer.Option(min=1, max=100, help="WebP/JPEG quality.")] = 80,
     texture_fallback: Annotated[bool, typer.Option(help="Keep the original images as a fallback for "
                                                         "viewers without WebP.")] = False,

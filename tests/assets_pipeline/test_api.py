@@ -187,3 +187,27 @@ def test_openapi_docs_and_session_server_mount(service: AssetService) -> None:
     mounted = TestClient(app)
     assert mounted.get("/products").json()["total"] == 3
     assert mounted.get("/products/NOPE").json()["code"] == "not_found"
+
+
+def test_upload_resizes_textures_as_optimize_does(client: TestClient, service: AssetService, tmp_path: Path,
+                                                  corpus: Path) -> None:
+    """texture_max_size as optimize's --texture-max-size: 256 px textures published at 32 px; 0 is refused."""
+    from assets_pipeline import OptimizeOptions, optimize_file
+    from assets_pipeline.transforms.textures import TextureOptions
+
+    optimize_file(corpus / "models" / "BoxTextured" / "BoxTextured.gltf", tmp_path / "box.glb",
+                  OptimizeOptions(texture=TextureOptions(format="keep")))
+    body = (tmp_path / "box.glb").read_bytes()
+
+    def up(sku: str, **extra: object) -> object:
+        return client.post(f"/products/{sku}/upload", params={"filename": "box.glb", "category": "accessory",
+                                                               **extra}, content=body, headers=token())
+
+    assert_error(up("TEX-0", texture_max_size=0), 422, "invalid_request", "texture_max_size")
+    sizes = {}
+    for sku, extra in (("TEX-FULL", {}), ("TEX-32", {"texture_max_size": 32})):
+        resp = up(sku, **extra)
+        assert resp.status_code == 201, resp.text  # type: ignore[attr-defined]
+        glb = next(a for a in service.catalog.get(sku).versions[-1].assets if a.format.value == "glb" and a.lod == 0)
+        sizes[sku] = glb.bytes
+    assert sizes["TEX-32"] < sizes["TEX-FULL"] - 1000, sizes

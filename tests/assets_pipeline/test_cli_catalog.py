@@ -170,3 +170,19 @@ def test_list_and_show_print_whole_values_on_a_narrow_output(tmp_path: Path) -> 
         lines = r.stdout.splitlines()
         for value in (sku, name, *([variant, "display-stand.obj"] if args[0] == "show" else ["LIPSTICK-" + "X" * 50])):
             assert any(value in line for line in lines), (value, r.stdout)
+
+
+def test_upload_takes_optimizes_texture_max_size(tmp_path: Path, corpus: Path) -> None:
+    """upload --texture-max-size is optimize's option: the same help and the same refusal of 0."""
+    box = corpus / "models" / "BoxTextured" / "BoxTextured.gltf"
+    help_text = " ".join(cli(tmp_path, "upload", "--help").stdout.split())
+    assert "--texture-max-size <int range>" in help_text and "Resize textures larger than this many pixels" in help_text
+    r = cli(tmp_path, "upload", box, "--sku", "TEX-0", "--category", "accessory", "--texture-max-size", "0")
+    assert r.returncode == 2 and "--texture-max-size" in r.stderr and "Traceback" not in r.stderr, r.stderr
+    r = cli(tmp_path, "upload", box, "--sku", "TEX-32", "--category", "accessory", "--lods", "0.5",
+            "--texture-max-size", "32", "--json")
+    assert r.returncode == 0, r.stderr
+    small = next(o["bytes"] for o in json.loads(r.stdout)["objects"] if o["format"] == "glb" and o["lod"] == 0)
+    r = cli(tmp_path, "upload", box, "--sku", "TEX-FULL", "--category", "accessory", "--lods", "0.5", "--json")
+    full = next(o["bytes"] for o in json.loads(r.stdout)["objects"] if o["format"] == "glb" and o["lod"] == 0)
+    assert small < full - 1000, (small, full)
