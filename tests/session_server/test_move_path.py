@@ -142,6 +142,32 @@ def test_alone_the_mirror_takes_a_turns_deltas_in_the_turn() -> None:
     asyncio.run(main())
 
 
+def test_listeners_get_the_wire_form_the_clients_get() -> None:
+    """Alone on the room the delta's wire form is built once, for the clients' frame and the node's listeners: the
+    listeners get what the frame carries (``public_delta``, without the participant's session id)."""
+
+    class _Events:
+        def __init__(self) -> None:
+            self.seen: list[dict[str, Any]] = []
+
+        def committed(self, room: str, delta: dict[str, Any]) -> None:
+            self.seen.append(delta)
+
+    async def main() -> None:
+        events = _Events()
+        hub = RoomHub("store-1", MemoryBackplane(), RoomConfig(), events=events)  # type: ignore[arg-type]
+        await hub.start()
+        await _turns(hub, [("ana", JoinCmd("phone", "s-ana"))], 1)
+        hub.clients["ana"] = _Recording("ana")  # type: ignore[assignment]
+        await _turns(hub, [("ana", msg("object.place", object="o", sku="SKU", pose=pose(1), id="p1"))], 2)
+        await hub.stop()
+        frames = [hub_module.public_delta(d) for d in hub.log.since(0)]  # type: ignore[union-attr]
+        assert [d["op"] for d in events.seen] == ["participant.join", "object.place"]
+        assert events.seen == frames and "session" not in events.seen[0]["data"]
+
+    asyncio.run(main())
+
+
 class _Recording:
     """A link of participant ``pid`` whose sender keeps nothing."""
 
