@@ -233,7 +233,10 @@ def rounded_pose(p: tuple[float, ...], q: tuple[float, ...]) -> list[float]:
     (``POSITION_STEPS``, ``ROTATION_STEPS``, written out below as 1e4 and 1e5).
 
     ``round(v * k) / k`` instead of ``round(v, n)``: the same shortest repr on the wire at a sixth of
-    the cost (this runs for every presence message, 30 Hz per client)."""
+    the cost (this runs for every presence message, 30 Hz per client). The identity rotation (``NO_TURN``,
+    what a pose sent without ``q`` has) is its own rounding, ``-0.0`` included (rounded, it is ``0.0``)."""
+    if q == NO_TURN:
+        return [round(p[0] * 1e4) / 1e4, round(p[1] * 1e4) / 1e4, round(p[2] * 1e4) / 1e4, 0.0, 0.0, 0.0, 1.0]
     return [
         round(p[0] * 1e4) / 1e4, round(p[1] * 1e4) / 1e4, round(p[2] * 1e4) / 1e4,
         round(q[0] * 1e5) / 1e5, round(q[1] * 1e5) / 1e5, round(q[2] * 1e5) / 1e5, round(q[3] * 1e5) / 1e5,

@@ -268,3 +268,24 @@ def test_encode_is_the_encoders_text() -> None:
             m.encode({"pose": [bad]})
     with pytest.raises(TypeError):
         m.encode({"t": object()})
+
+
+def test_rounded_pose_of_the_identity_rotation_is_the_rounding() -> None:
+    """``rounded_pose`` skips rounding the identity rotation (``q == NO_TURN``): the numbers are those the rounding
+    gives, float for float and sign for sign (``-0.0`` rounds to ``0.0``), for any position."""
+
+    def rounded(p: tuple[float, ...], q: tuple[float, ...]) -> list[float]:
+        return [round(v * 1e4) / 1e4 for v in p] + [round(v * 1e5) / 1e5 for v in q]
+
+    turns: list[tuple[Any, ...]] = [
+        m.NO_TURN, (0.0, 0.0, 0.0, 1.0), (-0.0, 0.0, 0.0, 1.0), (-0.0, -0.0, -0.0, 1.0), (0, 0, 0, 1),
+        (0.0, 0.0, 0.0, -1.0), (1e-6, 0.0, 0.0, 1.0), (0.0, 0.0, -4e-6, 1.0), (0.0, 0.0, 0.0, 0.999996),
+    ]
+    rng = random.Random(13)
+    positions = [(0.0, -0.0, 0.0), (-0.00004, 0.00005, 1e6)]
+    positions += [tuple(rng.uniform(-100, 100) for _ in range(3)) for _ in range(200)]
+    for p in positions:
+        for q in turns:
+            got = m.rounded_pose(p, q)
+            assert [repr(v) for v in got] == [repr(v) for v in rounded(p, q)], (p, q)
+            assert all(type(v) is float for v in got)
