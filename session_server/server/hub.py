@@ -372,17 +372,13 @@ class RoomHub:
                 self._behind.clear()
                 await self._behind.wait()
 
-    def _hand_over(self, raws: list[dict[str, Any]], emits: list[Emit]) -> dict[int, dict[str, Any]]:
+    def _hand_over(self, raws: list[dict[str, Any]], emits: list[Emit]) -> None:
         """Alone on the room: the mirror takes the deltas its leader just committed at once, in the leader's turn
         (the state the leader made with each), as ``_follow`` would have after reading them from the log, without
-        waking it; the mirror behind the log, they are left to ``_follow`` (``_made``). Returns the wire forms
-        (``public_delta``) of the deltas the mirror took, by revision, so the turn's listeners reuse them."""
-        public: dict[int, dict[str, Any]] = {}
+        waking it; the mirror behind the log, they are left to ``_follow`` (``_made``)."""
         for raw, emit in zip(raws, emits, strict=True):
             if not self._behind.is_set() and emit.delta.rev == self.mirror.revision + 1:
-                wire = self._apply(emit.delta, emit.state)
-                if wire is not None:
-                    public[emit.delta.rev] = wire
+                self._apply(emit.delta, emit.state)
             else:
                 self._made[emit.delta.rev] = (raw, emit)
                 self._behind.set()
@@ -390,13 +386,11 @@ class RoomHub:
             self._complete_waiting()
         if self._replies:
             self._release_replies()
-        return public
 
-    def _apply(self, delta: Delta, made: Any = None) -> dict[str, Any] | None:
-        """The mirror takes the next delta; ``made``: the state this process's leader made with it, if it did.
-        Returns the delta's wire form (``public_delta``) sent to the clients, or None when it was not taken."""
+    def _apply(self, delta: Delta, made: Any = None) -> None:
+        """The mirror takes the next delta; ``made``: the state this process's leader made with it, if it did."""
         if delta.rev <= self.mirror.revision:
-            return None
+            return
         try:
             if made is not None and made.revision == delta.rev == self.mirror.revision + 1:
                 # alone on the room, this process's leader made this very delta from the mirror's state: its
@@ -408,14 +402,12 @@ class RoomHub:
             logger.exception("room %s: mirror out of step at revision %d", self.room_id, delta.rev)
             raise
         self.log.append(delta, time.monotonic())
-        wire = public_delta(delta)
-        self._held.append((None, Outgoing(m.encode(m.server_frame("delta", **wire)))))
+        self._held.append((None, Outgoing(m.encode(m.server_frame("delta", **public_delta(delta))))))
         if delta.op == "participant.status" and "session" in delta.data:
             link = self.clients.get(delta.data["participant"])
             if link is not None and link.session != delta.data["session"]:
                 del self.clients[link.participant]
                 link.close("replaced")
-        return wire
 
     async def _resync(self) -> None:
         """The log skipped ahead of the mirror (trimmed while we lagged): rebuild from the backplane and
@@ -603,9 +595,8 @@ class RoomHub:
             except Exception:
                 self.leader = None  # this turn is not in the log: the Room ran ahead of it, so it is reloaded
                 raise
-        public: dict[int, dict[str, Any]] = {}
         if deltas and not self.bp.distributed:  # alone on the room: the mirror takes them now, before the replies
-            public = self._hand_over(deltas, emits)
+            self._hand_over(deltas, emits)
         for o in outs:
             if isinstance(o, Reply):
                 node = nodes.get(o.participant)
@@ -618,8 +609,7 @@ class RoomHub:
             elif self.events is None:
                 continue
             elif isinstance(o, Emit):
-                wire = public.get(o.delta.rev)
-                self.events.committed(self.room_id, wire if wire is not None else public_delta(o.delta))
+                self.events.committed(self.room_id, public_delta(o.delta))
             elif isinstance(o, Forward):
                 self.events.forward(o.room, o.command)
             elif isinstance(o, Result):
