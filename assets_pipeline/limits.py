@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 
@@ -19,3 +20,11 @@ class Limits:
 
 
 DEFAULT_LIMITS = Limits()
+
+
+def processors() -> int:
+    """How many processors this process may run on (its affinity where the system tells it)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)

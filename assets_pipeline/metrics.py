@@ -8,7 +8,6 @@ centroids; earlier Open3D's ray-casting scene, whose import alone took 1.5-6 s).
 from __future__ import annotations
 
 import itertools
-import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -18,6 +17,7 @@ import numpy as np
 
 from .document import AssetDocument
 from .geometry import random_surface_points
+from .limits import processors
 from .scene import world_triangles
 
 QUICK = 16
@@ -559,8 +559,7 @@ def _background(fn: Callable[..., Any], *args: Any) -> Future[Any] | _Later:
     """``fn(*args)`` in a worker thread when there is a second processor (NumPy and SciPy's KD-tree release the
     GIL), else when its result is asked for."""
     global _pool
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    if cpus < 2:
+    if processors() < 2:
         return _Later(fn, args)
     with _pool_lock:
         if _pool is None:

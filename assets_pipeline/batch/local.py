@@ -11,7 +11,6 @@ import contextlib
 import heapq
 import logging
 import multiprocessing
-import os
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -19,6 +18,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
+from ..limits import processors
 from ..service import AssetService
 from ..settings import AssetSettings
 from .jobs import JobFailed, cleanup, run_job
@@ -30,10 +30,7 @@ logger = logging.getLogger(__name__)
 
 def default_processes() -> int:
     """One worker process per core this process may use."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not Linux
-        return max(1, os.cpu_count() or 1)
+    return processors()
 
 
 def _child(settings: AssetSettings, conn: Connection) -> None:

@@ -24,9 +24,14 @@ import numpy as np
 
 from .. import nodetools
 from ..errors import PipelineFailure
+from ..limits import processors
 
 logger = logging.getLogger(__name__)
 FLAG_NAMES = {1: "LockBorder", 2: "Sparse", 4: "ErrorAbsolute", 8: "Prune", 32: "Permissive"}
+PIPE_BYTES = 1 << 20
+PROCESSES = 2
+"""Node processes at most (one a processor): the jobs of one call (a model's primitives, the candidate orders) are
+shared out between them. meshoptimizer is deterministic, so the answers are the same as from one process."""
 
 
 def available(tools: Path | None = None) -> bool:
@@ -35,9 +40,9 @@ def available(tools: Path | None = None) -> bool:
 
 
 class _Worker:
-    """One node process for every simplification of this Python process (starting node costs ~0.1 s, and
+    """One node process kept for every simplification of this Python process (starting node costs ~0.1 s, and
     an optimize simplifies dozens of times: a bisection on the model's error level per output, every
-    primitive in one exchange)."""
+    primitive in one exchange); there is one a processor (``PROCESSES``)."""
 
     def __init__(self, tools: Path) -> None:
         self.tools = tools
@@ -69,8 +74,10 @@ class _Worker:
 
     def _started(self) -> subprocess.Popen[bytes]:
         if self.proc is None or self.proc.poll() is not None:
+            # pipes of 1 MB (Linux's default limit for a process), not 64 kB: a 270k-triangle mesh is a 5 MB request
             self.proc = subprocess.Popen(nodetools.command("simplify.mjs"), stdin=subprocess.PIPE,
-                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=self.tools)
+                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=self.tools,
+                                         pipesize=PIPE_BYTES)
         return self.proc
 
     def _stop(self) -> str:
@@ -112,26 +119,29 @@ def _read_exactly(stream: IO[bytes], n: int) -> bytes:
     return data
 
 
-_WORKERS: dict[Path, _Worker] = {}
+_WORKERS: dict[Path, list[_Worker]] = {}
 
 
-def _worker(tools: Path) -> _Worker:
-    return _WORKERS.setdefault(tools, _Worker(tools))
+def _workers(tools: Path) -> list[_Worker]:
+    """The node processes for ``tools``: one a processor, at most ``PROCESSES`` (a call's jobs are shared out)."""
+    return _WORKERS.setdefault(tools, [_Worker(tools) for _ in range(min(PROCESSES, processors()))])
 
 
 def start(tools: Path | None = None) -> None:
-    """Start the node process in the background when node and the npm package are installed: its start-up
+    """Start the node processes in the background when node and the npm package are installed: their start-up
     (~0.15 s) then overlaps the work before the first simplification instead of delaying it."""
     tools = tools or nodetools.folder()
     if available(tools):
         with contextlib.suppress(OSError):  # the first call starts it again and reports the failure
-            _worker(tools).start()
+            for worker in _workers(tools):
+                worker.start()
 
 
 @atexit.register
 def _close_workers() -> None:
-    for worker in _WORKERS.values():
-        worker.close()
+    for workers in _WORKERS.values():
+        for worker in workers:
+            worker.close()
 
 
 Job = tuple[np.ndarray, np.ndarray, int, float, int, "np.ndarray | None", "np.ndarray | None"]
@@ -139,8 +149,54 @@ Job = tuple[np.ndarray, np.ndarray, int, float, int, "np.ndarray | None", "np.nd
 
 
 def simplify_many(jobs: list[Job], tools: Path | None = None) -> list[tuple[np.ndarray, float]]:
-    """Simplify every job in one exchange with the node process; returns (indices, error reached) per job."""
-    tools = tools or nodetools.folder()
+    """Simplify every job in one exchange with each node process (the jobs shared out by size, each process
+    answering its share while the others answer theirs); returns (indices, error reached) per job, in order."""
+    if not jobs:
+        return []
+    workers = _workers(tools or nodetools.folder())
+    shares = share_out([int(np.size(job[0])) + 3 * len(job[1]) for job in jobs], len(workers))
+    answers: list[list[tuple[np.ndarray, float]]] = [[] for _ in shares]
+    failures: list[BaseException] = []
+
+    def exchange(k: int) -> None:
+        try:
+            answers[k] = _exchange(workers[k], [jobs[i] for i in shares[k]])
+        except BaseException as exc:  # raised below, once every exchange has ended (the pipes stay in step)
+            failures.append(exc)
+
+    threads = [threading.Thread(target=exchange, args=(k,), name="simplifier", daemon=True)
+               for k in range(1, len(shares))]
+    for thread in threads:
+        thread.start()
+    exchange(0)
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise failures[0]
+    out: list[tuple[np.ndarray, float]] = [(np.zeros(0, np.uint32), 0.0)] * len(jobs)
+    for share, answer in zip(shares, answers, strict=True):
+        for i, result in zip(share, answer, strict=True):
+            out[i] = result
+    return out
+
+
+def share_out(sizes: list[int], ways: int) -> list[list[int]]:
+    """The indices of ``sizes`` in at most ``ways`` groups of about equal total size (largest first, each to the
+    group with the least so far; each group in increasing index order); one group when ``ways`` is 1 or there is
+    one size."""
+    if ways < 2 or len(sizes) < 2:
+        return [list(range(len(sizes)))]
+    groups: list[list[int]] = [[] for _ in range(min(ways, len(sizes)))]
+    totals = [0] * len(groups)
+    for i in sorted(range(len(sizes)), key=lambda i: -sizes[i]):
+        k = totals.index(min(totals))
+        groups[k].append(i)
+        totals[k] += sizes[i]
+    return [sorted(g) for g in groups]
+
+
+def _exchange(worker: _Worker, jobs: list[Job]) -> list[tuple[np.ndarray, float]]:
+    """Simplify ``jobs`` in one exchange with one node process."""
     specs, data = [], []
     for indices, positions, target_index_count, target_error, options, attributes, attribute_weights in jobs:
         idx = np.ascontiguousarray(indices, np.uint32).reshape(-1)
@@ -154,7 +210,6 @@ def simplify_many(jobs: list[Job], tools: Path | None = None) -> list[tuple[np.n
                       "targetIndexCount": int(target_index_count), "targetError": float(target_error),
                       "flagNames": [n for bit, n in FLAG_NAMES.items() if options & bit], "attributeWeights": weights})
     req = json.dumps({"jobs": specs}).encode()
-    worker = _worker(tools)
     answer = worker.call(struct.pack("<I", len(req)) + req + b"".join(data))
     out, off = [], 0
     for _ in jobs:

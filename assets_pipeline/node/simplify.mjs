@@ -44,14 +44,22 @@ function answer(buf) {
 }
 
 await MeshoptSimplifier.ready;
-let pending = Buffer.alloc(0);
+// a request's chunks are kept as they come and joined once it is complete (joining at every chunk copied a
+// 5 MB request ~80 times: 0.1 s of the first call on a 270k-triangle mesh)
+let chunks = [], have = 0, need = -1;
 for await (const chunk of process.stdin) {
-  pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
-  while (pending.length >= 4) {
-    const size = pending.readUInt32LE(0);
-    if (pending.length < 4 + size) break;
-    const body = pending.subarray(4, 4 + size);
-    pending = pending.subarray(4 + size);
-    process.stdout.write(answer(Buffer.from(body)));
+  chunks.push(chunk);
+  have += chunk.length;
+  for (;;) {
+    if (need < 0 && have >= 4) {
+      if (chunks[0].length < 4) chunks = [Buffer.concat(chunks, have)];
+      need = 4 + chunks[0].readUInt32LE(0);
+    }
+    if (need < 0 || have < need) break;
+    const all = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, have);
+    process.stdout.write(answer(Buffer.from(all.subarray(4, need))));
+    chunks = all.length > need ? [all.subarray(need)] : [];
+    have -= need;
+    need = -1;
   }
 }

@@ -14,6 +14,7 @@ from assets_pipeline.codecs import images, meshopt
 from assets_pipeline.codecs.simplifier import best_simplifier
 from assets_pipeline.document import AssetDocument
 from assets_pipeline.io.formats import read
+from assets_pipeline.limits import processors
 from assets_pipeline.metrics import hausdorff
 from assets_pipeline.pipeline import DEFAULTS, optimize_file, run
 from assets_pipeline.scene import bounds, world_triangles
@@ -223,7 +224,7 @@ def test_simplifier_worker_is_reused_restarted_and_fails_clearly(tmp_path: Path)
     quads = [(i * 20 + j, i * 20 + j + 1, (i + 1) * 20 + j + 1, (i + 1) * 20 + j) for i in range(19) for j in range(19)]
     idx = np.array([[a, b, c, a, c, d] for a, b, c, d in quads], np.uint32).reshape(-1)
     first, _ = simplifier.simplify(idx, pos, len(idx) // 2, 0.05)
-    worker = simplifier._WORKERS[nodetools.folder()]
+    worker = simplifier._WORKERS[nodetools.folder()][0]
     assert worker.proc is not None
     pid = worker.proc.pid
     again, _ = simplifier.simplify(idx, pos, len(idx) // 2, 0.05)
@@ -237,6 +238,51 @@ def test_simplifier_worker_is_reused_restarted_and_fails_clearly(tmp_path: Path)
         simplifier.simplify(idx, pos, len(idx) // 2, 0.05, tools=tmp_path)
 
 
+def _grid_mesh(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """An n x n grid of bumpy quads: (indices, positions)."""
+    rng = np.random.default_rng(seed)
+    grid = np.stack(np.meshgrid(np.arange(float(n)), np.arange(float(n)), indexing="ij"), -1).reshape(-1, 2)
+    pos = np.column_stack([grid, 0.3 * rng.standard_normal(len(grid))]).astype(np.float32)
+    i, j = (a.reshape(-1) for a in np.meshgrid(np.arange(n - 1), np.arange(n - 1), indexing="ij"))
+    a, b, c, d = i * n + j, i * n + j + 1, (i + 1) * n + j + 1, (i + 1) * n + j
+    return np.stack([a, b, c, a, c, d], -1).reshape(-1).astype(np.uint32), pos
+
+
+def test_a_calls_jobs_are_shared_between_the_node_processes_with_the_answers_of_one(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """With two processors, the jobs of one call go to two node processes (balanced by size), and each answer is the
+    one a single process gives, in the order asked; a request of several MB (many pipe chunks) is answered too."""
+    from assets_pipeline.codecs import simplifier
+
+    meshes = [_grid_mesh(n, seed) for seed, n in enumerate((30, 12, 300, 20, 45))]  # 300: a 2.5 MB request
+    jobs = [(idx, pos, len(idx) // 4 // 3 * 3, 1e30, 4, None, None) for idx, pos in meshes]
+    asked: list[int] = []
+    call = simplifier._Worker.call
+
+    def recorded(self: simplifier._Worker, payload: bytes) -> bytes:
+        asked.append(id(self))
+        return call(self, payload)
+
+    monkeypatch.setattr(simplifier._Worker, "call", recorded)
+    together = simplifier.simplify_many(jobs)  # type: ignore[arg-type]
+    assert len(set(asked)) == min(simplifier.PROCESSES, processors())
+    alone = [simplifier.simplify_many([job])[0] for job in jobs]  # type: ignore[list-item]
+    for (a, err_a), (b, err_b), job in zip(together, alone, jobs, strict=True):
+        assert np.array_equal(a, b) and err_a == err_b and 0 < len(a) <= job[2]
+
+
+def test_jobs_are_shared_out_by_size() -> None:
+    from assets_pipeline.codecs.simplifier import share_out
+
+    assert share_out([10, 1, 1, 8], 2) == [[0], [1, 2, 3]]
+    assert share_out([5, 5, 5, 5], 2) == [[0, 2], [1, 3]]
+    assert share_out([7], 2) == [[0]] and share_out([3, 4], 1) == [[0, 1]] and share_out([], 2) == [[]]
+    groups = share_out(list(range(1, 40)), 3)
+    assert sorted(i for g in groups for i in g) == list(range(39))
+    totals = [sum(i + 1 for i in g) for g in groups]
+    assert max(totals) - min(totals) <= 39
+
+
 def test_simplifier_started_ahead_is_the_one_that_answers(tmp_path: Path) -> None:
     """``start()`` launches the node process before any simplification (its start-up then overlaps other work);
     the first simplification uses that process; a folder without the npm package starts nothing."""
@@ -247,18 +293,20 @@ def test_simplifier_started_ahead_is_the_one_that_answers(tmp_path: Path) -> Non
     old = simplifier._WORKERS.pop(folder, None)
     try:
         simplifier.start()
-        worker = simplifier._WORKERS[folder]
-        assert worker.proc is not None and worker.proc.poll() is None
-        pid = worker.proc.pid
-        simplifier.start()  # already running: no second process
-        assert worker.proc.pid == pid
+        workers = simplifier._WORKERS[folder]
+        assert len(workers) == min(simplifier.PROCESSES, processors())
+        assert all(w.proc is not None and w.proc.poll() is None for w in workers)
+        pids = [w.proc.pid for w in workers]  # type: ignore[union-attr]
+        simplifier.start()  # already running: no other process
+        assert [w.proc.pid for w in workers] == pids  # type: ignore[union-attr]
         pos = np.array([[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0], [0.5, 0.5, 0.01]], np.float32)
         idx = np.array([0, 1, 4, 1, 2, 4, 2, 3, 4, 3, 0, 4], np.uint32)
         simplifier.simplify(idx, pos, 6, 0.05)
-        assert worker.proc.pid == pid
+        assert [w.proc.pid for w in workers] == pids  # type: ignore[union-attr]
         simplifier.start(tmp_path)  # no meshoptimizer there: nothing started
         assert tmp_path not in simplifier._WORKERS
     finally:
-        simplifier._WORKERS.pop(folder).close()
+        for worker in simplifier._WORKERS.pop(folder):
+            worker.close()
         if old is not None:
             simplifier._WORKERS[folder] = old
