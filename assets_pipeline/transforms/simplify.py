@@ -16,9 +16,13 @@ with the lowest measured error is kept. The simplifier is passed in, so this mod
 
 from __future__ import annotations
 
+import contextlib
 import re
+import threading
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -121,16 +125,34 @@ def simplify(options: SimplifyOptions, simplifier: Simplifier, measure: Measure 
     measuring the error against it with ``measure`` when given; warns when the model cannot be reduced that far.
     ``prepare(parts)``, when given, is told the parts (with their current triangles) the first measurement will
     take, before the simplifier runs (to build what measuring them needs meanwhile)."""
-    def many(jobs: list[tuple[_Job, np.ndarray, float]], targets: bool | list[int] = False) -> list[np.ndarray]:
+    ahead: list[tuple[list[tuple], Future[list[tuple[np.ndarray, float]]]]] = []  # type: ignore[type-arg]
+    """Simplifications started before they were asked for (their calls, their answers to come)."""
+
+    def calls_of(jobs: list[tuple[_Job, np.ndarray, float]], targets: bool | list[int]) -> list[tuple]:  # type: ignore[type-arg]
         counts = targets if isinstance(targets, list) else [j.target if targets else 0 for j, _, _ in jobs]
-        calls = [(order, j.pos, count, goal / j.scale, j.flags, j.attrs, j.weights)
-                 for (j, order, goal), count in zip(jobs, counts, strict=True)]
-        done = batch(calls) if batch is not None else [simplifier(*c) for c in calls]
+        return [(order, j.pos, count, goal / j.scale, j.flags, j.attrs, j.weights)
+                for (j, order, goal), count in zip(jobs, counts, strict=True)]
+
+    def many(jobs: list[tuple[_Job, np.ndarray, float]], targets: bool | list[int] = False) -> list[np.ndarray]:
+        calls = calls_of(jobs, targets)
+        known = next((k for k, (early, _) in enumerate(ahead) if _same_calls(early, calls)), None)
+        if known is not None:
+            done = ahead.pop(known)[1].result()
+        else:
+            done = batch(calls) if batch is not None else [simplifier(*c) for c in calls]
         for (job, _, _), (_, err) in zip(jobs, done, strict=True):
             job.reached = float(err) * job.scale
         return [out.astype(np.uint32) for out, _ in done]
 
     def _apply(doc: AssetDocument) -> None:
+        try:
+            _simplify(doc)
+        finally:
+            while ahead:  # nothing started here goes on after the step (an answer not asked for is dropped)
+                with contextlib.suppress(Exception):
+                    ahead.pop()[1].result()
+
+    def _simplify(doc: AssetDocument) -> None:
         jobs = _jobs(doc, reference or doc, options)
         if not jobs:
             return
@@ -156,6 +178,11 @@ def simplify(options: SimplifyOptions, simplifier: Simplifier, measure: Measure 
             if measure is not None and options.rebalance and len(jobs) > 1:
                 _rebalance(jobs, measure, many, budget, bound, options.rebalance)
         if measure is not None:
+            if batch is not None and len(jobs) == 1 and options.candidates > 1 and jobs[0].out is not jobs[0].current:
+                # one primitive: the other triangle orders are simplified (in the simplifier's processes) while its
+                # result is measured; used if the measurement changes nothing they depend on (the bound holds)
+                calls = calls_of(_order_calls(jobs, options), True)
+                ahead.append((calls, _in_thread(batch, calls)))
             _bound_measured(jobs, measure, many, options)
             _best_orders(jobs, measure, many, options, prepare)
         for job in jobs:
@@ -330,11 +357,7 @@ def _best_orders(jobs: list[_Job], measure: Measure, many: Many, options: Simpli
         return
     top = sorted((j for j in jobs if j.distance >= options.near * worst and j.out is not j.current),
                  key=lambda j: -j.distance)[:options.top]
-    calls = []
-    for job in top:
-        rng = np.random.default_rng(len(job.current))  # deterministic: same input, same output
-        tris = job.current.reshape(-1, 3)
-        calls += [(job, tris[rng.permutation(len(tris))].reshape(-1), job.goal) for _ in range(options.candidates - 1)]
+    calls = _order_calls(top, options)
     if prepare is not None and len(jobs) > 1:
         for job in top:
             prepare([(job.key, job.world, job.base, job.out.reshape(-1, 3))])  # type: ignore[union-attr]
@@ -356,6 +379,43 @@ def _best_orders(jobs: list[_Job], measure: Measure, many: Many, options: Simpli
         if any(j.distance > j.bound for j in jobs):  # measured alone it was better, with the others it is not
             for job, (out, d) in zip(jobs, before, strict=True):
                 job.out, job.distance = out, d
+
+
+def _order_calls(top: list[_Job], options: SimplifyOptions) -> list[tuple[_Job, np.ndarray, float]]:
+    """The simplifications of :func:`_best_orders` for the jobs ``top``: each in ``options.candidates - 1`` shuffled
+    triangle orders (the same orders for the same input), at its error target."""
+    calls = []
+    for job in top:
+        rng = np.random.default_rng(len(job.current))  # deterministic: same input, same output
+        tris = job.current.reshape(-1, 3)
+        calls += [(job, tris[rng.permutation(len(tris))].reshape(-1), job.goal) for _ in range(options.candidates - 1)]
+    return calls
+
+
+def _same_calls(a: list[tuple], b: list[tuple]) -> bool:  # type: ignore[type-arg]
+    """True when two lists of simplifier calls ask for the same: the same indices (by value), counts, targets and
+    flags, on the same positions and attributes."""
+    def same(x: object, y: object) -> bool:
+        if isinstance(x, np.ndarray) or isinstance(y, np.ndarray):
+            return x is y or (isinstance(x, np.ndarray) and isinstance(y, np.ndarray) and np.array_equal(x, y))
+        return x == y
+
+    return len(a) == len(b) and all(len(x) == len(y) and all(same(u, w) for u, w in zip(x, y, strict=True))
+                                    for x, y in zip(a, b, strict=True))
+
+
+def _in_thread(fn: Callable[..., Any], *args: Any) -> Future[Any]:
+    """``fn(*args)`` started in a thread of its own; its result (or exception) in the future."""
+    future: Future[Any] = Future()
+
+    def run() -> None:
+        try:
+            future.set_result(fn(*args))
+        except BaseException as exc:  # handed to whoever asks for the result
+            future.set_exception(exc)
+
+    threading.Thread(target=run, name="simplify-ahead", daemon=True).start()
+    return future
 
 
 def _jobs(doc: AssetDocument, reference: AssetDocument, options: SimplifyOptions) -> list[_Job]:

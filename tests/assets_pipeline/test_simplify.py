@@ -249,3 +249,36 @@ def test_a_box_that_cannot_be_reduced_gets_one_warning_naming_its_lods(tmp_path:
     assert r.stderr.count("could not reduce") == 1 and merged in r.stderr, r.stderr
     warnings = json.loads((tmp_path / "report.json").read_text())["warnings"]
     assert [w for w in warnings if "could not reduce" in w] == [next(w for w in warnings if merged in w)], warnings
+
+
+def test_one_primitives_other_orders_are_simplified_while_it_is_measured(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A single primitive's other triangle orders go to the simplifier before its first result is measured (in a
+    thread of their own); the answers are taken when the orders are asked for with the same target, and the output
+    is the one computed when they are asked for (its indices equal)."""
+    import threading
+
+    from assets_pipeline.codecs import simplifier
+    from assets_pipeline.transforms import simplify as simplify_module
+
+    asked: list[tuple[str, int]] = []
+    many = simplifier.simplify_many
+
+    def recorded(jobs: list[simplifier.Job], tools: Path | None = None) -> list[tuple[np.ndarray, float]]:
+        asked.append((threading.current_thread().name, len(jobs)))
+        return many(jobs, tools)
+
+    monkeypatch.setattr(simplifier, "simplify_many", recorded)
+    pos, tris = _bumpy_sphere()
+    _, ahead = optimize_lods(AssetDocument.from_mesh_arrays(pos, tris), _opts(ratio=0.3, error=0.05))
+    # the first result (one job), then the other orders (DEFAULTS.candidates - 1 jobs) ahead, taken as they are
+    assert [a for a in asked if a[1]] == [("MainThread", 1), ("simplify-ahead", DEFAULTS.candidates - 1)], asked
+    asked.clear()
+    monkeypatch.setattr(simplify_module, "_same_calls", lambda a, b: False)  # answers ahead never taken
+    _, asked_again = optimize_lods(AssetDocument.from_mesh_arrays(pos, tris), _opts(ratio=0.3, error=0.05))
+    assert [a for a in asked if a[1]] == [("MainThread", 1), ("simplify-ahead", DEFAULTS.candidates - 1),
+                     ("MainThread", DEFAULTS.candidates - 1)], asked
+
+    def indices(doc: AssetDocument) -> np.ndarray:
+        return doc.accessors[doc.gltf["meshes"][0]["primitives"][0]["indices"]].array
+
+    assert np.array_equal(indices(ahead[0].doc), indices(asked_again[0].doc))
