@@ -271,3 +271,44 @@ def test_the_ball_search_of_overlapping_triangles_is_exact_whatever_its_pieces(m
     assert np.array_equal(whole, every.reshape(len(p), -1).min(axis=1))  # the nearest of every triangle
     truth = np.array([min(_closest(q, *v[t]) for t in f) for q in points[:40]])
     assert np.allclose(whole[:40], truth, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="one processor: nothing is made in the background")
+def test_a_measurement_without_a_stop_searches_two_halves_side_by_side_with_the_same_numbers(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # the reference's moved points are searched in two halves, one in a worker, each pruning with what the other found;
+    # the largest distances are those of one search over all of them
+    parts, simplified = _moved_grid()
+    whole = [PartsReference(parts).distances(s) for s in (simplified, [simplified[0], simplified[1][1:]])]
+    searched: list[tuple[bool, bool]] = []
+    largest = TriangleDistance.largest
+
+    def recorded(self: TriangleDistance, points: np.ndarray, *args: object, **kw: object) -> np.ndarray:
+        beside = kw.get("beside", args[5] if len(args) > 5 else None)
+        searched.append((threading.current_thread() is threading.main_thread(), beside is not None))
+        return largest(self, points, *args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(metrics, "SPLIT", 10)
+    monkeypatch.setattr(TriangleDistance, "largest", recorded)
+    halves = [PartsReference(parts).distances(s) for s in (simplified, [simplified[0], simplified[1][1:]])]
+    assert (True, True) in searched and (False, True) in searched  # the halves, here and in a worker
+    for a, b in zip(whole, halves, strict=True):
+        assert np.array_equal(a, b), (a, b)
+    # with a stop, one search as before
+    searched.clear()
+    PartsReference(parts).distances(simplified, 1.0)
+    assert all(not beside for _, beside in searched)
+
+
+def test_searches_side_by_side_prune_with_each_others_finds_and_stay_exact() -> None:
+    rng = np.random.default_rng(5)
+    v, f = _grid(30)
+    v = v + np.c_[np.zeros((len(v), 2)), 0.2 * rng.standard_normal(len(v))]
+    index = TriangleDistance(v, f)
+    points = rng.random((3000, 3)) * [29, 29, 1]
+    labels = rng.integers(0, 4, len(points))
+    want = index.largest(points, labels, 4)
+    beside: list[np.ndarray] = []
+    first = index.largest(points[:1500], labels[:1500], 4, beside=beside)
+    second = index.largest(points[1500:], labels[1500:], 4, beside=beside)
+    assert len(beside) == 2 and np.array_equal(np.maximum(first, second), want)
