@@ -33,6 +33,7 @@ from pydantic import BaseModel, field_validator
 
 from .categories import (
     CONTENT_TYPES,
+    LOD_TEXTURES_HELP,
     TEXTURE_MAX_SIZE_HELP,
     TEXTURE_MAX_SIZE_MIN,
     AssetFormat,
@@ -353,6 +354,7 @@ async def upload_product(
     up: Annotated[Literal["y", "z"], Query(description="up axis of the model (published Y-up)")] = "y",
     texture_max_size: Annotated[int | None, Query(ge=TEXTURE_MAX_SIZE_MIN, description=TEXTURE_MAX_SIZE_HELP)
                                 ] = None,
+    lod_textures: Annotated[bool, Query(description=LOD_TEXTURES_HELP)] = True,
 ) -> PublishedBody:
     """POST /products/{sku}/upload (artist token): publish the request body as a new version; returns it."""
     from starlette.concurrency import run_in_threadpool
@@ -387,7 +389,8 @@ async def upload_product(
             report = await run_in_threadpool(publish, req, service.store, service.catalog,
                                              limits=service.settings.limits(),
                                              options=PublishOptions(units=units, up=up,
-                                                                    texture_max_size=texture_max_size))
+                                                                    texture_max_size=texture_max_size,
+                                                                    lod_textures=lod_textures))
         except AssetError as exc:
             if exc.path == tmp:
                 exc.path = Path(filename).name

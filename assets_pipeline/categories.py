@@ -43,3 +43,7 @@ CONTENT_TYPES = {AssetFormat.glb: "model/gltf-binary", AssetFormat.usdz: "model/
 TEXTURE_MAX_SIZE_MIN = 1
 TEXTURE_MAX_SIZE_HELP = "Resize textures larger than this many pixels (default: no resizing)."
 """optimize's and upload's (CLI and HTTP) --texture-max-size: its smallest value and its help, written once."""
+LOD_TEXTURES_HELP = ("Scale each LOD's textures down with its triangles: the longest side halved per quarter of "
+                     "the triangles (0.5 and 0.25 halve, 0.1 quarters), never below 256 px, never enlarged; "
+                     "off: every LOD carries the full-size textures.")
+"""optimize's and upload's (CLI and HTTP) --lod-textures/--no-lod-textures, written once."""

@@ -33,7 +33,7 @@ from .transforms.quantize import QuantizeOptions, quantize
 from .transforms.reorder import reorder
 from .transforms.simplify import SimplifyOptions, simplify
 from .transforms.tangents import tangents
-from .transforms.textures import TextureOptions, textures
+from .transforms.textures import Encoder, TextureOptions, image_size, needs_textures, textures
 from .transforms.weld import weld
 
 logger = logging.getLogger(__name__)
@@ -144,9 +144,12 @@ def simplify_transform(options: OptimizeOptions, ratio: float, reference: AssetD
 
 
 def finishing_transforms(options: OptimizeOptions, ratio: float | None,
-                         simplify_step: Transform | None = None) -> list[Transform]:
+                         simplify_step: Transform | None = None, *, texture_ratio: float = 1.0,
+                         encoder: Encoder | None = None) -> list[Transform]:
     """Return the transforms of one output at ``ratio`` (simplify, quantize, reorder, textures); ``simplify_step``
-    replaces the default simplify step (LODs simplified from the previous one)."""
+    replaces the default simplify step (LODs simplified from the previous one); ``texture_ratio``: the output's
+    triangles as a fraction of the main output's (a LOD's textures are scaled down with it); ``encoder`` replaces
+    the image encoder (one that remembers what it encoded for every output)."""
     from .codecs import images, meshopt
 
     steps: list[Transform] = []
@@ -160,8 +163,8 @@ def finishing_transforms(options: OptimizeOptions, ratio: float | None,
         cache = (meshopt.optimize_vertex_cache_strip if options.compression == "meshopt"
                  else meshopt.optimize_vertex_cache)
         steps.append(reorder(cache, meshopt.vertex_fetch_remap))
-    if options.texture.format != "keep" or options.texture.max_size:
-        steps.append(textures(options.texture, images.reencode))
+    if needs_textures(options.texture, texture_ratio):
+        steps.append(textures(options.texture, encoder or images.reencode, texture_ratio))
     if options.prune:
         steps.append(prune())
     return steps
@@ -268,6 +271,7 @@ def optimize_lods(
     write_opts = WriteOptions(compression=options.compression)
     surfaces: dict[tuple[tuple[int, int], ...], object] = {}
     chain: tuple[float, AssetDocument] | None = None  # the last simplified output, before quantizing
+    encoder = _remembering_encoder()
     for i, ratio in enumerate(ratios):
         tick(f"LOD {i}" if i else "optimizing")
         simplified = ratio is not None and ratio < 1.0
@@ -275,16 +279,12 @@ def optimize_lods(
         # and each step has fewer to work on; the ratio and the error stay relative to the reference
         source = chain[1] if simplified and chain is not None and ratio is not None and ratio <= chain[0] else doc
         lod = source if source is not doc else doc.clone() if i < len(ratios) - 1 else doc
+        # a LOD's textures are scaled down with its triangles relative to the main output's; an image at the main
+        # output's size is encoded once and shared (the encoder remembers)
+        texture_ratio = 1.0 if i == 0 else (ratio or 1.0) / (ratios[0] or 1.0)
         steps = finishing_transforms(options, ratio, None if not simplified or ratio is None else
-                                     simplify_transform(options, ratio, reference, surfaces))
-        if i > 0:  # LODs share the main output's encoded textures instead of encoding them again
-            steps = [t for t in steps if t.name != "textures"]
-            main = outputs[0].doc
-            lod.images = main.images
-            if "textures" in main.gltf:
-                lod.gltf["textures"] = main.gltf["textures"]
-            if "EXT_texture_webp" in main.gltf.get("extensionsUsed", []):
-                lod.use_extension("EXT_texture_webp", "EXT_texture_webp" in main.gltf.get("extensionsRequired", []))
+                                     simplify_transform(options, ratio, reference, surfaces),
+                                     texture_ratio=texture_ratio, encoder=encoder)
         if simplified and ratio is not None:
             run(lod, steps[:1], report.steps if i == 0 else None)
             if i < len(ratios) - 1:
@@ -302,7 +302,8 @@ def optimize_lods(
     for i, out in enumerate(outputs):
         err = surface.hausdorff(*world_triangles(out.doc)) if surface is not None else None
         path = None if output is None else str(output if i == 0 else lod_path(output, i))
-        report.lods.append(LodReport(ratios[i] or 1.0, path, out.doc.triangle_count(), len(out.glb), err))
+        report.lods.append(LodReport(ratios[i] or 1.0, path, out.doc.triangle_count(), len(out.glb), err,
+                                     texture_sizes(out.doc)))
     if output is not None:
         tick("writing")
     report.bytes_out = len(outputs[0].glb)
@@ -310,6 +311,35 @@ def optimize_lods(
     report.extensions_used = list(glb_json(outputs[0].glb).get("extensionsUsed", []))
     report.seconds += time.perf_counter() - t_start
     return report, outputs
+
+
+def _remembering_encoder() -> Encoder:
+    """The image encoder, remembering each result by the image's sha256 and the encoding asked for: outputs that
+    carry an image at the same size share its bytes and it is encoded once."""
+    import hashlib
+    import threading
+
+    from .codecs import images
+
+    done: dict[tuple[str, str, int | None, int], bytes] = {}
+    lock = threading.Lock()
+
+    def encode(data: bytes, fmt: str, max_size: int | None, quality: int, name: str | None = None) -> bytes:
+        key = (hashlib.sha256(data).hexdigest(), fmt, max_size, quality)
+        with lock:
+            known = done.get(key)
+        if known is None:
+            known = images.reencode(data, fmt, max_size, quality, name=name)
+            with lock:
+                known = done.setdefault(key, known)
+        return known
+
+    return encode
+
+
+def texture_sizes(doc: AssetDocument) -> list[list[int]]:
+    """[width, height] of each of ``doc``'s images, in order ([0, 0] for one whose header is not read: KTX2)."""
+    return [list(size or (0, 0)) for size in (image_size(img) for img in doc.images)]
 
 
 def optimize_file(

@@ -47,6 +47,8 @@ class PublishOptions:
     """Passed to optimize: webp (default), keep, png or jpeg."""
     texture_max_size: int | None = None
     """Passed to optimize: textures larger than this many pixels are resized (None: not resized)."""
+    lod_textures: bool = True
+    """Passed to optimize: each LOD's textures are scaled down with its triangles (False: full size in every LOD)."""
     measure_error: bool = False
     """Measure each LOD's Hausdorff error (slower)."""
     units: str = "m"
@@ -184,7 +186,9 @@ def optimize_for_publish(doc: AssetDocument, source_sha256: str | None = None,
     from .transforms.textures import TextureOptions
 
     opt = OptimizeOptions(lods=tuple(options.lods), measure_error=options.measure_error,
-                          texture=TextureOptions(format=options.texture_format, max_size=options.texture_max_size),  # type: ignore[arg-type]
+                          texture=TextureOptions(format=options.texture_format,  # type: ignore[arg-type]
+                                                 max_size=options.texture_max_size,
+                                                 lod_textures=options.lod_textures),
                           frame=FrameOptions(options.units, options.up))  # type: ignore[arg-type]
     report, lods = optimize_lods(doc, opt, progress, steps_before=steps_before)
     return OptimizedModel(report, lods, source_sha256 or hashlib.sha256(lods[0].glb).hexdigest())

@@ -24,13 +24,15 @@ class StepReport:
 
 @dataclass(slots=True)
 class LodReport:
-    """One output level: ratio, path, triangles, bytes and measured error."""
+    """One output level: ratio, path, triangles, bytes, measured error and texture sizes."""
     ratio: float
     path: str | None
     triangles: int
     bytes: int = 0
     error: float | None = None
     """Symmetric Hausdorff distance to the input, as a fraction of the bounding-box diagonal."""
+    textures: list[list[int]] = field(default_factory=list)
+    """[width, height] in pixels of each image the output carries (a LOD's are scaled down with its triangles)."""
 
 
 @dataclass(slots=True)

@@ -86,4 +86,8 @@ def publish_key(row: ManifestRow, source: Path | None = None) -> str:
     spec = {"v": KEY_VERSION, "files": files, "sku": row.sku, "category": row.category, "units": row.units,
             "up": row.up, "lods": list(row.lods), "texture_format": row.texture_format,
             "variants": list(row.variants), "note": row.note}
+    if row.texture_max_size is not None:  # options added later: in the address only when given
+        spec["texture_max_size"] = row.texture_max_size
+    if not row.lod_textures:
+        spec["lod_textures"] = False
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()

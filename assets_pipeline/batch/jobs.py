@@ -140,7 +140,9 @@ def _publish_row(service: AssetService, state: BatchState, row: ManifestRow, bat
 
         request = PublishRequest(source, row.sku, category, row.name, row.variants, row.note,
                                  publish_key=key)
-        options = PublishOptions(lods=row.lods, texture_format=row.texture_format, units=row.units, up=row.up)
+        options = PublishOptions(lods=row.lods, texture_format=row.texture_format,
+                                 texture_max_size=row.texture_max_size, lod_textures=row.lod_textures,
+                                 units=row.units, up=row.up)
         report = publish(request, service.store, service.catalog, limits=service.settings.limits(),
                          options=options, hooks=PublishHooks(before_put=journal))
         version, outcome, note = report.version, JobState.published, None

@@ -3,7 +3,9 @@
 Columns (JSON keys): ``path`` (or ``url``: a path relative to the manifest, a ``file:`` URL, or ``s3://BUCKET/KEY``
 for a single-file model in a bucket), ``sku``,
 ``category``, ``name``, ``units`` (m|cm|mm|in|ft), ``up`` (y|z), ``lods`` (``50,25,10`` or ``0.5,0.25,0.1``;
-``none``), ``texture_format`` (webp|keep|png|jpeg), ``variants`` (``NAME=VALUE`` separated by ``;``), ``note``
+``none``), ``texture_format`` (webp|keep|png|jpeg), ``texture_max_size`` (pixels), ``lod_textures`` (yes|no:
+whether each LOD's textures are scaled down with its triangles; default yes), ``variants`` (``NAME=VALUE``
+separated by ``;``), ``note``
 and the try-on attributes ``tryon_kind``, ``tryon_shade``, ``tryon_finish``, ``tryon_intensity``, ``tryon_wing``,
 ``tryon_style``, ``tryon_toe_axis``, ``tryon_up_axis`` (JSON lines may also give ``tryon`` as an object).
 
@@ -31,8 +33,9 @@ UPS = ("y", "z")
 TEXTURE_FORMATS = ("webp", "keep", "png", "jpeg")
 DEFAULT_LODS = (0.5, 0.25, 0.1)
 TRYON_KEYS = ("kind", "shade", "finish", "intensity", "wing", "style", "toe_axis", "up_axis")
-COLUMNS = ("path", "sku", "category", "name", "units", "up", "lods", "texture_format", "variants", "note",
-           *(f"tryon_{k}" for k in TRYON_KEYS))
+COLUMNS = ("path", "sku", "category", "name", "units", "up", "lods", "texture_format", "texture_max_size",
+           "lod_textures", "variants", "note", *(f"tryon_{k}" for k in TRYON_KEYS))
+YES, NO = ("yes", "true", "1", "on", "y"), ("no", "false", "0", "off", "n")
 ALIASES = {"url": "path", "file": "path", "up_axis": "up", "textures": "texture_format"}
 MAX_ROWS = 100_000
 MAX_MANIFEST_BYTES = 64 * 1024 * 1024
@@ -82,6 +85,8 @@ class ManifestRow:
     up: str = "y"
     lods: tuple[float, ...] = DEFAULT_LODS
     texture_format: str = "webp"
+    texture_max_size: int | None = None
+    lod_textures: bool = True
     variants: tuple[str, ...] = ()
     note: str | None = None
     tryon: dict[str, Any] = field(default_factory=dict)
@@ -283,6 +288,8 @@ def _check_row(line: int, values: Mapping[str, Any], base: Path, limits: Limits,
     if texture_format not in TEXTURE_FORMATS:
         problems.append(Problem(line, "texture_format", f"{texture_format!r} is not one of "
                                                         f"{', '.join(TEXTURE_FORMATS)}"))
+    texture_max_size = _texture_max_size(values.get("texture_max_size"), line, problems)
+    lod_textures = _yes_no(values.get("lod_textures"), "lod_textures", True, line, problems)
     variants = _variants(values.get("variants"), line, problems)
     if variants:
         guard("variants", parse_variants, variants, [])
@@ -293,8 +300,8 @@ def _check_row(line: int, values: Mapping[str, Any], base: Path, limits: Limits,
     if problems or source is None or sku is None or category is None:
         return None
     return ManifestRow(line=line, source=str(source), sku=sku, category=category.value, name=name, units=units,
-                       up=up, lods=lods, texture_format=texture_format, variants=tuple(variants), note=note,
-                       tryon=tryon)
+                       up=up, lods=lods, texture_format=texture_format, texture_max_size=texture_max_size,
+                       lod_textures=lod_textures, variants=tuple(variants), note=note, tryon=tryon)
 
 
 def _source(line: int, text: str | None, base: Path, limits: Limits, problems: list[Problem]) -> Path | str | None:
@@ -343,6 +350,34 @@ def _source(line: int, text: str | None, base: Path, limits: Limits, problems: l
                                               f"{limits.max_file_bytes:,}"))
         return None
     return source.resolve()
+
+
+def _texture_max_size(value: Any, line: int, problems: list[Problem]) -> int | None:
+    from ..categories import TEXTURE_MAX_SIZE_MIN
+
+    if value is None:
+        return None
+    text = str(value).strip()
+    if isinstance(value, bool | float) or not text.isdigit():
+        problems.append(Problem(line, "texture_max_size", f"{value!r} is not a whole number of pixels"))
+        return None
+    size = int(text)
+    if size < TEXTURE_MAX_SIZE_MIN:
+        problems.append(Problem(line, "texture_max_size", f"{size} is less than {TEXTURE_MAX_SIZE_MIN}"))
+        return None
+    return size
+
+
+def _yes_no(value: Any, key: str, default: bool, line: int, problems: list[Problem]) -> bool:
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in YES or text in NO:
+        return text in YES
+    problems.append(Problem(line, key, f"{value!r} is not yes or no"))
+    return default
 
 
 def _lods(value: Any, line: int, problems: list[Problem]) -> tuple[float, ...]:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from .. import clikit
-from ..categories import TEXTURE_MAX_SIZE_HELP, TEXTURE_MAX_SIZE_MIN
+from ..categories import LOD_TEXTURES_HELP, TEXTURE_MAX_SIZE_HELP, TEXTURE_MAX_SIZE_MIN
 from ..errors import AssetError
 from ..io.atomic import check_target
 from .common import asset_errors, out, ratios, settings, setup_logging
@@ -62,6 +62,8 @@ class Pivot(StrEnum):
 
 TextureMaxSize = Annotated[int | None, typer.Option(min=TEXTURE_MAX_SIZE_MIN, help=TEXTURE_MAX_SIZE_HELP)]
 """--texture-max-size, for optimize and upload alike."""
+LodTextures = Annotated[bool, typer.Option("--lod-textures/--no-lod-textures", help=LOD_TEXTURES_HELP)]
+"""--lod-textures/--no-lod-textures, for optimize and upload alike."""
 
 
 @app.command()
@@ -90,6 +92,7 @@ def optimize(
     texture_format: Annotated[TextureFormat, typer.Option(help="Re-encode textures (WebP via "
                                                                "EXT_texture_webp).")] = TextureFormat.webp,
     texture_max_size: TextureMaxSize = None,
+    lod_textures: LodTextures = True,
     texture_quality: Annotated[int, typer.Option(min=1, max=100, help="WebP/JPEG quality.")] = 80,
     texture_fallback: Annotated[bool, typer.Option(help="Keep the original images as a fallback for "
                                                         "viewers without WebP.")] = False,
@@ -142,7 +145,7 @@ def optimize(
         quantization=QuantizeOptions(position_bits, normal_bits, texcoord_bits),
         compression=compression.value,  # type: ignore[arg-type]
         texture=TextureOptions(texture_format.value, texture_max_size, texture_quality,  # type: ignore[arg-type]
-                               texture_fallback),
+                               texture_fallback, lod_textures=lod_textures),
         frame=FrameOptions(units.value, up.value, pivot.value),  # type: ignore[arg-type]
         measure_error=measure,
         animation=(AnimationOptions(anim_rotation_error, anim_translation_error, anim_scale_error)
@@ -176,12 +179,15 @@ def _summary(result: OptimizeReport) -> None:
     from rich.table import Table
 
     table = Table(title=f"{Path(result.input).name} -> {Path(result.output or '').name}", title_justify="left")
-    for col in ("output", "triangles", "bytes", "error (% of diagonal)"):
+    textured = any(lod.textures for lod in result.lods)
+    for col in ("output", "triangles", "bytes", "error (% of diagonal)", *(["largest texture"] if textured else [])):
         table.add_column(col, justify="right" if col != "output" else "left")
-    table.add_row("input", f"{result.triangles_in:,}", f"{result.bytes_in:,}", "")
+    table.add_row("input", f"{result.triangles_in:,}", f"{result.bytes_in:,}", "", *([""] if textured else []))
     for lod in result.lods:
+        largest = max(lod.textures, key=lambda wh: wh[0] * wh[1], default=None)
         table.add_row(Path(lod.path or "").name, f"{lod.triangles:,}", f"{lod.bytes:,}",
-                      "" if lod.error is None else f"{lod.error * 100:.4f}")
+                      "" if lod.error is None else f"{lod.error * 100:.4f}",
+                      *([f"{largest[0]}x{largest[1]}" if largest else ""] if textured else []))
     clikit.print_table(table)
     w, h, d = result.dimensions_m or [0.0, 0.0, 0.0]
     out.print(f"dimensions: {w:.4g} x {h:.4g} x {d:.4g} m (w x h x d)   extensions: "

@@ -16,7 +16,7 @@ import typer
 from .. import clikit
 from ..categories import Category
 from .common import asset_errors, megabytes, out, ratios, service, setup_logging
-from .optimize import TextureFormat, TextureMaxSize, UnitsChoice, Up
+from .optimize import LodTextures, TextureFormat, TextureMaxSize, UnitsChoice, Up
 
 if TYPE_CHECKING:
     from ..publish import PublishOptions, PublishReport, PublishRequest
@@ -39,6 +39,7 @@ def upload(
     texture_format: Annotated[TextureFormat, typer.Option(help="Re-encode textures (WebP via EXT_texture_webp).")
                               ] = TextureFormat.webp,
     texture_max_size: TextureMaxSize = None,
+    lod_textures: LodTextures = True,
     units: Annotated[UnitsChoice, typer.Option(help="Units of the model (published in meters).")] = UnitsChoice.m,
     up: Annotated[Up, typer.Option(help="Up axis of the model (published Y-up).")] = Up.y,
     json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
@@ -51,7 +52,8 @@ def upload(
 
     setup_logging(verbose)
     options = PublishOptions(lods=ratios(lods), texture_format=texture_format.value,
-                             texture_max_size=texture_max_size, units=units.value, up=up.value)
+                             texture_max_size=texture_max_size, lod_textures=lod_textures, units=units.value,
+                             up=up.value)
     with asset_errors():
         request = PublishRequest(model, sku, parse_category(category), name, tuple(variant or ()), note)
     with service() as opened:
