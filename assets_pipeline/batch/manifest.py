@@ -185,7 +185,7 @@ def _csv_rows(text: str) -> tuple[list[tuple[int, dict[str, Any]]], list[Problem
     keys = [_norm_key(h) for h in header]
     for k, h in zip(keys, header, strict=True):
         if k not in COLUMNS:
-            problems.append(Problem(1, h or "(empty)", f"unknown column (expected {', '.join(COLUMNS[:10])}, "
+            problems.append(Problem(1, h or "(empty)", f"unknown column (expected {', '.join(COLUMNS[:12])}, "
                                                        "tryon_*)"))
     for k in ("path", "sku", "category"):
         if k not in keys:
