@@ -29,9 +29,11 @@ from ..limits import processors
 logger = logging.getLogger(__name__)
 FLAG_NAMES = {1: "LockBorder", 2: "Sparse", 4: "ErrorAbsolute", 8: "Prune", 32: "Permissive"}
 PIPE_BYTES = 1 << 20
-PROCESSES = 2
+PROCESSES = 1
 """Node processes at most (one a processor): the jobs of one call (a model's primitives, the candidate orders) are
-shared out between them. meshoptimizer is deterministic, so the answers are the same as from one process."""
+shared out between them; meshoptimizer is deterministic, so the answers are the same as from one process. One: on 2
+processors a second one gained nothing measurable (BrainStem 1.02x, its fit calls balanced) and cost igea.ply 9 %
+(its start and cold first call beside the measuring threads; 5 interleaved pairs each, 2026-12-05)."""
 
 
 def available(tools: Path | None = None) -> bool:

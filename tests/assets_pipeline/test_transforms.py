@@ -250,10 +250,14 @@ def _grid_mesh(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 def test_a_calls_jobs_are_shared_between_the_node_processes_with_the_answers_of_one(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    """With two processors, the jobs of one call go to two node processes (balanced by size), and each answer is the
-    one a single process gives, in the order asked; a request of several MB (many pipe chunks) is answered too."""
+    """With two node processes, the jobs of one call go to both (balanced by size), and each answer is the one a
+    single process gives, in the order asked; a request of several MB (many pipe chunks) is answered too."""
+    from assets_pipeline import nodetools
     from assets_pipeline.codecs import simplifier
 
+    folder = nodetools.folder()
+    monkeypatch.setattr(simplifier, "PROCESSES", 2)
+    monkeypatch.setitem(simplifier._WORKERS, folder, [simplifier._Worker(folder) for _ in range(min(2, processors()))])
     meshes = [_grid_mesh(n, seed) for seed, n in enumerate((30, 12, 300, 20, 45))]  # 300: a 2.5 MB request
     jobs = [(idx, pos, len(idx) // 4 // 3 * 3, 1e30, 4, None, None) for idx, pos in meshes]
     asked: list[int] = []
@@ -267,6 +271,8 @@ def test_a_calls_jobs_are_shared_between_the_node_processes_with_the_answers_of_
     together = simplifier.simplify_many(jobs)  # type: ignore[arg-type]
     assert len(set(asked)) == min(simplifier.PROCESSES, processors())
     alone = [simplifier.simplify_many([job])[0] for job in jobs]  # type: ignore[list-item]
+    for worker in simplifier._WORKERS[folder]:
+        worker.close()
     for (a, err_a), (b, err_b), job in zip(together, alone, jobs, strict=True):
         assert np.array_equal(a, b) and err_a == err_b and 0 < len(a) <= job[2]
 
