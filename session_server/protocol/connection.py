@@ -68,7 +68,8 @@ class Connection:
         """The pose of a presence message in the usual form (``inbound.quick_pose``) or of a binary pose
         message (``inbound.binary_steps``) while joining or joined, with the same size and rate checks as
         ``receive``; None for anything else (then call ``receive``)."""
-        if not self.takes_presence:
+        phase = self.phase
+        if phase != "joined" and phase != "joining":  # not ``takes_presence``: a call fewer on every message
             return None
         pose = binary_steps(data) if data[:1] == b"\x01" else quick_pose(data)
         if pose is not None:

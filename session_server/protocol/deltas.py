@@ -16,11 +16,12 @@ from typing import Any, TypeVar
 
 from .errors import ProtocolError
 from .kinds.base import kind_of
-from .state import State, evolve
+from .state import State, evolve, slot_init
 
 S = TypeVar("S", bound=State)
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class Delta:
     """One ordered change: revision, op name, JSON data."""

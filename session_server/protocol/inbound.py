@@ -38,6 +38,8 @@ CLIENT_TYPES: dict[str, type[Msg]] = {**SESSION_TYPES, **message_models()}
 _ADAPTER: TypeAdapter[Any] = TypeAdapter(
     Annotated[Union[tuple(CLIENT_TYPES.values())], Field(discriminator="type")]  # noqa: UP007 - built at run time
 )
+_VALIDATE_JSON = _ADAPTER.validator.validate_json
+"""``_ADAPTER.validate_json`` without its Python wrapper, which only passes its defaults on (a call per message)."""
 
 
 _DUPLICATE = re.compile(r'duplicate key "(.*)" at line')
@@ -207,7 +209,8 @@ def parse(data: str | bytes, limits: Limits) -> Msg:
     an object; fields a message does not declare are ignored.  A binary pose message (bytes starting with
     ``POSE_TAG``) is read as the ``presence`` message it stands for; a move in the usual form (``plain_move``)
     by the models alone, everything else by ``parse_full``."""
-    check_size(len(data), limits)
+    if len(data) > limits.max_message_bytes:  # ``check_size`` raises; the usual message needs no call
+        check_size(len(data), limits)
     if type(data) is bytes and data and data[0] == POSE_TAG:
         return _binary_message(data)
     if plain_move(data if isinstance(data, bytes) else data.encode(), limits):
@@ -238,7 +241,7 @@ def parse_full(data: str | bytes, limits: Limits) -> Msg:
 def _validated(data: str | bytes, limits: Limits) -> Msg:
     """The message the models read in ``data``; what is wrong with it otherwise (``_diagnose``)."""
     try:
-        return _ADAPTER.validate_json(data, strict=True)  # type: ignore[no-any-return]
+        return _VALIDATE_JSON(data, strict=True)  # type: ignore[no-any-return]
     except ValidationError as exc:
         _diagnose(data, limits, exc)
     raise AssertionError("unreachable")  # pragma: no cover

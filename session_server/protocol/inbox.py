@@ -13,6 +13,7 @@ from typing import Any
 
 from .inbound import CLIENT_TYPES
 from .messages import Msg
+from .state import slot_init
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +82,7 @@ _TAGS: dict[type, str] = {
 _BY_TAG = {tag: cls for cls, tag in _TAGS.items()}
 
 
+@slot_init
 @dataclass(frozen=True, slots=True)
 class Item:
     """One inbox entry: the participant it is about, the process it came from, and what."""

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
 
-from .auth import ID_PATTERN, Role
+from .auth import ID_PATTERN, ID_RE, Role
 
 PROTOCOL_VERSION = 1
 Version = Annotated[
@@ -241,6 +241,34 @@ def rounded_pose(p: tuple[float, ...], q: tuple[float, ...]) -> list[float]:
         round(p[0] * 1e4) / 1e4, round(p[1] * 1e4) / 1e4, round(p[2] * 1e4) / 1e4,
         round(q[0] * 1e5) / 1e5, round(q[1] * 1e5) / 1e5, round(q[2] * 1e5) / 1e5, round(q[3] * 1e5) / 1e5,
     ]  # fmt: skip
+
+
+def ack(ref: str, revision: int, duplicate: bool = False) -> dict[str, Any]:
+    """An ``ack`` frame as a dict, its keys in the order ``ack_text`` fills in."""
+    return {"v": PROTOCOL_VERSION, "type": "ack", "ref": ref, "revision": revision, "duplicate": duplicate}
+
+
+_ACK_KEYS = ["v", "type", "ref", "revision", "duplicate"]
+_ACK_HEAD = f'{{"v":{PROTOCOL_VERSION},"type":"ack","ref":"'
+
+
+def ack_text(frame: dict[str, Any]) -> str:
+    """``encode(frame)`` of an ``ack`` frame: a template filled in when the frame is one ``ack`` builds (these keys
+    in this order, an id as ``Id`` allows, which JSON writes as it is, an int revision, a bool), else encoded."""
+    if list(frame) != _ACK_KEYS:
+        return encode(frame)
+    v, kind, ref, revision, duplicate = frame.values()
+    if (
+        type(v) is int
+        and v == PROTOCOL_VERSION
+        and kind == "ack"
+        and type(ref) is str
+        and type(revision) is int
+        and (duplicate is False or duplicate is True)
+        and ID_RE.fullmatch(ref) is not None
+    ):
+        return f'{_ACK_HEAD}{ref}","revision":{revision},"duplicate":{"true" if duplicate else "false"}}}'
+    return encode(frame)
 
 
 def server_frame(kind: str, **fields: Any) -> dict[str, Any]:

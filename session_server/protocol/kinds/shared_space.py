@@ -15,7 +15,7 @@ from ..auth import ROLES
 from ..errors import AuthError, Conflict, LimitExceeded
 from ..limits import Limits
 from ..messages import Id, Pose, Pose7, Request, Wire, pose_list
-from ..state import PoseT, State, core_fields, evolve, participants_snapshot
+from ..state import PoseT, State, copier, core_fields, participants_snapshot
 from .base import EditData, ParticipantView, RoomKind, participant_leave
 
 if TYPE_CHECKING:
@@ -416,12 +416,16 @@ class ObjectMoveData(EditData):
     scale: float | None
 
 
+_MOVED = copier(PlacedObject, "pose", "scale")
+_MOVED_IN = copier(SpaceState, "objects", "revision")
+
+
 @KIND.op("object.move", data=ObjectMoveData)
 def _move(s: SpaceState, d: dict[str, Any]) -> SpaceState:
     old = s.objects[d["object"]]
     scale = d.get("scale")
-    new = evolve(old, pose=_pose(d["pose"]), scale=old.scale if scale is None else float(scale))
-    return evolve(s, objects={**s.objects, old.id: new}, revision=s.revision + 1)  # one copy (deltas.apply)
+    new = _MOVED(old, _pose(d["pose"]), old.scale if scale is None else float(scale))
+    return _MOVED_IN(s, {**s.objects, old.id: new}, s.revision + 1)  # one copy (deltas.apply)
 
 
 # ---- object.variant -----------------------------------------------------------------------------
