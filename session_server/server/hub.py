@@ -86,8 +86,21 @@ def public_delta(delta: Delta) -> dict[str, Any]:
     """Wire form of a delta for clients: participants' session ids stay on the server."""
     data = delta.data
     if "session" in data:
-        data = {k: v for k, v in data.items() if k != "session"}
+        data = _public_data(data)
     return {"rev": delta.rev, "op": delta.op, "data": data}
+
+
+def delta_frame(delta: Delta) -> dict[str, Any]:
+    """The ``delta`` frame of a delta (``server_frame("delta", **public_delta(delta))``, built in one step)."""
+    data = delta.data
+    if "session" in data:
+        data = _public_data(data)
+    return {"v": m.PROTOCOL_VERSION, "type": "delta", "rev": delta.rev, "op": delta.op, "data": data}
+
+
+def _public_data(data: dict[str, Any]) -> dict[str, Any]:
+    """A delta's data without the participant's session id (which stays on the server)."""
+    return {k: v for k, v in data.items() if k != "session"}
 
 
 class RoomHub:
@@ -402,7 +415,7 @@ class RoomHub:
             logger.exception("room %s: mirror out of step at revision %d", self.room_id, delta.rev)
             raise
         self.log.append(delta, time.monotonic())
-        self._held.append((None, Outgoing(m.encode(m.server_frame("delta", **public_delta(delta))))))
+        self._held.append((None, Outgoing(m.encode(delta_frame(delta)))))
         if delta.op == "participant.status" and "session" in delta.data:
             link = self.clients.get(delta.data["participant"])
             if link is not None and link.session != delta.data["session"]:
@@ -463,8 +476,10 @@ class RoomHub:
                 del self.pending[pid]
                 link.fail(ProtocolError(code, frame["message"], field=frame.get("field")), frame.get("ref"))
                 return
-        needs = int(frame["revision"]) if frame["type"] == "ack" else 0
-        self._replies.append((link, m.encode(frame), needs))
+        if frame["type"] == "ack":  # the usual reply: a template filled in (``ack_text``)
+            self._replies.append((link, m.ack_text(frame), int(frame["revision"])))
+        else:
+            self._replies.append((link, m.encode(frame), 0))
         self._release_replies()
 
     def _release_replies(self) -> None:
@@ -503,6 +518,7 @@ class RoomHub:
         lease_s = self.bp.lease_ms / 1000
         # alone on an in-memory backplane nothing can take the room: no renewal is needed, only the room's timers
         renew_every = lease_s / 4 if self.bp.distributed else IDLE_WAIT_S
+        block_ms = max(1, int(renew_every * 1000))
         while self._running:
             mono = time.monotonic()
             try:
@@ -527,7 +543,7 @@ class RoomHub:
                         logger.warning("room %s: another process led meanwhile; reloading", self.room_id)
                         await self._take_over(lease.epoch)
                     self._renewed = mono
-                items = await self.bp.read_inbox(self.room_id, self._cursor, block_ms=max(1, int(renew_every * 1000)))
+                items = await self.bp.read_inbox(self.room_id, self._cursor, block_ms=block_ms)
                 tick = time.monotonic() - self._last_tick > ROOM_TICK_S
                 await self._process(items, tick=tick)
                 if tick:
@@ -586,8 +602,12 @@ class RoomHub:
                 logger.exception("room %s: unexpected error handling an inbox item", self.room_id)
         if tick:
             outs.extend(room.tick(now))
-        emits = [o for o in outs if isinstance(o, Emit)]
-        deltas = [o.delta.to_wire() for o in emits]
+        emits: list[Emit] = []
+        deltas: list[dict[str, Any]] = []
+        for o in outs:  # a loop, not two comprehensions (each a function call)
+            if isinstance(o, Emit):
+                emits.append(o)
+                deltas.append(o.delta.to_wire())
         answers = room.take_answers()
         if items or deltas:
             try:

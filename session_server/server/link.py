@@ -229,7 +229,12 @@ class ClientLink:
         else:
             if kind in ("join", "resume"):
                 self._join_ref = msg.id
-            elif kind != "leave" and not self._inbox and self.hub is not None and self._idle():
+            elif (
+                kind != "leave"
+                and not self._inbox
+                and self.hub is not None
+                and (self._worker is None or self._worker.done())  # ``_idle()``, a call fewer per request
+            ):
                 # nothing ahead of it: handed to the room at once when the backplane can take it (no task)
                 try:
                     if self.hub.request_now(self, msg):
