@@ -29,6 +29,8 @@ class _Stream:
         self.times: deque[float] = deque(maxlen=keep)
         self.next_id = 0  # id of the next item appended
         self.waiters: list[asyncio.Future[None]] = []
+        self._waker: _Waker | None = None
+        """The waker of the loop this stream was last waited on in (``_waker``'s look-up is a call of its own)."""
 
     def add(self, item: Any, now: float = 0.0) -> int:
         self.items.append(item)
@@ -57,7 +59,10 @@ class _Stream:
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[None] = loop.create_future()
         self.waiters.append(fut)
-        _waker(loop).add(fut, block_ms / 1000)
+        waker = self._waker
+        if waker is None or waker.loop is not loop:
+            waker = self._waker = _waker(loop)
+        waker.add(fut, block_ms / 1000)
         try:
             await fut
         finally:
@@ -111,17 +116,23 @@ class MemoryStore:
         """room -> (holder node, expiry on the loop's clock)"""
         self.epochs: dict[str, int] = {}
         self.answers: dict[str, list[tuple[int, dict[str, Any]]]] = {}
-        self.blobs: dict[str, Stored] = {}
+        self.blobs: dict[str, dict[str, Any]] = {}
+        """room -> its last checkpoint"""
+        self.cursors: dict[str, str] = {}
+        """room -> the inbox cursor stored with its last commit (kept apart: a commit without a checkpoint stores
+        only this)"""
         self.logs: dict[str, _Stream] = {}
         self.streams: dict[str, _Stream] = {}
 
     def stream(self, key: str, keep: int) -> _Stream:
         """Return the stream named ``key`` (created keeping the last ``keep`` items)."""
-        return _stream_in(self.streams, key, keep)
+        s = self.streams.get(key)  # the usual case without a call (each request looks its streams up 3 times)
+        return s if s is not None else _stream_in(self.streams, key, keep)
 
     def log(self, room: str) -> _Stream:
         """Return the room's log (created empty when new)."""
-        return _stream_in(self.logs, room, LOG_KEEP)
+        s = self.logs.get(room)
+        return s if s is not None else _stream_in(self.logs, room, LOG_KEEP)
 
 
 def _stream_in(streams: dict[str, _Stream], key: str, keep: int) -> _Stream:
@@ -209,7 +220,6 @@ class MemoryBackplane(Backplane):
             store.answers.setdefault(room, []).extend((int(a["rev"]), a) for a in answers)
         # what a takeover or a resume can still ask for stays; the rest is only memory
         store.stream(f"inbox:{room}", INBOX_KEEP).trim(int(cursor))
-        old = store.blobs.get(room)
         if checkpoint is not None:
             covered = int(checkpoint["state"]["revision"])
             log.trim(log.next_id - 1 - (last - covered if last is not None else 0), now - LOG_RETENTION_S)
@@ -218,11 +228,10 @@ class MemoryBackplane(Backplane):
                 store.answers[room] = kept
             # callers hand over a fresh structure (Room.dump builds one) and never mutate it afterwards;
             # a deepcopy here cost ~1.5 % of the server's CPU at 50 clients (profiled)
-            store.blobs[room] = Stored(checkpoint, cursor)
-        elif old is not None:
-            store.blobs[room] = Stored(old.blob, cursor)
-        else:
+            store.blobs[room] = checkpoint
+        elif room not in store.blobs:
             raise ValueError(f"room {room!r}: the first commit must carry a checkpoint")
+        store.cursors[room] = cursor
 
     async def read_answers(self, room: str, revision: int) -> list[dict[str, Any]]:
         """Return the answers committed at revision ``revision`` or later, in order."""
@@ -230,8 +239,8 @@ class MemoryBackplane(Backplane):
 
     async def load(self, room: str) -> Stored | None:
         """Return the room's last checkpoint and cursor, or None."""
-        stored = self.store.blobs.get(room)
-        return stored
+        blob = self.store.blobs.get(room)
+        return None if blob is None else Stored(blob, self.store.cursors[room])
 
     async def read_log(self, room: str, after: int, block_ms: int = 0, limit: int = 1000) -> list[dict[str, Any]]:
         """Return up to ``limit`` deltas with revision > ``after``, waiting up to ``block_ms`` for one."""
@@ -261,11 +270,10 @@ class MemoryBackplane(Backplane):
     async def read_inbox(self, room: str, cursor: str, block_ms: int) -> list[tuple[str, dict[str, Any]]]:
         """Return (cursor, item) pairs of the room's inbox after ``cursor``, waiting up to ``block_ms``."""
         s = self.store.stream(f"inbox:{room}", INBOX_KEEP)
-        items = s.after(int(cursor))
-        if not items and block_ms > 0:
+        after = int(cursor)
+        if (after + 1 >= s.next_id or not s.items) and block_ms > 0:  # ``after`` would find nothing: wait first
             await s.wait(block_ms)
-            items = s.after(int(cursor))
-        return [(str(i), it) for i, it in items]
+        return [(str(i), it) for i, it in s.after(after)]
 
     async def reply(self, node: str, item: dict[str, Any]) -> None:
         """Send a reply to the node ``node``."""
@@ -298,6 +306,7 @@ class MemoryBackplane(Backplane):
     async def forget(self, room: str) -> None:
         """Delete everything stored for the room."""
         self.store.blobs.pop(room, None)
+        self.store.cursors.pop(room, None)
         self.store.logs.pop(room, None)
         for key in (f"inbox:{room}", f"presence:{room}"):
             self.store.streams.pop(key, None)
