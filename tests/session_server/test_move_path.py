@@ -1,5 +1,5 @@
 """The move path's shortcuts change nothing: the mirror takes the leader's states, evolve copies, apply sets the
-revision, encode writes the encoder's text."""
+revision, encode writes the encoder's text, an ack's template and a delta's frame write what encoding them wrote."""
 
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ import pytest
 from session_server.backplane.memory import MemoryBackplane, MemoryStore
 from session_server.protocol import deltas
 from session_server.protocol import messages as m
-from session_server.protocol.inbox import JoinCmd
+from session_server.protocol.inbox import Item, JoinCmd
 from session_server.protocol.kinds.shared_space import PlacedObject, SpaceState
-from session_server.protocol.room import RoomConfig
-from session_server.protocol.state import Participant, evolve
+from session_server.protocol.room import Emit, Reply, RoomConfig
+from session_server.protocol.state import Participant, copier, evolve, slot_init
 from session_server.server import hub as hub_module
 from session_server.server.hub import RoomHub
 from session_server.server.sender import text_of
@@ -289,3 +289,111 @@ def test_rounded_pose_of_the_identity_rotation_is_the_rounding() -> None:
             got = m.rounded_pose(p, q)
             assert [repr(v) for v in got] == [repr(v) for v in rounded(p, q)], (p, q)
             assert all(type(v) is float for v in got)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Three:
+    """A frozen slotted class as the dataclass builds it."""
+
+    a: int
+    b: str = "b"
+    c: Any = None
+
+
+_Fast = slot_init(dataclasses.dataclass(frozen=True, slots=True)(type("_Fast", (), {"__annotations__": {
+    "a": "int", "b": "str", "c": "Any"}, "b": "b", "c": None})))  # fmt: skip
+
+
+def test_slot_init_builds_what_the_dataclass_builds() -> None:
+    """``slot_init``'s ``__init__`` takes the same arguments, positional or by name, with the same defaults, refuses
+    what the dataclass's refuses and leaves the class frozen; classes it cannot fill slot by slot keep their own."""
+    for args, kwargs in [((1,), {}), ((1, "x"), {}), ((1, "x", [2]), {}), ((), {"a": 1, "c": 3}), ((1,), {"b": "y"})]:
+        ref, fast = _Three(*args, **kwargs), _Fast(*args, **kwargs)
+        assert dataclasses.astuple(ref) == dataclasses.astuple(fast)
+        assert repr(fast) == repr(ref).replace("_Three", "_Fast")
+    assert _Fast(1) == _Fast(1) and hash(_Fast(1, "b", 2)) == hash(_Fast(1, "b", 2))
+    for args, kwargs in [((), {}), ((1, 2, 3, 4), {}), ((1,), {"d": 1}), ((1,), {"a": 2})]:
+        with pytest.raises(TypeError):
+            _Three(*args, **kwargs)
+        with pytest.raises(TypeError):
+            _Fast(*args, **kwargs)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        _Fast(1).a = 2  # type: ignore[misc]
+    for cls in (_Checked, _Plain):  # __post_init__ and a default factory; no slots
+        init = cls.__init__
+        assert slot_init(cls) is cls and cls.__init__ is init
+    for cls in (deltas.Delta, Emit, Reply, Item):  # the objects of every request are built this way
+        assert cls.__init__.__code__.co_filename == "<string>"
+    delta = deltas.Delta(rev=3, op="x", data={})
+    assert (delta.rev, delta.op, Emit(delta).state, Item("p", None).node) == (3, "x", None, "")
+
+
+def test_copier_is_evolve() -> None:
+    """``copier(cls, *names)`` is ``evolve`` with those fields, in that order."""
+    obj = PlacedObject("o", "SKU", None, (0.0,) * 7, 1.0, "ana")
+    moved = copier(PlacedObject, "pose", "scale")(obj, (1.0,) * 7, 2.0)
+    assert moved == evolve(obj, pose=(1.0,) * 7, scale=2.0) == evolve(obj, scale=2.0, pose=(1.0,) * 7)
+    assert copier(PlacedObject, "pose", "scale") is copier(PlacedObject, "pose", "scale")
+
+
+def test_ack_text_is_the_encoded_ack() -> None:
+    """``ack_text`` writes ``encode``'s text of an ack, filled into its template for the acks the room builds and
+    encoded for anything else (another key order or key, a ref that JSON escapes, other types)."""
+    rng = random.Random(13)
+    chars = "abcXYZ019_.:-"
+    refs = ["m1", "a" * 64, "-", ".:_"]
+    refs += ["".join(rng.choice(chars) for _ in range(rng.randint(1, 64))) for _ in range(200)]
+    for ref in refs:
+        for revision in (0, 1, 7, 2**40):
+            for duplicate in (False, True):
+                frame = m.ack(ref, revision, duplicate)
+                assert m.ack_text(frame) == m.encode(frame) == json.dumps(frame, separators=(",", ":"))
+                assert m.ack_text({**frame, "duplicate": True}) == m.encode({**frame, "duplicate": True})
+    usual = m.ack("m1", 7)
+    odd: list[dict[str, Any]] = [
+        {k: v for k, v in usual.items() if k != "duplicate"},
+        {**usual, "extra": 1},
+        {"type": "ack", "v": 1, "ref": "m1", "revision": 7, "duplicate": False},
+        {**usual, "ref": 'm"1'}, {**usual, "ref": "m\\1"}, {**usual, "ref": "é"}, {**usual, "ref": "a b"},
+        {**usual, "ref": ""}, {**usual, "ref": "a\n"},
+        {**usual, "revision": True}, {**usual, "revision": 7.0}, {**usual, "duplicate": 0}, {**usual, "v": True},
+        {**usual, "v": 2}, {**usual, "v": 1.0},
+    ]  # fmt: skip
+    for frame in odd:
+        assert m.ack_text(frame) == m.encode(frame), frame
+    assert m.ack("m1", 7) == m.server_frame("ack", ref="m1", revision=7, duplicate=False)
+
+
+def test_delta_frame_is_the_server_frame_of_the_public_delta() -> None:
+    """``delta_frame`` builds, key for key and in the same order, ``server_frame("delta", **public_delta(delta))``:
+    the session id stays on the server."""
+    for delta in [
+        deltas.Delta(3, "object.move", {"object": "o", "pose": [0.0] * 7, "scale": None, "by": "ana", "req": "m1"}),
+        deltas.Delta(4, "participant.join", {"participant": "ana", "role": "phone", "session": "s-ana"}),
+        deltas.Delta(5, "participant.status", {"participant": "ana", "session": "s", "connected": True, "at": 1.5}),
+    ]:
+        frame = hub_module.delta_frame(delta)
+        expected = m.server_frame("delta", **hub_module.public_delta(delta))
+        assert list(frame.items()) == list(expected.items()) and m.encode(frame) == m.encode(expected)
+        assert "session" not in frame["data"] and delta.data.get("session", "") == delta.data.get("session", "")
+
+
+def test_read_inbox_waits_only_when_nothing_is_after_the_cursor() -> None:
+    """``read_inbox`` returns at once what is after the cursor (however far back the cursor is), waits when nothing
+    is, and returns what came meanwhile."""
+
+    async def main() -> None:
+        bp = MemoryBackplane()
+        assert await bp.read_inbox("r", bp.start_cursor, 0) == []
+        for i in range(3):
+            bp.submit_now("r", {"n": i})
+        assert [it["n"] for _, it in await bp.read_inbox("r", bp.start_cursor, 5000)] == [0, 1, 2]
+        assert [it["n"] for _, it in await bp.read_inbox("r", "-7", 5000)] == [0, 1, 2]
+        assert await bp.read_inbox("r", "2", 0) == [] and await bp.read_inbox("r", "9", 1) == []
+        waiting = asyncio.create_task(bp.read_inbox("r", "2", 5000))
+        await asyncio.sleep(0.01)
+        assert not waiting.done()
+        bp.submit_now("r", {"n": 3})
+        assert await asyncio.wait_for(waiting, 1.0) == [("3", {"n": 3})]
+
+    asyncio.run(main())
