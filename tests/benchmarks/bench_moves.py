@@ -46,6 +46,7 @@ sys.path.append(str(ROOT))  # after PYTHONPATH: the same script can measure anot
 from session_server.backplane.memory import MemoryBackplane  # noqa: E402
 from session_server.protocol import auth  # noqa: E402
 from session_server.protocol import messages as m  # noqa: E402
+from session_server.server import hub as hub_module  # noqa: E402
 from session_server.server.hub import RoomHub  # noqa: E402
 from session_server.server.link import ClientLink  # noqa: E402
 from session_server.server.node import SessionNode  # noqa: E402
@@ -195,6 +196,11 @@ def settle_gc() -> None:
 async def main(args: argparse.Namespace) -> None:
     """Set up, warm up (the idempotency caches fill), then measure the repeats."""
     _node, hubs, links = await setup(args.rooms)
+    # the checkpoint clock and the room's timers run on wall time, which a slow run stretches (valgrind, a busy
+    # machine: a checkpoint at every commit, locks lapsing): from here a room checkpoints every 2 rounds only and
+    # its timers do not run, so that the work per move does not depend on how fast the run goes
+    hub_module.CHECKPOINT_EVERY_S = float("inf")
+    hub_module.ROOM_TICK_S = float("inf")
     gc.set_threshold(*GC_THRESHOLDS)  # the collector tuned as a server process tunes it (``runner``)
     seq = [0]
     await rounds(hubs, links, args.warmup, seq)
