@@ -45,6 +45,9 @@ def test_cli_add_list_revoke_and_key_is_stored_hashed(shop: Shop) -> None:
     assert [(r["kind"], r["room"], r["revoked"], r["label"]) for r in rows if r["id"] == device_id] == [
         ("mirror", "3", None, "m3")]
     assert key.split(".")[1] not in listed.stdout
+    plain = cli(db_url, "devices", "list").stdout.splitlines()
+    assert len(plain) == 6 and any(line.startswith(f"{device_id}  mirror  paris-01  3 ") for line in plain), plain
+    assert cli(db_url, "devices", "list", "--store", "nowhere").stdout == ""
     db = RetailDB.open(db_url)
     try:
         with db.engine.connect() as conn:
@@ -76,8 +79,11 @@ def test_cli_bad_input_is_one_line_and_changes_nothing(shop: Shop, args: tuple[s
     assert out.returncode == 2
     assert out.stderr.startswith(f"error: {message}") and out.stderr.count("\n") == 1
     assert "Traceback" not in out.stderr
-    assert "dev_" not in cli(db_url, "devices", "list", "--store", "nowhere").stdout
-    assert len(cli(db_url, "devices", "list").stdout.splitlines()) == 5  # the shop's own devices only
+    db = RetailDB.open(db_url)
+    try:  # nothing was added: the shop's own devices only (the CLI's list is checked above)
+        assert len(DeviceRegistry(db).list()) == 5 and DeviceRegistry(db).list("nowhere") == []
+    finally:
+        db.close()
 
 
 def test_cli_revoke_unknown_device(db_url: str) -> None:
