@@ -5,10 +5,12 @@ adapters: an ack never overtakes its delta, messages sent before the welcome are
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -39,18 +41,22 @@ class Served:
         self.url = f"ws://127.0.0.1:{port}/ws"
 
 
-@pytest.fixture(params=["fast", "websockets-sansio"])
+@pytest.fixture(scope="module", params=["fast", "websockets-sansio"])
 def ws_impl(request: pytest.FixtureRequest) -> str:
-    """Both /ws adapters: the fast path and the ASGI route."""
+    """Both /ws adapters: the fast path and the ASGI route (module scope: the tests of one run together)."""
     return str(request.param)
 
 
-@pytest.fixture
-def serve(ws_impl: str) -> Iterator[Callable[..., Served]]:
+@contextlib.contextmanager
+def serving(ws_impl: str) -> Iterator[Callable[..., Served]]:
+    """Start ``python -m session_server`` processes (``impl``/env overrides); all are stopped at the end."""
     procs: list[subprocess.Popen[str]] = []
+    logs: list[Any] = []
 
     def start(impl: str | None = None, **env: str) -> Served:
         port = free_port()
+        log = tempfile.TemporaryFile("w+")  # noqa: SIM115  (a file, not a pipe that a long-lived process fills)
+        logs.append(log)
         full = {
             **os.environ,
             "PYTHONPATH": str(ROOT),
@@ -63,7 +69,7 @@ def serve(ws_impl: str) -> Iterator[Callable[..., Served]]:
             [sys.executable, "-m", "session_server"],
             env=full,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stderr=log,
             text=True,
         )
         procs.append(proc)
@@ -74,19 +80,39 @@ def serve(ws_impl: str) -> Iterator[Callable[..., Served]]:
                     return Served(proc, port)
             except httpx.TransportError:
                 pass
-            assert proc.poll() is None, proc.stderr.read() if proc.stderr else "server exited"
+            if proc.poll() is not None:
+                log.seek(0)
+                raise AssertionError(f"server exited: {log.read()}")
             assert time.monotonic() < deadline, "server did not start"
             time.sleep(0.1)
 
-    yield start
-    for proc in procs:
-        proc.terminate()
-    for proc in procs:
-        try:
-            proc.wait(20 * TIME_FACTOR)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    try:
+        yield start
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(20 * TIME_FACTOR)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        for log in logs:
+            log.close()
+
+
+@pytest.fixture
+def serve(ws_impl: str) -> Iterator[Callable[..., Served]]:
+    """Processes of this test's own (other settings, several processes)."""
+    with serving(ws_impl) as start:
+        yield start
+
+
+@pytest.fixture(scope="module")
+def served(ws_impl: str) -> Iterator[Served]:
+    """One process with the default settings, shared by the tests of an adapter: each uses rooms of its own."""
+    with serving(ws_impl) as start:
+        yield start()
 
 
 class Raw:
@@ -139,9 +165,10 @@ async def requests_see_their_delta_first(c: Raw, n: int) -> list[dict[str, Any]]
 
 
 @pytest.mark.parametrize("backplane", ["memory", "redis"])
-def test_a_requester_sees_its_delta_no_later_than_its_ack(serve: Callable[..., Served], backplane: str) -> None:
+def test_a_requester_sees_its_delta_no_later_than_its_ack(
+        request: pytest.FixtureRequest, ws_impl: str, backplane: str) -> None:
     env = {"PHYGITAL_SESSION_REDIS_URL": REDIS, "PHYGITAL_SESSION_REDIS_PREFIX": f"t:{uuid.uuid4().hex}"}
-    srv = serve(**(env if backplane == "redis" else {}))
+    srv = request.getfixturevalue("serve")(**env) if backplane == "redis" else request.getfixturevalue("served")
 
     async def main() -> None:
         a = await raw_join(srv.url, "order", "ana")
@@ -186,8 +213,8 @@ def test_ack_after_delta_when_another_process_orders_the_room(serve: Callable[..
         r.close()
 
 
-def test_messages_sent_before_the_welcome_are_handled_after_it(serve: Callable[..., Served]) -> None:
-    srv = serve()
+def test_messages_sent_before_the_welcome_are_handled_after_it(served: Served) -> None:
+    srv = served
 
     async def main() -> None:
         ben = await raw_join(srv.url, "early", "ben")
@@ -219,8 +246,8 @@ def test_messages_sent_before_the_welcome_are_handled_after_it(serve: Callable[.
     run(main())
 
 
-def test_messages_after_a_refused_join_are_refused_without_closing(serve: Callable[..., Served]) -> None:
-    srv = serve()
+def test_messages_after_a_refused_join_are_refused_without_closing(served: Served) -> None:
+    srv = served
 
     async def main() -> None:
         ws = await connect(srv.url)
@@ -257,28 +284,29 @@ async def refused_as_too_big(url: str, message: str | list[str]) -> None:
 
 
 @pytest.mark.parametrize("size", [32_769, 40_000, 131_073, 3_000_000])
-def test_too_big_error_then_close_at_every_size(serve: Callable[..., Served], size: int) -> None:
-    srv = serve()
+def test_too_big_error_then_close_at_every_size(served: Served, size: int) -> None:
+    srv = served
     body = json.dumps({"v": 1, "type": "chat", "id": "c", "text": ""})
     text = body.replace('"text": ""', '"text": "' + "x" * (size - len(body)) + '"')
     assert len(text) == size
     run(refused_as_too_big(srv.url, text))
 
 
-def test_too_big_counts_every_fragment_of_a_message(serve: Callable[..., Served]) -> None:
-    srv = serve()
+def test_too_big_counts_every_fragment_of_a_message(served: Served) -> None:
+    srv = served
     run(
         refused_as_too_big(srv.url, ['{"v": 1, "type": "chat", "id": "c", "text": "', "y" * 20_000, "z" * 20_000, '"}'])
     )
 
 
-def test_too_big_on_the_legacy_websockets_route(serve: Callable[..., Served]) -> None:
-    srv = serve(impl="websockets")
-    run(refused_as_too_big(srv.url, '{"v": 1, "type": "chat", "id": "c", "text": "' + "x" * 200_000 + '"}'))
+def test_too_big_on_the_legacy_websockets_route() -> None:
+    with serving("websockets") as serve:  # one adapter of its own: not run again for each of ws_impl's
+        srv = serve()
+        run(refused_as_too_big(srv.url, '{"v": 1, "type": "chat", "id": "c", "text": "' + "x" * 200_000 + '"}'))
 
 
-def test_strict_reading_and_unknown_fields_over_the_wire(serve: Callable[..., Served]) -> None:
-    srv = serve()
+def test_strict_reading_and_unknown_fields_over_the_wire(served: Served) -> None:
+    srv = served
 
     async def refused(frame: str) -> tuple[dict[str, Any], int | None]:
         """The error a frame gets, and the close code that follows (None: the connection stays open)."""
