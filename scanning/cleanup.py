@@ -18,6 +18,7 @@ import numpy as np
 from scanning.clouds import PointCloud
 from scanning.mesh import Mesh
 from scanning.metrics import is_watertight
+from scanning.parallel import open3d_random
 
 logger = logging.getLogger(__name__)
 
@@ -64,8 +65,8 @@ def remove_table(cloud: PointCloud, min_fraction: float = 0.2, seed: int = 0) ->
     pts = cloud.points
     size = float(np.linalg.norm(np.ptp(pts, axis=0)))
     pc = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(pts))
-    o3d.utility.random.seed(seed)
-    model, inliers = pc.segment_plane(0.004 * size, 3, 800)
+    with open3d_random(seed):
+        model, inliers = pc.segment_plane(0.004 * size, 3, 800)
     if len(inliers) < min_fraction * len(pts):
         return cloud, None
     n = np.asarray(model[:3], dtype=np.float64)

@@ -5,7 +5,8 @@ coarse then the fine cloud of each frame, both built once, then colored ICP, sta
 a FPFH + RANSAC global registration is the fallback), extra edges close loops between frames that see the same
 side of the object, and a pose graph (Levenberg-Marquardt, pruning of bad loop edges) spreads the error.
 Neighbouring pairs run as two fixed chains, and loop pairs independently, on threads (Open3D's registration
-releases the GIL); the split does not depend on the thread count, so neither do the poses.
+releases the GIL); the split does not depend on the thread count, so neither do the poses. The RANSAC fallback
+is seeded and runs alone (:func:`~scanning.parallel.open3d_random`), so it too gives the same poses every run.
 
 RGB-D odometry alone was seen to drift at 10-degree steps while reporting success, so every accepted pair is
 checked by its *residuals*: the share of points with a partner within the matching distance (fitness) and
@@ -29,7 +30,7 @@ import numpy as np
 
 from scanning.errors import PoseError
 from scanning.frames import Frame, Intrinsics
-from scanning.parallel import WORKERS, map_threads, thread_safe
+from scanning.parallel import WORKERS, map_threads, open3d_random, thread_safe
 from scanning.region import backproject
 
 logger = logging.getLogger(__name__)
@@ -187,18 +188,19 @@ def _global(src: Any, dst: Any, voxel: float) -> np.ndarray:
     param = o3d.geometry.KDTreeSearchParamHybrid(radius=10 * voxel, max_nn=100)
     fs = reg.compute_fpfh_feature(src, param)
     fd = reg.compute_fpfh_feature(dst, param)
-    res = reg.registration_ransac_based_on_feature_matching(
-        src,
-        dst,
-        fs,
-        fd,
-        True,
-        3 * voxel,
-        reg.TransformationEstimationPointToPoint(False),
-        3,
-        [reg.CorrespondenceCheckerBasedOnEdgeLength(0.9), reg.CorrespondenceCheckerBasedOnDistance(3 * voxel)],
-        reg.RANSACConvergenceCriteria(60000, 0.999),
-    )
+    with open3d_random(0):  # the same samples on every run, whatever the other chain does meanwhile
+        res = reg.registration_ransac_based_on_feature_matching(
+            src,
+            dst,
+            fs,
+            fd,
+            True,
+            3 * voxel,
+            reg.TransformationEstimationPointToPoint(False),
+            3,
+            [reg.CorrespondenceCheckerBasedOnEdgeLength(0.9), reg.CorrespondenceCheckerBasedOnDistance(3 * voxel)],
+            reg.RANSACConvergenceCriteria(60000, 0.999),
+        )
     return np.asarray(res.transformation)
 
 

@@ -24,6 +24,7 @@ import numpy as np
 
 from scanning.errors import ReconstructionError
 from scanning.frames import Frame, Intrinsics
+from scanning.parallel import open3d_random
 
 logger = logging.getLogger(__name__)
 
@@ -224,15 +225,14 @@ def _table_plane(pc: Any, cams: np.ndarray, thr: float, options: RegionOptions) 
     Cameras orbiting an object (or an object turned on a turntable, registered on itself) see its large flat
     faces from both sides in turn; such a plane (a cereal box's front, measured on the Washington RGB-D
     turntable capture: 14 of 31 cameras on each side) is set aside and the next largest plane is tried."""
-    import open3d as o3d
 
     rest = np.arange(len(pc.points))
     for _ in range(TABLE_TRIES):
         need = options.min_table_fraction * len(rest)  # of what is left when the object's faces are set aside
         if len(rest) < max(3, need):
             break
-        o3d.utility.random.seed(0)
-        plane, found = pc.select_by_index(rest).segment_plane(thr, 3, options.ransac_iterations)
+        with open3d_random(0):
+            plane, found = pc.select_by_index(rest).segment_plane(thr, 3, options.ransac_iterations)
         found = rest[np.asarray(found, dtype=np.int64)]
         if len(found) < need:
             break

@@ -74,6 +74,26 @@ def test_frames_that_do_not_overlap(bunny_capture: SyntheticCapture) -> None:
         estimate_poses(opposite, bunny_capture.intrinsics)
 
 
+def test_the_global_registration_fallback_gives_the_same_pose_every_run(bunny_capture: SyntheticCapture) -> None:
+    """The FPFH + RANSAC fallback on the same pair of frames, run again and on two threads at once (as the two
+    pose chains run), with the caller's OpenMP at two threads: the same transform every time, bit for bit.
+    Open3D draws RANSAC samples from one global generator, shared by every thread."""
+    from threadpoolctl import threadpool_limits
+
+    from scanning.parallel import map_threads
+    from scanning.poses import _global, registration_clouds, registration_voxel
+
+    frames = _frames(bunny_capture)[2:4]
+    clouds = registration_clouds(frames, bunny_capture.intrinsics)
+    _, voxel = registration_voxel(frames)
+    with threadpool_limits(2, user_api="openmp"):
+        first = _global(clouds[1].fine, clouds[0].fine, voxel)
+        again = map_threads(lambda _: _global(clouds[1].fine, clouds[0].fine, voxel), range(2), workers=2)
+    assert not np.array_equal(first, np.eye(4))  # it found something
+    for t in again:
+        np.testing.assert_array_equal(t, first)
+
+
 def test_too_much_noise_is_refused_not_a_wrong_model(corpus: Path) -> None:
     cap = synthesize(
         corpus / "models" / "stanford-bunny.obj",
