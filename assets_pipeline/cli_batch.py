@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from typer.core import TyperGroup
 
+from . import clikit
 from .errors import AssetError
 
 if TYPE_CHECKING:
@@ -33,8 +34,8 @@ class _SubmitByDefault(TyperGroup):
         return super().parse_args(ctx, args)
 
 
-app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
-batch_app = typer.Typer(
+app = clikit.App(add_completion=False, pretty_exceptions_enable=False)
+batch_app = clikit.App(
     cls=_SubmitByDefault, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
     help="Publish a whole catalog from a manifest (CSV or JSON lines): 'batch MANIFEST', 'batch status [BATCH]'.")
 app.add_typer(batch_app, name="batch")

@@ -14,13 +14,14 @@ import socket
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings
 from rich.console import Console
 from rich.text import Text
+from typer.core import TyperCommand
 
 if TYPE_CHECKING:  # imported where used: a command that shows no bar or table does not load them (~20 ms)
     from rich.progress import Progress, ProgressColumn
@@ -38,13 +39,40 @@ HELP_WIDTH = 120
 """``--help`` uses the terminal's width up to this many columns (click's own limit is 80)."""
 
 
-def make_app(name: str, help: str, *, no_args_is_help: bool = True) -> typer.Typer:
+class Command(TyperCommand):
+    """A command whose usage line names its arguments as click does: ``INPUT``, ``[QUERY]``, ``FILES...``
+    (typer 0.29 writes ``{input}``, ``[query]``, ``{files}...``)."""
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        """``[OPTIONS]``, then each argument: its metavar, or its name in capitals, in brackets when optional,
+        followed by ``...`` when it takes several values."""
+        pieces = [self.options_metavar] if self.options_metavar else []
+        for param in self.get_params(ctx):
+            if param.param_type_name != "argument":
+                pieces.extend(param.get_usage_pieces(ctx))
+                continue
+            name = param.metavar or (param.name or "").upper()
+            name = name if param.required else f"[{name}]"
+            pieces.append(name + ("..." if param.nargs != 1 else ""))
+        return pieces
+
+
+class App(typer.Typer):
+    """``typer.Typer`` whose commands are :class:`Command` unless given another class: every CLI's apps and
+    sub-apps are made with it (or :func:`make_app`), so that every usage line reads the same way."""
+
+    def command(self, name: str | None = None, *, cls: type[TyperCommand] | None = None, **kwargs: Any) -> Any:
+        """``typer.Typer.command`` with :class:`Command` as the default class."""
+        return super().command(name, cls=cls or Command, **kwargs)
+
+
+def make_app(name: str, help: str, *, no_args_is_help: bool = True) -> App:
     """A typer app with the house defaults: no tracebacks with locals, no completion commands, and click's plain
     ``--help`` layout (typer's rich panels cut option names short on an 80-100 column terminal, as in
     ``--anim-rotation-err…``, and label every flag ``<bool>``)."""
-    return typer.Typer(name=name, help=help, no_args_is_help=no_args_is_help, pretty_exceptions_enable=False,
-                       pretty_exceptions_show_locals=False, add_completion=False, rich_markup_mode=None,
-                       context_settings={"max_content_width": HELP_WIDTH})
+    return App(name=name, help=help, no_args_is_help=no_args_is_help, pretty_exceptions_enable=False,
+               pretty_exceptions_show_locals=False, add_completion=False, rich_markup_mode=None,
+               context_settings={"max_content_width": HELP_WIDTH})
 
 
 def fail(message: object, code: int = 2, console: Console | None = None) -> typer.Exit:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import itertools
 import os
+import re
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -99,7 +100,8 @@ def test_every_help_reads_well(package: str) -> None:
     """``--help`` of every (sub)command, run as a user runs it on an 80-column terminal: every option and argument
     is listed by its full name with a help text, and no flag is typed ``<bool>`` nor a name or text cut short with
     an ellipsis (typer 0.29's rich panels did both). A repeatable option says what one value looks like, not
-    ``<list[str]>`` (a variadic argument's ``files... <list[Path]>`` is typer's, and left)."""
+    ``<list[str]>`` (a variadic argument's ``files... <list[Path]>`` is typer's, and left). The usage line
+    names every argument as click does, ``INPUT``, ``[QUERY]``, ``FILES...`` (typer 0.29 wrote ``{input}``)."""
     import importlib
 
     from typer.main import get_command
@@ -124,6 +126,13 @@ def test_every_help_reads_well(package: str) -> None:
             problems.append(f"{where}: exit {r.returncode}: {r.stderr.strip()[:200]}")
             continue
         problems += [f"{where}: {bad!r} in --help" for bad in ("<bool>", "…") if bad in r.stdout]
+        usage = " ".join(itertools.takewhile(str.strip, r.stdout[r.stdout.index("Usage:"):].splitlines())).split()
+        pieces = usage[len(f"Usage: python -m {where}".split()):]
+        problems += [f"{where}: {piece!r} in the usage line" for piece in pieces
+                     if not re.fullmatch(r"\[?[A-Z][A-Z0-9_]*\]?(\.\.\.)?", piece)]
+        named = {piece.strip("[].") for piece in pieces}
+        problems += [f"{where}: argument {param.name} is not in the usage line" for param in getattr(cmd, "params", [])
+                     if param.param_type_name == "argument" and (param.name or "").upper() not in named]
         problems += [f"{where}: {line.split()[0]} has no metavar" for line in r.stdout.splitlines()
                      if line.lstrip().startswith("--") and "<list[" in line]
         entries = _help_entries(r.stdout, "Options") + _help_entries(r.stdout, "Arguments")

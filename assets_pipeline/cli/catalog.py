@@ -14,7 +14,7 @@ from ..categories import Category
 from ..report import round_size
 from .common import asset_errors, out, service
 
-app = typer.Typer()
+app = clikit.App()
 
 
 def _sizes(*meters: float | None) -> list[float | None]:

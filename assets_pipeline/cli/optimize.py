@@ -20,7 +20,7 @@ from .common import asset_errors, out, ratios, settings, setup_logging
 if TYPE_CHECKING:
     from ..report import OptimizeReport
 
-app = typer.Typer()
+app = clikit.App()
 
 
 class Compression(StrEnum):

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from ..publish import PublishOptions, PublishReport, PublishRequest
     from ..service import AssetService
 
-app = typer.Typer()
+app = clikit.App()
 
 
 @app.command()

@@ -9,9 +9,10 @@ from typing import Annotated
 
 import typer
 
+from .. import clikit
 from .common import asset_errors, fail, open_service, out, settings
 
-app = typer.Typer()
+app = clikit.App()
 
 
 @app.command()
@@ -58,7 +59,6 @@ def serve(
     """Serve the catalog HTTP API alone (OpenAPI docs at /docs)."""
     import uvicorn
 
-    from .. import clikit
     from ..api import create_app
 
     clikit.check_port(host, port)  # one line and exit 2, not uvicorn's log lines and exit 3

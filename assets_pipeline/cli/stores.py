@@ -29,10 +29,10 @@ from .common import asset_errors, err, out, settings
 if TYPE_CHECKING:
     from ..catalog.retail import ImportReport, Retail
 
-app = typer.Typer(help="Stores, fitting rooms, stock, tags (EPC/GTIN/QR) and recommendations.", no_args_is_help=True)
-rooms_app = typer.Typer(help="Fitting rooms of a store.", no_args_is_help=True)
-stock_app = typer.Typer(help="Stock per store, SKU, size and colour.", no_args_is_help=True)
-tags_app = typer.Typer(help="Codes on garments (EPC, GTIN/EAN/UPC, QR text) -> SKU, size, colour.",
+app = clikit.App(help="Stores, fitting rooms, stock, tags (EPC/GTIN/QR) and recommendations.", no_args_is_help=True)
+rooms_app = clikit.App(help="Fitting rooms of a store.", no_args_is_help=True)
+stock_app = clikit.App(help="Stock per store, SKU, size and colour.", no_args_is_help=True)
+tags_app = clikit.App(help="Codes on garments (EPC, GTIN/EAN/UPC, QR text) -> SKU, size, colour.",
                        no_args_is_help=True)
 app.add_typer(rooms_app, name="rooms")
 app.add_typer(stock_app, name="stock")

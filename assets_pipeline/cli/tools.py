@@ -10,7 +10,7 @@ import typer
 from .. import clikit
 from .common import asset_errors, err, out, settings
 
-app = typer.Typer()
+app = clikit.App()
 
 
 @app.command("node-tools")

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
+from assets_pipeline import clikit
+
 from ..settings import SessionSettings
 from .catalog import StoreCatalog
 from .errors import RetailError
@@ -18,8 +20,8 @@ if TYPE_CHECKING:  # the database modules (SQLAlchemy) load when a command runs,
     from .db import RetailDB
 
 T = TypeVar("T")
-devices_app = typer.Typer(help="Device keys of mirrors, readers and staff tablets (stored hashed).",
-                          no_args_is_help=True, pretty_exceptions_show_locals=False)
+devices_app = clikit.App(help="Device keys of mirrors, readers and staff tablets (stored hashed).",
+                         no_args_is_help=True, pretty_exceptions_show_locals=False)
 
 
 def run_with_db(settings: SessionSettings, fn: Callable[[RetailDB], T]) -> T:
