@@ -1,5 +1,8 @@
 import contextlib
+import dataclasses
 import json
+import random
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -213,3 +216,62 @@ def test_short_presence_is_read_as_quick_pose_reads_it(values: list[Any], with_q
 )
 def test_short_presence_leaves_the_rest_to_quick_pose_and_parse(data: bytes) -> None:
     assert short_presence(data) is None
+
+
+def _as_read(text: str) -> str:
+    """The parsed JSON of a text, spelled out: key order, int against float and the sign of zero all show."""
+    return repr(json.loads(text))
+
+
+def test_encode_writes_the_standard_encoders_json() -> None:
+    """``messages.encode`` (``orjson``) writes the JSON that ``json.dumps`` writes with the frames' options, read
+    back value for value (UTF-8 characters instead of escapes and ``0.00001`` for ``1e-05`` are the same JSON),
+    for the frames the server sends, floats at the edges of their shortest text, unicode and nesting; what
+    ``orjson`` refuses (ints past 64 bits, keys that are not strings, lone surrogates) is the standard text."""
+    rng = random.Random(13)
+    edges = [0.0, -0.0, 1.0, -1.0, 1e-05, 2.5e-05, -1.5e-07, 5e-324, 2.2250738585072014e-308, 1.7976931348623157e308,
+             0.1 + 0.2, 1e15, 1e16, 1e17, 123456789012345680.0, 9007199254740993.0, 1e22, 1e-4, 0.001, 123456.7891,
+             1733380000.1234, 2**53 + 1, 2**63 - 1, -(2**63), 2**64 - 1]  # fmt: skip
+    texts = ["", "plain", 'q"b\\s/', "\n\t\r\b\f\x00\x1f\x7f", "é€ü", "\u2028\u2029", "\U0001f600 grin", "日本語"]
+
+    def value(depth: int) -> Any:
+        pick = rng.randrange(9 if depth < 4 else 6)
+        if pick == 0:
+            return rng.choice([None, True, False])
+        if pick == 1:
+            return rng.choice([*edges, rng.randint(-(2**62), 2**62), rng.uniform(-1e6, 1e6), round(rng.random(), 5)])
+        if pick == 2:
+            return rng.choice([round(rng.uniform(-1e3, 1e3) * 1e4) / 1e4, rng.random() * 10 ** rng.randint(-30, 30)])
+        if pick in (3, 4, 5):
+            return rng.choice(texts) + "".join(rng.choice(texts) for _ in range(rng.randrange(3)))
+        if pick in (6, 7):
+            return [value(depth + 1) for _ in range(rng.randrange(5))]
+        return {rng.choice(texts) + str(i): value(depth + 1) for i in range(rng.randrange(5))}
+
+    pose7 = m.rounded_pose((1.23456, -0.00004, 100000.0), (0.0, 0.70711, -1e-05, 0.70711))
+    frames: list[dict[str, Any]] = [
+        m.server_frame("delta", rev=7, op="object.move", data={"object": "o", "pose": pose7, "scale": None}),
+        m.server_frame("ack", ref="m1", revision=7, duplicate=False),
+        m.server_frame("presence", t=1733380000.1234, poses={"c1": pose7, "é": [0.0] * 7}, gone=["c2"]),
+        m.server_frame("delta", rev=8, op="chat", data={"text": "héllo \u2028 \U0001f600", "at": 1e-05}),
+        *({"k": value(0)} for _ in range(400)),
+    ]
+    for sent in frames:
+        standard = json.dumps(sent, separators=(",", ":"), allow_nan=False)
+        assert _as_read(m.encode(sent)) == _as_read(standard)
+    for odd in ({"big": 2**64}, {"neg": -(2**63) - 1}, {1: "int key"}, {"s": "\ud800"}, {"deep": [[[[2**70]]]]}):
+        assert m.encode(odd) == json.dumps(odd, separators=(",", ":"))  # type: ignore[arg-type]
+
+
+def test_encode_refuses_nan_and_infinity_as_the_standard_encoder_does() -> None:
+    """A NaN or an infinity anywhere in a frame is a ValueError (``orjson`` alone would write ``null``), beside a
+    ``null`` or not, in a list, a tuple or a dict; an object JSON has no form for is a TypeError."""
+    for bad in (float("nan"), float("inf"), -float("inf")):
+        for sent in ({"pose": [bad]}, {"t": bad}, {"a": None, "d": {"p": (1.0, bad)}}, {"x": [[{"y": [bad, None]}]]}):
+            with pytest.raises(ValueError, match="not JSON compliant"):
+                m.encode(sent)
+            with pytest.raises(ValueError, match="not JSON compliant"):
+                json.dumps(sent, allow_nan=False)
+    for obj in (object(), {1, 2}, b"bytes", dataclasses.make_dataclass("D", ["a"])(1), datetime.now(UTC)):
+        with pytest.raises(TypeError):
+            m.encode({"t": obj})
