@@ -140,7 +140,7 @@ async def _wait_for(ws: Any, pred: Any, timeout: float = 5.0) -> dict[str, Any]:
 
 
 async def _raw_join(srv: RunningServer, pid: str) -> Any:
-    ws = await connect(srv.url, ping_interval=None)
+    ws = await connect(srv.url, ping_interval=None, max_queue=None)  # frames left unread never hold up its close
     await ws.send(json.dumps({"v": 1, "type": "join", "id": "j", "room": ROOM, "token": make_token(ROOM, pid)}))
     await _wait_for(ws, lambda f: f["type"] == "welcome")
     return ws
