@@ -6,6 +6,12 @@ participants (join, resume, drop, leave, quiet), idempotency (request ids, scope
 session: a new join starts afresh, a resume keeps them), role checks and the
 per-room participant limit.  What a kind adds (its state, messages, delta ops, join rules and
 timers) comes from its module under ``kinds/``, found by the room id (``kinds.kind_for``).
+
+Fair under stalls: the caller passes, with ``now``, the server process's total stalled time so far (``stalled``,
+seconds, only ever growing; see ``server.stall``).  Timers of participants' quiet (``quiet_timeout``, a kind's
+``lock_ttl``) run on ``awake(now)``, which stands still while the process stalls: what a participant did not send
+or could not get read while the server did not run is not charged to it.  The credit starts at the total given
+when the room is made or loaded, so a room taken over from another process credits only this process's stalls.
 """
 
 from __future__ import annotations
@@ -148,16 +154,26 @@ class Room:
     """One room of any kind; its kind comes from the room id unless given."""
 
     def __init__(
-        self, room: str, config: RoomConfig = RoomConfig(), now: float = 0.0, kind: RoomKind | None = None
+        self,
+        room: str,
+        config: RoomConfig = RoomConfig(),
+        now: float = 0.0,
+        kind: RoomKind | None = None,
+        stalled: float = 0.0,
     ) -> None:
         self.config = config
+        self.stalled = stalled
+        """The server's total stalled time as last passed in (seconds; ``awake`` does not count it)."""
         self.kind = kind or kind_for(room)
         self.state: Any = self.kind.new(room, config.limits)
         self.memo: Any = self.kind.memo()
         self._done: dict[str, Answers] = {}
         """Per participant: the answers to the requests of its session (``Answers``)."""
         self._seen: dict[str, float] = {}
+        """Per participant: when it was last heard from, on the ``awake`` clock."""
         self._started = now
+        self._woke = now - stalled
+        """``awake(now)`` when the room was made."""
         self._current: tuple[str, str] | None = None
         self._out: list[Outbound] = []
         self.answers: list[dict[str, Any]] = []
@@ -171,15 +187,18 @@ class Room:
         return {"state": self.state.snapshot(), "done": {p: d.pairs() for p, d in self._done.items()}}
 
     @classmethod
-    def load(cls, data: dict[str, Any], config: RoomConfig, now: float, kind: RoomKind | None = None) -> Room:
-        """A room from a checkpoint (``dump``); its kind from the room id unless given."""
-        room = cls(data["state"]["room"], config, now, kind)
+    def load(
+        cls, data: dict[str, Any], config: RoomConfig, now: float, kind: RoomKind | None = None, stalled: float = 0.0
+    ) -> Room:
+        """A room from a checkpoint (``dump``); its kind from the room id unless given; ``stalled``: this process's
+        total stalled time now (only later stalls are credited to its participants' timers)."""
+        room = cls(data["state"]["room"], config, now, kind, stalled)
         room.state = room.kind.from_snapshot(data["state"])
         for pid, pairs in data.get("done", {}).items():
             for request_id, answer in pairs:
                 room._remember(pid, request_id, answer)
         for pid in room.state.participants:
-            room._seen[pid] = now
+            room._seen[pid] = room._woke
         room._restore(now)
         return room
 
@@ -224,6 +243,11 @@ class Room:
         if self.kind.restore_hook is not None:
             self.kind.restore_hook(self, now)
 
+    def awake(self, now: float) -> float:
+        """``now`` less the server's stalled time: the clock participants' quiet is measured on (timers of quiet
+        compare two of its readings; a stall between them does not count)."""
+        return now - self.stalled
+
     @property
     def room_id(self) -> str:
         """The room's id."""
@@ -256,20 +280,26 @@ class Room:
         return out
 
     # -- core -----------------------------------------------------------------------------------
-    def handle_item(self, item: Item, now: float) -> list[Outbound]:
-        """Handle one inbox item (a client's request, a connection event or a server command)."""
+    def handle_item(self, item: Item, now: float, stalled: float = 0.0) -> list[Outbound]:
+        """Handle one inbox item (a client's request, a connection event or a server command); ``stalled``: the
+        server's total stalled time so far (see the module docstring)."""
+        if stalled > self.stalled:
+            self.stalled = stalled
         body = item.body
         if isinstance(body, Attendance):
             for pid in body.participants:
-                self._seen[pid] = now
+                self._seen[pid] = now - self.stalled
             return []
         if isinstance(body, CommandCmd):
             return self.command(body, now)
-        return self.handle(item.participant, body, now)
+        return self.handle(item.participant, body, now, stalled)
 
-    def handle(self, participant: str, msg: object, now: float) -> list[Outbound]:
-        """Handle a participant's message or connection event; returns replies and deltas."""
-        self._seen[participant] = now
+    def handle(self, participant: str, msg: object, now: float, stalled: float = 0.0) -> list[Outbound]:
+        """Handle a participant's message or connection event; returns replies and deltas.  ``stalled``: the
+        server's total stalled time so far (see the module docstring)."""
+        if stalled > self.stalled:
+            self.stalled = stalled
+        self._seen[participant] = now - self.stalled
         if isinstance(msg, Seen):
             return []
         request = msg if isinstance(msg, m.Request) else None
@@ -410,7 +440,7 @@ class Room:
                 self.emit("participant.join", {"participant": pid, "role": cmd.role, "session": session})
             else:
                 self.emit("participant.status", {"participant": pid, "connected": True, "at": now, "session": session})
-        self._seen[pid] = now
+        self._seen[pid] = now - self.stalled
         self.reply(
             pid,
             m.server_frame(
@@ -426,12 +456,16 @@ class Room:
             ),
         )
 
-    def tick(self, now: float) -> list[Outbound]:
-        """Drop quiet participants, remove expired sessions, then run the kind's timers."""
+    def tick(self, now: float, stalled: float = 0.0) -> list[Outbound]:
+        """Drop quiet participants, remove expired sessions, then run the kind's timers.  ``stalled``: the
+        server's total stalled time so far (not counted toward the quiet timers; see the module docstring)."""
+        if stalled > self.stalled:
+            self.stalled = stalled
         self._out = []
         cfg = self.config
+        awake = now - self.stalled
         for pid, part in list(self.state.participants.items()):
-            if part.connected and now - self._seen.get(pid, self._started) > cfg.quiet_timeout:
+            if part.connected and awake - self._seen.get(pid, self._woke) > cfg.quiet_timeout:
                 self.emit("participant.status", {"participant": pid, "connected": False, "at": now})
                 self._absent(pid, now)
             elif not part.connected and part.dropped_at is not None and now - part.dropped_at > cfg.resume_window:

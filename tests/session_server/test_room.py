@@ -100,6 +100,48 @@ def test_lock_expires_when_holder_goes_quiet_or_drops() -> None:
     assert not room.state.locks
 
 
+def test_a_server_stall_is_not_charged_to_a_lock_holder() -> None:
+    """The holder moved at t; at t + ttl + 5, 10 s of which the server was stalled, the lock is kept (no credit:
+    it lapses); once ttl seconds of the server running have passed since the move, it lapses after all."""
+    for credit, kept in ((10.0, True), (0.0, False)):
+        room = make_room(lock_ttl=5.0, quiet_timeout=100.0)
+        place(room)
+        room.handle("ana", msg("object.lock", object="sofa"), 1.0, stalled=2.0)  # stalls before the move: no credit
+        room.handle("ana", msg("object.move", object="sofa", pose=pose(2)), 2.0, stalled=2.0)
+        out = room.tick(2.0 + 5.0 + 5.0, stalled=2.0 + credit)
+        assert ("sofa" in room.state.locks) is kept
+        assert [d.op for d in emitted(out)] == ([] if kept else ["lock.release"])
+    room = make_room(lock_ttl=5.0, quiet_timeout=100.0)
+    place(room)
+    room.handle("ana", msg("object.lock", object="sofa"), 2.0)
+    assert emitted(room.tick(12.0, stalled=10.0)) == []
+    assert emitted(room.tick(16.5, stalled=10.0)) == []  # 4.5 s running since the lock
+    assert [d.op for d in emitted(room.tick(17.5, stalled=10.0))] == ["lock.release"]  # 5.5 s: the credit is spent
+
+
+def test_a_server_stall_is_not_charged_to_a_quiet_participant() -> None:
+    """Nothing heard from ana for longer than quiet_timeout, most of it the server's own stall: she stays."""
+    for credit, connected in ((10.0, True), (0.0, False)):
+        room = make_room(quiet_timeout=5.0)
+        room.handle("ana", msg("chat", text="hi"), 1.0)
+        room.tick(12.0, stalled=credit)
+        assert room.state.participants["ana"].connected is connected
+
+
+def test_only_the_stalls_of_the_process_leading_since_it_took_the_room_are_credited() -> None:
+    """A room loaded from a checkpoint (failover) credits no stall from before the load, whoever stalled: the
+    total passed at the load is where its credit starts, and a lock lapses after lock_ttl of it running."""
+    room = make_room(lock_ttl=5.0, quiet_timeout=100.0)
+    place(room)
+    room.handle("ana", msg("object.lock", object="sofa"), 2.0)
+    taken = Room.load(room.dump(), room.config, now=3.0, stalled=40.0)  # this process had stalled 40 s before
+    assert emitted(taken.tick(7.0, stalled=40.0)) == []
+    assert [d.op for d in emitted(taken.tick(8.5, stalled=40.0))] == ["lock.release"]
+    taken = Room.load(room.dump(), room.config, now=3.0, stalled=40.0)
+    assert emitted(taken.tick(12.0, stalled=47.0)) == []  # 7 s of its own stall since: 2 s running
+    assert [d.op for d in emitted(taken.tick(15.5, stalled=47.0))] == ["lock.release"]  # 5.5 s running
+
+
 def test_resume_within_window_and_expiry() -> None:
     room = make_room(resume_window=60.0, quiet_timeout=1000.0)
     room.handle("ana", DropCmd("s-ana"), 10.0)

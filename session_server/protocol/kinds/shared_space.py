@@ -325,7 +325,7 @@ def _object_lock(room: Room, pid: str, msg: ObjectLock, now: float) -> None:
         raise Conflict("unknown_object", f"object {msg.object!r} does not exist", field="object")
     lock = s.locks.get(msg.object)
     if lock is not None and lock.holder == pid:
-        room.memo[msg.object] = now
+        room.memo[msg.object] = room.awake(now)
         return
     if lock is not None:
         if not msg.takeover:
@@ -333,7 +333,7 @@ def _object_lock(room: Room, pid: str, msg: ObjectLock, now: float) -> None:
         if s.participants[pid].role != "staff":
             raise AuthError("forbidden", "only staff may take over a lock", field="takeover")
     room.emit("lock.take", {"object": msg.object, "holder": pid})
-    room.memo[msg.object] = now
+    room.memo[msg.object] = room.awake(now)
 
 
 class LockTakeData(EditData):
@@ -404,7 +404,7 @@ class ObjectMove(Request):
 @KIND.message(ObjectMove, roles=EDIT_ROLES)
 def _object_move(room: Room, pid: str, msg: ObjectMove, now: float) -> None:
     _require_lock(room.state, pid, msg.object)
-    room.memo[msg.object] = now
+    room.memo[msg.object] = now - room.stalled  # ``room.awake(now)`` without the call (every move)
     room.emit("object.move", {"object": msg.object, "pose": pose_list(msg.pose), "scale": msg.scale})
 
 
@@ -442,7 +442,7 @@ class ObjectVariant(Request):
 @KIND.message(ObjectVariant, roles=EDIT_ROLES)
 def _object_variant(room: Room, pid: str, msg: ObjectVariant, now: float) -> None:
     _require_lock(room.state, pid, msg.object)
-    room.memo[msg.object] = now
+    room.memo[msg.object] = room.awake(now)
     room.emit("object.variant", {"object": msg.object, "variant": msg.variant})
 
 
@@ -532,7 +532,8 @@ def _chat(s: SpaceState, d: dict[str, Any]) -> SpaceState:
 
 
 # ---- timers: locks of quiet or absent holders ---------------------------------------------------
-# memo: object id -> when its lock holder last touched it
+# memo: object id -> when its lock holder last touched it, on the room's ``awake`` clock (a server stall does not
+# count toward ``lock_ttl``; a room loaded from a checkpoint starts every lock's ``lock_ttl`` afresh)
 
 
 def _release_locks_of(room: Room, pid: str) -> None:
@@ -549,9 +550,10 @@ def _absent(room: Room, pid: str, now: float) -> None:
 @KIND.tick
 def _tick(room: Room, now: float) -> None:
     s = room.state
+    awake = room.awake(now)
     for oid, lock in list(s.locks.items()):
         holder = room.state.participants.get(lock.holder)
-        if holder is None or not holder.connected or now - room.memo.get(oid, now) > room.config.lock_ttl:
+        if holder is None or not holder.connected or awake - room.memo.get(oid, awake) > room.config.lock_ttl:
             room.emit("lock.release", {"object": oid})
             room.memo.pop(oid, None)
 
@@ -559,4 +561,4 @@ def _tick(room: Room, now: float) -> None:
 @KIND.restore
 def _restore(room: Room, now: float) -> None:
     for oid in room.state.locks:
-        room.memo.setdefault(oid, now)
+        room.memo.setdefault(oid, room.awake(now))
