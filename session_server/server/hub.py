@@ -23,6 +23,7 @@ import logging
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..backplane.base import Backplane, LeaseLost
@@ -113,12 +114,16 @@ class RoomHub:
         config: RoomConfig,
         clock: Any = time.time,
         events: NodeEvents | None = None,
+        stalled: Callable[[], float] = lambda: 0.0,
     ) -> None:
         self.room_id = room_id
         self.events = events
         self.bp = backplane
         self.config = config
         self.clock = clock
+        self.stalled = stalled
+        """This process's total stalled time so far (``StallWatch.total``): the room's quiet timers and locks are
+        not charged with it (``Room.tick(now, stalled)``)."""
         self.clients: dict[str, Link] = {}
         self.pending: dict[str, Link] = {}
         self._waiting: list[tuple[dict[str, Any], Link]] = []
@@ -561,14 +566,14 @@ class RoomHub:
                 await asyncio.sleep(0.2)
 
     async def _take_over(self, epoch: int) -> None:
-        now = self.clock()
+        now, stalled = self.clock(), self.stalled()  # stalls before now (this process's or another's) are not credited
         self.leader = None
         stored = await self.bp.load(self.room_id)
         if stored is None:
-            room = Room(self.room_id, self.config, now, self.kind)
+            room = Room(self.room_id, self.config, now, self.kind, stalled)
             cursor = self.bp.start_cursor
         else:
-            room = Room.load(stored.blob, self.config, now, self.kind)
+            room = Room.load(stored.blob, self.config, now, self.kind, stalled)
             covered = room.state.revision
             raws = await self.bp.read_log(self.room_id, covered, limit=10**9)
             answers = await self.bp.read_answers(self.room_id, covered)
@@ -581,7 +586,7 @@ class RoomHub:
     async def _process(self, items: list[tuple[str, dict[str, Any]]], tick: bool) -> None:
         room = self.leader
         assert room is not None
-        now = self.clock()
+        now, stalled = self.clock(), self.stalled()
         outs: list[Any] = []
         nodes: dict[str, str] = {}
         commands: dict[str, str] = {}
@@ -597,11 +602,11 @@ class RoomHub:
             if isinstance(item.body, CommandCmd):
                 commands[item.body.id] = item.node or self.bp.node_id
             try:
-                outs.extend(room.handle_item(item, now))
+                outs.extend(room.handle_item(item, now, stalled))
             except Exception:  # a bug must not stop the room; the state is unchanged by a failed handle
                 logger.exception("room %s: unexpected error handling an inbox item", self.room_id)
         if tick:
-            outs.extend(room.tick(now))
+            outs.extend(room.tick(now, stalled))
         emits: list[Emit] = []
         deltas: list[dict[str, Any]] = []
         for o in outs:  # a loop, not two comprehensions (each a function call)

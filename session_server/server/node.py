@@ -64,7 +64,8 @@ class SessionNode:
         self._listeners: list[Callable[[str, dict[str, Any]], None]] = []
         self._forwards: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
         self.stall = StallWatch()
-        """This process's event-loop stalls (rate limits do not charge them to clients)."""
+        """This process's event-loop stalls (rate limits, rooms' quiet timers and locks do not charge them to
+        clients)."""
         self.tick_due = math.inf
         """``time.monotonic()`` after which the presence tick is late; a fast-path connection read after it
         stops being read until the tick ran (``defer_reading``).  Infinite while no ticker runs."""
@@ -98,7 +99,7 @@ class SessionNode:
         if hub is None:
             if len(self.hubs) >= self.limits.max_rooms:
                 raise LimitExceeded("too_many_rooms", limit=self.limits.max_rooms, actual=len(self.hubs) + 1)
-            hub = RoomHub(room, self.bp, self.config, self.clock, events=self)
+            hub = RoomHub(room, self.bp, self.config, self.clock, events=self, stalled=self.stall.total)
             self.tick_slots[room] = self.free_tick_slot()
             self.hubs[room] = hub
             await hub.start()

@@ -2,7 +2,8 @@
 the machine overloaded, the process stopped with SIGSTOP) and keeps the total time stalled.
 
 Everything a client sent during such a gap is read at once afterwards; rate limits are given the total
-(``Connection.receive(..., stalled=)``) so that the server's own stall is not charged to its clients.
+(``Connection.receive(..., stalled=)``) so that the server's own stall is not charged to its clients, and so
+are the rooms' timers of participants' quiet and of locks (``Room.tick(now, stalled)``, through ``total``).
 A beat every ``interval`` seconds sees the loop run; a frame read while the beat is overdue (the first
 frames after a SIGSTOP, or a loop turn that takes seconds because the process is overloaded) counts the
 stall so far (``check``), so the credit is there before the backlog is counted.
@@ -62,3 +63,7 @@ class StallWatch:
         if gap > self.threshold:
             return self.stalled + gap - self.interval
         return self.stalled
+
+    def total(self) -> float:
+        """Seconds stalled in total now (``check`` at ``time.monotonic()``)."""
+        return self.check(time.monotonic())
