@@ -62,6 +62,11 @@ class SessionSettings(BaseSettings):
     idle_timeout_s: float = Field(30.0, gt=0)
     quiet_timeout_s: float = Field(30.0, gt=0)
     tick_hz: float = Field(30.0, gt=0, le=240)
+    tick_align: bool = Field(
+        True,
+        description="tick each room just after its members' poses arrive (server.align): shorter waits for poses; "
+        "false = rooms keep the tick slot they started in",
+    )
     presence_radius_m: float = Field(0.0, ge=0, description="send each device the poses within ~this radius; 0 = all")
     send_queue_bytes: int = Field(256 * 1024, gt=0)
     send_timeout_s: float = Field(10.0, gt=0)

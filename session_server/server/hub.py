@@ -72,6 +72,8 @@ class Link(Protocol):
     session: str
     role: str
     sender: Sender
+    last_received: float
+    """``time.monotonic()`` when the connection last read a message (the tick's alignment reads it)."""
 
     def welcomed(self, participant: str, role: str, session: str) -> None:
         """The join succeeded: this link is ``participant`` with ``role`` in session ``session``."""

@@ -22,6 +22,7 @@ from ..protocol.auth import ID_RE, ID_RULE
 from ..protocol.errors import ERROR_CODES, BadMessage, LimitExceeded, ProtocolError
 from ..protocol.room import RoomConfig
 from ..settings import SessionSettings
+from .align import aligned_slot
 from .hub import RoomHub
 from .stall import StallWatch
 
@@ -32,7 +33,10 @@ TICK_GRACE = 0.25
 TICK_SLOTS = 4
 """The rooms' presence ticks are spread over this many evenly spaced moments of each period (each room
 ticks in one of them, at tick_hz): a room's clients get their frame shortly after that room's poses are
-taken, instead of after every room's fan-out, and reading is not held up by one long tick."""
+taken, instead of after every room's fan-out, and reading is not held up by one long tick.  With
+``tick_align`` a room moves to the slot just after its members' poses arrive (``server.align``)."""
+ALIGN_EVERY = 15
+"""With ``tick_align``, a room's slot is looked at again every this many periods (half a second at 30 Hz)."""
 
 
 class SessionNode:
@@ -55,6 +59,10 @@ class SessionNode:
         self.hubs: dict[str, RoomHub] = {}
         self.tick_slots: dict[str, int] = {}
         """Each room's moment in the tick period (0 .. TICK_SLOTS - 1; see ``TICK_SLOTS``)."""
+        self._slot_moves: dict[str, int] = {}
+        """Rooms' new slots (``tick_align``), taken up at the start of the next period."""
+        self.slot_moves = 0
+        """How many times a room moved to another tick slot (``tick_align``)."""
         self.links: set[Any] = set()
         self._tasks: list[asyncio.Task[None]] = []
         self.draining = False
@@ -192,15 +200,22 @@ class SessionNode:
         start = loop.time()  # the current period's slot 0
         try:
             while True:
-                for slot in sorted({self.tick_slots.get(room, 0) for room in self.hubs} or {0}):
+                by_slot: dict[int, list[str]] = {}
+                for room in self.hubs:
+                    by_slot.setdefault(self.tick_slots.get(room, 0), []).append(room)
+                align = self.settings.tick_align and self.ticks % ALIGN_EVERY == 0
+                for slot in sorted(by_slot) or [0]:
                     delay = start + slot * step - loop.time()
                     if delay > 0:
                         self.tick_due = time.monotonic() + delay + period * TICK_GRACE
                         await asyncio.sleep(delay)
                     self.tick_lag_ms = max(0.0, -delay * 1000) * 0.1 + self.tick_lag_ms * 0.9  # smoothed
-                    await self._tick_slot(slot)
+                    await self._tick_slot(slot, by_slot.get(slot, []), period if align else 0.0)
                     self._resume_reading()
                 self.ticks += 1
+                if self._slot_moves:  # from this period on: each room still ticks once a period
+                    self.tick_slots.update((room, s) for room, s in self._slot_moves.items() if room in self.hubs)
+                    self._slot_moves.clear()
                 start += period
                 behind = loop.time() - start
                 if behind > period:  # fell behind: skip missed ticks instead of bursting
@@ -210,16 +225,29 @@ class SessionNode:
             self.tick_due = math.inf
             self._resume_reading()
 
-    async def _tick_slot(self, slot: int) -> None:
-        """One presence tick of the rooms in ``slot``."""
+    async def _tick_slot(self, slot: int, rooms: list[str], align_period: float = 0.0) -> None:
+        """One presence tick of ``rooms`` (those in ``slot``); with ``align_period`` (the period, when aligning
+        this time) each room's slot for the next periods is chosen from when its members' poses arrive."""
         now = self.clock()
-        for room, hub in list(self.hubs.items()):
-            if self.tick_slots.get(room, 0) != slot:
+        for room in rooms:
+            hub = self.hubs.get(room)
+            if hub is None:  # gone while an earlier room's tick waited
                 continue
+            mono = time.monotonic()
             try:
                 await hub.tick_presence(now)
             except (OSError, ConnectionError) as exc:
                 logger.warning("room %s: presence tick failed: %s", hub.room_id, exc)
+            if align_period:
+                self._align(room, hub, slot, mono, align_period)
+
+    def _align(self, room: str, hub: RoomHub, slot: int, mono: float, period: float) -> None:
+        """Move ``room`` to the slot after its members' poses arrive (``server.align``), from the next period."""
+        ages = [mono - link.last_received for link in hub.clients.values() if mono - link.last_received < 2 * period]
+        new = aligned_slot(ages, slot, TICK_SLOTS, period)
+        if new != slot:
+            self._slot_moves[room] = new
+            self.slot_moves += 1
 
     async def _housekeeping(self) -> None:
         interval = min(1.0, self.settings.quiet_timeout_s / 4, self.settings.idle_timeout_s / 4)
