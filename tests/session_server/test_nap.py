@@ -7,7 +7,7 @@ import asyncio
 import time
 
 from session_server.server.app import create_app
-from session_server.server.nap import BUSY_SHARE, IDLE_LOOK_S, QUIET_TURNS, Napper
+from session_server.server.nap import BUSY_SHARE, IDLE_LOOK_S, WINDOW_TURNS, Napper
 from session_server.server.runner import make_server
 from session_server.settings import SessionSettings
 
@@ -51,10 +51,22 @@ def test_while_busy_the_loop_turns_at_most_once_per_interval() -> None:
 def test_turns_with_next_to_nothing_to_do_end_the_napping() -> None:
     napper = Napper(0.001, lambda: True)  # napping on, it would nap about 1,000 times in the second
     turns, elapsed = asyncio.run(_turns(napper, 1.0))
-    # QUIET_TURNS naps per try, a try every IDLE_LOOK_S: a few idle clients do not make the loop wake 1/INTERVAL
+    # WINDOW_TURNS naps per try, a try every IDLE_LOOK_S: a few idle clients do not make the loop wake 1/INTERVAL
     # times a second
-    assert napper.naps <= (elapsed / IDLE_LOOK_S + 2) * QUIET_TURNS, (napper.naps, elapsed)
+    assert napper.naps <= (elapsed / IDLE_LOOK_S + 2) * WINDOW_TURNS, (napper.naps, elapsed)
     assert turns > napper.naps
+
+
+def test_turns_with_little_to_do_end_the_napping() -> None:
+    """Turns busy under ``BUSY_SHARE`` of the interval on average (one big room: a few reads a turn) end the
+    napping, which would cost more wake-ups than it saves; turns busier than that keep it."""
+    light = Napper(0.002, lambda: True)
+    turns, elapsed = asyncio.run(_turns(light, 1.2, work=BUSY_SHARE * 0.002 / 3))
+    assert light.naps <= (elapsed / IDLE_LOOK_S + 2) * WINDOW_TURNS, (light.naps, elapsed)
+    assert turns > 2 * light.naps
+    busy = Napper(0.002, lambda: True)
+    turns, elapsed = asyncio.run(_turns(busy, 0.6, work=BUSY_SHARE * 0.002 * 3))
+    assert busy.naps > (elapsed / IDLE_LOOK_S + 2) * WINDOW_TURNS, (busy.naps, elapsed)
 
 
 def test_without_clients_it_never_sleeps() -> None:
