@@ -233,7 +233,7 @@ class SessionNode:
             hub = self.hubs.get(room)
             if hub is None:  # gone while an earlier room's tick waited
                 continue
-            mono = time.monotonic()
+            mono = time.monotonic() if align_period else 0.0  # when this room's poses are taken
             try:
                 await hub.tick_presence(now)
             except (OSError, ConnectionError) as exc:
@@ -243,7 +243,7 @@ class SessionNode:
 
     def _align(self, room: str, hub: RoomHub, slot: int, mono: float, period: float) -> None:
         """Move ``room`` to the slot after its members' poses arrive (``server.align``), from the next period."""
-        ages = [mono - link.last_received for link in hub.clients.values() if mono - link.last_received < 2 * period]
+        ages = [age for link in hub.clients.values() if (age := mono - link.last_received) < 2 * period]
         new = aligned_slot(ages, slot, TICK_SLOTS, period)
         if new != slot:
             self._slot_moves[room] = new
