@@ -19,20 +19,33 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import typer
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings
-from rich.console import Console
-from rich.text import Text
 from typer.core import TyperCommand
 
-if TYPE_CHECKING:  # imported where used: a command that shows no bar or table does not load them (~20 ms)
+if TYPE_CHECKING:  # rich is imported where used: a server that logs to a pipe never loads it (about 4 MiB)
+    from rich.console import Console
     from rich.progress import Progress, ProgressColumn
     from rich.table import Table
 
 S = TypeVar("S", bound=BaseSettings)
 
-err = Console(stderr=True)
-"""Console on stderr for errors, warnings, logs and progress (stdout is kept for results)."""
-out = Console()
-"""Console on stdout for results."""
+_consoles: dict[bool, Console] = {}
+
+
+def get_console(stderr: bool = True) -> Console:
+    """The shared rich Console on stderr (errors, warnings, logs, progress) or stdout (results), made on first use."""
+    made = _consoles.get(stderr)
+    if made is None:
+        from rich.console import Console
+
+        made = _consoles[stderr] = Console(stderr=stderr)
+    return made
+
+
+def __getattr__(name: str) -> Any:
+    """``err`` and ``out``: the stderr and stdout consoles of :func:`get_console`, made on first use."""
+    if name in ("err", "out"):
+        return get_console(stderr=name == "err")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 HELP_WIDTH = 120
@@ -77,8 +90,10 @@ def make_app(name: str, help: str, *, no_args_is_help: bool = True) -> App:
 
 def fail(message: object, code: int = 2, console: Console | None = None) -> typer.Exit:
     """Print ``error: <message>`` as one line on stderr and return the ``typer.Exit`` to raise."""
+    from rich.text import Text
+
     text = " ".join(str(message).split("\n"))
-    (console or err).print(Text.assemble(("error:", "bold red"), " ", text), highlight=False, soft_wrap=True)
+    (console or get_console()).print(Text.assemble(("error:", "bold red"), " ", text), highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -97,7 +112,9 @@ def check_port(host: str, port: int, console: Console | None = None) -> None:
 
 def warn(message: object, console: Console | None = None) -> None:
     """Print ``warning: <message>`` on stderr."""
-    (console or err).print(Text.assemble(("warning:", "yellow"), " ", str(message)), highlight=False,
+    from rich.text import Text
+
+    (console or get_console()).print(Text.assemble(("warning:", "yellow"), " ", str(message)), highlight=False,
                            soft_wrap=True)
 
 
@@ -120,7 +137,7 @@ def exits(*rules: tuple[type[BaseException], int], console: Console | None = Non
         if internal is None:
             raise
         internal.debug("internal error", exc_info=exc)
-        (console or err).print(f"internal error: {type(exc).__name__} (run with --verbose for details)",
+        (console or get_console()).print(f"internal error: {type(exc).__name__} (run with --verbose for details)",
                                markup=False, highlight=False)
         raise typer.Exit(1) from None
 
@@ -140,12 +157,31 @@ def log_level(quiet: bool, verbose: bool, *, default: int = logging.WARNING, qui
     return logging.DEBUG if verbose else quiet_level if quiet else default
 
 
-def setup_logging(level: int, console: Console | None = None) -> None:
-    """Send log records through rich to stderr at ``level`` (replacing earlier handlers)."""
-    from rich.logging import RichHandler
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A stream handler on ``sys.stderr`` as it is when each record is written (as rich's console does)."""
 
-    logging.basicConfig(level=level, format="%(message)s", force=True,
-                        handlers=[RichHandler(console=console or err, show_path=False)])
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        """The current ``sys.stderr``."""
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
+def setup_logging(level: int, console: Console | None = None) -> None:
+    """Send log records to stderr at ``level`` (replacing earlier handlers): through rich on a terminal (or to
+    ``console``), else one plain line each, with time, level and logger, unwrapped (for journals and log files)."""
+    if console is not None or sys.stderr.isatty():
+        from rich.logging import RichHandler
+
+        handler: logging.Handler = RichHandler(console=console or get_console(), show_path=False)
+        fmt = "%(message)s"
+    else:
+        handler = _StderrHandler()
+        fmt = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    logging.basicConfig(level=level, format=fmt, force=True, handlers=[handler])
 
 
 def progress_bar(*columns: ProgressColumn | str, width: int = 18, quiet: bool = False, transient: bool = True,
@@ -156,7 +192,7 @@ def progress_bar(*columns: ProgressColumn | str, width: int = 18, quiet: bool = 
     """
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    console = console or err
+    console = console or get_console()
     return Progress(TextColumn(f"{{task.description:<{width}}}"), BarColumn(), *columns, TimeElapsedColumn(),
                     console=console, transient=transient, disable=quiet or (transient and not console.is_terminal))
 
@@ -166,7 +202,7 @@ def print_table(table: Table, console: Console | None = None) -> None:
     a terminal) it is printed at its natural width, and a narrow terminal wraps the long lines itself."""
     from rich.measure import Measurement
 
-    console = console or out
+    console = console or get_console(stderr=False)
     for column in table.columns:
         column.no_wrap = True
     natural = Measurement.get(console, console.options.update_width(1_000_000), table).maximum
@@ -187,13 +223,14 @@ def run(app: typer.Typer, console: Console | None = None) -> None:
     A usage error (unknown option, missing or bad value) is ``error: <what> (see '<command> --help')`` and exit
     code 2, instead of click's usage block and boxed panel; Ctrl-C prints ``interrupted`` and exits 130.
     """
-    console = console or err
     try:
         code = app(standalone_mode=False)
     except KeyboardInterrupt:
+        console = console or get_console()
         console.print("interrupted", markup=False, highlight=False)
         sys.exit(130)
     except typer.Abort:
+        console = console or get_console()
         console.print("aborted", markup=False, highlight=False)
         sys.exit(1)
     except BrokenPipeError:  # the reader went away (``| head``): stop quietly, as click's standalone mode does
@@ -216,5 +253,5 @@ def run(app: typer.Typer, console: Console | None = None) -> None:
     sys.exit(code if isinstance(code, int) else 0)
 
 
-__all__: Sequence[str] = ["check_port", "err", "exits", "fail", "load_settings", "log_level", "make_app", "out",
+__all__: Sequence[str] = ["check_port", "exits", "fail", "get_console", "load_settings", "log_level", "make_app",
                           "print_table", "progress_bar", "run", "setup_logging", "warn"]

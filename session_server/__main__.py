@@ -24,7 +24,6 @@ app = clikit.make_app(
     "Phygital session server: shared AR sessions over WebSocket (see session_server/PROTOCOL.md).",
     no_args_is_help=False,
 )
-err = clikit.err
 
 
 def _settings() -> SessionSettings:

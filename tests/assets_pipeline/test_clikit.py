@@ -119,3 +119,36 @@ def test_run_turns_usage_errors_into_one_line(capsys: pytest.CaptureFixture[str]
         else:
             assert captured.err == ""
     assert captured.out == "hello ana\n"
+
+
+def test_logs_off_a_terminal_are_plain_lines_and_load_no_rich() -> None:
+    """A server whose stderr is a pipe or a journal writes one unwrapped line per record (time, level, logger) and
+    never loads rich (about 2 MiB of the session server's memory at rest); the consoles are made on first use."""
+    import subprocess
+
+    script = (
+        "import logging, sys\n"
+        "import session_server.__main__\n"
+        "from assets_pipeline import clikit\n"
+        "clikit.setup_logging(logging.INFO)\n"
+        "logging.getLogger('shop.floor').warning('word ' * 40 + 'end')\n"
+        "print(sorted(m for m in sys.modules if m == 'rich' or m.startswith('rich.')))\n"
+        "clikit.warn('now rich')\n"
+        "print('rich.console' in sys.modules, clikit.err is clikit.get_console(), clikit.out is not clikit.err)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
+    lines = done.stderr.splitlines()
+    assert len(lines) == 2, done.stderr
+    assert " WARNING shop.floor: word word " in lines[0] and lines[0].endswith("word end"), lines[0]
+    assert lines[1] == "warning: now rich"
+    assert done.stdout.splitlines() == ["[]", "True True True"]
+
+
+def test_logs_on_a_given_console_go_through_rich() -> None:
+    c = console()
+    clikit.setup_logging(logging.INFO, c)
+    try:
+        logging.getLogger("shop.floor").info("hello")
+    finally:
+        logging.basicConfig(force=True, handlers=[logging.NullHandler()])
+    assert "INFO" in text(c) and "hello" in text(c)
