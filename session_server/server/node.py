@@ -77,6 +77,9 @@ class SessionNode:
         self.tick_due = math.inf
         """``time.monotonic()`` after which the presence tick is late; a fast-path connection read after it
         stops being read until the tick ran (``defer_reading``).  Infinite while no ticker runs."""
+        self.next_slot_at = math.inf
+        """``time.monotonic()`` when the ticker's next slot is due (the napper never sleeps past it); infinite
+        while the ticker is not waiting for a slot."""
         self._deferred: list[Any] = []
         self.reads_deferred = 0
         """How many times a connection stopped being read until a late tick ran."""
@@ -207,8 +210,12 @@ class SessionNode:
                 for slot in sorted(by_slot) or [0]:
                     delay = start + slot * step - loop.time()
                     if delay > 0:
-                        self.tick_due = time.monotonic() + delay + period * TICK_GRACE
+                        mono = time.monotonic()
+                        # when the loop's timer is due: uvloop counts whole milliseconds of the same clock
+                        self.next_slot_at = (math.floor(mono * 1000) + round(delay * 1000)) / 1000
+                        self.tick_due = mono + delay + period * TICK_GRACE
                         await asyncio.sleep(delay)
+                        self.next_slot_at = math.inf
                     self.tick_lag_ms = max(0.0, -delay * 1000) * 0.1 + self.tick_lag_ms * 0.9  # smoothed
                     await self._tick_slot(slot, by_slot.get(slot, []), period if align else 0.0)
                     self._resume_reading()
@@ -222,7 +229,7 @@ class SessionNode:
                     start += behind
                 self.tick_due = time.monotonic() + max(0.0, -behind) + period * TICK_GRACE
         finally:
-            self.tick_due = math.inf
+            self.tick_due = self.next_slot_at = math.inf
             self._resume_reading()
 
     async def _tick_slot(self, slot: int, rooms: list[str], align_period: float = 0.0) -> None:

@@ -48,7 +48,7 @@ class GracefulServer(uvicorn.Server):
             node = getattr(getattr(self.config.app, "state", None), "session_node", None)
             if self.poll_interval > 0 and node is not None:
                 links = node.links
-                self.napper = Napper(self.poll_interval, lambda: bool(links))
+                self.napper = Napper(self.poll_interval, lambda: bool(links), lambda: node.next_slot_at)
                 self.napper.start()
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:

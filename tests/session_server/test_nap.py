@@ -6,6 +6,9 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
+
+from session_server.server import nap
 from session_server.server.app import create_app
 from session_server.server.nap import BUSY_SHARE, IDLE_LOOK_S, WINDOW_TURNS, Napper
 from session_server.server.runner import make_server
@@ -67,6 +70,31 @@ def test_turns_with_little_to_do_end_the_napping() -> None:
     busy = Napper(0.002, lambda: True)
     turns, elapsed = asyncio.run(_turns(busy, 0.6, work=BUSY_SHARE * 0.002 * 3))
     assert busy.naps > (elapsed / IDLE_LOOK_S + 2) * WINDOW_TURNS, (busy.naps, elapsed)
+
+
+def test_a_nap_ends_at_the_deadline_and_naps_go_on_once_it_passed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A tick due during a nap is not made late by it: no nap sleeps past ``deadline()``; once the deadline has
+    passed (its timer about to run), the napper naps as usual instead of spinning."""
+    interval = 0.02
+    naps: list[tuple[float, float]] = []  # (when it began, seconds asked for)
+    real_sleep = time.sleep
+
+    def sleep(seconds: float) -> None:
+        naps.append((time.monotonic(), seconds))
+        real_sleep(seconds)
+
+    monkeypatch.setattr(nap.time, "sleep", sleep)
+    start = time.monotonic()
+    due = start + 0.05
+    napper = Napper(interval, lambda: True, lambda: due)
+    turns, elapsed = asyncio.run(_turns(napper, 0.15, work=2 * BUSY_SHARE * interval))
+    before = [(at, s) for at, s in naps if at < due]
+    after = [s for at, s in naps if at >= due]
+    assert before and after, naps
+    assert all(at + s <= due + 2e-4 for at, s in before), (due, before)  # (``at`` is read a little later)
+    assert any(abs(at + s - due) < 1e-3 for at, s in before), (due, before)  # one nap was cut short at it
+    assert min(after) > interval / 2, after  # after it: whole naps again, no spinning
+    assert turns <= elapsed / interval + 3, (turns, elapsed)
 
 
 def test_without_clients_it_never_sleeps() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 import time
 from typing import Any
@@ -108,18 +109,31 @@ def test_the_ticker_follows_arrivals_once_a_period(align: bool) -> None:
     node.hubs.update(hubs)  # type: ignore[arg-type]
     node.tick_slots.update({"late": 0, "other": 2})
 
+    due: list[tuple[float, float]] = []  # (when read, the next slot's time) while the ticker waits
+
+    async def watch() -> None:
+        while True:
+            await asyncio.sleep(0.004)
+            if node.next_slot_at != math.inf:
+                due.append((time.monotonic(), node.next_slot_at))
+
     async def main() -> list[float]:
         ticker = asyncio.create_task(node._ticker())
+        watcher = asyncio.create_task(watch())
         await asyncio.sleep(0.2)
         start = hubs["late"].ticks[-1]
         # poses arrive 3 ms after the room's tick: each waits ~30 ms where it is
         sent = await _send_at(hubs["late"].clients["ana"], 0.003, start, start + 2.5)
         await asyncio.sleep(0.1)  # the last poses' ticks
         ticker.cancel()
-        await asyncio.gather(ticker, return_exceptions=True)
+        watcher.cancel()
+        await asyncio.gather(ticker, watcher, return_exceptions=True)
         return sent
 
     sent = asyncio.run(main())
+    # what the napper never sleeps past: the slot the ticker waits for, at most a period ahead; none once stopped
+    assert len(due) > 100 and all(-0.005 < d - at <= PERIOD + 0.002 for at, d in due), due[:5]
+    assert node.next_slot_at == math.inf
     for hub in hubs.values():  # once a period, moves or not (a late loop turn may merge two, never add one)
         gaps = [b - a for a, b in zip(hub.ticks, hub.ticks[1:], strict=False)]
         assert min(gaps) > PERIOD / 2, hub.room_id
