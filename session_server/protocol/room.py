@@ -17,7 +17,6 @@ when the room is made or loaded, so a room taken over from another process credi
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,45 +48,50 @@ __all__ = [
 ]
 
 
+_ACK_KEYS = frozenset(m.ack("", 0))
+"""The keys of a plain ``ack`` frame (one that ``Answers`` keeps as its revision)."""
+
+
 class Answers:
     """One participant's answers to its session's requests, by request id: the last ``keep`` remembered.
 
-    An append-only list of ``(request id, answer)`` pairs, oldest first, with a dict from id to answer for the
-    look-up; the oldest pair is dropped as a new one passes ``keep`` (the list is cut back once its dropped
-    head is as long as what it keeps).  A checkpoint takes the pairs as they are (``pairs``: a copy of the
-    list, not of the pairs)."""
+    A dict from request id to answer in the order remembered (oldest first; one remembered again keeps its
+    place); the oldest is dropped as a new one passes ``keep``.  A plain ``ack`` (what ``messages.ack`` builds,
+    not a duplicate) is kept as its revision, an int, and built again when asked for: a server with a thousand
+    participants moving once a second keeps 256 answers for each, and a frame dict apiece was about 100 MB.
+    """
 
-    __slots__ = ("_by_id", "_pairs", "_start", "get", "keep")
+    __slots__ = ("_by_id", "keep")
 
     def __init__(self, keep: int = IDEMPOTENCY_PER_PARTICIPANT) -> None:
         self.keep = keep
-        self._by_id: dict[str, dict[str, Any]] = {}
-        self._pairs: list[tuple[str, dict[str, Any]]] = []
-        self._start = 0
-        """Pairs before this index were dropped."""
-        self.get: Callable[[str], dict[str, Any] | None] = self._by_id.get
-        """``get(request_id)``: the answer remembered for ``request_id``, or None (the look-up dict's own ``get``,
-        asked once per request)."""
+        self._by_id: dict[str, int | dict[str, Any]] = {}
 
-    def add(self, request_id: str, answer: dict[str, Any]) -> None:
-        """Remember the answer to ``request_id`` (one remembered already keeps its place, with this answer)."""
-        if request_id in self._by_id:
-            self._by_id[request_id] = answer
-            at = next(i for i in range(self._start, len(self._pairs)) if self._pairs[i][0] == request_id)
-            self._pairs[at] = (request_id, answer)
-            return
-        self._by_id[request_id] = answer
-        self._pairs.append((request_id, answer))
-        if len(self._by_id) > self.keep:
-            del self._by_id[self._pairs[self._start][0]]
-            self._start += 1
-            if self._start >= self.keep:
-                del self._pairs[: self._start]
-                self._start = 0
+    def add(self, request_id: str, answer: dict[str, Any] | int) -> None:
+        """Remember the answer to ``request_id`` (a frame, or the revision of a plain ``ack``); one remembered
+        already keeps its place, with this answer."""
+        by_id = self._by_id
+        if type(answer) is dict and answer.get("type") == "ack" and answer.get("duplicate") is False:
+            if answer.keys() == _ACK_KEYS and type(answer["revision"]) is int:
+                answer = answer["revision"]
+        elif type(answer) is not dict and type(answer) is not int:
+            raise TypeError(f"answer to {request_id!r}: a frame or a revision, not {type(answer).__name__}")
+        known = request_id in by_id
+        by_id[request_id] = answer
+        if not known and len(by_id) > self.keep:
+            del by_id[next(iter(by_id))]
 
-    def pairs(self) -> list[tuple[str, dict[str, Any]]]:
-        """The ``(request id, answer)`` pairs remembered, oldest first (a new list; the pairs are shared)."""
-        return self._pairs[self._start :]
+    def get(self, request_id: str) -> dict[str, Any] | None:
+        """The answer remembered for ``request_id`` as a frame, or None."""
+        answer = self._by_id.get(request_id)
+        if type(answer) is int:
+            return m.ack(request_id, answer)
+        return answer  # type: ignore[return-value]
+
+    def dump(self) -> dict[str, int | dict[str, Any]]:
+        """The answers for a checkpoint, oldest first: ``{request id: frame or ack revision}`` (a new dict; the
+        frames are shared)."""
+        return dict(self._by_id)
 
     def __len__(self) -> int:
         return len(self._by_id)
@@ -182,9 +186,9 @@ class Room:
 
     # -- persistence (backplane) ---------------------------------------------------------------
     def dump(self) -> dict[str, Any]:
-        """Checkpoint: the state and the idempotency cache (``{participant: [[request id, answer], ...]}``, oldest
-        first; the pairs are the cache's own, shared: a checkpoint copies no answer)."""
-        return {"state": self.state.snapshot(), "done": {p: d.pairs() for p, d in self._done.items()}}
+        """Checkpoint: the state and the idempotency cache (``{participant: {request id: answer}}``, oldest first,
+        an answer being a frame or the revision of a plain ``ack``; see ``Answers``)."""
+        return {"state": self.state.snapshot(), "done": {p: d.dump() for p, d in self._done.items()}}
 
     @classmethod
     def load(
@@ -194,8 +198,9 @@ class Room:
         total stalled time now (only later stalls are credited to its participants' timers)."""
         room = cls(data["state"]["room"], config, now, kind, stalled)
         room.state = room.kind.from_snapshot(data["state"])
-        for pid, pairs in data.get("done", {}).items():
-            for request_id, answer in pairs:
+        for pid, answers in data.get("done", {}).items():
+            # a dict (``dump``), or ``[[request id, frame], ...]`` as checkpoints written before it held them
+            for request_id, answer in answers.items() if isinstance(answers, dict) else answers:
                 room._remember(pid, request_id, answer)
         for pid in room.state.participants:
             room._seen[pid] = room._woke
@@ -210,14 +215,14 @@ class Room:
             self.state = apply(self.state, delta)
             by, req = delta.data.get("by"), delta.data.get("req")
             if isinstance(by, str) and isinstance(req, str):
-                self._remember(by, req, m.ack(req, delta.rev))
+                self._remember(by, req, delta.rev)
         for answer in answers:
             part = self.state.participants.get(answer.get("participant"))
             if part is not None and part.session == answer.get("session"):
                 self._remember(part.id, str(answer["id"]), answer["frame"])
         self._restore(self._started)
 
-    def _remember(self, participant: str, request_id: str, frame: dict[str, Any]) -> None:
+    def _remember(self, participant: str, request_id: str, frame: dict[str, Any] | int) -> None:
         done = self._done.get(participant)
         if done is None:
             done = self._done[participant] = Answers()
