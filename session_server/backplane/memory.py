@@ -20,7 +20,8 @@ LOG_KEEP = 20_000
 INBOX_KEEP = 20_000
 PRESENCE_KEEP = 64
 LOG_RETENTION_S = 120.0
-"""Committed deltas older than this and covered by a checkpoint are dropped (resume needs 60 s)."""
+"""Committed deltas older than this and covered by a checkpoint are dropped, unless the backplane is given its
+own retention (the server gives the resume window and a margin: 70 s by default)."""
 
 
 class _Stream:
@@ -150,10 +151,18 @@ class MemoryBackplane(Backplane):
     distributed = False
     start_cursor = "-1"
 
-    def __init__(self, node_id: str = "local", store: MemoryStore | None = None, lease_ms: int = 600) -> None:
+    def __init__(
+        self,
+        node_id: str = "local",
+        store: MemoryStore | None = None,
+        lease_ms: int = 600,
+        log_retention_s: float | None = None,
+    ) -> None:
         self.node_id = node_id
         self.store = store or MemoryStore()
         self.lease_ms = lease_ms
+        self.log_retention_s = LOG_RETENTION_S if log_retention_s is None else log_retention_s
+        """Seconds a committed delta covered by a checkpoint is kept (for resumes served by a hub made later)."""
         self.distributed = store is not None
         self._epochs: dict[str, int] = {}
         """room -> the epoch this node acquired last"""
@@ -222,7 +231,7 @@ class MemoryBackplane(Backplane):
         store.stream(f"inbox:{room}", INBOX_KEEP).trim(int(cursor))
         if checkpoint is not None:
             covered = int(checkpoint["state"]["revision"])
-            log.trim(log.next_id - 1 - (last - covered if last is not None else 0), now - LOG_RETENTION_S)
+            log.trim(log.next_id - 1 - (last - covered if last is not None else 0), now - self.log_retention_s)
             kept = [(r, a) for r, a in store.answers.get(room, ()) if r >= covered]
             if kept or room in store.answers:
                 store.answers[room] = kept

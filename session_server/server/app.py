@@ -15,6 +15,7 @@ from ..retail import mount as mount_retail
 from ..retail.service import RetailService
 from ..settings import DEV_SECRET, SessionSettings
 from ..web import mount_web
+from .hub import LOG_MARGIN_S
 from .node import SessionNode
 from .ws import ws_endpoint
 
@@ -28,7 +29,8 @@ def make_backplane(settings: SessionSettings) -> Backplane:
         from ..backplane.redis import RedisBackplane
 
         return RedisBackplane(settings.redis_url, node_id, prefix=settings.redis_prefix, lease_ms=settings.lease_ms)
-    return MemoryBackplane(node_id, lease_ms=settings.lease_ms)
+    # deltas are kept as long as a resume can ask for them (each one is memory: about 0.7 KB for a move)
+    return MemoryBackplane(node_id, lease_ms=settings.lease_ms, log_retention_s=settings.resume_window_s + LOG_MARGIN_S)
 
 
 def create_app(

@@ -316,3 +316,28 @@ def test_an_unreachable_redis_is_a_connection_error() -> None:
         await bp.close()
 
     asyncio.run(main())
+
+
+def test_the_server_keeps_memory_deltas_for_the_resume_window_and_a_margin() -> None:
+    """The in-memory log keeps what a resume can ask for (the resume window and a margin), not a fixed 120 s: at a
+    thousand moves a second each kept second is about 0.7 MB."""
+    from session_server.server.app import make_backplane
+    from session_server.server.hub import LOG_MARGIN_S
+    from session_server.settings import SessionSettings
+
+    settings = SessionSettings(_env_file=None, token_secret="x" * 32, resume_window_s=5)  # type: ignore[call-arg]
+    bp = make_backplane(settings)
+    assert isinstance(bp, MemoryBackplane) and bp.log_retention_s == 5 + LOG_MARGIN_S
+    clock = [1000.0]
+    bp._now = lambda: clock[0]  # type: ignore[method-assign]
+
+    async def main() -> list[int]:
+        assert await bp.acquire("r")
+        await bp.commit("r", [], {"state": {"revision": 0}}, "-1")
+        for rev in range(1, 41):  # a delta a second, a checkpoint with each: all covered
+            clock[0] += 1.0
+            await bp.commit("r", [delta(rev)], {"state": {"revision": rev}}, "-1")
+        return [int(d["rev"]) for d in await bp.read_log("r", 0)]
+
+    kept = asyncio.run(main())
+    assert kept == list(range(40 - int(5 + LOG_MARGIN_S), 41)), kept  # the last 15 s, both ends in
