@@ -12,7 +12,11 @@ the B/A ratio of CPU per delivered update within each pair.  Usage::
         [--room-size 10] [--seconds 10] [--pairs 3] [--wrap SCRIPT]
 
 ``--wrap SCRIPT`` starts ``python SCRIPT serve ...`` instead of ``python -m session_server serve ...`` (a script
-that instruments the server, e.g. counts read sizes, then runs the module with ``runpy``).
+that instruments the server, e.g. counts read sizes, then runs the module with ``runpy``).  ``--rss-every S``
+samples the server's RSS every S seconds of each run and prints the series under its row (does memory under
+load level off?); with B left out, only A runs, ``--pairs`` times (a long run of one checkout)::
+
+    .venv/bin/python tests/benchmarks/bench_session_ab.py . --clients 1000 --pairs 1 --seconds 280 --rss-every 20
 """
 
 from __future__ import annotations
@@ -63,30 +67,44 @@ def start_tree(tree: Path, label: str, wrap: str | None = None) -> bs.Server:
     return bs.Server("ours", port, proc, ps, rest_rss=ps.memory_info().rss)
 
 
-async def one_run(tree: Path, label: str, args: argparse.Namespace) -> bs.Result:
-    """One server of checkout ``tree`` under the load."""
+async def _sample_rss(ps: psutil.Process, every: float, into: list[float]) -> None:
+    """Append the server's RSS in MiB to ``into`` every ``every`` seconds until cancelled."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            into.append(ps.memory_info().rss / 2**20)
+        except psutil.Error:
+            return
+
+
+async def one_run(tree: Path, label: str, args: argparse.Namespace) -> tuple[bs.Result, list[float]]:
+    """One server of checkout ``tree`` under the load; its RSS series in MiB (with ``--rss-every``)."""
     server = start_tree(tree, label, args.wrap)
+    rss: list[float] = []
+    sampler = asyncio.create_task(_sample_rss(server.ps, args.rss_every, rss)) if args.rss_every else None
     try:
-        return await bs.run_load(server, args.clients, args.room_size, args.seconds)
+        return await bs.run_load(server, args.clients, args.room_size, args.seconds), rss
     finally:
+        if sampler is not None:
+            sampler.cancel()
         server.stop()
 
 
 async def main(args: argparse.Namespace) -> None:
     """Alternate the two checkouts (A B B A ...) and print one row per run, then medians and ratios."""
-    trees = {"A": Path(args.a).resolve(), "B": Path(args.b).resolve()}
-    rows: dict[str, list[bs.Result]] = {"A": [], "B": []}
+    trees = {"A": Path(args.a).resolve(), **({"B": Path(args.b).resolve()} if args.b else {})}
+    rows: dict[str, list[bs.Result]] = {label: [] for label in trees}
     print(
-        f"A = {trees['A']}\nB = {trees['B']}\n{args.clients} clients in rooms of {args.room_size}, "
-        f"{args.seconds} s windows\n"
+        "\n".join(f"{label} = {tree}" for label, tree in trees.items())
+        + f"\n{args.clients} clients in rooms of {args.room_size}, {args.seconds} s windows\n"
     )
     print("| run | tree | updates/s | p99 ms | server CPU | CPU per 1k updates/s | server waiting | load |")
     print("|---|---|---|---|---|---|---|---|")
     n = 0
     for pair in range(args.pairs):
-        for label in ("A", "B") if pair % 2 == 0 else ("B", "A"):
+        for label in ("A", "B")[: len(trees)] if pair % 2 == 0 else ("B", "A")[-len(trees) :]:
             n += 1
-            r = await one_run(trees[label], label, args)
+            r, rss = await one_run(trees[label], label, args)
             rows[label].append(r)
             wait = next((x for x in r.extra["notes"] if x.startswith("CPU contention")), "")
             print(
@@ -95,13 +113,17 @@ async def main(args: argparse.Namespace) -> None:
                 f"{r.extra['load']:.1f} |",
                 flush=True,
             )
-    a, b = rows["A"], rows["B"]
+            if rss:
+                print(f"  RSS MiB every {args.rss_every:g} s: {', '.join(f'{v:.0f}' for v in rss)}", flush=True)
     print("\n| tree | updates/s | p99 ms | server CPU |\n|---|---|---|---|")
     for label, rs in rows.items():
         print(
             f"| {label} | {bs._median([r.updates_per_s for r in rs]):,.0f} | {bs._median([r.p99 for r in rs]):.1f} | "
             f"{bs._median([r.cpu for r in rs]):.1f} % |"
         )
+    if "B" not in rows:
+        return
+    a, b = rows["A"], rows["B"]
     cpu = [y.cpu / x.cpu for x, y in zip(a, b, strict=True)]
     per = [(y.cpu / y.updates_per_s) / (x.cpu / x.updates_per_s) for x, y in zip(a, b, strict=True)]
     p99 = [y.p99 / x.p99 for x, y in zip(a, b, strict=True)]
@@ -116,11 +138,12 @@ def cli() -> None:
     """Parse the arguments and run the A/B."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("a", help="checkout A (the baseline)")
-    parser.add_argument("b", help="checkout B (the change)")
+    parser.add_argument("b", nargs="?", help="checkout B (the change); without it only A runs")
     parser.add_argument("--clients", type=int, default=800)
     parser.add_argument("--room-size", type=int, default=10)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--pairs", type=int, default=3)
+    parser.add_argument("--rss-every", type=float, default=0.0, help="sample the server's RSS every this many s")
     parser.add_argument("--wrap", help="a script run instead of -m session_server (it runs the module itself)")
     args = parser.parse_args()
     if why := bs.node_ready():
