@@ -201,7 +201,8 @@ class Room:
         for pid, answers in data.get("done", {}).items():
             # a dict (``dump``), or ``[[request id, frame], ...]`` as checkpoints written before it held them
             for request_id, answer in answers.items() if isinstance(answers, dict) else answers:
-                room._remember(pid, request_id, answer)
+                if type(answer) is dict or type(answer) is int:  # anything else is no answer: forgotten
+                    room._remember(pid, request_id, answer)
         for pid in room.state.participants:
             room._seen[pid] = room._woke
         room._restore(now)

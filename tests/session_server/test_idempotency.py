@@ -192,3 +192,16 @@ def test_a_checkpoint_written_with_frames_still_loads() -> None:
     loaded = Room.load(old, RoomConfig(), 3.0)
     assert list(loaded.dump()["done"]["ana"])[-2:] == ["m0", "m1"]
     assert _moves(loaded, range(2), 4.0) == [{**a, "duplicate": True} for a in moved]
+
+
+def test_a_checkpoint_answer_that_is_no_frame_is_forgotten_not_fatal() -> None:
+    """A takeover never fails on a stored answer it cannot use (null, a string, a bool): that request id is only
+    not remembered, and a retry of it is applied as new."""
+    room = _room_with_lock()
+    _moves(room, range(2), 2.0)
+    stored = json.loads(json.dumps(room.dump()))
+    stored["done"]["ana"]["m0"] = None
+    stored["done"]["ana"]["m1"] = True
+    stored["done"]["ana"]["m9"] = "ack"
+    loaded = Room.load(stored, RoomConfig(), 3.0)
+    assert [a["duplicate"] for a in _moves(loaded, range(2), 4.0)] == [False, False]
