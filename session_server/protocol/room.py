@@ -55,31 +55,46 @@ _ACK_KEYS = frozenset(m.ack("", 0))
 class Answers:
     """One participant's answers to its session's requests, by request id: the last ``keep`` remembered.
 
-    A dict from request id to answer in the order remembered (oldest first; one remembered again keeps its
-    place); the oldest is dropped as a new one passes ``keep``.  A plain ``ack`` (what ``messages.ack`` builds,
-    not a duplicate) is kept as its revision, an int, and built again when asked for: a server with a thousand
-    participants moving once a second keeps 256 answers for each, and a frame dict apiece was about 100 MB.
+    An append-only list of ``(request id, answer)`` pairs, oldest first, with a dict from id to answer for the
+    look-up; the oldest pair is dropped as a new one passes ``keep`` (the list's dropped head is cut off every
+    ``keep // 8`` drops).  A plain ``ack`` (what ``messages.ack`` builds, not a duplicate) is kept as its revision,
+    an int, and built again when asked for: a server with a thousand participants moving once a second keeps 256
+    answers for each, and a frame dict apiece, with up to 512 pairs in the list, was about 170 MB.  A checkpoint
+    takes the pairs as they are (``pairs``: a copy of the list, not of the pairs: a dict copy instead cost a
+    checkpoint 5x the CPU).
     """
 
-    __slots__ = ("_by_id", "keep")
+    __slots__ = ("_by_id", "_pairs", "_start", "keep")
 
     def __init__(self, keep: int = IDEMPOTENCY_PER_PARTICIPANT) -> None:
         self.keep = keep
         self._by_id: dict[str, int | dict[str, Any]] = {}
+        self._pairs: list[tuple[str, int | dict[str, Any]]] = []
+        self._start = 0
+        """Pairs before this index were dropped."""
 
     def add(self, request_id: str, answer: dict[str, Any] | int) -> None:
         """Remember the answer to ``request_id`` (a frame, or the revision of a plain ``ack``); one remembered
         already keeps its place, with this answer."""
-        by_id = self._by_id
         if type(answer) is dict and answer.get("type") == "ack" and answer.get("duplicate") is False:
             if answer.keys() == _ACK_KEYS and type(answer["revision"]) is int:
                 answer = answer["revision"]
         elif type(answer) is not dict and type(answer) is not int:
             raise TypeError(f"answer to {request_id!r}: a frame or a revision, not {type(answer).__name__}")
-        known = request_id in by_id
+        by_id, pairs = self._by_id, self._pairs
+        if request_id in by_id:
+            by_id[request_id] = answer
+            at = next(i for i in range(self._start, len(pairs)) if pairs[i][0] == request_id)
+            pairs[at] = (request_id, answer)
+            return
         by_id[request_id] = answer
-        if not known and len(by_id) > self.keep:
-            del by_id[next(iter(by_id))]
+        pairs.append((request_id, answer))
+        if len(by_id) > self.keep:
+            del by_id[pairs[self._start][0]]
+            self._start += 1
+            if self._start >= max(1, self.keep // 8):
+                del pairs[: self._start]
+                self._start = 0
 
     def get(self, request_id: str) -> dict[str, Any] | None:
         """The answer remembered for ``request_id`` as a frame, or None."""
@@ -88,10 +103,10 @@ class Answers:
             return m.ack(request_id, answer)
         return answer  # type: ignore[return-value]
 
-    def dump(self) -> dict[str, int | dict[str, Any]]:
-        """The answers for a checkpoint, oldest first: ``{request id: frame or ack revision}`` (a new dict; the
-        frames are shared)."""
-        return dict(self._by_id)
+    def pairs(self) -> list[tuple[str, int | dict[str, Any]]]:
+        """The ``(request id, answer)`` pairs remembered, oldest first, an answer being a frame or the revision of a
+        plain ``ack`` (a new list; the pairs are shared)."""
+        return self._pairs[self._start :]
 
     def __len__(self) -> int:
         return len(self._by_id)
@@ -186,9 +201,10 @@ class Room:
 
     # -- persistence (backplane) ---------------------------------------------------------------
     def dump(self) -> dict[str, Any]:
-        """Checkpoint: the state and the idempotency cache (``{participant: {request id: answer}}``, oldest first,
-        an answer being a frame or the revision of a plain ``ack``; see ``Answers``)."""
-        return {"state": self.state.snapshot(), "done": {p: d.dump() for p, d in self._done.items()}}
+        """Checkpoint: the state and the idempotency cache (``{participant: [[request id, answer], ...]}``, oldest
+        first, an answer being a frame or the revision of a plain ``ack``; the pairs are the cache's own, shared: a
+        checkpoint copies no answer)."""
+        return {"state": self.state.snapshot(), "done": {p: d.pairs() for p, d in self._done.items()}}
 
     @classmethod
     def load(
@@ -199,7 +215,7 @@ class Room:
         room = cls(data["state"]["room"], config, now, kind, stalled)
         room.state = room.kind.from_snapshot(data["state"])
         for pid, answers in data.get("done", {}).items():
-            # a dict (``dump``), or ``[[request id, frame], ...]`` as checkpoints written before it held them
+            # ``[[request id, answer], ...]``; a dict ``{request id: answer}`` is read too
             for request_id, answer in answers.items() if isinstance(answers, dict) else answers:
                 if type(answer) is dict or type(answer) is int:  # anything else is no answer: forgotten
                     room._remember(pid, request_id, answer)

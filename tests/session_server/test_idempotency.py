@@ -3,6 +3,9 @@
 import json
 from typing import Any
 
+import pytest
+
+from session_server.protocol import messages as m
 from session_server.protocol.room import (
     IDEMPOTENCY_PER_PARTICIPANT,
     Answers,
@@ -136,7 +139,7 @@ def test_a_checkpoint_keeps_the_answers_as_they_were_and_loads_them_in_order() -
     stored = json.dumps(checkpoint)
     _moves(room, range(1000, 1005), 3.0)  # after the checkpoint: not in it
     assert json.dumps(checkpoint) == stored
-    assert list(checkpoint["done"]["ana"]) == [f"m{i}" for i in range(10, keep + 10)]
+    assert [rid for rid, _ in checkpoint["done"]["ana"]] == [f"m{i}" for i in range(10, keep + 10)]
     successor = Room.load(json.loads(stored), RoomConfig(), 4.0)
     revision = successor.state.revision
     assert _moves(successor, range(10, 11), 5.0)[0]["duplicate"] is True
@@ -153,11 +156,12 @@ def test_answers_remembered_twice_keep_their_place() -> None:
     for rid in ("a", "b", "c"):
         answers.add(rid, {"type": "ack", "ref": rid})
     answers.add("a", {"type": "ack", "ref": "a", "again": True})
-    assert list(answers.dump()) == ["a", "b", "c"] and answers.get("a") == {"type": "ack", "ref": "a", "again": True}
-    for rid in ("d", "e", "f", "g"):  # the oldest goes as each new one comes: the same three latest every time
+    assert [rid for rid, _ in answers.pairs()] == ["a", "b", "c"]
+    assert answers.get("a") == {"type": "ack", "ref": "a", "again": True}
+    for rid in ("d", "e", "f", "g"):  # the list is cut back as it goes: the same three latest every time
         answers.add(rid, {"type": "ack", "ref": rid})
-        assert len(answers) == 3 and list(answers.dump())[-1] == rid
-    assert list(answers.dump()) == ["e", "f", "g"]
+        assert len(answers) == 3 and [r for r, _ in answers.pairs()][-1] == rid
+    assert [rid for rid, _ in answers.pairs()] == ["e", "f", "g"]
     assert answers.get("d") is None and answers.get("a") is None and answers.get("g") == {"type": "ack", "ref": "g"}
 
 
@@ -170,27 +174,31 @@ def test_plain_acks_are_kept_as_revisions_and_answered_as_the_same_frames() -> N
     refused = answer(room.handle("ben", msg("object.move", id="b1", object="sofa", pose=pose(2)), 2.5), "ben")
     assert refused["type"] == "error"
     checkpoint = room.dump()
-    kept = {rid: ans for rid, ans in checkpoint["done"]["ana"].items() if rid.startswith("m")}
+    kept = {rid: ans for rid, ans in checkpoint["done"]["ana"] if rid.startswith("m")}
     assert kept == {f"m{i}": moved[i]["revision"] for i in range(3)}
     assert all(type(ans) is int for ans in kept.values())
-    assert checkpoint["done"]["ben"]["b1"] == refused
+    assert dict(checkpoint["done"]["ben"])["b1"] == refused
     again = _moves(room, range(1, 2), 3.0)[0]
     assert again == {**moved[1], "duplicate": True}
     assert answer(room.handle("ben", msg("object.move", id="b1", object="sofa", pose=pose(2)), 3.0), "ben") == refused
 
 
-def test_a_checkpoint_written_with_frames_still_loads() -> None:
-    """Checkpoints from before (``done`` as ``[[request id, frame], ...]``) load, and their acks answer as before."""
+@pytest.mark.parametrize("form", ["frames", "dict"])
+def test_checkpoints_in_other_forms_still_load(form: str) -> None:
+    """Checkpoints from before (``done`` as ``[[request id, frame], ...]``, or as ``{request id: answer}``) load,
+    and their acks answer as before."""
     room = _room_with_lock()
     moved = _moves(room, range(2), 2.0)
     old = json.loads(json.dumps(room.dump()))
-    old["done"] = {
-        pid: [[rid, ans if isinstance(ans, dict) else {"v": 1, "type": "ack", "ref": rid, "revision": ans,
-                                                        "duplicate": False}] for rid, ans in done.items()]
-        for pid, done in old["done"].items()
-    }
+    if form == "frames":
+        old["done"] = {
+            pid: [[rid, ans if isinstance(ans, dict) else m.ack(rid, ans)] for rid, ans in done]
+            for pid, done in old["done"].items()
+        }
+    else:
+        old["done"] = {pid: dict(done) for pid, done in old["done"].items()}
     loaded = Room.load(old, RoomConfig(), 3.0)
-    assert list(loaded.dump()["done"]["ana"])[-2:] == ["m0", "m1"]
+    assert [rid for rid, _ in loaded.dump()["done"]["ana"]][-2:] == ["m0", "m1"]
     assert _moves(loaded, range(2), 4.0) == [{**a, "duplicate": True} for a in moved]
 
 
@@ -200,8 +208,8 @@ def test_a_checkpoint_answer_that_is_no_frame_is_forgotten_not_fatal() -> None:
     room = _room_with_lock()
     _moves(room, range(2), 2.0)
     stored = json.loads(json.dumps(room.dump()))
-    stored["done"]["ana"]["m0"] = None
-    stored["done"]["ana"]["m1"] = True
-    stored["done"]["ana"]["m9"] = "ack"
+    stored["done"]["ana"] += [["m0", None], ["m1", True], ["m9", "ack"]]
+    stored["done"]["ana"] = [pair for pair in stored["done"]["ana"] if pair[0] not in ("m0", "m1") or pair[1] in
+                             (None, True)]
     loaded = Room.load(stored, RoomConfig(), 3.0)
     assert [a["duplicate"] for a in _moves(loaded, range(2), 4.0)] == [False, False]
