@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from pydantic_settings import BaseSettings
 from typer.core import TyperCommand
 
-if TYPE_CHECKING:  # rich is imported where used: a server that logs to a pipe never loads it (about 4 MiB)
+if TYPE_CHECKING:  # rich is imported where used: a server that logs to a pipe never loads it (about 2 MiB)
     from rich.console import Console
     from rich.progress import Progress, ProgressColumn
     from rich.table import Table

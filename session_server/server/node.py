@@ -37,7 +37,7 @@ taken, instead of after every room's fan-out, and reading is not held up by one 
 ``tick_align`` a room moves to the slot just after its members' poses arrive (``server.align``)."""
 SLOT_SHARE = 1.25
 """With ``tick_align``, no room moves into a slot that holds this many times its share of the rooms (arrivals
-measured under load drew 43 of 100 rooms into one slot of four)."""
+measured under load drew 43-84 of 100 rooms into one slot of four)."""
 ALIGN_EVERY = 15
 """With ``tick_align``, a room's slot is looked at again every this many periods (half a second at 30 Hz)."""
 
