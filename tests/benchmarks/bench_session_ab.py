@@ -102,7 +102,7 @@ async def main(args: argparse.Namespace) -> None:
     print("|---|---|---|---|---|---|---|---|")
     n = 0
     for pair in range(args.pairs):
-        for label in ("A", "B")[: len(trees)] if pair % 2 == 0 else ("B", "A")[-len(trees) :]:
+        for label in list(trees) if pair % 2 == 0 else reversed(list(trees)):
             n += 1
             r, rss = await one_run(trees[label], label, args)
             rows[label].append(r)
