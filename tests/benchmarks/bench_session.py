@@ -258,6 +258,8 @@ class Totals:
     p99: float
     elapsed: float
     notes: list[str] = field(default_factory=list)
+    latency: dict[str, Any] = field(default_factory=dict)
+    """The generator's whole latency report (more percentiles, a histogram), when it gives one."""
 
 
 def _cpu(ps: psutil.Process) -> float:
@@ -434,6 +436,7 @@ async def run_node(
         p50=nan if lat["p50"] is None else lat["p50"],
         p99=nan if lat["p99"] is None else lat["p99"],
         elapsed=out["elapsed"],
+        latency=lat,
     )
     expected = out["connected"] * PRESENCE_HZ * out["elapsed"]
     if out["sent"] < 0.9 * expected or out["loop_lag_ms"]["p99"] > 40:
@@ -711,6 +714,7 @@ async def run_load(
             "redis_cpu": w.redis_cpu,
             "closed": "n/a" if w.conns_before is None or w.conns_after is None else w.conns_before - w.conns_after,
             "notes": t.notes,
+            "latency": t.latency,
         },
     )
 

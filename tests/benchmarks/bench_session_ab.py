@@ -1,17 +1,19 @@
-"""A/B of two checkouts of the session server under the same Node load (issue 13's rooms of ten).
+"""A/B of checkouts of the session server under the same Node load (issue 13's rooms of ten).
 
 Each run starts one server, ``python -m session_server serve`` from one checkout (its tree first on
 ``PYTHONPATH``), pinned to core 1, and drives it with ``tools/node/loadgen.mjs`` on core 0 exactly as
 ``bench_session.py`` does (binary poses at 30 Hz, a move a second, binary tick frames); the checkouts take
-turns (A B B A ...), ``--pairs`` times.  Per run: the server's CPU over the measured window (user + system,
-``/proc/PID/stat`` through psutil), delivered updates/s, p99, the time the server was runnable but waiting
-for a CPU (other load: such runs say little), the load average; at the end, per checkout, the medians and
-the B/A ratio of CPU per delivered update within each pair.  Usage::
+turns (A B B A ...; with a third, A B C C B A ...), ``--pairs`` times.  Per run: the server's CPU over the
+measured window (user + system, ``/proc/PID/stat`` through psutil), delivered updates/s, p99, the time the
+server was runnable but waiting for a CPU (other load: such runs say little), the load average; at the end,
+per checkout, the medians and each one's ratios to A (CPU, CPU per delivered update, p99) within each pair.  Usage::
 
     .venv/bin/python tests/benchmarks/bench_session_ab.py A_CHECKOUT B_CHECKOUT [--clients 800]
         [--room-size 10] [--seconds 10] [--pairs 3] [--wrap SCRIPT]
 
-``--wrap SCRIPT`` starts ``python SCRIPT serve ...`` instead of ``python -m session_server serve ...`` (a script
+Either checkout may be the word ``colyseus``: the Colyseus server of ``tools/node`` instead (the reference).
+``--histogram`` prints each run's latency percentiles and its histogram in 5 ms buckets.  ``--wrap SCRIPT``
+starts ``python SCRIPT serve ...`` instead of ``python -m session_server serve ...`` (a script
 that instruments the server, e.g. counts read sizes, then runs the module with ``runpy``).  ``--rss-every S``
 samples the server's RSS every S seconds of each run and prints the series under its row (does memory under
 load level off?); with B left out, only A runs, ``--pairs`` times (a long run of one checkout)::
@@ -79,7 +81,7 @@ async def _sample_rss(ps: psutil.Process, every: float, into: list[float]) -> No
 
 async def one_run(tree: Path, label: str, args: argparse.Namespace) -> tuple[bs.Result, list[float]]:
     """One server of checkout ``tree`` under the load; its RSS series in MiB (with ``--rss-every``)."""
-    server = start_tree(tree, label, args.wrap)
+    server = bs.start_server("colyseus") if str(tree) == "colyseus" else start_tree(tree, label, args.wrap)
     rss: list[float] = []
     sampler = asyncio.create_task(_sample_rss(server.ps, args.rss_every, rss)) if args.rss_every else None
     try:
@@ -90,9 +92,15 @@ async def one_run(tree: Path, label: str, args: argparse.Namespace) -> tuple[bs.
         server.stop()
 
 
+def _tree(arg: str) -> Path:
+    """A checkout's resolved path, or ``colyseus`` (the Colyseus server of tools/node) as it is."""
+    return Path(arg) if arg == "colyseus" else Path(arg).resolve()
+
+
 async def main(args: argparse.Namespace) -> None:
-    """Alternate the two checkouts (A B B A ...) and print one row per run, then medians and ratios."""
-    trees = {"A": Path(args.a).resolve(), **({"B": Path(args.b).resolve()} if args.b else {})}
+    """Alternate the checkouts (A B B A ..., or A B C C B A ...) and print one row per run, then medians and
+    each one's ratios to A."""
+    trees = {chr(ord("A") + i): _tree(arg) for i, arg in enumerate(args.trees)}
     rows: dict[str, list[bs.Result]] = {label: [] for label in trees}
     print(
         "\n".join(f"{label} = {tree}" for label, tree in trees.items())
@@ -113,6 +121,13 @@ async def main(args: argparse.Namespace) -> None:
                 f"{r.extra['load']:.1f} |",
                 flush=True,
             )
+            lat = r.extra.get("latency", {})
+            if args.histogram and "histogram_5ms" in lat:
+                print(
+                    f"  latency p50 {lat['p50']:.1f}, p90 {lat['p90']:.1f}, p99 {lat['p99']:.1f}, p99.9 "
+                    f"{lat['p999']:.1f} ms; per 5 ms from 0: {', '.join(map(str, lat['histogram_5ms']))}",
+                    flush=True,
+                )
             if rss:
                 print(f"  RSS MiB every {args.rss_every:g} s: {', '.join(f'{v:.0f}' for v in rss)}", flush=True)
     print("\n| tree | updates/s | p99 ms | server CPU |\n|---|---|---|---|")
@@ -121,29 +136,32 @@ async def main(args: argparse.Namespace) -> None:
             f"| {label} | {bs._median([r.updates_per_s for r in rs]):,.0f} | {bs._median([r.p99 for r in rs]):.1f} | "
             f"{bs._median([r.cpu for r in rs]):.1f} % |"
         )
-    if "B" not in rows:
-        return
-    a, b = rows["A"], rows["B"]
-    cpu = [y.cpu / x.cpu for x, y in zip(a, b, strict=True)]
-    per = [(y.cpu / y.updates_per_s) / (x.cpu / x.updates_per_s) for x, y in zip(a, b, strict=True)]
-    p99 = [y.p99 / x.p99 for x, y in zip(a, b, strict=True)]
-    print(
-        f"\nB/A per pair: CPU {', '.join(f'{v:.3f}' for v in cpu)} (median {bs._median(cpu):.3f}); "
-        f"CPU per update {', '.join(f'{v:.3f}' for v in per)} (median {bs._median(per):.3f}); "
-        f"p99 {', '.join(f'{v:.2f}' for v in p99)}"
-    )
+    a = rows["A"]
+    for label, b in rows.items():
+        if label == "A":
+            continue
+        cpu = [y.cpu / x.cpu for x, y in zip(a, b, strict=True)]
+        per = [(y.cpu / y.updates_per_s) / (x.cpu / x.updates_per_s) for x, y in zip(a, b, strict=True)]
+        p99 = [y.p99 / x.p99 for x, y in zip(a, b, strict=True)]
+        print(
+            f"\n{label}/A per pair: CPU {', '.join(f'{v:.3f}' for v in cpu)} (median {bs._median(cpu):.3f}); "
+            f"CPU per update {', '.join(f'{v:.3f}' for v in per)} (median {bs._median(per):.3f}); "
+            f"p99 {', '.join(f'{v:.2f}' for v in p99)} (median {bs._median(p99):.2f})"
+        )
 
 
 def cli() -> None:
     """Parse the arguments and run the A/B."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("a", help="checkout A (the baseline)")
-    parser.add_argument("b", nargs="?", help="checkout B (the change); without it only A runs")
+    parser.add_argument(
+        "trees", nargs="+", metavar="CHECKOUT", help="checkout A (the baseline), then B, C ... (or the word colyseus)"
+    )
     parser.add_argument("--clients", type=int, default=800)
     parser.add_argument("--room-size", type=int, default=10)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--pairs", type=int, default=3)
     parser.add_argument("--rss-every", type=float, default=0.0, help="sample the server's RSS every this many s")
+    parser.add_argument("--histogram", action="store_true", help="print each run's latency percentiles and histogram")
     parser.add_argument("--wrap", help="a script run instead of -m session_server (it runs the module itself)")
     args = parser.parse_args()
     if why := bs.node_ready():

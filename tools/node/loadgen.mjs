@@ -396,12 +396,26 @@ function percentile(sorted, q) {
   return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))] : null;
 }
 
+// counts of latencies in buckets of `width` ms (the last one holds everything from (n - 1) * width up)
+function histogram(sorted, width, n) {
+  const counts = new Array(n).fill(0);
+  for (const v of sorted) counts[Math.min(n - 1, Math.max(0, Math.floor(v / width)))] += 1;
+  return counts;
+}
+
 function report(extra) {
   const sorted = Float64Array.from(latencies).sort();
   const cpu = process.cpuUsage();
   const out = {
     ...stats,
-    latency: { count: sorted.length, p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99) },
+    latency: {
+      count: sorted.length,
+      p50: percentile(sorted, 0.5),
+      p90: percentile(sorted, 0.9),
+      p99: percentile(sorted, 0.99),
+      p999: percentile(sorted, 0.999),
+      histogram_5ms: histogram(sorted, 5, 20),
+    },
     ...extra,
     cpu_total_s: (cpu.user + cpu.system) / 1e6,
   };
