@@ -8,8 +8,8 @@ measured window (user + system, ``/proc/PID/stat`` through psutil), delivered up
 server was runnable but waiting for a CPU (other load: such runs say little), the load average; at the end,
 per checkout, the medians and each one's ratios to A (CPU, CPU per delivered update, p99) within each pair.  Usage::
 
-    .venv/bin/python tests/benchmarks/bench_session_ab.py A_CHECKOUT B_CHECKOUT [--clients 800]
-        [--room-size 10] [--seconds 10] [--pairs 3] [--wrap SCRIPT]
+    .venv/bin/python tests/benchmarks/bench_session_ab.py A_CHECKOUT [B_CHECKOUT ...] [--clients 800]
+        [--room-size 10] [--seconds 10] [--pairs 3] [--histogram] [--wrap SCRIPT]
 
 Either checkout may be the word ``colyseus``: the Colyseus server of ``tools/node`` instead (the reference).
 ``--histogram`` prints each run's latency percentiles and its histogram in 5 ms buckets.  ``--wrap SCRIPT``
