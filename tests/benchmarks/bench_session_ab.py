@@ -12,6 +12,8 @@ per checkout, the medians and each one's ratios to A (CPU, CPU per delivered upd
         [--room-size 10] [--seconds 10] [--pairs 3] [--histogram] [--wrap SCRIPT]
 
 Either checkout may be the word ``colyseus``: the Colyseus server of ``tools/node`` instead (the reference).
+``TREE@PYTHON`` runs checkout ``TREE`` under the interpreter ``PYTHON`` (a virtual environment's ``bin/python``
+with the project installed; default: the one running this script), to compare interpreter builds.
 ``--histogram`` prints each run's latency percentiles and its histogram in 5 ms buckets.  ``--wrap SCRIPT``
 starts ``python SCRIPT serve ...`` instead of ``python -m session_server serve ...`` (a script
 that instruments the server, e.g. counts read sizes, then runs the module with ``runpy``).  ``--rss-every S``
@@ -38,8 +40,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_session as bs
 
 
-def start_tree(tree: Path, label: str, wrap: str | None = None) -> bs.Server:
-    """Start the session server of checkout ``tree`` as ``bench_session.start_server`` starts ours."""
+def start_tree(tree: Path, label: str, wrap: str | None = None, python: str | None = None) -> bs.Server:
+    """Start the session server of checkout ``tree`` as ``bench_session.start_server`` starts ours (under the
+    interpreter ``python``, default this one)."""
     port = bs.free_port()
     env = {
         **os.environ,
@@ -49,7 +52,14 @@ def start_tree(tree: Path, label: str, wrap: str | None = None) -> bs.Server:
         "PHYGITAL_SESSION_LIMITS__MESSAGE_BURST": "400",
         "PHYGITAL_SESSION_LIMITS__MAX_PARTICIPANTS_PER_ROOM": "250",
     }
-    cmd = [sys.executable, *([wrap] if wrap else ["-m", "session_server"]), "serve", "--port", str(port), "--quiet"]
+    cmd = [
+        python or sys.executable,
+        *([wrap] if wrap else ["-m", "session_server"]),
+        "serve",
+        "--port",
+        str(port),
+        "--quiet",
+    ]
     proc = subprocess.Popen(
         cmd,
         cwd=tree,
@@ -79,9 +89,11 @@ async def _sample_rss(ps: psutil.Process, every: float, into: list[float]) -> No
             return
 
 
-async def one_run(tree: Path, label: str, args: argparse.Namespace) -> tuple[bs.Result, list[float]]:
-    """One server of checkout ``tree`` under the load; its RSS series in MiB (with ``--rss-every``)."""
-    server = bs.start_server("colyseus") if str(tree) == "colyseus" else start_tree(tree, label, args.wrap)
+async def one_run(tree: tuple[Path, str | None], label: str, args: argparse.Namespace) -> tuple[bs.Result, list[float]]:
+    """One server of checkout ``tree`` (with its interpreter) under the load; its RSS series in MiB (with
+    ``--rss-every``)."""
+    path, python = tree
+    server = bs.start_server("colyseus") if str(path) == "colyseus" else start_tree(path, label, args.wrap, python)
     rss: list[float] = []
     sampler = asyncio.create_task(_sample_rss(server.ps, args.rss_every, rss)) if args.rss_every else None
     try:
@@ -92,9 +104,15 @@ async def one_run(tree: Path, label: str, args: argparse.Namespace) -> tuple[bs.
         server.stop()
 
 
-def _tree(arg: str) -> Path:
-    """A checkout's resolved path, or ``colyseus`` (the Colyseus server of tools/node) as it is."""
-    return Path(arg) if arg == "colyseus" else Path(arg).resolve()
+def _tree(arg: str) -> tuple[Path, str | None]:
+    """A checkout's resolved path, or ``colyseus`` (the Colyseus server of tools/node) as it is; with the
+    interpreter after an ``@`` (``TREE@PYTHON``), else None (this one)."""
+    if arg == "colyseus":
+        return Path(arg), None
+    path, _, python = arg.partition("@")
+    if python and not Path(python).is_file():
+        sys.exit(f"{arg}: no interpreter at {python}")
+    return Path(path).resolve(), python or None
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -103,7 +121,9 @@ async def main(args: argparse.Namespace) -> None:
     trees = {chr(ord("A") + i): _tree(arg) for i, arg in enumerate(args.trees)}
     rows: dict[str, list[bs.Result]] = {label: [] for label in trees}
     print(
-        "\n".join(f"{label} = {tree}" for label, tree in trees.items())
+        "\n".join(
+            f"{label} = {tree}" + (f" under {python}" if python else "") for label, (tree, python) in trees.items()
+        )
         + f"\n{args.clients} clients in rooms of {args.room_size}, {args.seconds} s windows\n"
     )
     print("| run | tree | updates/s | p99 ms | server CPU | CPU per 1k updates/s | server waiting | load |")
@@ -154,7 +174,10 @@ def cli() -> None:
     """Parse the arguments and run the A/B."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
-        "trees", nargs="+", metavar="CHECKOUT", help="checkout A (the baseline), then B, C ... (or the word colyseus)"
+        "trees",
+        nargs="+",
+        metavar="CHECKOUT",
+        help="checkout A (the baseline), then B, C ... (or the word colyseus; TREE@PYTHON: under that interpreter)",
     )
     parser.add_argument("--clients", type=int, default=800)
     parser.add_argument("--room-size", type=int, default=10)
