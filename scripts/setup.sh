@@ -24,7 +24,17 @@ if [ "${#need_apt[@]}" -gt 0 ]; then
   fi
 fi
 
-PY=${PYTHON:-python3.11}
+# The interpreter: $PYTHON when set; else the distribution's own python3.11 when it can make a virtual environment
+# (Debian's and Ubuntu's are built with profile-guided and link-time optimization; a plain source build, pyenv's
+# default, is not, and runs the session server at about 1.17x the CPU: docs/benchmarks-session.md, *The
+# interpreter*); else python3.11 on PATH.
+if [ -n "${PYTHON:-}" ]; then
+  PY=$PYTHON
+elif [ -x /usr/bin/python3.11 ] && /usr/bin/python3.11 -c 'import ensurepip, venv' >/dev/null 2>&1; then
+  PY=/usr/bin/python3.11
+else
+  PY=python3.11
+fi
 if [ ! -x .venv/bin/python ]; then
   echo "setup: creating .venv with $PY"
   "$PY" -m venv .venv
