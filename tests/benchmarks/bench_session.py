@@ -84,6 +84,8 @@ MOD = 1_000_000.0  # timestamps travel as ms modulo 1e6 inside the pose (fits th
 LOADGEN = ROOT / "tools" / "node" / "loadgen.mjs"
 COLYSEUS = ROOT / "tools" / "node" / "colyseus_server.mjs"
 KINDS = ("reference", "ours", "ours+redis", "colyseus")
+GENERATOR_PROCESSES = 1
+"""Processes the Node generator deals its clients out to (``--generator-processes``; its config's ``processes``)."""
 REST_SETTLE_S = 2.0  # memory at rest: RSS this long after the server started listening, before any client
 
 
@@ -262,17 +264,32 @@ class Totals:
     """The generator's whole latency report (more percentiles, a histogram), when it gives one."""
 
 
+def _family(ps: psutil.Process) -> list[psutil.Process]:
+    """The process and its live child processes (a generator with several processes)."""
+    try:
+        return [ps, *ps.children(recursive=True)]
+    except psutil.Error:
+        return [ps]
+
+
 def _cpu(ps: psutil.Process) -> float:
-    t = ps.cpu_times()
-    return float(t.user + t.system)
+    """CPU seconds (user + system) of the process and its live children."""
+    total = 0.0
+    for proc in _family(ps):
+        with contextlib.suppress(psutil.Error):
+            t = proc.cpu_times()
+            total += t.user + t.system
+    return total
 
 
 def _waited(ps: psutil.Process) -> float:
-    """Seconds the process's threads have spent runnable but waiting for a CPU (Linux schedstat; else 0)."""
+    """Seconds the threads of the process and its live children have spent runnable but waiting for a CPU (Linux
+    schedstat; else 0)."""
     total = 0
-    for task in Path(f"/proc/{ps.pid}/task").glob("*"):
-        with contextlib.suppress(OSError, IndexError, ValueError):
-            total += int((task / "schedstat").read_text().split()[1])
+    for proc in _family(ps):
+        for task in Path(f"/proc/{proc.pid}/task").glob("*"):
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                total += int((task / "schedstat").read_text().split()[1])
     return total / 1e9
 
 
@@ -372,6 +389,7 @@ async def run_node(
         "hold": True,  # stay connected after MEASURE_END until we have looked at the server
         "pose_encoding": "binary",  # ours: 29-byte binary pose messages (as Colyseus clients send binary)
         "frames": "binary",  # ours: binary tick frames, decoded by the probes (as Colyseus's decode its patches)
+        "processes": GENERATOR_PROCESSES,
     }
     with tempfile.NamedTemporaryFile("w", prefix="bench-session-", suffix=".json", delete=False) as f:
         json.dump(config, f)
@@ -862,7 +880,9 @@ async def main(args: argparse.Namespace) -> str:
     out: list[str] = []
     info = (
         f"{platform.node()} · Python {platform.python_version()} · {psutil.cpu_count()} cores · "
-        f"{_generator_info(args.generator)} · load average {os.getloadavg()[0]:.1f} at start · "
+        f"{_generator_info(args.generator)}"
+        + (f" in {GENERATOR_PROCESSES} processes" if GENERATOR_PROCESSES > 1 else "")
+        + f" · load average {os.getloadavg()[0]:.1f} at start · "
         f"{args.seconds:g} s per run after {WARMUP_S:g} s warm-up"
     )
     out.append(f"Run: {time.strftime('%Y-%m-%d %H:%M')} · {info}\n")
@@ -980,6 +1000,12 @@ def cli() -> None:
     p.add_argument("--seconds", type=float, default=6.0, help="measured seconds per run")
     p.add_argument("--out", type=Path, default=None, help="also write the markdown here")
     p.add_argument("--generator", choices=("node", "python"), default="node", help="load generator (default node)")
+    p.add_argument(
+        "--generator-processes",
+        type=int,
+        default=1,
+        help="Node generator processes, each with its own event loop, the clients dealt out to them (default 1)",
+    )
     p.add_argument("--only-kinds", type=_kinds, default=None, help=f"servers to run, subset of {','.join(KINDS)}")
     p.add_argument("--sizes", type=_ints, default=None, help="one-room sizes, e.g. 10,50,200")
     p.add_argument("--rooms", type=_ints, default=None, help="client totals in rooms of 10, e.g. 100,500,1000")
@@ -1006,6 +1032,8 @@ def cli() -> None:
     if args.generator == "node" and (why := node_ready()):
         print(f"bench_session: {why}", file=sys.stderr)
         sys.exit(2)
+    global GENERATOR_PROCESSES
+    GENERATOR_PROCESSES = args.generator_processes
     table = asyncio.run(main(args))
     print(table)
     if args.out:

@@ -124,7 +124,8 @@ async def main(args: argparse.Namespace) -> None:
         "\n".join(
             f"{label} = {tree}" + (f" under {python}" if python else "") for label, (tree, python) in trees.items()
         )
-        + f"\n{args.clients} clients in rooms of {args.room_size}, {args.seconds} s windows\n"
+        + f"\n{args.clients} clients in rooms of {args.room_size}, {args.seconds} s windows, "
+        + f"generator in {args.generator_processes} process(es)\n"
     )
     print("| run | tree | updates/s | p99 ms | server CPU | CPU per 1k updates/s | server waiting | load |")
     print("|---|---|---|---|---|---|---|---|")
@@ -185,10 +186,14 @@ def cli() -> None:
     parser.add_argument("--pairs", type=int, default=3)
     parser.add_argument("--rss-every", type=float, default=0.0, help="sample the server's RSS every this many s")
     parser.add_argument("--histogram", action="store_true", help="print each run's latency percentiles and histogram")
+    parser.add_argument(
+        "--generator-processes", type=int, default=1, help="Node generator processes (clients dealt out to them)"
+    )
     parser.add_argument("--wrap", help="a script run instead of -m session_server (it runs the module itself)")
     args = parser.parse_args()
     if why := bs.node_ready():
         sys.exit(why)
+    bs.GENERATOR_PROCESSES = args.generator_processes
     asyncio.run(main(args))
 
 

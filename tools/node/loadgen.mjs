@@ -6,7 +6,7 @@
 //          "clients": [{"room", "pid", "probe", "token" (ours), "stall"}, ...],
 //          "presence_hz": 30, "move_interval": 1, "warmup": 2, "seconds": 6, "stall_seconds": 0,
 //          "concurrency": 50, "connect_timeout": 20, "hold": false, "pose_encoding": "binary",
-//          "frames": "binary"}
+//          "frames": "binary", "processes": 1}
 //
 // Each client joins (ours: token join, waits for the welcome, places and locks its own object;
 // reference: a hello naming room and id; colyseus: colyseus.js joinOrCreate("shop", {room}) against
@@ -20,12 +20,18 @@
 // Stalled clients stop reading (socket paused, so TCP backpressure builds on the server) for the
 // first stall_seconds of the measured window and are left out of the counts.
 //
+// With "processes": N > 1 the clients are dealt out to N child processes (client i to process i mod N), each
+// with its own event loop, as independent devices have: one process that takes in a server's burst of frames
+// holds back all its clients' sends until it is done, so their poses bunch up after the server's bursts. The
+// parent runs the phases in step over IPC and reports the counts, latencies and CPU of all of them together.
+//
 // "MEASURE_START" and "MEASURE_END" lines on stderr bracket the measured window of
 // stall_seconds + seconds after warmup; with "hold" (config from a file) the clients stay connected
 // after MEASURE_END until a line arrives on stdin (at most 10 s), so that the caller can look at the
 // server first. At the end one JSON object goes to stdout (counts over the measured window, latency
 // p50/p99 in ms, own CPU seconds, event-loop lag). Exit 2 on a bad config, 3 when the hard deadline
 // (warmup + seconds + stall_seconds + 30 s from the start) cut the run short.
+import { fork } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { monitorEventLoopDelay, performance } from "node:perf_hooks";
 import WebSocket from "ws";
@@ -103,6 +109,7 @@ function readConfig(arg) {
     stall_seconds: 0,
     concurrency: 50,
     connect_timeout: 20,
+    processes: 1,
   };
   cfg = { pose_encoding: "binary", frames: "binary", ...defaults, ...cfg };
   if (!["binary", "json"].includes(cfg.pose_encoding)) fail(`${source}: field pose_encoding must be "binary" or "json"`);
@@ -123,6 +130,7 @@ function readConfig(arg) {
   if (!(cfg.presence_hz > 0 && cfg.move_interval > 0 && cfg.concurrency >= 1)) {
     fail(`${source}: fields presence_hz, move_interval and concurrency must be positive`);
   }
+  if (!Number.isInteger(cfg.processes) || cfg.processes < 1) fail(`${source}: field processes must be an integer >= 1`);
   if (!Array.isArray(cfg.clients) || cfg.clients.length === 0) {
     fail(`${source}: field clients must be a non-empty list`);
   }
@@ -417,37 +425,25 @@ function report(extra) {
       histogram_5ms: histogram(sorted, 5, 20),
     },
     ...extra,
-    cpu_total_s: (cpu.user + cpu.system) / 1e6,
+    cpu_total_s: (cpu.user + cpu.system) / 1e6 + (extra.children_cpu_s ?? 0),
   };
   return JSON.stringify(out) + "\n";
 }
 
-async function main() {
-  const cfg = readConfig(process.argv[2]);
-  if (cfg.kind === "colyseus") Colyseus = await import("colyseus.js");
-  const startedAt = performance.now();
-  const result = { connected: 0, connect_failed: 0, connect_errors: [], timed_out: false, cpu_s: null, elapsed: null };
-  const deadline = setTimeout(
-    () => {
-      result.timed_out = true;
-      process.stdout.write(report(result), () => process.exit(3));
-    },
-    (cfg.warmup + cfg.seconds + cfg.stall_seconds + 30) * 1000,
-  );
+// ---- the phases, run in one process or in step in each child process -----------------------------
 
+async function connectPhase(cfg) {
+  if (cfg.kind === "colyseus" && Colyseus === null) Colyseus = await import("colyseus.js");
   const clients = cfg.clients.map((spec) => new Client(spec, cfg));
   const { connected, failures } = await connectAll(clients, cfg.concurrency);
-  result.connected = connected.length;
-  result.connect_failed = failures.length;
-  result.connect_errors = failures.slice(0, 5);
+  return { connected, failures };
+}
 
-  for (const c of connected) c.start();
-  await sleep(cfg.warmup * 1000);
-
+// the measured window: stall_seconds + seconds from now; what it counted
+async function measurePhase(cfg, connected) {
   const stalled = connected.filter((c) => c.stall);
   measuring = true;
   for (const c of stalled) c.ws.pause();
-  process.stderr.write("MEASURE_START\n");
   const cpu0 = process.cpuUsage();
   const loopDelay = monitorEventLoopDelay({ resolution: LOOP_SAMPLE_MS });
   loopDelay.enable();
@@ -458,23 +454,157 @@ async function main() {
   await sleep(Math.max(0, stopAt - performance.now()));
   measuring = false;
   const cpu = process.cpuUsage(cpu0);
-  result.elapsed = (performance.now() - m0) / 1000;
-  result.cpu_s = (cpu.user + cpu.system) / 1e6;
   loopDelay.disable();
   const lag = (ns) => Math.max(0, ns / 1e6 - LOOP_SAMPLE_MS); // the histogram holds interval + lag
-  result.loop_lag_ms = { p50: lag(loopDelay.percentile(50)), p99: lag(loopDelay.percentile(99)) };
-  process.stderr.write("MEASURE_END\n");
-  if (cfg.hold) await stdinLine(10000);
+  return {
+    elapsed: (performance.now() - m0) / 1000,
+    cpu_s: (cpu.user + cpu.system) / 1e6,
+    loop_lag_ms: { p50: lag(loopDelay.percentile(50)), p99: lag(loopDelay.percentile(99)) },
+  };
+}
 
+async function closePhase(connected) {
   shuttingDown = true;
   for (const c of connected) c.stop();
   const closing = performance.now();
   const open = () => connected.some((c) => c.ws.readyState !== WebSocket.CLOSED);
   while (open() && performance.now() - closing < 2000) await sleep(50);
   for (const c of connected) c.ws.terminate();
+}
+
+// a child process: the phases on the parent's word (IPC messages), its counts back to the parent
+function childMain() {
+  let connected = [];
+  process.on("message", async (msg) => {
+    try {
+      if (msg.type === "config") {
+        const got = await connectPhase(msg.cfg);
+        connected = got.connected;
+        process.send({ type: "connected", connected: connected.length, failures: got.failures });
+      } else if (msg.type === "start") {
+        for (const c of connected) c.start();
+      } else if (msg.type === "measure") {
+        const window = await measurePhase(msg.cfg, connected);
+        process.send({ type: "measured", window, stats, latencies });
+      } else if (msg.type === "stop") {
+        await closePhase(connected);
+        const cpu = process.cpuUsage();
+        process.send({ type: "closed", cpu_total_s: (cpu.user + cpu.system) / 1e6 }, () => process.exit(0));
+      }
+    } catch (err) {
+      process.stderr.write(`loadgen child: ${err.stack ?? err}\n`);
+      process.exit(1);
+    }
+  });
+  process.on("disconnect", () => process.exit(0)); // the parent is gone
+}
+
+// the parent of cfg.processes children: deals out the clients, runs the phases in step, merges the counts
+function spawnChildren(cfg) {
+  const children = [];
+  for (let k = 0; k < cfg.processes; k++) {
+    const part = cfg.clients.filter((_, i) => i % cfg.processes === k);
+    if (part.length === 0) continue;
+    const child = fork(new URL(import.meta.url).pathname, ["--child"], { stdio: ["ignore", "ignore", "inherit", "ipc"] });
+    const inbox = [];
+    const waiting = [];
+    child.on("message", (msg) => (waiting.length ? waiting.shift()(msg) : inbox.push(msg)));
+    child.on("exit", (code) => {
+      if (code !== 0 && !shuttingDown) fail(`a child process exited with code ${code}`);
+    });
+    const next = (type) =>
+      new Promise((resolve) => {
+        const take = (msg) => (msg.type === type ? resolve(msg) : fail(`child sent ${msg.type}, not ${type}`));
+        if (inbox.length) take(inbox.shift());
+        else waiting.push(take);
+      });
+    child.send({ type: "config", cfg: { ...cfg, clients: part, processes: 1, hold: false } });
+    children.push({ child, next });
+  }
+  const all = (type, payload = {}) => {
+    for (const { child } of children) child.send({ type, ...payload });
+  };
+  const gather = (type) => Promise.all(children.map(({ next }) => next(type)));
+  return { all, gather };
+}
+
+function mergeStats(parts) {
+  for (const part of parts) {
+    for (const [key, value] of Object.entries(part.stats)) stats[key] += value;
+    for (const v of part.latencies) latencies.push(v);
+  }
+}
+
+async function main() {
+  if (process.argv[2] === "--child") return childMain();
+  const cfg = readConfig(process.argv[2]);
+  const startedAt = performance.now();
+  const result = { connected: 0, connect_failed: 0, connect_errors: [], timed_out: false, cpu_s: null, elapsed: null };
+  const deadline = setTimeout(
+    () => {
+      result.timed_out = true;
+      process.stdout.write(report(result), () => process.exit(3));
+    },
+    (cfg.warmup + cfg.seconds + cfg.stall_seconds + 30) * 1000,
+  );
+  const phases = cfg.processes > 1 ? await inChildren(cfg, result) : await inProcess(cfg, result);
+  await phases.start();
+  await sleep(cfg.warmup * 1000);
+  process.stderr.write("MEASURE_START\n");
+  Object.assign(result, await phases.measure());
+  process.stderr.write("MEASURE_END\n");
+  if (cfg.hold) await stdinLine(10000);
+  await phases.close();
   clearTimeout(deadline);
   result.run_s = (performance.now() - startedAt) / 1000;
   process.stdout.write(report(result), () => process.exit(0));
+}
+
+function noteConnects(result, connected, failures) {
+  result.connected += connected;
+  result.connect_failed += failures.length;
+  result.connect_errors = result.connect_errors.concat(failures).slice(0, 5);
+}
+
+// the phases in this process
+async function inProcess(cfg, result) {
+  const { connected, failures } = await connectPhase(cfg);
+  noteConnects(result, connected.length, failures);
+  return {
+    start: async () => {
+      for (const c of connected) c.start();
+    },
+    measure: () => measurePhase(cfg, connected),
+    close: () => closePhase(connected),
+  };
+}
+
+// the phases in cfg.processes children, in step
+async function inChildren(cfg, result) {
+  const { all, gather } = spawnChildren(cfg);
+  for (const msg of await gather("connected")) noteConnects(result, msg.connected, msg.failures);
+  return {
+    start: async () => all("start"),
+    measure: async () => {
+      all("measure", { cfg: { stall_seconds: cfg.stall_seconds, seconds: cfg.seconds } });
+      const parts = await gather("measured");
+      mergeStats(parts);
+      const windows = parts.map((p) => p.window);
+      return {
+        elapsed: Math.max(...windows.map((w) => w.elapsed)),
+        cpu_s: windows.reduce((sum, w) => sum + w.cpu_s, 0),
+        loop_lag_ms: {
+          p50: Math.max(...windows.map((w) => w.loop_lag_ms.p50)),
+          p99: Math.max(...windows.map((w) => w.loop_lag_ms.p99)),
+        },
+      };
+    },
+    close: async () => {
+      shuttingDown = true;
+      all("stop");
+      result.children_cpu_s = (await gather("closed")).reduce((sum, m) => sum + m.cpu_total_s, 0);
+    },
+  };
 }
 
 main().catch((err) => {
