@@ -26,8 +26,8 @@ fi
 
 # The interpreter: $PYTHON when set; else the distribution's own python3.11 when it can make a virtual environment
 # (Debian's and Ubuntu's are built with profile-guided and link-time optimization; a plain source build, pyenv's
-# default, is not, and runs the session server at about 1.17x the CPU: docs/benchmarks-session.md, *The
-# interpreter*); else python3.11 on PATH.
+# default, is not, and runs the session server at 1.09-1.17x the CPU: docs/benchmarks-session.md, *The
+# interpreter, and 8 tick slots*); else python3.11 on PATH.
 if [ -n "${PYTHON:-}" ]; then
   PY=$PYTHON
 elif [ -x /usr/bin/python3.11 ] && /usr/bin/python3.11 -c 'import ensurepip, venv' >/dev/null 2>&1; then
