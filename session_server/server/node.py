@@ -35,8 +35,8 @@ TICK_SLOTS = 8
 ticks in one of them, at tick_hz): a room's clients get their frame shortly after that room's poses are
 taken, instead of after every room's fan-out, and reading is not held up by one long tick.  With
 ``tick_align`` a room moves to the slot just after its members' poses arrive (``server.align``).  8 (4 ms
-apart at 30 Hz) against 4: p99 0.88-0.97x in rooms of ten at 800 clients, the same CPU within the noise
-(docs/benchmarks-session.md, *The interpreter, and 8 tick slots*)."""
+apart at 30 Hz) against 4: p99 0.79-0.97x in rooms of ten at 800 clients, even at 1,000, the same CPU within the
+noise (docs/benchmarks-session.md, *The interpreter, and 8 tick slots*)."""
 SLOT_SHARE = 1.25
 """With ``tick_align``, no room moves into a slot that holds this many times its share of the rooms (arrivals
 measured under load drew 43-84 of 100 rooms into one slot of four)."""

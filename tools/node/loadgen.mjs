@@ -21,9 +21,10 @@
 // first stall_seconds of the measured window and are left out of the counts.
 //
 // With "processes": N > 1 the clients are dealt out to N child processes (client i to process i mod N), each
-// with its own event loop, as independent devices have: one process that takes in a server's burst of frames
-// holds back all its clients' sends until it is done, so their poses bunch up after the server's bursts. The
-// parent runs the phases in step over IPC and reports the counts, latencies and CPU of all of them together.
+// with its own event loop, as independent devices have (one process that takes in a server's burst of frames
+// holds back all its clients' sends until it is done). The processes share core 0 and queue for it, so this is
+// a different harness, not plainly a fairer one (docs/benchmarks-session.md, *The interpreter, and 8 tick
+// slots*). The parent runs the phases in step over IPC and reports the counts, latencies and CPU of them all.
 //
 // "MEASURE_START" and "MEASURE_END" lines on stderr bracket the measured window of
 // stall_seconds + seconds after warmup; with "hold" (config from a file) the clients stay connected
